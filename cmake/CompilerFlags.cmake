@@ -1,0 +1,13 @@
+# Warnings and sanitizers, applied through an interface target so that every
+# project target (and nothing imported) gets them.
+add_library(ossrt_compile_options INTERFACE)
+target_compile_options(ossrt_compile_options INTERFACE
+  $<$<COMPILE_LANGUAGE:C,CXX>:-Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wpedantic>)
+if(OSSRT_WARNINGS_AS_ERRORS)
+  target_compile_options(ossrt_compile_options INTERFACE $<$<COMPILE_LANGUAGE:C,CXX>:-Werror>)
+endif()
+if(OSSRT_SANITIZE)
+  target_compile_options(ossrt_compile_options INTERFACE
+    -fsanitize=${OSSRT_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(ossrt_compile_options INTERFACE -fsanitize=${OSSRT_SANITIZE})
+endif()

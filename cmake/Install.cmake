@@ -1,0 +1,15 @@
+# `cmake --install` puts the library, headers and a find_package() config in place.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+install(TARGETS ossrt ossrt_compile_options EXPORT ossrtTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY include/ossrt DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS ossrt-cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(EXPORT ossrtTargets NAMESPACE ossrt:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ossrt)
+configure_package_config_file(cmake/ossrtConfig.cmake.in ${CMAKE_BINARY_DIR}/ossrtConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ossrt)
+write_basic_package_version_file(${CMAKE_BINARY_DIR}/ossrtConfigVersion.cmake COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_BINARY_DIR}/ossrtConfig.cmake ${CMAKE_BINARY_DIR}/ossrtConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ossrt)

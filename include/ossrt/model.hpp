@@ -1,0 +1,80 @@
+// Model: a loaded gpt-oss checkpoint. Immutable after load and shared by every
+// Session created from it; all const member functions are safe to call from
+// any number of threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "ossrt/status.hpp"
+
+namespace ossrt {
+
+using TokenId = int32_t;
+
+// The 16 keys of the original gpt-oss `config.json` (see docs/gpt-oss.md §1).
+struct ModelConfig {
+  int64_t num_hidden_layers = 0;
+  int64_t num_experts = 0;
+  int64_t experts_per_token = 0;
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  double swiglu_limit = 0;
+  int64_t head_dim = 0;
+  int64_t num_attention_heads = 0;
+  int64_t num_key_value_heads = 0;
+  int64_t sliding_window = 0;
+  int64_t initial_context_length = 0;
+  double rope_theta = 0;
+  double rope_scaling_factor = 0;
+  double rope_ntk_alpha = 0;
+  double rope_ntk_beta = 0;
+};
+
+struct ModelInfo {
+  ModelConfig config;
+  std::filesystem::path directory;  // the directory the checkpoint was read from
+  size_t max_context_length = 0;    // initial_context_length x rope_scaling_factor
+  uint64_t parameter_count = 0;     // every weight, MXFP4 elements counted singly
+  uint64_t weight_bytes = 0;        // bytes of tensor data in the checkpoint files
+  uint64_t mapped_file_bytes = 0;   // bytes of the memory-mapped files
+  size_t checkpoint_files = 0;      // number of *.safetensors files
+  std::string backend;              // name of the compute backend in use
+};
+
+struct ModelOptions {
+  // Compute backend by name; "cpu" (the default) is always present.
+  std::string backend = "cpu";
+};
+
+class Model {
+ public:
+  // Loads `directory` (config.json + one or more *.safetensors in the original
+  // gpt-oss layout; a Hugging Face repo root with an original/ folder is
+  // accepted too). Weights are memory-mapped and used in place: resident
+  // memory after load stays small until pages are touched.
+  // Failure: not_found / io_error for files, invalid_config for config.json,
+  // invalid_checkpoint / unsupported_dtype / tensor_mismatch for tensor data,
+  // out_of_memory; the message names the file, key or tensor. Thread-safe.
+  static Result<std::shared_ptr<const Model>> load(const std::filesystem::path& directory,
+                                                   const ModelOptions& options = {}) noexcept;
+
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelInfo& info() const noexcept;
+
+  struct Impl;
+  const Impl& impl() const noexcept { return *impl_; }
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ossrt

@@ -1,0 +1,7 @@
+// Umbrella header of the ossrt C++ API.
+#pragma once
+
+#include "ossrt/model.hpp"    // Model, ModelConfig, ModelInfo, ModelOptions
+#include "ossrt/session.hpp"  // Session, SessionOptions
+#include "ossrt/status.hpp"   // Status, StatusCode, Result
+#include "ossrt/version.hpp"  // version_string

@@ -1,0 +1,74 @@
+// Session: one conversation's token history and KV cache over a shared Model.
+//
+// Thread rules: a Session is used by one thread at a time (no internal
+// locking); different Sessions over the same Model may run concurrently.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "ossrt/model.hpp"
+#include "ossrt/status.hpp"
+
+namespace ossrt {
+
+struct SessionOptions {
+  // Maximum tokens the session may hold; 0 = the model's maximum
+  // (initial_context_length x rope_scaling_factor). KV memory of the dense
+  // layers grows with use up to this bound; the sliding-window layers keep a
+  // fixed ring of sliding_window + max_batch_tokens - 1 positions.
+  size_t context_length = 0;
+  // Prompt tokens processed per forward chunk during prefill (>= 1).
+  size_t max_batch_tokens = 128;
+};
+
+class Session {
+ public:
+  // Failure: invalid_argument (context_length above the model maximum,
+  // max_batch_tokens 0), out_of_memory.
+  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
+                                                 const SessionOptions& options = {}) noexcept;
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Appends `tokens` and runs them through the model in chunks of
+  // max_batch_tokens, leaving the logits of the last position in logits().
+  // If `logits_all` is non-null it receives one row of vocab_size logits per
+  // appended token, in order.
+  // Failure: invalid_token (an id outside [0, vocab_size); nothing is
+  // appended), context_overflow (the context would exceed context_length;
+  // nothing is appended), out_of_memory, internal. After a failure in the
+  // middle of a long append the session holds the chunks that completed.
+  Status append(std::span<const TokenId> tokens, std::vector<float>* logits_all = nullptr) noexcept;
+
+  // Logits (vocab_size values) predicting the token after the last appended
+  // one; empty before the first append. Valid until the next non-const call.
+  std::span<const float> logits() const noexcept;
+
+  // Greedy decoding: repeatedly picks the arg-max of logits() (lowest id on
+  // ties), appends it and returns the picked tokens. Stops after max_tokens
+  // or after emitting any id in `stop_tokens` (which is included).
+  // Failure: invalid_state (no logits yet), context_overflow, and append's;
+  // the tokens generated before the failure stay appended to the session.
+  Result<std::vector<TokenId>> generate_greedy(size_t max_tokens,
+                                               std::span<const TokenId> stop_tokens = {}) noexcept;
+
+  // Drops every token; the session is as newly created.
+  void reset() noexcept;
+
+  std::span<const TokenId> tokens() const noexcept;
+  size_t context_length() const noexcept;
+  const Model& model() const noexcept;
+  // Bytes currently allocated for the KV cache (grows with dense-layer use).
+  size_t kv_cache_bytes() const noexcept;
+
+ private:
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ossrt

@@ -1,0 +1,130 @@
+// The backend boundary: one versioned table of memory entries and typed
+// kernels. The model calls nothing else, so a new backend (fast CPU, CUDA)
+// plugs in by filling a table; no model types cross it, only plain pointers,
+// counts and strides. Buffers the model passes to kernels come from the
+// backend's own alloc (device memory for a device backend); weights come from
+// prepare_weights.
+//
+// Version rules: entries are only appended; a backend sets api_version and
+// struct_size to what it was built against. Kernel entries may be null in a
+// backend whose memory is host memory: the reference kernel is used instead.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ossrt {
+
+inline constexpr uint32_t kBackendApiVersion = 1;
+
+using bf16_t = uint16_t;  // raw bfloat16 bits
+
+// y[t, o] (+)= sum_i x[t, i] * w[o, i] + bias[o]
+struct MatmulArgs {
+  const float* x;      // [n, in], rows x_stride apart
+  size_t x_stride;
+  const bf16_t* w;     // [out, in]
+  const bf16_t* bias;  // [out] or null
+  float* y;            // [n, out], rows y_stride apart
+  size_t y_stride;
+  size_t n, in, out;
+  bool accumulate;     // add to y instead of overwriting it
+};
+
+// Copies the new tokens' keys and values into the cache. A cache slot holds
+// one position: slot = ring ? position % capacity : position.
+struct KvStoreArgs {
+  const float* k;  // [n, width], rows src_stride apart
+  const float* v;
+  size_t src_stride;
+  size_t n, first_position, width;
+  float* k_cache;  // [capacity, width]
+  float* v_cache;
+  size_t capacity;
+  bool ring;
+};
+
+// Causal GQA attention with per-head sinks for n queries at positions
+// first_position..first_position+n-1 over keys already in the cache.
+// Query head h reads kv head h / (q_heads / kv_heads). window = 0: dense;
+// otherwise query p sees keys j with p - window < j <= p.
+struct AttentionArgs {
+  const float* q;  // [n, q_heads * head_dim], rows q_stride apart (RoPE applied)
+  size_t q_stride;
+  const float* k_cache;  // [capacity, kv_heads * head_dim]
+  const float* v_cache;
+  size_t capacity;
+  bool ring;
+  size_t n, first_position, window;
+  size_t q_heads, kv_heads, head_dim;
+  const bf16_t* sinks;  // [q_heads] logit of the "attend to nothing" column
+  float scale;          // applied to q.k, not to the sink
+  float* out;           // [n, q_heads * head_dim], rows out_stride apart
+  size_t out_stride;
+};
+
+// Mixture of experts with MXFP4 weights for n tokens, k experts each:
+// y[t] += sum_s weight[t,s] * (W2[e] . swiglu(W1[e] . x[t] + b1[e]) + b2[e]).
+struct MoeArgs {
+  const float* x;  // [n, hidden]
+  size_t n, hidden, intermediate, k;
+  const int32_t* expert_ids;     // [n, k]
+  const float* expert_weights;   // [n, k]
+  const uint8_t* w1_blocks;      // [E, 2I, hidden/32, 16], rows alternate glu / linear
+  const uint8_t* w1_scales;      // [E, 2I, hidden/32]
+  const bf16_t* b1;              // [E, 2I]
+  const uint8_t* w2_blocks;      // [E, hidden, I/32, 16]
+  const uint8_t* w2_scales;      // [E, hidden, I/32]
+  const bf16_t* b2;              // [E, hidden]
+  float swiglu_limit;
+  float* scratch;  // [n, k, 3I] floats: mlp1 output then activation
+  float* y;        // [n, hidden], accumulated into
+};
+
+struct Backend {
+  uint32_t struct_size;
+  uint32_t api_version;
+  const char* name;
+  void* self;        // backend state passed to every entry
+  bool host_memory;  // alloc returns host-addressable memory
+
+  // --- memory (required) ---
+  void* (*alloc)(void* self, size_t bytes);  // zero-filled; null on failure
+  void (*release)(void* self, void* ptr);    // null ptr is a no-op
+  void (*upload)(void* self, void* dst, const void* host_src, size_t bytes);
+  void (*download)(void* self, void* host_dst, const void* src, size_t bytes);
+  void (*copy)(void* self, void* dst, const void* src, size_t bytes);
+  // Makes `bytes` of weights at `host` usable by kernels. Null entry, or a
+  // null result on a host_memory backend: the host pointer is used in place.
+  const void* (*prepare_weights)(void* self, const void* host, size_t bytes);
+
+  // --- kernels (optional when host_memory) ---
+  // out[t] = table[ids[t]] widened to fp32; ids already validated.
+  void (*embedding_bf16_f32)(void* self, const bf16_t* table, size_t dim, const int32_t* ids, size_t n, float* out);
+  // y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * scale
+  void (*rmsnorm_f32_bf16w)(void* self, const float* x, const bf16_t* scale, size_t n, size_t dim, float eps,
+                            float* y);
+  void (*matmul_f32_bf16w)(void* self, const MatmulArgs& args);
+  // Half-split rotation in place of `heads` heads per row; cos/sin [n, head_dim/2].
+  void (*rope_f32)(void* self, float* x, size_t n, size_t row_stride, size_t heads, size_t head_dim,
+                   const float* cos, const float* sin);
+  void (*kv_store_f32)(void* self, const KvStoreArgs& args);
+  void (*attention_f32)(void* self, const AttentionArgs& args);
+  // Per token: the k largest logits (descending, lower id first on ties) and
+  // the softmax over those k values.
+  void (*router_topk_f32)(void* self, const float* logits, size_t n, size_t experts, size_t k, int32_t* ids,
+                          float* weights);
+  void (*moe_mxfp4_f32)(void* self, const MoeArgs& args);
+
+  void (*destroy)(void* self);  // optional
+};
+
+// The scalar reference implementation of every entry (host memory).
+const Backend& cpu_reference_backend() noexcept;
+
+// Looks a backend up by name ("cpu" is the best CPU backend of this build) and
+// fills its null kernel entries from the reference. Returns false if the name
+// is unknown or the table's version/size is not one this build understands.
+bool resolve_backend(const char* name, Backend& out, const char** error_message) noexcept;
+
+}  // namespace ossrt

@@ -1,0 +1,46 @@
+// Backend lookup by name and the fallback of missing kernel entries.
+#include <cstring>
+
+#include "backend/backend.h"
+
+namespace ossrt {
+
+namespace {
+
+template <class Entry>
+void fill(Entry& entry, Entry fallback) {
+  if (entry == nullptr) entry = fallback;
+}
+
+}  // namespace
+
+bool resolve_backend(const char* name, Backend& out, const char** error_message) noexcept {
+  const Backend* found = nullptr;
+  // "cpu" names the best CPU backend in this build; today that is the reference.
+  if (name == nullptr || std::strcmp(name, "cpu") == 0 || std::strcmp(name, "cpu-reference") == 0) {
+    found = &cpu_reference_backend();
+  }
+  if (found == nullptr) {
+    *error_message = "unknown backend (this build has: cpu, cpu-reference)";
+    return false;
+  }
+  if (found->api_version != kBackendApiVersion || found->struct_size != sizeof(Backend)) {
+    *error_message = "backend table was built against a different backend API version";
+    return false;
+  }
+  out = *found;
+  if (out.host_memory) {
+    const Backend& ref = cpu_reference_backend();
+    fill(out.embedding_bf16_f32, ref.embedding_bf16_f32);
+    fill(out.rmsnorm_f32_bf16w, ref.rmsnorm_f32_bf16w);
+    fill(out.matmul_f32_bf16w, ref.matmul_f32_bf16w);
+    fill(out.rope_f32, ref.rope_f32);
+    fill(out.kv_store_f32, ref.kv_store_f32);
+    fill(out.attention_f32, ref.attention_f32);
+    fill(out.router_topk_f32, ref.router_topk_f32);
+    fill(out.moe_mxfp4_f32, ref.moe_mxfp4_f32);
+  }
+  return true;
+}
+
+}  // namespace ossrt

@@ -1,0 +1,187 @@
+#include "io/model_config.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "model/rope_yarn.h"
+#include "util/errors.h"
+
+namespace ossrt {
+namespace {
+
+// Bounds that keep every derived size well inside 64 bits and token ids in int32.
+constexpr int64_t kMaxDim = int64_t{1} << 24;
+constexpr int64_t kMaxCount = 4096;
+
+struct IntKey {
+  const char* name;
+  int64_t ModelConfig::*field;
+  int64_t max_value;
+};
+struct FloatKey {
+  const char* name;
+  double ModelConfig::*field;
+};
+
+constexpr IntKey kIntKeys[] = {
+    {"num_hidden_layers", &ModelConfig::num_hidden_layers, kMaxCount},
+    {"num_experts", &ModelConfig::num_experts, kMaxCount},
+    {"experts_per_token", &ModelConfig::experts_per_token, kMaxCount},
+    {"vocab_size", &ModelConfig::vocab_size, kMaxDim},
+    {"hidden_size", &ModelConfig::hidden_size, kMaxDim},
+    {"intermediate_size", &ModelConfig::intermediate_size, kMaxDim},
+    {"head_dim", &ModelConfig::head_dim, kMaxCount},
+    {"num_attention_heads", &ModelConfig::num_attention_heads, kMaxCount},
+    {"num_key_value_heads", &ModelConfig::num_key_value_heads, kMaxCount},
+    {"sliding_window", &ModelConfig::sliding_window, kMaxDim},
+    {"initial_context_length", &ModelConfig::initial_context_length, kMaxDim},
+};
+constexpr FloatKey kFloatKeys[] = {
+    {"swiglu_limit", &ModelConfig::swiglu_limit},
+    {"rope_theta", &ModelConfig::rope_theta},
+    {"rope_scaling_factor", &ModelConfig::rope_scaling_factor},
+    {"rope_ntk_alpha", &ModelConfig::rope_ntk_alpha},
+    {"rope_ntk_beta", &ModelConfig::rope_ntk_beta},
+};
+
+Status read_int(simdjson::dom::element value, const IntKey& key, ModelConfig& config, const std::string& source) {
+  int64_t v = 0;
+  if (value.get_int64().get(v) != simdjson::SUCCESS) {
+    return error(StatusCode::invalid_config, "%s: key '%s' must be an integer", source.c_str(), key.name);
+  }
+  if (v <= 0 || v > key.max_value) {
+    return error(StatusCode::invalid_config, "%s: key '%s' is %lld; it must be in [1, %lld]", source.c_str(), key.name,
+                 static_cast<long long>(v), static_cast<long long>(key.max_value));
+  }
+  config.*key.field = v;
+  return Status::success();
+}
+
+Status read_float(simdjson::dom::element value, const FloatKey& key, ModelConfig& config, const std::string& source) {
+  double v = 0;
+  if (value.get_double().get(v) != simdjson::SUCCESS) {  // integers convert too
+    return error(StatusCode::invalid_config, "%s: key '%s' must be a number", source.c_str(), key.name);
+  }
+  if (!std::isfinite(v) || v <= 0) {
+    return error(StatusCode::invalid_config, "%s: key '%s' is %g; it must be a positive finite number", source.c_str(),
+                 key.name, v);
+  }
+  config.*key.field = v;
+  return Status::success();
+}
+
+}  // namespace
+
+Result<ModelConfig> parse_model_config(std::string_view json_text, const std::string& source) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json_text);
+  simdjson::dom::element root;
+  if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
+    return error(StatusCode::invalid_config, "%s: not valid JSON: %s", source.c_str(), simdjson::error_message(err));
+  }
+  simdjson::dom::object object;
+  if (root.get_object().get(object) != simdjson::SUCCESS) {
+    return error(StatusCode::invalid_config, "%s: top level must be a JSON object", source.c_str());
+  }
+  ModelConfig config;
+  std::vector<std::string_view> seen;
+  for (auto field : object) {
+    for (std::string_view s : seen) {
+      if (s == field.key) {
+        return error(StatusCode::invalid_config, "%s: key '%.*s' appears twice", source.c_str(),
+                     static_cast<int>(field.key.size()), field.key.data());
+      }
+    }
+    seen.push_back(field.key);
+    Status status = error(StatusCode::invalid_config,
+                          "%s: unknown key '%.*s' (the original gpt-oss config.json has exactly 16 keys; a Hugging "
+                          "Face config.json belongs to a different layout)",
+                          source.c_str(), static_cast<int>(field.key.size()), field.key.data());
+    for (const IntKey& key : kIntKeys) {
+      if (field.key == key.name) status = read_int(field.value, key, config, source);
+    }
+    for (const FloatKey& key : kFloatKeys) {
+      if (field.key == key.name) status = read_float(field.value, key, config, source);
+    }
+    if (!status.ok()) return status;
+  }
+  auto present = [&](const char* name) {
+    for (std::string_view s : seen) {
+      if (s == name) return true;
+    }
+    return false;
+  };
+  for (const IntKey& key : kIntKeys) {
+    if (!present(key.name)) return error(StatusCode::invalid_config, "%s: missing key '%s'", source.c_str(), key.name);
+  }
+  for (const FloatKey& key : kFloatKeys) {
+    if (!present(key.name)) return error(StatusCode::invalid_config, "%s: missing key '%s'", source.c_str(), key.name);
+  }
+  if (Status status = validate_model_config(config, source); !status.ok()) return status;
+  return config;
+}
+
+Result<ModelConfig> load_model_config(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return error(StatusCode::not_found, "%s: no such file (a checkpoint directory needs config.json)", path.c_str());
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error(StatusCode::io_error, "%s: cannot open", path.c_str());
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return error(StatusCode::io_error, "%s: read failed", path.c_str());
+  return parse_model_config(text.str(), path.string());
+}
+
+Status validate_model_config(const ModelConfig& c, const std::string& source) {
+  const char* src = source.c_str();
+  if (c.experts_per_token > c.num_experts) {
+    return error(StatusCode::invalid_config, "%s: experts_per_token (%lld) exceeds num_experts (%lld)", src,
+                 static_cast<long long>(c.experts_per_token), static_cast<long long>(c.num_experts));
+  }
+  if (c.num_attention_heads % c.num_key_value_heads != 0) {
+    return error(StatusCode::invalid_config,
+                 "%s: num_attention_heads (%lld) is not a multiple of num_key_value_heads (%lld)", src,
+                 static_cast<long long>(c.num_attention_heads), static_cast<long long>(c.num_key_value_heads));
+  }
+  if (c.head_dim % 2 != 0) {
+    return error(StatusCode::invalid_config, "%s: head_dim (%lld) must be even (RoPE rotates half-split pairs)", src,
+                 static_cast<long long>(c.head_dim));
+  }
+  if (c.hidden_size % 32 != 0 || c.intermediate_size % 32 != 0) {
+    return error(StatusCode::invalid_config,
+                 "%s: hidden_size (%lld) and intermediate_size (%lld) must be multiples of 32 (the MXFP4 block)", src,
+                 static_cast<long long>(c.hidden_size), static_cast<long long>(c.intermediate_size));
+  }
+  if (c.rope_theta <= 1.0) {
+    return error(StatusCode::invalid_config, "%s: rope_theta (%g) must be greater than 1", src, c.rope_theta);
+  }
+  if (c.rope_scaling_factor > 1.0) {
+    YarnBand band = yarn_band(c);
+    if (!(std::isfinite(band.low) && std::isfinite(band.high) && band.high > band.low)) {
+      return error(StatusCode::invalid_config,
+                   "%s: YaRN band is empty (low %g, high %g): rope_ntk_beta must be larger than rope_ntk_alpha", src,
+                   band.low, band.high);
+    }
+  }
+  double max_context = static_cast<double>(c.initial_context_length) * std::max(1.0, c.rope_scaling_factor);
+  if (max_context > static_cast<double>(int64_t{1} << 31)) {
+    return error(StatusCode::invalid_config, "%s: initial_context_length x rope_scaling_factor (%g) exceeds 2^31", src,
+                 max_context);
+  }
+  return Status::success();
+}
+
+size_t max_context_length(const ModelConfig& config) noexcept {
+  double factor = std::max(1.0, config.rope_scaling_factor);
+  return static_cast<size_t>(static_cast<double>(config.initial_context_length) * factor);
+}
+
+}  // namespace ossrt

@@ -1,0 +1,65 @@
+#include "model/kv_cache.h"
+
+#include <algorithm>
+
+#include "util/errors.h"
+
+namespace ossrt {
+
+namespace {
+constexpr size_t kMinDenseCapacity = 256;
+}
+
+Result<KvCache> KvCache::create(const Backend& backend, const KvLayout& layout) {
+  KvCache cache;
+  cache.backend_ = &backend;
+  cache.layout_ = layout;
+  cache.layers_.resize(layout.layers);
+  const size_t ring_capacity =
+      std::min(layout.sliding_window + layout.max_batch_tokens - 1, layout.context_length);
+  for (size_t n = 0; n < layout.layers; n += 2) {  // even layers are banded
+    Layer& layer = cache.layers_[n];
+    layer.ring = true;
+    layer.capacity = ring_capacity;
+    const size_t bytes = ring_capacity * layout.width * sizeof(float);
+    layer.k = DeviceBuffer(backend, bytes);
+    layer.v = DeviceBuffer(backend, bytes);
+    if (!layer.k.ok() || !layer.v.ok()) {
+      return error(StatusCode::out_of_memory, "KV cache: cannot allocate %zu bytes for layer %zu", 2 * bytes, n);
+    }
+  }
+  return cache;
+}
+
+Status KvCache::reserve(size_t positions) {
+  for (size_t n = 1; n < layers_.size(); n += 2) {
+    Layer& layer = layers_[n];
+    if (positions <= layer.capacity) continue;
+    size_t capacity = std::max(kMinDenseCapacity, layer.capacity);
+    while (capacity < positions) capacity *= 2;
+    capacity = std::min(capacity, std::max(positions, layout_.context_length));
+    const size_t bytes = capacity * layout_.width * sizeof(float);
+    DeviceBuffer k(*backend_, bytes), v(*backend_, bytes);
+    if (!k.ok() || !v.ok()) {
+      return error(StatusCode::out_of_memory, "KV cache: cannot grow layer %zu to %zu positions (%zu bytes)", n,
+                   capacity, 2 * bytes);
+    }
+    const size_t used = layer.capacity * layout_.width * sizeof(float);
+    if (used > 0) {
+      backend_->copy(backend_->self, k.as(), layer.k.as(), used);
+      backend_->copy(backend_->self, v.as(), layer.v.as(), used);
+    }
+    layer.k = std::move(k);
+    layer.v = std::move(v);
+    layer.capacity = capacity;
+  }
+  return Status::success();
+}
+
+size_t KvCache::bytes() const noexcept {
+  size_t total = 0;
+  for (const Layer& layer : layers_) total += layer.k.bytes() + layer.v.bytes();
+  return total;
+}
+
+}  // namespace ossrt

@@ -1,0 +1,129 @@
+// Session: token history, KV cache and chunked prefill over a shared Model.
+#include "ossrt/session.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "model/transformer.h"
+#include "util/errors.h"
+
+namespace ossrt {
+
+struct Session::Impl {
+  std::shared_ptr<const Model> model;
+  SessionOptions options;
+  KvCache cache;
+  Workspace workspace;
+  std::vector<TokenId> tokens;
+  std::vector<float> logits;  // [V] after the last append, else empty
+
+  const Model::Impl& m() const { return model->impl(); }
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model,
+                                                 const SessionOptions& options) noexcept {
+  return guard("Session::create", [&]() -> Result<std::unique_ptr<Session>> {
+    if (!model) return Status(StatusCode::invalid_argument, "Session::create: model is null");
+    const ModelInfo& info = model->info();
+    SessionOptions resolved = options;
+    if (resolved.context_length == 0) resolved.context_length = info.max_context_length;
+    if (resolved.context_length > info.max_context_length) {
+      return error(StatusCode::invalid_argument, "Session::create: context_length %zu exceeds the model's maximum %zu",
+                   resolved.context_length, info.max_context_length);
+    }
+    if (resolved.max_batch_tokens == 0) {
+      return Status(StatusCode::invalid_argument, "Session::create: max_batch_tokens must be at least 1");
+    }
+    resolved.max_batch_tokens = std::min(resolved.max_batch_tokens, resolved.context_length);
+    auto impl = std::make_unique<Impl>();
+    impl->model = std::move(model);
+    impl->options = resolved;
+    const ModelConfig& c = info.config;
+    KvLayout layout{static_cast<size_t>(c.num_hidden_layers),
+                    static_cast<size_t>(c.num_key_value_heads * c.head_dim), static_cast<size_t>(c.sliding_window),
+                    resolved.context_length, resolved.max_batch_tokens};
+    Result<KvCache> cache = KvCache::create(impl->m().backend, layout);
+    if (!cache.ok()) return cache.status();
+    impl->cache = std::move(cache.value());
+    Result<Workspace> workspace = Workspace::create(impl->m(), resolved.max_batch_tokens);
+    if (!workspace.ok()) return workspace.status();
+    impl->workspace = std::move(workspace.value());
+    return std::unique_ptr<Session>(new Session(std::move(impl)));
+  });
+}
+
+Status Session::append(std::span<const TokenId> tokens, std::vector<float>* logits_all) noexcept {
+  return guard("Session::append", [&]() -> Status {
+    Impl& s = *impl_;
+    const size_t vocab = static_cast<size_t>(s.m().config().vocab_size);
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= vocab) {
+        return error(StatusCode::invalid_token, "Session::append: token %d at index %zu is outside the vocabulary [0, %zu)",
+                     tokens[i], i, vocab);
+      }
+    }
+    if (tokens.size() > s.options.context_length - s.tokens.size()) {
+      return error(StatusCode::context_overflow,
+                   "Session::append: %zu tokens do not fit: the session holds %zu of its %zu-token context",
+                   tokens.size(), s.tokens.size(), s.options.context_length);
+    }
+    if (tokens.empty()) return Status::success();
+    if (Status st = s.cache.reserve(s.tokens.size() + tokens.size()); !st.ok()) return st;
+    const size_t chunk = s.options.max_batch_tokens;
+    if (logits_all != nullptr) {
+      if (Status st = s.workspace.reserve_logits(s.m(), std::min(chunk, tokens.size())); !st.ok()) return st;
+      logits_all->resize(tokens.size() * vocab);
+    }
+    s.logits.resize(vocab);
+    for (size_t begin = 0; begin < tokens.size(); begin += chunk) {
+      const size_t n = std::min(chunk, tokens.size() - begin);
+      const bool last_chunk = begin + n == tokens.size();
+      float* out = logits_all != nullptr ? logits_all->data() + begin * vocab : s.logits.data();
+      const size_t logits_from = logits_all != nullptr ? 0 : (last_chunk ? n - 1 : n);
+      forward_chunk(s.m(), s.cache, s.workspace, tokens.data() + begin, n, s.tokens.size(), logits_from, out);
+      s.tokens.insert(s.tokens.end(), tokens.begin() + static_cast<std::ptrdiff_t>(begin),
+                      tokens.begin() + static_cast<std::ptrdiff_t>(begin + n));
+    }
+    if (logits_all != nullptr) {
+      std::copy(logits_all->end() - static_cast<std::ptrdiff_t>(vocab), logits_all->end(), s.logits.begin());
+    }
+    return Status::success();
+  });
+}
+
+std::span<const float> Session::logits() const noexcept { return impl_->logits; }
+
+Result<std::vector<TokenId>> Session::generate_greedy(size_t max_tokens, std::span<const TokenId> stop_tokens) noexcept {
+  return guard("Session::generate_greedy", [&]() -> Result<std::vector<TokenId>> {
+    if (impl_->logits.empty()) {
+      return Status(StatusCode::invalid_state, "Session::generate_greedy: append a prompt first");
+    }
+    std::vector<TokenId> generated;
+    while (generated.size() < max_tokens) {
+      const std::vector<float>& logits = impl_->logits;
+      // max_element returns the first maximum: the lowest id wins ties.
+      const TokenId next = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      const TokenId one[1] = {next};
+      if (Status st = append(one); !st.ok()) return st;
+      generated.push_back(next);
+      if (std::find(stop_tokens.begin(), stop_tokens.end(), next) != stop_tokens.end()) break;
+    }
+    return generated;
+  });
+}
+
+void Session::reset() noexcept {
+  impl_->tokens.clear();
+  impl_->logits.clear();
+}
+
+std::span<const TokenId> Session::tokens() const noexcept { return impl_->tokens; }
+size_t Session::context_length() const noexcept { return impl_->options.context_length; }
+const Model& Session::model() const noexcept { return *impl_->model; }
+size_t Session::kv_cache_bytes() const noexcept { return impl_->cache.bytes(); }
+
+}  // namespace ossrt

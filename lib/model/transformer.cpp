@@ -1,0 +1,133 @@
+#include "model/transformer.h"
+
+#include <cmath>
+#include <vector>
+
+#include "util/errors.h"
+
+namespace ossrt {
+
+namespace {
+
+constexpr float kRmsNormEps = 1e-5f;
+
+struct Dims {
+  size_t H, D, NQ, NKV, E, K, I, V, qkv;
+  explicit Dims(const ModelConfig& c)
+      : H(static_cast<size_t>(c.hidden_size)),
+        D(static_cast<size_t>(c.head_dim)),
+        NQ(static_cast<size_t>(c.num_attention_heads)),
+        NKV(static_cast<size_t>(c.num_key_value_heads)),
+        E(static_cast<size_t>(c.num_experts)),
+        K(static_cast<size_t>(c.experts_per_token)),
+        I(static_cast<size_t>(c.intermediate_size)),
+        V(static_cast<size_t>(c.vocab_size)),
+        qkv(D * (NQ + 2 * NKV)) {}
+};
+
+// x += out(attention(rope(qkv(norm(x)))))
+void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, KvCache::Layer& cache, Workspace& ws,
+                     size_t n, size_t first_position) {
+  const Backend& be = m.backend;
+  const LayerWeights& w = m.weights.layers[layer_index];
+  float* x = ws.residual.as();
+  float* t = ws.normed.as();
+  float* qkv = ws.qkv.as();
+  be.rmsnorm_f32_bf16w(be.self, x, w.attn_norm, n, d.H, kRmsNormEps, t);
+  be.matmul_f32_bf16w(be.self, MatmulArgs{t, d.H, w.qkv_weight, w.qkv_bias, qkv, d.qkv, n, d.H, d.qkv, false});
+  float* q = qkv;
+  float* k = qkv + d.NQ * d.D;
+  float* v = k + d.NKV * d.D;
+  be.rope_f32(be.self, q, n, d.qkv, d.NQ, d.D, ws.rope_cos.as(), ws.rope_sin.as());
+  be.rope_f32(be.self, k, n, d.qkv, d.NKV, d.D, ws.rope_cos.as(), ws.rope_sin.as());
+  const size_t kv_width = d.NKV * d.D;
+  be.kv_store_f32(be.self, KvStoreArgs{k, v, d.qkv, n, first_position, kv_width, cache.k.as(), cache.v.as(),
+                                       cache.capacity, cache.ring});
+  // Even layers are banded: a query sees sliding_window keys, itself included.
+  const size_t window = layer_index % 2 == 0 ? static_cast<size_t>(m.config().sliding_window) : 0;
+  be.attention_f32(be.self, AttentionArgs{q, d.qkv, cache.k.as(), cache.v.as(), cache.capacity, cache.ring, n,
+                                          first_position, window, d.NQ, d.NKV, d.D, w.sinks,
+                                          1.0f / std::sqrt(static_cast<float>(d.D)), ws.attention.as(), d.NQ * d.D});
+  be.matmul_f32_bf16w(be.self, MatmulArgs{ws.attention.as(), d.NQ * d.D, w.out_weight, w.out_bias, x, d.H, n,
+                                          d.NQ * d.D, d.H, true});
+}
+
+// x += sum over the top-k experts of weight * expert(norm(x))
+void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspace& ws, size_t n) {
+  const Backend& be = m.backend;
+  const LayerWeights& w = m.weights.layers[layer_index];
+  float* x = ws.residual.as();
+  float* t = ws.normed.as();
+  be.rmsnorm_f32_bf16w(be.self, x, w.mlp_norm, n, d.H, kRmsNormEps, t);
+  be.matmul_f32_bf16w(be.self, MatmulArgs{t, d.H, w.gate_weight, w.gate_bias, ws.router_logits.as(), d.E, n, d.H,
+                                          d.E, false});
+  be.router_topk_f32(be.self, ws.router_logits.as(), n, d.E, d.K, ws.expert_ids.as<int32_t>(),
+                     ws.expert_weights.as());
+  be.moe_mxfp4_f32(be.self, MoeArgs{t, n, d.H, d.I, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as(),
+                                    w.mlp1.blocks, w.mlp1.scales, w.mlp1_bias, w.mlp2.blocks, w.mlp2.scales,
+                                    w.mlp2_bias, static_cast<float>(m.config().swiglu_limit), ws.moe_scratch.as(), x});
+}
+
+}  // namespace
+
+Result<Workspace> Workspace::create(const Model::Impl& m, size_t max_tokens) {
+  const Dims d(m.config());
+  const Backend& be = m.backend;
+  Workspace ws;
+  ws.max_tokens = max_tokens;
+  const size_t T = max_tokens;
+  struct Request {
+    DeviceBuffer* buffer;
+    size_t bytes;
+  } requests[] = {
+      {&ws.token_ids, T * sizeof(int32_t)},         {&ws.residual, T * d.H * sizeof(float)},
+      {&ws.normed, T * d.H * sizeof(float)},        {&ws.qkv, T * d.qkv * sizeof(float)},
+      {&ws.attention, T * d.NQ * d.D * sizeof(float)}, {&ws.router_logits, T * d.E * sizeof(float)},
+      {&ws.expert_ids, T * d.K * sizeof(int32_t)},  {&ws.expert_weights, T * d.K * sizeof(float)},
+      {&ws.moe_scratch, T * d.K * 3 * d.I * sizeof(float)}, {&ws.rope_cos, T * (d.D / 2) * sizeof(float)},
+      {&ws.rope_sin, T * (d.D / 2) * sizeof(float)},
+  };
+  for (const Request& r : requests) {
+    *r.buffer = DeviceBuffer(be, r.bytes);
+    if (!r.buffer->ok()) return error(StatusCode::out_of_memory, "session workspace: cannot allocate %zu bytes", r.bytes);
+  }
+  if (Status s = ws.reserve_logits(m, 1); !s.ok()) return s;
+  return ws;
+}
+
+Status Workspace::reserve_logits(const Model::Impl& m, size_t rows) {
+  if (rows <= logits_rows) return Status::success();
+  const size_t bytes = rows * static_cast<size_t>(m.config().vocab_size) * sizeof(float);
+  DeviceBuffer buffer(m.backend, bytes);
+  if (!buffer.ok()) return error(StatusCode::out_of_memory, "session workspace: cannot allocate %zu bytes of logits", bytes);
+  logits = std::move(buffer);
+  logits_rows = rows;
+  return Status::success();
+}
+
+void forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const int32_t* tokens, size_t n,
+                   size_t first_position, size_t logits_from, float* host_logits) {
+  const Dims d(m.config());
+  const Backend& be = m.backend;
+  // RoPE tables for this chunk's positions, shared by every layer.
+  std::vector<float> cos(n * (d.D / 2)), sin(n * (d.D / 2));
+  m.rope->tables(first_position, n, cos.data(), sin.data());
+  be.upload(be.self, ws.rope_cos.as(), cos.data(), cos.size() * sizeof(float));
+  be.upload(be.self, ws.rope_sin.as(), sin.data(), sin.size() * sizeof(float));
+  be.upload(be.self, ws.token_ids.as(), tokens, n * sizeof(int32_t));
+
+  be.embedding_bf16_f32(be.self, m.weights.embedding, d.H, ws.token_ids.as<int32_t>(), n, ws.residual.as());
+  for (size_t layer = 0; layer < m.weights.layers.size(); ++layer) {
+    attention_block(m, d, layer, cache.layer(layer), ws, n, first_position);
+    moe_block(m, d, layer, ws, n);
+  }
+  const size_t rows = n - logits_from;
+  if (rows == 0) return;
+  float* last = ws.residual.as() + logits_from * d.H;
+  be.rmsnorm_f32_bf16w(be.self, last, m.weights.final_norm, rows, d.H, kRmsNormEps, ws.normed.as());
+  be.matmul_f32_bf16w(be.self, MatmulArgs{ws.normed.as(), d.H, m.weights.unembedding, nullptr, ws.logits.as(), d.V,
+                                          rows, d.H, d.V, false});
+  be.download(be.self, host_logits, ws.logits.as(), rows * d.V * sizeof(float));
+}
+
+}  // namespace ossrt

@@ -1,0 +1,44 @@
+// The gpt-oss forward pass over one chunk of tokens, in data-flow order:
+// embedding -> per layer (attention block, MoE block) -> final norm ->
+// unembedding. Every operation goes through the backend table.
+#pragma once
+
+#include <cstddef>
+
+#include "model/device_buffer.h"
+#include "model/kv_cache.h"
+#include "model/model_impl.h"
+
+namespace ossrt {
+
+// Activation buffers for chunks of up to max_tokens tokens (backend memory).
+struct Workspace {
+  size_t max_tokens = 0;
+  DeviceBuffer token_ids;       // [T] int32
+  DeviceBuffer residual;        // [T, H]  the residual stream x
+  DeviceBuffer normed;          // [T, H]  RMSNorm output
+  DeviceBuffer qkv;             // [T, D*(NQ+2*NKV)]
+  DeviceBuffer attention;       // [T, NQ*D]
+  DeviceBuffer router_logits;   // [T, E]
+  DeviceBuffer expert_ids;      // [T, k] int32
+  DeviceBuffer expert_weights;  // [T, k]
+  DeviceBuffer moe_scratch;     // [T, k, 3I]
+  DeviceBuffer rope_cos;        // [T, D/2]
+  DeviceBuffer rope_sin;        // [T, D/2]
+  DeviceBuffer logits;          // [logits_rows, V]
+  size_t logits_rows = 0;
+
+  // Failure: out_of_memory.
+  static Result<Workspace> create(const Model::Impl& model, size_t max_tokens);
+  // Makes room for `rows` rows of logits. Failure: out_of_memory.
+  Status reserve_logits(const Model::Impl& model, size_t rows);
+};
+
+// Runs tokens[0..n) at positions first_position.. through the model, storing
+// their keys/values in `cache` (which must already have room), and downloads
+// the logits of rows [logits_from, n) into host_logits ([n - logits_from, V]).
+// The ids must be valid and n <= workspace.max_tokens.
+void forward_chunk(const Model::Impl& model, KvCache& cache, Workspace& workspace, const int32_t* tokens, size_t n,
+                   size_t first_position, size_t logits_from, float* host_logits);
+
+}  // namespace ossrt

@@ -1,0 +1,107 @@
+#include "model/weights.h"
+
+#include <set>
+#include <string>
+
+#include "util/errors.h"
+
+namespace ossrt {
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+class Binder {
+ public:
+  explicit Binder(const Checkpoint& checkpoint) : checkpoint_(checkpoint) {}
+
+  // Returns the tensor's bytes if it exists with this dtype and shape.
+  template <class T>
+  const T* bind(const std::string& name, DType dtype, std::vector<int64_t> shape) {
+    if (!status_.ok()) return nullptr;
+    auto it = checkpoint_.tensors.find(name);
+    if (it == checkpoint_.tensors.end()) {
+      status_ = error(StatusCode::tensor_mismatch, "%s: missing tensor '%s' (expected %s %s)",
+                      checkpoint_.directory.c_str(), name.c_str(), dtype_name(dtype), shape_text(shape).c_str());
+      return nullptr;
+    }
+    const TensorEntry& entry = it->second.entry;
+    if (entry.dtype != dtype || entry.shape != shape) {
+      status_ = error(StatusCode::tensor_mismatch, "%s: tensor '%s' is %s %s, expected %s %s for this config.json",
+                      it->second.file->c_str(), name.c_str(), dtype_name(entry.dtype), shape_text(entry.shape).c_str(),
+                      dtype_name(dtype), shape_text(shape).c_str());
+      return nullptr;
+    }
+    bound_.insert(name);
+    uint64_t elements = 1;
+    for (int64_t d : shape) elements *= static_cast<uint64_t>(d);
+    // An MXFP4 scale byte carries no parameter of its own; two codes per byte do.
+    if (name.ends_with(".blocks")) elements *= 2;
+    if (!name.ends_with(".scales")) parameters_ += elements;
+    bytes_ += entry.bytes;
+    return reinterpret_cast<const T*>(entry.data);
+  }
+
+  Status finish() {
+    if (!status_.ok()) return status_;
+    for (const auto& [name, tensor] : checkpoint_.tensors) {
+      if (!bound_.count(name)) {
+        return error(StatusCode::tensor_mismatch,
+                     "%s: unexpected tensor '%s': not part of a gpt-oss checkpoint with this config.json "
+                     "(%lld layers)",
+                     tensor.file->c_str(), name.c_str(), static_cast<long long>(checkpoint_.config.num_hidden_layers));
+      }
+    }
+    return Status::success();
+  }
+  uint64_t parameters() const { return parameters_; }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  const Checkpoint& checkpoint_;
+  Status status_;
+  std::set<std::string> bound_;
+  uint64_t parameters_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace
+
+Result<ModelWeights> bind_weights(const Checkpoint& checkpoint) {
+  const ModelConfig& c = checkpoint.config;
+  const int64_t H = c.hidden_size, V = c.vocab_size, E = c.num_experts, I = c.intermediate_size;
+  const int64_t qkv_rows = c.head_dim * (c.num_attention_heads + 2 * c.num_key_value_heads);
+  Binder b(checkpoint);
+  ModelWeights w;
+  w.embedding = b.bind<bf16_t>("embedding.weight", DType::bf16, {V, H});
+  for (int64_t n = 0; n < c.num_hidden_layers; ++n) {
+    const std::string p = "block." + std::to_string(n) + ".";
+    LayerWeights& l = w.layers.emplace_back();
+    l.attn_norm = b.bind<bf16_t>(p + "attn.norm.scale", DType::bf16, {H});
+    l.qkv_weight = b.bind<bf16_t>(p + "attn.qkv.weight", DType::bf16, {qkv_rows, H});
+    l.qkv_bias = b.bind<bf16_t>(p + "attn.qkv.bias", DType::bf16, {qkv_rows});
+    l.sinks = b.bind<bf16_t>(p + "attn.sinks", DType::bf16, {c.num_attention_heads});
+    l.out_weight = b.bind<bf16_t>(p + "attn.out.weight", DType::bf16, {H, c.head_dim * c.num_attention_heads});
+    l.out_bias = b.bind<bf16_t>(p + "attn.out.bias", DType::bf16, {H});
+    l.mlp_norm = b.bind<bf16_t>(p + "mlp.norm.scale", DType::bf16, {H});
+    l.gate_weight = b.bind<bf16_t>(p + "mlp.gate.weight", DType::bf16, {E, H});
+    l.gate_bias = b.bind<bf16_t>(p + "mlp.gate.bias", DType::bf16, {E});
+    l.mlp1.blocks = b.bind<uint8_t>(p + "mlp.mlp1_weight.blocks", DType::u8, {E, 2 * I, H / 32, 16});
+    l.mlp1.scales = b.bind<uint8_t>(p + "mlp.mlp1_weight.scales", DType::u8, {E, 2 * I, H / 32});
+    l.mlp1_bias = b.bind<bf16_t>(p + "mlp.mlp1_bias", DType::bf16, {E, 2 * I});
+    l.mlp2.blocks = b.bind<uint8_t>(p + "mlp.mlp2_weight.blocks", DType::u8, {E, H, I / 32, 16});
+    l.mlp2.scales = b.bind<uint8_t>(p + "mlp.mlp2_weight.scales", DType::u8, {E, H, I / 32});
+    l.mlp2_bias = b.bind<bf16_t>(p + "mlp.mlp2_bias", DType::bf16, {E, H});
+  }
+  w.final_norm = b.bind<bf16_t>("norm.scale", DType::bf16, {H});
+  w.unembedding = b.bind<bf16_t>("unembedding.weight", DType::bf16, {V, H});
+  if (Status status = b.finish(); !status.ok()) return status;
+  w.parameter_count = b.parameters();
+  w.bytes = b.bytes();
+  return w;
+}
+
+}  // namespace ossrt

@@ -1,0 +1,34 @@
+// Read-only memory mapping of a whole file; weights are used in place from it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+
+#include "ossrt/status.hpp"
+
+namespace ossrt {
+
+class MappedFile {
+ public:
+  // Maps `path` read-only (private mapping, nothing is read until touched).
+  // Failure: not_found, io_error (message names the path and errno text).
+  static Result<std::unique_ptr<MappedFile>> open(const std::filesystem::path& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const noexcept { return data_; }
+  size_t size() const noexcept { return size_; }
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  MappedFile(std::filesystem::path path, const uint8_t* data, size_t size)
+      : path_(std::move(path)), data_(data), size_(size) {}
+  std::filesystem::path path_;
+  const uint8_t* data_;
+  size_t size_;
+};
+
+}  // namespace ossrt
