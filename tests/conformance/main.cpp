@@ -1,0 +1,30 @@
+// ossrt-conformance: runs conformance suites on case files given as arguments
+// and ends with the line "N passed, M failed".
+//
+//   ossrt-conformance golden --model DIR [--golden FILE] [--run fp32]
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "report.h"
+#include "suites.h"
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr,
+                 "usage: ossrt-conformance golden --model DIR [--golden FILE] [--run NAME]\n"
+                 "  golden: compares logits, top-5 ids and greedy tokens with golden.json (schema gpt-oss-golden/1)\n");
+    return 2;
+  }
+  conformance::Report report;
+  const std::string suite = argv[1];
+  int status = 2;
+  if (suite == "golden") {
+    status = conformance::run_golden(argc - 2, argv + 2, report);
+  } else {
+    std::fprintf(stderr, "ossrt-conformance: unknown suite '%s'\n", argv[1]);
+  }
+  std::printf("%d passed, %d failed\n", report.passed, report.failed);
+  if (status != 0) return status;
+  return report.failed == 0 ? 0 : 1;
+}
