@@ -1,0 +1,214 @@
+// The forward pass: against an independent double-precision implementation
+// on configurations that exercise every config key, and the equivalence of
+// full prefill, chunked prefill and token-by-token decode.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "checkpoint_writer.hpp"
+#include "naive_forward.hpp"
+#include "ossrt/ossrt.hpp"
+
+using namespace ossrt;
+using namespace testsupport;
+
+namespace {
+
+struct Case {
+  std::string name;
+  ModelConfig config;
+};
+
+std::vector<Case> configurations() {
+  std::vector<Case> cases;
+  cases.push_back({"small: YaRN, window 4, GQA 2, top-2 of 4", small_config()});
+  ModelConfig odd = small_config();
+  odd.num_hidden_layers = 3;  // odd layer count: ends on a banded layer
+  odd.num_experts = 5;
+  odd.experts_per_token = 3;
+  odd.num_attention_heads = 6;
+  odd.num_key_value_heads = 2;  // group of 3
+  odd.vocab_size = 1001;        // no alignment
+  odd.sliding_window = 3;
+  odd.hidden_size = 96;
+  odd.intermediate_size = 64;
+  odd.head_dim = 32;
+  odd.rope_theta = 150000;
+  odd.rope_scaling_factor = 32;
+  odd.swiglu_limit = 2.5;  // clamps often
+  cases.push_back({"odd: 3 layers, top-3 of 5, GQA 3, vocab 1001", odd});
+  ModelConfig plain = small_config();
+  plain.num_hidden_layers = 5;
+  plain.num_attention_heads = 2;
+  plain.num_key_value_heads = 2;  // multi-head, group of 1
+  plain.experts_per_token = 1;
+  plain.sliding_window = 1;  // a query sees only itself on banded layers
+  plain.rope_scaling_factor = 1.0;  // no YaRN
+  plain.head_dim = 8;
+  plain.vocab_size = 33;
+  cases.push_back({"plain: no YaRN, window 1, MHA, top-1", plain});
+  ModelConfig single_kv = small_config();
+  single_kv.num_key_value_heads = 1;  // multi-query
+  single_kv.num_attention_heads = 5;
+  single_kv.experts_per_token = 4;  // k == E
+  single_kv.sliding_window = 64;    // wider than any prompt here
+  cases.push_back({"mqa: 1 kv head, k == E, window wider than context", single_kv});
+  return cases;
+}
+
+std::vector<TokenId> random_prompt(size_t n, int64_t vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<TokenId> dist(0, static_cast<TokenId>(vocab - 1));
+  std::vector<TokenId> out(n);
+  for (TokenId& t : out) t = dist(rng);
+  return out;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
+  return m;
+}
+
+std::unique_ptr<Session> open_session(const std::shared_ptr<const Model>& model, size_t chunk, size_t context = 0) {
+  SessionOptions options;
+  options.max_batch_tokens = chunk;
+  options.context_length = context;
+  auto session = Session::create(model, options);
+  REQUIRE_MESSAGE(session.ok(), session.status().to_string());
+  return std::move(session.value());
+}
+
+// Logits of every position, fed `step` tokens per append.
+std::vector<float> run(const std::shared_ptr<const Model>& model, const std::vector<TokenId>& prompt, size_t chunk,
+                       size_t step) {
+  auto session = open_session(model, chunk);
+  std::vector<float> all, part;
+  for (size_t begin = 0; begin < prompt.size(); begin += step) {
+    const size_t n = std::min(step, prompt.size() - begin);
+    Status st = session->append(std::span(prompt).subspan(begin, n), &part);
+    REQUIRE_MESSAGE(st.ok(), st.to_string());
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("forward pass matches the independent double-precision reference on varied configs") {
+  uint64_t seed = 100;
+  for (const Case& c : configurations()) {
+    CAPTURE(c.name);
+    TempDir dir;
+    const std::vector<TensorSpec> tensors = random_tensors(c.config, ++seed);
+    write_checkpoint(dir.path(), c.config, tensors);
+    auto model = Model::load(dir.path());
+    REQUIRE_MESSAGE(model.ok(), model.status().to_string());
+    const std::vector<TokenId> prompt = random_prompt(13, c.config.vocab_size, static_cast<uint32_t>(seed));
+
+    const std::vector<float> full = run(model.value(), prompt, 64, prompt.size());
+    const std::vector<double> expected = naive_forward(c.config, tensors, std::vector<int>(prompt.begin(), prompt.end()));
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      worst = std::max(worst, std::fabs(full[i] - expected[i]));
+      scale = std::max(scale, std::fabs(expected[i]));
+    }
+    MESSAGE(c.name << ": max |logit| " << scale << ", max abs diff vs double reference " << worst);
+    CHECK(scale > 0.5);  // the comparison is not vacuous
+    CHECK(worst < 1e-4);
+
+    // Chunked prefill and token-by-token decode reproduce the full forward.
+    CHECK(max_abs_diff(full, run(model.value(), prompt, 4, prompt.size())) < 1e-5);
+    CHECK(max_abs_diff(full, run(model.value(), prompt, 1, 1)) < 1e-5);
+    CHECK(max_abs_diff(full, run(model.value(), prompt, 5, 3)) < 1e-5);
+  }
+}
+
+TEST_CASE("tiny-a golden: last logits of the 5-token prompt") {
+  auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a");
+  REQUIRE_MESSAGE(model.ok(), model.status().to_string());
+  auto session = open_session(model.value(), 128);
+  const std::vector<TokenId> prompt = {714, 1108, 958, 985, 112};
+  REQUIRE(session->append(prompt).ok());
+  // Four values of runs.fp32.prompts[0].last_logits, spot-checked here; the
+  // full comparison is ossrt-conformance golden.
+  auto logits = session->logits();
+  REQUIRE(logits.size() == 1536);
+  const size_t top = static_cast<size_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  auto greedy = session->generate_greedy(4);
+  REQUIRE(greedy.ok());
+  CHECK(greedy.value() == std::vector<TokenId>{35, 515, 341, 570});
+  CHECK(top == 35);
+}
+
+TEST_CASE("sliding-window layers keep a fixed ring; dense layers grow with use") {
+  ModelConfig banded_only = small_config();
+  banded_only.num_hidden_layers = 1;  // layer 0 is banded: no dense layer at all
+  TempDir dir;
+  write_checkpoint(dir.path(), banded_only, random_tensors(banded_only, 5));
+  auto model = Model::load(dir.path());
+  REQUIRE(model.ok());
+  auto session = open_session(model.value(), 8);
+  const size_t ring_bytes = session->kv_cache_bytes();
+  CHECK(ring_bytes == 2 * (4 + 8 - 1) * 2 * 16 * sizeof(float));  // k+v, window+chunk-1 slots, 2 kv heads x 16
+  REQUIRE(session->append(random_prompt(300, banded_only.vocab_size, 9)).ok());
+  CHECK(session->kv_cache_bytes() == ring_bytes);
+
+  auto dense = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a");
+  REQUIRE(dense.ok());
+  auto grows = open_session(dense.value(), 16);
+  const size_t before = grows->kv_cache_bytes();
+  REQUIRE(grows->append(random_prompt(300, 1536, 3)).ok());
+  CHECK(grows->kv_cache_bytes() > before);
+}
+
+TEST_CASE("bad token ids, context overflow and misuse return statuses") {
+  TempDir dir;
+  const ModelConfig config = small_config();
+  write_checkpoint(dir.path(), config, random_tensors(config, 11));
+  auto model = Model::load(dir.path());
+  REQUIRE(model.ok());
+  auto session = open_session(model.value(), 4, 10);
+
+  auto greedy = session->generate_greedy(3);
+  CHECK(greedy.status().code() == StatusCode::invalid_state);
+
+  const std::vector<TokenId> bad = {1, 2, 97};
+  Status st = session->append(bad);
+  CHECK(st.code() == StatusCode::invalid_token);
+  CHECK(st.message().find("token 97 at index 2") != std::string::npos);
+  CHECK(session->append(std::vector<TokenId>{-1}).code() == StatusCode::invalid_token);
+  CHECK(session->tokens().empty());
+
+  REQUIRE(session->append(random_prompt(8, config.vocab_size, 1)).ok());
+  st = session->append(random_prompt(3, config.vocab_size, 2));
+  CHECK(st.code() == StatusCode::context_overflow);
+  CHECK(session->tokens().size() == 8);  // nothing appended
+  auto more = session->generate_greedy(5);
+  CHECK(more.status().code() == StatusCode::context_overflow);
+  CHECK(session->tokens().size() == 10);  // the two that fit were generated
+
+  SessionOptions too_long;
+  too_long.context_length = 100000;
+  CHECK(Session::create(model.value(), too_long).status().code() == StatusCode::invalid_argument);
+  CHECK(Session::create(nullptr).status().code() == StatusCode::invalid_argument);
+}
+
+TEST_CASE("greedy generation stops on a stop token and reset empties the session") {
+  auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a");
+  REQUIRE(model.ok());
+  auto session = open_session(model.value(), 128);
+  REQUIRE(session->append(std::vector<TokenId>{714, 1108, 958, 985, 112}).ok());
+  const TokenId stop[] = {341};
+  auto out = session->generate_greedy(24, stop);
+  REQUIRE(out.ok());
+  CHECK(out.value() == std::vector<TokenId>{35, 515, 341});
+  session->reset();
+  CHECK(session->tokens().empty());
+  CHECK(session->logits().empty());
+}
