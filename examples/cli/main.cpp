@@ -89,6 +89,10 @@ int run_info(const Flags& flags) {
   std::printf("parameters           %llu\n", static_cast<unsigned long long>(info.parameter_count));
   std::printf("files                %zu (%llu bytes mapped)\n", info.checkpoint_files,
               static_cast<unsigned long long>(info.mapped_file_bytes));
+  if (info.realigned_bytes > 0) {
+    std::printf("realigned (copied)   %llu bytes: tensor data not aligned in the file\n",
+                static_cast<unsigned long long>(info.realigned_bytes));
+  }
   std::printf("resident after load  %zu bytes (%+lld over the process before loading)\n", after.current_bytes,
               static_cast<long long>(after.current_bytes) - static_cast<long long>(before.current_bytes));
   return 0;

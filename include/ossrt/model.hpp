@@ -43,6 +43,9 @@ struct ModelInfo {
   uint64_t weight_bytes = 0;        // bytes of tensor data in the checkpoint files
   uint64_t mapped_file_bytes = 0;   // bytes of the memory-mapped files
   size_t checkpoint_files = 0;      // number of *.safetensors files
+  // Bytes copied because a tensor's data was not aligned to its element size
+  // in the file (0 for well-formed checkpoints, whose headers are padded).
+  uint64_t realigned_bytes = 0;
   std::string backend;              // name of the compute backend in use
 };
 

@@ -70,6 +70,7 @@ Result<std::unique_ptr<Checkpoint>> open_checkpoint(const fs::path& requested) {
         std::memcpy(copy.get(), entry.data, entry.bytes);
         entry.data = copy.get();
         checkpoint->realigned.push_back(std::move(copy));
+        checkpoint->realigned_bytes += entry.bytes;
       }
       std::string name = entry.name;
       checkpoint->tensors.emplace(std::move(name), CheckpointTensor{std::move(entry), &file_name});

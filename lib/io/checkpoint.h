@@ -28,6 +28,7 @@ struct Checkpoint {
   // Copies of tensors whose bytes are not aligned to their element size in the
   // file (never the case for well-formed checkpoints); views point into these.
   std::vector<std::unique_ptr<uint8_t[]>> realigned;
+  uint64_t realigned_bytes = 0;
 };
 
 // Opens `directory`. A Hugging Face repo root whose original/ folder holds the

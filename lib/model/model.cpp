@@ -85,6 +85,7 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     info.weight_bytes = impl->weights.bytes;
     for (const auto& file : impl->checkpoint->files) info.mapped_file_bytes += file->size();
     info.checkpoint_files = impl->checkpoint->files.size();
+    info.realigned_bytes = impl->checkpoint->realigned_bytes;
     info.backend = impl->backend.name;
     impl->rope = std::make_unique<RopeYarn>(info.config);
     return std::shared_ptr<const Model>(new Model(std::move(impl)));

@@ -12,11 +12,19 @@
 
 namespace testsupport {
 
+// How random_tensors fills a tensor: bf16 uniform in center +- spread, or
+// bytes uniform in [low, high].
+struct RandomFill {
+  float center = 0, spread = 0;
+  int low = 0, high = 0;
+};
+
 struct TensorSpec {
   std::string name;
   std::string dtype;  // safetensors spelling: "BF16", "U8"
   std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> bytes;  // empty until filled
+  RandomFill fill;
 };
 
 // A header plus payload: what a .safetensors file holds after the length.
@@ -33,9 +41,16 @@ void write_safetensors(const std::filesystem::path& path, const SafetensorsImage
 std::string config_json(const ossrt::ModelConfig& config);
 void write_text(const std::filesystem::path& path, const std::string& text);
 
+// Every tensor of a checkpoint for `config`, in file order, not yet filled.
+std::vector<TensorSpec> tensor_layout(const ossrt::ModelConfig& config);
+
 // Every tensor of a checkpoint for `config`, filled from `seed`: bf16 values
-// of sensible magnitude, random MXFP4 codes with scale bytes 119..123.
+// of sensible magnitude, random MXFP4 codes with scale bytes 119..125.
 std::vector<TensorSpec> random_tensors(const ossrt::ModelConfig& config, uint64_t seed);
+
+// Writes config.json and a random model.safetensors one tensor at a time, so
+// checkpoints with the real models' widths need little memory to make.
+void write_random_checkpoint(const std::filesystem::path& directory, const ossrt::ModelConfig& config, uint64_t seed);
 
 // config.json + model.safetensors in `directory` (created).
 void write_checkpoint(const std::filesystem::path& directory, const ossrt::ModelConfig& config,

@@ -60,6 +60,7 @@ TEST_CASE("a valid checkpoint loads and reports its size") {
   CHECK(info.checkpoint_files == 1);
   CHECK(info.max_context_length == 512);
   CHECK(info.backend == "cpu-reference");
+  CHECK(info.realigned_bytes == 0);
   // Parameters: MXFP4 blocks count two per byte, scales none.
   uint64_t expected = 0;
   for (const TensorSpec& t : f.tensors) {
@@ -101,7 +102,7 @@ TEST_CASE("truncated and malformed safetensors files") {
   }
   SUBCASE("header is not JSON") {
     SafetensorsImage image = build_safetensors(f.tensors);
-    image.header.back() = ' ';  // the object is never closed
+    image.header[image.header.find_last_of('}')] = ' ';  // the object is never closed
     f.write(image);
     check_fails(load_status(f.dir.path()), StatusCode::invalid_checkpoint, "not valid JSON");
   }
@@ -211,6 +212,7 @@ TEST_CASE("unaligned tensor data is realigned and computes the same logits") {
     REQUIRE(session.ok());
     REQUIRE(session.value()->append(prompt).ok());
     logits[i].assign(session.value()->logits().begin(), session.value()->logits().end());
+    CHECK((model.value()->info().realigned_bytes > 0) == (i == 1));
   }
   CHECK(logits[0] == logits[1]);
 }
