@@ -46,7 +46,7 @@ struct ModelInfo {
   // Bytes copied because a tensor's data was not aligned to its element size
   // in the file (0 for well-formed checkpoints, whose headers are padded).
   uint64_t realigned_bytes = 0;
-  std::string backend;              // name of the compute backend in use
+  std::string backend;  // name of the compute backend in use
 };
 
 struct ModelOptions {

@@ -53,8 +53,7 @@ class Session {
   // or after emitting any id in `stop_tokens` (which is included).
   // Failure: invalid_state (no logits yet), context_overflow, and append's;
   // the tokens generated before the failure stay appended to the session.
-  Result<std::vector<TokenId>> generate_greedy(size_t max_tokens,
-                                               std::span<const TokenId> stop_tokens = {}) noexcept;
+  Result<std::vector<TokenId>> generate_greedy(size_t max_tokens, std::span<const TokenId> stop_tokens = {}) noexcept;
 
   // Drops every token; the session is as newly created.
   void reset() noexcept;

@@ -21,14 +21,14 @@ using bf16_t = uint16_t;  // raw bfloat16 bits
 
 // y[t, o] (+)= sum_i x[t, i] * w[o, i] + bias[o]
 struct MatmulArgs {
-  const float* x;      // [n, in], rows x_stride apart
+  const float* x;  // [n, in], rows x_stride apart
   size_t x_stride;
   const bf16_t* w;     // [out, in]
   const bf16_t* bias;  // [out] or null
   float* y;            // [n, out], rows y_stride apart
   size_t y_stride;
   size_t n, in, out;
-  bool accumulate;     // add to y instead of overwriting it
+  bool accumulate;  // add to y instead of overwriting it
 };
 
 // Copies the new tokens' keys and values into the cache. A cache slot holds
@@ -68,14 +68,14 @@ struct AttentionArgs {
 struct MoeArgs {
   const float* x;  // [n, hidden]
   size_t n, hidden, intermediate, k;
-  const int32_t* expert_ids;     // [n, k]
-  const float* expert_weights;   // [n, k]
-  const uint8_t* w1_blocks;      // [E, 2I, hidden/32, 16], rows alternate glu / linear
-  const uint8_t* w1_scales;      // [E, 2I, hidden/32]
-  const bf16_t* b1;              // [E, 2I]
-  const uint8_t* w2_blocks;      // [E, hidden, I/32, 16]
-  const uint8_t* w2_scales;      // [E, hidden, I/32]
-  const bf16_t* b2;              // [E, hidden]
+  const int32_t* expert_ids;    // [n, k]
+  const float* expert_weights;  // [n, k]
+  const uint8_t* w1_blocks;     // [E, 2I, hidden/32, 16], rows alternate glu / linear
+  const uint8_t* w1_scales;     // [E, 2I, hidden/32]
+  const bf16_t* b1;             // [E, 2I]
+  const uint8_t* w2_blocks;     // [E, hidden, I/32, 16]
+  const uint8_t* w2_scales;     // [E, hidden, I/32]
+  const bf16_t* b2;             // [E, hidden]
   float swiglu_limit;
   float* scratch;  // [n, k, 3I] floats: mlp1 output then activation
   float* y;        // [n, hidden], accumulated into
@@ -102,12 +102,11 @@ struct Backend {
   // out[t] = table[ids[t]] widened to fp32; ids already validated.
   void (*embedding_bf16_f32)(void* self, const bf16_t* table, size_t dim, const int32_t* ids, size_t n, float* out);
   // y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * scale
-  void (*rmsnorm_f32_bf16w)(void* self, const float* x, const bf16_t* scale, size_t n, size_t dim, float eps,
-                            float* y);
+  void (*rmsnorm_f32_bf16w)(void* self, const float* x, const bf16_t* scale, size_t n, size_t dim, float eps, float* y);
   void (*matmul_f32_bf16w)(void* self, const MatmulArgs& args);
   // Half-split rotation in place of `heads` heads per row; cos/sin [n, head_dim/2].
-  void (*rope_f32)(void* self, float* x, size_t n, size_t row_stride, size_t heads, size_t head_dim,
-                   const float* cos, const float* sin);
+  void (*rope_f32)(void* self, float* x, size_t n, size_t row_stride, size_t heads, size_t head_dim, const float* cos,
+                   const float* sin);
   void (*kv_store_f32)(void* self, const KvStoreArgs& args);
   void (*attention_f32)(void* self, const AttentionArgs& args);
   // Per token: the k largest logits (descending, lower id first on ties) and

@@ -43,7 +43,8 @@ Result<std::unique_ptr<Checkpoint>> open_checkpoint(const fs::path& requested) {
   for (const auto& item : fs::directory_iterator(checkpoint->directory, ec)) {
     if (item.path().extension() == ".safetensors") paths.push_back(item.path());
   }
-  if (ec) return error(StatusCode::io_error, "%s: cannot list: %s", checkpoint->directory.c_str(), ec.message().c_str());
+  if (ec)
+    return error(StatusCode::io_error, "%s: cannot list: %s", checkpoint->directory.c_str(), ec.message().c_str());
   if (paths.empty()) {
     return error(StatusCode::not_found, "%s: no *.safetensors file", checkpoint->directory.c_str());
   }
@@ -55,7 +56,8 @@ Result<std::unique_ptr<Checkpoint>> open_checkpoint(const fs::path& requested) {
     if (!file.ok()) return file.status();
     checkpoint->file_names.push_back(path.filename().string());
     const std::string& file_name = checkpoint->file_names.back();
-    Result<std::vector<TensorEntry>> entries = parse_safetensors(file.value()->data(), file.value()->size(), path.string());
+    Result<std::vector<TensorEntry>> entries =
+        parse_safetensors(file.value()->data(), file.value()->size(), path.string());
     if (!entries.ok()) return entries.status();
     for (TensorEntry& entry : entries.value()) {
       auto existing = checkpoint->tensors.find(entry.name);
@@ -66,7 +68,8 @@ Result<std::unique_ptr<Checkpoint>> open_checkpoint(const fs::path& requested) {
       const size_t align = dtype_size(entry.dtype);
       if (entry.bytes > 0 && reinterpret_cast<uintptr_t>(entry.data) % align != 0) {
         auto copy = std::unique_ptr<uint8_t[]>(new (std::nothrow) uint8_t[entry.bytes]);
-        if (!copy) return error(StatusCode::out_of_memory, "%s: cannot realign tensor '%s'", path.c_str(), entry.name.c_str());
+        if (!copy)
+          return error(StatusCode::out_of_memory, "%s: cannot realign tensor '%s'", path.c_str(), entry.name.c_str());
         std::memcpy(copy.get(), entry.data, entry.bytes);
         entry.data = copy.get();
         checkpoint->realigned.push_back(std::move(copy));

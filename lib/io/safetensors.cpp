@@ -20,10 +20,10 @@ struct DTypeInfo {
   size_t size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {DType::bool_, "BOOL", 1}, {DType::u8, "U8", 1},    {DType::i8, "I8", 1},   {DType::f8_e5m2, "F8_E5M2", 1},
+    {DType::bool_, "BOOL", 1},      {DType::u8, "U8", 1},   {DType::i8, "I8", 1},   {DType::f8_e5m2, "F8_E5M2", 1},
     {DType::f8_e4m3, "F8_E4M3", 1}, {DType::i16, "I16", 2}, {DType::u16, "U16", 2}, {DType::f16, "F16", 2},
-    {DType::bf16, "BF16", 2}, {DType::i32, "I32", 4},  {DType::u32, "U32", 4}, {DType::f32, "F32", 4},
-    {DType::f64, "F64", 8},   {DType::i64, "I64", 8},  {DType::u64, "U64", 8},
+    {DType::bf16, "BF16", 2},       {DType::i32, "I32", 4}, {DType::u32, "U32", 4}, {DType::f32, "F32", 4},
+    {DType::f64, "F64", 8},         {DType::i64, "I64", 8}, {DType::u64, "U64", 8},
 };
 
 const DTypeInfo* find_dtype(std::string_view name) {
@@ -69,8 +69,8 @@ size_t dtype_size(DType dtype) noexcept {
 Result<std::vector<TensorEntry>> parse_safetensors(const uint8_t* data, size_t size, const std::string& source) {
   const char* src = source.c_str();
   if (size < 8) {
-    return error(StatusCode::invalid_checkpoint, "%s: file is %zu bytes, too short for the 8-byte header length (truncated?)",
-                 src, size);
+    return error(StatusCode::invalid_checkpoint,
+                 "%s: file is %zu bytes, too short for the 8-byte header length (truncated?)", src, size);
   }
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | data[i];  // little-endian on any host
@@ -143,8 +143,8 @@ Result<std::vector<TensorEntry>> parse_safetensors(const uint8_t* data, size_t s
     const uint64_t begin = offsets[0], end = offsets[1];
     if (end < begin || end - begin != bytes) {
       return error(StatusCode::invalid_checkpoint,
-                   "%s: tensor '%s': data_offsets [%llu, %llu] do not span the %llu bytes its dtype and shape need", src,
-                   name, static_cast<unsigned long long>(begin), static_cast<unsigned long long>(end),
+                   "%s: tensor '%s': data_offsets [%llu, %llu] do not span the %llu bytes its dtype and shape need",
+                   src, name, static_cast<unsigned long long>(begin), static_cast<unsigned long long>(end),
                    static_cast<unsigned long long>(bytes));
     }
     if (end > payload_size) {

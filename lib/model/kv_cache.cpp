@@ -15,8 +15,7 @@ Result<KvCache> KvCache::create(const Backend& backend, const KvLayout& layout) 
   cache.backend_ = &backend;
   cache.layout_ = layout;
   cache.layers_.resize(layout.layers);
-  const size_t ring_capacity =
-      std::min(layout.sliding_window + layout.max_batch_tokens - 1, layout.context_length);
+  const size_t ring_capacity = std::min(layout.sliding_window + layout.max_batch_tokens - 1, layout.context_length);
   for (size_t n = 0; n < layout.layers; n += 2) {  // even layers are banded
     Layer& layer = cache.layers_[n];
     layer.ring = true;

@@ -26,7 +26,7 @@ struct KvLayout {
 class KvCache {
  public:
   struct Layer {
-    DeviceBuffer k, v;      // [capacity, width]
+    DeviceBuffer k, v;  // [capacity, width]
     size_t capacity = 0;
     bool ring = false;
   };

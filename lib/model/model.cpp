@@ -59,7 +59,9 @@ Status prepare_all(const Backend& be, const ModelConfig& c, ModelWeights& w) {
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
-const ModelInfo& Model::info() const noexcept { return impl_->info; }
+const ModelInfo& Model::info() const noexcept {
+  return impl_->info;
+}
 
 Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& directory,
                                                  const ModelOptions& options) noexcept {

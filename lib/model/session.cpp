@@ -43,9 +43,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     impl->model = std::move(model);
     impl->options = resolved;
     const ModelConfig& c = info.config;
-    KvLayout layout{static_cast<size_t>(c.num_hidden_layers),
-                    static_cast<size_t>(c.num_key_value_heads * c.head_dim), static_cast<size_t>(c.sliding_window),
-                    resolved.context_length, resolved.max_batch_tokens};
+    KvLayout layout{static_cast<size_t>(c.num_hidden_layers), static_cast<size_t>(c.num_key_value_heads * c.head_dim),
+                    static_cast<size_t>(c.sliding_window), resolved.context_length, resolved.max_batch_tokens};
     Result<KvCache> cache = KvCache::create(impl->m().backend, layout);
     if (!cache.ok()) return cache.status();
     impl->cache = std::move(cache.value());
@@ -62,8 +61,8 @@ Status Session::append(std::span<const TokenId> tokens, std::vector<float>* logi
     const size_t vocab = static_cast<size_t>(s.m().config().vocab_size);
     for (size_t i = 0; i < tokens.size(); ++i) {
       if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= vocab) {
-        return error(StatusCode::invalid_token, "Session::append: token %d at index %zu is outside the vocabulary [0, %zu)",
-                     tokens[i], i, vocab);
+        return error(StatusCode::invalid_token,
+                     "Session::append: token %d at index %zu is outside the vocabulary [0, %zu)", tokens[i], i, vocab);
       }
     }
     if (tokens.size() > s.options.context_length - s.tokens.size()) {
@@ -95,9 +94,12 @@ Status Session::append(std::span<const TokenId> tokens, std::vector<float>* logi
   });
 }
 
-std::span<const float> Session::logits() const noexcept { return impl_->logits; }
+std::span<const float> Session::logits() const noexcept {
+  return impl_->logits;
+}
 
-Result<std::vector<TokenId>> Session::generate_greedy(size_t max_tokens, std::span<const TokenId> stop_tokens) noexcept {
+Result<std::vector<TokenId>> Session::generate_greedy(size_t max_tokens,
+                                                      std::span<const TokenId> stop_tokens) noexcept {
   return guard("Session::generate_greedy", [&]() -> Result<std::vector<TokenId>> {
     if (impl_->logits.empty()) {
       return Status(StatusCode::invalid_state, "Session::generate_greedy: append a prompt first");
@@ -121,9 +123,17 @@ void Session::reset() noexcept {
   impl_->logits.clear();
 }
 
-std::span<const TokenId> Session::tokens() const noexcept { return impl_->tokens; }
-size_t Session::context_length() const noexcept { return impl_->options.context_length; }
-const Model& Session::model() const noexcept { return *impl_->model; }
-size_t Session::kv_cache_bytes() const noexcept { return impl_->cache.bytes(); }
+std::span<const TokenId> Session::tokens() const noexcept {
+  return impl_->tokens;
+}
+size_t Session::context_length() const noexcept {
+  return impl_->options.context_length;
+}
+const Model& Session::model() const noexcept {
+  return *impl_->model;
+}
+size_t Session::kv_cache_bytes() const noexcept {
+  return impl_->cache.bytes();
+}
 
 }  // namespace ossrt

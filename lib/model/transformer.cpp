@@ -48,8 +48,8 @@ void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, Kv
   be.attention_f32(be.self, AttentionArgs{q, d.qkv, cache.k.as(), cache.v.as(), cache.capacity, cache.ring, n,
                                           first_position, window, d.NQ, d.NKV, d.D, w.sinks,
                                           1.0f / std::sqrt(static_cast<float>(d.D)), ws.attention.as(), d.NQ * d.D});
-  be.matmul_f32_bf16w(be.self, MatmulArgs{ws.attention.as(), d.NQ * d.D, w.out_weight, w.out_bias, x, d.H, n,
-                                          d.NQ * d.D, d.H, true});
+  be.matmul_f32_bf16w(
+      be.self, MatmulArgs{ws.attention.as(), d.NQ * d.D, w.out_weight, w.out_bias, x, d.H, n, d.NQ * d.D, d.H, true});
 }
 
 // x += sum over the top-k experts of weight * expert(norm(x))
@@ -59,10 +59,9 @@ void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspac
   float* x = ws.residual.as();
   float* t = ws.normed.as();
   be.rmsnorm_f32_bf16w(be.self, x, w.mlp_norm, n, d.H, kRmsNormEps, t);
-  be.matmul_f32_bf16w(be.self, MatmulArgs{t, d.H, w.gate_weight, w.gate_bias, ws.router_logits.as(), d.E, n, d.H,
-                                          d.E, false});
-  be.router_topk_f32(be.self, ws.router_logits.as(), n, d.E, d.K, ws.expert_ids.as<int32_t>(),
-                     ws.expert_weights.as());
+  be.matmul_f32_bf16w(be.self,
+                      MatmulArgs{t, d.H, w.gate_weight, w.gate_bias, ws.router_logits.as(), d.E, n, d.H, d.E, false});
+  be.router_topk_f32(be.self, ws.router_logits.as(), n, d.E, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as());
   be.moe_mxfp4_f32(be.self, MoeArgs{t, n, d.H, d.I, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as(),
                                     w.mlp1.blocks, w.mlp1.scales, w.mlp1_bias, w.mlp2.blocks, w.mlp2.scales,
                                     w.mlp2_bias, static_cast<float>(m.config().swiglu_limit), ws.moe_scratch.as(), x});
@@ -80,16 +79,22 @@ Result<Workspace> Workspace::create(const Model::Impl& m, size_t max_tokens) {
     DeviceBuffer* buffer;
     size_t bytes;
   } requests[] = {
-      {&ws.token_ids, T * sizeof(int32_t)},         {&ws.residual, T * d.H * sizeof(float)},
-      {&ws.normed, T * d.H * sizeof(float)},        {&ws.qkv, T * d.qkv * sizeof(float)},
-      {&ws.attention, T * d.NQ * d.D * sizeof(float)}, {&ws.router_logits, T * d.E * sizeof(float)},
-      {&ws.expert_ids, T * d.K * sizeof(int32_t)},  {&ws.expert_weights, T * d.K * sizeof(float)},
-      {&ws.moe_scratch, T * d.K * 3 * d.I * sizeof(float)}, {&ws.rope_cos, T * (d.D / 2) * sizeof(float)},
+      {&ws.token_ids, T * sizeof(int32_t)},
+      {&ws.residual, T * d.H * sizeof(float)},
+      {&ws.normed, T * d.H * sizeof(float)},
+      {&ws.qkv, T * d.qkv * sizeof(float)},
+      {&ws.attention, T * d.NQ * d.D * sizeof(float)},
+      {&ws.router_logits, T * d.E * sizeof(float)},
+      {&ws.expert_ids, T * d.K * sizeof(int32_t)},
+      {&ws.expert_weights, T * d.K * sizeof(float)},
+      {&ws.moe_scratch, T * d.K * 3 * d.I * sizeof(float)},
+      {&ws.rope_cos, T * (d.D / 2) * sizeof(float)},
       {&ws.rope_sin, T * (d.D / 2) * sizeof(float)},
   };
   for (const Request& r : requests) {
     *r.buffer = DeviceBuffer(be, r.bytes);
-    if (!r.buffer->ok()) return error(StatusCode::out_of_memory, "session workspace: cannot allocate %zu bytes", r.bytes);
+    if (!r.buffer->ok())
+      return error(StatusCode::out_of_memory, "session workspace: cannot allocate %zu bytes", r.bytes);
   }
   if (Status s = ws.reserve_logits(m, 1); !s.ok()) return s;
   return ws;
@@ -99,7 +104,8 @@ Status Workspace::reserve_logits(const Model::Impl& m, size_t rows) {
   if (rows <= logits_rows) return Status::success();
   const size_t bytes = rows * static_cast<size_t>(m.config().vocab_size) * sizeof(float);
   DeviceBuffer buffer(m.backend, bytes);
-  if (!buffer.ok()) return error(StatusCode::out_of_memory, "session workspace: cannot allocate %zu bytes of logits", bytes);
+  if (!buffer.ok())
+    return error(StatusCode::out_of_memory, "session workspace: cannot allocate %zu bytes of logits", bytes);
   logits = std::move(buffer);
   logits_rows = rows;
   return Status::success();

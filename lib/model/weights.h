@@ -20,26 +20,26 @@ struct Mxfp4Tensor {
 };
 
 struct LayerWeights {
-  const bf16_t* attn_norm = nullptr;  // [H]
-  const bf16_t* qkv_weight = nullptr; // [D*(NQ+2*NKV), H]
-  const bf16_t* qkv_bias = nullptr;   // [D*(NQ+2*NKV)]
-  const bf16_t* sinks = nullptr;      // [NQ]
-  const bf16_t* out_weight = nullptr; // [H, D*NQ]
-  const bf16_t* out_bias = nullptr;   // [H]
-  const bf16_t* mlp_norm = nullptr;   // [H]
-  const bf16_t* gate_weight = nullptr;// [E, H]
-  const bf16_t* gate_bias = nullptr;  // [E]
-  Mxfp4Tensor mlp1;                   // [E, 2I, H/32, 16] rows alternate glu / linear
-  const bf16_t* mlp1_bias = nullptr;  // [E, 2I]
-  Mxfp4Tensor mlp2;                   // [E, H, I/32, 16]
-  const bf16_t* mlp2_bias = nullptr;  // [E, H]
+  const bf16_t* attn_norm = nullptr;    // [H]
+  const bf16_t* qkv_weight = nullptr;   // [D*(NQ+2*NKV), H]
+  const bf16_t* qkv_bias = nullptr;     // [D*(NQ+2*NKV)]
+  const bf16_t* sinks = nullptr;        // [NQ]
+  const bf16_t* out_weight = nullptr;   // [H, D*NQ]
+  const bf16_t* out_bias = nullptr;     // [H]
+  const bf16_t* mlp_norm = nullptr;     // [H]
+  const bf16_t* gate_weight = nullptr;  // [E, H]
+  const bf16_t* gate_bias = nullptr;    // [E]
+  Mxfp4Tensor mlp1;                     // [E, 2I, H/32, 16] rows alternate glu / linear
+  const bf16_t* mlp1_bias = nullptr;    // [E, 2I]
+  Mxfp4Tensor mlp2;                     // [E, H, I/32, 16]
+  const bf16_t* mlp2_bias = nullptr;    // [E, H]
 };
 
 struct ModelWeights {
-  const bf16_t* embedding = nullptr;   // [V, H]
-  std::vector<LayerWeights> layers;    // [L]
-  const bf16_t* final_norm = nullptr;  // [H]
-  const bf16_t* unembedding = nullptr; // [V, H]
+  const bf16_t* embedding = nullptr;    // [V, H]
+  std::vector<LayerWeights> layers;     // [L]
+  const bf16_t* final_norm = nullptr;   // [H]
+  const bf16_t* unembedding = nullptr;  // [V, H]
   uint64_t parameter_count = 0;
   uint64_t bytes = 0;
 };

@@ -16,8 +16,8 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
-    return error(err == ENOENT ? StatusCode::not_found : StatusCode::io_error, "%s: cannot open: %s",
-                 path.c_str(), std::strerror(err));
+    return error(err == ENOENT ? StatusCode::not_found : StatusCode::io_error, "%s: cannot open: %s", path.c_str(),
+                 std::strerror(err));
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -32,7 +32,9 @@ inline constexpr float kFp4Values[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f
                                          -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
 
 // E8M0 scale byte -> 2^(s - 127); 255 is not special-cased, as in the reference.
-inline float e8m0_to_f32(uint8_t scale) noexcept { return std::ldexp(1.0f, static_cast<int>(scale) - 127); }
+inline float e8m0_to_f32(uint8_t scale) noexcept {
+  return std::ldexp(1.0f, static_cast<int>(scale) - 127);
+}
 
 // Element k of an MXFP4 row: block k/32, byte (k%32)/2, low nibble for even k.
 inline float mxfp4_element(const uint8_t* row_blocks, const uint8_t* row_scales, size_t k) noexcept {

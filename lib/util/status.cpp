@@ -4,21 +4,36 @@ namespace ossrt {
 
 const char* status_code_name(StatusCode code) noexcept {
   switch (code) {
-    case StatusCode::ok: return "ok";
-    case StatusCode::invalid_argument: return "invalid_argument";
-    case StatusCode::invalid_state: return "invalid_state";
-    case StatusCode::not_found: return "not_found";
-    case StatusCode::io_error: return "io_error";
-    case StatusCode::out_of_memory: return "out_of_memory";
-    case StatusCode::unsupported: return "unsupported";
-    case StatusCode::invalid_config: return "invalid_config";
-    case StatusCode::invalid_checkpoint: return "invalid_checkpoint";
-    case StatusCode::unsupported_dtype: return "unsupported_dtype";
-    case StatusCode::tensor_mismatch: return "tensor_mismatch";
-    case StatusCode::invalid_token: return "invalid_token";
-    case StatusCode::context_overflow: return "context_overflow";
-    case StatusCode::cancelled: return "cancelled";
-    case StatusCode::internal: return "internal";
+    case StatusCode::ok:
+      return "ok";
+    case StatusCode::invalid_argument:
+      return "invalid_argument";
+    case StatusCode::invalid_state:
+      return "invalid_state";
+    case StatusCode::not_found:
+      return "not_found";
+    case StatusCode::io_error:
+      return "io_error";
+    case StatusCode::out_of_memory:
+      return "out_of_memory";
+    case StatusCode::unsupported:
+      return "unsupported";
+    case StatusCode::invalid_config:
+      return "invalid_config";
+    case StatusCode::invalid_checkpoint:
+      return "invalid_checkpoint";
+    case StatusCode::unsupported_dtype:
+      return "unsupported_dtype";
+    case StatusCode::tensor_mismatch:
+      return "tensor_mismatch";
+    case StatusCode::invalid_token:
+      return "invalid_token";
+    case StatusCode::context_overflow:
+      return "context_overflow";
+    case StatusCode::cancelled:
+      return "cancelled";
+    case StatusCode::internal:
+      return "internal";
   }
   return "unknown_status";
 }

@@ -2,6 +2,8 @@
 
 namespace ossrt {
 
-const char* version_string() noexcept { return OSSRT_VERSION_STRING; }
+const char* version_string() noexcept {
+  return OSSRT_VERSION_STRING;
+}
 
 }  // namespace ossrt

@@ -81,9 +81,9 @@ std::vector<size_t> top_ids(const float* logits, size_t vocab, size_t count) {
 }
 
 struct Top5Outcome {
-  double max_abs = 0;       // over the golden top-5 logits at every position
-  size_t mismatches = 0;    // positions whose ids disagree beyond a near-tie
-  size_t checked = 0;       // positions with a clear gap to the 6th
+  double max_abs = 0;     // over the golden top-5 logits at every position
+  size_t mismatches = 0;  // positions whose ids disagree beyond a near-tie
+  size_t checked = 0;     // positions with a clear gap to the 6th
   long first_bad = -1;
 };
 
@@ -140,9 +140,12 @@ int run_golden(int argc, char** argv, Report& report) {
   std::string model_dir, golden_path, run_name = "fp32";
   for (int i = 0; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--model") model_dir = argv[i + 1];
-    else if (flag == "--golden") golden_path = argv[i + 1];
-    else if (flag == "--run") run_name = argv[i + 1];
+    if (flag == "--model")
+      model_dir = argv[i + 1];
+    else if (flag == "--golden")
+      golden_path = argv[i + 1];
+    else if (flag == "--run")
+      run_name = argv[i + 1];
     else {
       std::fprintf(stderr, "golden: unknown flag '%s'\n", argv[i]);
       return 2;
@@ -163,8 +166,8 @@ int run_golden(int argc, char** argv, Report& report) {
     report.check(false, "golden %s: cannot read: %s", golden_path.c_str(), simdjson::error_message(err));
     return 2;
   }
-  if (root["format"].get_string().get(format) || format != "gpt-oss-golden/1" ||
-      root["runs"][run_name].get(run) || !read_prompts(run, prompts)) {
+  if (root["format"].get_string().get(format) || format != "gpt-oss-golden/1" || root["runs"][run_name].get(run) ||
+      !read_prompts(run, prompts)) {
     report.check(false, "golden %s: not a gpt-oss-golden/1 file with a runs.%s entry", golden_path.c_str(),
                  run_name.c_str());
     return 2;
@@ -185,8 +188,8 @@ int run_golden(int argc, char** argv, Report& report) {
       options.max_batch_tokens = mode.max_batch_tokens;
       auto session = ossrt::Session::create(model.value(), options);
       std::vector<float> all_logits;
-      ossrt::Status st = session.ok() ? feed(*session.value(), golden.prompt, mode.append_step, all_logits)
-                                      : session.status();
+      ossrt::Status st =
+          session.ok() ? feed(*session.value(), golden.prompt, mode.append_step, all_logits) : session.status();
       if (!st.ok() || golden.last_logits.size() != vocab) {
         report.check(false, "%s: %s", label,
                      st.ok() ? "golden last_logits size differs from the model's vocab" : st.to_string().c_str());

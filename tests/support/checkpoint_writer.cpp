@@ -104,9 +104,10 @@ std::string config_json(const ossrt::ModelConfig& c) {
          ",\n  \"hidden_size\": " + i(c.hidden_size) + ",\n  \"intermediate_size\": " + i(c.intermediate_size) +
          ",\n  \"swiglu_limit\": " + f(c.swiglu_limit) + ",\n  \"head_dim\": " + i(c.head_dim) +
          ",\n  \"num_attention_heads\": " + i(c.num_attention_heads) +
-         ",\n  \"num_key_value_heads\": " + i(c.num_key_value_heads) + ",\n  \"sliding_window\": " +
-         i(c.sliding_window) + ",\n  \"initial_context_length\": " + i(c.initial_context_length) +
-         ",\n  \"rope_theta\": " + f(c.rope_theta) + ",\n  \"rope_scaling_factor\": " + f(c.rope_scaling_factor) +
+         ",\n  \"num_key_value_heads\": " + i(c.num_key_value_heads) +
+         ",\n  \"sliding_window\": " + i(c.sliding_window) +
+         ",\n  \"initial_context_length\": " + i(c.initial_context_length) + ",\n  \"rope_theta\": " + f(c.rope_theta) +
+         ",\n  \"rope_scaling_factor\": " + f(c.rope_scaling_factor) +
          ",\n  \"rope_ntk_alpha\": " + f(c.rope_ntk_alpha) + ",\n  \"rope_ntk_beta\": " + f(c.rope_ntk_beta) + "\n}\n";
 }
 

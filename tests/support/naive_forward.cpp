@@ -98,8 +98,8 @@ std::vector<double> naive_forward(const ossrt::ModelConfig& c, const std::vector
     inv_freq[i] = 1.0 / freq;
     if (c.rope_scaling_factor > 1.0) {
       const double half = static_cast<double>(D) / 2;
-      const double low = half * std::log(c.initial_context_length / (c.rope_ntk_beta * 2 * std::numbers::pi)) /
-                         std::log(c.rope_theta);
+      const double low =
+          half * std::log(c.initial_context_length / (c.rope_ntk_beta * 2 * std::numbers::pi)) / std::log(c.rope_theta);
       const double high = half * std::log(c.initial_context_length / (c.rope_ntk_alpha * 2 * std::numbers::pi)) /
                           std::log(c.rope_theta);
       const double gamma = std::clamp((static_cast<double>(i) - low) / (high - low), 0.0, 1.0);
@@ -178,7 +178,8 @@ std::vector<double> naive_forward(const ossrt::ModelConfig& c, const std::vector
       for (size_t s = 0; s < K; ++s) {
         const size_t e = order[s];
         const double r = std::exp(g[t * E + e] - g[t * E + order[0]]) / denominator;
-        Matrix row(t_mlp.begin() + static_cast<std::ptrdiff_t>(t * H), t_mlp.begin() + static_cast<std::ptrdiff_t>((t + 1) * H));
+        Matrix row(t_mlp.begin() + static_cast<std::ptrdiff_t>(t * H),
+                   t_mlp.begin() + static_cast<std::ptrdiff_t>((t + 1) * H));
         Matrix h = linear(row, 1, H, &w1[e * 2 * I * H], &b1[e * 2 * I], 2 * I);
         Matrix act(I);
         for (size_t j = 0; j < I; ++j) {

@@ -47,20 +47,28 @@ int main(int argc, char** argv) {
   int64_t layers = 0, seed = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--preset") preset = argv[i + 1];
-    else if (flag == "--out") out = argv[i + 1];
-    else if (flag == "--layers" && parse_int(argv[i + 1], layers)) {}
-    else if (flag == "--seed" && parse_int(argv[i + 1], seed)) {}
-    else out.clear(), i = argc;
+    if (flag == "--preset")
+      preset = argv[i + 1];
+    else if (flag == "--out")
+      out = argv[i + 1];
+    else if (flag == "--layers" && parse_int(argv[i + 1], layers)) {
+    } else if (flag == "--seed" && parse_int(argv[i + 1], seed)) {
+    } else
+      out.clear(), i = argc;
   }
   ossrt::ModelConfig config;
-  if (preset == "gpt-oss-20b") config = real_config(24, 32);
-  else if (preset == "gpt-oss-120b") config = real_config(36, 128);
-  else if (preset == "small") config = testsupport::small_config();
-  else out.clear();
+  if (preset == "gpt-oss-20b")
+    config = real_config(24, 32);
+  else if (preset == "gpt-oss-120b")
+    config = real_config(36, 128);
+  else if (preset == "small")
+    config = testsupport::small_config();
+  else
+    out.clear();
   if (out.empty() || argc % 2 == 0) {
-    std::fprintf(stderr, "usage: ossrt-make-checkpoint --preset gpt-oss-20b|gpt-oss-120b|small [--layers N] "
-                         "[--seed S] --out DIR\n");
+    std::fprintf(stderr,
+                 "usage: ossrt-make-checkpoint --preset gpt-oss-20b|gpt-oss-120b|small [--layers N] "
+                 "[--seed S] --out DIR\n");
     return 2;
   }
   if (layers > 0) config.num_hidden_layers = layers;

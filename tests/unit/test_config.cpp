@@ -12,7 +12,9 @@ using testsupport::small_config;
 
 namespace {
 
-Status parse(const std::string& json) { return parse_model_config(json, "cfg.json").status(); }
+Status parse(const std::string& json) {
+  return parse_model_config(json, "cfg.json").status();
+}
 
 std::string with_value(const std::string& key, const std::string& value) {
   std::string json = config_json(small_config());

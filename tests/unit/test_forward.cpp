@@ -46,7 +46,7 @@ std::vector<Case> configurations() {
   plain.num_attention_heads = 2;
   plain.num_key_value_heads = 2;  // multi-head, group of 1
   plain.experts_per_token = 1;
-  plain.sliding_window = 1;  // a query sees only itself on banded layers
+  plain.sliding_window = 1;         // a query sees only itself on banded layers
   plain.rope_scaling_factor = 1.0;  // no YaRN
   plain.head_dim = 8;
   plain.vocab_size = 33;
@@ -112,7 +112,8 @@ TEST_CASE("forward pass matches the independent double-precision reference on va
     const std::vector<TokenId> prompt = random_prompt(13, c.config.vocab_size, static_cast<uint32_t>(seed));
 
     const std::vector<float> full = run(model.value(), prompt, 64, prompt.size());
-    const std::vector<double> expected = naive_forward(c.config, tensors, std::vector<int>(prompt.begin(), prompt.end()));
+    const std::vector<double> expected =
+        naive_forward(c.config, tensors, std::vector<int>(prompt.begin(), prompt.end()));
     double worst = 0, scale = 0;
     for (size_t i = 0; i < expected.size(); ++i) {
       worst = std::max(worst, std::fabs(full[i] - expected[i]));

@@ -16,7 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Status load_status(const fs::path& dir) { return Model::load(dir).status(); }
+Status load_status(const fs::path& dir) {
+  return Model::load(dir).status();
+}
 
 void check_fails(const Status& status, StatusCode code, const std::string& fragment) {
   CHECK_MESSAGE(status.code() == code, status.to_string());

@@ -8,7 +8,9 @@
 namespace ossrt::cpu_ref {
 
 namespace {
-size_t slot_of(size_t position, size_t capacity, bool ring) { return ring ? position % capacity : position; }
+size_t slot_of(size_t position, size_t capacity, bool ring) {
+  return ring ? position % capacity : position;
+}
 }  // namespace
 
 void kv_store_f32(void*, const KvStoreArgs& a) {

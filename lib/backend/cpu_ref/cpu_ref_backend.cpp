@@ -4,7 +4,9 @@
 namespace ossrt {
 
 namespace {
-void host_copy(void* self, void* dst, const void* src, size_t bytes) { cpu_ref::copy_bytes(self, dst, src, bytes); }
+void host_copy(void* self, void* dst, const void* src, size_t bytes) {
+  cpu_ref::copy_bytes(self, dst, src, bytes);
+}
 }  // namespace
 
 const Backend& cpu_reference_backend() noexcept {

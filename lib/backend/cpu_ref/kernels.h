@@ -17,8 +17,7 @@ void rope_f32(void* self, float* x, size_t n, size_t row_stride, size_t heads, s
               const float* sin);
 void kv_store_f32(void* self, const KvStoreArgs& args);
 void attention_f32(void* self, const AttentionArgs& args);
-void router_topk_f32(void* self, const float* logits, size_t n, size_t experts, size_t k, int32_t* ids,
-                     float* weights);
+void router_topk_f32(void* self, const float* logits, size_t n, size_t experts, size_t k, int32_t* ids, float* weights);
 void moe_mxfp4_f32(void* self, const MoeArgs& args);
 
 }  // namespace ossrt::cpu_ref

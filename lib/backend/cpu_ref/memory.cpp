@@ -18,7 +18,9 @@ void* alloc(void*, size_t bytes) {
   return p;
 }
 
-void release(void*, void* ptr) { std::free(ptr); }
+void release(void*, void* ptr) {
+  std::free(ptr);
+}
 
 void copy_bytes(void*, void* dst, const void* src, size_t bytes) {
   if (bytes > 0) std::memmove(dst, src, bytes);
