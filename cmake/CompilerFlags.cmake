@@ -2,7 +2,8 @@
 # project target (and nothing imported) gets them.
 add_library(ossrt_compile_options INTERFACE)
 target_compile_options(ossrt_compile_options INTERFACE
-  $<$<COMPILE_LANGUAGE:C,CXX>:-Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wpedantic>)
+  $<$<COMPILE_LANGUAGE:C,CXX>:-Wall -Wextra -Wshadow -Wpedantic>
+  $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor>)
 if(OSSRT_WARNINGS_AS_ERRORS)
   target_compile_options(ossrt_compile_options INTERFACE $<$<COMPILE_LANGUAGE:C,CXX>:-Werror>)
 endif()

@@ -1,11 +1,12 @@
 # `cmake --install` puts the library, headers and a find_package() config in place.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
-install(TARGETS ossrt ossrt_compile_options EXPORT ossrtTargets
+install(TARGETS ossrt ossrt_c ossrt_compile_options EXPORT ossrtTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY include/ossrt DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES capi/include/ossrt.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS ossrt-cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(EXPORT ossrtTargets NAMESPACE ossrt:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ossrt)
 configure_package_config_file(cmake/ossrtConfig.cmake.in ${CMAKE_BINARY_DIR}/ossrtConfig.cmake

@@ -30,6 +30,7 @@ enum class StatusCode : int32_t {
   context_overflow = 12,   // the session's context length would be exceeded
   cancelled = 13,          // the caller cancelled the operation
   internal = 14,           // a bug in ossrt; the message says where
+  buffer_too_small = 15,   // a caller buffer is too small; the size needed is reported
 };
 
 // Short snake_case name of a code ("invalid_checkpoint"); never null.

@@ -34,6 +34,8 @@ const char* status_code_name(StatusCode code) noexcept {
       return "cancelled";
     case StatusCode::internal:
       return "internal";
+    case StatusCode::buffer_too_small:
+      return "buffer_too_small";
   }
   return "unknown_status";
 }

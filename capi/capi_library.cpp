@@ -1,0 +1,49 @@
+// Library-level entry points and the thread-local error message.
+#include <string>
+
+#include "capi_common.h"
+
+namespace ossrt::capi {
+namespace {
+thread_local std::string last_error;
+}
+
+ossrt_status report(const Status& status) noexcept {
+  try {
+    last_error = status.ok() ? std::string() : status.to_string();
+  } catch (...) {
+    last_error.clear();  // no memory for the message; the code still says what happened
+  }
+  return static_cast<ossrt_status>(status.code());
+}
+
+ossrt_status invalid_argument(const char* message) noexcept {
+  try {
+    return report(Status(StatusCode::invalid_argument, message));
+  } catch (...) {
+    return OSSRT_STATUS_INVALID_ARGUMENT;
+  }
+}
+
+}  // namespace ossrt::capi
+
+extern "C" {
+
+int32_t ossrt_abi_version(void) {
+  return OSSRT_ABI_VERSION;
+}
+
+const char* ossrt_version_string(void) {
+  return ossrt::version_string();
+}
+
+const char* ossrt_status_string(ossrt_status status) {
+  if (status < 0 || status > OSSRT_STATUS_BUFFER_TOO_SMALL) return "unknown_status";
+  return ossrt::status_code_name(static_cast<ossrt::StatusCode>(status));
+}
+
+const char* ossrt_last_error_message(void) {
+  return ossrt::capi::last_error.c_str();
+}
+
+}  // extern "C"

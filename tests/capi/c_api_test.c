@@ -1,0 +1,86 @@
+/* Exercises the C ABI from C99: load, info, sessions, greedy generation on the
+ * bundled tiny model, and the failure contract (statuses, NULL out-handles,
+ * messages, NULL-safe destroy). Exits non-zero on the first failed check. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ossrt.h"
+
+static int failures = 0;
+static int passes = 0;
+
+#define EXPECT(cond)                                                           \
+  do {                                                                         \
+    if (cond) {                                                                \
+      ++passes;                                                                \
+    } else {                                                                   \
+      ++failures;                                                              \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                          \
+  } while (0)
+
+int main(void) {
+  ossrt_model* model = NULL;
+  ossrt_session* session = NULL;
+  ossrt_model_options model_options;
+  ossrt_session_options session_options;
+  ossrt_model_info info;
+  const int32_t prompt[5] = {714, 1108, 958, 985, 112};
+  const int32_t expected[4] = {35, 515, 341, 570};
+  const int32_t bad[2] = {1, 1536};
+  int32_t out[8];
+  size_t n_out = 0, n_tokens = 0, vocab = 0;
+  const float* logits = NULL;
+
+  EXPECT(ossrt_abi_version() == OSSRT_ABI_VERSION);
+  EXPECT(strlen(ossrt_version_string()) >= 5);
+  EXPECT(strcmp(ossrt_status_string(OSSRT_STATUS_TENSOR_MISMATCH), "tensor_mismatch") == 0);
+  EXPECT(strcmp(ossrt_status_string(999), "unknown_status") == 0);
+
+  /* Failure contract: status, NULL out-handle, message naming the path. */
+  model = (ossrt_model*)&passes; /* garbage that must be overwritten */
+  EXPECT(ossrt_model_load("/nonexistent/ossrt-model", NULL, &model) == OSSRT_STATUS_NOT_FOUND);
+  EXPECT(model == NULL);
+  EXPECT(strstr(ossrt_last_error_message(), "/nonexistent/ossrt-model") != NULL);
+  EXPECT(ossrt_model_load(NULL, NULL, &model) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(ossrt_model_load(OSSRT_TEST_DATA_DIR "/tiny-a", NULL, NULL) == OSSRT_STATUS_INVALID_ARGUMENT);
+  ossrt_model_options_init(&model_options);
+  model_options.backend = "no-such-backend";
+  EXPECT(ossrt_model_load(OSSRT_TEST_DATA_DIR "/tiny-a", &model_options, &model) == OSSRT_STATUS_INVALID_ARGUMENT);
+  ossrt_model_destroy(NULL);
+  ossrt_session_destroy(NULL);
+
+  ossrt_model_options_init(&model_options);
+  EXPECT(ossrt_model_load(OSSRT_TEST_DATA_DIR "/tiny-a", &model_options, &model) == OSSRT_STATUS_OK);
+  if (model == NULL) return 1;
+
+  memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  EXPECT(ossrt_model_get_info(model, &info) == OSSRT_STATUS_OK);
+  EXPECT(info.vocab_size == 1536 && info.num_hidden_layers == 4 && info.experts_per_token == 4);
+  EXPECT(info.max_context_length == 2048);
+  EXPECT(info.struct_size == sizeof info);
+
+  ossrt_session_options_init(&session_options);
+  session_options.max_batch_tokens = 2;
+  EXPECT(ossrt_session_create(model, &session_options, &session) == OSSRT_STATUS_OK);
+  ossrt_model_destroy(model); /* the session keeps the model alive */
+  if (session == NULL) return 1;
+
+  EXPECT(ossrt_session_get_logits(session, &logits, &vocab) == OSSRT_STATUS_INVALID_STATE);
+  EXPECT(ossrt_session_append_tokens(session, bad, 2) == OSSRT_STATUS_INVALID_TOKEN);
+  EXPECT(strstr(ossrt_last_error_message(), "1536") != NULL);
+  EXPECT(ossrt_session_append_tokens(session, prompt, 5) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_session_get_logits(session, &logits, &vocab) == OSSRT_STATUS_OK);
+  EXPECT(vocab == 1536 && logits != NULL);
+  EXPECT(ossrt_session_generate_greedy(session, 4, NULL, 0, out, 8, &n_out) == OSSRT_STATUS_OK);
+  EXPECT(n_out == 4 && memcmp(out, expected, sizeof expected) == 0);
+  EXPECT(ossrt_session_get_num_tokens(session, &n_tokens) == OSSRT_STATUS_OK && n_tokens == 9);
+  EXPECT(ossrt_session_generate_greedy(session, 4, NULL, 0, out, 2, &n_out) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(ossrt_session_reset(session) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_session_get_num_tokens(session, &n_tokens) == OSSRT_STATUS_OK && n_tokens == 0);
+  ossrt_session_destroy(session);
+
+  printf("%d passed, %d failed\n", passes, failures);
+  return failures == 0 ? 0 : 1;
+}
