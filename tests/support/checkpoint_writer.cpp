@@ -202,6 +202,27 @@ ossrt::ModelConfig small_config() {
   return c;
 }
 
+ossrt::ModelConfig gpt_oss_config(int64_t layers, int64_t experts) {
+  ossrt::ModelConfig c;
+  c.num_hidden_layers = layers;
+  c.num_experts = experts;
+  c.experts_per_token = 4;
+  c.vocab_size = 201088;
+  c.hidden_size = 2880;
+  c.intermediate_size = 2880;
+  c.swiglu_limit = 7.0;
+  c.head_dim = 64;
+  c.num_attention_heads = 64;
+  c.num_key_value_heads = 8;
+  c.sliding_window = 128;
+  c.initial_context_length = 4096;
+  c.rope_theta = 150000;
+  c.rope_scaling_factor = 32;
+  c.rope_ntk_alpha = 1;
+  c.rope_ntk_beta = 32;
+  return c;
+}
+
 TempDir::TempDir() {
   std::string pattern = (fs::temp_directory_path() / "ossrt-test-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");

@@ -59,6 +59,10 @@ void write_checkpoint(const std::filesystem::path& directory, const ossrt::Model
 // A small configuration with every feature active (YaRN, window, GQA, k < E).
 ossrt::ModelConfig small_config();
 
+// The real models' configuration (docs/gpt-oss.md §1): gpt-oss-20b is
+// (24, 32), gpt-oss-120b (36, 128).
+ossrt::ModelConfig gpt_oss_config(int64_t layers, int64_t experts);
+
 // A fresh directory under the system temp dir, removed on destruction.
 class TempDir {
  public:

@@ -14,27 +14,6 @@
 
 namespace {
 
-ossrt::ModelConfig real_config(int64_t layers, int64_t experts) {
-  ossrt::ModelConfig c;
-  c.num_hidden_layers = layers;
-  c.num_experts = experts;
-  c.experts_per_token = 4;
-  c.vocab_size = 201088;
-  c.hidden_size = 2880;
-  c.intermediate_size = 2880;
-  c.swiglu_limit = 7.0;
-  c.head_dim = 64;
-  c.num_attention_heads = 64;
-  c.num_key_value_heads = 8;
-  c.sliding_window = 128;
-  c.initial_context_length = 4096;
-  c.rope_theta = 150000;
-  c.rope_scaling_factor = 32;
-  c.rope_ntk_alpha = 1;
-  c.rope_ntk_beta = 32;
-  return c;
-}
-
 bool parse_int(const char* text, int64_t& out) {
   auto [end, ec] = std::from_chars(text, text + std::strlen(text), out);
   return ec == std::errc() && *end == '\0' && out > 0;
@@ -58,9 +37,9 @@ int main(int argc, char** argv) {
   }
   ossrt::ModelConfig config;
   if (preset == "gpt-oss-20b")
-    config = real_config(24, 32);
+    config = testsupport::gpt_oss_config(24, 32);
   else if (preset == "gpt-oss-120b")
-    config = real_config(36, 128);
+    config = testsupport::gpt_oss_config(36, 128);
   else if (preset == "small")
     config = testsupport::small_config();
   else

@@ -4,25 +4,13 @@
 #include <cmath>
 #include <vector>
 
+#include "checkpoint_writer.hpp"
 #include "model/rope_yarn.h"
 
 using namespace ossrt;
 
-namespace {
-ModelConfig real_rope() {
-  ModelConfig c;
-  c.head_dim = 64;
-  c.initial_context_length = 4096;
-  c.rope_theta = 150000;
-  c.rope_scaling_factor = 32;
-  c.rope_ntk_alpha = 1;
-  c.rope_ntk_beta = 32;
-  return c;
-}
-}  // namespace
-
 TEST_CASE("YaRN band and concentration of gpt-oss-20b/120b") {
-  const ModelConfig c = real_rope();
+  const ModelConfig c = testsupport::gpt_oss_config(24, 32);
   const YarnBand band = yarn_band(c);
   CHECK(band.low == doctest::Approx(8.0928).epsilon(1e-4));
   CHECK(band.high == doctest::Approx(17.3980).epsilon(1e-4));
@@ -35,7 +23,7 @@ TEST_CASE("YaRN band and concentration of gpt-oss-20b/120b") {
 }
 
 TEST_CASE("no YaRN when the scaling factor is 1") {
-  ModelConfig c = real_rope();
+  ModelConfig c = testsupport::gpt_oss_config(24, 32);
   c.rope_scaling_factor = 1.0;
   RopeYarn rope(c);
   CHECK(rope.concentration() == 1.0f);
