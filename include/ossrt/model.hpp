@@ -70,12 +70,14 @@ class Model {
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
+  // Configuration and sizes of the loaded checkpoint. Never fails; any thread.
   const ModelInfo& info() const noexcept;
 
   struct Impl;
-  const Impl& impl() const noexcept { return *impl_; }
 
  private:
+  friend class Session;  // sessions run the model's weights through its backend
+  const Impl& impl() const noexcept { return *impl_; }
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

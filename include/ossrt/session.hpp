@@ -55,10 +55,12 @@ class Session {
   // the tokens generated before the failure stay appended to the session.
   Result<std::vector<TokenId>> generate_greedy(size_t max_tokens, std::span<const TokenId> stop_tokens = {}) noexcept;
 
-  // Drops every token; the session is as newly created.
+  // Drops every token; the session is as newly created. Never fails.
   void reset() noexcept;
 
+  // The tokens the session holds, in order; valid until the next non-const call.
   std::span<const TokenId> tokens() const noexcept;
+  // The resolved context length (options.context_length, or the model maximum).
   size_t context_length() const noexcept;
   const Model& model() const noexcept;
   // Bytes currently allocated for the KV cache (grows with dense-layer use).
