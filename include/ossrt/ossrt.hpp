@@ -4,4 +4,5 @@
 #include "ossrt/model.hpp"    // Model, ModelConfig, ModelInfo, ModelOptions
 #include "ossrt/session.hpp"  // Session, SessionOptions
 #include "ossrt/status.hpp"   // Status, StatusCode, Result
+#include "ossrt/tokenizer.hpp"  // Tokenizer, StreamDecoder
 #include "ossrt/version.hpp"  // version_string

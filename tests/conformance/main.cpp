@@ -2,6 +2,7 @@
 // and ends with the line "N passed, M failed".
 //
 //   ossrt-conformance golden --model DIR [--golden FILE] [--run fp32]
+//   ossrt-conformance tokenizer --vectors FILE [--vectors FILE ...]
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -13,7 +14,9 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: ossrt-conformance golden --model DIR [--golden FILE] [--run NAME]\n"
-                 "  golden: compares logits, top-5 ids and greedy tokens with golden.json (schema gpt-oss-golden/1)\n");
+                 "  golden: compares logits, top-5 ids and greedy tokens with golden.json (schema gpt-oss-golden/1)\n"
+                 "usage: ossrt-conformance tokenizer --vectors FILE [--vectors FILE ...]\n"
+                 "  tokenizer: encodes and decodes every o200k_harmony vector of a JSONL file\n");
     return 2;
   }
   conformance::Report report;
@@ -21,6 +24,8 @@ int main(int argc, char** argv) {
   int status = 2;
   if (suite == "golden") {
     status = conformance::run_golden(argc - 2, argv + 2, report);
+  } else if (suite == "tokenizer") {
+    status = conformance::run_tokenizer(argc - 2, argv + 2, report);
   } else {
     std::fprintf(stderr, "ossrt-conformance: unknown suite '%s'\n", argv[1]);
   }
