@@ -1,8 +1,8 @@
 // Umbrella header of the ossrt C++ API.
 #pragma once
 
-#include "ossrt/model.hpp"    // Model, ModelConfig, ModelInfo, ModelOptions
-#include "ossrt/session.hpp"  // Session, SessionOptions
-#include "ossrt/status.hpp"   // Status, StatusCode, Result
+#include "ossrt/model.hpp"      // Model, ModelConfig, ModelInfo, ModelOptions
+#include "ossrt/session.hpp"    // Session, SessionOptions
+#include "ossrt/status.hpp"     // Status, StatusCode, Result
 #include "ossrt/tokenizer.hpp"  // Tokenizer, StreamDecoder
-#include "ossrt/version.hpp"  // version_string
+#include "ossrt/version.hpp"    // version_string
