@@ -148,7 +148,7 @@ Status StreamDecoder::push(TokenId id, std::string& out) noexcept {
       if (n > 0) {
         out.append(pending_, i, n);
         i += n;
-      } else if (i + invalid == pending_.size()) {
+      } else if (utf8::is_truncated_sequence(pending_, i)) {
         break;  // a valid prefix cut by the end: wait for the next token
       } else {
         out.append(kReplacement);

@@ -34,6 +34,10 @@ inline char32_t decode(std::string_view text, size_t i, size_t& width) noexcept 
 // set to the length of the maximal invalid subpart (>= 1) to replace.
 size_t valid_sequence_length(std::string_view bytes, size_t i, size_t& invalid_length) noexcept;
 
+// True if bytes[i..] is a valid start of a multi-byte sequence that is only
+// cut short by the end of `bytes` (more bytes could complete it).
+bool is_truncated_sequence(std::string_view bytes, size_t i) noexcept;
+
 // True if `bytes` is entirely valid UTF-8.
 bool is_valid(std::string_view bytes) noexcept;
 
