@@ -1,12 +1,16 @@
 // ossrt — command-line front end of the library.
 //
-//   ossrt generate --model DIR --tokens 1,2,3 [--max-tokens N] [--stop ID,..]
+//   ossrt generate --model DIR --tokens 1,2,3 | --prompt TEXT [--max-tokens N] [--stop ID,..]
 //   ossrt info --model DIR
+//   ossrt tokenize [--special all|none] TEXT|-
+//   ossrt detokenize ID,ID,...
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,8 +22,12 @@ namespace {
 
 constexpr const char* kUsage =
     "usage:\n"
-    "  ossrt generate --model DIR --tokens ID,ID,... [--max-tokens N] [--stop ID,...] [--chunk N]\n"
-    "      greedy generation from token ids; prints the generated ids\n"
+    "  ossrt generate --model DIR (--tokens ID,ID,... | --prompt TEXT) [--max-tokens N] [--stop ID,...] [--chunk N]\n"
+    "      greedy generation; prints the generated ids (and their text for --prompt)\n"
+    "  ossrt tokenize [--special all|none] TEXT|-\n"
+    "      o200k_harmony token ids of TEXT (or of standard input for -)\n"
+    "  ossrt detokenize ID,ID,...\n"
+    "      the text of token ids\n"
     "  ossrt info --model DIR\n"
     "      loads a checkpoint and prints its configuration and resident memory\n"
     "  ossrt --version\n";
@@ -98,11 +106,70 @@ int run_info(const Flags& flags) {
   return 0;
 }
 
+std::string join_ids(const std::vector<ossrt::TokenId>& ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  return out;
+}
+
+int run_tokenize(int argc, char** argv) {
+  ossrt::AllowedSpecials allowed = ossrt::AllowedSpecials::none();
+  int i = 2;
+  if (i + 1 < argc && std::strcmp(argv[i], "--special") == 0) {
+    if (std::strcmp(argv[i + 1], "all") == 0)
+      allowed = ossrt::AllowedSpecials::all();
+    else if (std::strcmp(argv[i + 1], "none") != 0)
+      i = argc;  // usage error below
+    i += 2;
+  }
+  if (i + 1 != argc) {
+    std::fprintf(stderr, "usage: ossrt tokenize [--special all|none] TEXT|-\n");
+    return 2;
+  }
+  std::string text = argv[i];
+  if (text == "-") {
+    std::ostringstream in;
+    in << std::cin.rdbuf();
+    text = in.str();
+  }
+  auto tokenizer = ossrt::Tokenizer::o200k_harmony();
+  if (!tokenizer.ok()) return fail(tokenizer.status());
+  auto ids = tokenizer.value()->encode(text, allowed);
+  if (!ids.ok()) return fail(ids.status());
+  std::printf("%s\n", join_ids(ids.value()).c_str());
+  return 0;
+}
+
+int run_detokenize(int argc, char** argv) {
+  std::vector<ossrt::TokenId> ids;
+  if (argc != 3 || !parse_ids(argv[2], ids)) {
+    std::fprintf(stderr, "usage: ossrt detokenize ID,ID,...\n");
+    return 2;
+  }
+  auto tokenizer = ossrt::Tokenizer::o200k_harmony();
+  if (!tokenizer.ok()) return fail(tokenizer.status());
+  auto text = tokenizer.value()->decode(ids);
+  if (!text.ok()) return fail(text.status());
+  std::fwrite(text.value().data(), 1, text.value().size(), stdout);
+  std::printf("\n");
+  return 0;
+}
+
 int run_generate(const Flags& flags) {
   std::vector<ossrt::TokenId> prompt, stop;
   auto tokens = flags.find("tokens");
-  if (tokens == flags.end() || !parse_ids(tokens->second, prompt)) {
-    std::fprintf(stderr, "ossrt generate: --tokens needs comma-separated token ids\n%s", kUsage);
+  auto text = flags.find("prompt");
+  auto tokenizer = ossrt::Tokenizer::o200k_harmony();
+  if (!tokenizer.ok()) return fail(tokenizer.status());
+  if (text != flags.end()) {
+    auto ids = tokenizer.value()->encode(text->second, ossrt::AllowedSpecials::all());
+    if (!ids.ok()) return fail(ids.status());
+    prompt = ids.value();
+  } else if (tokens == flags.end() || !parse_ids(tokens->second, prompt)) {
+    std::fprintf(stderr, "ossrt generate: --tokens needs comma-separated token ids (or use --prompt TEXT)\n%s", kUsage);
     return 2;
   }
   if (auto it = flags.find("stop"); it != flags.end() && !parse_ids(it->second, stop)) {
@@ -130,8 +197,8 @@ int run_generate(const Flags& flags) {
   auto generated = session.value()->generate_greedy(max_tokens, stop);
   if (!generated.ok()) return fail(generated.status());
   const auto t2 = Clock::now();
-  for (size_t i = 0; i < generated.value().size(); ++i) std::printf("%s%d", i ? "," : "", generated.value()[i]);
-  std::printf("\n");
+  std::printf("%s\n", join_ids(generated.value()).c_str());
+  if (text != flags.end()) std::printf("%s\n", tokenizer.value()->decode_lossy(generated.value()).c_str());
   const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
   const double decode_s = std::chrono::duration<double>(t2 - t1).count();
   std::fprintf(stderr, "prompt %zu tokens in %.3f s; generated %zu tokens in %.3f s (%.1f tok/s)\n", prompt.size(),
@@ -151,9 +218,11 @@ int main(int argc, char** argv) {
     std::printf("ossrt %s\n", ossrt::version_string());
     return 0;
   }
+  const std::string_view command = argv[1];
+  if (command == "tokenize") return run_tokenize(argc, argv);
+  if (command == "detokenize") return run_detokenize(argc, argv);
   Flags flags;
   if (!parse_flags(argc, argv, 2, flags)) return 2;
-  const std::string_view command = argv[1];
   if (command == "generate") return run_generate(flags);
   if (command == "info") return run_info(flags);
   std::fprintf(stderr, "ossrt: unknown command '%s'\n%s", argv[1], kUsage);

@@ -10,10 +10,9 @@
 #include <string>
 
 #include "ossrt/status.hpp"
+#include "ossrt/tokenizer.hpp"
 
 namespace ossrt {
-
-using TokenId = int32_t;
 
 // The 16 keys of the original gpt-oss `config.json` (see docs/gpt-oss.md §1).
 struct ModelConfig {
@@ -72,6 +71,10 @@ class Model {
 
   // Configuration and sizes of the loaded checkpoint. Never fails; any thread.
   const ModelInfo& info() const noexcept;
+
+  // The o200k_harmony tokenizer gpt-oss uses; the same shared instance for
+  // every model. Failure: out_of_memory. Thread-safe.
+  Result<std::shared_ptr<const Tokenizer>> tokenizer() const noexcept;
 
   struct Impl;
 
