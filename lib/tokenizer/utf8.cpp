@@ -35,8 +35,7 @@ size_t valid_sequence_length(std::string_view bytes, size_t i, size_t& invalid_l
 bool is_truncated_sequence(std::string_view bytes, size_t i) noexcept {
   const auto lead = static_cast<unsigned char>(bytes[i]);
   size_t invalid = 0;
-  return lead >= 0xc2 && lead <= 0xf4 && valid_sequence_length(bytes, i, invalid) == 0 &&
-         i + invalid == bytes.size();
+  return lead >= 0xc2 && lead <= 0xf4 && valid_sequence_length(bytes, i, invalid) == 0 && i + invalid == bytes.size();
 }
 
 bool is_valid(std::string_view bytes) noexcept {
