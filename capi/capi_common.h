@@ -18,12 +18,32 @@ struct ossrt_session {
   std::unique_ptr<ossrt::Session> session;
 };
 
+struct ossrt_tokenizer {
+  std::shared_ptr<const ossrt::Tokenizer> tokenizer;
+};
+
+struct ossrt_detok_stream {
+  ossrt::StreamDecoder decoder;
+};
+
 namespace ossrt::capi {
 
 // Records status's message for ossrt_last_error_message() and returns its code.
 ossrt_status report(const Status& status) noexcept;
 // Shorthand for an invalid-argument failure naming the function.
 ossrt_status invalid_argument(const char* message) noexcept;
+
+// Copies `items` into a caller buffer with the required-size idiom.
+template <class T>
+ossrt_status fill_buffer(const T* items, size_t count, T* out, size_t cap, size_t* n_out) noexcept {
+  *n_out = count;
+  if (count > cap) {
+    return report(Status(StatusCode::buffer_too_small,
+                         "buffer holds " + std::to_string(cap) + ", needed " + std::to_string(count)));
+  }
+  if (count > 0) std::memcpy(out, items, count * sizeof(T));
+  return report(Status::success());
+}
 
 // Runs body (returning ossrt_status), converting escaping exceptions.
 template <class Body>

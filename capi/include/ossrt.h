@@ -17,9 +17,15 @@
  *   an older header keeps working.
  * - No call aborts the process or lets a C++ exception escape.
  *
+ * - Calls that fill a caller buffer return OSSRT_STATUS_BUFFER_TOO_SMALL when
+ *   it is too small, with the size needed in the count out-parameter and the
+ *   buffer's contents unspecified; nothing is truncated silently.
+ *
  * Thread rules:
- *   ossrt_model    immutable after load; every model call is thread-safe.
- *   ossrt_session  one thread at a time; different sessions run concurrently.
+ *   ossrt_model         immutable after load; every model call is thread-safe.
+ *   ossrt_tokenizer     immutable; every tokenizer call is thread-safe.
+ *   ossrt_session       one thread at a time; different sessions run concurrently.
+ *   ossrt_detok_stream  one thread at a time.
  */
 #ifndef OSSRT_H
 #define OSSRT_H
@@ -66,6 +72,8 @@ enum {
 
 typedef struct ossrt_model ossrt_model;
 typedef struct ossrt_session ossrt_session;
+typedef struct ossrt_tokenizer ossrt_tokenizer;
+typedef struct ossrt_detok_stream ossrt_detok_stream;
 
 /* ---- library ---------------------------------------------------------- */
 
@@ -123,6 +131,96 @@ typedef struct ossrt_model_info {
  * Failure: INVALID_ARGUMENT (NULL model or info, struct_size smaller than
  * the first field set). Thread-safe. */
 OSSRT_API ossrt_status ossrt_model_get_info(const ossrt_model* model, ossrt_model_info* info);
+
+/* ---- tokenizer (o200k_harmony, compiled in, no files or network) ------- */
+
+/* Special tokens by meaning. */
+typedef int32_t ossrt_special_token;
+enum {
+  OSSRT_SPECIAL_STARTOFTEXT = 0,
+  OSSRT_SPECIAL_ENDOFTEXT = 1,
+  OSSRT_SPECIAL_RETURN = 2,
+  OSSRT_SPECIAL_CONSTRAIN = 3,
+  OSSRT_SPECIAL_CHANNEL = 4,
+  OSSRT_SPECIAL_START = 5,
+  OSSRT_SPECIAL_END = 6,
+  OSSRT_SPECIAL_MESSAGE = 7,
+  OSSRT_SPECIAL_CALL = 8
+};
+
+/* Which special-token texts encode to special ids. */
+enum {
+  OSSRT_SPECIALS_NONE = 0,   /* special-token text is ordinary text */
+  OSSRT_SPECIALS_ALL = 1,    /* every special text (both names of 200018) */
+  OSSRT_SPECIALS_ALLOWED = 2 /* only the ids in allowed_ids */
+};
+
+typedef struct ossrt_encode_options {
+  uint32_t struct_size;       /* sizeof(ossrt_encode_options), set by _init */
+  int32_t specials;           /* OSSRT_SPECIALS_*; default NONE */
+  const int32_t* allowed_ids; /* for OSSRT_SPECIALS_ALLOWED */
+  size_t n_allowed;
+  int32_t raw_bytes; /* non-zero: input is raw bytes, decoded as WHATWG
+                        UTF-8 (leading BOM dropped); 0: UTF-8 text.
+                        Either way invalid sequences become U+FFFD. */
+} ossrt_encode_options;
+
+/* Sets defaults. Does nothing if options is NULL. */
+OSSRT_API void ossrt_encode_options_init(ossrt_encode_options* options);
+
+/* The built-in o200k_harmony tokenizer (a handle to one shared instance).
+ * Failure: INVALID_ARGUMENT (NULL out), OUT_OF_MEMORY; *tokenizer_out = NULL. */
+OSSRT_API ossrt_status ossrt_tokenizer_create(ossrt_tokenizer** tokenizer_out);
+/* The tokenizer of a model (the same o200k_harmony instance). Failure as above. */
+OSSRT_API ossrt_status ossrt_model_get_tokenizer(const ossrt_model* model, ossrt_tokenizer** tokenizer_out);
+/* NULL is a no-op. */
+OSSRT_API void ossrt_tokenizer_destroy(ossrt_tokenizer* tokenizer);
+
+/* Encodes text[0..len) into out[0..cap). options may be NULL (defaults).
+ * Success: *n_out = number of ids written. BUFFER_TOO_SMALL: *n_out = ids
+ * needed. Failure: INVALID_ARGUMENT (NULL tokenizer/n_out, NULL text with
+ * len > 0, NULL out with cap > 0, bad specials value), OUT_OF_MEMORY. */
+OSSRT_API ossrt_status ossrt_tokenizer_encode(const ossrt_tokenizer* tokenizer, const char* text, size_t len,
+                                              const ossrt_encode_options* options, int32_t* out, size_t cap,
+                                              size_t* n_out);
+
+/* Decodes ids into out[0..cap) bytes (not NUL-terminated); special ids give
+ * their text. lossy = 0: an id outside the vocabulary fails with INVALID_TOKEN.
+ * lossy != 0: output is valid UTF-8, invalid bytes and unknown ids become
+ * U+FFFD. Success: *n_out = bytes written. BUFFER_TOO_SMALL: *n_out = bytes
+ * needed. Failure: INVALID_ARGUMENT, INVALID_TOKEN, OUT_OF_MEMORY. */
+OSSRT_API ossrt_status ossrt_tokenizer_decode(const ossrt_tokenizer* tokenizer, const int32_t* ids, size_t n,
+                                              int32_t lossy, char* out, size_t cap, size_t* n_out);
+
+/* Library-owned view of one token's bytes, valid while the library is loaded.
+ * Failure: INVALID_ARGUMENT (NULL pointers), INVALID_TOKEN; outputs unchanged. */
+OSSRT_API ossrt_status ossrt_tokenizer_token_bytes(const ossrt_tokenizer* tokenizer, int32_t id, const char** bytes,
+                                                   size_t* len);
+
+/* Id of a special token by meaning. Failure: INVALID_ARGUMENT (NULL pointers,
+ * unknown ossrt_special_token value). */
+OSSRT_API ossrt_status ossrt_tokenizer_special_id(const ossrt_tokenizer* tokenizer, ossrt_special_token token,
+                                                  int32_t* id);
+/* Id of a special token by its text ("<|channel|>"). Failure:
+ * INVALID_ARGUMENT (NULL pointers, not a special token's text). */
+OSSRT_API ossrt_status ossrt_tokenizer_find_special(const ossrt_tokenizer* tokenizer, const char* text, size_t len,
+                                                    int32_t* id);
+/* 201,088 ids (199,998 ordinary + 1,090 special). Failure: INVALID_ARGUMENT. */
+OSSRT_API ossrt_status ossrt_tokenizer_vocab_size(const ossrt_tokenizer* tokenizer, size_t* vocab_size);
+
+/* Streaming decoder: each push gives only complete UTF-8, holding partial
+ * characters across tokens. Failure: INVALID_ARGUMENT, OUT_OF_MEMORY. */
+OSSRT_API ossrt_status ossrt_detok_stream_create(const ossrt_tokenizer* tokenizer, ossrt_detok_stream** stream_out);
+/* NULL is a no-op. */
+OSSRT_API void ossrt_detok_stream_destroy(ossrt_detok_stream* stream);
+/* Pushes one id; writes the completed text to out[0..cap). BUFFER_TOO_SMALL:
+ * *n_out = bytes needed and the stream is unchanged (push the id again with a
+ * larger buffer). Failure: INVALID_ARGUMENT, INVALID_TOKEN (stream unchanged). */
+OSSRT_API ossrt_status ossrt_detok_stream_push(ossrt_detok_stream* stream, int32_t id, char* out, size_t cap,
+                                               size_t* n_out);
+/* Flushes held bytes (as U+FFFD) and resets the stream. BUFFER_TOO_SMALL as
+ * for push (at most 3 bytes are ever held, so cap >= 3 always suffices). */
+OSSRT_API ossrt_status ossrt_detok_stream_finish(ossrt_detok_stream* stream, char* out, size_t cap, size_t* n_out);
 
 /* ---- session ---------------------------------------------------------- */
 

@@ -81,6 +81,72 @@ int main(void) {
   EXPECT(ossrt_session_get_num_tokens(session, &n_tokens) == OSSRT_STATUS_OK && n_tokens == 0);
   ossrt_session_destroy(session);
 
+  /* Tokenizer: required-size idiom, specials, decode contracts, streaming. */
+  {
+    ossrt_tokenizer* tok = NULL;
+    ossrt_encode_options eo;
+    ossrt_detok_stream* stream = NULL;
+    int32_t ids[16], id = 0;
+    char text[64];
+    const char* view = NULL;
+    size_t n = 0, len = 0, total = 0, i = 0;
+    const int32_t hello[4] = {13225, 11, 2375, 0};
+    const int32_t with_bad[2] = {13225, -3};
+    const char* emoji = "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb!"; /* woman technologist */
+
+    EXPECT(ossrt_tokenizer_create(&tok) == OSSRT_STATUS_OK);
+    if (tok == NULL) return 1;
+    EXPECT(ossrt_tokenizer_vocab_size(tok, &n) == OSSRT_STATUS_OK && n == 201088);
+    EXPECT(ossrt_tokenizer_encode(tok, "Hello, world!", 13, NULL, ids, 2, &n) == OSSRT_STATUS_BUFFER_TOO_SMALL);
+    EXPECT(n == 4);
+    EXPECT(ossrt_tokenizer_encode(tok, "Hello, world!", 13, NULL, ids, 16, &n) == OSSRT_STATUS_OK);
+    EXPECT(n == 4 && memcmp(ids, hello, sizeof hello) == 0);
+    ossrt_encode_options_init(&eo);
+    eo.specials = OSSRT_SPECIALS_ALL;
+    EXPECT(ossrt_tokenizer_encode(tok, "<|start|>user", 13, &eo, ids, 16, &n) == OSSRT_STATUS_OK);
+    EXPECT(n == 2 && ids[0] == 200006 && ids[1] == 1428);
+    eo.specials = 7;
+    EXPECT(ossrt_tokenizer_encode(tok, "x", 1, &eo, ids, 16, &n) == OSSRT_STATUS_INVALID_ARGUMENT);
+    EXPECT(ossrt_tokenizer_encode(tok, NULL, 0, NULL, NULL, 0, &n) == OSSRT_STATUS_OK && n == 0);
+    EXPECT(ossrt_tokenizer_encode(tok, "\xff\xfe", 2, NULL, ids, 16, &n) == OSSRT_STATUS_OK && n >= 1);
+
+    EXPECT(ossrt_tokenizer_decode(tok, hello, 4, 0, text, 5, &n) == OSSRT_STATUS_BUFFER_TOO_SMALL && n == 13);
+    EXPECT(ossrt_tokenizer_decode(tok, hello, 4, 0, text, sizeof text, &n) == OSSRT_STATUS_OK);
+    EXPECT(n == 13 && memcmp(text, "Hello, world!", 13) == 0);
+    EXPECT(ossrt_tokenizer_decode(tok, with_bad, 2, 0, text, sizeof text, &n) == OSSRT_STATUS_INVALID_TOKEN);
+    EXPECT(ossrt_tokenizer_decode(tok, with_bad, 2, 1, text, sizeof text, &n) == OSSRT_STATUS_OK);
+    EXPECT(n == 8 && memcmp(text, "Hello\xef\xbf\xbd", 8) == 0);
+    EXPECT(ossrt_tokenizer_token_bytes(tok, 200005, &view, &len) == OSSRT_STATUS_OK);
+    EXPECT(len == 11 && memcmp(view, "<|channel|>", 11) == 0);
+    EXPECT(ossrt_tokenizer_token_bytes(tok, 201088, &view, &len) == OSSRT_STATUS_INVALID_TOKEN);
+    EXPECT(ossrt_tokenizer_special_id(tok, OSSRT_SPECIAL_START, &id) == OSSRT_STATUS_OK && id == 200006);
+    EXPECT(ossrt_tokenizer_special_id(tok, 42, &id) == OSSRT_STATUS_INVALID_ARGUMENT);
+    EXPECT(ossrt_tokenizer_find_special(tok, "<|endofprompt|>", 15, &id) == OSSRT_STATUS_OK && id == 200018);
+    EXPECT(ossrt_tokenizer_find_special(tok, "hello", 5, &id) == OSSRT_STATUS_INVALID_ARGUMENT);
+
+    /* Streaming: output is only ever complete characters, and adds up to the text. */
+    EXPECT(ossrt_tokenizer_encode(tok, emoji, strlen(emoji), NULL, ids, 16, &n) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_detok_stream_create(tok, &stream) == OSSRT_STATUS_OK);
+    if (stream == NULL) return 1;
+    for (i = 0; i < n; ++i) {
+      size_t got = 0;
+      const ossrt_status first = ossrt_detok_stream_push(stream, ids[i], text + total, 0, &got);
+      EXPECT(first == OSSRT_STATUS_OK || first == OSSRT_STATUS_BUFFER_TOO_SMALL);
+      if (first == OSSRT_STATUS_BUFFER_TOO_SMALL) { /* the stream is unchanged: push again with room */
+        EXPECT(ossrt_detok_stream_push(stream, ids[i], text + total, sizeof text - total, &got) == OSSRT_STATUS_OK);
+      }
+      total += got;
+    }
+    EXPECT(ossrt_detok_stream_finish(stream, text + total, sizeof text - total, &len) == OSSRT_STATUS_OK);
+    total += len;
+    EXPECT(total == strlen(emoji) && memcmp(text, emoji, total) == 0);
+    EXPECT(ossrt_detok_stream_push(stream, -1, text, sizeof text, &len) == OSSRT_STATUS_INVALID_TOKEN);
+    ossrt_detok_stream_destroy(stream);
+    ossrt_detok_stream_destroy(NULL);
+    ossrt_tokenizer_destroy(tok);
+    ossrt_tokenizer_destroy(NULL);
+  }
+
   printf("%d passed, %d failed\n", passes, failures);
   return failures == 0 ? 0 : 1;
 }
