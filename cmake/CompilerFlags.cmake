@@ -12,3 +12,7 @@ if(OSSRT_SANITIZE)
     -fsanitize=${OSSRT_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
   target_link_options(ossrt_compile_options INTERFACE -fsanitize=${OSSRT_SANITIZE})
 endif()
+if(OSSRT_FUZZ)
+  # Coverage instrumentation for libFuzzer across the library, not only the targets.
+  target_compile_options(ossrt_compile_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()

@@ -5,3 +5,4 @@ set(OSSRT_SANITIZE "" CACHE STRING "Sanitizers to build with, e.g. 'address,unde
 # CUDA is probed at configure time: AUTO enables it when a toolkit is found.
 set(OSSRT_CUDA "AUTO" CACHE STRING "Build the CUDA backend: ON, OFF or AUTO")
 set_property(CACHE OSSRT_CUDA PROPERTY STRINGS ON OFF AUTO)
+option(OSSRT_FUZZ "Build libFuzzer targets (needs clang)" OFF)
