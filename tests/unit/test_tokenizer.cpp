@@ -141,3 +141,17 @@ TEST_CASE("a long single piece and adversarial input encode and round-trip") {
   CHECK(tok().decode(std::vector<TokenId>{}).value().empty());
   CHECK(encode(std::string("a\0b", 3)).size() >= 2);  // NUL is ordinary text
 }
+
+TEST_CASE("a 100 MB input encodes and decodes back exactly") {
+  const std::string unit =
+      "Lorem ipsum dolor sit amet, 日本語のテキスト 👩‍💻 {\"k\": [1, 2, 3]}\n\tcode();  ";
+  std::string big;
+  big.reserve(100u << 20);
+  while (big.size() + unit.size() <= (100u << 20)) big += unit;
+  auto ids = tok().encode(big);
+  REQUIRE(ids.ok());
+  CHECK(ids.value().size() > big.size() / 8);
+  auto decoded = tok().decode(ids.value());
+  REQUIRE(decoded.ok());
+  CHECK(decoded.value() == big);
+}
