@@ -8,33 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "util/base64.h"
+
 namespace {
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-bool base64_decode(const std::string& in, std::string& out) {
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    const int v = base64_value(c);
-    if (v < 0) return false;
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return true;
-}
 
 void put_u32(std::string& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -56,7 +32,7 @@ int main(int argc, char** argv) {
     if (line.empty()) continue;
     const size_t space = line.find(' ');
     std::string token;
-    if (space == std::string::npos || !base64_decode(line.substr(0, space), token) ||
+    if (space == std::string::npos || !ossrt::base64_decode(std::string_view(line).substr(0, space), token) ||
         std::stoul(line.substr(space + 1)) != offsets.size() - 1 || token.empty()) {
       std::fprintf(stderr, "%s:%zu: expected 'base64 rank' with rank %zu\n", argv[1], line_number, offsets.size() - 1);
       return 1;
