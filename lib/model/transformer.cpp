@@ -96,6 +96,8 @@ Result<Workspace> Workspace::create(const Model::Impl& m, size_t max_tokens) {
     if (!r.buffer->ok())
       return error(StatusCode::out_of_memory, "session workspace: cannot allocate %zu bytes", r.bytes);
   }
+  ws.host_cos.resize(T * (d.D / 2));
+  ws.host_sin.resize(T * (d.D / 2));
   if (Status s = ws.reserve_logits(m, 1); !s.ok()) return s;
   return ws;
 }
@@ -116,10 +118,10 @@ void forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const in
   const Dims d(m.config());
   const Backend& be = m.backend;
   // RoPE tables for this chunk's positions, shared by every layer.
-  std::vector<float> cos(n * (d.D / 2)), sin(n * (d.D / 2));
-  m.rope->tables(first_position, n, cos.data(), sin.data());
-  be.upload(be.self, ws.rope_cos.as(), cos.data(), cos.size() * sizeof(float));
-  be.upload(be.self, ws.rope_sin.as(), sin.data(), sin.size() * sizeof(float));
+  const size_t table_bytes = n * (d.D / 2) * sizeof(float);
+  m.rope->tables(first_position, n, ws.host_cos.data(), ws.host_sin.data());
+  be.upload(be.self, ws.rope_cos.as(), ws.host_cos.data(), table_bytes);
+  be.upload(be.self, ws.rope_sin.as(), ws.host_sin.data(), table_bytes);
   be.upload(be.self, ws.token_ids.as(), tokens, n * sizeof(int32_t));
 
   be.embedding_bf16_f32(be.self, m.weights.embedding, d.H, ws.token_ids.as<int32_t>(), n, ws.residual.as());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "model/device_buffer.h"
 #include "model/kv_cache.h"
@@ -27,6 +28,7 @@ struct Workspace {
   DeviceBuffer rope_sin;        // [T, D/2]
   DeviceBuffer logits;          // [logits_rows, V]
   size_t logits_rows = 0;
+  std::vector<float> host_cos, host_sin;  // [T, D/2] staging for the RoPE tables
 
   // Failure: out_of_memory.
   static Result<Workspace> create(const Model::Impl& model, size_t max_tokens);

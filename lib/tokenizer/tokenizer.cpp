@@ -54,9 +54,13 @@ Result<std::vector<TokenId>> Tokenizer::encode(std::string_view text, const Allo
     size_t segment = 0;
     if (allowed.any()) {
       // Specials split the text; each ordinary segment is pre-tokenized on its own.
+      // A candidate ends at the first "|>" within the longest special's length,
+      // which keeps the scan linear however many "<|" the text holds.
+      const size_t window = impl_->vocabulary.max_special_length();
       for (size_t at = text.find("<|"); at != std::string_view::npos; at = text.find("<|", at + 1)) {
-        const size_t close = text.find("|>", at + 2);
-        if (close == std::string_view::npos) break;
+        const size_t close_in_window = text.substr(at + 2, window - 2).find("|>");
+        if (close_in_window == std::string_view::npos) continue;
+        const size_t close = at + 2 + close_in_window;
         const auto id = impl_->vocabulary.special_id(text.substr(at, close + 2 - at));
         if (!id || !allowed.allows(*id)) continue;
         impl_->encode_ordinary(text.substr(segment, at - segment), out);

@@ -1,5 +1,6 @@
 #include "tokenizer/vocabulary.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -72,6 +73,7 @@ Vocabulary::Vocabulary() {
     special_ids_.emplace(specials_[static_cast<size_t>(id - kFirstSpecial)], id);
   }
   for (const NamedSpecial& s : kSpecialAliases) special_ids_.emplace(s.text, s.id);
+  for (const auto& [text, id] : special_ids_) max_special_length_ = std::max(max_special_length_, text.size());
 }
 
 std::optional<uint32_t> Vocabulary::rank_of(std::string_view bytes) const noexcept {

@@ -37,6 +37,8 @@ class Vocabulary {
   std::string_view special_text(int64_t id) const noexcept { return specials_[static_cast<size_t>(id) - rank_count()]; }
   // Id of a special token text; both names of 200018 are recognised.
   std::optional<int32_t> special_id(std::string_view text) const noexcept;
+  // Length of the longest special token text (either name).
+  size_t max_special_length() const noexcept { return max_special_length_; }
 
  private:
   Vocabulary();
@@ -45,6 +47,7 @@ class Vocabulary {
   std::vector<uint32_t> slots_;  // open addressing: rank + 1, 0 = empty
   std::vector<std::string> specials_;
   std::unordered_map<std::string, int32_t> special_ids_;
+  size_t max_special_length_ = 0;
 };
 
 }  // namespace ossrt

@@ -155,3 +155,13 @@ TEST_CASE("a 100 MB input encodes and decodes back exactly") {
   REQUIRE(decoded.ok());
   CHECK(decoded.value() == big);
 }
+
+TEST_CASE("many special-token openers with specials allowed stay linear and exact") {
+  std::string openers;
+  for (int i = 0; i < 200000; ++i) openers += "<|";
+  openers += "end|>";
+  auto ids = tok().encode(openers, AllowedSpecials::all());
+  REQUIRE(ids.ok());
+  CHECK(ids.value().back() == 200007);  // the last "<|" opens <|end|>
+  CHECK(tok().decode(ids.value()).value() == openers);
+}
