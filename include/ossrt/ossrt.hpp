@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ossrt/model.hpp"      // Model, ModelConfig, ModelInfo, ModelOptions
+#include "ossrt/sampler.hpp"    // Sampler, SamplerOptions
 #include "ossrt/session.hpp"    // Session, SessionOptions
 #include "ossrt/status.hpp"     // Status, StatusCode, Result
 #include "ossrt/tokenizer.hpp"  // Tokenizer, StreamDecoder

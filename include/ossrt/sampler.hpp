@@ -1,0 +1,57 @@
+// Sampler: turns a row of logits into the next token.
+//
+// The chain, in order: logit bias -> repetition / presence / frequency
+// penalties over the recent history -> temperature (a divisor; 0 = arg-max,
+// lowest id on ties) -> top-k -> top-p -> min-p -> draw. The draw uses a
+// counter-based generator keyed by (seed, position), so the same seed, logits
+// and position give the same token on every run, machine and thread count.
+//
+// Thread rules: a Sampler holds only its options; sample() is const and safe
+// to call from several threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "ossrt/status.hpp"
+#include "ossrt/tokenizer.hpp"
+
+namespace ossrt {
+
+struct SamplerOptions {
+  float temperature = 1.0f;         // >= 0; 0 = arg-max
+  size_t top_k = 0;                 // keep the k most likely; 0 = off
+  float top_p = 1.0f;               // (0, 1]: smallest set with this much probability; 1 = off
+  float min_p = 0.0f;               // [0, 1]: drop tokens below min_p x the top probability; 0 = off
+  float repetition_penalty = 1.0f;  // > 0: divides positive, multiplies negative logits of seen tokens; 1 = off
+  float presence_penalty = 0.0f;    // subtracted once from each seen token's logit
+  float frequency_penalty = 0.0f;   // subtracted per occurrence
+  size_t penalty_last_n = 64;       // how many recent tokens the penalties look at; 0 = all given
+  std::vector<std::pair<TokenId, float>> logit_bias;  // added to those ids' logits
+  uint64_t seed = 0;
+};
+
+class Sampler {
+ public:
+  // Validates the options. Failure: invalid_argument naming the option.
+  static Result<Sampler> create(const SamplerOptions& options) noexcept;
+
+  // Picks the next token from `logits` (one per vocabulary id). `history` is
+  // the token sequence so far (for the penalties); `position` keys the random
+  // draw (use the index the token will take, e.g. the session's token count).
+  // Failure: invalid_argument (empty logits, a bias id outside them),
+  // out_of_memory.
+  Result<TokenId> sample(std::span<const float> logits, std::span<const TokenId> history,
+                         uint64_t position) const noexcept;
+
+  const SamplerOptions& options() const noexcept { return options_; }
+
+ private:
+  explicit Sampler(SamplerOptions options) : options_(std::move(options)) {}
+  SamplerOptions options_;
+};
+
+}  // namespace ossrt
