@@ -23,7 +23,8 @@ namespace {
 constexpr const char* kUsage =
     "usage:\n"
     "  ossrt generate --model DIR (--tokens ID,ID,... | --prompt TEXT) [--max-tokens N] [--stop ID,...] [--chunk N]\n"
-    "      greedy generation; prints the generated ids (and their text for --prompt)\n"
+    "                 [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
+    "      generation (greedy unless --temperature > 0); prints the generated ids (and their text for --prompt)\n"
     "  ossrt tokenize [--special all|none] TEXT|-\n"
     "      o200k_harmony token ids of TEXT (or of standard input for -)\n"
     "  ossrt detokenize ID,ID,...\n"
@@ -186,6 +187,20 @@ int run_generate(const Flags& flags) {
     std::fprintf(stderr, "ossrt generate: --chunk needs a positive integer\n");
     return 2;
   }
+  ossrt::SamplerOptions sampling;
+  sampling.temperature = 0.0f;  // greedy unless asked otherwise
+  try {
+    if (auto it = flags.find("temperature"); it != flags.end()) sampling.temperature = std::stof(it->second);
+    if (auto it = flags.find("top-p"); it != flags.end()) sampling.top_p = std::stof(it->second);
+    if (auto it = flags.find("min-p"); it != flags.end()) sampling.min_p = std::stof(it->second);
+    if (auto it = flags.find("top-k"); it != flags.end()) sampling.top_k = std::stoul(it->second);
+    if (auto it = flags.find("seed"); it != flags.end()) sampling.seed = std::stoull(it->second);
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "ossrt generate: --temperature/--top-p/--min-p/--top-k/--seed need numbers\n");
+    return 2;
+  }
+  auto sampler = ossrt::Sampler::create(sampling);
+  if (!sampler.ok()) return fail(sampler.status());
   auto model = load(flags);
   if (!model.ok()) return fail(model.status());
   auto session = ossrt::Session::create(model.value(), options);
@@ -194,7 +209,7 @@ int run_generate(const Flags& flags) {
   const auto t0 = Clock::now();
   if (auto st = session.value()->append(prompt); !st.ok()) return fail(st);
   const auto t1 = Clock::now();
-  auto generated = session.value()->generate_greedy(max_tokens, stop);
+  auto generated = session.value()->generate(max_tokens, sampler.value(), stop);
   if (!generated.ok()) return fail(generated.status());
   const auto t2 = Clock::now();
   std::printf("%s\n", join_ids(generated.value()).c_str());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ossrt/model.hpp"
+#include "ossrt/sampler.hpp"
 #include "ossrt/status.hpp"
 
 namespace ossrt {
@@ -48,9 +49,16 @@ class Session {
   // one; empty before the first append. Valid until the next non-const call.
   std::span<const float> logits() const noexcept;
 
-  // Greedy decoding: repeatedly picks the arg-max of logits() (lowest id on
-  // ties), appends it and returns the picked tokens. Stops after max_tokens
-  // or after emitting any id in `stop_tokens` (which is included).
+  // Repeatedly draws a token from logits() with `sampler` (its random draw
+  // keyed by the token's position in the session, its penalties by the
+  // session's tokens), appends it and returns the drawn tokens. Stops after
+  // max_tokens or after emitting any id in `stop_tokens` (which is included).
+  // Failure: invalid_state (no logits yet), context_overflow, and append's;
+  // the tokens generated before the failure stay appended to the session.
+  Result<std::vector<TokenId>> generate(size_t max_tokens, const Sampler& sampler,
+                                        std::span<const TokenId> stop_tokens = {}) noexcept;
+
+  // generate() with arg-max sampling (lowest id on ties).
   // Failure: invalid_state (no logits yet), context_overflow, and append's;
   // the tokens generated before the failure stay appended to the session.
   Result<std::vector<TokenId>> generate_greedy(size_t max_tokens, std::span<const TokenId> stop_tokens = {}) noexcept;

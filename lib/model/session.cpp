@@ -98,24 +98,30 @@ std::span<const float> Session::logits() const noexcept {
   return impl_->logits;
 }
 
-Result<std::vector<TokenId>> Session::generate_greedy(size_t max_tokens,
-                                                      std::span<const TokenId> stop_tokens) noexcept {
-  return guard("Session::generate_greedy", [&]() -> Result<std::vector<TokenId>> {
-    if (impl_->logits.empty()) {
-      return Status(StatusCode::invalid_state, "Session::generate_greedy: append a prompt first");
-    }
+Result<std::vector<TokenId>> Session::generate(size_t max_tokens, const Sampler& sampler,
+                                               std::span<const TokenId> stop_tokens) noexcept {
+  return guard("Session::generate", [&]() -> Result<std::vector<TokenId>> {
+    if (impl_->logits.empty()) return Status(StatusCode::invalid_state, "Session::generate: append a prompt first");
     std::vector<TokenId> generated;
     while (generated.size() < max_tokens) {
-      const std::vector<float>& logits = impl_->logits;
-      // max_element returns the first maximum: the lowest id wins ties.
-      const TokenId next = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-      const TokenId one[1] = {next};
+      auto next = sampler.sample(impl_->logits, impl_->tokens, impl_->tokens.size());
+      if (!next.ok()) return next.status();
+      const TokenId one[1] = {next.value()};
       if (Status st = append(one); !st.ok()) return st;
-      generated.push_back(next);
-      if (std::find(stop_tokens.begin(), stop_tokens.end(), next) != stop_tokens.end()) break;
+      generated.push_back(one[0]);
+      if (std::find(stop_tokens.begin(), stop_tokens.end(), one[0]) != stop_tokens.end()) break;
     }
     return generated;
   });
+}
+
+Result<std::vector<TokenId>> Session::generate_greedy(size_t max_tokens,
+                                                      std::span<const TokenId> stop_tokens) noexcept {
+  SamplerOptions greedy;
+  greedy.temperature = 0.0f;
+  auto sampler = Sampler::create(greedy);
+  if (!sampler.ok()) return sampler.status();
+  return generate(max_tokens, sampler.value(), stop_tokens);
 }
 
 void Session::reset() noexcept {

@@ -213,3 +213,26 @@ TEST_CASE("greedy generation stops on a stop token and reset empties the session
   CHECK(session->tokens().empty());
   CHECK(session->logits().empty());
 }
+
+TEST_CASE("sampled generation is reproducible from the seed and stays in the session") {
+  auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a");
+  REQUIRE(model.ok());
+  SamplerOptions options;
+  options.temperature = 1.0f;
+  options.top_p = 0.95f;
+  options.seed = 1234;
+  auto sampler = Sampler::create(options);
+  REQUIRE(sampler.ok());
+  std::vector<TokenId> runs[2];
+  for (auto& run : runs) {
+    auto session = open_session(model.value(), 3);  // a different chunking must not matter
+    REQUIRE(session->append(std::vector<TokenId>{714, 1108, 958, 985, 112}).ok());
+    auto out = session->generate(16, sampler.value());
+    REQUIRE(out.ok());
+    run = out.value();
+    CHECK(session->tokens().size() == 5 + 16);
+  }
+  CHECK(runs[0] == runs[1]);
+  CHECK(runs[0] !=
+        std::vector<TokenId>{35, 515, 341, 570, 1057, 577, 42, 803, 944, 663, 154, 1371, 428, 348, 1513, 629});
+}
