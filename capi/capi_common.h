@@ -22,6 +22,10 @@ struct ossrt_tokenizer {
   std::shared_ptr<const ossrt::Tokenizer> tokenizer;
 };
 
+struct ossrt_sampler {
+  ossrt::Sampler sampler;
+};
+
 struct ossrt_detok_stream {
   ossrt::StreamDecoder decoder;
 };

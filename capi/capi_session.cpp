@@ -5,6 +5,25 @@
 
 using namespace ossrt;
 
+namespace {
+
+// Shared by the greedy and sampled entry points: whatever was generated, even
+// before a failure, is the session's new tail and is reported.
+template <class Generate>
+ossrt_status generate_into(ossrt_session* session, size_t max_tokens, int32_t* out, size_t cap, size_t* n_out,
+                           Generate generate) {
+  if (cap < max_tokens) return capi::invalid_argument("generate: cap is smaller than max_tokens");
+  Session& s = *session->session;
+  const size_t before = s.tokens().size();
+  auto generated = generate(s);
+  const std::span<const TokenId> tail = s.tokens().subspan(before);
+  std::copy(tail.begin(), tail.end(), out);
+  *n_out = tail.size();
+  return capi::report(generated.ok() ? Status::success() : generated.status());
+}
+
+}  // namespace
+
 extern "C" {
 
 void ossrt_session_options_init(ossrt_session_options* options) {
@@ -72,15 +91,24 @@ ossrt_status ossrt_session_generate_greedy(ossrt_session* session, size_t max_to
   if (session == nullptr || n_out == nullptr || (out == nullptr && max_tokens > 0) || (stop == nullptr && n_stop > 0)) {
     return capi::invalid_argument("ossrt_session_generate_greedy: NULL argument");
   }
-  if (cap < max_tokens) return capi::invalid_argument("ossrt_session_generate_greedy: cap is smaller than max_tokens");
-  Session& s = *session->session;
-  const size_t before = s.tokens().size();
-  auto generated = s.generate_greedy(max_tokens, std::span<const TokenId>(stop, n_stop));
-  // Whatever was generated, even before a failure, is the session's new tail.
-  const std::span<const TokenId> tail = s.tokens().subspan(before);
-  std::copy(tail.begin(), tail.end(), out);
-  *n_out = tail.size();
-  return capi::report(generated.ok() ? Status::success() : generated.status());
+  return capi::barrier("ossrt_session_generate_greedy", [&] {
+    return generate_into(session, max_tokens, out, cap, n_out, [&](Session& s) {
+      return s.generate_greedy(max_tokens, std::span<const TokenId>(stop, n_stop));
+    });
+  });
+}
+
+ossrt_status ossrt_session_generate(ossrt_session* session, const ossrt_sampler* sampler, size_t max_tokens,
+                                    const int32_t* stop, size_t n_stop, int32_t* out, size_t cap, size_t* n_out) {
+  if (session == nullptr || sampler == nullptr || n_out == nullptr || (out == nullptr && max_tokens > 0) ||
+      (stop == nullptr && n_stop > 0)) {
+    return capi::invalid_argument("ossrt_session_generate: NULL argument");
+  }
+  return capi::barrier("ossrt_session_generate", [&] {
+    return generate_into(session, max_tokens, out, cap, n_out, [&](Session& s) {
+      return s.generate(max_tokens, sampler->sampler, std::span<const TokenId>(stop, n_stop));
+    });
+  });
 }
 
 ossrt_status ossrt_session_reset(ossrt_session* session) {

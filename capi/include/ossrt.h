@@ -26,6 +26,7 @@
  *   ossrt_tokenizer     immutable; every tokenizer call is thread-safe.
  *   ossrt_session       one thread at a time; different sessions run concurrently.
  *   ossrt_detok_stream  one thread at a time.
+ *   ossrt_sampler       immutable; usable by several sessions and threads at once.
  */
 #ifndef OSSRT_H
 #define OSSRT_H
@@ -74,6 +75,7 @@ typedef struct ossrt_model ossrt_model;
 typedef struct ossrt_session ossrt_session;
 typedef struct ossrt_tokenizer ossrt_tokenizer;
 typedef struct ossrt_detok_stream ossrt_detok_stream;
+typedef struct ossrt_sampler ossrt_sampler;
 
 /* ---- library ---------------------------------------------------------- */
 
@@ -264,6 +266,45 @@ OSSRT_API ossrt_status ossrt_session_get_num_tokens(const ossrt_session* session
  * failure *n_out and out still report the tokens generated before it. */
 OSSRT_API ossrt_status ossrt_session_generate_greedy(ossrt_session* session, size_t max_tokens, const int32_t* stop,
                                                      size_t n_stop, int32_t* out, size_t cap, size_t* n_out);
+
+/* ---- sampler ------------------------------------------------------------ */
+
+/* The chain, in order: logit bias -> repetition / presence / frequency
+ * penalties over the last penalty_last_n tokens -> temperature (a divisor;
+ * 0 = arg-max, lowest id on ties) -> top-k -> top-p -> min-p -> a draw keyed
+ * by (seed, position), so the same seed and inputs give the same tokens on
+ * every run and thread count. */
+typedef struct ossrt_sampler_options {
+  uint32_t struct_size;     /* sizeof(ossrt_sampler_options), set by _init */
+  float temperature;        /* >= 0; default 1 */
+  uint64_t top_k;           /* 0 = off (default) */
+  float top_p;              /* (0, 1]; 1 = off (default) */
+  float min_p;              /* [0, 1]; 0 = off (default) */
+  float repetition_penalty; /* > 0; 1 = off (default) */
+  float presence_penalty;   /* default 0 */
+  float frequency_penalty;  /* default 0 */
+  uint64_t penalty_last_n;  /* default 64; 0 = the whole session */
+  const int32_t* bias_ids;  /* n_bias ids whose logits get bias_values added */
+  const float* bias_values;
+  size_t n_bias;
+  uint64_t seed; /* default 0 */
+} ossrt_sampler_options;
+
+/* Sets defaults. Does nothing if options is NULL. */
+OSSRT_API void ossrt_sampler_options_init(ossrt_sampler_options* options);
+/* options may be NULL (defaults); the bias arrays are copied. Failure:
+ * INVALID_ARGUMENT (an option out of range, named in the message),
+ * OUT_OF_MEMORY; *sampler_out = NULL. Thread-safe. */
+OSSRT_API ossrt_status ossrt_sampler_create(const ossrt_sampler_options* options, ossrt_sampler** sampler_out);
+/* NULL is a no-op. */
+OSSRT_API void ossrt_sampler_destroy(ossrt_sampler* sampler);
+
+/* As ossrt_session_generate_greedy, drawing each token with sampler (its draw
+ * keyed by the token's position in the session). Failure: as greedy, plus
+ * INVALID_ARGUMENT for a NULL sampler or a bias id outside the vocabulary. */
+OSSRT_API ossrt_status ossrt_session_generate(ossrt_session* session, const ossrt_sampler* sampler, size_t max_tokens,
+                                              const int32_t* stop, size_t n_stop, int32_t* out, size_t cap,
+                                              size_t* n_out);
 
 /* Drops every token. Failure: INVALID_ARGUMENT (NULL session). */
 OSSRT_API ossrt_status ossrt_session_reset(ossrt_session* session);

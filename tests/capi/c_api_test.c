@@ -77,6 +77,31 @@ int main(void) {
   EXPECT(n_out == 4 && memcmp(out, expected, sizeof expected) == 0);
   EXPECT(ossrt_session_get_num_tokens(session, &n_tokens) == OSSRT_STATUS_OK && n_tokens == 9);
   EXPECT(ossrt_session_generate_greedy(session, 4, NULL, 0, out, 2, &n_out) == OSSRT_STATUS_INVALID_ARGUMENT);
+  {
+    ossrt_sampler_options so;
+    ossrt_sampler* sampler = NULL;
+    int32_t first[6], second[6];
+    size_t n1 = 0, n2 = 0;
+    ossrt_sampler_options_init(&so);
+    so.top_p = 2.0f;
+    EXPECT(ossrt_sampler_create(&so, &sampler) == OSSRT_STATUS_INVALID_ARGUMENT && sampler == NULL);
+    EXPECT(strstr(ossrt_last_error_message(), "top_p") != NULL);
+    ossrt_sampler_options_init(&so);
+    so.temperature = 0.9f;
+    so.seed = 5;
+    EXPECT(ossrt_sampler_create(&so, &sampler) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_generate(session, NULL, 6, NULL, 0, first, 6, &n1) == OSSRT_STATUS_INVALID_ARGUMENT);
+    /* The same seed from the same state gives the same tokens. */
+    EXPECT(ossrt_session_reset(session) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_append_tokens(session, prompt, 5) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_generate(session, sampler, 6, NULL, 0, first, 6, &n1) == OSSRT_STATUS_OK && n1 == 6);
+    EXPECT(ossrt_session_reset(session) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_append_tokens(session, prompt, 5) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_generate(session, sampler, 6, NULL, 0, second, 6, &n2) == OSSRT_STATUS_OK && n2 == 6);
+    EXPECT(memcmp(first, second, sizeof first) == 0);
+    ossrt_sampler_destroy(sampler);
+    ossrt_sampler_destroy(NULL);
+  }
   EXPECT(ossrt_session_reset(session) == OSSRT_STATUS_OK);
   EXPECT(ossrt_session_get_num_tokens(session, &n_tokens) == OSSRT_STATUS_OK && n_tokens == 0);
   ossrt_session_destroy(session);
