@@ -4,19 +4,11 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "sampling/draw.h"
 #include "util/errors.h"
 
 namespace ossrt {
 namespace {
-
-// SplitMix64 finaliser over (seed, position): a uniform double in [0, 1).
-double uniform(uint64_t seed, uint64_t position) noexcept {
-  uint64_t z = seed + 0x9e3779b97f4a7c15ull * (position + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-53;
-}
 
 struct Candidate {
   TokenId id;
@@ -127,7 +119,7 @@ Result<TokenId> Sampler::sample(std::span<const float> logits, std::span<const T
     // Draw from the kept candidates (in sorted order when filtered).
     double kept_total = 0;
     for (size_t i = 0; i < keep; ++i) kept_total += std::exp(static_cast<double>(c[i].logit - top));
-    const double target = uniform(o.seed, position) * kept_total;
+    const double target = sampling_uniform(o.seed, position) * kept_total;
     double running = 0;
     for (size_t i = 0; i < keep; ++i) {
       running += std::exp(static_cast<double>(c[i].logit - top));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ossrt/sampler.hpp"
+#include "sampling/draw.h"
 
 using namespace ossrt;
 
@@ -140,40 +141,16 @@ TEST_CASE("filters over a full vocabulary agree with a full-sort reference") {
   std::normal_distribution<float> n(0, 3);
   for (float& l : logits) l = n(rng);
   const SamplerOptions configs[] = {
-      [] {
-        SamplerOptions o;
-        o.top_p = 0.9f;
-        o.temperature = 0.7f;
-        return o;
-      }(),
-      [] {
-        SamplerOptions o;
-        o.top_k = 1000;
-        o.top_p = 0.5f;
-        return o;
-      }(),
-      [] {
-        SamplerOptions o;
-        o.min_p = 0.05f;
-        o.temperature = 1.3f;
-        return o;
-      }(),
-      [] {
-        SamplerOptions o;
-        o.top_k = 40;
-        return o;
-      }(),
+      SamplerOptions{.temperature = 0.7f, .top_p = 0.9f},
+      SamplerOptions{.top_k = 1000, .top_p = 0.5f},
+      SamplerOptions{.temperature = 1.3f, .min_p = 0.05f},
+      SamplerOptions{.top_k = 40},
   };
   for (SamplerOptions o : configs) {
     o.seed = 99;
     const Sampler s = make(o);
     for (uint64_t pos = 0; pos < 30; ++pos) {
-      // The same uniform the sampler uses, recomputed: reference and sampler must pick the same id.
-      uint64_t z = o.seed + 0x9e3779b97f4a7c15ull * (pos + 1);
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      z ^= z >> 31;
-      const double u = static_cast<double>(z >> 11) * 0x1.0p-53;
+      const double u = sampling_uniform(o.seed, pos);  // the draw the sampler makes at this position
       CHECK(draw(s, logits, pos) == reference_draw(o, logits, pos, u));
     }
   }
