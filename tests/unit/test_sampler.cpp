@@ -140,12 +140,16 @@ TEST_CASE("filters over a full vocabulary agree with a full-sort reference") {
   std::mt19937 rng(7);
   std::normal_distribution<float> n(0, 3);
   for (float& l : logits) l = n(rng);
-  const SamplerOptions configs[] = {
-      SamplerOptions{.temperature = 0.7f, .top_p = 0.9f},
-      SamplerOptions{.top_k = 1000, .top_p = 0.5f},
-      SamplerOptions{.temperature = 1.3f, .min_p = 0.05f},
-      SamplerOptions{.top_k = 40},
+  auto filters = [](float temperature, size_t top_k, float top_p, float min_p) {
+    SamplerOptions o;
+    o.temperature = temperature;
+    o.top_k = top_k;
+    o.top_p = top_p;
+    o.min_p = min_p;
+    return o;
   };
+  const SamplerOptions configs[] = {filters(0.7f, 0, 0.9f, 0), filters(1.0f, 1000, 0.5f, 0),
+                                    filters(1.3f, 0, 1.0f, 0.05f), filters(1.0f, 40, 1.0f, 0)};
   for (SamplerOptions o : configs) {
     o.seed = 99;
     const Sampler s = make(o);
