@@ -47,6 +47,10 @@ ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_
     SessionOptions cpp;
     cpp.context_length = static_cast<size_t>(o.context_length);
     cpp.max_batch_tokens = static_cast<size_t>(o.max_batch_tokens);
+    if (o.prefill_progress != nullptr) {
+      cpp.prefill_progress = [callback = o.prefill_progress, user_data = o.prefill_progress_user_data](
+                                 size_t processed, size_t total) { return callback(processed, total, user_data) == 0; };
+    }
     auto session = Session::create(model->model, cpp);
     if (!session.ok()) return capi::report(session.status());
     *session_out = new ossrt_session{std::move(session.value())};
@@ -109,6 +113,10 @@ ossrt_status ossrt_session_generate(ossrt_session* session, const ossrt_sampler*
       return s.generate(max_tokens, sampler->sampler, std::span<const TokenId>(stop, n_stop));
     });
   });
+}
+
+void ossrt_session_cancel(ossrt_session* session) {
+  if (session != nullptr) session->session->cancel();
 }
 
 ossrt_status ossrt_session_reset(ossrt_session* session) {

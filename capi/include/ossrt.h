@@ -226,10 +226,17 @@ OSSRT_API ossrt_status ossrt_detok_stream_finish(ossrt_detok_stream* stream, cha
 
 /* ---- session ---------------------------------------------------------- */
 
+/* Called on the session's thread after each prefill chunk with (tokens
+ * processed, tokens in the call, user_data); return non-zero to cancel the
+ * rest. Must not call back into the session. */
+typedef int32_t (*ossrt_progress_callback)(size_t processed, size_t total, void* user_data);
+
 typedef struct ossrt_session_options {
-  uint32_t struct_size;      /* sizeof(ossrt_session_options), set by _init */
-  uint64_t context_length;   /* 0 = the model's maximum */
-  uint64_t max_batch_tokens; /* prompt tokens per forward chunk; default 128 */
+  uint32_t struct_size;                     /* sizeof(ossrt_session_options), set by _init */
+  uint64_t context_length;                  /* 0 = the model's maximum */
+  uint64_t max_batch_tokens;                /* prompt tokens per forward chunk; default 128 */
+  ossrt_progress_callback prefill_progress; /* NULL = none */
+  void* prefill_progress_user_data;
 } ossrt_session_options;
 
 /* Sets defaults. Does nothing if options is NULL. */
@@ -247,7 +254,9 @@ OSSRT_API void ossrt_session_destroy(ossrt_session* session);
 /* Appends n tokens and runs them through the model; afterwards
  * ossrt_session_get_logits gives the next-token logits.
  * Failure: INVALID_ARGUMENT (NULL session, NULL tokens with n > 0),
- * INVALID_TOKEN or CONTEXT_OVERFLOW (nothing appended), OUT_OF_MEMORY. */
+ * INVALID_TOKEN or CONTEXT_OVERFLOW (nothing appended), CANCELLED (the session
+ * keeps the chunks that completed; if any did, there are no logits until the
+ * next append), OUT_OF_MEMORY. */
 OSSRT_API ossrt_status ossrt_session_append_tokens(ossrt_session* session, const int32_t* tokens, size_t n);
 
 /* Library-owned view of vocab_size logits, valid until the next non-const call
@@ -305,6 +314,13 @@ OSSRT_API void ossrt_sampler_destroy(ossrt_sampler* sampler);
 OSSRT_API ossrt_status ossrt_session_generate(ossrt_session* session, const ossrt_sampler* sampler, size_t max_tokens,
                                               const int32_t* stop, size_t n_stop, int32_t* out, size_t cap,
                                               size_t* n_out);
+
+/* Asks the call in progress on session (append, generate) to stop at its next
+ * layer boundary; that call returns CANCELLED and the session stays valid at
+ * its last committed chunk or token. Callable from any thread, at any time,
+ * while the session exists; a call that starts afterwards is not affected.
+ * NULL is a no-op. */
+OSSRT_API void ossrt_session_cancel(ossrt_session* session);
 
 /* Drops every token. Failure: INVALID_ARGUMENT (NULL session). */
 OSSRT_API ossrt_status ossrt_session_reset(ossrt_session* session);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -23,6 +24,11 @@ struct SessionOptions {
   size_t context_length = 0;
   // Prompt tokens processed per forward chunk during prefill (>= 1).
   size_t max_batch_tokens = 128;
+  // Called on the session's thread after each chunk of an append with
+  // (tokens processed so far, tokens in the call); return false to cancel the
+  // rest (after the final chunk there is nothing left to cancel).
+  // Must not call back into the session.
+  std::function<bool(size_t processed, size_t total)> prefill_progress;
 };
 
 class Session {
@@ -41,8 +47,10 @@ class Session {
   // appended token, in order.
   // Failure: invalid_token (an id outside [0, vocab_size); nothing is
   // appended), context_overflow (the context would exceed context_length;
-  // nothing is appended), out_of_memory, internal. After a failure in the
-  // middle of a long append the session holds the chunks that completed.
+  // nothing is appended), cancelled (cancel() or the progress callback),
+  // out_of_memory, internal. After a failure in the middle of a long append
+  // the session holds the chunks that completed, and logits() is empty if any
+  // did (append more to get logits again); `logits_all` then holds their rows.
   Status append(std::span<const TokenId> tokens, std::vector<float>* logits_all = nullptr) noexcept;
 
   // Logits (vocab_size values) predicting the token after the last appended
@@ -62,6 +70,12 @@ class Session {
   // Failure: invalid_state (no logits yet), context_overflow, and append's;
   // the tokens generated before the failure stay appended to the session.
   Result<std::vector<TokenId>> generate_greedy(size_t max_tokens, std::span<const TokenId> stop_tokens = {}) noexcept;
+
+  // Asks the call in progress on this session (append, generate) to stop at
+  // its next layer boundary; it returns cancelled and the session stays valid
+  // at its last committed chunk or token. Callable from any thread at any
+  // time; a call that starts afterwards is not affected.
+  void cancel() noexcept;
 
   // Drops every token; the session is as newly created. Never fails.
   void reset() noexcept;

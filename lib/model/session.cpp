@@ -2,6 +2,7 @@
 #include "ossrt/session.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "model/kv_cache.h"
@@ -17,8 +18,10 @@ struct Session::Impl {
   Workspace workspace;
   std::vector<TokenId> tokens;
   std::vector<float> logits;  // [V] after the last append, else empty
+  std::atomic<bool> cancel_requested{false};
 
   const Model::Impl& m() const { return model->impl(); }
+  Status append(std::span<const TokenId> tokens, std::vector<float>* logits_all);
 };
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -55,43 +58,64 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   });
 }
 
+Status Session::Impl::append(std::span<const TokenId> input, std::vector<float>* logits_all) {
+  Impl& s = *this;
+  const size_t vocab = static_cast<size_t>(s.m().config().vocab_size);
+  for (size_t i = 0; i < input.size(); ++i) {
+    if (input[i] < 0 || static_cast<size_t>(input[i]) >= vocab) {
+      return error(StatusCode::invalid_token,
+                   "Session::append: token %d at index %zu is outside the vocabulary [0, %zu)", input[i], i, vocab);
+    }
+  }
+  if (input.size() > s.options.context_length - s.tokens.size()) {
+    return error(StatusCode::context_overflow,
+                 "Session::append: %zu tokens do not fit: the session holds %zu of its %zu-token context", input.size(),
+                 s.tokens.size(), s.options.context_length);
+  }
+  if (input.empty()) return Status::success();
+  if (Status st = s.cache.reserve(s.tokens.size() + input.size()); !st.ok()) return st;
+  const size_t chunk = s.options.max_batch_tokens;
+  if (logits_all != nullptr) {
+    if (Status st = s.workspace.reserve_logits(s.m(), std::min(chunk, input.size())); !st.ok()) return st;
+    logits_all->resize(input.size() * vocab);
+  }
+  std::vector<float> last(vocab);  // s.logits changes only when the whole call succeeds
+  for (size_t begin = 0; begin < input.size(); begin += chunk) {
+    const size_t n = std::min(chunk, input.size() - begin);
+    const bool last_chunk = begin + n == input.size();
+    float* out = logits_all != nullptr ? logits_all->data() + begin * vocab : last.data();
+    const size_t logits_from = logits_all != nullptr ? 0 : (last_chunk ? n - 1 : n);
+    const bool completed = forward_chunk(s.m(), s.cache, s.workspace, input.data() + begin, n, s.tokens.size(),
+                                         logits_from, out, s.cancel_requested);
+    // The callback sees every completed chunk; asking to stop after the last one is moot.
+    const bool keep_going =
+        !completed || !s.options.prefill_progress || s.options.prefill_progress(begin + n, input.size());
+    const bool go_on = completed && (keep_going || last_chunk);
+    if (completed) {
+      s.tokens.insert(s.tokens.end(), input.begin() + static_cast<std::ptrdiff_t>(begin),
+                      input.begin() + static_cast<std::ptrdiff_t>(begin + n));
+    }
+    if (!go_on) {
+      if (begin + (completed ? n : 0) > 0) s.logits.clear();  // the last committed position has no logits
+      if (logits_all != nullptr) logits_all->resize((begin + (completed ? n : 0)) * vocab);
+      return error(StatusCode::cancelled, "Session::append: cancelled after %zu of %zu tokens",
+                   begin + (completed ? n : 0), input.size());
+    }
+  }
+  if (logits_all != nullptr) {
+    std::copy(logits_all->end() - static_cast<std::ptrdiff_t>(vocab), logits_all->end(), last.begin());
+  }
+  s.logits = std::move(last);
+  return Status::success();
+}
+
 Status Session::append(std::span<const TokenId> tokens, std::vector<float>* logits_all) noexcept {
-  return guard("Session::append", [&]() -> Status {
-    Impl& s = *impl_;
-    const size_t vocab = static_cast<size_t>(s.m().config().vocab_size);
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      if (tokens[i] < 0 || static_cast<size_t>(tokens[i]) >= vocab) {
-        return error(StatusCode::invalid_token,
-                     "Session::append: token %d at index %zu is outside the vocabulary [0, %zu)", tokens[i], i, vocab);
-      }
-    }
-    if (tokens.size() > s.options.context_length - s.tokens.size()) {
-      return error(StatusCode::context_overflow,
-                   "Session::append: %zu tokens do not fit: the session holds %zu of its %zu-token context",
-                   tokens.size(), s.tokens.size(), s.options.context_length);
-    }
-    if (tokens.empty()) return Status::success();
-    if (Status st = s.cache.reserve(s.tokens.size() + tokens.size()); !st.ok()) return st;
-    const size_t chunk = s.options.max_batch_tokens;
-    if (logits_all != nullptr) {
-      if (Status st = s.workspace.reserve_logits(s.m(), std::min(chunk, tokens.size())); !st.ok()) return st;
-      logits_all->resize(tokens.size() * vocab);
-    }
-    s.logits.resize(vocab);
-    for (size_t begin = 0; begin < tokens.size(); begin += chunk) {
-      const size_t n = std::min(chunk, tokens.size() - begin);
-      const bool last_chunk = begin + n == tokens.size();
-      float* out = logits_all != nullptr ? logits_all->data() + begin * vocab : s.logits.data();
-      const size_t logits_from = logits_all != nullptr ? 0 : (last_chunk ? n - 1 : n);
-      forward_chunk(s.m(), s.cache, s.workspace, tokens.data() + begin, n, s.tokens.size(), logits_from, out);
-      s.tokens.insert(s.tokens.end(), tokens.begin() + static_cast<std::ptrdiff_t>(begin),
-                      tokens.begin() + static_cast<std::ptrdiff_t>(begin + n));
-    }
-    if (logits_all != nullptr) {
-      std::copy(logits_all->end() - static_cast<std::ptrdiff_t>(vocab), logits_all->end(), s.logits.begin());
-    }
-    return Status::success();
-  });
+  impl_->cancel_requested.store(false);
+  return guard("Session::append", [&] { return impl_->append(tokens, logits_all); });
+}
+
+void Session::cancel() noexcept {
+  impl_->cancel_requested.store(true);
 }
 
 std::span<const float> Session::logits() const noexcept {
@@ -102,12 +126,16 @@ Result<std::vector<TokenId>> Session::generate(size_t max_tokens, const Sampler&
                                                std::span<const TokenId> stop_tokens) noexcept {
   return guard("Session::generate", [&]() -> Result<std::vector<TokenId>> {
     if (impl_->logits.empty()) return Status(StatusCode::invalid_state, "Session::generate: append a prompt first");
+    impl_->cancel_requested.store(false);
     std::vector<TokenId> generated;
     while (generated.size() < max_tokens) {
+      if (impl_->cancel_requested.load()) {
+        return error(StatusCode::cancelled, "Session::generate: cancelled after %zu tokens", generated.size());
+      }
       auto next = sampler.sample(impl_->logits, impl_->tokens, impl_->tokens.size());
       if (!next.ok()) return next.status();
       const TokenId one[1] = {next.value()};
-      if (Status st = append(one); !st.ok()) return st;
+      if (Status st = impl_->append(one, nullptr); !st.ok()) return st;
       generated.push_back(one[0]);
       if (std::find(stop_tokens.begin(), stop_tokens.end(), one[0]) != stop_tokens.end()) break;
     }

@@ -113,8 +113,8 @@ Status Workspace::reserve_logits(const Model::Impl& m, size_t rows) {
   return Status::success();
 }
 
-void forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const int32_t* tokens, size_t n,
-                   size_t first_position, size_t logits_from, float* host_logits) {
+bool forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const int32_t* tokens, size_t n,
+                   size_t first_position, size_t logits_from, float* host_logits, const std::atomic<bool>& cancel) {
   const Dims d(m.config());
   const Backend& be = m.backend;
   // RoPE tables for this chunk's positions, shared by every layer.
@@ -126,16 +126,18 @@ void forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const in
 
   be.embedding_bf16_f32(be.self, m.weights.embedding, d.H, ws.token_ids.as<int32_t>(), n, ws.residual.as());
   for (size_t layer = 0; layer < m.weights.layers.size(); ++layer) {
+    if (cancel.load(std::memory_order_relaxed)) return false;
     attention_block(m, d, layer, cache.layer(layer), ws, n, first_position);
     moe_block(m, d, layer, ws, n);
   }
   const size_t rows = n - logits_from;
-  if (rows == 0) return;
+  if (rows == 0) return true;
   float* last = ws.residual.as() + logits_from * d.H;
   be.rmsnorm_f32_bf16w(be.self, last, m.weights.final_norm, rows, d.H, kRmsNormEps, ws.normed.as());
   be.matmul_f32_bf16w(be.self, MatmulArgs{ws.normed.as(), d.H, m.weights.unembedding, nullptr, ws.logits.as(), d.V,
                                           rows, d.H, d.V, false});
   be.download(be.self, host_logits, ws.logits.as(), rows * d.V * sizeof(float));
+  return true;
 }
 
 }  // namespace ossrt

@@ -3,6 +3,7 @@
 // unembedding. Every operation goes through the backend table.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <vector>
 
@@ -39,8 +40,11 @@ struct Workspace {
 // Runs tokens[0..n) at positions first_position.. through the model, storing
 // their keys/values in `cache` (which must already have room), and downloads
 // the logits of rows [logits_from, n) into host_logits ([n - logits_from, V]).
-// The ids must be valid and n <= workspace.max_tokens.
-void forward_chunk(const Model::Impl& model, KvCache& cache, Workspace& workspace, const int32_t* tokens, size_t n,
-                   size_t first_position, size_t logits_from, float* host_logits);
+// The ids must be valid and n <= workspace.max_tokens. `cancel` is checked
+// before every layer; returns false if it stopped there. A stopped chunk only
+// wrote cache slots of its own positions and of positions at least a window
+// behind first_position, so the cache stays valid for positions before it.
+bool forward_chunk(const Model::Impl& model, KvCache& cache, Workspace& workspace, const int32_t* tokens, size_t n,
+                   size_t first_position, size_t logits_from, float* host_logits, const std::atomic<bool>& cancel);
 
 }  // namespace ossrt

@@ -7,6 +7,14 @@
 #include "ossrt.h"
 
 static int failures = 0;
+
+/* Cancels once two chunks of a prefill are done. */
+static int32_t stop_after_two_chunks(size_t processed, size_t total, void* user_data) {
+  int* calls = (int*)user_data;
+  (void)total;
+  ++*calls;
+  return processed >= 4 ? 1 : 0;
+}
 static int passes = 0;
 
 #define EXPECT(cond)                                                           \
@@ -104,7 +112,30 @@ int main(void) {
   }
   EXPECT(ossrt_session_reset(session) == OSSRT_STATUS_OK);
   EXPECT(ossrt_session_get_num_tokens(session, &n_tokens) == OSSRT_STATUS_OK && n_tokens == 0);
+  ossrt_session_cancel(session); /* nothing running: the next call is not affected */
+  EXPECT(ossrt_session_append_tokens(session, prompt, 5) == OSSRT_STATUS_OK);
+  ossrt_session_cancel(NULL);
   ossrt_session_destroy(session);
+
+  /* A progress callback that cancels: the session keeps the committed chunks. */
+  {
+    ossrt_model* again = NULL;
+    int calls = 0;
+    EXPECT(ossrt_model_load(OSSRT_TEST_DATA_DIR "/tiny-a", NULL, &again) == OSSRT_STATUS_OK);
+    ossrt_session_options_init(&session_options);
+    session_options.max_batch_tokens = 2;
+    session_options.prefill_progress = stop_after_two_chunks;
+    session_options.prefill_progress_user_data = &calls;
+    session = NULL;
+    EXPECT(ossrt_session_create(again, &session_options, &session) == OSSRT_STATUS_OK);
+    ossrt_model_destroy(again);
+    if (session == NULL) return 1;
+    EXPECT(ossrt_session_append_tokens(session, prompt, 5) == OSSRT_STATUS_CANCELLED);
+    EXPECT(calls == 2);
+    EXPECT(ossrt_session_get_num_tokens(session, &n_tokens) == OSSRT_STATUS_OK && n_tokens == 4);
+    EXPECT(ossrt_session_get_logits(session, &logits, &vocab) == OSSRT_STATUS_INVALID_STATE);
+    ossrt_session_destroy(session);
+  }
 
   /* Tokenizer: required-size idiom, specials, decode contracts, streaming. */
   {

@@ -4,9 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "checkpoint_writer.hpp"
@@ -235,4 +237,90 @@ TEST_CASE("sampled generation is reproducible from the seed and stays in the ses
   CHECK(runs[0] == runs[1]);
   CHECK(runs[0] !=
         std::vector<TokenId>{35, 515, 341, 570, 1057, 577, 42, 803, 944, 663, 154, 1371, 428, 348, 1513, 629});
+}
+
+TEST_CASE("cancelling a prefill keeps the session valid at its last committed chunk") {
+  auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a");
+  REQUIRE(model.ok());
+  const std::vector<TokenId> prompt = random_prompt(40, 1536, 21);
+  auto reference = open_session(model.value(), 8);
+  REQUIRE(reference->append(prompt).ok());
+  const std::vector<float> expected(reference->logits().begin(), reference->logits().end());
+
+  SessionOptions options;
+  options.max_batch_tokens = 8;
+  std::vector<size_t> seen;
+  bool stop_early = true;
+  options.prefill_progress = [&](size_t processed, size_t) {
+    seen.push_back(processed);
+    return !(stop_early && processed == 16);  // stop after the second chunk
+  };
+  auto session = Session::create(model.value(), options);
+  REQUIRE(session.ok());
+  Session& s = *session.value();
+  CHECK(s.append(prompt).code() == StatusCode::cancelled);
+  CHECK(seen == std::vector<size_t>{8, 16});
+  CHECK(s.tokens().size() == 16);
+  CHECK(s.logits().empty());
+  // Continuing after the cancel must give exactly the uninterrupted logits.
+  stop_early = false;
+  REQUIRE(s.append(std::span(prompt).subspan(16)).ok());
+  double worst = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    worst = std::max(worst, static_cast<double>(std::fabs(s.logits()[i] - expected[i])));
+  }
+  CHECK(worst < 1e-5);
+}
+
+TEST_CASE("cancel() from another thread stops at a layer boundary; continuing is exact") {
+  auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a");
+  REQUIRE(model.ok());
+  const std::vector<TokenId> prompt = random_prompt(40, 1536, 22);
+  auto reference = open_session(model.value(), 8);
+  REQUIRE(reference->append(prompt).ok());
+  const std::vector<float> expected(reference->logits().begin(), reference->logits().end());
+
+  std::unique_ptr<Session> session;
+  SessionOptions options;
+  options.max_batch_tokens = 8;
+  // The callback runs on the session's thread; it has another thread cancel
+  // and waits until that happened, so the cancel lands during the next chunk.
+  options.prefill_progress = [&](size_t processed, size_t) {
+    if (processed == 24) {
+      std::thread canceller([&] { session->cancel(); });
+      canceller.join();
+    }
+    return true;
+  };
+  auto created = Session::create(model.value(), options);
+  REQUIRE(created.ok());
+  session = std::move(created.value());
+  CHECK(session->append(prompt).code() == StatusCode::cancelled);
+  CHECK(session->tokens().size() == 24);
+
+  session->cancel();  // before a call: that call is not affected
+  REQUIRE(session->append(std::span(prompt).subspan(24)).ok());
+  const std::vector<float> got(session->logits().begin(), session->logits().end());
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, static_cast<double>(std::fabs(got[i] - expected[i])));
+  CHECK(worst < 1e-5);
+}
+
+TEST_CASE("cancel() stops a running generation between tokens") {
+  auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a");
+  REQUIRE(model.ok());
+  auto session = open_session(model.value(), 16);
+  REQUIRE(session->append(std::vector<TokenId>{714, 1108, 958, 985, 112}).ok());
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    session->cancel();
+  });
+  auto out = session->generate_greedy(2000);  // ~3 s uncancelled on this model
+  canceller.join();
+  CHECK(out.status().code() == StatusCode::cancelled);
+  const size_t held = session->tokens().size();
+  CHECK(held > 5);
+  CHECK(held < 2005);
+  REQUIRE(session->logits().size() == 1536);  // valid at the last committed token
+  CHECK(session->generate_greedy(1).ok());
 }
