@@ -71,6 +71,11 @@ class Session {
   // the tokens generated before the failure stay appended to the session.
   Result<std::vector<TokenId>> generate_greedy(size_t max_tokens, std::span<const TokenId> stop_tokens = {}) noexcept;
 
+  // A new, independent session holding a copy of this one's tokens, logits
+  // and KV cache (same options): continuing either gives the same results as
+  // continuing this one. Costs a copy of the KV cache. Failure: out_of_memory.
+  Result<std::unique_ptr<Session>> fork() const noexcept;
+
   // Asks the call in progress on this session (append, generate) to stop at
   // its next layer boundary; it returns cancelled and the session stays valid
   // at its last committed chunk or token. Callable from any thread at any

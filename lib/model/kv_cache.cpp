@@ -55,6 +55,23 @@ Status KvCache::reserve(size_t positions) {
   return Status::success();
 }
 
+Result<KvCache> KvCache::copy(size_t positions) const {
+  Result<KvCache> made = create(*backend_, layout_);
+  if (!made.ok()) return made.status();
+  KvCache& out = made.value();
+  if (Status st = out.reserve(positions); !st.ok()) return st;
+  for (size_t n = 0; n < layers_.size(); ++n) {
+    const Layer& from = layers_[n];
+    Layer& to = out.layers_[n];
+    const size_t slots = from.ring ? from.capacity : std::min(positions, from.capacity);
+    const size_t bytes = slots * layout_.width * sizeof(float);
+    if (bytes == 0) continue;
+    backend_->copy(backend_->self, to.k.as(), from.k.as(), bytes);
+    backend_->copy(backend_->self, to.v.as(), from.v.as(), bytes);
+  }
+  return made;
+}
+
 size_t KvCache::bytes() const noexcept {
   size_t total = 0;
   for (const Layer& layer : layers_) total += layer.k.bytes() + layer.v.bytes();

@@ -38,6 +38,11 @@ class KvCache {
   // cached content. Failure: out_of_memory (the cache is unchanged).
   Status reserve(size_t positions);
 
+  // A deep copy: same layout and capacities, the first `positions` positions
+  // of every layer copied (the whole ring for banded layers). Explicit,
+  // because it copies device memory. Failure: out_of_memory.
+  Result<KvCache> copy(size_t positions) const;
+
   const Layer& layer(size_t index) const noexcept { return layers_[index]; }
   Layer& layer(size_t index) noexcept { return layers_[index]; }
   size_t bytes() const noexcept;

@@ -114,6 +114,20 @@ Status Session::append(std::span<const TokenId> tokens, std::vector<float>* logi
   return guard("Session::append", [&] { return impl_->append(tokens, logits_all); });
 }
 
+Result<std::unique_ptr<Session>> Session::fork() const noexcept {
+  return guard("Session::fork", [&]() -> Result<std::unique_ptr<Session>> {
+    auto created = Session::create(impl_->model, impl_->options);
+    if (!created.ok()) return created.status();
+    Impl& copy = *created.value()->impl_;
+    Result<KvCache> cache = impl_->cache.copy(impl_->tokens.size());
+    if (!cache.ok()) return cache.status();
+    copy.cache = std::move(cache.value());
+    copy.tokens = impl_->tokens;
+    copy.logits = impl_->logits;
+    return std::move(created.value());
+  });
+}
+
 void Session::cancel() noexcept {
   impl_->cancel_requested.store(true);
 }

@@ -324,3 +324,25 @@ TEST_CASE("cancel() stops a running generation between tokens") {
   REQUIRE(session->logits().size() == 1536);  // valid at the last committed token
   CHECK(session->generate_greedy(1).ok());
 }
+
+TEST_CASE("a forked session continues exactly like the original, independently") {
+  auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a");
+  REQUIRE(model.ok());
+  auto original = open_session(model.value(), 16);
+  REQUIRE(original->append(random_prompt(100, 1536, 31)).ok());  // past the window: the ring has wrapped
+  auto forked = original->fork();
+  REQUIRE_MESSAGE(forked.ok(), forked.status().to_string());
+  Session& copy = *forked.value();
+  CHECK(copy.tokens().size() == 100);
+  CHECK(std::vector<float>(copy.logits().begin(), copy.logits().end()) ==
+        std::vector<float>(original->logits().begin(), original->logits().end()));
+  auto a = original->generate_greedy(12);
+  auto b = copy.generate_greedy(12);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(a.value() == b.value());
+  // Diverging one of them leaves the other untouched.
+  REQUIRE(copy.append(std::vector<TokenId>{7, 8, 9}).ok());
+  CHECK(original->tokens().size() == 112);
+  CHECK(copy.tokens().size() == 115);
+}
