@@ -115,6 +115,18 @@ ossrt_status ossrt_session_generate(ossrt_session* session, const ossrt_sampler*
   });
 }
 
+ossrt_status ossrt_session_fork(const ossrt_session* session, ossrt_session** session_out) {
+  if (session_out == nullptr) return capi::invalid_argument("ossrt_session_fork: session_out is NULL");
+  *session_out = nullptr;
+  if (session == nullptr) return capi::invalid_argument("ossrt_session_fork: session is NULL");
+  return capi::barrier("ossrt_session_fork", [&] {
+    auto copy = session->session->fork();
+    if (!copy.ok()) return capi::report(copy.status());
+    *session_out = new ossrt_session{std::move(copy.value())};
+    return capi::report(Status::success());
+  });
+}
+
 void ossrt_session_cancel(ossrt_session* session) {
   if (session != nullptr) session->session->cancel();
 }

@@ -315,6 +315,11 @@ OSSRT_API ossrt_status ossrt_session_generate(ossrt_session* session, const ossr
                                               const int32_t* stop, size_t n_stop, int32_t* out, size_t cap,
                                               size_t* n_out);
 
+/* A new, independent session with a copy of session's tokens, logits and KV
+ * cache (same options). Failure: INVALID_ARGUMENT (NULL argument),
+ * OUT_OF_MEMORY; *session_out = NULL. */
+OSSRT_API ossrt_status ossrt_session_fork(const ossrt_session* session, ossrt_session** session_out);
+
 /* Asks the call in progress on session (append, generate) to stop at its next
  * layer boundary; that call returns CANCELLED and the session stays valid at
  * its last committed chunk or token. Callable from any thread, at any time,

@@ -112,6 +112,19 @@ int main(void) {
   }
   EXPECT(ossrt_session_reset(session) == OSSRT_STATUS_OK);
   EXPECT(ossrt_session_get_num_tokens(session, &n_tokens) == OSSRT_STATUS_OK && n_tokens == 0);
+  {
+    ossrt_session* copy = NULL;
+    int32_t a[3], b[3];
+    size_t na = 0, nb = 0;
+    EXPECT(ossrt_session_fork(NULL, &copy) == OSSRT_STATUS_INVALID_ARGUMENT && copy == NULL);
+    EXPECT(ossrt_session_append_tokens(session, prompt, 5) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_fork(session, &copy) == OSSRT_STATUS_OK && copy != NULL);
+    EXPECT(ossrt_session_generate_greedy(session, 3, NULL, 0, a, 3, &na) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_generate_greedy(copy, 3, NULL, 0, b, 3, &nb) == OSSRT_STATUS_OK);
+    EXPECT(na == 3 && nb == 3 && memcmp(a, b, sizeof a) == 0 && a[0] == expected[0]);
+    ossrt_session_destroy(copy);
+    EXPECT(ossrt_session_reset(session) == OSSRT_STATUS_OK);
+  }
   ossrt_session_cancel(session); /* nothing running: the next call is not affected */
   EXPECT(ossrt_session_append_tokens(session, prompt, 5) == OSSRT_STATUS_OK);
   ossrt_session_cancel(NULL);
