@@ -63,6 +63,10 @@ const ModelInfo& Model::info() const noexcept {
   return impl_->info;
 }
 
+Result<std::shared_ptr<const Tokenizer>> Model::tokenizer() const noexcept {
+  return Tokenizer::o200k_harmony();
+}
+
 Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& directory,
                                                  const ModelOptions& options) noexcept {
   return guard("Model::load", [&]() -> Result<std::shared_ptr<const Model>> {

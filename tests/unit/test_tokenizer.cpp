@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ossrt/model.hpp"
 #include "ossrt/tokenizer.hpp"
 #include "tokenizer/utf8.h"
 
@@ -164,4 +165,14 @@ TEST_CASE("many special-token openers with specials allowed stay linear and exac
   REQUIRE(ids.ok());
   CHECK(ids.value().back() == 200007);  // the last "<|" opens <|end|>
   CHECK(tok().decode(ids.value()).value() == openers);
+}
+
+TEST_CASE("the model hands out the same tokenizer instance") {
+  auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a");
+  REQUIRE(model.ok());
+  auto from_model = model.value()->tokenizer();
+  auto shared = Tokenizer::o200k_harmony();
+  REQUIRE(from_model.ok());
+  REQUIRE(shared.ok());
+  CHECK(from_model.value().get() == shared.value().get());
 }
