@@ -226,8 +226,10 @@ TEST_CASE("sampled generation is reproducible from the seed and stays in the ses
   auto sampler = Sampler::create(options);
   REQUIRE(sampler.ok());
   std::vector<TokenId> runs[2];
-  for (auto& run : runs) {
-    auto session = open_session(model.value(), 3);  // a different chunking must not matter
+  const size_t chunkings[2] = {3, 128};  // how the prompt is chunked must not matter
+  for (size_t r = 0; r < 2; ++r) {
+    std::vector<TokenId>& run = runs[r];
+    auto session = open_session(model.value(), chunkings[r]);
     REQUIRE(session->append(std::vector<TokenId>{714, 1108, 958, 985, 112}).ok());
     auto out = session->generate(16, sampler.value());
     REQUIRE(out.ok());
