@@ -17,7 +17,8 @@ struct Session::Impl {
   KvCache cache;
   Workspace workspace;
   std::vector<TokenId> tokens;
-  std::vector<float> logits;  // [V] after the last append, else empty
+  std::vector<float> logits;          // [V] after the last append, else empty
+  std::vector<float> pending_logits;  // [V] staging: swapped into logits when an append succeeds
   std::atomic<bool> cancel_requested{false};
 
   const Model::Impl& m() const { return model->impl(); }
@@ -79,7 +80,10 @@ Status Session::Impl::append(std::span<const TokenId> input, std::vector<float>*
     if (Status st = s.workspace.reserve_logits(s.m(), std::min(chunk, input.size())); !st.ok()) return st;
     logits_all->resize(input.size() * vocab);
   }
-  std::vector<float> last(vocab);  // s.logits changes only when the whole call succeeds
+  // s.logits changes only when the whole call succeeds; the staging buffer
+  // keeps its capacity, so decoding does not allocate per token.
+  std::vector<float>& last = s.pending_logits;
+  last.resize(vocab);
   for (size_t begin = 0; begin < input.size(); begin += chunk) {
     const size_t n = std::min(chunk, input.size() - begin);
     const bool last_chunk = begin + n == input.size();
@@ -96,16 +100,17 @@ Status Session::Impl::append(std::span<const TokenId> input, std::vector<float>*
                       input.begin() + static_cast<std::ptrdiff_t>(begin + n));
     }
     if (!go_on) {
-      if (begin + (completed ? n : 0) > 0) s.logits.clear();  // the last committed position has no logits
-      if (logits_all != nullptr) logits_all->resize((begin + (completed ? n : 0)) * vocab);
-      return error(StatusCode::cancelled, "Session::append: cancelled after %zu of %zu tokens",
-                   begin + (completed ? n : 0), input.size());
+      const size_t committed = completed ? begin + n : begin;
+      if (committed > 0) s.logits.clear();  // the last committed position has no logits
+      if (logits_all != nullptr) logits_all->resize(committed * vocab);
+      return error(StatusCode::cancelled, "Session::append: cancelled after %zu of %zu tokens", committed,
+                   input.size());
     }
   }
   if (logits_all != nullptr) {
     std::copy(logits_all->end() - static_cast<std::ptrdiff_t>(vocab), logits_all->end(), last.begin());
   }
-  s.logits = std::move(last);
+  s.logits.swap(last);
   return Status::success();
 }
 
