@@ -1,6 +1,7 @@
 #include "ossrt/tokenizer.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "tokenizer/bpe.h"
 #include "tokenizer/pretokenizer.h"
@@ -24,7 +25,8 @@ struct Tokenizer::Impl {
 
 namespace {
 
-constexpr TokenId kSpecialIds[] = {199998, 199999, 200002, 200003, 200005, 200006, 200007, 200008, 200012};
+static_assert(std::size(kNamedSpecials) == static_cast<size_t>(SpecialToken::call) + 1,
+              "kNamedSpecials lists one entry per SpecialToken, in its order");
 
 const char* const kReplacement = "\xef\xbf\xbd";
 
@@ -119,7 +121,7 @@ std::string Tokenizer::decode_lossy(std::span<const TokenId> ids) const noexcept
 }
 
 TokenId Tokenizer::special_id(SpecialToken token) const noexcept {
-  return kSpecialIds[static_cast<size_t>(token)];
+  return kNamedSpecials[static_cast<size_t>(token)].id;
 }
 
 Result<TokenId> Tokenizer::find_special(std::string_view text) const noexcept {

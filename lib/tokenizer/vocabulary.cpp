@@ -10,17 +10,7 @@ namespace {
 constexpr int32_t kFirstSpecial = 199998;
 constexpr int32_t kLastSpecial = 201087;
 
-// Named special tokens of o200k_harmony; every other id in the special range
-// is <|reserved_ID|>. 200018 is also known as <|endofprompt|> (o200k_base).
-struct NamedSpecial {
-  int32_t id;
-  const char* text;
-};
-constexpr NamedSpecial kNamedSpecials[] = {
-    {199998, "<|startoftext|>"}, {199999, "<|endoftext|>"}, {200002, "<|return|>"},
-    {200003, "<|constrain|>"},   {200005, "<|channel|>"},   {200006, "<|start|>"},
-    {200007, "<|end|>"},         {200008, "<|message|>"},   {200012, "<|call|>"},
-};
+// 200018 is also known as <|endofprompt|> (o200k_base's name for it).
 constexpr NamedSpecial kSpecialAliases[] = {{200018, "<|endofprompt|>"}};
 
 uint64_t hash_bytes(std::string_view s) noexcept {

@@ -11,6 +11,18 @@
 
 namespace ossrt {
 
+struct NamedSpecial {
+  int32_t id;
+  const char* text;
+};
+// The named special tokens of o200k_harmony, in the order of ossrt::SpecialToken;
+// every other id in 199998..201087 is <|reserved_ID|>.
+inline constexpr NamedSpecial kNamedSpecials[] = {
+    {199998, "<|startoftext|>"}, {199999, "<|endoftext|>"}, {200002, "<|return|>"},
+    {200003, "<|constrain|>"},   {200005, "<|channel|>"},   {200006, "<|start|>"},
+    {200007, "<|end|>"},         {200008, "<|message|>"},   {200012, "<|call|>"},
+};
+
 // The compiled-in blob written by vocab_gen ("OSV1" | count | offsets | bytes).
 std::string_view o200k_vocabulary_blob() noexcept;
 
