@@ -147,21 +147,9 @@ Status StreamDecoder::push(TokenId id, std::string& out) noexcept {
   if (!bytes.ok()) return bytes.status();
   return guard("StreamDecoder::push", [&]() -> Status {
     pending_.append(bytes.value());
-    // Emit everything up to a trailing sequence that may still complete.
-    size_t i = 0, invalid = 0;
-    while (i < pending_.size()) {
-      const size_t n = utf8::valid_sequence_length(pending_, i, invalid);
-      if (n > 0) {
-        out.append(pending_, i, n);
-        i += n;
-      } else if (utf8::is_truncated_sequence(pending_, i)) {
-        break;  // a valid prefix cut by the end: wait for the next token
-      } else {
-        out.append(kReplacement);
-        i += invalid;
-      }
-    }
-    pending_.erase(0, i);
+    // Emit everything but a trailing sequence that may still complete.
+    const size_t consumed = utf8::append_repaired(pending_, out, /*hold_truncated_tail=*/true);
+    pending_.erase(0, consumed);
     return Status::success();
   });
 }

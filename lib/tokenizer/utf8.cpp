@@ -32,12 +32,6 @@ size_t valid_sequence_length(std::string_view bytes, size_t i, size_t& invalid_l
   return need;
 }
 
-bool is_truncated_sequence(std::string_view bytes, size_t i) noexcept {
-  const auto lead = static_cast<unsigned char>(bytes[i]);
-  size_t invalid = 0;
-  return lead >= 0xc2 && lead <= 0xf4 && valid_sequence_length(bytes, i, invalid) == 0 && i + invalid == bytes.size();
-}
-
 bool is_valid(std::string_view bytes) noexcept {
   size_t invalid = 0;
   for (size_t i = 0; i < bytes.size();) {
@@ -48,20 +42,28 @@ bool is_valid(std::string_view bytes) noexcept {
   return true;
 }
 
-std::string replace_invalid(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  size_t invalid = 0;
-  for (size_t i = 0; i < bytes.size();) {
+size_t append_repaired(std::string_view bytes, std::string& out, bool hold_truncated_tail) {
+  size_t i = 0, invalid = 0;
+  while (i < bytes.size()) {
     const size_t n = valid_sequence_length(bytes, i, invalid);
     if (n > 0) {
       out.append(bytes.substr(i, n));
       i += n;
-    } else {
-      out.append("\xef\xbf\xbd");
-      i += invalid;  // the offending byte after a valid prefix starts anew
+      continue;
     }
+    // A lead byte whose valid continuation runs into the end may still complete.
+    const auto lead = static_cast<unsigned char>(bytes[i]);
+    if (hold_truncated_tail && lead >= 0xc2 && lead <= 0xf4 && i + invalid == bytes.size()) break;
+    out.append("\xef\xbf\xbd");
+    i += invalid;  // the offending byte after a valid prefix starts anew
   }
+  return i;
+}
+
+std::string replace_invalid(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  append_repaired(bytes, out, false);
   return out;
 }
 

@@ -34,12 +34,14 @@ inline char32_t decode(std::string_view text, size_t i, size_t& width) noexcept 
 // set to the length of the maximal invalid subpart (>= 1) to replace.
 size_t valid_sequence_length(std::string_view bytes, size_t i, size_t& invalid_length) noexcept;
 
-// True if bytes[i..] is a valid start of a multi-byte sequence that is only
-// cut short by the end of `bytes` (more bytes could complete it).
-bool is_truncated_sequence(std::string_view bytes, size_t i) noexcept;
-
 // True if `bytes` is entirely valid UTF-8.
 bool is_valid(std::string_view bytes) noexcept;
+
+// Appends `bytes` to `out` with each maximal invalid subpart replaced by
+// U+FFFD. With hold_truncated_tail, a final sequence that is a valid start cut
+// short by the end (more bytes could complete it) is left out. Returns the
+// number of bytes consumed.
+size_t append_repaired(std::string_view bytes, std::string& out, bool hold_truncated_tail);
 
 // `bytes` with each maximal invalid subpart replaced by U+FFFD.
 std::string replace_invalid(std::string_view bytes);
