@@ -15,8 +15,9 @@
 namespace conformance {
 namespace {
 
-template <class T>
-size_t first_difference(const std::vector<T>& a, const std::vector<T>& b) {
+// Index of the first element where two sequences (ids or bytes) differ.
+template <class A, class B>
+size_t first_difference(const A& a, const B& b) {
   size_t i = 0;
   while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
   return i;
@@ -96,8 +97,7 @@ int run_tokenizer(int argc, char** argv, Report& report) {
                      diff < expected.size() ? expected[diff] : -1, encoded.value().size(), expected.size());
       } else {
         std::string got = decoded.ok() ? decoded.value() : decoded.status().to_string();
-        const size_t at = first_difference(std::vector<char>(got.begin(), got.end()),
-                                           std::vector<char>(want_text.begin(), want_text.end()));
+        const size_t at = first_difference(got, want_text);
         report.check(false, "%.*s decode: first difference at byte %zu", static_cast<int>(id.size()), id.data(), at);
       }
     }
