@@ -46,9 +46,25 @@ class Error(RuntimeError):
         super().__init__(f"{self.status}: {_lib.ossrt_last_error_message().decode(errors='replace')}")
 
 
+_STATUS_BUFFER_TOO_SMALL = 15
+
+
 def _check(status):
     if status != 0:
         raise Error(status)
+
+
+def _fill(call, make_buffer):
+    """The C ABI's required-size idiom: ask for the size, then fill a buffer of it.
+
+    call(buffer, capacity, count_pointer) -> status; returns (buffer, count)."""
+    count = _size()
+    status = call(None, _size(0), ctypes.byref(count))
+    if status not in (0, _STATUS_BUFFER_TOO_SMALL):
+        _check(status)
+    buffer = make_buffer(count.value)
+    _check(call(buffer, count, ctypes.byref(count)))
+    return buffer, count.value
 
 
 class _SamplerOptions(ctypes.Structure):
@@ -135,30 +151,18 @@ class Tokenizer:
 
     def encode(self, text, allow_special=False):
         data = text.encode() if isinstance(text, str) else bytes(text)
-        count = _size()
         options = _EncodeOptions()
         _lib.ossrt_encode_options_init(ctypes.byref(options))
         options.specials = 1 if allow_special else 0  # OSSRT_SPECIALS_ALL / _NONE
-        options = ctypes.byref(options)
-        status = _lib.ossrt_tokenizer_encode(self._handle, data, _size(len(data)), options, None, _size(0),
-                                             ctypes.byref(count))
-        if status not in (0, 15):  # 15: buffer too small, count holds the size
-            _check(status)
-        out = (_i32 * count.value)()
-        _check(_lib.ossrt_tokenizer_encode(self._handle, data, _size(len(data)), options, out, count,
-                                           ctypes.byref(count)))
-        return list(out[: count.value])
+        out, count = _fill(lambda buffer, capacity, n: _lib.ossrt_tokenizer_encode(
+            self._handle, data, _size(len(data)), ctypes.byref(options), buffer, capacity, n), lambda k: (_i32 * k)())
+        return list(out[:count])
 
     def decode(self, ids):
         array = (_i32 * len(ids))(*ids)
-        size = _size()
-        status = _lib.ossrt_tokenizer_decode(self._handle, array, _size(len(ids)), 0, None, _size(0),
-                                             ctypes.byref(size))
-        if status not in (0, 15):
-            _check(status)
-        buffer = ctypes.create_string_buffer(size.value)
-        _check(_lib.ossrt_tokenizer_decode(self._handle, array, _size(len(ids)), 0, buffer, size, ctypes.byref(size)))
-        return buffer.raw[: size.value].decode(errors="replace")
+        text, count = _fill(lambda buffer, capacity, n: _lib.ossrt_tokenizer_decode(
+            self._handle, array, _size(len(ids)), 0, buffer, capacity, n), ctypes.create_string_buffer)
+        return text.raw[:count].decode(errors="replace")
 
     def close(self):
         if self._handle:
