@@ -10,7 +10,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-packages=(g++ cmake ninja-build libeigen3-dev libdnnl-dev libsimdjson-dev doctest-dev)
+# libdnnl-dev's CMake config requires OpenCL (Debian builds oneDNN with its OpenCL GPU runtime).
+packages=(g++ cmake ninja-build libeigen3-dev libdnnl-dev ocl-icd-opencl-dev libsimdjson-dev doctest-dev)
 
 install_missing_packages() {
   local missing=()

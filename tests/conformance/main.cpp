@@ -3,6 +3,7 @@
 //
 //   ossrt-conformance golden --model DIR [--golden FILE] [--run fp32]
 //   ossrt-conformance tokenizer --vectors FILE [--vectors FILE ...]
+//   ossrt-conformance harmony [--render FILE]... [--parse FILE]... [--raw FILE|DIR]...
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -16,7 +17,9 @@ int main(int argc, char** argv) {
                  "usage: ossrt-conformance golden --model DIR [--golden FILE] [--run NAME]\n"
                  "  golden: compares logits, top-5 ids and greedy tokens with golden.json (schema gpt-oss-golden/1)\n"
                  "usage: ossrt-conformance tokenizer --vectors FILE [--vectors FILE ...]\n"
-                 "  tokenizer: encodes and decodes every o200k_harmony vector of a JSONL file\n");
+                 "  tokenizer: encodes and decodes every o200k_harmony vector of a JSONL file\n"
+                 "usage: ossrt-conformance harmony [--render FILE]... [--parse FILE]... [--raw FILE|DIR]...\n"
+                 "  harmony: renders and parses every case of harmony case files and harmony test-data files\n");
     return 2;
   }
   conformance::Report report;
@@ -26,6 +29,8 @@ int main(int argc, char** argv) {
     status = conformance::run_golden(argc - 2, argv + 2, report);
   } else if (suite == "tokenizer") {
     status = conformance::run_tokenizer(argc - 2, argv + 2, report);
+  } else if (suite == "harmony") {
+    status = conformance::run_harmony(argc - 2, argv + 2, report);
   } else {
     std::fprintf(stderr, "ossrt-conformance: unknown suite '%s'\n", argv[1]);
   }

@@ -8,5 +8,6 @@ namespace conformance {
 // input errors (reported on stderr and as one failed check).
 int run_golden(int argc, char** argv, Report& report);
 int run_tokenizer(int argc, char** argv, Report& report);
+int run_harmony(int argc, char** argv, Report& report);
 
 }  // namespace conformance
