@@ -38,7 +38,9 @@ class JsonValue {
 
   // Parses one JSON document. Nesting deeper than max_depth (arrays and
   // objects) is refused so that no caller recursion can be driven unbounded.
-  // Failure: invalid_argument with simdjson's reason and, for depth, the limit.
+  // Integer literals beyond 64 bits are refused (serde_json reads them as
+  // floats; simdjson cannot). Failure: invalid_argument with simdjson's
+  // reason and, for depth, the limit.
   static Result<JsonValue> parse(std::string_view text, size_t max_depth = 64) noexcept;
 
   Type type() const noexcept { return type_; }

@@ -321,7 +321,7 @@ TEST_CASE("cancel() stops a running generation between tokens") {
   canceller.join();
   CHECK(out.status().code() == StatusCode::cancelled);
   const size_t held = session->tokens().size();
-  CHECK(held > 5);
+  CHECK(held >= 5);  // under load the cancel can land before the first generated token
   CHECK(held < 2005);
   REQUIRE(session->logits().size() == 1536);  // valid at the last committed token
   CHECK(session->generate_greedy(1).ok());
