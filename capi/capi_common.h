@@ -6,6 +6,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "ossrt.h"
 #include "ossrt/ossrt.hpp"
@@ -28,6 +29,17 @@ struct ossrt_sampler {
 
 struct ossrt_detok_stream {
   ossrt::StreamDecoder decoder;
+};
+
+struct ossrt_conversation {
+  ossrt::harmony::Conversation messages;
+};
+
+struct ossrt_harmony_parser {
+  ossrt::harmony::StreamParser parser;
+  std::vector<ossrt::harmony::ParseEvent> queue;
+  size_t next = 0;
+  ossrt::harmony::ParseEvent current;  // the event last handed out; its strings back the C pointers
 };
 
 namespace ossrt::capi {

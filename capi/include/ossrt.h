@@ -27,6 +27,8 @@
  *   ossrt_session       one thread at a time; different sessions run concurrently.
  *   ossrt_detok_stream  one thread at a time.
  *   ossrt_sampler       immutable; usable by several sessions and threads at once.
+ *   ossrt_conversation  one thread at a time (plain data being built).
+ *   ossrt_harmony_parser one thread at a time (one per output stream).
  */
 #ifndef OSSRT_H
 #define OSSRT_H
@@ -76,6 +78,8 @@ typedef struct ossrt_session ossrt_session;
 typedef struct ossrt_tokenizer ossrt_tokenizer;
 typedef struct ossrt_detok_stream ossrt_detok_stream;
 typedef struct ossrt_sampler ossrt_sampler;
+typedef struct ossrt_conversation ossrt_conversation;
+typedef struct ossrt_harmony_parser ossrt_harmony_parser;
 
 /* ---- library ---------------------------------------------------------- */
 
@@ -329,6 +333,160 @@ OSSRT_API void ossrt_session_cancel(ossrt_session* session);
 
 /* Drops every token. Failure: INVALID_ARGUMENT (NULL session). */
 OSSRT_API ossrt_status ossrt_session_reset(ossrt_session* session);
+
+/* ---- harmony chat format ------------------------------------------------
+ * Conversations render to exactly the ids openai/harmony v0.0.8 renders; the
+ * parser turns model output back into messages, channel by channel. */
+
+typedef int32_t ossrt_role;
+enum {
+  OSSRT_ROLE_NONE = -1, /* parser: the output starts with <|start|> */
+  OSSRT_ROLE_SYSTEM = 0,
+  OSSRT_ROLE_DEVELOPER = 1,
+  OSSRT_ROLE_USER = 2,
+  OSSRT_ROLE_ASSISTANT = 3,
+  OSSRT_ROLE_TOOL = 4
+};
+
+typedef int32_t ossrt_reasoning_effort;
+enum { OSSRT_EFFORT_LOW = 0, OSSRT_EFFORT_MEDIUM = 1, OSSRT_EFFORT_HIGH = 2 };
+
+/* An empty conversation. Failure: INVALID_ARGUMENT (NULL out), OUT_OF_MEMORY;
+ * *conversation_out = NULL. Any thread. */
+OSSRT_API ossrt_status ossrt_conversation_create(ossrt_conversation** conversation_out);
+/* A conversation from harmony's JSON shape: an array of messages or
+ * {"messages": [...]} (see README, "Harmony"). Failure: INVALID_ARGUMENT with
+ * the JSON error or the path of the bad field ("messages[2].content[0]: ...");
+ * *conversation_out = NULL. Any thread. */
+OSSRT_API ossrt_status ossrt_conversation_from_json(const char* json, size_t len,
+                                                    ossrt_conversation** conversation_out);
+/* NULL is a no-op. */
+OSSRT_API void ossrt_conversation_destroy(ossrt_conversation* conversation);
+/* Number of messages. Failure: INVALID_ARGUMENT (NULL argument). */
+OSSRT_API ossrt_status ossrt_conversation_size(const ossrt_conversation* conversation, size_t* n_messages);
+/* The conversation as harmony JSON (UTF-8, not NUL-terminated; *n_out bytes).
+ * Failure: INVALID_ARGUMENT, BUFFER_TOO_SMALL (*n_out = size needed). */
+OSSRT_API ossrt_status ossrt_conversation_to_json(const ossrt_conversation* conversation, char* out, size_t cap,
+                                                  size_t* n_out);
+
+typedef struct ossrt_system_options {
+  uint32_t struct_size;                    /* sizeof(ossrt_system_options), set by _init */
+  const char* model_identity;              /* default "You are ChatGPT, a large language model trained by OpenAI." */
+  ossrt_reasoning_effort reasoning_effort; /* default MEDIUM */
+  const char* knowledge_cutoff;            /* default "2024-06" */
+  const char* conversation_start_date;     /* default NULL (absent), e.g. "2025-06-28" */
+  int32_t browser_tool;                    /* non-zero: add harmony's built-in browser namespace */
+  int32_t python_tool;                     /* non-zero: add harmony's built-in python namespace */
+} ossrt_system_options;
+
+/* harmony's SystemContent::new() defaults. Does nothing if options is NULL. */
+OSSRT_API void ossrt_system_options_init(ossrt_system_options* options);
+/* Appends a system message (options NULL = defaults; a NULL string field =
+ * absent). Failure: INVALID_ARGUMENT (NULL conversation, bad effort),
+ * OUT_OF_MEMORY; the conversation is unchanged. */
+OSSRT_API ossrt_status ossrt_conversation_add_system(ossrt_conversation* conversation,
+                                                     const ossrt_system_options* options);
+/* Appends a developer message. instructions may be NULL. function_tools_json
+ * may be NULL or a JSON array of {"name", "description", "parameters"} (a JSON
+ * schema, rendered as TypeScript in key order) for the "functions" namespace.
+ * Failure: INVALID_ARGUMENT (bad JSON, naming where); unchanged. */
+OSSRT_API ossrt_status ossrt_conversation_add_developer(ossrt_conversation* conversation, const char* instructions,
+                                                        const char* function_tools_json);
+/* Appends a text message. name, channel, recipient, content_type may be NULL
+ * (absent). A tool result: role TOOL, name = the called tool
+ * ("functions.get_weather"), recipient "assistant", channel of the call.
+ * Failure: INVALID_ARGUMENT (NULL conversation, unknown role, NULL text with
+ * len > 0); unchanged. */
+OSSRT_API ossrt_status ossrt_conversation_add_message(ossrt_conversation* conversation, ossrt_role role,
+                                                      const char* name, const char* channel, const char* recipient,
+                                                      const char* content_type, const char* text, size_t len);
+
+typedef int32_t ossrt_render_kind;
+enum {
+  OSSRT_RENDER_CONVERSATION = 0, /* the messages */
+  OSSRT_RENDER_COMPLETION = 1,   /* the messages, then <|start|> + next_role: a prompt */
+  OSSRT_RENDER_TRAINING = 2      /* a last assistant final message ends with <|return|> */
+};
+
+typedef struct ossrt_render_options {
+  uint32_t struct_size;       /* sizeof(ossrt_render_options), set by _init */
+  ossrt_render_kind kind;     /* default COMPLETION */
+  ossrt_role next_role;       /* default ASSISTANT */
+  int32_t auto_drop_analysis; /* default 1: harmony's rule for dropping earlier analysis */
+} ossrt_render_options;
+
+/* Sets defaults. Does nothing if options is NULL. */
+OSSRT_API void ossrt_render_options_init(ossrt_render_options* options);
+/* Renders into a caller buffer of ids. options NULL = defaults.
+ * Failure: INVALID_ARGUMENT (NULL argument; what harmony refuses: a tool
+ * message without a name, system content outside a system message, ...),
+ * BUFFER_TOO_SMALL (*n_out = ids needed). Thread-safe for distinct
+ * conversations. */
+OSSRT_API ossrt_status ossrt_harmony_render(const ossrt_tokenizer* tokenizer, const ossrt_conversation* conversation,
+                                            const ossrt_render_options* options, int32_t* out, size_t cap,
+                                            size_t* n_out);
+/* Message-ending ids {<|return|>, <|call|>, <|end|>} or, with
+ * for_assistant_actions non-zero, the sampling stop set {<|return|>, <|call|>}
+ * (<|end|> separates the model's own messages and must not stop sampling).
+ * Ascending. Failure: INVALID_ARGUMENT, BUFFER_TOO_SMALL. Any thread. */
+OSSRT_API ossrt_status ossrt_harmony_stop_tokens(int32_t for_assistant_actions, int32_t* out, size_t cap,
+                                                 size_t* n_out);
+
+typedef int32_t ossrt_parse_mode;
+enum {
+  OSSRT_PARSE_LENIENT = 0,        /* never fails on model output; recovers and reports anomalies */
+  OSSRT_PARSE_STRICT = 1,         /* harmony's default: malformed output is an error */
+  OSSRT_PARSE_HARMONY_LENIENT = 2 /* harmony's strict=false */
+};
+
+typedef int32_t ossrt_event_kind;
+enum {
+  OSSRT_EVENT_MESSAGE_START = 0, /* header complete: role, name, channel, recipient, content_type */
+  OSSRT_EVENT_CONTENT_DELTA = 1, /* text: newly completed UTF-8 of the current message */
+  OSSRT_EVENT_MESSAGE_END = 2,   /* the message is complete */
+  OSSRT_EVENT_TOOL_CALL = 3,     /* after MESSAGE_END of an assistant message with a recipient; text = arguments */
+  OSSRT_EVENT_ANOMALY = 4        /* lenient recovery: anomaly names the shape, text what was skipped */
+};
+
+typedef struct ossrt_harmony_event {
+  uint32_t struct_size; /* set by the caller to sizeof(ossrt_harmony_event) */
+  ossrt_event_kind kind;
+  size_t position;      /* index of the token that caused it among all pushed */
+  size_t message_index; /* index of the message it belongs to */
+  ossrt_role role;
+  const char* name;      /* NUL-terminated or NULL when absent; */
+  const char* channel;   /*   every pointer is valid until the next call */
+  const char* recipient; /*   on this parser */
+  const char* content_type;
+  const char* text; /* never NULL; text_len bytes (also NUL-terminated) */
+  size_t text_len;
+  const char* anomaly; /* ANOMALY: "missing_message", "stray_token", ...; else NULL */
+} ossrt_harmony_event;
+
+/* A parser for one output stream. role: the role whose header the prompt
+ * already opened (ASSISTANT after a completion render), or NONE. Failure:
+ * INVALID_ARGUMENT (NULL argument, bad role or mode); *parser_out = NULL. */
+OSSRT_API ossrt_status ossrt_harmony_parser_create(const ossrt_tokenizer* tokenizer, ossrt_role role,
+                                                   ossrt_parse_mode mode, ossrt_harmony_parser** parser_out);
+/* NULL is a no-op. */
+OSSRT_API void ossrt_harmony_parser_destroy(ossrt_harmony_parser* parser);
+/* Feeds one token; its events queue up for ossrt_harmony_parser_next_event.
+ * Failure (strict modes only): INVALID_ARGUMENT with harmony's message; the
+ * parser then refuses further input. Lenient mode fails only for memory. */
+OSSRT_API ossrt_status ossrt_harmony_parser_push(ossrt_harmony_parser* parser, int32_t token);
+/* End of stream: closes an open message. Same failure rules as push. */
+OSSRT_API ossrt_status ossrt_harmony_parser_finish(ossrt_harmony_parser* parser);
+/* Takes the oldest queued event: 1 and *event filled, or 0 when none is left
+ * (also for NULL arguments). Never fails. */
+OSSRT_API int32_t ossrt_harmony_parser_next_event(ossrt_harmony_parser* parser, ossrt_harmony_event* event);
+/* The completed messages as harmony JSON (see ossrt_conversation_to_json).
+ * Failure: INVALID_ARGUMENT, BUFFER_TOO_SMALL. */
+OSSRT_API ossrt_status ossrt_harmony_parser_messages_json(const ossrt_harmony_parser* parser, char* out, size_t cap,
+                                                          size_t* n_out);
+/* Appends the completed messages to a conversation as history (a final
+ * <|return|> renders as <|end|> from then on). Failure: INVALID_ARGUMENT. */
+OSSRT_API ossrt_status ossrt_harmony_parser_append_to(const ossrt_harmony_parser* parser,
+                                                      ossrt_conversation* conversation);
 
 #ifdef __cplusplus
 }

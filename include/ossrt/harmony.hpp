@@ -159,6 +159,8 @@ Result<Message> message_from_json(std::string_view json) noexcept;
 Result<Conversation> conversation_from_json(std::string_view json) noexcept;
 Result<Message> message_from_json_value(const JsonValue& value) noexcept;
 Result<Conversation> conversation_from_json_value(const JsonValue& value) noexcept;
+// A namespace object {"name", "description"?, "tools": [{"name", "description", "parameters"}]}.
+Result<ToolNamespace> tool_namespace_from_json_value(const JsonValue& value) noexcept;
 std::string to_json(const Message& message);
 std::string to_json(const Conversation& conversation);
 

@@ -1,6 +1,8 @@
 // Umbrella header of the ossrt C++ API.
 #pragma once
 
+#include "ossrt/harmony.hpp"    // harmony conversations, Renderer, StreamParser
+#include "ossrt/json.hpp"       // JsonValue (ordered)
 #include "ossrt/model.hpp"      // Model, ModelConfig, ModelInfo, ModelOptions
 #include "ossrt/sampler.hpp"    // Sampler, SamplerOptions
 #include "ossrt/session.hpp"    // Session, SessionOptions

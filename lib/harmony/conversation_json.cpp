@@ -269,6 +269,10 @@ Result<ToolNamespace> namespace_from_json_value(const JsonValue& value, const st
   return ns;
 }
 
+Result<ToolNamespace> tool_namespace_from_json_value(const JsonValue& value) noexcept {
+  return guard("tool_namespace_from_json", [&] { return namespace_from_json_value(value, "namespace"); });
+}
+
 Result<Message> message_from_json_value(const JsonValue& value) noexcept {
   return guard("message_from_json", [&] { return read_message(value, "message"); });
 }
@@ -277,8 +281,8 @@ Result<Conversation> conversation_from_json_value(const JsonValue& value) noexce
   return guard("conversation_from_json", [&]() -> Result<Conversation> {
     const JsonValue* messages = value.is_object() ? value.find("messages") : &value;
     if (!messages || !messages->is_array())
-      return error(StatusCode::invalid_argument,
-                   "conversation: expected an array of messages or {\"messages\": [...]}");
+      return Status(StatusCode::invalid_argument,
+                    "conversation: expected an array of messages or {\"messages\": [...]}");
     Conversation conversation;
     for (size_t i = 0; i < messages->items().size(); ++i) {
       auto message = read_message(messages->items()[i], "messages[" + std::to_string(i) + "]");

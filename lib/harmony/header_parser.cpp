@@ -92,7 +92,7 @@ Result<HeaderParse> parse_header(std::string header, std::optional<Role> role, b
     std::string value(after.substr(0, value_end));
     if (value.empty()) {
       if (!anomalies)
-        return error(StatusCode::invalid_argument, "channel marker present but no channel value found in header");
+        return Status(StatusCode::invalid_argument, "channel marker present but no channel value found in header");
       anomalies->push_back({AnomalyKind::bad_channel, ""});
     } else if (auto known = anomalies ? known_channel_prefix(value) : std::nullopt) {
       anomalies->push_back({AnomalyKind::bad_channel, value});
@@ -122,7 +122,7 @@ Result<HeaderParse> parse_header(std::string header, std::optional<Role> role, b
   std::optional<std::string> role_word;
   if (!role) {
     if (words.empty()) {
-      if (!anomalies) return error(StatusCode::invalid_argument, "message header did not contain a role");
+      if (!anomalies) return Status(StatusCode::invalid_argument, "message header did not contain a role");
       anomalies->push_back({AnomalyKind::unknown_role, ""});
       role = fallback_role;
     } else if ((role = role_from_name(words[0]))) {

@@ -94,8 +94,8 @@ Status render_message(const Message& message, const RenderOptions& options, Toke
   Status status;
   if (message.author.role == Role::tool) {
     if (!message.author.name)
-      return error(StatusCode::invalid_argument,
-                   "a tool message needs the tool's name as its author (harmony: Tools should have a name!)");
+      return Status(StatusCode::invalid_argument,
+                    "a tool message needs the tool's name as its author (harmony: Tools should have a name!)");
     status = writer.text(*message.author.name);
   } else {
     status = writer.text(role_name(message.author.role));

@@ -134,7 +134,7 @@ struct StreamParser::Impl {
   Result<std::string> decode_header() {
     auto bytes = tokenizer->decode(header_tokens);
     if (bytes.ok() && utf8::is_valid(bytes.value())) return std::move(bytes).value();
-    if (!lenient()) return error(StatusCode::invalid_argument, "could not decode header");
+    if (!lenient()) return Status(StatusCode::invalid_argument, "could not decode header");
     anomaly(AnomalyKind::undecodable_header, "");
     return tokenizer->decode_lossy(header_tokens);
   }
@@ -287,7 +287,7 @@ struct StreamParser::Impl {
       case ParserState::header:
         if (!token) {
           if (!lenient())
-            return error(StatusCode::invalid_argument, "Unexpected EOS while waiting for message header to complete");
+            return Status(StatusCode::invalid_argument, "Unexpected EOS while waiting for message header to complete");
           if (header_tokens.empty()) return Status();
           return on_header_without_message(AnomalyKind::missing_message);
         }

@@ -27,6 +27,124 @@ static int passes = 0;
     }                                                                          \
   } while (0)
 
+/* Harmony from C: builders and JSON render the same ids, stop sets, and a
+ * lenient parser streams events for model output with a tool call. */
+static void test_harmony(void) {
+  ossrt_tokenizer* tokenizer = NULL;
+  ossrt_conversation* built = NULL;
+  ossrt_conversation* from_json = NULL;
+  ossrt_harmony_parser* parser = NULL;
+  ossrt_render_options render_options;
+  ossrt_harmony_event event;
+  int32_t ids_built[256], ids_json[256], stops[4], output[128];
+  size_t n_built = 0, n_json = 0, n_stops = 0, n_output = 0, n_messages = 0, i;
+  char json[4096];
+  size_t n_text = 0;
+  int starts = 0, ends = 0, calls = 0, anomalies = 0;
+  const char* conversation_json =
+      "[{\"role\":\"system\",\"content\":[{\"type\":\"system_content\",\"model_identity\":\"You are ChatGPT, a large "
+      "language model trained by OpenAI.\",\"reasoning_effort\":\"Low\",\"tools\":null,\"conversation_start_date\":"
+      "null,\"knowledge_cutoff\":\"2024-06\",\"channel_config\":{\"valid_channels\":[\"analysis\",\"commentary\","
+      "\"final\"],\"channel_required\":true}}]},"
+      "{\"role\":\"developer\",\"content\":[{\"type\":\"developer_content\",\"instructions\":\"Be brief.\","
+      "\"tools\":{\"functions\":{\"name\":\"functions\",\"description\":null,\"tools\":[{\"name\":\"get_weather\","
+      "\"description\":\"Weather for a city.\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":"
+      "{\"type\":\"string\"}},\"required\":[\"city\"]}}]}}}]},"
+      "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Weather in SF?\"}]}]";
+  const char* output_text =
+      "<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant<|channel|>commentary to=functions."
+      "get_weather <|constrain|>json<|message|>{\"city\":\"SF\"}<|call|>";
+  const char* bad_item_json = "[{\"role\":\"user\",\"content\":[{\"type\":7}]}]";
+  ossrt_system_options system_options;
+  ossrt_encode_options encode_options;
+
+  EXPECT(ossrt_tokenizer_create(&tokenizer) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_conversation_create(&built) == OSSRT_STATUS_OK);
+  if (tokenizer == NULL || built == NULL) return;
+  ossrt_system_options_init(&system_options);
+  system_options.reasoning_effort = OSSRT_EFFORT_LOW;
+  EXPECT(ossrt_conversation_add_system(built, &system_options) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_conversation_add_developer(
+             built, "Be brief.",
+             "[{\"name\":\"get_weather\",\"description\":\"Weather for a city.\",\"parameters\":{\"type\":\"object\","
+             "\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}]") == OSSRT_STATUS_OK);
+  EXPECT(ossrt_conversation_add_message(built, OSSRT_ROLE_USER, NULL, NULL, NULL, NULL, "Weather in SF?", 14) ==
+         OSSRT_STATUS_OK);
+  EXPECT(ossrt_conversation_from_json(conversation_json, strlen(conversation_json), &from_json) == OSSRT_STATUS_OK);
+  ossrt_render_options_init(&render_options);
+  EXPECT(ossrt_harmony_render(tokenizer, built, &render_options, ids_built, 256, &n_built) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_harmony_render(tokenizer, from_json, NULL, ids_json, 256, &n_json) == OSSRT_STATUS_OK);
+  EXPECT(n_built == n_json && n_built > 50 && memcmp(ids_built, ids_json, n_built * sizeof(int32_t)) == 0);
+  EXPECT(ids_built[n_built - 2] == 200006); /* ends with <|start|>assistant */
+  EXPECT(ossrt_harmony_render(tokenizer, built, NULL, ids_built, 3, &n_built) == OSSRT_STATUS_BUFFER_TOO_SMALL);
+  EXPECT(n_built == n_json);
+  EXPECT(ossrt_conversation_to_json(built, json, sizeof json, &n_text) == OSSRT_STATUS_OK);
+  EXPECT(n_text > 0 && memcmp(json, "[{\"role\":\"system\"", 17) == 0);
+
+  /* Bad input: statuses with messages that say where. */
+  ossrt_conversation_destroy(from_json);
+  from_json = NULL;
+  EXPECT(ossrt_conversation_from_json(bad_item_json, strlen(bad_item_json), &from_json) ==
+         OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(from_json == NULL && strstr(ossrt_last_error_message(), "messages[0].content[0]") != NULL);
+  EXPECT(ossrt_conversation_from_json("{", 1, &from_json) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(ossrt_conversation_add_message(built, 9, NULL, NULL, NULL, NULL, "x", 1) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(ossrt_conversation_add_developer(built, NULL, "[{") == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(ossrt_conversation_size(built, &n_messages) == OSSRT_STATUS_OK && n_messages == 3);
+  EXPECT(ossrt_conversation_add_message(built, OSSRT_ROLE_TOOL, NULL, NULL, NULL, NULL, "r", 1) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_harmony_render(tokenizer, built, NULL, ids_built, 256, &n_built) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(ossrt_last_error_message(), "messages[3]") != NULL);
+
+  EXPECT(ossrt_harmony_stop_tokens(1, stops, 4, &n_stops) == OSSRT_STATUS_OK);
+  EXPECT(n_stops == 2 && stops[0] == 200002 && stops[1] == 200012);
+  EXPECT(ossrt_harmony_stop_tokens(0, stops, 4, &n_stops) == OSSRT_STATUS_OK && n_stops == 3);
+
+  /* Parse model output token by token. */
+  ossrt_encode_options_init(&encode_options);
+  encode_options.specials = OSSRT_SPECIALS_ALL;
+  EXPECT(ossrt_tokenizer_encode(tokenizer, output_text, strlen(output_text), &encode_options, output, 128, &n_output) ==
+         OSSRT_STATUS_OK);
+  EXPECT(ossrt_harmony_parser_create(tokenizer, OSSRT_ROLE_ASSISTANT, OSSRT_PARSE_LENIENT, &parser) == OSSRT_STATUS_OK);
+  if (parser == NULL) return;
+  for (i = 0; i < n_output; ++i) EXPECT(ossrt_harmony_parser_push(parser, output[i]) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_harmony_parser_push(parser, -7) == OSSRT_STATUS_OK); /* stray junk: lenient skips it */
+  EXPECT(ossrt_harmony_parser_finish(parser) == OSSRT_STATUS_OK);
+  memset(&event, 0, sizeof event);
+  event.struct_size = sizeof event;
+  while (ossrt_harmony_parser_next_event(parser, &event)) {
+    starts += event.kind == OSSRT_EVENT_MESSAGE_START;
+    ends += event.kind == OSSRT_EVENT_MESSAGE_END;
+    anomalies += event.kind == OSSRT_EVENT_ANOMALY;
+    if (event.kind == OSSRT_EVENT_TOOL_CALL) {
+      ++calls;
+      EXPECT(strcmp(event.recipient, "functions.get_weather") == 0);
+      EXPECT(strcmp(event.content_type, "<|constrain|>json") == 0);
+      EXPECT(event.text_len == 13 && strcmp(event.text, "{\"city\":\"SF\"}") == 0);
+      EXPECT(strcmp(event.channel, "commentary") == 0 && event.role == OSSRT_ROLE_ASSISTANT);
+    }
+  }
+  EXPECT(starts == 2 && ends == 2 && calls == 1 && anomalies == 1);
+  EXPECT(ossrt_harmony_parser_messages_json(parser, json, sizeof json, &n_text) == OSSRT_STATUS_OK);
+  EXPECT(strstr(json, "\"recipient\":\"functions.get_weather\"") != NULL);
+  EXPECT(ossrt_harmony_parser_append_to(parser, from_json) == OSSRT_STATUS_INVALID_ARGUMENT); /* NULL conversation */
+  ossrt_harmony_parser_destroy(parser);
+  parser = NULL;
+
+  /* Strict mode fails with harmony's message, and keeps failing. */
+  EXPECT(ossrt_harmony_parser_create(tokenizer, OSSRT_ROLE_NONE, OSSRT_PARSE_STRICT, &parser) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_harmony_parser_push(parser, 12345) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(ossrt_last_error_message(), "while expecting start token 200006") != NULL);
+  EXPECT(ossrt_harmony_parser_push(parser, 200006) == OSSRT_STATUS_INVALID_ARGUMENT);
+  ossrt_harmony_parser_destroy(parser);
+  EXPECT(ossrt_harmony_parser_create(tokenizer, 17, OSSRT_PARSE_STRICT, &parser) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(parser == NULL);
+
+  ossrt_harmony_parser_destroy(NULL);
+  ossrt_conversation_destroy(NULL);
+  ossrt_conversation_destroy(built);
+  ossrt_tokenizer_destroy(tokenizer);
+}
+
 int main(void) {
   ossrt_model* model = NULL;
   ossrt_session* session = NULL;
@@ -216,6 +334,7 @@ int main(void) {
     ossrt_tokenizer_destroy(NULL);
   }
 
+  test_harmony();
   printf("%d passed, %d failed\n", passes, failures);
   return failures == 0 ? 0 : 1;
 }
