@@ -46,6 +46,10 @@ struct ModelInfo {
   // in the file (0 for well-formed checkpoints, whose headers are padded).
   uint64_t realigned_bytes = 0;
   std::string backend;  // name of the compute backend in use
+  // Identifies the weights: a hash of the config and of every tensor's name,
+  // dtype, shape and first and last bytes. Saved session state carries it, so
+  // state is never restored into a different model.
+  uint64_t fingerprint = 0;
 };
 
 struct ModelOptions {

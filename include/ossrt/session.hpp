@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <span>
@@ -24,6 +26,13 @@ struct SessionOptions {
   size_t context_length = 0;
   // Prompt tokens processed per forward chunk during prefill (>= 1).
   size_t max_batch_tokens = 128;
+  // Extra positions the sliding-window layers keep so that truncate() and
+  // sync_prefix() can drop up to max_batch_tokens + rewind_tokens of the most
+  // recent tokens without recomputing anything (a chat turn's reply whose
+  // analysis harmony drops from the next prompt). Dropping more re-prefills
+  // the kept tokens. Costs 2 x kv_heads x head_dim x 4 bytes per position
+  // per sliding-window layer (4 KiB x 12 layers for gpt-oss-20b/120b).
+  size_t rewind_tokens = 4096;
   // Called on the session's thread after each chunk of an append with
   // (tokens processed so far, tokens in the call); return false to cancel the
   // rest (after the final chunk there is nothing left to cancel).
@@ -84,6 +93,42 @@ class Session {
 
   // Drops every token; the session is as newly created. Never fails.
   void reset() noexcept;
+
+  // Keeps the first n tokens and drops the rest; logits() is empty until the
+  // next append (unless the kept tokens had to be prefilled again: dropping
+  // more than max_batch_tokens + rewind_tokens re-runs them).
+  // Failure: invalid_argument (n > tokens().size()); from a re-prefill,
+  // cancelled / out_of_memory with the session holding what completed.
+  Status truncate(size_t n) noexcept;
+
+  // Makes the session hold exactly `tokens`, reusing the longest common prefix
+  // with what it holds and prefilling only the rest (at least the last token,
+  // so logits() predicts the token after `tokens`). Returns how many tokens
+  // were reused. A multi-turn chat calls it with each turn's full prompt.
+  // Failure: append's (invalid_token, context_overflow: nothing changes;
+  // cancelled: the session holds the reused prefix plus completed chunks).
+  Result<size_t> sync_prefix(std::span<const TokenId> tokens) noexcept;
+
+  // The session's state (tokens, logits, KV cache) as a self-describing blob:
+  // magic "OSSRTSES", format version, the model's fingerprint. Failure:
+  // out_of_memory.
+  Result<std::vector<uint8_t>> save_state() const noexcept;
+  // Replaces this session's state with a saved one. Failure: invalid_argument
+  // (not a session blob, another format version, truncated or inconsistent
+  // data; the message says which), invalid_state (saved from a different
+  // model: fingerprints differ), context_overflow (more tokens than this
+  // session's context_length). On failure the session is unchanged.
+  Status restore_state(std::span<const uint8_t> blob) noexcept;
+  // The same through a file. Failure: io_error (with the path) and the above.
+  Status save_state_file(const std::filesystem::path& path) const noexcept;
+  Status restore_state_file(const std::filesystem::path& path) noexcept;
+
+  struct Memory {
+    size_t kv_cache_bytes = 0;  // allocated for keys and values
+    size_t scratch_bytes = 0;   // activations and staging for one chunk
+    size_t logits_bytes = 0;    // the logits kept for logits()
+  };
+  Memory memory() const noexcept;
 
   // The tokens the session holds, in order; valid until the next non-const call.
   std::span<const TokenId> tokens() const noexcept;

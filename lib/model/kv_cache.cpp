@@ -15,7 +15,8 @@ Result<KvCache> KvCache::create(const Backend& backend, const KvLayout& layout) 
   cache.backend_ = &backend;
   cache.layout_ = layout;
   cache.layers_.resize(layout.layers);
-  const size_t ring_capacity = std::min(layout.sliding_window + layout.max_batch_tokens - 1, layout.context_length);
+  const size_t ring_capacity =
+      std::min(layout.sliding_window + layout.max_batch_tokens - 1 + layout.rewind_tokens, layout.context_length);
   for (size_t n = 0; n < layout.layers; n += 2) {  // even layers are banded
     Layer& layer = cache.layers_[n];
     layer.ring = true;
@@ -70,6 +71,37 @@ Result<KvCache> KvCache::copy(size_t positions) const {
     backend_->copy(backend_->self, to.v.as(), from.v.as(), bytes);
   }
   return made;
+}
+
+void KvCache::read_positions(size_t layer, size_t first, size_t count, float* keys, float* values) const {
+  const Layer& l = layers_[layer];
+  const size_t row = layout_.width * sizeof(float);
+  for (size_t i = 0; i < count; ++i) {
+    const size_t slot = l.ring ? (first + i) % l.capacity : first + i;
+    backend_->download(backend_->self, keys + i * layout_.width, l.k.as<uint8_t>() + slot * row, row);
+    backend_->download(backend_->self, values + i * layout_.width, l.v.as<uint8_t>() + slot * row, row);
+  }
+}
+
+void KvCache::write_positions(size_t layer, size_t first, size_t count, const float* keys, const float* values) {
+  Layer& l = layers_[layer];
+  const size_t row = layout_.width * sizeof(float);
+  for (size_t i = 0; i < count; ++i) {
+    const size_t slot = l.ring ? (first + i) % l.capacity : first + i;
+    backend_->upload(backend_->self, l.k.as<uint8_t>() + slot * row, keys + i * layout_.width, row);
+    backend_->upload(backend_->self, l.v.as<uint8_t>() + slot * row, values + i * layout_.width, row);
+  }
+}
+
+size_t KvCache::held_from(size_t layer, size_t positions) const noexcept {
+  const Layer& l = layers_[layer];
+  return l.ring && positions > l.capacity ? positions - l.capacity : 0;
+}
+
+size_t KvCache::rewindable() const noexcept {
+  for (const Layer& layer : layers_)
+    if (layer.ring && layer.capacity < layout_.context_length) return layer.capacity - layout_.sliding_window + 1;
+  return layout_.context_length;
 }
 
 size_t KvCache::bytes() const noexcept {

@@ -1,9 +1,10 @@
 // Per-layer key/value cache of one session.
 //
 // Banded (sliding-window) layers keep a ring of sliding_window +
-// max_batch_tokens - 1 positions: enough for every query of a chunk to see its
-// whole window while the chunk's own keys are written first, and constant in
-// the context length. Dense layers keep every position; their storage grows
+// max_batch_tokens - 1 + rewind_tokens positions: enough for every query of a
+// chunk to see its whole window while the chunk's own keys are written first,
+// plus room to step back (truncate) without recomputing, and constant in the
+// context length. Dense layers keep every position; their storage grows
 // by doubling up to the session's context length.
 #pragma once
 
@@ -21,6 +22,7 @@ struct KvLayout {
   size_t sliding_window = 0;  // applies to even layers
   size_t context_length = 0;
   size_t max_batch_tokens = 0;
+  size_t rewind_tokens = 0;  // extra ring slots, so truncation can drop that many tokens for free
 };
 
 class KvCache {
@@ -42,6 +44,19 @@ class KvCache {
   // of every layer copied (the whole ring for banded layers). Explicit,
   // because it copies device memory. Failure: out_of_memory.
   Result<KvCache> copy(size_t positions) const;
+
+  // How many of the most recent positions can be dropped while the rings
+  // still hold the window the next position needs.
+  size_t rewindable() const noexcept;
+
+  // Positions [first, first + count) of one layer, keys then values, each
+  // [count, width] in position order; the caller checks the layer holds them.
+  void read_positions(size_t layer, size_t first, size_t count, float* keys, float* values) const;
+  void write_positions(size_t layer, size_t first, size_t count, const float* keys, const float* values);
+  // The positions a layer holds when the session holds `positions` tokens:
+  // all of them for dense layers, the last capacity ones for banded layers.
+  size_t held_from(size_t layer, size_t positions) const noexcept;
+  const KvLayout& layout() const noexcept { return layout_; }
 
   const Layer& layer(size_t index) const noexcept { return layers_[index]; }
   Layer& layer(size_t index) noexcept { return layers_[index]; }

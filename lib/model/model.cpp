@@ -1,4 +1,5 @@
 // Model::load: checkpoint -> validated weights -> backend.
+#include <algorithm>
 #include <cstring>
 
 #include "io/model_config.h"
@@ -57,6 +58,39 @@ Status prepare_all(const Backend& be, const ModelConfig& c, ModelWeights& w) {
 }  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+namespace {
+
+// FNV-1a over what distinguishes one set of weights from another without
+// reading them all: the config and, per tensor, its name, dtype, shape and
+// the first and last bytes of its data (one page each).
+uint64_t fingerprint(const Checkpoint& checkpoint) {
+  uint64_t hash = 1469598103934665603ull;
+  auto mix = [&](const void* data, size_t size) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
+  };
+  const ModelConfig& c = checkpoint.config;
+  const int64_t ints[] = {c.num_hidden_layers, c.num_experts,           c.experts_per_token,
+                          c.vocab_size,        c.hidden_size,           c.intermediate_size,
+                          c.head_dim,          c.num_attention_heads,   c.num_key_value_heads,
+                          c.sliding_window,    c.initial_context_length};
+  const double reals[] = {c.swiglu_limit, c.rope_theta, c.rope_scaling_factor, c.rope_ntk_alpha, c.rope_ntk_beta};
+  mix(ints, sizeof ints);
+  mix(reals, sizeof reals);
+  for (const auto& [name, tensor] : checkpoint.tensors) {
+    const TensorEntry& e = tensor.entry;
+    mix(name.data(), name.size());
+    mix(&e.dtype, sizeof e.dtype);
+    mix(e.shape.data(), e.shape.size() * sizeof(int64_t));
+    const size_t edge = std::min<size_t>(e.bytes, 64);
+    mix(e.data, edge);
+    mix(e.data + e.bytes - edge, edge);
+  }
+  return hash;
+}
+
+}  // namespace
+
 Model::~Model() = default;
 
 const ModelInfo& Model::info() const noexcept {
@@ -93,6 +127,7 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     info.checkpoint_files = impl->checkpoint->files.size();
     info.realigned_bytes = impl->checkpoint->realigned_bytes;
     info.backend = impl->backend.name;
+    info.fingerprint = fingerprint(*impl->checkpoint);
     impl->rope = std::make_unique<RopeYarn>(info.config);
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
   });

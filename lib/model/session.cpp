@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <vector>
 
 #include "model/kv_cache.h"
@@ -23,6 +26,10 @@ struct Session::Impl {
 
   const Model::Impl& m() const { return model->impl(); }
   Status append(std::span<const TokenId> tokens, std::vector<float>* logits_all);
+  Status truncate(size_t n);
+  Result<size_t> sync_prefix(std::span<const TokenId> target);
+  std::vector<uint8_t> save() const;
+  Status restore(std::span<const uint8_t> blob);
 };
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -47,8 +54,12 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     impl->model = std::move(model);
     impl->options = resolved;
     const ModelConfig& c = info.config;
-    KvLayout layout{static_cast<size_t>(c.num_hidden_layers), static_cast<size_t>(c.num_key_value_heads * c.head_dim),
-                    static_cast<size_t>(c.sliding_window), resolved.context_length, resolved.max_batch_tokens};
+    KvLayout layout{static_cast<size_t>(c.num_hidden_layers),
+                    static_cast<size_t>(c.num_key_value_heads * c.head_dim),
+                    static_cast<size_t>(c.sliding_window),
+                    resolved.context_length,
+                    resolved.max_batch_tokens,
+                    resolved.rewind_tokens};
     Result<KvCache> cache = KvCache::create(impl->m().backend, layout);
     if (!cache.ok()) return cache.status();
     impl->cache = std::move(cache.value());
@@ -114,6 +125,155 @@ Status Session::Impl::append(std::span<const TokenId> input, std::vector<float>*
   return Status::success();
 }
 
+Status Session::Impl::truncate(size_t n) {
+  if (n > tokens.size())
+    return error(StatusCode::invalid_argument, "Session::truncate: %zu is more than the %zu tokens held", n,
+                 tokens.size());
+  if (n == tokens.size()) return Status::success();
+  if (tokens.size() - n <= cache.rewindable()) {
+    tokens.resize(n);
+    logits.clear();
+    return Status::success();
+  }
+  // The sliding-window rings no longer hold the window before n: run the kept tokens again.
+  std::vector<TokenId> kept(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(n));
+  tokens.clear();
+  logits.clear();
+  return append(kept, nullptr);
+}
+
+Result<size_t> Session::Impl::sync_prefix(std::span<const TokenId> target) {
+  size_t common = 0;
+  while (common < tokens.size() && common < target.size() && tokens[common] == target[common]) ++common;
+  if (common == target.size() && common == tokens.size() && !logits.empty()) return common;
+  // The last token is always run again when anything changes, so logits() predicts the next one.
+  size_t keep = std::min(common, target.empty() ? 0 : target.size() - 1);
+  if (tokens.size() - keep > cache.rewindable()) keep = 0;  // re-prefilling everything is cheaper than rebuilding rings
+  tokens.resize(keep);
+  logits.clear();
+  if (Status st = append(target.subspan(keep), nullptr); !st.ok()) return st;
+  return keep;
+}
+
+namespace {
+
+constexpr char kStateMagic[8] = {'O', 'S', 'S', 'R', 'T', 'S', 'E', 'S'};
+constexpr uint32_t kStateVersion = 1;
+
+struct StateHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t reserved;
+  uint64_t fingerprint, tokens, logits, layers, width;
+};
+
+struct LayerHeader {
+  uint64_t first, count;
+};
+
+template <class T>
+void put(std::vector<uint8_t>& out, const T* items, size_t count) {
+  if (count == 0) return;
+  const size_t at = out.size();
+  out.resize(at + count * sizeof(T));
+  std::memcpy(out.data() + at, static_cast<const void*>(items), count * sizeof(T));
+}
+
+// Reads from a blob with bounds checks.
+struct Reader {
+  std::span<const uint8_t> blob;
+  size_t at = 0;
+  template <class T>
+  bool get(T* items, size_t count) {
+    if (count > (blob.size() - at) / sizeof(T)) return false;
+    std::memcpy(static_cast<void*>(items), blob.data() + at, count * sizeof(T));
+    at += count * sizeof(T);
+    return true;
+  }
+};
+
+}  // namespace
+
+std::vector<uint8_t> Session::Impl::save() const {
+  const KvLayout& layout = cache.layout();
+  StateHeader header{};
+  std::memcpy(header.magic, kStateMagic, sizeof kStateMagic);
+  header.version = kStateVersion;
+  header.fingerprint = model->info().fingerprint;
+  header.tokens = tokens.size();
+  header.logits = logits.size();
+  header.layers = layout.layers;
+  header.width = layout.width;
+  std::vector<uint8_t> out;
+  put(out, &header, 1);
+  put(out, tokens.data(), tokens.size());
+  put(out, logits.data(), logits.size());
+  std::vector<float> keys, values;
+  for (size_t layer = 0; layer < layout.layers; ++layer) {
+    const LayerHeader held{cache.held_from(layer, tokens.size()),
+                           tokens.size() - cache.held_from(layer, tokens.size())};
+    keys.resize(held.count * layout.width);
+    values.resize(held.count * layout.width);
+    cache.read_positions(layer, held.first, held.count, keys.data(), values.data());
+    put(out, &held, 1);
+    put(out, keys.data(), keys.size());
+    put(out, values.data(), values.size());
+  }
+  return out;
+}
+
+Status Session::Impl::restore(std::span<const uint8_t> blob) {
+  Reader in{blob};
+  StateHeader header{};
+  if (!in.get(&header, 1) || std::memcmp(header.magic, kStateMagic, sizeof kStateMagic) != 0)
+    return Status(StatusCode::invalid_argument, "Session::restore_state: not an ossrt session state (bad magic)");
+  if (header.version != kStateVersion)
+    return error(StatusCode::invalid_argument, "Session::restore_state: format version %u, this build reads %u",
+                 header.version, kStateVersion);
+  if (header.fingerprint != model->info().fingerprint)
+    return Status(StatusCode::invalid_state, "Session::restore_state: the state was saved from a different model");
+  const KvLayout& layout = cache.layout();
+  if (header.layers != layout.layers || header.width != layout.width ||
+      (header.logits != 0 && header.logits != static_cast<uint64_t>(m().config().vocab_size)))
+    return Status(StatusCode::invalid_argument, "Session::restore_state: layer count, width or vocabulary differ");
+  if (header.tokens > options.context_length)
+    return error(StatusCode::context_overflow, "Session::restore_state: %llu tokens exceed the context length %zu",
+                 static_cast<unsigned long long>(header.tokens), options.context_length);
+  std::vector<TokenId> new_tokens(header.tokens);
+  std::vector<float> new_logits(header.logits);
+  if (!in.get(new_tokens.data(), new_tokens.size()) || !in.get(new_logits.data(), new_logits.size()))
+    return Status(StatusCode::invalid_argument, "Session::restore_state: truncated tokens or logits");
+  Result<KvCache> fresh = KvCache::create(m().backend, layout);
+  if (!fresh.ok()) return fresh.status();
+  if (Status st = fresh.value().reserve(new_tokens.size()); !st.ok()) return st;
+  std::vector<float> keys, values;
+  for (size_t layer = 0; layer < layout.layers; ++layer) {
+    LayerHeader held{};
+    // Every layer must hold its tail up to the last token; at least the window the next token needs.
+    const uint64_t needed = std::min<uint64_t>(header.tokens, layout.sliding_window - 1);
+    if (!in.get(&held, 1) || held.first + held.count != header.tokens || held.count < needed ||
+        held.count > header.tokens)
+      return error(StatusCode::invalid_argument, "Session::restore_state: layer %zu holds an inconsistent range",
+                   layer);
+    keys.resize(held.count * layout.width);
+    values.resize(held.count * layout.width);
+    if (!in.get(keys.data(), keys.size()) || !in.get(values.data(), values.size()))
+      return error(StatusCode::invalid_argument, "Session::restore_state: layer %zu is truncated", layer);
+    // A smaller ring keeps only its capacity's worth of the most recent positions.
+    const size_t keep_from = std::max<size_t>(held.first, fresh.value().held_from(layer, header.tokens));
+    if (!fresh.value().layer(layer).ring && held.first != 0)
+      return error(StatusCode::invalid_argument, "Session::restore_state: dense layer %zu misses positions", layer);
+    const size_t skip = keep_from - held.first;
+    fresh.value().write_positions(layer, held.first + skip, held.count - skip, keys.data() + skip * layout.width,
+                                  values.data() + skip * layout.width);
+  }
+  if (in.at != blob.size()) return Status(StatusCode::invalid_argument, "Session::restore_state: trailing bytes");
+  cache = std::move(fresh.value());
+  tokens = std::move(new_tokens);
+  logits = std::move(new_logits);
+  return Status::success();
+}
+
 Status Session::append(std::span<const TokenId> tokens, std::vector<float>* logits_all) noexcept {
   impl_->cancel_requested.store(false);
   return guard("Session::append", [&] { return impl_->append(tokens, logits_all); });
@@ -169,6 +329,53 @@ Result<std::vector<TokenId>> Session::generate_greedy(size_t max_tokens,
   auto sampler = Sampler::create(greedy);
   if (!sampler.ok()) return sampler.status();
   return generate(max_tokens, sampler.value(), stop_tokens);
+}
+
+Status Session::truncate(size_t n) noexcept {
+  impl_->cancel_requested.store(false);
+  return guard("Session::truncate", [&] { return impl_->truncate(n); });
+}
+
+Result<size_t> Session::sync_prefix(std::span<const TokenId> tokens) noexcept {
+  impl_->cancel_requested.store(false);
+  return guard("Session::sync_prefix", [&] { return impl_->sync_prefix(tokens); });
+}
+
+Result<std::vector<uint8_t>> Session::save_state() const noexcept {
+  return guard("Session::save_state", [&]() -> Result<std::vector<uint8_t>> { return impl_->save(); });
+}
+
+Status Session::restore_state(std::span<const uint8_t> blob) noexcept {
+  return guard("Session::restore_state", [&] { return impl_->restore(blob); });
+}
+
+Status Session::save_state_file(const std::filesystem::path& path) const noexcept {
+  return guard("Session::save_state_file", [&]() -> Status {
+    const std::vector<uint8_t> blob = impl_->save();
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(blob.data()), static_cast<std::streamsize>(blob.size()));
+    out.close();
+    if (!out) return error(StatusCode::io_error, "Session::save_state_file: cannot write %s", path.c_str());
+    return Status::success();
+  });
+}
+
+Status Session::restore_state_file(const std::filesystem::path& path) noexcept {
+  return guard("Session::restore_state_file", [&]() -> Status {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return error(StatusCode::io_error, "Session::restore_state_file: cannot open %s", path.c_str());
+    std::vector<uint8_t> blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) return error(StatusCode::io_error, "Session::restore_state_file: cannot read %s", path.c_str());
+    return impl_->restore(blob);
+  });
+}
+
+Session::Memory Session::memory() const noexcept {
+  Memory memory;
+  memory.kv_cache_bytes = impl_->cache.bytes();
+  memory.scratch_bytes = impl_->workspace.bytes() + impl_->pending_logits.capacity() * sizeof(float);
+  memory.logits_bytes = impl_->logits.capacity() * sizeof(float);
+  return memory;
 }
 
 void Session::reset() noexcept {

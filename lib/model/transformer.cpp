@@ -102,6 +102,14 @@ Result<Workspace> Workspace::create(const Model::Impl& m, size_t max_tokens) {
   return ws;
 }
 
+size_t Workspace::bytes() const noexcept {
+  size_t total = (host_cos.size() + host_sin.size()) * sizeof(float);
+  for (const DeviceBuffer* buffer : {&token_ids, &residual, &normed, &qkv, &attention, &router_logits, &expert_ids,
+                                     &expert_weights, &moe_scratch, &rope_cos, &rope_sin, &logits})
+    total += buffer->bytes();
+  return total;
+}
+
 Status Workspace::reserve_logits(const Model::Impl& m, size_t rows) {
   if (rows <= logits_rows) return Status::success();
   const size_t bytes = rows * static_cast<size_t>(m.config().vocab_size) * sizeof(float);

@@ -35,6 +35,8 @@ struct Workspace {
   static Result<Workspace> create(const Model::Impl& model, size_t max_tokens);
   // Makes room for `rows` rows of logits. Failure: out_of_memory.
   Status reserve_logits(const Model::Impl& model, size_t rows);
+  // Bytes of every buffer (device and host staging).
+  size_t bytes() const noexcept;
 };
 
 // Runs tokens[0..n) at positions first_position.. through the model, storing
