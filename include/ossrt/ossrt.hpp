@@ -1,6 +1,7 @@
 // Umbrella header of the ossrt C++ API.
 #pragma once
 
+#include "ossrt/chat.hpp"       // chat_turn, ChatOptions, FinishReason
 #include "ossrt/harmony.hpp"    // harmony conversations, Renderer, StreamParser
 #include "ossrt/json.hpp"       // JsonValue (ordered)
 #include "ossrt/model.hpp"      // Model, ModelConfig, ModelInfo, ModelOptions

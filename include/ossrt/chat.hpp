@@ -1,0 +1,69 @@
+// Harmony-aware chat generation: one assistant turn over a Session.
+//
+// chat_turn renders the conversation for completion (with the requested
+// reasoning effort), reuses the session's cached prefix (Session::sync_prefix:
+// a multi-turn chat does not prefill its history again), samples with the
+// lenient harmony parser attached and streams its events, stops on harmony's
+// assistant-action stop set (<|return|>, <|call|>; never on <|end|>), and
+// appends the assistant messages to the conversation as history.
+//
+// Thread rules: as Session: one thread at a time per session; Session::cancel
+// from any thread ends the turn with FinishReason::cancelled.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "ossrt/harmony.hpp"
+#include "ossrt/sampler.hpp"
+#include "ossrt/session.hpp"
+
+namespace ossrt {
+
+enum class FinishReason {
+  stop,              // <|return|> (the final answer ended) or an extra stop id
+  tool_call,         // <|call|>: the last message is a tool call to answer
+  length,            // max_tokens generated
+  reasoning_budget,  // the analysis channel used up reasoning_budget tokens
+  cancelled,         // Session::cancel or on_event returned false
+  context_full,      // the session's context length is reached
+};
+const char* finish_reason_name(FinishReason reason) noexcept;  // "stop", "tool_call", ...
+
+struct ChatOptions {
+  // Replaces the reasoning effort of the conversation's system message for this turn.
+  std::optional<harmony::ReasoningEffort> reasoning_effort;
+  size_t max_tokens = 4096;
+  // Tokens the model may spend on the analysis channel; 0 = unlimited.
+  size_t reasoning_budget = 0;
+  std::vector<TokenId> extra_stop_tokens;
+  harmony::RenderConversationConfig render;  // auto_drop_analysis: harmony's rule by default
+  // Called on the session's thread for each parser event (message start,
+  // content delta per channel, message end, tool call, anomaly); return false
+  // to end the turn (FinishReason::cancelled). Must not call into the session.
+  std::function<bool(const harmony::ParseEvent&)> on_event;
+};
+
+struct ChatTurn {
+  FinishReason finish_reason = FinishReason::stop;
+  size_t prompt_tokens = 0;                    // the rendered prompt
+  size_t reused_tokens = 0;                    // of those, already in the session's cache
+  size_t generated_tokens = 0;                 // sampled this turn
+  size_t reasoning_tokens = 0;                 // of those, on the analysis channel
+  std::vector<harmony::Message> messages;      // the assistant messages appended to the conversation
+  std::optional<harmony::ToolCall> tool_call;  // set when finish_reason is tool_call
+  std::vector<harmony::ParseEvent> anomalies;  // what lenient parsing recovered from
+};
+
+// Runs one assistant turn and appends its messages to `conversation` (a
+// message cut short by length, budget or cancel is kept as it stands).
+// Failure: invalid_argument (the conversation cannot be rendered, the model's
+// vocabulary cannot hold harmony's ids), invalid_token, out_of_memory,
+// internal; the conversation is then unchanged. A cancel or a full context is
+// not a failure: the turn ends with that finish reason.
+Result<ChatTurn> chat_turn(Session& session, const harmony::Renderer& renderer, harmony::Conversation& conversation,
+                           const Sampler& sampler, const ChatOptions& options = {}) noexcept;
+
+}  // namespace ossrt

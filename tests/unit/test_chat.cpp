@@ -1,0 +1,214 @@
+// chat_turn on a tiny model with the full 201,088-id vocabulary (random
+// weights: the text is meaningless, so these tests assert structure: cache
+// reuse, determinism, finish reasons, cancellation, history).
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "checkpoint_writer.hpp"
+#include "ossrt/chat.hpp"
+
+using namespace ossrt;
+using namespace ossrt::harmony;
+
+namespace {
+
+std::shared_ptr<const Model> full_vocab_model() {
+  static testsupport::TempDir dir;
+  static std::shared_ptr<const Model> model = [] {
+    ModelConfig config = testsupport::small_config();
+    config.vocab_size = 201088;
+    config.hidden_size = 32;
+    config.initial_context_length = 256;  // x8: 2,048 positions
+    testsupport::write_random_checkpoint(dir.path(), config, 2026);
+    auto loaded = Model::load(dir.path());
+    REQUIRE(loaded.ok());
+    return loaded.value();
+  }();
+  return model;
+}
+
+std::unique_ptr<Session> new_session(size_t context = 0, size_t chunk = 32) {
+  SessionOptions options;
+  options.context_length = context;
+  options.max_batch_tokens = chunk;
+  auto session = Session::create(full_vocab_model(), options);
+  REQUIRE(session.ok());
+  return std::move(session.value());
+}
+
+const Renderer& renderer() {
+  static Renderer instance(Tokenizer::o200k_harmony().value());
+  return instance;
+}
+
+Sampler sampler(uint64_t seed, std::vector<std::pair<TokenId, float>> bias = {}) {
+  SamplerOptions options;
+  options.seed = seed;
+  options.logit_bias = std::move(bias);
+  return Sampler::create(options).value();
+}
+
+Conversation opening(const std::string& question) {
+  return {Message::from_role_and_content(Role::system, SystemContent::defaults()),
+          Message::from_role_and_content(Role::user, question)};
+}
+
+size_t common_prefix(std::span<const TokenId> a, std::span<const TokenId> b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a multi-turn chat reuses the cached history") {
+  auto session = new_session();
+  Conversation conversation = opening("Hello there.");
+  ChatOptions options;
+  options.max_tokens = 12;
+  auto first = chat_turn(*session, renderer(), conversation, sampler(1), options);
+  REQUIRE(first.ok());
+  CHECK(first.value().reused_tokens == 0);
+  CHECK(first.value().generated_tokens <= 12);
+  CHECK(conversation.size() == 2 + first.value().messages.size());
+
+  conversation.push_back(Message::from_role_and_content(Role::user, "And then?"));
+  const std::vector<TokenId> held(session->tokens().begin(), session->tokens().end());
+  auto prompt = renderer().render_conversation_for_completion(conversation, Role::assistant);
+  REQUIRE(prompt.ok());
+  const size_t expected = std::min(common_prefix(held, prompt.value()), prompt.value().size() - 1);
+  auto second = chat_turn(*session, renderer(), conversation, sampler(1), options);
+  REQUIRE(second.ok());
+  CHECK(second.value().reused_tokens == expected);
+  // The whole first prompt but its last token at least ("<|start|>" then "assistant" or "user").
+  CHECK(second.value().reused_tokens >= first.value().prompt_tokens - 1);
+  CHECK(second.value().prompt_tokens == prompt.value().size());
+}
+
+TEST_CASE("the same seed gives the same turn; another seed another") {
+  auto run = [](uint64_t seed) {
+    auto session = new_session();
+    Conversation conversation = opening("Pick a number.");
+    ChatOptions options;
+    options.max_tokens = 16;
+    auto turn = chat_turn(*session, renderer(), conversation, sampler(seed), options);
+    REQUIRE(turn.ok());
+    return std::vector<TokenId>(session->tokens().begin(), session->tokens().end());
+  };
+  CHECK(run(5) == run(5));
+  CHECK(run(5) != run(6));
+}
+
+TEST_CASE("finish reasons: stop on <|return|>, tool_call on <|call|>, length, context_full") {
+  Conversation conversation = opening("Hi");
+  auto session = new_session();
+  ChatOptions options;
+  options.max_tokens = 8;
+  auto stop = chat_turn(*session, renderer(), conversation, sampler(1, {{200002, 1e4f}}), options);
+  REQUIRE(stop.ok());
+  CHECK(stop.value().finish_reason == FinishReason::stop);
+  CHECK(stop.value().generated_tokens == 1);
+
+  Conversation other = opening("Hi");
+  auto call = chat_turn(*session, renderer(), other, sampler(1, {{200012, 1e4f}}), options);
+  REQUIRE(call.ok());
+  CHECK(call.value().finish_reason == FinishReason::tool_call);
+
+  // <|end|> must not stop sampling: the model writes it between its messages.
+  Conversation ends = opening("Hi");
+  auto length = chat_turn(*session, renderer(), ends, sampler(1, {{200007, 1e4f}}), options);
+  REQUIRE(length.ok());
+  CHECK(length.value().finish_reason == FinishReason::length);
+  CHECK(length.value().generated_tokens == 8);
+
+  Conversation extra = opening("Hi");
+  options.extra_stop_tokens = {200007};
+  auto extra_stop = chat_turn(*session, renderer(), extra, sampler(1, {{200007, 1e4f}}), options);
+  REQUIRE(extra_stop.ok());
+  CHECK(extra_stop.value().finish_reason == FinishReason::stop);
+  options.extra_stop_tokens.clear();
+
+  auto prompt = renderer().render_conversation_for_completion(opening("Hi"), Role::assistant);
+  REQUIRE(prompt.ok());
+  auto small = new_session(prompt.value().size() + 3);
+  Conversation full = opening("Hi");
+  auto context_full = chat_turn(*small, renderer(), full, sampler(1), options);
+  REQUIRE(context_full.ok());
+  CHECK(context_full.value().finish_reason == FinishReason::context_full);
+  CHECK(context_full.value().generated_tokens == 3);
+}
+
+TEST_CASE("a reasoning budget ends the turn once analysis used it up") {
+  auto session = new_session();
+  Conversation conversation = opening("Think hard.");
+  ChatOptions options;
+  options.max_tokens = 40;
+  options.reasoning_budget = 5;
+  // Open the analysis channel first: <|channel|> then "analysis" then <|message|>, by bias.
+  const std::vector<std::pair<TokenId, float>> bias{{200005, 30.f}, {35644, 29.f}, {200008, 28.f}};
+  auto turn = chat_turn(*session, renderer(), conversation, sampler(3, bias), options);
+  REQUIRE(turn.ok());
+  if (turn.value().reasoning_tokens > 0) {
+    CHECK(turn.value().finish_reason == FinishReason::reasoning_budget);
+    CHECK(turn.value().reasoning_tokens == 5);
+  }
+}
+
+TEST_CASE("events stream to the listener; returning false ends the turn") {
+  auto session = new_session();
+  Conversation conversation = opening("Hi");
+  size_t seen = 0;
+  ChatOptions options;
+  options.max_tokens = 64;
+  options.on_event = [&](const ParseEvent&) {
+    ++seen;
+    return false;
+  };
+  // <|message|> first: the header is complete, so a message_start event comes at once.
+  auto turn = chat_turn(*session, renderer(), conversation, sampler(9, {{200008, 1e4f}}), options);
+  REQUIRE(turn.ok());
+  CHECK(seen == 1);  // not called again after it said stop
+  CHECK(turn.value().finish_reason == FinishReason::cancelled);
+  CHECK(turn.value().generated_tokens == 1);
+}
+
+TEST_CASE("cancel from another thread stops a long prefill; the session stays usable") {
+  auto session = new_session(0, 8);
+  std::string long_text;
+  for (int i = 0; i < 300; ++i) long_text += "word" + std::to_string(i) + " ";
+  Conversation conversation = opening(long_text);
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    session->cancel();
+  });
+  ChatOptions options;
+  options.max_tokens = 4;
+  auto turn = chat_turn(*session, renderer(), conversation, sampler(1), options);
+  canceller.join();
+  REQUIRE(turn.ok());
+  if (turn.value().finish_reason == FinishReason::cancelled) {
+    CHECK(conversation.size() == 2);  // nothing appended
+    CHECK(session->tokens().size() < turn.value().prompt_tokens + 4);
+  }
+  // The next turn continues from what the interrupted one committed.
+  const size_t committed = session->tokens().size();
+  auto again = chat_turn(*session, renderer(), conversation, sampler(1), options);
+  REQUIRE(again.ok());
+  CHECK(again.value().reused_tokens >= std::min(committed, again.value().prompt_tokens - 1));
+  CHECK(again.value().finish_reason != FinishReason::cancelled);
+}
+
+TEST_CASE("a model without harmony's ids is refused with a status") {
+  auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a");
+  REQUIRE(model.ok());
+  auto session = Session::create(model.value());
+  REQUIRE(session.ok());
+  Conversation conversation = opening("Hi");
+  auto turn = chat_turn(*session.value(), renderer(), conversation, sampler(1));
+  REQUIRE_FALSE(turn.ok());
+  CHECK(turn.status().code() == StatusCode::invalid_argument);
+  CHECK(conversation.size() == 2);
+}
