@@ -6,6 +6,7 @@
 
 #include "ossrt/json.hpp"
 #include "util/errors.h"
+#include "util/strings.h"
 
 namespace ossrt {
 namespace {
@@ -248,41 +249,8 @@ bool operator==(const JsonValue& a, const JsonValue& b) {
 }
 
 void append_json_string(std::string& out, std::string_view text) {
-  static const char kHex[] = "0123456789abcdef";
   out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xF];
-          out += kHex[c & 0xF];
-        } else {
-          out += c;
-        }
-    }
-  }
+  append_escaped(out, text, EscapeStyle::json);
   out += '"';
 }
 

@@ -6,6 +6,7 @@
 #include "ossrt/harmony.hpp"
 #include "tokenizer/utf8.h"
 #include "util/errors.h"
+#include "util/strings.h"
 
 namespace ossrt::harmony {
 namespace {
@@ -15,33 +16,7 @@ constexpr std::string_view kReplacement = "\xef\xbf\xbd";
 // Rust's Debug form of Some(string), which harmony puts in its leftover-header error.
 std::string rust_debug_some(const std::string& text) {
   std::string out = "Some(\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\0':
-        out += "\\0";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-          out += format("\\u{%x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        else
-          out += c;
-    }
-  }
+  append_escaped(out, text, EscapeStyle::rust_debug);
   return out + "\")";
 }
 
