@@ -148,9 +148,9 @@ Result<size_t> Session::Impl::sync_prefix(std::span<const TokenId> target) {
   if (common == target.size() && common == tokens.size() && !logits.empty()) return common;
   // The last token is always run again when anything changes, so logits() predicts the next one.
   size_t keep = std::min(common, target.empty() ? 0 : target.size() - 1);
-  if (tokens.size() - keep > cache.rewindable()) keep = 0;  // re-prefilling everything is cheaper than rebuilding rings
-  tokens.resize(keep);
-  logits.clear();
+  // Beyond the rewind room nothing counts as reused: truncate(0) drops all and the target is prefilled whole.
+  if (tokens.size() - keep > cache.rewindable()) keep = 0;
+  if (Status st = truncate(keep); !st.ok()) return st;
   if (Status st = append(target.subspan(keep), nullptr); !st.ok()) return st;
   return keep;
 }

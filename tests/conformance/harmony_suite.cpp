@@ -81,13 +81,6 @@ std::vector<TokenId> ids_field(const JsonValue& value, const char* key) {
   return ids;
 }
 
-template <class A, class B>
-size_t first_difference(const A& a, const B& b) {
-  size_t i = 0;
-  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
-  return i;
-}
-
 std::string id_at(const std::vector<TokenId>& ids, size_t i) {
   return i < ids.size() ? std::to_string(ids[i]) : std::string("(end)");
 }

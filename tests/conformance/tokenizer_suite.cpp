@@ -13,17 +13,7 @@
 #include "util/base64.h"
 
 namespace conformance {
-namespace {
-
-// Index of the first element where two sequences (ids or bytes) differ.
-template <class A, class B>
-size_t first_difference(const A& a, const B& b) {
-  size_t i = 0;
-  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
-  return i;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int run_tokenizer(int argc, char** argv, Report& report) {
   std::vector<std::string> files;
