@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "ossrt/runtime.hpp"
 #include "ossrt/status.hpp"
 #include "ossrt/tokenizer.hpp"
 
@@ -55,6 +57,16 @@ struct ModelInfo {
 struct ModelOptions {
   // Compute backend by name; "cpu" (the default) is always present.
   std::string backend = "cpu";
+  // Where the model and its sessions log (load summary, session memory,
+  // recovered harmony anomalies); null = nowhere.
+  std::shared_ptr<const Runtime> runtime;
+  // Reads every weight page during load instead of on first use, so the first
+  // tokens are not slowed by page faults and progress reflects the real work.
+  bool preload = false;
+  // Called on the loading thread after each tensor is placed (read, when
+  // preloading, or copied to a device) with (bytes done, bytes in total);
+  // return false to stop: load() then fails with cancelled.
+  std::function<bool(uint64_t done, uint64_t total)> progress;
 };
 
 class Model {
@@ -65,7 +77,8 @@ class Model {
   // memory after load stays small until pages are touched.
   // Failure: not_found / io_error for files, invalid_config for config.json,
   // invalid_checkpoint / unsupported_dtype / tensor_mismatch for tensor data,
-  // out_of_memory; the message names the file, key or tensor. Thread-safe.
+  // out_of_memory, cancelled (options.progress returned false); the message
+  // names the file, key or tensor. Thread-safe.
   static Result<std::shared_ptr<const Model>> load(const std::filesystem::path& directory,
                                                    const ModelOptions& options = {}) noexcept;
 

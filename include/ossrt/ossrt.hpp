@@ -5,8 +5,10 @@
 #include "ossrt/harmony.hpp"    // harmony conversations, Renderer, StreamParser
 #include "ossrt/json.hpp"       // JsonValue (ordered)
 #include "ossrt/model.hpp"      // Model, ModelConfig, ModelInfo, ModelOptions
+#include "ossrt/runtime.hpp"    // Runtime, LogLevel (log sink)
 #include "ossrt/sampler.hpp"    // Sampler, SamplerOptions
 #include "ossrt/session.hpp"    // Session, SessionOptions
 #include "ossrt/status.hpp"     // Status, StatusCode, Result
+#include "ossrt/synthetic.hpp"  // synthetic_config, write_synthetic_checkpoint
 #include "ossrt/tokenizer.hpp"  // Tokenizer, StreamDecoder
 #include "ossrt/version.hpp"    // version_string

@@ -10,49 +10,77 @@ namespace ossrt {
 
 namespace {
 
-// Lets a device backend take its own copy of each weight tensor.
-template <class T>
-Status prepare(const Backend& be, const T*& pointer, size_t elements, const char* what) {
-  if (be.prepare_weights == nullptr || pointer == nullptr) return Status::success();
-  const void* prepared = be.prepare_weights(be.self, pointer, elements * sizeof(T));
-  if (prepared == nullptr) {
-    if (be.host_memory) return Status::success();
-    return error(StatusCode::out_of_memory, "backend %s: cannot place weights %s", be.name, what);
-  }
-  pointer = static_cast<const T*>(prepared);
-  return Status::success();
+// Reads one byte per page so the kernel maps the whole range now.
+void touch_pages(const void* data, size_t bytes) {
+  constexpr size_t kPage = 4096;
+  const auto* p = static_cast<const volatile uint8_t*>(data);
+  uint8_t sink = 0;
+  for (size_t i = 0; i < bytes; i += kPage) sink ^= p[i];
+  if (bytes > 0) sink ^= p[bytes - 1];
+  static_cast<void>(sink);
 }
 
-Status prepare_all(const Backend& be, const ModelConfig& c, ModelWeights& w) {
+// Walks every weight tensor once: preloads it if asked, lets a device backend
+// take its own copy, and reports progress.
+class Placement {
+ public:
+  Placement(const Backend& backend, const ModelOptions& options, uint64_t total_bytes)
+      : be_(backend), options_(options), total_(total_bytes) {}
+
+  template <class T>
+  void step(const T*& pointer, size_t elements, const char* what) {
+    if (!status_.ok() || pointer == nullptr) return;
+    const size_t bytes = elements * sizeof(T);
+    if (options_.preload) touch_pages(pointer, bytes);
+    if (be_.prepare_weights != nullptr) {
+      const void* prepared = be_.prepare_weights(be_.self, pointer, bytes);
+      if (prepared != nullptr) {
+        pointer = static_cast<const T*>(prepared);
+      } else if (!be_.host_memory) {
+        status_ = error(StatusCode::out_of_memory, "backend %s: cannot place weights %s", be_.name, what);
+        return;
+      }
+    }
+    done_ += bytes;
+    if (options_.progress && !options_.progress(done_, total_)) {
+      status_ = error(StatusCode::cancelled, "Model::load: cancelled by the progress callback at %s", what);
+    }
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  const Backend& be_;
+  const ModelOptions& options_;
+  uint64_t total_ = 0, done_ = 0;
+  Status status_;
+};
+
+Status place_all(Placement& place, const ModelConfig& c, ModelWeights& w) {
   const size_t H = static_cast<size_t>(c.hidden_size), V = static_cast<size_t>(c.vocab_size),
                E = static_cast<size_t>(c.num_experts), I = static_cast<size_t>(c.intermediate_size),
                NQ = static_cast<size_t>(c.num_attention_heads), D = static_cast<size_t>(c.head_dim),
                QKV = D * (NQ + 2 * static_cast<size_t>(c.num_key_value_heads));
-  Status s;
-  auto step = [&](auto& pointer, size_t elements, const char* what) {
-    if (s.ok()) s = prepare(be, pointer, elements, what);
-  };
-  step(w.embedding, V * H, "embedding");
+  place.step(w.embedding, V * H, "embedding");
   for (LayerWeights& l : w.layers) {
-    step(l.attn_norm, H, "attn.norm");
-    step(l.qkv_weight, QKV * H, "attn.qkv.weight");
-    step(l.qkv_bias, QKV, "attn.qkv.bias");
-    step(l.sinks, NQ, "attn.sinks");
-    step(l.out_weight, H * NQ * D, "attn.out.weight");
-    step(l.out_bias, H, "attn.out.bias");
-    step(l.mlp_norm, H, "mlp.norm");
-    step(l.gate_weight, E * H, "mlp.gate.weight");
-    step(l.gate_bias, E, "mlp.gate.bias");
-    step(l.mlp1.blocks, E * 2 * I * H / 2, "mlp1 blocks");
-    step(l.mlp1.scales, E * 2 * I * H / 32, "mlp1 scales");
-    step(l.mlp1_bias, E * 2 * I, "mlp1 bias");
-    step(l.mlp2.blocks, E * H * I / 2, "mlp2 blocks");
-    step(l.mlp2.scales, E * H * I / 32, "mlp2 scales");
-    step(l.mlp2_bias, E * H, "mlp2 bias");
+    place.step(l.attn_norm, H, "attn.norm");
+    place.step(l.qkv_weight, QKV * H, "attn.qkv.weight");
+    place.step(l.qkv_bias, QKV, "attn.qkv.bias");
+    place.step(l.sinks, NQ, "attn.sinks");
+    place.step(l.out_weight, H * NQ * D, "attn.out.weight");
+    place.step(l.out_bias, H, "attn.out.bias");
+    place.step(l.mlp_norm, H, "mlp.norm");
+    place.step(l.gate_weight, E * H, "mlp.gate.weight");
+    place.step(l.gate_bias, E, "mlp.gate.bias");
+    place.step(l.mlp1.blocks, E * 2 * I * H / 2, "mlp1 blocks");
+    place.step(l.mlp1.scales, E * 2 * I * H / 32, "mlp1 scales");
+    place.step(l.mlp1_bias, E * 2 * I, "mlp1 bias");
+    place.step(l.mlp2.blocks, E * H * I / 2, "mlp2 blocks");
+    place.step(l.mlp2.scales, E * H * I / 32, "mlp2 scales");
+    place.step(l.mlp2_bias, E * H, "mlp2 bias");
   }
-  step(w.final_norm, H, "norm");
-  step(w.unembedding, V * H, "unembedding");
-  return s;
+  place.step(w.final_norm, H, "norm");
+  place.step(w.unembedding, V * H, "unembedding");
+  return place.status();
 }
 
 }  // namespace
@@ -115,7 +143,8 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     Result<ModelWeights> weights = bind_weights(*impl->checkpoint);
     if (!weights.ok()) return weights.status();
     impl->weights = std::move(weights.value());
-    if (Status s = prepare_all(impl->backend, impl->checkpoint->config, impl->weights); !s.ok()) return s;
+    Placement placement(impl->backend, options, impl->weights.bytes);
+    if (Status s = place_all(placement, impl->checkpoint->config, impl->weights); !s.ok()) return s;
 
     ModelInfo& info = impl->info;
     info.config = impl->checkpoint->config;
@@ -129,6 +158,11 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     info.backend = impl->backend.name;
     info.fingerprint = fingerprint(*impl->checkpoint);
     impl->rope = std::make_unique<RopeYarn>(info.config);
+    impl->runtime = options.runtime;
+    impl->log(LogLevel::info, "loaded %s: %lld layers, %llu parameters, %llu weight bytes in %zu file(s), backend %s",
+              info.directory.c_str(), static_cast<long long>(info.config.num_hidden_layers),
+              static_cast<unsigned long long>(info.parameter_count), static_cast<unsigned long long>(info.weight_bytes),
+              info.checkpoint_files, info.backend.c_str());
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
   });
 }

@@ -8,6 +8,7 @@
 #include "model/rope_yarn.h"
 #include "model/weights.h"
 #include "ossrt/model.hpp"
+#include "util/errors.h"
 
 namespace ossrt {
 
@@ -17,6 +18,16 @@ struct Model::Impl {
   ModelInfo info;
   Backend backend;
   std::unique_ptr<RopeYarn> rope;
+  std::shared_ptr<const Runtime> runtime;  // may be null: no logging
+
+  template <class... Args>
+  void log(LogLevel level, const char* fmt, Args... args) const noexcept {
+    if (runtime == nullptr || !runtime->enabled(level)) return;
+    try {
+      runtime->log(level, format(fmt, args...));
+    } catch (...) {  // formatting ran out of memory: the message is dropped
+    }
+  }
 
   const ModelConfig& config() const noexcept { return info.config; }
 };

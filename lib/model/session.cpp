@@ -66,6 +66,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     Result<Workspace> workspace = Workspace::create(impl->m(), resolved.max_batch_tokens);
     if (!workspace.ok()) return workspace.status();
     impl->workspace = std::move(workspace.value());
+    impl->m().log(LogLevel::debug, "session: context %zu, chunk %zu, KV %zu bytes now, scratch %zu bytes",
+                  resolved.context_length, resolved.max_batch_tokens, impl->cache.bytes(), impl->workspace.bytes());
     return std::unique_ptr<Session>(new Session(std::move(impl)));
   });
 }

@@ -18,11 +18,7 @@ namespace {
 std::shared_ptr<const Model> full_vocab_model() {
   static testsupport::TempDir dir;
   static std::shared_ptr<const Model> model = [] {
-    ModelConfig config = testsupport::small_config();
-    config.vocab_size = 201088;
-    config.hidden_size = 32;
-    config.initial_context_length = 256;  // x8: 2,048 positions
-    testsupport::write_random_checkpoint(dir.path(), config, 2026);
+    REQUIRE(write_synthetic_checkpoint(dir.path(), synthetic_config("tiny-chat").value(), 2026).ok());
     auto loaded = Model::load(dir.path());
     REQUIRE(loaded.ok());
     return loaded.value();

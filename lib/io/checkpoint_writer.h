@@ -1,0 +1,47 @@
+// The pieces of a synthetic checkpoint: the tensor list of a configuration
+// with each tensor's random distribution, and the safetensors header. The
+// library writes whole checkpoints with them (ossrt/synthetic.hpp); tests use
+// them to build deliberately broken files.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ossrt/model.hpp"
+
+namespace ossrt {
+
+// How fill_random draws a tensor: bf16 uniform in center +- spread, or bytes
+// uniform in [low, high].
+struct RandomFill {
+  float center = 0, spread = 0;
+  int low = 0, high = 0;
+};
+
+struct TensorSpec {
+  std::string name;
+  std::string dtype;  // safetensors spelling: "BF16", "U8"
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;  // empty until filled
+  RandomFill fill;
+};
+
+// Bytes of the tensor's data (its filled bytes, or what its shape needs).
+size_t tensor_byte_size(const TensorSpec& tensor);
+
+// Every tensor of a checkpoint for `config`, in file order, not yet filled.
+std::vector<TensorSpec> tensor_layout(const ModelConfig& config);
+
+// Fills tensor.bytes from `rng` according to tensor.fill.
+void fill_random(TensorSpec& tensor, std::mt19937_64& rng);
+
+// The JSON header for the tensors laid out back to back after `leading_gap`
+// bytes, padded with spaces to a multiple of 8 as safetensors does.
+std::string safetensors_header(const std::vector<TensorSpec>& tensors, size_t leading_gap = 0);
+
+// The 8-byte little-endian header length followed by the header.
+std::string safetensors_prefix(const std::string& header);
+
+}  // namespace ossrt
