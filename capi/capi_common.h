@@ -2,6 +2,7 @@
 // thread-local error message, and the exception barrier.
 #pragma once
 
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -17,6 +18,13 @@ struct ossrt_model {
 
 struct ossrt_session {
   std::unique_ptr<ossrt::Session> session;
+  // Set while a call runs on the session: a second call from another thread
+  // (or from inside a callback) is refused instead of corrupting its state.
+  mutable std::atomic<bool> busy{false};
+};
+
+struct ossrt_runtime {
+  std::shared_ptr<ossrt::Runtime> runtime;
 };
 
 struct ossrt_tokenizer {
@@ -44,6 +52,45 @@ struct ossrt_harmony_parser {
 
 namespace ossrt::capi {
 
+// The registry of live handles: every handle *_create hands out is recorded
+// with its type until *_destroy, so an entry point given a released handle (or
+// one of another type, or garbage) refuses it with a status instead of
+// touching freed memory. Best effort: it cannot tell a released handle from a
+// new one that reuses the same address and type.
+void register_handle(const void* handle, const void* kind);  // throws std::bad_alloc
+bool unregister_handle(const void* handle, const void* kind) noexcept;
+bool is_live_handle(const void* handle, const void* kind) noexcept;
+
+// One distinct address per handle type.
+template <class Handle>
+const void* handle_kind() noexcept {
+  static const char tag = 0;
+  return &tag;
+}
+
+template <class Handle>
+bool live(const Handle* handle) noexcept {
+  return handle != nullptr && is_live_handle(handle, handle_kind<Handle>());
+}
+
+// Records a new handle; deletes it if recording fails.
+template <class Handle>
+Handle* adopt(Handle* handle) {
+  try {
+    register_handle(handle, handle_kind<Handle>());
+  } catch (...) {
+    delete handle;
+    throw;
+  }
+  return handle;
+}
+
+// Deletes a live handle; NULL, released and foreign pointers are ignored.
+template <class Handle>
+void destroy(Handle* handle) noexcept {
+  if (handle != nullptr && unregister_handle(handle, handle_kind<Handle>())) delete handle;
+}
+
 // Records status's message for ossrt_last_error_message() and returns its code.
 ossrt_status report(const Status& status) noexcept;
 // Shorthand for an invalid-argument failure naming the function.
@@ -60,6 +107,24 @@ ossrt_status fill_buffer(const T* items, size_t count, T* out, size_t cap, size_
   if (count > 0) std::memcpy(out, items, count * sizeof(T));
   return report(Status::success());
 }
+
+// Claims a session for the duration of one call (see ossrt_session::busy).
+class SessionClaim {
+ public:
+  SessionClaim(const ossrt_session* session, const char* where) noexcept;
+  ~SessionClaim();
+  SessionClaim(const SessionClaim&) = delete;
+  SessionClaim& operator=(const SessionClaim&) = delete;
+  bool ok() const noexcept { return status_ == OSSRT_STATUS_OK; }
+  ossrt_status status() const noexcept { return status_; }
+
+ private:
+  const ossrt_session* session_ = nullptr;
+  ossrt_status status_ = OSSRT_STATUS_OK;
+};
+
+// A parser event as the C ABI shows it; its pointers borrow from `event`.
+ossrt_harmony_event c_event(const harmony::ParseEvent& event) noexcept;
 
 // Runs body (returning ossrt_status), converting escaping exceptions.
 template <class Body>

@@ -18,15 +18,40 @@ std::optional<std::string> optional_string(const char* text) {
   return text ? std::optional<std::string>(text) : std::nullopt;
 }
 
-const char* c_string(const std::optional<std::string>& text) {
-  return text ? text->c_str() : nullptr;
-}
-
 ossrt_status fill_text(const std::string& text, char* out, size_t cap, size_t* n_out) {
   return capi::fill_buffer(text.data(), text.size(), out, cap, n_out);
 }
 
 }  // namespace
+
+namespace ossrt::capi {
+
+namespace {
+
+const char* c_string(const std::optional<std::string>& text) {
+  return text ? text->c_str() : nullptr;
+}
+
+}  // namespace
+
+ossrt_harmony_event c_event(const ParseEvent& e) noexcept {
+  ossrt_harmony_event c{};
+  c.struct_size = sizeof(ossrt_harmony_event);
+  c.kind = static_cast<ossrt_event_kind>(e.kind);
+  c.position = e.position;
+  c.message_index = e.message_index;
+  c.role = static_cast<ossrt_role>(e.role);
+  c.name = c_string(e.name);
+  c.channel = c_string(e.channel);
+  c.recipient = c_string(e.recipient);
+  c.content_type = c_string(e.content_type);
+  c.text = e.text.c_str();
+  c.text_len = e.text.size();
+  c.anomaly = e.kind == ParseEvent::Kind::anomaly ? anomaly_kind_name(e.anomaly) : nullptr;
+  return c;
+}
+
+}  // namespace ossrt::capi
 
 extern "C" {
 
@@ -34,37 +59,37 @@ ossrt_status ossrt_conversation_create(ossrt_conversation** conversation_out) {
   if (conversation_out == nullptr) return capi::invalid_argument("ossrt_conversation_create: conversation_out is NULL");
   *conversation_out = nullptr;
   return capi::barrier("ossrt_conversation_create", [&] {
-    *conversation_out = new ossrt_conversation{};
+    *conversation_out = capi::adopt(new ossrt_conversation{});
     return capi::report(Status::success());
   });
 }
 
 ossrt_status ossrt_conversation_from_json(const char* json, size_t len, ossrt_conversation** conversation_out) {
   if (conversation_out == nullptr || (json == nullptr && len > 0))
-    return capi::invalid_argument("ossrt_conversation_from_json: NULL argument");
+    return capi::invalid_argument("ossrt_conversation_from_json: NULL argument or released handle");
   *conversation_out = nullptr;
   return capi::barrier("ossrt_conversation_from_json", [&] {
     auto conversation = conversation_from_json(std::string_view(json == nullptr ? "" : json, len));
     if (!conversation.ok()) return capi::report(conversation.status());
-    *conversation_out = new ossrt_conversation{std::move(conversation).value()};
+    *conversation_out = capi::adopt(new ossrt_conversation{std::move(conversation).value()});
     return capi::report(Status::success());
   });
 }
 
 void ossrt_conversation_destroy(ossrt_conversation* conversation) {
-  delete conversation;
+  capi::destroy(conversation);
 }
 
 ossrt_status ossrt_conversation_size(const ossrt_conversation* conversation, size_t* n_messages) {
-  if (conversation == nullptr || n_messages == nullptr)
-    return capi::invalid_argument("ossrt_conversation_size: NULL argument");
+  if (!capi::live(conversation) || n_messages == nullptr)
+    return capi::invalid_argument("ossrt_conversation_size: NULL argument or released handle");
   *n_messages = conversation->messages.size();
   return capi::report(Status::success());
 }
 
 ossrt_status ossrt_conversation_to_json(const ossrt_conversation* conversation, char* out, size_t cap, size_t* n_out) {
-  if (conversation == nullptr || n_out == nullptr || (out == nullptr && cap > 0))
-    return capi::invalid_argument("ossrt_conversation_to_json: NULL argument");
+  if (!capi::live(conversation) || n_out == nullptr || (out == nullptr && cap > 0))
+    return capi::invalid_argument("ossrt_conversation_to_json: NULL argument or released handle");
   return capi::barrier("ossrt_conversation_to_json",
                        [&] { return fill_text(to_json(conversation->messages), out, cap, n_out); });
 }
@@ -79,7 +104,8 @@ void ossrt_system_options_init(ossrt_system_options* options) {
 }
 
 ossrt_status ossrt_conversation_add_system(ossrt_conversation* conversation, const ossrt_system_options* options) {
-  if (conversation == nullptr) return capi::invalid_argument("ossrt_conversation_add_system: conversation is NULL");
+  if (!capi::live(conversation))
+    return capi::invalid_argument("ossrt_conversation_add_system: conversation is NULL or released");
   return capi::barrier("ossrt_conversation_add_system", [&] {
     ossrt_system_options defaults;
     ossrt_system_options_init(&defaults);
@@ -100,7 +126,8 @@ ossrt_status ossrt_conversation_add_system(ossrt_conversation* conversation, con
 
 ossrt_status ossrt_conversation_add_developer(ossrt_conversation* conversation, const char* instructions,
                                               const char* function_tools_json) {
-  if (conversation == nullptr) return capi::invalid_argument("ossrt_conversation_add_developer: conversation is NULL");
+  if (!capi::live(conversation))
+    return capi::invalid_argument("ossrt_conversation_add_developer: conversation is NULL or released");
   return capi::barrier("ossrt_conversation_add_developer", [&] {
     DeveloperContent developer;
     developer.instructions = optional_string(instructions);
@@ -120,8 +147,8 @@ ossrt_status ossrt_conversation_add_developer(ossrt_conversation* conversation, 
 ossrt_status ossrt_conversation_add_message(ossrt_conversation* conversation, ossrt_role role, const char* name,
                                             const char* channel, const char* recipient, const char* content_type,
                                             const char* text, size_t len) {
-  if (conversation == nullptr || (text == nullptr && len > 0))
-    return capi::invalid_argument("ossrt_conversation_add_message: NULL argument");
+  if (!capi::live(conversation) || (text == nullptr && len > 0))
+    return capi::invalid_argument("ossrt_conversation_add_message: NULL argument or released handle");
   const auto parsed_role = role_from_c(role);
   if (!parsed_role) return capi::invalid_argument("ossrt_conversation_add_message: role must be an OSSRT_ROLE_* value");
   return capi::barrier("ossrt_conversation_add_message", [&] {
@@ -146,8 +173,8 @@ void ossrt_render_options_init(ossrt_render_options* options) {
 
 ossrt_status ossrt_harmony_render(const ossrt_tokenizer* tokenizer, const ossrt_conversation* conversation,
                                   const ossrt_render_options* options, int32_t* out, size_t cap, size_t* n_out) {
-  if (tokenizer == nullptr || conversation == nullptr || n_out == nullptr || (out == nullptr && cap > 0))
-    return capi::invalid_argument("ossrt_harmony_render: NULL argument");
+  if (!capi::live(tokenizer) || !capi::live(conversation) || n_out == nullptr || (out == nullptr && cap > 0))
+    return capi::invalid_argument("ossrt_harmony_render: NULL argument or released handle");
   return capi::barrier("ossrt_harmony_render", [&] {
     ossrt_render_options defaults;
     ossrt_render_options_init(&defaults);
@@ -174,7 +201,7 @@ ossrt_status ossrt_harmony_render(const ossrt_tokenizer* tokenizer, const ossrt_
 
 ossrt_status ossrt_harmony_stop_tokens(int32_t for_assistant_actions, int32_t* out, size_t cap, size_t* n_out) {
   if (n_out == nullptr || (out == nullptr && cap > 0))
-    return capi::invalid_argument("ossrt_harmony_stop_tokens: NULL argument");
+    return capi::invalid_argument("ossrt_harmony_stop_tokens: NULL argument or released handle");
   return capi::barrier("ossrt_harmony_stop_tokens", [&] {
     auto tokenizer = Tokenizer::o200k_harmony();
     if (!tokenizer.ok()) return capi::report(tokenizer.status());
@@ -187,8 +214,8 @@ ossrt_status ossrt_harmony_stop_tokens(int32_t for_assistant_actions, int32_t* o
 
 ossrt_status ossrt_harmony_parser_create(const ossrt_tokenizer* tokenizer, ossrt_role role, ossrt_parse_mode mode,
                                          ossrt_harmony_parser** parser_out) {
-  if (parser_out == nullptr || tokenizer == nullptr)
-    return capi::invalid_argument("ossrt_harmony_parser_create: NULL argument");
+  if (parser_out == nullptr || !capi::live(tokenizer))
+    return capi::invalid_argument("ossrt_harmony_parser_create: NULL argument or released handle");
   *parser_out = nullptr;
   const auto parsed_role = role_from_c(role);
   if (role != OSSRT_ROLE_NONE && !parsed_role)
@@ -208,63 +235,51 @@ ossrt_status ossrt_harmony_parser_create(const ossrt_tokenizer* tokenizer, ossrt
       return capi::invalid_argument("ossrt_harmony_parser_create: mode must be an OSSRT_PARSE_* value");
   }
   return capi::barrier("ossrt_harmony_parser_create", [&] {
-    *parser_out = new ossrt_harmony_parser{StreamParser(tokenizer->tokenizer, parsed_role, parse_mode), {}, 0, {}};
+    *parser_out =
+        capi::adopt(new ossrt_harmony_parser{StreamParser(tokenizer->tokenizer, parsed_role, parse_mode), {}, 0, {}});
     return capi::report(Status::success());
   });
 }
 
 void ossrt_harmony_parser_destroy(ossrt_harmony_parser* parser) {
-  delete parser;
+  capi::destroy(parser);
 }
 
 ossrt_status ossrt_harmony_parser_push(ossrt_harmony_parser* parser, int32_t token) {
-  if (parser == nullptr) return capi::invalid_argument("ossrt_harmony_parser_push: parser is NULL");
+  if (!capi::live(parser)) return capi::invalid_argument("ossrt_harmony_parser_push: parser is NULL or released");
   return capi::barrier("ossrt_harmony_parser_push",
                        [&] { return capi::report(parser->parser.push(token, &parser->queue)); });
 }
 
 ossrt_status ossrt_harmony_parser_finish(ossrt_harmony_parser* parser) {
-  if (parser == nullptr) return capi::invalid_argument("ossrt_harmony_parser_finish: parser is NULL");
+  if (!capi::live(parser)) return capi::invalid_argument("ossrt_harmony_parser_finish: parser is NULL or released");
   return capi::barrier("ossrt_harmony_parser_finish",
                        [&] { return capi::report(parser->parser.finish(&parser->queue)); });
 }
 
 int32_t ossrt_harmony_parser_next_event(ossrt_harmony_parser* parser, ossrt_harmony_event* event) {
-  if (parser == nullptr || event == nullptr || parser->next >= parser->queue.size()) return 0;
+  if (!capi::live(parser) || event == nullptr || parser->next >= parser->queue.size()) return 0;
   parser->current = std::move(parser->queue[parser->next++]);
   if (parser->next == parser->queue.size()) {
     parser->queue.clear();
     parser->next = 0;
   }
-  const ParseEvent& e = parser->current;
-  ossrt_harmony_event c{};
-  c.struct_size = sizeof(ossrt_harmony_event);
-  c.kind = static_cast<ossrt_event_kind>(e.kind);
-  c.position = e.position;
-  c.message_index = e.message_index;
-  c.role = static_cast<ossrt_role>(e.role);
-  c.name = c_string(e.name);
-  c.channel = c_string(e.channel);
-  c.recipient = c_string(e.recipient);
-  c.content_type = c_string(e.content_type);
-  c.text = e.text.c_str();
-  c.text_len = e.text.size();
-  c.anomaly = e.kind == ParseEvent::Kind::anomaly ? anomaly_kind_name(e.anomaly) : nullptr;
+  const ossrt_harmony_event c = capi::c_event(parser->current);
   capi::copy_versioned(c, event);
   return 1;
 }
 
 ossrt_status ossrt_harmony_parser_messages_json(const ossrt_harmony_parser* parser, char* out, size_t cap,
                                                 size_t* n_out) {
-  if (parser == nullptr || n_out == nullptr || (out == nullptr && cap > 0))
-    return capi::invalid_argument("ossrt_harmony_parser_messages_json: NULL argument");
+  if (!capi::live(parser) || n_out == nullptr || (out == nullptr && cap > 0))
+    return capi::invalid_argument("ossrt_harmony_parser_messages_json: NULL argument or released handle");
   return capi::barrier("ossrt_harmony_parser_messages_json",
                        [&] { return fill_text(to_json(parser->parser.messages()), out, cap, n_out); });
 }
 
 ossrt_status ossrt_harmony_parser_append_to(const ossrt_harmony_parser* parser, ossrt_conversation* conversation) {
-  if (parser == nullptr || conversation == nullptr)
-    return capi::invalid_argument("ossrt_harmony_parser_append_to: NULL argument");
+  if (!capi::live(parser) || !capi::live(conversation))
+    return capi::invalid_argument("ossrt_harmony_parser_append_to: NULL argument or released handle");
   return capi::barrier("ossrt_harmony_parser_append_to", [&] {
     const auto& messages = parser->parser.messages();
     conversation->messages.insert(conversation->messages.end(), messages.begin(), messages.end());

@@ -15,25 +15,39 @@ ossrt_status ossrt_model_load(const char* directory, const ossrt_model_options* 
   if (model_out == nullptr) return capi::invalid_argument("ossrt_model_load: model_out is NULL");
   *model_out = nullptr;
   if (directory == nullptr) return capi::invalid_argument("ossrt_model_load: directory is NULL");
+  if (options != nullptr && options->struct_size < offsetof(ossrt_model_options, backend)) {
+    return capi::invalid_argument("ossrt_model_load: options->struct_size is too small (call _init)");
+  }
   return capi::barrier("ossrt_model_load", [&] {
     ossrt_model_options defaults;
     ossrt_model_options_init(&defaults);
     const ossrt_model_options o = capi::read_versioned(options, defaults);
     ModelOptions cpp;
     if (o.backend != nullptr) cpp.backend = o.backend;
+    if (o.runtime != nullptr) {
+      if (!capi::live(o.runtime)) return capi::invalid_argument("ossrt_model_load: options->runtime is released");
+      cpp.runtime = o.runtime->runtime;
+    }
+    cpp.preload = o.preload != 0;
+    if (o.progress != nullptr) {
+      cpp.progress = [callback = o.progress, user_data = o.progress_user_data](uint64_t done, uint64_t total) {
+        return callback(done, total, user_data) == 0;
+      };
+    }
     auto model = Model::load(directory, cpp);
     if (!model.ok()) return capi::report(model.status());
-    *model_out = new ossrt_model{std::move(model.value())};
+    *model_out = capi::adopt(new ossrt_model{std::move(model.value())});
     return capi::report(Status::success());
   });
 }
 
 void ossrt_model_destroy(ossrt_model* model) {
-  delete model;
+  capi::destroy(model);
 }
 
 ossrt_status ossrt_model_get_info(const ossrt_model* model, ossrt_model_info* info) {
-  if (model == nullptr || info == nullptr) return capi::invalid_argument("ossrt_model_get_info: NULL argument");
+  if (!capi::live(model) || info == nullptr)
+    return capi::invalid_argument("ossrt_model_get_info: NULL argument or released handle");
   if (info->struct_size < offsetof(ossrt_model_info, num_experts)) {
     return capi::invalid_argument("ossrt_model_get_info: info->struct_size is too small");
   }

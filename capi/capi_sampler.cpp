@@ -44,13 +44,13 @@ ossrt_status ossrt_sampler_create(const ossrt_sampler_options* options, ossrt_sa
     for (size_t i = 0; i < o.n_bias; ++i) cpp.logit_bias.emplace_back(o.bias_ids[i], o.bias_values[i]);
     auto sampler = Sampler::create(cpp);
     if (!sampler.ok()) return capi::report(sampler.status());
-    *sampler_out = new ossrt_sampler{std::move(sampler.value())};
+    *sampler_out = capi::adopt(new ossrt_sampler{std::move(sampler.value())});
     return capi::report(Status::success());
   });
 }
 
 void ossrt_sampler_destroy(ossrt_sampler* sampler) {
-  delete sampler;
+  capi::destroy(sampler);
 }
 
 }  // extern "C"

@@ -5,6 +5,28 @@
 
 using namespace ossrt;
 
+namespace ossrt::capi {
+
+SessionClaim::SessionClaim(const ossrt_session* session, const char* where) noexcept {
+  if (!live(session)) {
+    status_ = report(Status(StatusCode::invalid_argument, std::string(where) + ": session is NULL or released"));
+    return;
+  }
+  if (session->busy.exchange(true, std::memory_order_acquire)) {
+    status_ = report(Status(StatusCode::invalid_state,
+                            std::string(where) + ": the session is in use by another call (another thread, or a "
+                                                 "callback re-entering it); a session serves one call at a time"));
+    return;
+  }
+  session_ = session;
+}
+
+SessionClaim::~SessionClaim() {
+  if (session_ != nullptr) session_->busy.store(false, std::memory_order_release);
+}
+
+}  // namespace ossrt::capi
+
 namespace {
 
 // Shared by the greedy and sampled entry points: whatever was generated, even
@@ -22,6 +44,12 @@ ossrt_status generate_into(ossrt_session* session, size_t max_tokens, int32_t* o
   return capi::report(generated.ok() ? Status::success() : generated.status());
 }
 
+ossrt_session* wrap(std::unique_ptr<Session> session) {
+  auto* handle = new ossrt_session;
+  handle->session = std::move(session);
+  return capi::adopt(handle);
+}
+
 }  // namespace
 
 extern "C" {
@@ -33,13 +61,17 @@ void ossrt_session_options_init(ossrt_session_options* options) {
   options->struct_size = sizeof(ossrt_session_options);
   options->context_length = defaults.context_length;
   options->max_batch_tokens = defaults.max_batch_tokens;
+  options->rewind_tokens = defaults.rewind_tokens;
 }
 
 ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_options* options,
                                   ossrt_session** session_out) {
   if (session_out == nullptr) return capi::invalid_argument("ossrt_session_create: session_out is NULL");
   *session_out = nullptr;
-  if (model == nullptr) return capi::invalid_argument("ossrt_session_create: model is NULL");
+  if (!capi::live(model)) return capi::invalid_argument("ossrt_session_create: model is NULL or released");
+  if (options != nullptr && options->struct_size < offsetof(ossrt_session_options, context_length)) {
+    return capi::invalid_argument("ossrt_session_create: options->struct_size is too small (call _init)");
+  }
   return capi::barrier("ossrt_session_create", [&] {
     ossrt_session_options defaults;
     ossrt_session_options_init(&defaults);
@@ -47,32 +79,33 @@ ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_
     SessionOptions cpp;
     cpp.context_length = static_cast<size_t>(o.context_length);
     cpp.max_batch_tokens = static_cast<size_t>(o.max_batch_tokens);
+    cpp.rewind_tokens = static_cast<size_t>(o.rewind_tokens);
     if (o.prefill_progress != nullptr) {
       cpp.prefill_progress = [callback = o.prefill_progress, user_data = o.prefill_progress_user_data](
                                  size_t processed, size_t total) { return callback(processed, total, user_data) == 0; };
     }
     auto session = Session::create(model->model, cpp);
     if (!session.ok()) return capi::report(session.status());
-    *session_out = new ossrt_session{std::move(session.value())};
+    *session_out = wrap(std::move(session.value()));
     return capi::report(Status::success());
   });
 }
 
 void ossrt_session_destroy(ossrt_session* session) {
-  delete session;
+  capi::destroy(session);
 }
 
 ossrt_status ossrt_session_append_tokens(ossrt_session* session, const int32_t* tokens, size_t n) {
-  if (session == nullptr || (tokens == nullptr && n > 0)) {
-    return capi::invalid_argument("ossrt_session_append_tokens: NULL session or tokens");
-  }
+  capi::SessionClaim claim(session, "ossrt_session_append_tokens");
+  if (!claim.ok()) return claim.status();
+  if (tokens == nullptr && n > 0) return capi::invalid_argument("ossrt_session_append_tokens: tokens is NULL");
   return capi::report(session->session->append(std::span<const TokenId>(tokens, n)));
 }
 
 ossrt_status ossrt_session_get_logits(const ossrt_session* session, const float** logits, size_t* vocab_size) {
-  if (session == nullptr || logits == nullptr || vocab_size == nullptr) {
-    return capi::invalid_argument("ossrt_session_get_logits: NULL argument");
-  }
+  capi::SessionClaim claim(session, "ossrt_session_get_logits");
+  if (!claim.ok()) return claim.status();
+  if (logits == nullptr || vocab_size == nullptr) return capi::invalid_argument("ossrt_session_get_logits: NULL out");
   const std::span<const float> view = session->session->logits();
   if (view.empty()) {
     return capi::report(Status(StatusCode::invalid_state, "ossrt_session_get_logits: append tokens first"));
@@ -83,16 +116,27 @@ ossrt_status ossrt_session_get_logits(const ossrt_session* session, const float*
 }
 
 ossrt_status ossrt_session_get_num_tokens(const ossrt_session* session, size_t* n_tokens) {
-  if (session == nullptr || n_tokens == nullptr) {
-    return capi::invalid_argument("ossrt_session_get_num_tokens: NULL argument");
-  }
+  capi::SessionClaim claim(session, "ossrt_session_get_num_tokens");
+  if (!claim.ok()) return claim.status();
+  if (n_tokens == nullptr) return capi::invalid_argument("ossrt_session_get_num_tokens: n_tokens is NULL");
   *n_tokens = session->session->tokens().size();
   return capi::report(Status::success());
 }
 
+ossrt_status ossrt_session_get_tokens(const ossrt_session* session, int32_t* out, size_t cap, size_t* n_out) {
+  capi::SessionClaim claim(session, "ossrt_session_get_tokens");
+  if (!claim.ok()) return claim.status();
+  if (n_out == nullptr || (out == nullptr && cap > 0))
+    return capi::invalid_argument("ossrt_session_get_tokens: NULL out");
+  const std::span<const TokenId> tokens = session->session->tokens();
+  return capi::fill_buffer(tokens.data(), tokens.size(), out, cap, n_out);
+}
+
 ossrt_status ossrt_session_generate_greedy(ossrt_session* session, size_t max_tokens, const int32_t* stop,
                                            size_t n_stop, int32_t* out, size_t cap, size_t* n_out) {
-  if (session == nullptr || n_out == nullptr || (out == nullptr && max_tokens > 0) || (stop == nullptr && n_stop > 0)) {
+  capi::SessionClaim claim(session, "ossrt_session_generate_greedy");
+  if (!claim.ok()) return claim.status();
+  if (n_out == nullptr || (out == nullptr && max_tokens > 0) || (stop == nullptr && n_stop > 0)) {
     return capi::invalid_argument("ossrt_session_generate_greedy: NULL argument");
   }
   return capi::barrier("ossrt_session_generate_greedy", [&] {
@@ -104,9 +148,11 @@ ossrt_status ossrt_session_generate_greedy(ossrt_session* session, size_t max_to
 
 ossrt_status ossrt_session_generate(ossrt_session* session, const ossrt_sampler* sampler, size_t max_tokens,
                                     const int32_t* stop, size_t n_stop, int32_t* out, size_t cap, size_t* n_out) {
-  if (session == nullptr || sampler == nullptr || n_out == nullptr || (out == nullptr && max_tokens > 0) ||
+  capi::SessionClaim claim(session, "ossrt_session_generate");
+  if (!claim.ok()) return claim.status();
+  if (!capi::live(sampler) || n_out == nullptr || (out == nullptr && max_tokens > 0) ||
       (stop == nullptr && n_stop > 0)) {
-    return capi::invalid_argument("ossrt_session_generate: NULL argument");
+    return capi::invalid_argument("ossrt_session_generate: NULL argument or released handle");
   }
   return capi::barrier("ossrt_session_generate", [&] {
     return generate_into(session, max_tokens, out, cap, n_out, [&](Session& s) {
@@ -115,25 +161,128 @@ ossrt_status ossrt_session_generate(ossrt_session* session, const ossrt_sampler*
   });
 }
 
+ossrt_status ossrt_session_sample(const ossrt_session* session, const ossrt_sampler* sampler, int32_t* token) {
+  capi::SessionClaim claim(session, "ossrt_session_sample");
+  if (!claim.ok()) return claim.status();
+  if (!capi::live(sampler) || token == nullptr) {
+    return capi::invalid_argument("ossrt_session_sample: NULL argument or released handle");
+  }
+  return capi::barrier("ossrt_session_sample", [&] {
+    const Session& s = *session->session;
+    if (s.logits().empty()) {
+      return capi::report(Status(StatusCode::invalid_state, "ossrt_session_sample: append tokens first"));
+    }
+    auto drawn = sampler->sampler.sample(s.logits(), s.tokens(), s.tokens().size());
+    if (!drawn.ok()) return capi::report(drawn.status());
+    *token = drawn.value();
+    return capi::report(Status::success());
+  });
+}
+
 ossrt_status ossrt_session_fork(const ossrt_session* session, ossrt_session** session_out) {
   if (session_out == nullptr) return capi::invalid_argument("ossrt_session_fork: session_out is NULL");
   *session_out = nullptr;
-  if (session == nullptr) return capi::invalid_argument("ossrt_session_fork: session is NULL");
+  capi::SessionClaim claim(session, "ossrt_session_fork");
+  if (!claim.ok()) return claim.status();
   return capi::barrier("ossrt_session_fork", [&] {
     auto copy = session->session->fork();
     if (!copy.ok()) return capi::report(copy.status());
-    *session_out = new ossrt_session{std::move(copy.value())};
+    *session_out = wrap(std::move(copy.value()));
     return capi::report(Status::success());
   });
 }
 
 void ossrt_session_cancel(ossrt_session* session) {
-  if (session != nullptr) session->session->cancel();
+  if (capi::live(session)) session->session->cancel();
 }
 
 ossrt_status ossrt_session_reset(ossrt_session* session) {
-  if (session == nullptr) return capi::invalid_argument("ossrt_session_reset: session is NULL");
+  capi::SessionClaim claim(session, "ossrt_session_reset");
+  if (!claim.ok()) return claim.status();
   session->session->reset();
+  return capi::report(Status::success());
+}
+
+ossrt_status ossrt_session_sync_prefix(ossrt_session* session, const int32_t* tokens, size_t n, size_t* n_reused) {
+  capi::SessionClaim claim(session, "ossrt_session_sync_prefix");
+  if (!claim.ok()) return claim.status();
+  if ((tokens == nullptr && n > 0) || n_reused == nullptr) {
+    return capi::invalid_argument("ossrt_session_sync_prefix: NULL tokens or n_reused");
+  }
+  return capi::barrier("ossrt_session_sync_prefix", [&] {
+    auto reused = session->session->sync_prefix(std::span<const TokenId>(tokens, n));
+    if (!reused.ok()) return capi::report(reused.status());
+    *n_reused = reused.value();
+    return capi::report(Status::success());
+  });
+}
+
+ossrt_status ossrt_session_truncate(ossrt_session* session, size_t n_keep) {
+  capi::SessionClaim claim(session, "ossrt_session_truncate");
+  if (!claim.ok()) return claim.status();
+  return capi::barrier("ossrt_session_truncate", [&] { return capi::report(session->session->truncate(n_keep)); });
+}
+
+ossrt_status ossrt_session_state_size(const ossrt_session* session, size_t* size) {
+  capi::SessionClaim claim(session, "ossrt_session_state_size");
+  if (!claim.ok()) return claim.status();
+  if (size == nullptr) return capi::invalid_argument("ossrt_session_state_size: size is NULL");
+  *size = session->session->state_size();
+  return capi::report(Status::success());
+}
+
+ossrt_status ossrt_session_save_state(const ossrt_session* session, uint8_t* out, size_t cap, size_t* n_out) {
+  capi::SessionClaim claim(session, "ossrt_session_save_state");
+  if (!claim.ok()) return claim.status();
+  if (n_out == nullptr || (out == nullptr && cap > 0))
+    return capi::invalid_argument("ossrt_session_save_state: NULL out");
+  return capi::barrier("ossrt_session_save_state", [&] {
+    const size_t needed = session->session->state_size();
+    if (needed > cap) return capi::fill_buffer<uint8_t>(nullptr, needed, out, cap, n_out);
+    auto blob = session->session->save_state();
+    if (!blob.ok()) return capi::report(blob.status());
+    return capi::fill_buffer(blob.value().data(), blob.value().size(), out, cap, n_out);
+  });
+}
+
+ossrt_status ossrt_session_restore_state(ossrt_session* session, const uint8_t* state, size_t len) {
+  capi::SessionClaim claim(session, "ossrt_session_restore_state");
+  if (!claim.ok()) return claim.status();
+  if (state == nullptr && len > 0) return capi::invalid_argument("ossrt_session_restore_state: state is NULL");
+  return capi::barrier("ossrt_session_restore_state", [&] {
+    return capi::report(session->session->restore_state(std::span<const uint8_t>(state, len)));
+  });
+}
+
+ossrt_status ossrt_session_save_state_file(const ossrt_session* session, const char* path) {
+  capi::SessionClaim claim(session, "ossrt_session_save_state_file");
+  if (!claim.ok()) return claim.status();
+  if (path == nullptr) return capi::invalid_argument("ossrt_session_save_state_file: path is NULL");
+  return capi::barrier("ossrt_session_save_state_file",
+                       [&] { return capi::report(session->session->save_state_file(path)); });
+}
+
+ossrt_status ossrt_session_restore_state_file(ossrt_session* session, const char* path) {
+  capi::SessionClaim claim(session, "ossrt_session_restore_state_file");
+  if (!claim.ok()) return claim.status();
+  if (path == nullptr) return capi::invalid_argument("ossrt_session_restore_state_file: path is NULL");
+  return capi::barrier("ossrt_session_restore_state_file",
+                       [&] { return capi::report(session->session->restore_state_file(path)); });
+}
+
+ossrt_status ossrt_session_get_memory(const ossrt_session* session, ossrt_session_memory* memory) {
+  capi::SessionClaim claim(session, "ossrt_session_get_memory");
+  if (!claim.ok()) return claim.status();
+  if (memory == nullptr || memory->struct_size < offsetof(ossrt_session_memory, kv_cache_bytes) + sizeof(uint64_t)) {
+    return capi::invalid_argument("ossrt_session_get_memory: memory is NULL or its struct_size too small");
+  }
+  const Session::Memory m = session->session->memory();
+  ossrt_session_memory out{};
+  out.kv_cache_bytes = m.kv_cache_bytes;
+  out.scratch_bytes = m.scratch_bytes;
+  out.logits_bytes = m.logits_bytes;
+  out.context_length = session->session->context_length();
+  capi::copy_versioned(out, memory);
   return capi::report(Status::success());
 }
 

@@ -11,7 +11,7 @@ namespace {
 ossrt_status make_handle(ossrt_tokenizer** tokenizer_out) {
   auto tokenizer = Tokenizer::o200k_harmony();
   if (!tokenizer.ok()) return capi::report(tokenizer.status());
-  *tokenizer_out = new ossrt_tokenizer{std::move(tokenizer.value())};
+  *tokenizer_out = capi::adopt(new ossrt_tokenizer{std::move(tokenizer.value())});
   return capi::report(Status::success());
 }
 
@@ -35,18 +35,18 @@ ossrt_status ossrt_tokenizer_create(ossrt_tokenizer** tokenizer_out) {
 ossrt_status ossrt_model_get_tokenizer(const ossrt_model* model, ossrt_tokenizer** tokenizer_out) {
   if (tokenizer_out == nullptr) return capi::invalid_argument("ossrt_model_get_tokenizer: tokenizer_out is NULL");
   *tokenizer_out = nullptr;
-  if (model == nullptr) return capi::invalid_argument("ossrt_model_get_tokenizer: model is NULL");
+  if (!capi::live(model)) return capi::invalid_argument("ossrt_model_get_tokenizer: model is NULL or released");
   return capi::barrier("ossrt_model_get_tokenizer", [&] { return make_handle(tokenizer_out); });
 }
 
 void ossrt_tokenizer_destroy(ossrt_tokenizer* tokenizer) {
-  delete tokenizer;
+  capi::destroy(tokenizer);
 }
 
 ossrt_status ossrt_tokenizer_encode(const ossrt_tokenizer* tokenizer, const char* text, size_t len,
                                     const ossrt_encode_options* options, int32_t* out, size_t cap, size_t* n_out) {
-  if (tokenizer == nullptr || n_out == nullptr || (text == nullptr && len > 0) || (out == nullptr && cap > 0)) {
-    return capi::invalid_argument("ossrt_tokenizer_encode: NULL argument");
+  if (!capi::live(tokenizer) || n_out == nullptr || (text == nullptr && len > 0) || (out == nullptr && cap > 0)) {
+    return capi::invalid_argument("ossrt_tokenizer_encode: NULL argument or released handle");
   }
   return capi::barrier("ossrt_tokenizer_encode", [&] {
     ossrt_encode_options defaults;
@@ -73,8 +73,8 @@ ossrt_status ossrt_tokenizer_encode(const ossrt_tokenizer* tokenizer, const char
 
 ossrt_status ossrt_tokenizer_decode(const ossrt_tokenizer* tokenizer, const int32_t* ids, size_t n, int32_t lossy,
                                     char* out, size_t cap, size_t* n_out) {
-  if (tokenizer == nullptr || n_out == nullptr || (ids == nullptr && n > 0) || (out == nullptr && cap > 0)) {
-    return capi::invalid_argument("ossrt_tokenizer_decode: NULL argument");
+  if (!capi::live(tokenizer) || n_out == nullptr || (ids == nullptr && n > 0) || (out == nullptr && cap > 0)) {
+    return capi::invalid_argument("ossrt_tokenizer_decode: NULL argument or released handle");
   }
   return capi::barrier("ossrt_tokenizer_decode", [&] {
     const std::span<const TokenId> span(ids, n);
@@ -92,8 +92,8 @@ ossrt_status ossrt_tokenizer_decode(const ossrt_tokenizer* tokenizer, const int3
 
 ossrt_status ossrt_tokenizer_token_bytes(const ossrt_tokenizer* tokenizer, int32_t id, const char** bytes,
                                          size_t* len) {
-  if (tokenizer == nullptr || bytes == nullptr || len == nullptr) {
-    return capi::invalid_argument("ossrt_tokenizer_token_bytes: NULL argument");
+  if (!capi::live(tokenizer) || bytes == nullptr || len == nullptr) {
+    return capi::invalid_argument("ossrt_tokenizer_token_bytes: NULL argument or released handle");
   }
   auto view = tokenizer->tokenizer->token_bytes(id);
   if (!view.ok()) return capi::report(view.status());
@@ -103,7 +103,8 @@ ossrt_status ossrt_tokenizer_token_bytes(const ossrt_tokenizer* tokenizer, int32
 }
 
 ossrt_status ossrt_tokenizer_special_id(const ossrt_tokenizer* tokenizer, ossrt_special_token token, int32_t* id) {
-  if (tokenizer == nullptr || id == nullptr) return capi::invalid_argument("ossrt_tokenizer_special_id: NULL argument");
+  if (!capi::live(tokenizer) || id == nullptr)
+    return capi::invalid_argument("ossrt_tokenizer_special_id: NULL argument or released handle");
   if (token < OSSRT_SPECIAL_STARTOFTEXT || token > OSSRT_SPECIAL_CALL) {
     return capi::invalid_argument("ossrt_tokenizer_special_id: unknown ossrt_special_token value");
   }
@@ -112,8 +113,8 @@ ossrt_status ossrt_tokenizer_special_id(const ossrt_tokenizer* tokenizer, ossrt_
 }
 
 ossrt_status ossrt_tokenizer_find_special(const ossrt_tokenizer* tokenizer, const char* text, size_t len, int32_t* id) {
-  if (tokenizer == nullptr || id == nullptr || (text == nullptr && len > 0)) {
-    return capi::invalid_argument("ossrt_tokenizer_find_special: NULL argument");
+  if (!capi::live(tokenizer) || id == nullptr || (text == nullptr && len > 0)) {
+    return capi::invalid_argument("ossrt_tokenizer_find_special: NULL argument or released handle");
   }
   auto found = tokenizer->tokenizer->find_special(std::string_view(text == nullptr ? "" : text, len));
   if (!found.ok()) return capi::report(found.status());
@@ -122,8 +123,8 @@ ossrt_status ossrt_tokenizer_find_special(const ossrt_tokenizer* tokenizer, cons
 }
 
 ossrt_status ossrt_tokenizer_vocab_size(const ossrt_tokenizer* tokenizer, size_t* vocab_size) {
-  if (tokenizer == nullptr || vocab_size == nullptr) {
-    return capi::invalid_argument("ossrt_tokenizer_vocab_size: NULL argument");
+  if (!capi::live(tokenizer) || vocab_size == nullptr) {
+    return capi::invalid_argument("ossrt_tokenizer_vocab_size: NULL argument or released handle");
   }
   *vocab_size = tokenizer->tokenizer->vocab_size();
   return capi::report(Status::success());
@@ -132,20 +133,20 @@ ossrt_status ossrt_tokenizer_vocab_size(const ossrt_tokenizer* tokenizer, size_t
 ossrt_status ossrt_detok_stream_create(const ossrt_tokenizer* tokenizer, ossrt_detok_stream** stream_out) {
   if (stream_out == nullptr) return capi::invalid_argument("ossrt_detok_stream_create: stream_out is NULL");
   *stream_out = nullptr;
-  if (tokenizer == nullptr) return capi::invalid_argument("ossrt_detok_stream_create: tokenizer is NULL");
+  if (!capi::live(tokenizer)) return capi::invalid_argument("ossrt_detok_stream_create: tokenizer is NULL or released");
   return capi::barrier("ossrt_detok_stream_create", [&] {
-    *stream_out = new ossrt_detok_stream{StreamDecoder(tokenizer->tokenizer)};
+    *stream_out = capi::adopt(new ossrt_detok_stream{StreamDecoder(tokenizer->tokenizer)});
     return capi::report(Status::success());
   });
 }
 
 void ossrt_detok_stream_destroy(ossrt_detok_stream* stream) {
-  delete stream;
+  capi::destroy(stream);
 }
 
 ossrt_status ossrt_detok_stream_push(ossrt_detok_stream* stream, int32_t id, char* out, size_t cap, size_t* n_out) {
-  if (stream == nullptr || n_out == nullptr || (out == nullptr && cap > 0)) {
-    return capi::invalid_argument("ossrt_detok_stream_push: NULL argument");
+  if (!capi::live(stream) || n_out == nullptr || (out == nullptr && cap > 0)) {
+    return capi::invalid_argument("ossrt_detok_stream_push: NULL argument or released handle");
   }
   return capi::barrier("ossrt_detok_stream_push", [&] {
     // Work on a copy so a too-small buffer leaves the stream as it was.
@@ -159,8 +160,8 @@ ossrt_status ossrt_detok_stream_push(ossrt_detok_stream* stream, int32_t id, cha
 }
 
 ossrt_status ossrt_detok_stream_finish(ossrt_detok_stream* stream, char* out, size_t cap, size_t* n_out) {
-  if (stream == nullptr || n_out == nullptr || (out == nullptr && cap > 0)) {
-    return capi::invalid_argument("ossrt_detok_stream_finish: NULL argument");
+  if (!capi::live(stream) || n_out == nullptr || (out == nullptr && cap > 0)) {
+    return capi::invalid_argument("ossrt_detok_stream_finish: NULL argument or released handle");
   }
   return capi::barrier("ossrt_detok_stream_finish", [&] {
     StreamDecoder next = stream->decoder;

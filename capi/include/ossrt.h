@@ -29,6 +29,14 @@
  *   ossrt_sampler       immutable; usable by several sessions and threads at once.
  *   ossrt_conversation  one thread at a time (plain data being built).
  *   ossrt_harmony_parser one thread at a time (one per output stream).
+ *   ossrt_runtime       every call is thread-safe.
+ *
+ * Handles: every entry point checks that a handle argument is one *_create
+ * handed out and *_destroy has not released (INVALID_ARGUMENT otherwise), and
+ * a session refuses a second call while one runs (INVALID_STATE), so misuse
+ * from two threads or from inside a callback is reported, not undefined.
+ * (Best effort: a released handle whose address a new handle of the same type
+ * reuses cannot be told apart.)
  */
 #ifndef OSSRT_H
 #define OSSRT_H
@@ -80,6 +88,7 @@ typedef struct ossrt_detok_stream ossrt_detok_stream;
 typedef struct ossrt_sampler ossrt_sampler;
 typedef struct ossrt_conversation ossrt_conversation;
 typedef struct ossrt_harmony_parser ossrt_harmony_parser;
+typedef struct ossrt_runtime ossrt_runtime;
 
 /* ---- library ---------------------------------------------------------- */
 
@@ -94,11 +103,41 @@ OSSRT_API const char* ossrt_status_string(ossrt_status status);
  * next ossrt call on this thread; never NULL. */
 OSSRT_API const char* ossrt_last_error_message(void);
 
+/* ---- runtime: the log sink, per instance (no global state) -------------- */
+
+typedef int32_t ossrt_log_level;
+enum { OSSRT_LOG_DEBUG = 0, OSSRT_LOG_INFO = 1, OSSRT_LOG_WARNING = 2, OSSRT_LOG_ERROR = 3 };
+
+/* One complete message (len bytes, also NUL-terminated, no trailing newline),
+ * called on the thread that logs; calls are serialised per runtime. Must not
+ * call ossrt_runtime_set_log_callback. */
+typedef void (*ossrt_log_callback)(ossrt_log_level level, const char* message, size_t len, void* user_data);
+
+/* A runtime with no log callback. Failure: INVALID_ARGUMENT (NULL out),
+ * OUT_OF_MEMORY; *runtime_out = NULL. Any thread. */
+OSSRT_API ossrt_status ossrt_runtime_create(ossrt_runtime** runtime_out);
+/* Releases the caller's handle; models loaded with it keep it alive. NULL is a no-op. */
+OSSRT_API void ossrt_runtime_destroy(ossrt_runtime* runtime);
+/* Sets (callback NULL: removes) the log callback; messages below min_level
+ * are dropped. On return the previous callback is not running and is never
+ * called again, so its user_data may be freed. Failure: INVALID_ARGUMENT
+ * (released runtime, bad level). Any thread. */
+OSSRT_API ossrt_status ossrt_runtime_set_log_callback(ossrt_runtime* runtime, ossrt_log_callback callback,
+                                                      void* user_data, ossrt_log_level min_level);
+
 /* ---- model ------------------------------------------------------------ */
 
+/* Load progress: called on the loading thread after each weight tensor with
+ * (bytes done, bytes in total, user_data); return non-zero to cancel. */
+typedef int32_t (*ossrt_load_progress_callback)(uint64_t done, uint64_t total, void* user_data);
+
 typedef struct ossrt_model_options {
-  uint32_t struct_size; /* sizeof(ossrt_model_options), set by _init */
-  const char* backend;  /* backend name; NULL or "cpu" = the best CPU backend */
+  uint32_t struct_size;   /* sizeof(ossrt_model_options), set by _init */
+  const char* backend;    /* backend name; NULL or "cpu" = the best CPU backend */
+  ossrt_runtime* runtime; /* where the model and its sessions log; NULL = nowhere */
+  int32_t preload;        /* non-zero: read every weight page during load (first tokens not slowed by page faults) */
+  ossrt_load_progress_callback progress; /* NULL = none */
+  void* progress_user_data;
 } ossrt_model_options;
 
 /* Sets defaults. Does nothing if options is NULL. */
@@ -108,8 +147,9 @@ OSSRT_API void ossrt_model_options_init(ossrt_model_options* options);
  * layout), memory-mapped. options may be NULL (defaults).
  * Success: OSSRT_STATUS_OK, *model_out owns the model.
  * Failure: NOT_FOUND, IO_ERROR, INVALID_CONFIG, INVALID_CHECKPOINT,
- * UNSUPPORTED_DTYPE, TENSOR_MISMATCH, OUT_OF_MEMORY, INVALID_ARGUMENT (NULL
- * path or model_out, unknown backend, struct_size too small); *model_out =
+ * UNSUPPORTED_DTYPE, TENSOR_MISMATCH, OUT_OF_MEMORY, CANCELLED (the progress
+ * callback returned non-zero), INVALID_ARGUMENT (NULL path or model_out,
+ * unknown backend, released runtime, struct_size too small); *model_out =
  * NULL. Thread-safe. */
 OSSRT_API ossrt_status ossrt_model_load(const char* directory, const ossrt_model_options* options,
                                         ossrt_model** model_out);
@@ -241,6 +281,9 @@ typedef struct ossrt_session_options {
   uint64_t max_batch_tokens;                /* prompt tokens per forward chunk; default 128 */
   ossrt_progress_callback prefill_progress; /* NULL = none */
   void* prefill_progress_user_data;
+  uint64_t rewind_tokens; /* extra positions the sliding-window layers keep so that truncate / sync_prefix can
+                             drop up to max_batch_tokens + rewind_tokens recent tokens without recomputing;
+                             default 4096 (4 KiB per position per sliding layer on gpt-oss) */
 } ossrt_session_options;
 
 /* Sets defaults. Does nothing if options is NULL. */
@@ -333,6 +376,62 @@ OSSRT_API void ossrt_session_cancel(ossrt_session* session);
 
 /* Drops every token. Failure: INVALID_ARGUMENT (NULL session). */
 OSSRT_API ossrt_status ossrt_session_reset(ossrt_session* session);
+
+/* The tokens the session holds, in order. Failure: INVALID_ARGUMENT,
+ * BUFFER_TOO_SMALL (*n_out = tokens held). */
+OSSRT_API ossrt_status ossrt_session_get_tokens(const ossrt_session* session, int32_t* out, size_t cap, size_t* n_out);
+
+/* Draws the next token from the current logits with sampler (keyed by the
+ * token's position; penalties over the session's tokens) without appending it:
+ * the building block of a custom decode loop (sample, inspect, append).
+ * Failure: INVALID_ARGUMENT (NULL/released argument, a bias id outside the
+ * vocabulary), INVALID_STATE (no logits: append tokens first). */
+OSSRT_API ossrt_status ossrt_session_sample(const ossrt_session* session, const ossrt_sampler* sampler, int32_t* token);
+
+/* Makes the session hold exactly tokens[0..n): keeps the longest common
+ * prefix with what it holds, drops the rest and prefills only the suffix (at
+ * least the last token, so the logits predict the token after them).
+ * *n_reused = tokens kept without recomputation. A multi-turn chat calls it
+ * with each turn's full prompt and never prefills its history again.
+ * Failure: INVALID_ARGUMENT, INVALID_TOKEN / CONTEXT_OVERFLOW (nothing
+ * changes), CANCELLED (the session holds the kept prefix plus the completed
+ * chunks), OUT_OF_MEMORY. */
+OSSRT_API ossrt_status ossrt_session_sync_prefix(ossrt_session* session, const int32_t* tokens, size_t n,
+                                                 size_t* n_reused);
+
+/* Keeps the first n_keep tokens. Dropping at most max_batch_tokens +
+ * rewind_tokens tokens costs nothing; dropping more re-prefills the kept
+ * sliding-window span. No logits until the next append unless re-prefilled.
+ * Failure: INVALID_ARGUMENT (n_keep > tokens held), CANCELLED / OUT_OF_MEMORY
+ * during a re-prefill (the session holds what completed). */
+OSSRT_API ossrt_status ossrt_session_truncate(ossrt_session* session, size_t n_keep);
+
+/* Session state (tokens, logits, KV cache) as a blob carrying the magic
+ * "OSSRTSES", a format version and the model's fingerprint.
+ * state_size: the bytes save_state needs now. save_state: BUFFER_TOO_SMALL
+ * with *n_out = bytes needed when cap is too small (cap 0 asks the size).
+ * restore_state: replaces the session's state; INVALID_ARGUMENT (not a state
+ * blob, another format version, truncated or inconsistent data), INVALID_STATE
+ * (saved from a different model), CONTEXT_OVERFLOW (more tokens than this
+ * session's context length); on failure the session is unchanged. The _file
+ * variants add IO_ERROR naming the path. */
+OSSRT_API ossrt_status ossrt_session_state_size(const ossrt_session* session, size_t* size);
+OSSRT_API ossrt_status ossrt_session_save_state(const ossrt_session* session, uint8_t* out, size_t cap, size_t* n_out);
+OSSRT_API ossrt_status ossrt_session_restore_state(ossrt_session* session, const uint8_t* state, size_t len);
+OSSRT_API ossrt_status ossrt_session_save_state_file(const ossrt_session* session, const char* path);
+OSSRT_API ossrt_status ossrt_session_restore_state_file(ossrt_session* session, const char* path);
+
+typedef struct ossrt_session_memory {
+  uint32_t struct_size;    /* set by the caller to sizeof(ossrt_session_memory) */
+  uint64_t kv_cache_bytes; /* allocated for keys and values (dense layers grow with use) */
+  uint64_t scratch_bytes;  /* activations and staging for one prefill chunk */
+  uint64_t logits_bytes;   /* the logits kept for ossrt_session_get_logits */
+  uint64_t context_length; /* the session's resolved context length */
+} ossrt_session_memory;
+
+/* Fills the first min(memory->struct_size, sizeof) bytes. Failure:
+ * INVALID_ARGUMENT (NULL/released session, NULL memory, struct_size too small). */
+OSSRT_API ossrt_status ossrt_session_get_memory(const ossrt_session* session, ossrt_session_memory* memory);
 
 /* ---- harmony chat format ------------------------------------------------
  * Conversations render to exactly the ids openai/harmony v0.0.8 renders; the
@@ -487,6 +586,72 @@ OSSRT_API ossrt_status ossrt_harmony_parser_messages_json(const ossrt_harmony_pa
  * <|return|> renders as <|end|> from then on). Failure: INVALID_ARGUMENT. */
 OSSRT_API ossrt_status ossrt_harmony_parser_append_to(const ossrt_harmony_parser* parser,
                                                       ossrt_conversation* conversation);
+
+/* ---- chat: one harmony assistant turn over a session ------------------- */
+
+typedef int32_t ossrt_finish_reason;
+enum {
+  OSSRT_FINISH_STOP = 0,             /* <|return|>: the final answer ended (or an extra stop id) */
+  OSSRT_FINISH_TOOL_CALL = 1,        /* <|call|>: the last appended message is a tool call to answer */
+  OSSRT_FINISH_LENGTH = 2,           /* max_tokens generated */
+  OSSRT_FINISH_REASONING_BUDGET = 3, /* the analysis channel used up reasoning_budget tokens */
+  OSSRT_FINISH_CANCELLED = 4,        /* ossrt_session_cancel, or on_event returned non-zero */
+  OSSRT_FINISH_CONTEXT_FULL = 5      /* the session's context length is reached */
+};
+
+/* "stop", "tool_call", ...; static storage, never NULL. Any thread. */
+OSSRT_API const char* ossrt_finish_reason_string(ossrt_finish_reason reason);
+
+/* Called on the session's thread for each parser event of the turn (see
+ * ossrt_harmony_event; its pointers are valid only during the call); return
+ * non-zero to end the turn (OSSRT_FINISH_CANCELLED). Must not call into the
+ * session (such a call fails with INVALID_STATE). */
+typedef int32_t (*ossrt_event_callback)(const ossrt_harmony_event* event, void* user_data);
+
+typedef struct ossrt_chat_options {
+  uint32_t struct_size;             /* sizeof(ossrt_chat_options), set by _init */
+  int32_t reasoning_effort;         /* OSSRT_EFFORT_*, or -1 (default): as the conversation's system message says */
+  uint64_t max_tokens;              /* tokens to generate at most; default 4096 */
+  uint64_t reasoning_budget;        /* analysis-channel tokens at most; 0 = unlimited (default) */
+  const int32_t* extra_stop_tokens; /* ids that end the turn besides <|return|> and <|call|> */
+  size_t n_extra_stop_tokens;
+  int32_t auto_drop_analysis;    /* default 1: harmony's rule for dropping earlier analysis from the prompt */
+  ossrt_event_callback on_event; /* NULL = none */
+  void* on_event_user_data;
+} ossrt_chat_options;
+
+typedef struct ossrt_chat_result {
+  uint32_t struct_size; /* set by the caller to sizeof(ossrt_chat_result) */
+  ossrt_finish_reason finish_reason;
+  uint64_t prompt_tokens;     /* the rendered prompt */
+  uint64_t reused_tokens;     /* of those, already in the session's cache (not prefilled again) */
+  uint64_t generated_tokens;  /* sampled this turn */
+  uint64_t reasoning_tokens;  /* of those, on the analysis channel */
+  uint64_t messages_appended; /* assistant messages appended to the conversation */
+  uint64_t anomalies;         /* lenient-parser recoveries (also sent as ANOMALY events) */
+} ossrt_chat_result;
+
+/* Sets defaults. Does nothing if options is NULL. */
+OSSRT_API void ossrt_chat_options_init(ossrt_chat_options* options);
+
+/* One assistant turn: renders the conversation for completion, syncs the
+ * session's cached prefix (only new tokens are prefilled), samples with the
+ * lenient harmony parser attached and streams its events, stops on harmony's
+ * assistant-action stop set (<|return|>, <|call|>; never on <|end|>), and
+ * appends the assistant messages to the conversation as history (a message
+ * cut short is kept as it stands). Call it again after adding the user's next
+ * message or a tool result. options may be NULL (defaults).
+ * Success: OK with *result filled (min(struct_size, sizeof) bytes); a cancel
+ * or a full context is a finish reason, not a failure.
+ * Failure: INVALID_ARGUMENT (NULL/released handles, bad options, a
+ * conversation harmony cannot render, a model whose vocabulary lacks
+ * harmony's ids), INVALID_STATE (the session is busy), INVALID_TOKEN,
+ * OUT_OF_MEMORY; the conversation is then unchanged.
+ * Thread rules: the session's; sampler and conversation are only read / only
+ * appended to by this call. */
+OSSRT_API ossrt_status ossrt_chat_turn(ossrt_session* session, ossrt_conversation* conversation,
+                                       const ossrt_sampler* sampler, const ossrt_chat_options* options,
+                                       ossrt_chat_result* result);
 
 #ifdef __cplusplus
 }

@@ -113,6 +113,8 @@ class Session {
   // magic "OSSRTSES", format version, the model's fingerprint. Failure:
   // out_of_memory.
   Result<std::vector<uint8_t>> save_state() const noexcept;
+  // Bytes save_state() would return now. Never fails.
+  size_t state_size() const noexcept;
   // Replaces this session's state with a saved one. Failure: invalid_argument
   // (not a session blob, another format version, truncated or inconsistent
   // data; the message says which), invalid_state (saved from a different

@@ -28,6 +28,7 @@ struct Session::Impl {
   Status append(std::span<const TokenId> tokens, std::vector<float>* logits_all);
   Status truncate(size_t n);
   Result<size_t> sync_prefix(std::span<const TokenId> target);
+  size_t state_size() const;
   std::vector<uint8_t> save() const;
   Status restore(std::span<const uint8_t> blob);
 };
@@ -196,6 +197,16 @@ struct Reader {
 
 }  // namespace
 
+size_t Session::Impl::state_size() const {
+  const KvLayout& layout = cache.layout();
+  size_t size = sizeof(StateHeader) + tokens.size() * sizeof(TokenId) + logits.size() * sizeof(float);
+  for (size_t layer = 0; layer < layout.layers; ++layer) {
+    const size_t held = tokens.size() - cache.held_from(layer, tokens.size());
+    size += sizeof(LayerHeader) + 2 * held * layout.width * sizeof(float);
+  }
+  return size;
+}
+
 std::vector<uint8_t> Session::Impl::save() const {
   const KvLayout& layout = cache.layout();
   StateHeader header{};
@@ -207,6 +218,7 @@ std::vector<uint8_t> Session::Impl::save() const {
   header.layers = layout.layers;
   header.width = layout.width;
   std::vector<uint8_t> out;
+  out.reserve(state_size());
   put(out, &header, 1);
   put(out, tokens.data(), tokens.size());
   put(out, logits.data(), logits.size());
@@ -345,6 +357,10 @@ Result<size_t> Session::sync_prefix(std::span<const TokenId> tokens) noexcept {
 
 Result<std::vector<uint8_t>> Session::save_state() const noexcept {
   return guard("Session::save_state", [&]() -> Result<std::vector<uint8_t>> { return impl_->save(); });
+}
+
+size_t Session::state_size() const noexcept {
+  return impl_->state_size();
 }
 
 Status Session::restore_state(std::span<const uint8_t> blob) noexcept {

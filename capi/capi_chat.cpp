@@ -1,0 +1,78 @@
+// ossrt_chat_*: translation to ossrt::chat_turn.
+#include "capi_common.h"
+
+using namespace ossrt;
+
+extern "C" {
+
+void ossrt_chat_options_init(ossrt_chat_options* options) {
+  if (options == nullptr) return;
+  const ChatOptions defaults;
+  *options = ossrt_chat_options{};
+  options->struct_size = sizeof(ossrt_chat_options);
+  options->reasoning_effort = -1;
+  options->max_tokens = defaults.max_tokens;
+  options->reasoning_budget = defaults.reasoning_budget;
+  options->auto_drop_analysis = defaults.render.auto_drop_analysis ? 1 : 0;
+}
+
+const char* ossrt_finish_reason_string(ossrt_finish_reason reason) {
+  if (reason < OSSRT_FINISH_STOP || reason > OSSRT_FINISH_CONTEXT_FULL) return "unknown_finish_reason";
+  return finish_reason_name(static_cast<FinishReason>(reason));
+}
+
+ossrt_status ossrt_chat_turn(ossrt_session* session, ossrt_conversation* conversation, const ossrt_sampler* sampler,
+                             const ossrt_chat_options* options, ossrt_chat_result* result) {
+  capi::SessionClaim claim(session, "ossrt_chat_turn");
+  if (!claim.ok()) return claim.status();
+  if (!capi::live(conversation) || !capi::live(sampler)) {
+    return capi::invalid_argument("ossrt_chat_turn: conversation or sampler is NULL or released");
+  }
+  if (result == nullptr || result->struct_size < offsetof(ossrt_chat_result, finish_reason) + sizeof(int32_t)) {
+    return capi::invalid_argument("ossrt_chat_turn: result is NULL or its struct_size too small");
+  }
+  if (options != nullptr && options->struct_size < offsetof(ossrt_chat_options, reasoning_effort)) {
+    return capi::invalid_argument("ossrt_chat_turn: options->struct_size is too small (call _init)");
+  }
+  return capi::barrier("ossrt_chat_turn", [&] {
+    ossrt_chat_options defaults;
+    ossrt_chat_options_init(&defaults);
+    const ossrt_chat_options o = capi::read_versioned(options, defaults);
+    if (o.reasoning_effort < -1 || o.reasoning_effort > OSSRT_EFFORT_HIGH) {
+      return capi::invalid_argument("ossrt_chat_turn: reasoning_effort is not -1 or an OSSRT_EFFORT_* value");
+    }
+    if (o.extra_stop_tokens == nullptr && o.n_extra_stop_tokens > 0) {
+      return capi::invalid_argument("ossrt_chat_turn: extra_stop_tokens is NULL");
+    }
+    ChatOptions cpp;
+    if (o.reasoning_effort >= 0) cpp.reasoning_effort = static_cast<harmony::ReasoningEffort>(o.reasoning_effort);
+    cpp.max_tokens = static_cast<size_t>(o.max_tokens);
+    cpp.reasoning_budget = static_cast<size_t>(o.reasoning_budget);
+    cpp.extra_stop_tokens.assign(o.extra_stop_tokens, o.extra_stop_tokens + o.n_extra_stop_tokens);
+    cpp.render.auto_drop_analysis = o.auto_drop_analysis != 0;
+    if (o.on_event != nullptr) {
+      cpp.on_event = [callback = o.on_event, user_data = o.on_event_user_data](const harmony::ParseEvent& event) {
+        const ossrt_harmony_event c = capi::c_event(event);
+        return callback(&c, user_data) == 0;
+      };
+    }
+    auto renderer = harmony::Renderer::create();
+    if (!renderer.ok()) return capi::report(renderer.status());
+    auto turn = chat_turn(*session->session, renderer.value(), conversation->messages, sampler->sampler, cpp);
+    if (!turn.ok()) return capi::report(turn.status());
+    const ChatTurn& t = turn.value();
+    ossrt_chat_result out{};
+    out.struct_size = sizeof(ossrt_chat_result);
+    out.finish_reason = static_cast<ossrt_finish_reason>(t.finish_reason);
+    out.prompt_tokens = t.prompt_tokens;
+    out.reused_tokens = t.reused_tokens;
+    out.generated_tokens = t.generated_tokens;
+    out.reasoning_tokens = t.reasoning_tokens;
+    out.messages_appended = t.messages.size();
+    out.anomalies = t.anomalies.size();
+    capi::copy_versioned(out, result);
+    return capi::report(Status::success());
+  });
+}
+
+}  // extern "C"
