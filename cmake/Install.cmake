@@ -14,3 +14,12 @@ configure_package_config_file(cmake/ossrtConfig.cmake.in ${CMAKE_BINARY_DIR}/oss
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/ossrtConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/ossrtConfig.cmake ${CMAKE_BINARY_DIR}/ossrtConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ossrt)
+# pkg-config for the C ABI. The prefix is the configure-time one; `cmake --install
+# --prefix P` elsewhere rewrites it through the install script below.
+configure_file(cmake/ossrt.pc.in ${CMAKE_BINARY_DIR}/ossrt.pc.in.configured @ONLY)
+install(CODE "
+  file(READ \"${CMAKE_BINARY_DIR}/ossrt.pc.in.configured\" pc)
+  string(REPLACE \"prefix=${CMAKE_INSTALL_PREFIX}\" \"prefix=\${CMAKE_INSTALL_PREFIX}\" pc \"\${pc}\")
+  file(WRITE \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig/ossrt.pc\" \"\${pc}\")
+  message(STATUS \"Installing: \$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig/ossrt.pc\")
+")
