@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Sets up a Debian machine for ossrt, builds it, and runs the main job or the tests.
 #
-#   bash cmake/bootstrap.sh run [MODEL_DIR] [-- extra ossrt generate flags]
-#       greedy generation on MODEL_DIR (default: the bundled tiny model)
+#   bash cmake/bootstrap.sh run [MODEL_DIR] [-- extra ossrt chat flags]
+#       an interactive harmony chat with MODEL_DIR, or a scripted two-turn chat
+#       on a tiny random model (plus exact greedy generation on the bundled one)
 #   bash cmake/bootstrap.sh test
-#       the whole suite: release build + ctest, then an ASan/UBSan build + ctest
+#       the whole suite: release build + ctest, an ASan/UBSan build + ctest,
+#       and the multi-threaded C ABI test under ThreadSanitizer
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,11 +43,24 @@ case "$command" in
   run)
     install_missing_packages
     build build -DCMAKE_BUILD_TYPE=Release
-    model="tests/data/tiny-a"
-    if [ $# -gt 0 ] && [ "$1" != "--" ]; then model="$1"; shift; fi
+    if [ $# -gt 0 ] && [ "$1" != "--" ]; then
+      model="$1"
+      shift
+      [ "${1:-}" = "--" ] && shift
+      echo "bootstrap: ossrt chat --model $model $*"
+      exec build/bin/ossrt chat --model "$model" "$@"
+    fi
     [ "${1:-}" = "--" ] && shift
-    echo "bootstrap: ossrt generate --model $model"
-    exec build/bin/ossrt generate --model "$model" --tokens 714,1108,958,985,112 --max-tokens 24 "$@"
+    # No model given: a tiny random model with the real vocabulary shows the whole
+    # path (load, harmony render, prefix reuse, sampling, parsing). Its weights
+    # are random, so its words are too: real answers need the real checkpoint.
+    model="build/tiny-chat"
+    [ -f "$model/model.safetensors" ] || build/bin/ossrt make-checkpoint --preset tiny-chat --seed 2026 --out "$model"
+    echo "bootstrap: ossrt chat --model $model (random weights: the text is noise; pass a gpt-oss checkpoint for real answers)"
+    printf '%s\n' "What is the capital of France?" "And of Italy?" |
+      build/bin/ossrt chat --model "$model" --max-tokens 32 --show-reasoning "$@"
+    echo "bootstrap: greedy tokens of the bundled reference model tiny-a (the official reference gives 35,515,341,570,...):"
+    exec build/bin/ossrt generate --model tests/data/tiny-a --tokens 714,1108,958,985,112 --max-tokens 8
     ;;
   test)
     install_missing_packages
@@ -55,6 +70,11 @@ case "$command" in
     build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DOSSRT_SANITIZE=address,undefined
     (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       ctest --output-on-failure)
+    # Sessions on one model from 8 threads, cancels racing turns: under ThreadSanitizer.
+    cmake -S . -B build-tsan -G Ninja -DOSSRT_WARNINGS_AS_ERRORS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DOSSRT_SANITIZE=thread >/dev/null
+    cmake --build build-tsan --parallel "$(nproc)" --target ossrt-c-threads-test ossrt-cli
+    (cd build-tsan && ctest --output-on-failure -R '^(fixture\.tiny-chat|capi\.threads)$')
     ;;
   *)
     echo "usage: bash cmake/bootstrap.sh run [MODEL_DIR] | test" >&2

@@ -160,6 +160,7 @@ int run_chat(const Flags& flags) {
       if (interactive) std::fputs("> ", stderr);
       if (!std::getline(std::cin, line)) break;
       if (line.empty()) continue;
+      if (!interactive) std::fprintf(stderr, "> %s\n", line.c_str());
     }
     conversation.push_back(Message::from_role_and_content(Role::user, line));
     TurnPrinter printer(show_reasoning);
