@@ -148,6 +148,13 @@ void copy_versioned(const T& value, T* out) noexcept {
   out->struct_size = caller_size;
 }
 
+// Option structs must come from their _init function (or set struct_size):
+// a zero struct_size means a forgotten _init, refused rather than guessed at.
+template <class T>
+bool struct_size_valid(const T* in) noexcept {
+  return in == nullptr || in->struct_size >= sizeof(uint32_t);
+}
+
 // Reads min(struct_size, sizeof(T)) bytes of the caller's options over the defaults.
 template <class T>
 T read_versioned(const T* in, const T& defaults) noexcept {

@@ -15,8 +15,9 @@ ossrt_status ossrt_model_load(const char* directory, const ossrt_model_options* 
   if (model_out == nullptr) return capi::invalid_argument("ossrt_model_load: model_out is NULL");
   *model_out = nullptr;
   if (directory == nullptr) return capi::invalid_argument("ossrt_model_load: directory is NULL");
-  if (options != nullptr && options->struct_size < offsetof(ossrt_model_options, backend)) {
-    return capi::invalid_argument("ossrt_model_load: options->struct_size is too small (call _init)");
+  if (!capi::struct_size_valid(options)) {
+    return capi::invalid_argument(
+        "ossrt_model_load: options->struct_size is 0 (initialise it with its _init function)");
   }
   return capi::barrier("ossrt_model_load", [&] {
     ossrt_model_options defaults;

@@ -69,8 +69,9 @@ ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_
   if (session_out == nullptr) return capi::invalid_argument("ossrt_session_create: session_out is NULL");
   *session_out = nullptr;
   if (!capi::live(model)) return capi::invalid_argument("ossrt_session_create: model is NULL or released");
-  if (options != nullptr && options->struct_size < offsetof(ossrt_session_options, context_length)) {
-    return capi::invalid_argument("ossrt_session_create: options->struct_size is too small (call _init)");
+  if (!capi::struct_size_valid(options)) {
+    return capi::invalid_argument(
+        "ossrt_session_create: options->struct_size is 0 (initialise it with its _init function)");
   }
   return capi::barrier("ossrt_session_create", [&] {
     ossrt_session_options defaults;

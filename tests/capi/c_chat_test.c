@@ -418,6 +418,38 @@ static void test_misuse(const ossrt_model* model) {
   ossrt_session_options_init(&options);
   options.struct_size = 0;
   EXPECT(ossrt_session_create(model, &options, &other) == OSSRT_STATUS_INVALID_ARGUMENT && other == NULL);
+  {
+    /* A zeroed options struct (a forgotten _init) is refused everywhere. */
+    ossrt_sampler_options sampling;
+    ossrt_render_options render;
+    ossrt_system_options system;
+    ossrt_encode_options encode;
+    ossrt_chat_options chat;
+    ossrt_chat_result result;
+    ossrt_conversation* conversation = NULL;
+    ossrt_tokenizer* tokenizer = NULL;
+    ossrt_sampler* zeroed = NULL;
+    int32_t ids[64];
+    memset(&sampling, 0, sizeof sampling);
+    memset(&render, 0, sizeof render);
+    memset(&system, 0, sizeof system);
+    memset(&encode, 0, sizeof encode);
+    memset(&chat, 0, sizeof chat);
+    memset(&result, 0, sizeof result);
+    result.struct_size = sizeof result;
+    EXPECT(ossrt_sampler_create(&sampling, &zeroed) == OSSRT_STATUS_INVALID_ARGUMENT && zeroed == NULL);
+    EXPECT(strstr(ossrt_last_error_message(), "_init") != NULL);
+    EXPECT(ossrt_conversation_create(&conversation) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_conversation_add_system(conversation, &system) == OSSRT_STATUS_INVALID_ARGUMENT);
+    EXPECT(ossrt_tokenizer_create(&tokenizer) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_harmony_render(tokenizer, conversation, &render, ids, 64, &n) == OSSRT_STATUS_INVALID_ARGUMENT);
+    EXPECT(ossrt_tokenizer_encode(tokenizer, "hi", 2, &encode, ids, 64, &n) == OSSRT_STATUS_INVALID_ARGUMENT);
+    sampler = new_sampler(1);
+    EXPECT(ossrt_chat_turn(session, conversation, sampler, &chat, &result) == OSSRT_STATUS_INVALID_ARGUMENT);
+    ossrt_sampler_destroy(sampler);
+    ossrt_tokenizer_destroy(tokenizer);
+    ossrt_conversation_destroy(conversation);
+  }
   ossrt_session_destroy(session);
   EXPECT(ossrt_session_append_tokens(session, &one, 1) == OSSRT_STATUS_INVALID_ARGUMENT);
   EXPECT(strstr(ossrt_last_error_message(), "released") != NULL);
