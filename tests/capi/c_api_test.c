@@ -4,9 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "expect.h"
 #include "ossrt.h"
-
-static int failures = 0;
 
 /* Cancels once two chunks of a prefill are done. */
 static int32_t stop_after_two_chunks(size_t processed, size_t total, void* user_data) {
@@ -15,17 +14,6 @@ static int32_t stop_after_two_chunks(size_t processed, size_t total, void* user_
   ++*calls;
   return processed >= 4 ? 1 : 0;
 }
-static int passes = 0;
-
-#define EXPECT(cond)                                                           \
-  do {                                                                         \
-    if (cond) {                                                                \
-      ++passes;                                                                \
-    } else {                                                                   \
-      ++failures;                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
 
 /* Harmony from C: builders and JSON render the same ids, stop sets, and a
  * lenient parser streams events for model output with a tool call. */

@@ -9,20 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expect.h"
 #include "ossrt.h"
-
-static int passes = 0, failures = 0;
-
-#define EXPECT(cond)                                                           \
-  do {                                                                         \
-    if (cond) {                                                                \
-      ++passes;                                                                \
-    } else {                                                                   \
-      ++failures;                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, "  last error: %s\n", ossrt_last_error_message());       \
-    }                                                                          \
-  } while (0)
 
 /* ---- callbacks ------------------------------------------------------------ */
 
