@@ -2,9 +2,10 @@
  * as arguments, or one per line of standard input), streaming the final
  * channel as it is generated. Each turn reuses the session's cached history.
  *
- *   ossrt-example-c-chat MODEL_DIR [QUESTION...]
+ *   ossrt-example-c-chat MODEL_DIR [--max-tokens N] [QUESTION...]
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ossrt.h"
@@ -33,7 +34,7 @@ static int fail(const char* what, ossrt_status status) {
 }
 
 static int ask(ossrt_session* session, ossrt_conversation* conversation, const ossrt_sampler* sampler,
-               const char* question) {
+               uint64_t max_tokens, const char* question) {
   ossrt_chat_options options;
   ossrt_chat_result result;
   printer p = {0};
@@ -41,7 +42,7 @@ static int ask(ossrt_session* session, ossrt_conversation* conversation, const o
       ossrt_conversation_add_message(conversation, OSSRT_ROLE_USER, NULL, NULL, NULL, NULL, question, strlen(question));
   if (status != OSSRT_STATUS_OK) return fail("add_message", status);
   ossrt_chat_options_init(&options);
-  options.max_tokens = 256;
+  options.max_tokens = max_tokens;
   options.on_event = print_event;
   options.on_event_user_data = &p;
   memset(&result, 0, sizeof result);
@@ -62,10 +63,15 @@ int main(int argc, char** argv) {
   ossrt_sampler* sampler = NULL;
   ossrt_status status;
   char line[4096];
-  int i, rc = 0;
+  int i, first_question = 2, rc = 0;
+  uint64_t max_tokens = 1024;
   if (argc < 2) {
-    fprintf(stderr, "usage: %s MODEL_DIR [QUESTION...]\n", argv[0]);
+    fprintf(stderr, "usage: %s MODEL_DIR [--max-tokens N] [QUESTION...]\n", argv[0]);
     return 2;
+  }
+  if (argc >= 4 && strcmp(argv[2], "--max-tokens") == 0) {
+    max_tokens = strtoull(argv[3], NULL, 10);
+    first_question = 4;
   }
   status = ossrt_model_load(argv[1], NULL, &model);
   if (status != OSSRT_STATUS_OK) return fail("model_load", status);
@@ -77,10 +83,10 @@ int main(int argc, char** argv) {
       (status = ossrt_conversation_add_system(conversation, NULL)) != OSSRT_STATUS_OK) {
     rc = fail("setup", status);
   }
-  for (i = 2; rc == 0 && i < argc; ++i) rc = ask(session, conversation, sampler, argv[i]);
-  while (rc == 0 && argc == 2 && fgets(line, sizeof line, stdin) != NULL) {
+  for (i = first_question; rc == 0 && i < argc; ++i) rc = ask(session, conversation, sampler, max_tokens, argv[i]);
+  while (rc == 0 && first_question == argc && fgets(line, sizeof line, stdin) != NULL) {
     line[strcspn(line, "\n")] = '\0';
-    if (line[0] != '\0') rc = ask(session, conversation, sampler, line);
+    if (line[0] != '\0') rc = ask(session, conversation, sampler, max_tokens, line);
   }
   ossrt_conversation_destroy(conversation);
   ossrt_sampler_destroy(sampler);

@@ -130,6 +130,7 @@ static ossrt_model* test_runtime_and_load(const char* directory, ossrt_runtime**
   EXPECT(ossrt_model_load(directory, &options, &model) == OSSRT_STATUS_OK);
   EXPECT(progress.calls > 3 && progress.last_done == progress.total && progress.total > 0);
   EXPECT(logs->saw_loaded == 1);
+  ossrt_model_destroy(model);
 
   options.struct_size = 2;
   EXPECT(ossrt_model_load(directory, &options, &model) == OSSRT_STATUS_INVALID_ARGUMENT && model == NULL);
