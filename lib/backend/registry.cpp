@@ -2,6 +2,8 @@
 #include <cstring>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels.h"
 
 namespace ossrt {
 
@@ -16,12 +18,22 @@ void fill(Entry& entry, Entry fallback) {
 
 bool resolve_backend(const char* name, Backend& out, const char** error_message) noexcept {
   const Backend* found = nullptr;
-  // "cpu" names the best CPU backend in this build; today that is the reference.
-  if (name == nullptr || std::strcmp(name, "cpu") == 0 || std::strcmp(name, "cpu-reference") == 0) {
+  // "cpu" is the best level this CPU runs (OSSRT_CPU_ISA may lower it);
+  // "cpu-<level>" asks for one level, refused if the CPU lacks it.
+  if (name == nullptr || std::strcmp(name, "cpu") == 0) {
+    found = &cpu_backend(default_cpu_isa());
+  } else if (std::strcmp(name, "cpu-reference") == 0 || std::strcmp(name, "cpu-scalar") == 0) {
     found = &cpu_reference_backend();
+  } else if (std::strncmp(name, "cpu-", 4) == 0) {
+    const std::optional<CpuIsa> isa = cpu_isa_from_name(name + 4);
+    if (isa && *isa <= best_cpu_isa()) found = &cpu_backend(*isa);
+    if (isa && *isa > best_cpu_isa()) {
+      *error_message = "this CPU (or build) does not support that instruction set";
+      return false;
+    }
   }
   if (found == nullptr) {
-    *error_message = "unknown backend (this build has: cpu, cpu-reference)";
+    *error_message = "unknown backend (this build has: cpu, cpu-avx2, cpu-reference)";
     return false;
   }
   if (found->api_version != kBackendApiVersion || found->struct_size != sizeof(Backend)) {

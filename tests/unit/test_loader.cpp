@@ -61,7 +61,7 @@ TEST_CASE("a valid checkpoint loads and reports its size") {
   CHECK(info.config.vocab_size == 97);
   CHECK(info.checkpoint_files == 1);
   CHECK(info.max_context_length == 512);
-  CHECK(info.backend == "cpu-reference");
+  CHECK(info.backend.rfind("cpu", 0) == 0);  // the best CPU level this machine runs
   CHECK(info.realigned_bytes == 0);
   // Parameters: MXFP4 blocks count two per byte, scales none.
   uint64_t expected = 0;

@@ -1,0 +1,94 @@
+#include "backend/cpu/cpu_features.h"
+
+#include <cstdint>
+#include <cstdlib>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define OSSRT_X86 1
+#endif
+
+namespace ossrt {
+
+const char* cpu_isa_name(CpuIsa isa) noexcept {
+  switch (isa) {
+    case CpuIsa::scalar:
+      return "scalar";
+    case CpuIsa::avx2:
+      return "avx2";
+    case CpuIsa::avx512:
+      return "avx512";
+  }
+  return "unknown";
+}
+
+std::optional<CpuIsa> cpu_isa_from_name(std::string_view name) noexcept {
+  if (name == "scalar") return CpuIsa::scalar;
+  if (name == "avx2") return CpuIsa::avx2;
+  if (name == "avx512") return CpuIsa::avx512;
+  return std::nullopt;
+}
+
+namespace {
+
+CpuFeatures detect() noexcept {
+  CpuFeatures f;
+#ifdef OSSRT_X86
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const bool osxsave = (c >> 27) & 1;
+  f.fma = (c >> 12) & 1;
+  f.f16c = (c >> 29) & 1;
+  if (!osxsave) return f;
+  uint32_t xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  const uint64_t xcr0 = (static_cast<uint64_t>(xcr0_hi) << 32) | xcr0_lo;
+  const bool ymm_saved = (xcr0 & 0x6) == 0x6;          // SSE + AVX state
+  const bool zmm_saved = (xcr0 & 0xe6) == 0xe6;        // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool amx_saved = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
+  if (!ymm_saved) {
+    f.fma = f.f16c = false;
+    return f;
+  }
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
+  f.avx2 = (b >> 5) & 1;
+  if (zmm_saved) {
+    f.avx512f = (b >> 16) & 1;
+    f.avx512bw = (b >> 30) & 1;
+    f.avx512vl = (b >> 31) & 1;
+    f.avx512_vnni = (c >> 11) & 1;
+  }
+  if (amx_saved) {
+    f.amx_bf16 = (d >> 22) & 1;
+    f.amx_tile = (d >> 24) & 1;
+  }
+  if (zmm_saved && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx512_bf16 = (a >> 5) & 1;
+#endif
+  return f;
+}
+
+}  // namespace
+
+const CpuFeatures& cpu_features() noexcept {
+  static const CpuFeatures features = detect();
+  return features;
+}
+
+CpuIsa best_cpu_isa() noexcept {
+  const CpuFeatures& f = cpu_features();
+  if (f.avx2 && f.fma && f.f16c) return CpuIsa::avx2;  // the avx512 kernels are not built yet
+  return CpuIsa::scalar;
+}
+
+CpuIsa default_cpu_isa() noexcept {
+  static const CpuIsa isa = [] {
+    const CpuIsa best = best_cpu_isa();
+    const char* requested = std::getenv("OSSRT_CPU_ISA");
+    if (requested == nullptr) return best;
+    const std::optional<CpuIsa> named = cpu_isa_from_name(requested);
+    return named && *named < best ? *named : best;
+  }();
+  return isa;
+}
+
+}  // namespace ossrt

@@ -1,0 +1,23 @@
+// The fast CPU kernels, one set per instruction-set level, each in its own
+// translation unit compiled for that level only (so a build without
+// -march=native still has them; they run only where cpu_features() allows).
+// Each entry computes what the scalar reference in backend/cpu_ref computes,
+// up to float summation order.
+#pragma once
+
+#include "backend/backend.h"
+
+namespace ossrt::cpu_avx2 {
+
+void matmul_f32_bf16w(void* self, const MatmulArgs& args);
+void moe_mxfp4_f32(void* self, const MoeArgs& args);
+
+}  // namespace ossrt::cpu_avx2
+
+namespace ossrt {
+
+enum class CpuIsa;
+// The CPU backend's table with the kernels of `isa` (scalar: the reference).
+const Backend& cpu_backend(CpuIsa isa) noexcept;
+
+}  // namespace ossrt

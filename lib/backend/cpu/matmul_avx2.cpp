@@ -1,0 +1,78 @@
+// bf16-weight matmul for AVX2 + FMA: each weight row is widened once per block
+// of up to four tokens, and row blocks keep a token block's activations in
+// cache while the rows stream past (decode reads every weight exactly once).
+#include <algorithm>
+
+#include "backend/cpu/avx2_common.h"
+#include "backend/cpu/kernels.h"
+#include "util/numeric.h"
+
+namespace ossrt::cpu_avx2 {
+
+namespace {
+
+constexpr size_t kTokenBlock = 4;
+constexpr size_t kRowBlock = 16;
+
+// sums[j] = dot(w[0..in), x[j][0..in)) for NT tokens.
+template <size_t NT>
+void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums) {
+  __m256 acc[NT][2];
+  for (size_t j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= in; i += 16) {
+    const __m256 w0 = load_bf16x8(w + i), w1 = load_bf16x8(w + i + 8);
+    for (size_t j = 0; j < NT; ++j) {
+      acc[j][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[j] + i), acc[j][0]);
+      acc[j][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x[j] + i + 8), acc[j][1]);
+    }
+  }
+  for (; i + 8 <= in; i += 8) {
+    const __m256 w0 = load_bf16x8(w + i);
+    for (size_t j = 0; j < NT; ++j) acc[j][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[j] + i), acc[j][0]);
+  }
+  for (size_t j = 0; j < NT; ++j) {
+    float sum = horizontal_sum(_mm256_add_ps(acc[j][0], acc[j][1]));
+    for (size_t r = i; r < in; ++r) sum += x[j][r] * bf16_to_f32(w[r]);
+    sums[j] = sum;
+  }
+}
+
+void dot_rows(const bf16_t* w, const float* const* x, size_t nt, size_t in, float* sums) {
+  switch (nt) {
+    case 1:
+      return dot_row<1>(w, x, in, sums);
+    case 2:
+      return dot_row<2>(w, x, in, sums);
+    case 3:
+      return dot_row<3>(w, x, in, sums);
+    default:
+      return dot_row<4>(w, x, in, sums);
+  }
+}
+
+}  // namespace
+
+void matmul_f32_bf16w(void*, const MatmulArgs& a) {
+  const long long row_blocks = static_cast<long long>((a.out + kRowBlock - 1) / kRowBlock);
+#pragma omp parallel for schedule(static)
+  for (long long block = 0; block < row_blocks; ++block) {
+    const size_t first = static_cast<size_t>(block) * kRowBlock, last = std::min(first + kRowBlock, a.out);
+    for (size_t t0 = 0; t0 < a.n; t0 += kTokenBlock) {
+      const size_t nt = std::min(kTokenBlock, a.n - t0);
+      const float* x[kTokenBlock];
+      for (size_t j = 0; j < nt; ++j) x[j] = a.x + (t0 + j) * a.x_stride;
+      for (size_t o = first; o < last; ++o) {
+        float sums[kTokenBlock];
+        dot_rows(a.w + o * a.in, x, nt, a.in, sums);
+        const float bias = a.bias != nullptr ? bf16_to_f32(a.bias[o]) : 0.0f;
+        for (size_t j = 0; j < nt; ++j) {
+          float& y = a.y[(t0 + j) * a.y_stride + o];
+          y = a.accumulate ? y + (sums[j] + bias) : sums[j] + bias;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace ossrt::cpu_avx2

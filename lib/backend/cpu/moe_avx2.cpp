@@ -1,0 +1,193 @@
+// MXFP4 mixture of experts for AVX2 + FMA. FP4 codes become floats through a
+// 16-entry in-register table (pshufb on 2x the E2M1 values, exact as int8),
+// each 32-element block's partial sum is scaled by its E8M0 scale, and the
+// work is grouped by expert so an expert's rows are decoded once per call
+// however many tokens chose it (prefill), and spread over rows so a single
+// token's 4 experts still use every thread (decode).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/avx2_common.h"
+#include "backend/cpu/kernels.h"
+#include "util/numeric.h"
+
+namespace ossrt::cpu_avx2 {
+
+namespace {
+
+constexpr float kSwigluAlpha = 1.702f;
+constexpr size_t kTokenBlock = 4;  // tokens sharing one decode of a row
+constexpr size_t kRowBlock = 32;   // rows per parallel job
+
+// Half of 2^(s - 127) for every scale byte: the table holds 2x the FP4 values.
+struct HalfScales {
+  float value[256];
+  HalfScales() {
+    for (int s = 0; s < 256; ++s) value[s] = std::ldexp(1.0f, s - 128);
+  }
+};
+const HalfScales& half_scales() {
+  static const HalfScales table;
+  return table;
+}
+
+// sums[j] = dot(MXFP4 row, x[j]) for NT tokens; `in` is a multiple of 32.
+template <size_t NT>
+void mxfp4_dot(const uint8_t* blocks, const uint8_t* scales, size_t in, const float* const* x, float* sums) {
+  const __m128i lut = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+  const __m128i low_nibbles = _mm_set1_epi8(0x0f);
+  const float* half = half_scales().value;
+  __m256 acc[NT];
+  for (size_t j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
+  for (size_t b = 0; b < in / kMxfp4BlockElements; ++b) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks + b * kMxfp4BlockBytes));
+    const __m128i lo = _mm_and_si128(bytes, low_nibbles);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles);
+    // Element 2i is byte i's low nibble, element 2i+1 its high nibble.
+    const __m128i first = _mm_shuffle_epi8(lut, _mm_unpacklo_epi8(lo, hi));
+    const __m128i second = _mm_shuffle_epi8(lut, _mm_unpackhi_epi8(lo, hi));
+    const __m256 v0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(first));
+    const __m256 v1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(first, 8)));
+    const __m256 v2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(second));
+    const __m256 v3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(second, 8)));
+    const __m256 scale = _mm256_set1_ps(half[scales[b]]);
+    const size_t i = b * kMxfp4BlockElements;
+    for (size_t j = 0; j < NT; ++j) {
+      __m256 part = _mm256_mul_ps(v0, _mm256_loadu_ps(x[j] + i));
+      part = _mm256_fmadd_ps(v1, _mm256_loadu_ps(x[j] + i + 8), part);
+      part = _mm256_fmadd_ps(v2, _mm256_loadu_ps(x[j] + i + 16), part);
+      part = _mm256_fmadd_ps(v3, _mm256_loadu_ps(x[j] + i + 24), part);
+      acc[j] = _mm256_fmadd_ps(part, scale, acc[j]);
+    }
+  }
+  for (size_t j = 0; j < NT; ++j) sums[j] = horizontal_sum(acc[j]);
+}
+
+void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const float* const* x, size_t nt,
+                float* sums) {
+  switch (nt) {
+    case 1:
+      return mxfp4_dot<1>(blocks, scales, in, x, sums);
+    case 2:
+      return mxfp4_dot<2>(blocks, scales, in, x, sums);
+    case 3:
+      return mxfp4_dot<3>(blocks, scales, in, x, sums);
+    default:
+      return mxfp4_dot<4>(blocks, scales, in, x, sums);
+  }
+}
+
+// The (token, slot) pairs that chose each expert, experts in first-use order.
+struct ExpertGroups {
+  std::vector<int32_t> experts;   // distinct experts
+  std::vector<size_t> begin;      // experts.size() + 1 offsets into pairs
+  std::vector<size_t> pairs;      // pair indices, grouped
+  std::vector<size_t> job_begin;  // experts.size() + 1 offsets into the job list
+};
+
+ExpertGroups group_by_expert(const int32_t* ids, size_t n_pairs, size_t rows) {
+  ExpertGroups g;
+  std::vector<size_t> order(n_pairs);
+  for (size_t p = 0; p < n_pairs; ++p) order[p] = p;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
+  const size_t jobs_per_expert = (rows + kRowBlock - 1) / kRowBlock;
+  g.job_begin.push_back(0);
+  for (size_t i = 0; i < n_pairs; ++i) {
+    if (i == 0 || ids[order[i]] != ids[order[i - 1]]) {
+      g.experts.push_back(ids[order[i]]);
+      g.begin.push_back(i);
+      g.job_begin.push_back(g.job_begin.back() + jobs_per_expert);
+    }
+    g.pairs.push_back(order[i]);
+  }
+  g.begin.push_back(n_pairs);
+  return g;
+}
+
+// out(pair, r) = dot(row r of expert e, input(pair)) + bias(e, r) for every
+// pair of every expert, rows [0, rows), in parallel jobs of kRowBlock rows.
+template <class Input, class Output>
+void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
+                    size_t rows, size_t in, Input input, Output output) {
+  const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
+  const long long jobs = static_cast<long long>(g.job_begin.back());
+#pragma omp parallel for schedule(static)
+  for (long long job = 0; job < jobs; ++job) {
+    const size_t group = static_cast<size_t>(
+        std::upper_bound(g.job_begin.begin(), g.job_begin.end(), static_cast<size_t>(job)) - g.job_begin.begin() - 1);
+    const size_t e = static_cast<size_t>(g.experts[group]);
+    const size_t first = (static_cast<size_t>(job) - g.job_begin[group]) * kRowBlock;
+    const size_t last = std::min(first + kRowBlock, rows);
+    for (size_t p0 = g.begin[group]; p0 < g.begin[group + 1]; p0 += kTokenBlock) {
+      const size_t nt = std::min(kTokenBlock, g.begin[group + 1] - p0);
+      const float* x[kTokenBlock];
+      for (size_t j = 0; j < nt; ++j) x[j] = input(g.pairs[p0 + j]);
+      for (size_t r = first; r < last; ++r) {
+        const size_t row = e * rows + r;
+        float sums[kTokenBlock];
+        mxfp4_dots(blocks + row * row_bytes, scales + row * row_scales, in, x, nt, sums);
+        const float b = bf16_to_f32(bias[row]);
+        for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void moe_mxfp4_f32(void*, const MoeArgs& a) {
+  const size_t I = a.intermediate, H = a.hidden, pairs = a.n * a.k;
+  const float limit = a.swiglu_limit;
+  const ExpertGroups w1_groups = group_by_expert(a.expert_ids, pairs, 2 * I);
+  // Stage 1: mlp1 rows (glu / linear interleaved) into scratch[pair][0, 2I).
+  grouped_linear(
+      w1_groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, [&](size_t pair) { return a.x + pair / a.k * H; },
+      [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
+  // SwiGLU into scratch[pair][2I, 3I), as the reference computes it.
+  const long long activations = static_cast<long long>(pairs * I);
+#pragma omp parallel for schedule(static)
+  for (long long job = 0; job < activations; ++job) {
+    const size_t pair = static_cast<size_t>(job) / I, j = static_cast<size_t>(job) % I;
+    const float* h = a.scratch + pair * 3 * I;
+    const float glu = std::min(h[2 * j], limit);
+    const float linear = std::clamp(h[2 * j + 1], -limit, limit);
+    a.scratch[pair * 3 * I + 2 * I + j] = glu / (1.0f + std::exp(-kSwigluAlpha * glu)) * (linear + 1.0f);
+  }
+  // Stage 2: mlp2 per pair into scratch[pair][0, H) (mlp1's rows are spent),
+  // then the weighted sum over slots in slot order, as the reference adds it.
+  if (H <= 2 * I) {
+    const ExpertGroups w2_groups = group_by_expert(a.expert_ids, pairs, H);
+    grouped_linear(
+        w2_groups, a.w2_blocks, a.w2_scales, a.b2, H, I,
+        [&](size_t pair) -> const float* { return a.scratch + pair * 3 * I + 2 * I; },
+        [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
+    const long long outputs = static_cast<long long>(a.n * H);
+#pragma omp parallel for schedule(static)
+    for (long long job = 0; job < outputs; ++job) {
+      const size_t t = static_cast<size_t>(job) / H, r = static_cast<size_t>(job) % H;
+      float total = 0;
+      for (size_t s = 0; s < a.k; ++s) total += a.expert_weights[t * a.k + s] * a.scratch[(t * a.k + s) * 3 * I + r];
+      a.y[t * H + r] += total;
+    }
+    return;
+  }
+  // Wider outputs than the scratch holds: one (token, row) at a time.
+  const size_t row_bytes = I / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = I / kMxfp4BlockElements;
+  const long long outputs = static_cast<long long>(a.n * H);
+#pragma omp parallel for schedule(static)
+  for (long long job = 0; job < outputs; ++job) {
+    const size_t t = static_cast<size_t>(job) / H, r = static_cast<size_t>(job) % H;
+    float total = 0;
+    for (size_t s = 0; s < a.k; ++s) {
+      const size_t pair = t * a.k + s, row = static_cast<size_t>(a.expert_ids[pair]) * H + r;
+      const float* act = a.scratch + pair * 3 * I + 2 * I;
+      float sum = 0;
+      mxfp4_dots(a.w2_blocks + row * row_bytes, a.w2_scales + row * row_scales, I, &act, 1, &sum);
+      total += a.expert_weights[pair] * (sum + bf16_to_f32(a.b2[row]));
+    }
+    a.y[t * H + r] += total;
+  }
+}
+
+}  // namespace ossrt::cpu_avx2

@@ -1,0 +1,168 @@
+// Every fast CPU kernel against the scalar reference, on every instruction-set
+// level this machine runs, over shapes with ragged tails; and the dispatch.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels.h"
+#include "util/numeric.h"
+
+using namespace ossrt;
+
+namespace {
+
+std::vector<CpuIsa> fast_levels() {
+  std::vector<CpuIsa> levels;
+  for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512}) {
+    if (isa <= best_cpu_isa()) levels.push_back(isa);
+  }
+  return levels;
+}
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng, float spread = 1.0f) {
+  std::uniform_real_distribution<float> dist(-spread, spread);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<bf16_t> random_bf16(size_t n, std::mt19937& rng, float spread = 1.0f) {
+  std::vector<bf16_t> v(n);
+  for (bf16_t& x : v) x = f32_to_bf16(std::uniform_real_distribution<float>(-spread, spread)(rng));
+  return v;
+}
+
+std::vector<uint8_t> random_bytes(size_t n, std::mt19937& rng, int low, int high) {
+  std::uniform_int_distribution<int> dist(low, high);
+  std::vector<uint8_t> v(n);
+  for (uint8_t& b : v) b = static_cast<uint8_t>(dist(rng));
+  return v;
+}
+
+// Same values up to float summation order: sums of up to a few hundred O(1)
+// terms that cancel differ by ~1e-5 absolute; a wrong code, scale or row is
+// off by 0.1 or more.
+void check_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::fabs(got[i] - want[i]) > 1e-4f + 2e-5f * std::fabs(want[i])) {
+      FAIL_CHECK(what << " index " << i << ": " << got[i] << " vs reference " << want[i]);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("bf16 matmul kernels equal the reference over ragged shapes") {
+  std::mt19937 rng(11);
+  const Backend& ref = cpu_reference_backend();
+  for (CpuIsa isa : fast_levels()) {
+    const Backend& fast = cpu_backend(isa);
+    for (size_t n : {1, 2, 3, 4, 5, 9, 17}) {
+      for (size_t in : {1, 7, 8, 15, 16, 33, 200}) {
+        for (size_t out : {1, 13, 16, 17, 40}) {
+          const size_t x_stride = in + 3, y_stride = out + 2;
+          const auto x = random_floats(n * x_stride, rng);
+          const auto w = random_bf16(out * in, rng);
+          const auto bias = random_bf16(out, rng);
+          for (bool with_bias : {false, true}) {
+            for (bool accumulate : {false, true}) {
+              std::vector<float> y_ref = random_floats(n * y_stride, rng), y_fast = y_ref;
+              MatmulArgs args{x.data(),     x_stride,  w.data(), with_bias ? bias.data() : nullptr,
+                              y_ref.data(), y_stride,  n,        in,
+                              out,          accumulate};
+              ref.matmul_f32_bf16w(ref.self, args);
+              args.y = y_fast.data();
+              fast.matmul_f32_bf16w(fast.self, args);
+              check_close(y_fast, y_ref,
+                          std::string(cpu_isa_name(isa)) + " matmul n=" + std::to_string(n) +
+                              " in=" + std::to_string(in) + " out=" + std::to_string(out));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..4 experts, widths") {
+  std::mt19937 rng(12);
+  const Backend& ref = cpu_reference_backend();
+  const size_t E = 5;
+  struct Shape {
+    size_t hidden, intermediate;
+  };
+  for (CpuIsa isa : fast_levels()) {
+    const Backend& fast = cpu_backend(isa);
+    for (Shape shape : {Shape{32, 32}, Shape{64, 32}, Shape{96, 32}, Shape{64, 96}}) {
+      const size_t H = shape.hidden, I = shape.intermediate;
+      const auto w1_blocks = random_bytes(E * 2 * I * H / 2, rng, 0, 255);
+      const auto w1_scales = random_bytes(E * 2 * I * H / 32, rng, 118, 128);
+      const auto b1 = random_bf16(E * 2 * I, rng, 0.5f);
+      const auto w2_blocks = random_bytes(E * H * I / 2, rng, 0, 255);
+      const auto w2_scales = random_bytes(E * H * I / 32, rng, 118, 126);
+      const auto b2 = random_bf16(E * H, rng, 0.1f);
+      for (size_t n : {1, 2, 5, 9}) {
+        for (size_t k = 1; k <= 4; ++k) {
+          const auto x = random_floats(n * H, rng);
+          std::vector<int32_t> ids(n * k);
+          std::vector<float> weights(n * k);
+          for (size_t t = 0; t < n; ++t) {
+            // k distinct experts per token, in a token-dependent order.
+            for (size_t s = 0; s < k; ++s) ids[t * k + s] = static_cast<int32_t>((t * 3 + s * 2) % E);
+            for (size_t s = 0; s < k; ++s) weights[t * k + s] = 1.0f / static_cast<float>(k + s);
+          }
+          std::vector<float> scratch_ref(n * k * 3 * I), scratch_fast(n * k * 3 * I);
+          std::vector<float> y_ref = random_floats(n * H, rng), y_fast = y_ref;
+          MoeArgs args{x.data(),
+                       n,
+                       H,
+                       I,
+                       k,
+                       ids.data(),
+                       weights.data(),
+                       w1_blocks.data(),
+                       w1_scales.data(),
+                       b1.data(),
+                       w2_blocks.data(),
+                       w2_scales.data(),
+                       b2.data(),
+                       7.0f,
+                       scratch_ref.data(),
+                       y_ref.data()};
+          ref.moe_mxfp4_f32(ref.self, args);
+          args.scratch = scratch_fast.data();
+          args.y = y_fast.data();
+          fast.moe_mxfp4_f32(fast.self, args);
+          check_close(y_fast, y_ref,
+                      std::string(cpu_isa_name(isa)) + " moe H=" + std::to_string(H) + " I=" + std::to_string(I) +
+                          " n=" + std::to_string(n) + " k=" + std::to_string(k));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the CPU backend is chosen by level, and a level the CPU lacks is refused") {
+  CHECK(cpu_isa_from_name("avx2") == CpuIsa::avx2);
+  CHECK_FALSE(cpu_isa_from_name("sse9").has_value());
+  CHECK(default_cpu_isa() <= best_cpu_isa());
+  Backend backend{};
+  const char* message = "";
+  REQUIRE(resolve_backend("cpu", backend, &message));
+  CHECK(std::string(backend.name) == cpu_backend(default_cpu_isa()).name);
+  REQUIRE(resolve_backend("cpu-scalar", backend, &message));
+  CHECK(std::string(backend.name) == "cpu-reference");
+  for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512}) {
+    const std::string name = std::string("cpu-") + cpu_isa_name(isa);
+    CHECK(resolve_backend(name.c_str(), backend, &message) == (isa <= best_cpu_isa()));
+  }
+  CHECK_FALSE(resolve_backend("cpu-sse9", backend, &message));
+  CHECK(std::string(message).find("unknown backend") != std::string::npos);
+}
