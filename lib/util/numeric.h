@@ -43,4 +43,12 @@ inline float mxfp4_element(const uint8_t* row_blocks, const uint8_t* row_scales,
   return kFp4Values[code] * e8m0_to_f32(row_scales[k / kMxfp4BlockElements]);
 }
 
+// gpt-oss's clamped SwiGLU of one (glu, linear) pair of mlp1 outputs: glu is
+// clamped from above only, linear both ways, alpha 1.702, and linear + 1.
+inline float swiglu(float glu, float linear, float limit) noexcept {
+  glu = glu < limit ? glu : limit;
+  linear = linear < -limit ? -limit : (linear > limit ? limit : linear);
+  return glu / (1.0f + std::exp(-1.702f * glu)) * (linear + 1.0f);
+}
+
 }  // namespace ossrt

@@ -16,7 +16,6 @@ namespace ossrt::cpu_avx2 {
 
 namespace {
 
-constexpr float kSwigluAlpha = 1.702f;
 constexpr size_t kTokenBlock = 4;  // tokens sharing one decode of a row
 constexpr size_t kRowBlock = 32;   // rows per parallel job
 
@@ -150,9 +149,7 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
   for (long long job = 0; job < activations; ++job) {
     const size_t pair = static_cast<size_t>(job) / I, j = static_cast<size_t>(job) % I;
     const float* h = a.scratch + pair * 3 * I;
-    const float glu = std::min(h[2 * j], limit);
-    const float linear = std::clamp(h[2 * j + 1], -limit, limit);
-    a.scratch[pair * 3 * I + 2 * I + j] = glu / (1.0f + std::exp(-kSwigluAlpha * glu)) * (linear + 1.0f);
+    a.scratch[pair * 3 * I + 2 * I + j] = swiglu(h[2 * j], h[2 * j + 1], limit);
   }
   // Stage 2: mlp2 per pair into scratch[pair][0, H) (mlp1's rows are spent),
   // then the weighted sum over slots in slot order, as the reference adds it.

@@ -8,8 +8,6 @@ namespace ossrt::cpu_ref {
 
 namespace {
 
-constexpr float kSwigluAlpha = 1.702f;
-
 // One output of an MXFP4 linear layer: row `r` of expert `e` dotted with x.
 float mxfp4_row_dot(const uint8_t* blocks, const uint8_t* scales, size_t rows, size_t in, size_t e, size_t r,
                     const float* x) {
@@ -38,11 +36,7 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
     for (size_t r = 0; r < 2 * I; ++r) {
       h[r] = mxfp4_row_dot(a.w1_blocks, a.w1_scales, 2 * I, H, e, r, a.x + t * H) + bf16_to_f32(a.b1[e * 2 * I + r]);
     }
-    for (size_t j = 0; j < I; ++j) {
-      const float glu = std::min(h[2 * j], limit);                   // clamped from above only
-      const float linear = std::clamp(h[2 * j + 1], -limit, limit);  // both ways
-      act[j] = glu / (1.0f + std::exp(-kSwigluAlpha * glu)) * (linear + 1.0f);
-    }
+    for (size_t j = 0; j < I; ++j) act[j] = swiglu(h[2 * j], h[2 * j + 1], limit);
   }
   // Stage 2: mlp2 per expert, weighted sum over the k slots, then the residual add.
   const long long outputs = static_cast<long long>(a.n * H);
