@@ -2,6 +2,7 @@
 // with an E8M0 scale per block of 32).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -46,8 +47,8 @@ inline float mxfp4_element(const uint8_t* row_blocks, const uint8_t* row_scales,
 // gpt-oss's clamped SwiGLU of one (glu, linear) pair of mlp1 outputs: glu is
 // clamped from above only, linear both ways, alpha 1.702, and linear + 1.
 inline float swiglu(float glu, float linear, float limit) noexcept {
-  glu = glu < limit ? glu : limit;
-  linear = linear < -limit ? -limit : (linear > limit ? limit : linear);
+  glu = std::min(glu, limit);
+  linear = std::clamp(linear, -limit, limit);
   return glu / (1.0f + std::exp(-1.702f * glu)) * (linear + 1.0f);
 }
 
