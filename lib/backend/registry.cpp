@@ -26,11 +26,11 @@ bool resolve_backend(const char* name, Backend& out, const char** error_message)
     found = &cpu_reference_backend();
   } else if (std::strncmp(name, "cpu-", 4) == 0) {
     const std::optional<CpuIsa> isa = cpu_isa_from_name(name + 4);
-    if (isa && *isa <= best_cpu_isa()) found = &cpu_backend(*isa);
     if (isa && *isa > best_cpu_isa()) {
       *error_message = "this CPU (or build) does not support that instruction set";
       return false;
     }
+    if (isa) found = &cpu_backend(*isa);
   }
   if (found == nullptr) {
     *error_message = "unknown backend (this build has: cpu, cpu-avx2, cpu-reference)";

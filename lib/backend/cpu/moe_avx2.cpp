@@ -77,28 +77,23 @@ void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const f
   }
 }
 
-// The (token, slot) pairs that chose each expert, experts in first-use order.
+// The (token, slot) pairs that chose each expert, experts in ascending order.
 struct ExpertGroups {
-  std::vector<int32_t> experts;   // distinct experts
-  std::vector<size_t> begin;      // experts.size() + 1 offsets into pairs
-  std::vector<size_t> pairs;      // pair indices, grouped
-  std::vector<size_t> job_begin;  // experts.size() + 1 offsets into the job list
+  std::vector<int32_t> experts;  // distinct experts
+  std::vector<size_t> begin;     // experts.size() + 1 offsets into pairs
+  std::vector<size_t> pairs;     // pair indices, grouped
 };
 
-ExpertGroups group_by_expert(const int32_t* ids, size_t n_pairs, size_t rows) {
+ExpertGroups group_by_expert(const int32_t* ids, size_t n_pairs) {
   ExpertGroups g;
-  std::vector<size_t> order(n_pairs);
-  for (size_t p = 0; p < n_pairs; ++p) order[p] = p;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
-  const size_t jobs_per_expert = (rows + kRowBlock - 1) / kRowBlock;
-  g.job_begin.push_back(0);
+  g.pairs.resize(n_pairs);
+  for (size_t p = 0; p < n_pairs; ++p) g.pairs[p] = p;
+  std::stable_sort(g.pairs.begin(), g.pairs.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
   for (size_t i = 0; i < n_pairs; ++i) {
-    if (i == 0 || ids[order[i]] != ids[order[i - 1]]) {
-      g.experts.push_back(ids[order[i]]);
+    if (i == 0 || ids[g.pairs[i]] != ids[g.pairs[i - 1]]) {
+      g.experts.push_back(ids[g.pairs[i]]);
       g.begin.push_back(i);
-      g.job_begin.push_back(g.job_begin.back() + jobs_per_expert);
     }
-    g.pairs.push_back(order[i]);
   }
   g.begin.push_back(n_pairs);
   return g;
@@ -110,13 +105,14 @@ template <class Input, class Output>
 void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
                     size_t rows, size_t in, Input input, Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
-  const long long jobs = static_cast<long long>(g.job_begin.back());
+  // Every expert has the same rows, so job -> (expert group, row block) is a division.
+  const size_t jobs_per_expert = (rows + kRowBlock - 1) / kRowBlock;
+  const long long jobs = static_cast<long long>(g.experts.size() * jobs_per_expert);
 #pragma omp parallel for schedule(static)
   for (long long job = 0; job < jobs; ++job) {
-    const size_t group = static_cast<size_t>(
-        std::upper_bound(g.job_begin.begin(), g.job_begin.end(), static_cast<size_t>(job)) - g.job_begin.begin() - 1);
+    const size_t group = static_cast<size_t>(job) / jobs_per_expert;
     const size_t e = static_cast<size_t>(g.experts[group]);
-    const size_t first = (static_cast<size_t>(job) - g.job_begin[group]) * kRowBlock;
+    const size_t first = static_cast<size_t>(job) % jobs_per_expert * kRowBlock;
     const size_t last = std::min(first + kRowBlock, rows);
     for (size_t p0 = g.begin[group]; p0 < g.begin[group + 1]; p0 += kTokenBlock) {
       const size_t nt = std::min(kTokenBlock, g.begin[group + 1] - p0);
@@ -138,10 +134,10 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
 void moe_mxfp4_f32(void*, const MoeArgs& a) {
   const size_t I = a.intermediate, H = a.hidden, pairs = a.n * a.k;
   const float limit = a.swiglu_limit;
-  const ExpertGroups w1_groups = group_by_expert(a.expert_ids, pairs, 2 * I);
+  const ExpertGroups groups = group_by_expert(a.expert_ids, pairs);
   // Stage 1: mlp1 rows (glu / linear interleaved) into scratch[pair][0, 2I).
   grouped_linear(
-      w1_groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, [&](size_t pair) { return a.x + pair / a.k * H; },
+      groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, [&](size_t pair) { return a.x + pair / a.k * H; },
       [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
   // SwiGLU into scratch[pair][2I, 3I), as the reference computes it.
   const long long activations = static_cast<long long>(pairs * I);
@@ -154,9 +150,8 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
   // Stage 2: mlp2 per pair into scratch[pair][0, H) (mlp1's rows are spent),
   // then the weighted sum over slots in slot order, as the reference adds it.
   if (H <= 2 * I) {
-    const ExpertGroups w2_groups = group_by_expert(a.expert_ids, pairs, H);
     grouped_linear(
-        w2_groups, a.w2_blocks, a.w2_scales, a.b2, H, I,
+        groups, a.w2_blocks, a.w2_scales, a.b2, H, I,
         [&](size_t pair) -> const float* { return a.scratch + pair * 3 * I + 2 * I; },
         [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
     const long long outputs = static_cast<long long>(a.n * H);
