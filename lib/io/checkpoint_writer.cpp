@@ -1,6 +1,7 @@
 // Synthetic checkpoints in the original gpt-oss layout.
 #include "io/checkpoint_writer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -122,20 +123,63 @@ std::vector<TensorSpec> tensor_layout(const ModelConfig& c) {
   return t;
 }
 
-void fill_random(TensorSpec& t, std::mt19937_64& rng) {
-  const size_t n = element_count(t.shape);
-  if (t.dtype == "BF16") {
-    t.bytes.resize(2 * n);
-    std::uniform_real_distribution<float> dist(t.fill.center - t.fill.spread, t.fill.center + t.fill.spread);
-    for (size_t i = 0; i < n; ++i) {
-      const uint16_t v = f32_to_bf16(dist(rng));
-      std::memcpy(&t.bytes[2 * i], &v, 2);
+namespace {
+
+// splitmix64's output function: a strong 64-bit mix, so counters make good streams.
+uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// 64 random bits for word `index` of a stream.
+uint64_t random_word(uint64_t stream, size_t index) {
+  return mix64(stream + static_cast<uint64_t>(index) * 0xd1342543de82ef95ULL);
+}
+
+}  // namespace
+
+uint64_t tensor_stream(uint64_t seed, size_t index) {
+  return mix64(seed ^ mix64(static_cast<uint64_t>(index) + 1));
+}
+
+namespace {
+
+// Calls put(element, bits) for elements [first, first + count), each given
+// `width` bits of its word; words are drawn once and in parallel.
+template <class Put>
+void for_each_random_element(uint64_t stream, size_t first, size_t count, unsigned width, Put put) {
+  if (count == 0) return;
+  const size_t per_word = 64 / width, last = first + count;
+  const auto first_word = static_cast<long long>(first / per_word),
+             end_word = static_cast<long long>((last - 1) / per_word + 1);
+#pragma omp parallel for schedule(static) if (count > (1 << 20))
+  for (long long w = first_word; w < end_word; ++w) {
+    const uint64_t bits = random_word(stream, static_cast<size_t>(w));
+    for (size_t k = 0; k < per_word; ++k) {
+      const size_t element = static_cast<size_t>(w) * per_word + k;
+      if (element >= first && element < last) put(element - first, bits >> (width * k));
     }
-  } else {
-    t.bytes.resize(n);
-    std::uniform_int_distribution<int> dist(t.fill.low, t.fill.high);
-    for (uint8_t& b : t.bytes) b = static_cast<uint8_t>(dist(rng));
   }
+}
+
+}  // namespace
+
+void fill_random(const TensorSpec& t, uint64_t stream, size_t first_byte, std::span<uint8_t> out) {
+  if (t.dtype == "BF16") {
+    // 16-bit uniforms mapped into center +- spread.
+    const float step = 2.0f * t.fill.spread / 65536.0f, low = t.fill.center - t.fill.spread + 0.5f * step;
+    for_each_random_element(stream, first_byte / 2, out.size() / 2, 16, [&](size_t i, uint64_t bits) {
+      const uint16_t value = f32_to_bf16(low + step * static_cast<float>(bits & 0xffff));
+      std::memcpy(&out[2 * i], &value, 2);
+    });
+    return;
+  }
+  const auto range = static_cast<uint32_t>(t.fill.high - t.fill.low + 1);
+  for_each_random_element(stream, first_byte, out.size(), 8, [&](size_t i, uint64_t bits) {
+    out[i] = static_cast<uint8_t>(t.fill.low + static_cast<int>(((bits & 0xff) * range) >> 8));
+  });
 }
 
 std::string safetensors_header(const std::vector<TensorSpec>& tensors, size_t leading_gap) {
@@ -215,12 +259,19 @@ Status write_synthetic_checkpoint(const fs::path& directory, const ModelConfig& 
     for (const TensorSpec& t : tensors) total += tensor_byte_size(t);
     std::ofstream out(weights_path, std::ios::binary | std::ios::trunc);
     out << safetensors_prefix(safetensors_header(tensors));
-    std::mt19937_64 rng(seed);
-    for (TensorSpec& t : tensors) {
-      fill_random(t, rng);
-      out.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
-      written += t.bytes.size();
-      std::vector<uint8_t>().swap(t.bytes);
+    // Written in pieces, so the widest tensor needs no more memory than one piece.
+    constexpr size_t kPiece = size_t{64} << 20;
+    std::vector<uint8_t> piece;
+    for (size_t index = 0; index < tensors.size(); ++index) {
+      const TensorSpec& t = tensors[index];
+      const uint64_t stream = tensor_stream(seed, index);
+      const size_t bytes = tensor_byte_size(t);
+      for (size_t at = 0; at < bytes; at += kPiece) {
+        piece.resize(std::min(kPiece, bytes - at));
+        fill_random(t, stream, at, piece);
+        out.write(reinterpret_cast<const char*>(piece.data()), static_cast<std::streamsize>(piece.size()));
+      }
+      written += bytes;
       if (!out) return error(StatusCode::io_error, "%s: cannot write", weights_path.c_str());
       if (progress && !progress(written, total)) {
         return error(StatusCode::cancelled, "%s: cancelled after %llu of %llu bytes", weights_path.c_str(),

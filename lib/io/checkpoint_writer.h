@@ -5,7 +5,7 @@
 #pragma once
 
 #include <cstdint>
-#include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,8 +34,14 @@ size_t tensor_byte_size(const TensorSpec& tensor);
 // Every tensor of a checkpoint for `config`, in file order, not yet filled.
 std::vector<TensorSpec> tensor_layout(const ModelConfig& config);
 
-// Fills tensor.bytes from `rng` according to tensor.fill.
-void fill_random(TensorSpec& tensor, std::mt19937_64& rng);
+// The random stream of tensor number `index` of a checkpoint drawn from `seed`.
+uint64_t tensor_stream(uint64_t seed, size_t index);
+
+// Bytes [first_byte, first_byte + out.size()) of the tensor's random content.
+// Every element is a hash of (stream, element index), so any range can be
+// generated alone and ranges in parallel, always with the same result.
+// first_byte and out.size() are even for BF16 tensors.
+void fill_random(const TensorSpec& tensor, uint64_t stream, size_t first_byte, std::span<uint8_t> out);
 
 // The JSON header for the tensors laid out back to back after `leading_gap`
 // bytes, padded with spaces to a multiple of 8 as safetensors does.

@@ -32,9 +32,12 @@ void write_text(const fs::path& path, const std::string& text) {
 }
 
 std::vector<TensorSpec> random_tensors(const ossrt::ModelConfig& config, uint64_t seed) {
-  std::mt19937_64 rng(seed);
   std::vector<TensorSpec> tensors = tensor_layout(config);
-  for (TensorSpec& t : tensors) ossrt::fill_random(t, rng);
+  for (size_t index = 0; index < tensors.size(); ++index) {
+    TensorSpec& t = tensors[index];
+    t.bytes.resize(ossrt::tensor_byte_size(t));
+    ossrt::fill_random(t, ossrt::tensor_stream(seed, index), 0, t.bytes);
+  }
   return tensors;
 }
 
