@@ -284,6 +284,7 @@ typedef struct ossrt_session_options {
   uint64_t rewind_tokens; /* extra positions the sliding-window layers keep so that truncate / sync_prefix can
                              drop up to max_batch_tokens + rewind_tokens recent tokens without recomputing;
                              default 4096 (4 KiB per position per sliding layer on gpt-oss) */
+  uint32_t threads;       /* threads of this session's forward passes; 0 = OpenMP's default (one per core) */
 } ossrt_session_options;
 
 /* Sets defaults. Does nothing if options is NULL. */

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "commands.h"
+#include "progress_bar.h"
 
 namespace ossrt_cli {
 namespace {
@@ -31,28 +32,6 @@ void on_interrupt(int) {
     ::_exit(130);
   }
 }
-
-// A bar on a terminal; one summary line otherwise.
-class LoadProgress {
- public:
-  LoadProgress() : terminal_(::isatty(STDERR_FILENO) != 0) {}
-  bool update(uint64_t done, uint64_t total) {
-    if (!terminal_ || total == 0) return true;
-    const int percent = static_cast<int>(100 * done / total);
-    if (percent == last_percent_) return true;
-    last_percent_ = percent;
-    const int filled = percent * 40 / 100;
-    std::fprintf(stderr, "\rloading [%.*s%*s] %3d%%", filled, "########################################", 40 - filled,
-                 "", percent);
-    if (done == total) std::fputc('\n', stderr);
-    std::fflush(stderr);
-    return true;
-  }
-
- private:
-  bool terminal_;
-  int last_percent_ = -1;
-};
 
 std::optional<ossrt::harmony::ReasoningEffort> parse_effort(const std::string& text) {
   if (text == "low") return ossrt::harmony::ReasoningEffort::low;
@@ -125,7 +104,7 @@ int run_chat(const Flags& flags) {
   const bool show_reasoning = flags.count("show-reasoning") > 0;
   const auto one_prompt = flags.find("prompt");
 
-  LoadProgress bar;
+  ProgressBar bar("loading");
   ossrt::ModelOptions model_options;
   model_options.preload = true;
   model_options.progress = [&bar](uint64_t done, uint64_t total) { return bar.update(done, total); };

@@ -11,5 +11,6 @@ int run_tokenize(int argc, char** argv);
 int run_detokenize(int argc, char** argv);
 int run_chat(const Flags& flags);
 int run_make_checkpoint(const Flags& flags);
+int run_bench(const Flags& flags);
 
 }  // namespace ossrt_cli

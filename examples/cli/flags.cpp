@@ -68,6 +68,27 @@ bool parse_sampling(const Flags& flags, const char* command, ossrt::SamplerOptio
   return true;
 }
 
+int parse_synthetic(const Flags& flags, const std::string& preset, const char* command, ossrt::ModelConfig& config,
+                    size_t& seed) {
+  auto made = ossrt::synthetic_config(preset);
+  if (!made.ok()) return fail(made.status());
+  config = made.value();
+  if (auto it = flags.find("layers"); it != flags.end()) {
+    size_t layers = 0;
+    if (!parse_size(it->second, layers) || layers == 0) {
+      std::fprintf(stderr, "ossrt %s: --layers needs a positive integer\n", command);
+      return 2;
+    }
+    config.num_hidden_layers = static_cast<int64_t>(layers);
+  }
+  seed = 1;
+  if (auto it = flags.find("seed"); it != flags.end() && !parse_size(it->second, seed)) {
+    std::fprintf(stderr, "ossrt %s: --seed needs a non-negative integer\n", command);
+    return 2;
+  }
+  return 0;
+}
+
 int fail(const ossrt::Status& status) {
   std::fprintf(stderr, "ossrt: %s\n", status.to_string().c_str());
   return 1;

@@ -23,6 +23,11 @@ std::string join_ids(const std::vector<ossrt::TokenId>& ids);
 // over `options`; false (after printing why) on a malformed value.
 bool parse_sampling(const Flags& flags, const char* command, ossrt::SamplerOptions& options);
 
+// The configuration of synthetic preset `preset` with --layers N applied, and
+// --seed S (default 1). Returns 0, or the exit code after printing why.
+int parse_synthetic(const Flags& flags, const std::string& preset, const char* command, ossrt::ModelConfig& config,
+                    size_t& seed);
+
 // Prints "ossrt: <status>" to stderr and returns 1.
 int fail(const ossrt::Status& status);
 

@@ -24,6 +24,10 @@ constexpr const char* kUsage =
     "      loads a checkpoint and prints its configuration and resident memory\n"
     "  ossrt make-checkpoint --preset gpt-oss-20b|gpt-oss-120b|tiny-chat|small --out DIR [--layers N] [--seed S]\n"
     "      writes a checkpoint with random weights in the original layout (meaningless output, real shapes)\n"
+    "  ossrt bench (--synthetic gpt-oss-20b|gpt-oss-120b [--layers N] | --model DIR) [--prompt-tokens N]\n"
+    "              [--decode-tokens N] [--depth N] [--depth-fill synthetic|prefill] [--chunk N] [--threads N] "
+    "[--json]\n"
+    "      prefill and decode speed against the measured memory-bandwidth roofline, peak RSS\n"
     "  ossrt --version\n";
 
 }  // namespace
@@ -42,11 +46,12 @@ int main(int argc, char** argv) {
   if (command == "tokenize") return run_tokenize(argc, argv);
   if (command == "detokenize") return run_detokenize(argc, argv);
   Flags flags;
-  if (!parse_flags(argc, argv, 2, flags, {"show-reasoning"})) return 2;
+  if (!parse_flags(argc, argv, 2, flags, {"show-reasoning", "json"})) return 2;
   if (command == "chat") return run_chat(flags);
   if (command == "generate") return run_generate(flags);
   if (command == "info") return run_info(flags);
   if (command == "make-checkpoint") return run_make_checkpoint(flags);
+  if (command == "bench") return run_bench(flags);
   std::fprintf(stderr, "ossrt: unknown command '%s'\n%s", argv[1], kUsage);
   return 2;
 }

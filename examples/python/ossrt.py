@@ -90,7 +90,8 @@ class _ModelOptions(ctypes.Structure):
 class _SessionOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("context_length", ctypes.c_uint64),
                 ("max_batch_tokens", ctypes.c_uint64), ("prefill_progress", _vp),
-                ("prefill_progress_user_data", _vp), ("rewind_tokens", ctypes.c_uint64)]
+                ("prefill_progress_user_data", _vp), ("rewind_tokens", ctypes.c_uint64),
+                ("threads", ctypes.c_uint32)]
 
 
 class _SessionMemory(ctypes.Structure):

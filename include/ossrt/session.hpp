@@ -38,6 +38,10 @@ struct SessionOptions {
   // rest (after the final chunk there is nothing left to cancel).
   // Must not call back into the session.
   std::function<bool(size_t processed, size_t total)> prefill_progress;
+  // Threads the forward pass uses; 0 = OpenMP's default (OMP_NUM_THREADS, else
+  // one per core). Applies to this session's calls only. More threads than
+  // cores oversubscribe and slow everything down.
+  size_t threads = 0;
 };
 
 class Session {
@@ -141,6 +145,7 @@ class Session {
   size_t kv_cache_bytes() const noexcept;
 
  private:
+  friend Status fill_synthetic_context(Session& session, size_t positions, uint64_t seed) noexcept;
   struct Impl;
   explicit Session(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

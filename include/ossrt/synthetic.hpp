@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "ossrt/model.hpp"
+#include "ossrt/session.hpp"
 #include "ossrt/status.hpp"
 
 namespace ossrt {
@@ -36,5 +37,14 @@ std::string config_json(const ModelConfig& config);
 // multiple of 32, a non-positive size), io_error (with the path), cancelled.
 Status write_synthetic_checkpoint(const std::filesystem::path& directory, const ModelConfig& config, uint64_t seed,
                                   const std::function<bool(uint64_t, uint64_t)>& progress = {}) noexcept;
+
+// Fills an empty `session` with `positions` tokens (random ids) whose keys and
+// values are random, as if a prompt that long had been prefilled, without
+// running the model: benchmarks measure decode at a context depth in seconds
+// (the cost of attending to a position does not depend on what it holds).
+// The session has no logits afterwards; append a token next.
+// Failure: invalid_state (the session holds tokens), context_overflow (more
+// than the session's context_length), out_of_memory.
+Status fill_synthetic_context(Session& session, size_t positions, uint64_t seed) noexcept;
 
 }  // namespace ossrt

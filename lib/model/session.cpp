@@ -8,30 +8,11 @@
 #include <iterator>
 #include <vector>
 
-#include "model/kv_cache.h"
-#include "model/transformer.h"
+#include "model/session_impl.h"
 #include "util/errors.h"
+#include "util/thread_scope.h"
 
 namespace ossrt {
-
-struct Session::Impl {
-  std::shared_ptr<const Model> model;
-  SessionOptions options;
-  KvCache cache;
-  Workspace workspace;
-  std::vector<TokenId> tokens;
-  std::vector<float> logits;          // [V] after the last append, else empty
-  std::vector<float> pending_logits;  // [V] staging: swapped into logits when an append succeeds
-  std::atomic<bool> cancel_requested{false};
-
-  const Model::Impl& m() const { return model->impl(); }
-  Status append(std::span<const TokenId> tokens, std::vector<float>* logits_all);
-  Status truncate(size_t n);
-  Result<size_t> sync_prefix(std::span<const TokenId> target);
-  size_t state_size() const;
-  std::vector<uint8_t> save() const;
-  Status restore(std::span<const uint8_t> blob);
-};
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
@@ -90,6 +71,7 @@ Status Session::Impl::append(std::span<const TokenId> input, std::vector<float>*
   if (input.empty()) return Status::success();
   if (Status st = s.cache.reserve(s.tokens.size() + input.size()); !st.ok()) return st;
   const size_t chunk = s.options.max_batch_tokens;
+  const ThreadCountScope threads(s.options.threads);
   if (logits_all != nullptr) {
     if (Status st = s.workspace.reserve_logits(s.m(), std::min(chunk, input.size())); !st.ok()) return st;
     logits_all->resize(input.size() * vocab);

@@ -91,10 +91,10 @@ TEST_CASE("bf16 matmul kernels equal the reference over ragged shapes") {
   }
 }
 
-TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..4 experts, widths") {
+TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widths") {
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();
-  const size_t E = 5;
+  const size_t E = 9;
   struct Shape {
     size_t hidden, intermediate;
   };
@@ -109,13 +109,13 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..4 experts, widt
       const auto w2_scales = random_bytes(E * H * I / 32, rng, 118, 126);
       const auto b2 = random_bf16(E * H, rng, 0.1f);
       for (size_t n : {1, 2, 5, 9}) {
-        for (size_t k = 1; k <= 4; ++k) {
+        for (size_t k = 1; k <= 8; ++k) {
           const auto x = random_floats(n * H, rng);
           std::vector<int32_t> ids(n * k);
           std::vector<float> weights(n * k);
           for (size_t t = 0; t < n; ++t) {
             // k distinct experts per token, in a token-dependent order.
-            for (size_t s = 0; s < k; ++s) ids[t * k + s] = static_cast<int32_t>((t * 3 + s * 2) % E);
+            for (size_t s = 0; s < k; ++s) ids[t * k + s] = static_cast<int32_t>((t * 4 + s * 2) % E);
             for (size_t s = 0; s < k; ++s) weights[t * k + s] = 1.0f / static_cast<float>(k + s);
           }
           std::vector<float> scratch_ref(n * k * 3 * I), scratch_fast(n * k * 3 * I);
@@ -144,6 +144,63 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..4 experts, widt
                       std::string(cpu_isa_name(isa)) + " moe H=" + std::to_string(H) + " I=" + std::to_string(I) +
                           " n=" + std::to_string(n) + " k=" + std::to_string(k));
         }
+      }
+    }
+  }
+}
+
+TEST_CASE("attention kernels equal the reference: decode and prefill, windows, rings, head groups") {
+  std::mt19937 rng(13);
+  const Backend& ref = cpu_reference_backend();
+  struct Shape {
+    size_t q_heads, kv_heads, head_dim;
+  };
+  struct Case {
+    size_t n, first_position, window, capacity;
+    bool ring;
+  };
+  // Dense caches hold every position; rings hold window + n - 1 (+ slack) slots.
+  const Case cases[] = {
+      {1, 0, 0, 8, false},       {1, 6, 0, 8, false},    {1, 2500, 0, 2600, false},  // decode, split over chunks
+      {1, 1030, 0, 1031, false}, {1, 40, 5, 7, true},    {1, 2047, 128, 200, true},  // ring wraps
+      {3, 0, 0, 8, false},       {37, 11, 0, 64, false}, {37, 11, 5, 41, true},      // prefill
+      {9, 300, 64, 80, true},    {70, 0, 0, 70, false},
+  };
+  for (CpuIsa isa : fast_levels()) {
+    const Backend& fast = cpu_backend(isa);
+    for (Shape shape : {Shape{4, 2, 16}, Shape{8, 1, 8}, Shape{16, 2, 64}, Shape{6, 3, 24}, Shape{4, 4, 12}}) {
+      const size_t width = shape.kv_heads * shape.head_dim, q_width = shape.q_heads * shape.head_dim;
+      const auto sinks = random_bf16(shape.q_heads, rng, 2.0f);
+      for (const Case& c : cases) {
+        const auto k_cache = random_floats(c.capacity * width, rng);
+        const auto v_cache = random_floats(c.capacity * width, rng);
+        const size_t q_stride = q_width + 5;
+        const auto q = random_floats(c.n * q_stride, rng, 2.0f);
+        std::vector<float> out_ref(c.n * q_width), out_fast(c.n * q_width);
+        AttentionArgs args{q.data(),
+                           q_stride,
+                           k_cache.data(),
+                           v_cache.data(),
+                           c.capacity,
+                           c.ring,
+                           c.n,
+                           c.first_position,
+                           c.window,
+                           shape.q_heads,
+                           shape.kv_heads,
+                           shape.head_dim,
+                           sinks.data(),
+                           1.0f / std::sqrt(float(shape.head_dim)),
+                           out_ref.data(),
+                           q_width};
+        ref.attention_f32(ref.self, args);
+        args.out = out_fast.data();
+        fast.attention_f32(fast.self, args);
+        check_close(out_fast, out_ref,
+                    std::string(cpu_isa_name(isa)) + " attention heads " + std::to_string(shape.q_heads) + "/" +
+                        std::to_string(shape.kv_heads) + "x" + std::to_string(shape.head_dim) +
+                        " n=" + std::to_string(c.n) + " at " + std::to_string(c.first_position) + " window " +
+                        std::to_string(c.window));
       }
     }
   }

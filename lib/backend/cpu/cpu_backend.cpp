@@ -12,6 +12,7 @@ Backend with_avx2() noexcept {
   table.name = "cpu-avx2";
   table.matmul_f32_bf16w = cpu_avx2::matmul_f32_bf16w;
   table.moe_mxfp4_f32 = cpu_avx2::moe_mxfp4_f32;
+  table.attention_f32 = cpu_avx2::attention_f32;
   return table;
 }
 

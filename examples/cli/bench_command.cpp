@@ -1,0 +1,283 @@
+// ossrt bench: prefill and decode speed of a checkpoint (real, or synthetic
+// with the real shapes) next to the machine's measured memory bandwidth, so
+// decode reads as a fraction of its roofline. Prints a table, or one JSON
+// object with --json.
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "machine_limits.h"
+#include "progress_bar.h"
+#include "resident_memory.h"
+
+namespace ossrt_cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kBenchUsage =
+    "usage: ossrt bench (--synthetic gpt-oss-20b|gpt-oss-120b [--layers N] [--seed S] [--cache DIR] | --model DIR)\n"
+    "                   [--prompt-tokens 512] [--decode-tokens 128] [--depth 8192] [--depth-fill synthetic|prefill]\n"
+    "                   [--chunk 512] [--threads N] [--backend NAME] [--bandwidth-mib 1024] [--json]\n";
+
+struct BenchSettings {
+  size_t prompt_tokens = 512, decode_tokens = 128, depth = 8192, chunk = 512, threads = 0, bandwidth_mib = 1024;
+  bool fill_by_prefill = false, json = false;
+};
+
+// Bytes of weights one decoded token reads: every dense weight of every layer,
+// k experts' MXFP4 rows, the final norm, the unembedding and one embedding row.
+double weight_bytes_per_token(const ossrt::ModelConfig& c) {
+  const double H = static_cast<double>(c.hidden_size), I = static_cast<double>(c.intermediate_size);
+  const double qkv = static_cast<double>(c.head_dim * (c.num_attention_heads + 2 * c.num_key_value_heads));
+  const double attn_out = static_cast<double>(c.head_dim * c.num_attention_heads);
+  const double E = static_cast<double>(c.num_experts), K = static_cast<double>(c.experts_per_token);
+  const double mxfp4_row = [](double in) { return in / 32 * 17; }(1);  // bytes per element: 16 code + 1 scale per 32
+  const double layer =
+      2 * (2 * H + qkv * H + qkv + static_cast<double>(c.num_attention_heads) + H * attn_out + H + E * H + E) +
+      K * (2 * I * H * mxfp4_row + 2 * 2 * I + H * I * mxfp4_row + 2 * H);
+  return static_cast<double>(c.num_hidden_layers) * layer + 2 * (H + static_cast<double>(c.vocab_size) * H + H);
+}
+
+// Bytes of keys and values one decoded token reads at `depth` (fp32 cache).
+double kv_bytes_per_token(const ossrt::ModelConfig& c, size_t depth) {
+  const double row = 2.0 * static_cast<double>(c.num_key_value_heads * c.head_dim) * sizeof(float);
+  const double dense_layers = static_cast<double>(c.num_hidden_layers / 2);
+  const double banded_layers = static_cast<double>(c.num_hidden_layers) - dense_layers;
+  const double window = static_cast<double>(std::min<size_t>(depth + 1, static_cast<size_t>(c.sliding_window)));
+  return row * (dense_layers * static_cast<double>(depth + 1) + banded_layers * window);
+}
+
+// Floating-point operations of a prompt of n tokens (matmuls and attention;
+// the unembedding runs for the last position only).
+double prefill_flops(const ossrt::ModelConfig& c, size_t n) {
+  const double H = static_cast<double>(c.hidden_size), I = static_cast<double>(c.intermediate_size);
+  const double qkv = static_cast<double>(c.head_dim * (c.num_attention_heads + 2 * c.num_key_value_heads));
+  const double attn_width = static_cast<double>(c.head_dim * c.num_attention_heads);
+  const double per_token = 2 * (qkv * H + attn_width * H + static_cast<double>(c.num_experts) * H +
+                                static_cast<double>(c.experts_per_token) * 3 * I * H);
+  double attention = 0;  // q.k and p.v over each position's visible keys, per layer
+  for (size_t layer = 0; layer < static_cast<size_t>(c.num_hidden_layers); ++layer) {
+    for (size_t p = 0; p < n; ++p) {
+      const size_t seen = layer % 2 == 0 ? std::min<size_t>(p + 1, static_cast<size_t>(c.sliding_window)) : p + 1;
+      attention += 4 * attn_width * static_cast<double>(seen);
+    }
+  }
+  return per_token * static_cast<double>(n * static_cast<size_t>(c.num_hidden_layers)) + attention +
+         2 * static_cast<double>(c.vocab_size) * H;
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool read_setting(const Flags& flags, const char* name, size_t& out) {
+  auto it = flags.find(name);
+  if (it == flags.end()) return true;
+  if (parse_size(it->second, out)) return true;
+  std::fprintf(stderr, "ossrt bench: --%s needs a non-negative integer\n", name);
+  return false;
+}
+
+// The synthetic checkpoint's directory, generated on first use: weights are
+// deterministic in (preset, layers, seed), so later runs reuse them.
+ossrt::Result<fs::path> synthetic_checkpoint(const Flags& flags, const std::string& preset, double& generate_seconds) {
+  ossrt::ModelConfig config;
+  size_t seed = 1;
+  if (parse_synthetic(flags, preset, "bench", config, seed) != 0)
+    return ossrt::Status(ossrt::StatusCode::invalid_argument, "bad synthetic preset flags");
+  fs::path root = fs::temp_directory_path() / "ossrt-synthetic";
+  if (auto it = flags.find("cache"); it != flags.end()) root = it->second;
+  const fs::path directory =
+      root / (preset + "-" + std::to_string(config.num_hidden_layers) + "l-seed" + std::to_string(seed));
+  const fs::path marker = directory / "complete";
+  generate_seconds = 0;
+  if (fs::exists(marker)) return directory;
+  const auto start = Clock::now();
+  ProgressBar bar("writing synthetic weights");
+  auto status = ossrt::write_synthetic_checkpoint(
+      directory, config, seed, [&bar](uint64_t done, uint64_t total) { return bar.update(done, total); });
+  if (!status.ok()) return status;
+  std::ofstream(marker) << "written by ossrt bench\n";
+  generate_seconds = seconds_since(start);
+  return directory;
+}
+
+std::vector<ossrt::TokenId> random_tokens(size_t n, int64_t vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<ossrt::TokenId> id(0, static_cast<ossrt::TokenId>(vocab - 1));
+  std::vector<ossrt::TokenId> tokens(n);
+  for (auto& t : tokens) t = id(rng);
+  return tokens;
+}
+
+struct DecodeRun {
+  double tokens_per_s = 0;
+  ossrt::Status status = ossrt::Status::success();
+};
+
+// Decodes `count` greedy tokens after `session`'s current content plus one token.
+DecodeRun time_decode(ossrt::Session& session, size_t count, int64_t vocab) {
+  DecodeRun run;
+  const auto first = random_tokens(1, vocab, 7);
+  if (run.status = session.append(first); !run.status.ok()) return run;
+  const auto start = Clock::now();
+  auto made = session.generate_greedy(count);
+  const double seconds = seconds_since(start);
+  if (!made.ok()) {
+    run.status = made.status();
+    return run;
+  }
+  run.tokens_per_s = static_cast<double>(made.value().size()) / seconds;
+  return run;
+}
+
+}  // namespace
+
+int run_bench(const Flags& flags) {
+  BenchSettings settings;
+  settings.json = flags.count("json") > 0;
+  if (!read_setting(flags, "prompt-tokens", settings.prompt_tokens) ||
+      !read_setting(flags, "decode-tokens", settings.decode_tokens) || !read_setting(flags, "depth", settings.depth) ||
+      !read_setting(flags, "chunk", settings.chunk) || !read_setting(flags, "threads", settings.threads) ||
+      !read_setting(flags, "bandwidth-mib", settings.bandwidth_mib))
+    return 2;
+  if (auto it = flags.find("depth-fill"); it != flags.end()) {
+    if (it->second != "synthetic" && it->second != "prefill") {
+      std::fprintf(stderr, "ossrt bench: --depth-fill is synthetic or prefill\n");
+      return 2;
+    }
+    settings.fill_by_prefill = it->second == "prefill";
+  }
+  const auto synthetic = flags.find("synthetic");
+  if ((synthetic == flags.end()) == (flags.count("model") == 0) || settings.decode_tokens == 0 ||
+      settings.prompt_tokens == 0 || settings.chunk == 0) {
+    std::fputs(kBenchUsage, stderr);
+    return 2;
+  }
+  const int threads = settings.threads > 0 ? static_cast<int>(settings.threads) : omp_get_max_threads();
+
+  double generate_seconds = 0;
+  fs::path directory;
+  if (synthetic != flags.end()) {
+    auto made = synthetic_checkpoint(flags, synthetic->second, generate_seconds);
+    if (!made.ok()) return fail(made.status());
+    directory = made.value();
+  } else {
+    directory = flags.at("model");
+  }
+
+  // Bandwidth is measured before loading (so its buffer never adds to the
+  // peak RSS of the run) and again after the runs; the VM's bandwidth drifts.
+  const size_t bandwidth_bytes = settings.bandwidth_mib << 20;
+  const Bandwidth before = measure_read_bandwidth(bandwidth_bytes, threads, 5);
+  const double fma_peak = measure_fma_peak_gflops(threads);
+
+  ossrt::ModelOptions model_options;
+  model_options.preload = true;
+  if (auto it = flags.find("backend"); it != flags.end()) model_options.backend = it->second;
+  ProgressBar bar("loading");
+  model_options.progress = [&bar](uint64_t done, uint64_t total) { return bar.update(done, total); };
+  const auto load_start = Clock::now();
+  auto model = ossrt::Model::load(directory, model_options);
+  if (!model.ok()) return fail(model.status());
+  const double load_seconds = seconds_since(load_start);
+  const ossrt::ModelInfo& info = model.value()->info();
+  const ossrt::ModelConfig& config = info.config;
+
+  ossrt::SessionOptions session_options;
+  session_options.threads = settings.threads;
+  session_options.max_batch_tokens = settings.chunk;
+  session_options.context_length =
+      std::max(settings.prompt_tokens, settings.depth + settings.decode_tokens + 1) + settings.decode_tokens + 1;
+  auto session = ossrt::Session::create(model.value(), session_options);
+  if (!session.ok()) return fail(session.status());
+  ossrt::Session& s = *session.value();
+
+  // Prefill of a random prompt.
+  const auto prompt = random_tokens(settings.prompt_tokens, config.vocab_size, 1);
+  auto start = Clock::now();
+  if (auto st = s.append(prompt); !st.ok()) return fail(st);
+  const double prefill_seconds = seconds_since(start);
+  const double prefill_tok_s = static_cast<double>(settings.prompt_tokens) / prefill_seconds;
+  const double prefill_gflops = prefill_flops(config, settings.prompt_tokens) / prefill_seconds / 1e9;
+
+  // Decode from an empty context, then from `depth` positions.
+  s.reset();
+  const DecodeRun shallow = time_decode(s, settings.decode_tokens, config.vocab_size);
+  if (!shallow.status.ok()) return fail(shallow.status);
+  s.reset();
+  start = Clock::now();
+  if (settings.fill_by_prefill) {
+    if (auto st = s.append(random_tokens(settings.depth, config.vocab_size, 3)); !st.ok()) return fail(st);
+  } else if (auto st = ossrt::fill_synthetic_context(s, settings.depth, 3); !st.ok()) {
+    return fail(st);
+  }
+  const double fill_seconds = seconds_since(start);
+  const DecodeRun deep = time_decode(s, settings.decode_tokens, config.vocab_size);
+  if (!deep.status.ok()) return fail(deep.status);
+  const size_t peak_rss = resident_memory().peak_bytes;
+  session.value().reset();
+  const Bandwidth after = measure_read_bandwidth(bandwidth_bytes, threads, 5);
+
+  const double bandwidth = (before.gb_per_s + after.gb_per_s) / 2;
+  const double bytes_per_token = weight_bytes_per_token(config);
+  const double roofline_tok_s = bandwidth * 1e9 / bytes_per_token;
+  const double roofline_pct = 100 * shallow.tokens_per_s / roofline_tok_s;
+  const double depth_bytes = bytes_per_token + kv_bytes_per_token(config, settings.depth);
+  const double depth_ratio_pct = 100 * deep.tokens_per_s / shallow.tokens_per_s;
+  const std::string name = synthetic != flags.end() ? synthetic->second + " (synthetic)" : directory.string();
+
+  if (settings.json) {
+    std::printf(
+        "{\"model\":\"%s\",\"layers\":%lld,\"isa\":\"%s\",\"threads\":%d,\"prompt_tokens\":%zu,\"decode_tokens\":%zu,"
+        "\"depth\":%zu,\"depth_fill\":\"%s\",\"prefill_tok_s\":%.3f,\"prefill_gflops\":%.2f,\"decode_tok_s\":%.3f,"
+        "\"decode_depth_tok_s\":%.3f,\"depth_ratio_pct\":%.1f,\"bandwidth_gbs\":%.2f,\"bandwidth_before_gbs\":%.2f,"
+        "\"bandwidth_after_gbs\":%.2f,\"bytes_per_token\":%.0f,\"depth_bytes_per_token\":%.0f,"
+        "\"roofline_tok_s\":%.3f,\"roofline_pct\":%.1f,\"decode_gbs\":%.2f,\"peak_rss_bytes\":%zu,"
+        "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f}\n",
+        name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), threads,
+        settings.prompt_tokens, settings.decode_tokens, settings.depth,
+        settings.fill_by_prefill ? "prefill" : "synthetic", prefill_tok_s, prefill_gflops, shallow.tokens_per_s,
+        deep.tokens_per_s, depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s, bytes_per_token, depth_bytes,
+        roofline_tok_s, roofline_pct, shallow.tokens_per_s * bytes_per_token / 1e9, peak_rss, fma_peak, load_seconds,
+        generate_seconds);
+    return 0;
+  }
+  std::printf("ossrt bench: %s, %lld layers, backend %s, %d threads\n", name.c_str(),
+              static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), threads);
+  if (generate_seconds > 0)
+    std::printf("  (synthetic weights written in %.1f s to %s)\n", generate_seconds, directory.c_str());
+  std::printf("  %-34s %12s  %s\n", "measurement", "value", "detail");
+  std::printf("  %-34s %9.2f GB/s  before %.2f, after %.2f (read of %zu MiB, best of 5)\n", "memory bandwidth",
+              bandwidth, before.gb_per_s, after.gb_per_s, settings.bandwidth_mib);
+  std::printf("  %-34s %10.3f GB  weights read per decoded token\n", "bytes per token", bytes_per_token / 1e9);
+  std::printf("  %-34s %8.2f tok/s  bandwidth / bytes per token\n", "decode roofline", roofline_tok_s);
+  std::printf("  %-34s %9.1f GFLOP/s  fp32 FMA, all threads (register-only loop)\n", "compute peak", fma_peak);
+  std::printf("  %-34s %8.2f tok/s  %.1f GFLOP/s = %.1f%% of peak, chunks of %zu\n",
+              ("prefill " + std::to_string(settings.prompt_tokens) + " tokens").c_str(), prefill_tok_s, prefill_gflops,
+              fma_peak > 0 ? 100 * prefill_gflops / fma_peak : 0.0, settings.chunk);
+  std::printf("  %-34s %8.2f tok/s  %.1f%% of roofline, %.2f GB/s of weights\n",
+              ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth 0").c_str(), shallow.tokens_per_s,
+              roofline_pct, shallow.tokens_per_s * bytes_per_token / 1e9);
+  std::printf(
+      "  %-34s %8.2f tok/s  %.1f%% of depth 0; %.3f GB read per token incl. KV (%s fill %.1f s)\n",
+      ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth " + std::to_string(settings.depth))
+          .c_str(),
+      deep.tokens_per_s, depth_ratio_pct, depth_bytes / 1e9, settings.fill_by_prefill ? "prefill" : "synthetic",
+      fill_seconds);
+  std::printf("  %-34s %10.3f GB  weights mmapped; KV and scratch for %zu positions\n", "peak RSS",
+              static_cast<double>(peak_rss) / 1e9, session_options.context_length);
+  std::printf("  %-34s %10.1f s\n", "model load (preload)", load_seconds);
+  return 0;
+}
+
+}  // namespace ossrt_cli

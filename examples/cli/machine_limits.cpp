@@ -1,0 +1,133 @@
+#include "machine_limits.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace ossrt_cli {
+namespace {
+
+// Where the folds end up, so the compiler cannot drop the reads.
+volatile uint64_t observed_fold;
+
+// XOR-folds a range with 256-bit loads where the CPU has them, so the reads
+// are as wide as the kernels' (the fold keeps the compiler from dropping them).
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) uint64_t fold_avx2(const uint8_t* p, size_t bytes) {
+  __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+  for (size_t i = 0; i + 128 <= bytes; i += 128) {
+    a = _mm256_xor_si256(a, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    b = _mm256_xor_si256(b, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    c = _mm256_xor_si256(c, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    d = _mm256_xor_si256(d, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  const __m256i all = _mm256_xor_si256(_mm256_xor_si256(a, b), _mm256_xor_si256(c, d));
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), all);
+  return lanes[0] ^ lanes[1] ^ lanes[2] ^ lanes[3];
+}
+
+// 12 independent FMA chains x 8 lanes: deeper than latency x pipes on
+// current cores. Values stay finite (x * 1 + 0).
+__attribute__((target("avx2,fma"))) float fma_chains_avx2(long iterations) {
+  __m256 acc[12];
+  for (int k = 0; k < 12; ++k) acc[k] = _mm256_set1_ps(static_cast<float>(k));
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  for (long i = 0; i < iterations; ++i) {
+    for (int k = 0; k < 12; ++k) acc[k] = _mm256_fmadd_ps(acc[k], one, zero);
+  }
+  __m256 total = zero;
+  for (int k = 0; k < 12; ++k) total = _mm256_add_ps(total, acc[k]);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, total);
+  return lanes[0];
+}
+#endif
+
+uint64_t fold_portable(const uint8_t* p, size_t bytes) {
+  uint64_t acc[4] = {0, 0, 0, 0};
+  for (size_t i = 0; i + 32 <= bytes; i += 32) {
+    for (size_t k = 0; k < 4; ++k) {
+      uint64_t word;
+      std::memcpy(&word, p + i + 8 * k, 8);
+      acc[k] ^= word;
+    }
+  }
+  return acc[0] ^ acc[1] ^ acc[2] ^ acc[3];
+}
+
+uint64_t fold(const uint8_t* p, size_t bytes) {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) return fold_avx2(p, bytes);
+#endif
+  return fold_portable(p, bytes);
+}
+
+}  // namespace
+
+Bandwidth measure_read_bandwidth(size_t bytes, int threads, int passes) {
+  constexpr size_t kPage = 4096;
+  Bandwidth result;
+  result.threads = threads > 0 ? threads : omp_get_max_threads();
+  result.bytes = bytes / kPage * kPage;
+  std::unique_ptr<uint8_t, decltype(&std::free)> buffer(static_cast<uint8_t*>(std::aligned_alloc(kPage, result.bytes)),
+                                                        &std::free);
+  if (!buffer || result.bytes == 0) return result;
+  uint8_t* data = buffer.get();
+  const long long pages = static_cast<long long>(result.bytes / kPage);
+  // Each thread first touches the pages it will read (first-touch placement).
+#pragma omp parallel for schedule(static) num_threads(result.threads)
+  for (long long page = 0; page < pages; ++page) std::memset(data + page * kPage, static_cast<int>(page), kPage);
+  uint64_t sink = 0;
+  double best = 0;
+  for (int pass = 0; pass < passes; ++pass) {
+    const auto start = std::chrono::steady_clock::now();
+    uint64_t folded = 0;
+    // One contiguous slice per thread: long sequential streams for the prefetchers.
+#pragma omp parallel num_threads(result.threads) reduction(^ : folded)
+    {
+      const size_t team = static_cast<size_t>(omp_get_num_threads()), id = static_cast<size_t>(omp_get_thread_num());
+      const size_t slice = static_cast<size_t>(pages) / team * kPage;
+      folded ^= fold(data + id * slice, id + 1 == team ? result.bytes - id * slice : slice);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    sink ^= folded;
+    if (seconds > 0) best = std::max(best, static_cast<double>(result.bytes) / seconds / 1e9);
+  }
+  observed_fold = sink;
+  result.gb_per_s = best;
+  return result;
+}
+
+double measure_fma_peak_gflops(int threads) {
+#if defined(__x86_64__)
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+  const int team = threads > 0 ? threads : omp_get_max_threads();
+  constexpr long kIterations = 20'000'000;
+  double best = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    const auto start = std::chrono::steady_clock::now();
+    float sink = 0;
+#pragma omp parallel num_threads(team) reduction(+ : sink)
+    sink += fma_chains_avx2(kIterations);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    observed_fold = static_cast<uint64_t>(sink);
+    best = std::max(best, 2.0 * 8 * 12 * static_cast<double>(kIterations) * team / seconds / 1e9);
+  }
+  return best;
+#else
+  static_cast<void>(threads);
+  return 0;
+#endif
+}
+
+}  // namespace ossrt_cli

@@ -1,0 +1,24 @@
+// The machine's limits that benchmarks compare against, measured in the same
+// run: memory read bandwidth (STREAM-like) and peak FMA throughput.
+#pragma once
+
+#include <cstddef>
+
+namespace ossrt_cli {
+
+struct Bandwidth {
+  double gb_per_s = 0;  // 1e9 bytes per second
+  size_t bytes = 0;     // buffer size
+  int threads = 0;
+};
+
+// Reads `bytes` (rounded down to 4 KiB) with `threads` threads (0 = OpenMP's
+// default), `passes` times. Returns 0 GB/s if the buffer cannot be allocated.
+Bandwidth measure_read_bandwidth(size_t bytes, int threads, int passes);
+
+// Peak fp32 FMA throughput of the widest vector unit (AVX2 here: 8 lanes),
+// from a register-only loop with enough independent chains to fill every FMA
+// pipe, on `threads` threads (0 = OpenMP's default). GFLOP/s, one FMA = 2.
+double measure_fma_peak_gflops(int threads);
+
+}  // namespace ossrt_cli

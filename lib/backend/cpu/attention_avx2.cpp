@@ -1,0 +1,307 @@
+// Attention for AVX2 + FMA, flash style: one job per (query token, kv head)
+// handles the kv head's whole group of query heads, so each key and value row
+// is read once per group, from memory once and then from L1. Keys are taken
+// in blocks: the block's scores, then one online-softmax update per head (a
+// vector exp over the block), then the weighted values. The sink seeds each
+// head's running max and denominator exactly as in the reference; no score
+// matrix beyond one block is ever held.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/avx2_common.h"
+#include "backend/cpu/kernels.h"
+#include "util/numeric.h"
+
+namespace ossrt::cpu_avx2 {
+
+namespace {
+
+constexpr size_t kKeyBlock = 32;  // keys per softmax update
+
+// scale * dot(q, k[j]) for eight keys at once (eight independent FMA chains);
+// d % 8 == 0.
+inline void dot8(const float* q, const float* const* k, size_t d, float scale, float* out) {
+  __m256 acc[8];
+  for (__m256& a : acc) a = _mm256_setzero_ps();
+  for (size_t i = 0; i < d; i += 8) {
+    const __m256 qv = _mm256_loadu_ps(q + i);
+    for (size_t j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k[j] + i), acc[j]);
+  }
+  // Pairwise sums leave key j's total in lane j.
+  const __m256 s0123 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+  const __m256 s4567 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
+  const __m256 sums =
+      _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20), _mm256_permute2f128_ps(s0123, s4567, 0x31));
+  _mm256_storeu_ps(out, _mm256_mul_ps(sums, _mm256_set1_ps(scale)));
+}
+
+inline float dot1(const float* q, const float* k, size_t d) {
+  __m256 a = _mm256_setzero_ps();
+  for (size_t i = 0; i < d; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), a);
+  return horizontal_sum(a);
+}
+
+// out[0, 8 NV) = out * rescale + sum_j p[j] v[j][0, 8 NV): the row stays in
+// registers, one FMA chain per 8 columns.
+template <size_t NV>
+void accumulate_values(float* out, float rescale, const float* p, const float* const* v, size_t count, size_t column) {
+  __m256 o[NV];
+  const __m256 r = _mm256_set1_ps(rescale);
+  for (size_t i = 0; i < NV; ++i) o[i] = _mm256_mul_ps(_mm256_loadu_ps(out + 8 * i), r);
+  for (size_t j = 0; j < count; ++j) {
+    const __m256 weight = _mm256_set1_ps(p[j]);
+    for (size_t i = 0; i < NV; ++i) o[i] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(v[j] + column + 8 * i), o[i]);
+  }
+  for (size_t i = 0; i < NV; ++i) _mm256_storeu_ps(out + 8 * i, o[i]);
+}
+
+void accumulate_row(float* out, size_t d, float rescale, const float* p, const float* const* v, size_t count) {
+  for (size_t column = 0; column < d; column += 64) {
+    float* o = out + column;
+    switch ((std::min<size_t>(64, d - column)) / 8) {
+      case 1:
+        accumulate_values<1>(o, rescale, p, v, count, column);
+        break;
+      case 2:
+        accumulate_values<2>(o, rescale, p, v, count, column);
+        break;
+      case 3:
+        accumulate_values<3>(o, rescale, p, v, count, column);
+        break;
+      case 4:
+        accumulate_values<4>(o, rescale, p, v, count, column);
+        break;
+      case 5:
+        accumulate_values<5>(o, rescale, p, v, count, column);
+        break;
+      case 6:
+        accumulate_values<6>(o, rescale, p, v, count, column);
+        break;
+      case 7:
+        accumulate_values<7>(o, rescale, p, v, count, column);
+        break;
+      default:
+        accumulate_values<8>(o, rescale, p, v, count, column);
+        break;
+    }
+  }
+}
+
+struct HeadState {
+  float max, denominator;
+};
+
+// One query token against one kv head's visible keys, for its `group` heads.
+void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* scores, float* acc, float* rows) {
+  const size_t D = a.head_dim, group = a.q_heads / a.kv_heads, kv_width = a.kv_heads * D;
+  const size_t position = a.first_position + t;
+  const size_t first_key = (a.window > 0 && position + 1 > a.window) ? position + 1 - a.window : 0;
+  const float* q = a.q + t * a.q_stride + kv_head * group * D;
+  HeadState state[64];
+  for (size_t h = 0; h < group; ++h) state[h] = {bf16_to_f32(a.sinks[kv_head * group + h]), 1.0f};
+  std::fill(acc, acc + group * D, 0.0f);
+  const float* keys[kKeyBlock];
+  const float* values[kKeyBlock];
+  for (size_t j = 0; j < kKeyBlock; ++j) {
+    keys[j] = rows + j * D;
+    values[j] = rows + (kKeyBlock + j) * D;
+  }
+  for (size_t block = first_key; block <= position; block += kKeyBlock) {
+    const size_t count = std::min(kKeyBlock, position + 1 - block);
+    // Cache rows are kv_width apart, a power-of-two stride that maps them onto
+    // a few cache sets: copied together once, every head of the group then
+    // reads them from L1.
+    for (size_t j = 0; j < count; ++j) {
+      const size_t slot = a.ring ? (block + j) % a.capacity : block + j;
+      std::memcpy(rows + j * D, a.k_cache + slot * kv_width + kv_head * D, D * sizeof(float));
+      std::memcpy(rows + (kKeyBlock + j) * D, a.v_cache + slot * kv_width + kv_head * D, D * sizeof(float));
+    }
+    for (size_t h = 0; h < group; ++h) {
+      const float* qh = q + h * D;
+      float* s = scores + h * kKeyBlock;
+      size_t j = 0;
+      for (; j + 8 <= count; j += 8) dot8(qh, keys + j, D, a.scale, s + j);
+      for (; j < count; ++j) s[j] = dot1(qh, keys[j], D) * a.scale;
+      // Online softmax update over the block.
+      float block_max = state[h].max;
+      for (j = 0; j < count; ++j) block_max = std::max(block_max, s[j]);
+      const float rescale = std::exp(state[h].max - block_max);
+      state[h].max = block_max;
+      const __m256 shift = _mm256_set1_ps(block_max);
+      __m256 sum = _mm256_setzero_ps();
+      for (j = 0; j + 8 <= count; j += 8) {
+        const __m256 p = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(s + j), shift));
+        _mm256_storeu_ps(s + j, p);
+        sum = _mm256_add_ps(sum, p);
+      }
+      float total = horizontal_sum(sum);
+      for (; j < count; ++j) {
+        s[j] = std::exp(s[j] - block_max);
+        total += s[j];
+      }
+      state[h].denominator = state[h].denominator * rescale + total;
+      accumulate_row(acc + h * D, D, rescale, s, values, count);
+    }
+  }
+  float* out = a.out + t * a.out_stride + kv_head * group * D;
+  for (size_t h = 0; h < group; ++h) {
+    const __m256 inverse = _mm256_set1_ps(1.0f / state[h].denominator);
+    for (size_t i = 0; i < D; i += 8)
+      _mm256_storeu_ps(out + h * D + i, _mm256_mul_ps(_mm256_loadu_ps(acc + h * D + i), inverse));
+  }
+}
+
+// One query token (decode) in two passes per chunk of keys, the chunks in
+// parallel (split-K): the chunk's scores for every head from whole cache rows
+// read in order, the exact chunk softmax, then the values; the chunks'
+// (max, denominator, weighted sum) merge with the sink at the end. Each cache
+// row is read from memory once, sequentially, whatever the head count.
+class SplitDecode {
+ public:
+  static constexpr size_t kChunk = 1024;  // keys per chunk: [heads][kChunk] scores stay in L2
+
+  explicit SplitDecode(const AttentionArgs& a, size_t t) : a_(a), t_(t) {
+    const size_t position = a.first_position + t;
+    first_ = (a.window > 0 && position + 1 > a.window) ? position + 1 - a.window : 0;
+    keys_ = position + 1 - first_;
+    chunks_ = (keys_ + kChunk - 1) / kChunk;
+    max_.resize(chunks_ * a.q_heads);
+    sum_.resize(chunks_ * a.q_heads);
+    acc_.resize(chunks_ * a.q_heads * a.head_dim);
+  }
+
+  void run() {
+    const long long chunks = static_cast<long long>(chunks_);
+#pragma omp parallel
+    {
+      std::vector<float> scores(a_.q_heads * kChunk);
+#pragma omp for schedule(dynamic, 1)
+      for (long long c = 0; c < chunks; ++c) chunk(static_cast<size_t>(c), scores.data());
+    }
+    merge();
+  }
+
+ private:
+  const float* key_row(size_t j) const {
+    return a_.k_cache + (a_.ring ? j % a_.capacity : j) * a_.kv_heads * a_.head_dim;
+  }
+  const float* value_row(size_t j) const {
+    return a_.v_cache + (a_.ring ? j % a_.capacity : j) * a_.kv_heads * a_.head_dim;
+  }
+
+  // Heads read a row in head_dim pieces, a pattern the hardware prefetcher
+  // follows poorly: the next rows are requested whole, ahead of use.
+  void prefetch_rows(const float* (SplitDecode::*row)(size_t) const, size_t first, size_t count) const {
+    const size_t bytes = a_.kv_heads * a_.head_dim * sizeof(float);
+    for (size_t r = 0; r < count; ++r) {
+      const char* p = reinterpret_cast<const char*>((this->*row)(first + r));
+      for (size_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(p + offset, _MM_HINT_T0);
+    }
+  }
+
+  void chunk(size_t c, float* scores) {
+    const size_t D = a_.head_dim, group = a_.q_heads / a_.kv_heads;
+    const size_t begin = first_ + c * kChunk, count = std::min(kChunk, keys_ - c * kChunk);
+    const float* q = a_.q + t_ * a_.q_stride;
+    // Pass 1: scores[h][j], eight keys at a time.
+    const float* rows[8];
+    size_t j = 0;
+    for (; j + 8 <= count; j += 8) {
+      prefetch_rows(&SplitDecode::key_row, begin + j + 8, std::min<size_t>(8, count - std::min(count, j + 8)));
+      for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
+        for (size_t r = 0; r < 8; ++r) rows[r] = key_row(begin + j + r) + kv * D;
+        for (size_t h = kv * group; h < (kv + 1) * group; ++h)
+          dot8(q + h * D, rows, D, a_.scale, scores + h * kChunk + j);
+      }
+    }
+    for (; j < count; ++j) {
+      for (size_t h = 0; h < a_.q_heads; ++h)
+        scores[h * kChunk + j] = dot1(q + h * D, key_row(begin + j) + h / group * D, D) * a_.scale;
+    }
+    // The chunk's softmax numerators, per head.
+    for (size_t h = 0; h < a_.q_heads; ++h) {
+      float* s = scores + h * kChunk;
+      float m = s[0];
+      for (size_t i = 1; i < count; ++i) m = std::max(m, s[i]);
+      const __m256 shift = _mm256_set1_ps(m);
+      __m256 total = _mm256_setzero_ps();
+      size_t i = 0;
+      for (; i + 8 <= count; i += 8) {
+        const __m256 p = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(s + i), shift));
+        _mm256_storeu_ps(s + i, p);
+        total = _mm256_add_ps(total, p);
+      }
+      float sum = horizontal_sum(total);
+      for (; i < count; ++i) {
+        s[i] = std::exp(s[i] - m);
+        sum += s[i];
+      }
+      max_[c * a_.q_heads + h] = m;
+      sum_[c * a_.q_heads + h] = sum;
+    }
+    // Pass 2: acc[h] = sum_j p[h][j] v[j], value rows in order, blocks of rows
+    // small enough to stay in L1 while every head takes its share.
+    float* acc = acc_.data() + c * a_.q_heads * D;
+    std::fill(acc, acc + a_.q_heads * D, 0.0f);
+    constexpr size_t kRows = 8;
+    const float* values[kRows];
+    for (size_t r0 = 0; r0 < count; r0 += kRows) {
+      const size_t n = std::min(kRows, count - r0);
+      prefetch_rows(&SplitDecode::value_row, begin + r0 + kRows, std::min(kRows, count - std::min(count, r0 + kRows)));
+      for (size_t h = 0; h < a_.q_heads; ++h) {
+        for (size_t r = 0; r < n; ++r) values[r] = value_row(begin + r0 + r) + h / group * D;
+        accumulate_row(acc + h * D, D, 1.0f, scores + h * kChunk + r0, values, n);
+      }
+    }
+  }
+
+  // out[h] = (sum_c acc_c[h] e^(m_c - M)) / (e^(sink - M) + sum_c l_c e^(m_c - M)).
+  void merge() {
+    const size_t D = a_.head_dim;
+    float* out = a_.out + t_ * a_.out_stride;
+    for (size_t h = 0; h < a_.q_heads; ++h) {
+      const float sink = bf16_to_f32(a_.sinks[h]);
+      float m = sink;
+      for (size_t c = 0; c < chunks_; ++c) m = std::max(m, max_[c * a_.q_heads + h]);
+      float denominator = std::exp(sink - m);
+      std::fill(out + h * D, out + (h + 1) * D, 0.0f);
+      for (size_t c = 0; c < chunks_; ++c) {
+        const float weight = std::exp(max_[c * a_.q_heads + h] - m);
+        denominator += weight * sum_[c * a_.q_heads + h];
+        const float* acc = acc_.data() + (c * a_.q_heads + h) * D;
+        for (size_t i = 0; i < D; ++i) out[h * D + i] += weight * acc[i];
+      }
+      for (size_t i = 0; i < D; ++i) out[h * D + i] /= denominator;
+    }
+  }
+
+  const AttentionArgs& a_;
+  size_t t_, first_ = 0, keys_ = 0, chunks_ = 0;
+  std::vector<float> max_, sum_, acc_;  // [chunk][head], [chunk][head], [chunk][head][D]
+};
+
+}  // namespace
+
+bool attention_supported(const AttentionArgs& a) {
+  return a.head_dim % 8 == 0 && a.q_heads / a.kv_heads <= 64;
+}
+
+void attention_f32(void* self, const AttentionArgs& a) {
+  if (!attention_supported(a)) return cpu_reference_backend().attention_f32(self, a);
+  if (a.n == 1) return SplitDecode(a, 0).run();
+  const size_t group = a.q_heads / a.kv_heads;
+  const long long jobs = static_cast<long long>(a.n * a.kv_heads);
+#pragma omp parallel
+  {
+    std::vector<float> scores(group * kKeyBlock), acc(group * a.head_dim), rows(2 * kKeyBlock * a.head_dim);
+#pragma omp for schedule(dynamic, 1)
+    for (long long job = 0; job < jobs; ++job) {
+      attend_group(a, static_cast<size_t>(job) / a.kv_heads, static_cast<size_t>(job) % a.kv_heads, scores.data(),
+                   acc.data(), rows.data());
+    }
+  }
+}
+
+}  // namespace ossrt::cpu_avx2

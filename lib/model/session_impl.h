@@ -1,0 +1,35 @@
+// Session's state, shared by the files that implement it.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "model/model_impl.h"
+#include "model/transformer.h"
+#include "ossrt/session.hpp"
+
+namespace ossrt {
+
+struct Session::Impl {
+  std::shared_ptr<const Model> model;
+  SessionOptions options;
+  KvCache cache;
+  Workspace workspace;
+  std::vector<TokenId> tokens;
+  std::vector<float> logits;          // [V] after the last append, else empty
+  std::vector<float> pending_logits;  // [V] staging: swapped into logits when an append succeeds
+  std::atomic<bool> cancel_requested{false};
+
+  const Model::Impl& m() const { return model->impl(); }
+  Status append(std::span<const TokenId> tokens, std::vector<float>* logits_all);
+  Status truncate(size_t n);
+  Result<size_t> sync_prefix(std::span<const TokenId> target);
+  size_t state_size() const;
+  std::vector<uint8_t> save() const;
+  Status restore(std::span<const uint8_t> blob);
+};
+
+}  // namespace ossrt

@@ -1,0 +1,235 @@
+// Kernel micro-benchmarks at gpt-oss-20b shapes: decode kernels in GB/s (of
+// weights or KV read) against the machine's measured read bandwidth, prefill
+// kernels in GFLOP/s against its measured FMA peak, for every CPU kernel level
+// this machine runs. Buffers rotate through more memory than the last-level
+// cache holds, so decode figures are memory figures. Not a test: timings.
+//
+//   ossrt-bench-kernels [--threads N] [--reference] [--only TEXT] [--json]
+// --only runs the kernels whose name contains TEXT (for profiling one).
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels.h"
+#include "machine_limits.h"
+#include "util/numeric.h"
+
+using namespace ossrt;
+
+namespace {
+
+// gpt-oss-20b's widths.
+constexpr size_t H = 2880, I = 2880, E = 32, K = 4, V = 201088, NQ = 64, NKV = 8, D = 64, QKV = D * (NQ + 2 * NKV);
+constexpr size_t kRotationBytes = size_t{512} << 20;  // > any last-level cache
+
+// Cheap deterministic fill (a 64-bit LCG): values, not statistics, matter here.
+struct Filler {
+  uint64_t state = 0x9e3779b97f4a7c15ULL;
+  uint32_t next() {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<uint32_t>(state >> 33);
+  }
+  void floats(std::vector<float>& v, float spread) {
+    for (float& x : v) x = spread * (static_cast<float>(next() % 2001) / 1000.0f - 1.0f);
+  }
+  void bf16s(std::vector<bf16_t>& v, float spread) {
+    for (bf16_t& x : v) x = f32_to_bf16(spread * (static_cast<float>(next() % 2001) / 1000.0f - 1.0f));
+  }
+  void bytes(std::vector<uint8_t>& v, int low, int high) {
+    for (uint8_t& b : v)
+      b = static_cast<uint8_t>(low + static_cast<int>(next() % static_cast<uint32_t>(high - low + 1)));
+  }
+};
+
+struct Measurement {
+  std::string kernel, level;
+  double seconds = 0;  // median per call
+  double amount = 0;   // bytes (decode) or flops (prefill) per call
+  bool memory_bound = true;
+};
+
+// Median seconds per call over at least 5 calls and ~0.5 s.
+double time_calls(const std::function<void(size_t)>& call) {
+  using Clock = std::chrono::steady_clock;
+  call(0);  // warm up
+  std::vector<double> samples;
+  const auto begin = Clock::now();
+  for (size_t i = 1; samples.size() < 5 || std::chrono::duration<double>(Clock::now() - begin).count() < 0.5; ++i) {
+    const auto start = Clock::now();
+    call(i);
+    samples.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    if (samples.size() >= 200) break;
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+// A weight matrix in `copies` copies so consecutive calls read cold memory.
+template <class T>
+struct Rotating {
+  std::vector<std::vector<T>> copies;
+  Rotating(size_t elements, const std::function<void(std::vector<T>&)>& fill) {
+    const size_t count = std::max<size_t>(1, kRotationBytes / (elements * sizeof(T) + 1) + 1);
+    copies.resize(std::min<size_t>(count, 16));
+    for (auto& c : copies) {
+      c.resize(elements);
+      fill(c);
+    }
+  }
+  const T* at(size_t i) const { return copies[i % copies.size()].data(); }
+};
+
+std::vector<Measurement> run_level(const Backend& be, const std::string& level, bool quick, const std::string& only) {
+  std::vector<Measurement> out;
+  auto measure = [&](const char* kernel, double amount, bool memory_bound, const std::function<void(size_t)>& call) {
+    if (only.empty() || std::string(kernel).find(only) != std::string::npos)
+      out.push_back({kernel, level, time_calls(call), amount, memory_bound});
+  };
+  Filler fill;
+  std::vector<float> x(512 * std::max(H, NQ * D)), y(512 * QKV);
+  fill.floats(x, 1.0f);
+
+  // bf16 GEMV, one token: the unembedding and the qkv projection.
+  {
+    std::vector<bf16_t> w(V * H);
+    fill.bf16s(w, 0.03f);
+    std::vector<float> logits(V);
+    measure("gemv bf16 unembedding 201088x2880", 2.0 * V * H, true, [&](size_t) {
+      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.data(), nullptr, logits.data(), V, 1, H, V, false});
+    });
+  }
+  {
+    Rotating<bf16_t> w(QKV * H, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 0.03f); });
+    measure("gemv bf16 qkv 5120x2880", 2.0 * QKV * H, true, [&](size_t i) {
+      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.at(i), nullptr, y.data(), QKV, 1, H, QKV, false});
+    });
+  }
+
+  // MXFP4 MoE, one token through 4 of 32 experts (different experts each call).
+  std::vector<uint8_t> w1(E * 2 * I * H / 32 * 16), s1(E * 2 * I * H / 32), w2(E * H * I / 32 * 16), s2(E * H * I / 32);
+  std::vector<bf16_t> b1(E * 2 * I), b2(E * H);
+  fill.bytes(w1, 0, 255);
+  fill.bytes(w2, 0, 255);
+  fill.bytes(s1, 121, 125);
+  fill.bytes(s2, 119, 123);
+  fill.bf16s(b1, 0.5f);
+  fill.bf16s(b2, 0.1f);
+  std::vector<float> scratch(512 * K * 3 * I), moe_y(512 * H);
+  auto moe_args = [&](size_t n, const int32_t* ids, const float* weights) {
+    return MoeArgs{x.data(),  n,         H,         I,         K,         ids,  weights,        w1.data(),
+                   s1.data(), b1.data(), w2.data(), s2.data(), b2.data(), 7.0f, scratch.data(), moe_y.data()};
+  };
+  measure("moe mxfp4 decode (4 of 32 experts)", K * (2.0 * I * (H / 32 * 17 + 2) + H * (I / 32 * 17 + 2)), true,
+          [&](size_t i) {
+            int32_t ids[K];
+            for (size_t k = 0; k < K; ++k) ids[k] = static_cast<int32_t>((i * 5 + k * 7) % E);
+            const float weights[K] = {0.4f, 0.3f, 0.2f, 0.1f};
+            be.moe_mxfp4_f32(be.self, moe_args(1, ids, weights));
+          });
+
+  // Attention over a dense layer's cache: one token at depth 8192.
+  const size_t depth = 8192;
+  std::vector<float> k_cache(depth * NKV * D), v_cache(depth * NKV * D), q(512 * QKV), att(512 * NQ * D);
+  std::vector<bf16_t> sinks(NQ);
+  fill.floats(k_cache, 1.0f);
+  fill.floats(v_cache, 1.0f);
+  fill.floats(q, 1.0f);
+  fill.bf16s(sinks, 1.0f);
+  measure("attention decode at depth 8192", 2.0 * depth * NKV * D * sizeof(float), true, [&](size_t) {
+    be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), depth, false, 1, depth - 1,
+                                            0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
+  });
+  if (quick) return out;
+
+  // Prefill: 512 tokens.
+  const size_t T = 512;
+  {
+    std::vector<bf16_t> w(QKV * H);
+    fill.bf16s(w, 0.03f);
+    std::vector<float> rows(T * QKV);
+    measure("gemm bf16 qkv, 512 tokens", 2.0 * T * QKV * H, false, [&](size_t) {
+      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.data(), nullptr, rows.data(), QKV, T, H, QKV, false});
+    });
+  }
+  {
+    std::vector<int32_t> ids(T * K);
+    std::vector<float> weights(T * K, 0.25f);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(fill.next() % E);
+    measure("moe mxfp4 prefill, 512 tokens", 2.0 * T * K * 3 * I * H, false,
+            [&](size_t) { be.moe_mxfp4_f32(be.self, moe_args(T, ids.data(), weights.data())); });
+  }
+  double flops = 0;  // q.k and p.v over each causal prefix
+  for (size_t p = 0; p < T; ++p) flops += 4.0 * NQ * D * static_cast<double>(p + 1);
+  measure("attention prefill, 512 tokens", flops, false, [&](size_t) {
+    be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), depth, false, T, 0, 0, NQ,
+                                            NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
+  });
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool json = false, reference = false;
+  std::string only;
+  int threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      json = true;
+    } else if (std::strcmp(argv[i], "--reference") == 0) {
+      reference = true;
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      only = argv[++i];
+    } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      threads = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: %s [--threads N] [--reference] [--only TEXT] [--json]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (threads > 0) omp_set_num_threads(threads);
+  threads = omp_get_max_threads();
+  const double bandwidth = ossrt_cli::measure_read_bandwidth(size_t{1} << 30, threads, 5).gb_per_s;
+  const double peak = ossrt_cli::measure_fma_peak_gflops(threads);
+
+  std::vector<Measurement> all;
+  if (reference) {
+    auto r = run_level(cpu_reference_backend(), "reference", true, only);
+    all.insert(all.end(), r.begin(), r.end());
+  }
+  for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512}) {
+    if (isa > best_cpu_isa()) continue;
+    auto r = run_level(cpu_backend(isa), cpu_isa_name(isa), false, only);
+    all.insert(all.end(), r.begin(), r.end());
+  }
+  if (json) {
+    std::printf("{\"threads\":%d,\"bandwidth_gbs\":%.2f,\"fma_peak_gflops\":%.1f,\"kernels\":[", threads, bandwidth,
+                peak);
+    for (size_t i = 0; i < all.size(); ++i) {
+      const Measurement& m = all[i];
+      const double rate = m.amount / m.seconds / 1e9;
+      std::printf("%s{\"kernel\":\"%s\",\"level\":\"%s\",\"ms\":%.4f,\"%s\":%.2f,\"pct_of_limit\":%.1f}", i ? "," : "",
+                  m.kernel.c_str(), m.level.c_str(), m.seconds * 1e3, m.memory_bound ? "gbs" : "gflops", rate,
+                  100 * rate / (m.memory_bound ? bandwidth : peak));
+    }
+    std::printf("]}\n");
+    return 0;
+  }
+  std::printf("%d threads; read bandwidth %.2f GB/s, fp32 FMA peak %.1f GFLOP/s (both measured now)\n", threads,
+              bandwidth, peak);
+  std::printf("%-38s %-10s %10s %14s %9s\n", "kernel", "level", "ms/call", "rate", "of limit");
+  for (const Measurement& m : all) {
+    const double rate = m.amount / m.seconds / 1e9;
+    std::printf("%-38s %-10s %10.3f %9.2f %-4s %8.1f%%\n", m.kernel.c_str(), m.level.c_str(), m.seconds * 1e3, rate,
+                m.memory_bound ? "GB/s" : "GF/s", 100 * rate / (m.memory_bound ? bandwidth : peak));
+  }
+  return 0;
+}
