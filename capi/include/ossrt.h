@@ -135,7 +135,8 @@ typedef struct ossrt_model_options {
   uint32_t struct_size;   /* sizeof(ossrt_model_options), set by _init */
   const char* backend;    /* backend name; NULL or "cpu" = the best CPU backend */
   ossrt_runtime* runtime; /* where the model and its sessions log; NULL = nowhere */
-  int32_t preload;        /* non-zero: read every weight page during load (first tokens not slowed by page faults) */
+  int32_t preload;        /* non-zero: read every weight page during load (first tokens not slowed by page faults);
+                             the embedding table stays on demand (one row per token) */
   ossrt_load_progress_callback progress; /* NULL = none */
   void* progress_user_data;
 } ossrt_model_options;

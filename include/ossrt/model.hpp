@@ -62,6 +62,8 @@ struct ModelOptions {
   std::shared_ptr<const Runtime> runtime;
   // Reads every weight page during load instead of on first use, so the first
   // tokens are not slowed by page faults and progress reflects the real work.
+  // The embedding table is the exception: it is read one row per token, so
+  // its pages stay on demand and only the rows used become resident.
   bool preload = false;
   // Called on the loading thread after each tensor is placed (read, when
   // preloading, or copied to a device) with (bytes done, bytes in total);

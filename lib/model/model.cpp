@@ -27,11 +27,14 @@ class Placement {
   Placement(const Backend& backend, const ModelOptions& options, uint64_t total_bytes)
       : be_(backend), options_(options), total_(total_bytes) {}
 
+  // `gathered`: a table read by row (the embedding), which preloading leaves
+  // to demand paging: a conversation touches a few thousand of its rows, and
+  // the rest of its 1.2 GB (gpt-oss) would only add to resident memory.
   template <class T>
-  void step(const T*& pointer, size_t elements, const char* what) {
+  void step(const T*& pointer, size_t elements, const char* what, bool gathered = false) {
     if (!status_.ok() || pointer == nullptr) return;
     const size_t bytes = elements * sizeof(T);
-    if (options_.preload) touch_pages(pointer, bytes);
+    if (options_.preload && !gathered) touch_pages(pointer, bytes);
     if (be_.prepare_weights != nullptr) {
       const void* prepared = be_.prepare_weights(be_.self, pointer, bytes);
       if (prepared != nullptr) {
@@ -60,7 +63,7 @@ Status place_all(Placement& place, const ModelConfig& c, ModelWeights& w) {
                E = static_cast<size_t>(c.num_experts), I = static_cast<size_t>(c.intermediate_size),
                NQ = static_cast<size_t>(c.num_attention_heads), D = static_cast<size_t>(c.head_dim),
                QKV = D * (NQ + 2 * static_cast<size_t>(c.num_key_value_heads));
-  place.step(w.embedding, V * H, "embedding");
+  place.step(w.embedding, V * H, "embedding", /*gathered=*/true);
   for (LayerWeights& l : w.layers) {
     place.step(l.attn_norm, H, "attn.norm");
     place.step(l.qkv_weight, QKV * H, "attn.qkv.weight");

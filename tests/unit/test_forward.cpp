@@ -2,6 +2,7 @@
 // on configurations that exercise every config key, and the equivalence of
 // full prefill, chunked prefill and token-by-token decode.
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -77,8 +78,10 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return m;
 }
 
-std::unique_ptr<Session> open_session(const std::shared_ptr<const Model>& model, size_t chunk, size_t context = 0) {
+std::unique_ptr<Session> open_session(const std::shared_ptr<const Model>& model, size_t chunk, size_t context = 0,
+                                      size_t threads = 0) {
   SessionOptions options;
+  options.threads = threads;
   options.max_batch_tokens = chunk;
   options.context_length = context;
   options.rewind_tokens = 0;  // the smallest rings, so the tests wrap them
@@ -89,8 +92,8 @@ std::unique_ptr<Session> open_session(const std::shared_ptr<const Model>& model,
 
 // Logits of every position, fed `step` tokens per append.
 std::vector<float> run(const std::shared_ptr<const Model>& model, const std::vector<TokenId>& prompt, size_t chunk,
-                       size_t step) {
-  auto session = open_session(model, chunk);
+                       size_t step, size_t threads = 0) {
+  auto session = open_session(model, chunk, 0, threads);
   std::vector<float> all, part;
   for (size_t begin = 0; begin < prompt.size(); begin += step) {
     const size_t n = std::min(step, prompt.size() - begin);
@@ -141,6 +144,11 @@ TEST_CASE("forward pass matches the independent double-precision reference on va
     CHECK(max_abs_diff(full, run(model.value(), prompt, 4, prompt.size())) < 1e-5);
     CHECK(max_abs_diff(full, run(model.value(), prompt, 1, 1)) < 1e-5);
     CHECK(max_abs_diff(full, run(model.value(), prompt, 5, 3)) < 1e-5);
+    // So do other thread counts, and the caller's own OpenMP setting survives.
+    const int caller_threads = omp_get_max_threads();
+    CHECK(max_abs_diff(full, run(model.value(), prompt, 64, prompt.size(), 1)) < 1e-5);
+    CHECK(max_abs_diff(full, run(model.value(), prompt, 4, 1, 3)) < 1e-5);
+    CHECK(omp_get_max_threads() == caller_threads);
   }
 }
 

@@ -38,6 +38,26 @@ void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums) {
   }
 }
 
+// One token against four rows (decode): four weight streams share each load
+// of x, and eight accumulators hide the FMA latency.
+void dot_four_rows(const bf16_t* w, size_t in, const float* x, float* sums) {
+  __m256 acc[4][2];
+  for (auto& a : acc) a[0] = a[1] = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= in; i += 16) {
+    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+    for (size_t r = 0; r < 4; ++r) {
+      acc[r][0] = _mm256_fmadd_ps(load_bf16x8(w + r * in + i), x0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(load_bf16x8(w + r * in + i + 8), x1, acc[r][1]);
+    }
+  }
+  for (size_t r = 0; r < 4; ++r) {
+    float sum = horizontal_sum(_mm256_add_ps(acc[r][0], acc[r][1]));
+    for (size_t k = i; k < in; ++k) sum += x[k] * bf16_to_f32(w[r * in + k]);
+    sums[r] = sum;
+  }
+}
+
 void dot_rows(const bf16_t* w, const float* const* x, size_t nt, size_t in, float* sums) {
   switch (nt) {
     case 1:
@@ -62,7 +82,19 @@ void matmul_f32_bf16w(void*, const MatmulArgs& a) {
       const size_t nt = std::min(kTokenBlock, a.n - t0);
       const float* x[kTokenBlock];
       for (size_t j = 0; j < nt; ++j) x[j] = a.x + (t0 + j) * a.x_stride;
-      for (size_t o = first; o < last; ++o) {
+      size_t o = first;
+      if (nt == 1) {
+        for (; o + 4 <= last; o += 4) {
+          float sums[4];
+          dot_four_rows(a.w + o * a.in, a.in, x[0], sums);
+          for (size_t r = 0; r < 4; ++r) {
+            const float bias = a.bias != nullptr ? bf16_to_f32(a.bias[o + r]) : 0.0f;
+            float& y = a.y[t0 * a.y_stride + o + r];
+            y = a.accumulate ? y + (sums[r] + bias) : sums[r] + bias;
+          }
+        }
+      }
+      for (; o < last; ++o) {
         float sums[kTokenBlock];
         dot_rows(a.w + o * a.in, x, nt, a.in, sums);
         const float bias = a.bias != nullptr ? bf16_to_f32(a.bias[o]) : 0.0f;

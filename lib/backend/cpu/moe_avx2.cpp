@@ -31,32 +31,52 @@ const HalfScales& half_scales() {
   return table;
 }
 
-// sums[j] = dot(MXFP4 row, x[j]) for NT tokens; `in` is a multiple of 32.
+// A 32-element block's FP4 codes widened without lane-crossing shuffles: the
+// 16 bytes in both halves of a register, low nibbles kept in the low half and
+// high nibbles in the high half, one table lookup (2x the FP4 values as int8),
+// then shifts sign-extend byte k of every 32-bit lane into vector k. The
+// elements come out in a fixed order; inputs are stored in that order
+// (permute_block) so each product pairs the right element.
+// Vector k, lane 4h + d holds element 8d + 2k + h.
+inline void decode_block(const uint8_t* block, __m256 out[4]) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12, 0, 1, 2, 3, 4, 6, 8, 12,
+                                       0, -1, -2, -3, -4, -6, -8, -12);
+  const __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block)));
+  const __m256i codes =
+      _mm256_and_si256(_mm256_srlv_epi32(raw, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
+  const __m256i values = _mm256_shuffle_epi8(lut, codes);
+  out[0] = _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(values, 24), 24));
+  out[1] = _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(values, 16), 24));
+  out[2] = _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(values, 8), 24));
+  out[3] = _mm256_cvtepi32_ps(_mm256_srai_epi32(values, 24));
+}
+
+// dst = src with every 32-element block in decode_block's element order.
+void permute_blocks(const float* src, size_t count, float* dst) {
+  for (size_t b = 0; b < count; b += kMxfp4BlockElements) {
+    for (size_t k = 0; k < 4; ++k)
+      for (size_t h = 0; h < 2; ++h)
+        for (size_t d = 0; d < 4; ++d) dst[b + 8 * k + 4 * h + d] = src[b + 8 * d + 2 * k + h];
+  }
+}
+
+// sums[j] = dot(MXFP4 row, x[j]) for NT tokens whose inputs are permuted
+// (permute_blocks); `in` is a multiple of 32.
 template <size_t NT>
 void mxfp4_dot(const uint8_t* blocks, const uint8_t* scales, size_t in, const float* const* x, float* sums) {
-  const __m128i lut = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
-  const __m128i low_nibbles = _mm_set1_epi8(0x0f);
   const float* half = half_scales().value;
   __m256 acc[NT];
   for (size_t j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
   for (size_t b = 0; b < in / kMxfp4BlockElements; ++b) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks + b * kMxfp4BlockBytes));
-    const __m128i lo = _mm_and_si128(bytes, low_nibbles);
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_nibbles);
-    // Element 2i is byte i's low nibble, element 2i+1 its high nibble.
-    const __m128i first = _mm_shuffle_epi8(lut, _mm_unpacklo_epi8(lo, hi));
-    const __m128i second = _mm_shuffle_epi8(lut, _mm_unpackhi_epi8(lo, hi));
-    const __m256 v0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(first));
-    const __m256 v1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(first, 8)));
-    const __m256 v2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(second));
-    const __m256 v3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(second, 8)));
+    __m256 v[4];
+    decode_block(blocks + b * kMxfp4BlockBytes, v);
     const __m256 scale = _mm256_set1_ps(half[scales[b]]);
     const size_t i = b * kMxfp4BlockElements;
     for (size_t j = 0; j < NT; ++j) {
-      __m256 part = _mm256_mul_ps(v0, _mm256_loadu_ps(x[j] + i));
-      part = _mm256_fmadd_ps(v1, _mm256_loadu_ps(x[j] + i + 8), part);
-      part = _mm256_fmadd_ps(v2, _mm256_loadu_ps(x[j] + i + 16), part);
-      part = _mm256_fmadd_ps(v3, _mm256_loadu_ps(x[j] + i + 24), part);
+      __m256 part = _mm256_mul_ps(v[0], _mm256_loadu_ps(x[j] + i));
+      part = _mm256_fmadd_ps(v[1], _mm256_loadu_ps(x[j] + i + 8), part);
+      part = _mm256_fmadd_ps(v[2], _mm256_loadu_ps(x[j] + i + 16), part);
+      part = _mm256_fmadd_ps(v[3], _mm256_loadu_ps(x[j] + i + 24), part);
       acc[j] = _mm256_fmadd_ps(part, scale, acc[j]);
     }
   }
@@ -135,17 +155,23 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
   const size_t I = a.intermediate, H = a.hidden, pairs = a.n * a.k;
   const float limit = a.swiglu_limit;
   const ExpertGroups groups = group_by_expert(a.expert_ids, pairs);
+  // Inputs in decode_block's element order, once per token.
+  std::vector<float> permuted(a.n * H);
+  for (size_t t = 0; t < a.n; ++t) permute_blocks(a.x + t * H, H, permuted.data() + t * H);
   // Stage 1: mlp1 rows (glu / linear interleaved) into scratch[pair][0, 2I).
   grouped_linear(
-      groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, [&](size_t pair) { return a.x + pair / a.k * H; },
+      groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, [&](size_t pair) { return permuted.data() + pair / a.k * H; },
       [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
-  // SwiGLU into scratch[pair][2I, 3I), as the reference computes it.
+  // SwiGLU (as the reference computes it) into scratch[pair][2I, 3I), stored
+  // in decode_block's order for stage 2: element 8d + 2k + h of a block at 8k + 4h + d.
   const long long activations = static_cast<long long>(pairs * I);
 #pragma omp parallel for schedule(static)
   for (long long job = 0; job < activations; ++job) {
     const size_t pair = static_cast<size_t>(job) / I, j = static_cast<size_t>(job) % I;
     const float* h = a.scratch + pair * 3 * I;
-    a.scratch[pair * 3 * I + 2 * I + j] = swiglu(h[2 * j], h[2 * j + 1], limit);
+    const size_t in_block = j % kMxfp4BlockElements;
+    const size_t slot = j - in_block + 8 * (in_block % 8 / 2) + 4 * (in_block % 2) + in_block / 8;
+    a.scratch[pair * 3 * I + 2 * I + slot] = swiglu(h[2 * j], h[2 * j + 1], limit);
   }
   // Stage 2: mlp2 per pair into scratch[pair][0, H) (mlp1's rows are spent),
   // then the weighted sum over slots in slot order, as the reference adds it.
