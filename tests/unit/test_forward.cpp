@@ -169,6 +169,27 @@ TEST_CASE("tiny-a golden: last logits of the 5-token prompt") {
   CHECK(top == 35);
 }
 
+TEST_CASE("a synthetic context stands in for a prefill of the same length") {
+  TempDir dir;
+  write_checkpoint(dir.path(), small_config(), random_tensors(small_config(), 8));
+  auto model = Model::load(dir.path());
+  REQUIRE(model.ok());
+  auto session = open_session(model.value(), 4, 48);
+  REQUIRE(fill_synthetic_context(*session, 40, 1).ok());
+  CHECK(session->tokens().size() == 40);
+  CHECK(session->logits().empty());
+  const size_t filled_kv = session->kv_cache_bytes();
+  auto prefilled = open_session(model.value(), 4, 48);
+  REQUIRE(prefilled->append(random_prompt(40, small_config().vocab_size, 2)).ok());
+  CHECK(filled_kv == prefilled->kv_cache_bytes());  // the same cache, the same cost per decoded token
+  REQUIRE(session->append(std::vector<TokenId>{5}).ok());
+  CHECK(session->logits().size() == static_cast<size_t>(small_config().vocab_size));
+  CHECK(fill_synthetic_context(*session, 3, 1).code() == StatusCode::invalid_state);  // not empty
+  session->reset();
+  CHECK(fill_synthetic_context(*session, 49, 1).code() == StatusCode::context_overflow);
+  CHECK(session->tokens().empty());
+}
+
 TEST_CASE("sliding-window layers keep a fixed ring; dense layers grow with use") {
   ModelConfig banded_only = small_config();
   banded_only.num_hidden_layers = 1;  // layer 0 is banded: no dense layer at all
