@@ -40,10 +40,10 @@ double weight_bytes_per_token(const ossrt::ModelConfig& c) {
   const double qkv = static_cast<double>(c.head_dim * (c.num_attention_heads + 2 * c.num_key_value_heads));
   const double attn_out = static_cast<double>(c.head_dim * c.num_attention_heads);
   const double E = static_cast<double>(c.num_experts), K = static_cast<double>(c.experts_per_token);
-  const double mxfp4_row = [](double in) { return in / 32 * 17; }(1);  // bytes per element: 16 code + 1 scale per 32
+  constexpr double kMxfp4BytesPerWeight = 17.0 / 32;  // 16 bytes of codes + 1 scale byte per 32 weights
   const double layer =
       2 * (2 * H + qkv * H + qkv + static_cast<double>(c.num_attention_heads) + H * attn_out + H + E * H + E) +
-      K * (2 * I * H * mxfp4_row + 2 * 2 * I + H * I * mxfp4_row + 2 * H);
+      K * (2 * I * H * kMxfp4BytesPerWeight + 2 * 2 * I + H * I * kMxfp4BytesPerWeight + 2 * H);
   return static_cast<double>(c.num_hidden_layers) * layer + 2 * (H + static_cast<double>(c.vocab_size) * H + H);
 }
 
