@@ -31,8 +31,19 @@ struct MatmulArgs {
   bool accumulate;  // add to y instead of overwriting it
 };
 
-// Copies the new tokens' keys and values into the cache. A cache slot holds
-// one position: slot = ring ? position % capacity : position.
+// A cache slot holds one position: a ring reuses its slots, a dense cache
+// holds every position at its own index.
+inline size_t kv_slot(size_t position, size_t capacity, bool ring) {
+  return ring ? position % capacity : position;
+}
+
+// The first key a query at `position` sees: window = 0 is dense, otherwise
+// the query sees keys j with position - window < j <= position.
+inline size_t first_visible_key(size_t position, size_t window) {
+  return window > 0 && position + 1 > window ? position + 1 - window : 0;
+}
+
+// Copies the new tokens' keys and values into the cache at kv_slot(position).
 struct KvStoreArgs {
   const float* k;  // [n, width], rows src_stride apart
   const float* v;

@@ -77,7 +77,7 @@ void KvCache::read_positions(size_t layer, size_t first, size_t count, float* ke
   const Layer& l = layers_[layer];
   const size_t row = layout_.width * sizeof(float);
   for (size_t i = 0; i < count; ++i) {
-    const size_t slot = l.ring ? (first + i) % l.capacity : first + i;
+    const size_t slot = kv_slot(first + i, l.capacity, l.ring);
     backend_->download(backend_->self, keys + i * layout_.width, l.k.as<uint8_t>() + slot * row, row);
     backend_->download(backend_->self, values + i * layout_.width, l.v.as<uint8_t>() + slot * row, row);
   }
@@ -87,7 +87,7 @@ void KvCache::write_positions(size_t layer, size_t first, size_t count, const fl
   Layer& l = layers_[layer];
   const size_t row = layout_.width * sizeof(float);
   for (size_t i = 0; i < count; ++i) {
-    const size_t slot = l.ring ? (first + i) % l.capacity : first + i;
+    const size_t slot = kv_slot(first + i, l.capacity, l.ring);
     backend_->upload(backend_->self, l.k.as<uint8_t>() + slot * row, keys + i * layout_.width, row);
     backend_->upload(backend_->self, l.v.as<uint8_t>() + slot * row, values + i * layout_.width, row);
   }

@@ -1,4 +1,6 @@
-// Attention for AVX2 + FMA, flash style: one job per (query token, kv head)
+// Attention for AVX2 + FMA. A single query token (decode) splits its keys
+// over the threads (SplitDecode below). Several tokens (prefill) go flash
+// style: one job per (query token, kv head)
 // handles the kv head's whole group of query heads, so each key and value row
 // is read once per group, from memory once and then from L1. Keys are taken
 // in blocks: the block's scores, then one online-softmax update per head (a
@@ -41,6 +43,24 @@ inline float dot1(const float* q, const float* k, size_t d) {
   __m256 a = _mm256_setzero_ps();
   for (size_t i = 0; i < d; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), a);
   return horizontal_sum(a);
+}
+
+// s[j] = e^(s[j] - shift) for j < count (softmax numerators); returns their sum.
+float exponentiate(float* s, size_t count, float shift) {
+  const __m256 shift8 = _mm256_set1_ps(shift);
+  __m256 total8 = _mm256_setzero_ps();
+  size_t j = 0;
+  for (; j + 8 <= count; j += 8) {
+    const __m256 p = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(s + j), shift8));
+    _mm256_storeu_ps(s + j, p);
+    total8 = _mm256_add_ps(total8, p);
+  }
+  float total = horizontal_sum(total8);
+  for (; j < count; ++j) {
+    s[j] = std::exp(s[j] - shift);
+    total += s[j];
+  }
+  return total;
 }
 
 // out[0, 8 NV) = out * rescale + sum_j p[j] v[j][0, 8 NV): the row stays in
@@ -97,7 +117,7 @@ struct HeadState {
 void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* scores, float* acc, float* rows) {
   const size_t D = a.head_dim, group = a.q_heads / a.kv_heads, kv_width = a.kv_heads * D;
   const size_t position = a.first_position + t;
-  const size_t first_key = (a.window > 0 && position + 1 > a.window) ? position + 1 - a.window : 0;
+  const size_t first_key = first_visible_key(position, a.window);
   const float* q = a.q + t * a.q_stride + kv_head * group * D;
   HeadState state[64];
   for (size_t h = 0; h < group; ++h) state[h] = {bf16_to_f32(a.sinks[kv_head * group + h]), 1.0f};
@@ -114,7 +134,7 @@ void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* score
     // a few cache sets: copied together once, every head of the group then
     // reads them from L1.
     for (size_t j = 0; j < count; ++j) {
-      const size_t slot = a.ring ? (block + j) % a.capacity : block + j;
+      const size_t slot = kv_slot(block + j, a.capacity, a.ring);
       std::memcpy(rows + j * D, a.k_cache + slot * kv_width + kv_head * D, D * sizeof(float));
       std::memcpy(rows + (kKeyBlock + j) * D, a.v_cache + slot * kv_width + kv_head * D, D * sizeof(float));
     }
@@ -129,19 +149,7 @@ void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* score
       for (j = 0; j < count; ++j) block_max = std::max(block_max, s[j]);
       const float rescale = std::exp(state[h].max - block_max);
       state[h].max = block_max;
-      const __m256 shift = _mm256_set1_ps(block_max);
-      __m256 sum = _mm256_setzero_ps();
-      for (j = 0; j + 8 <= count; j += 8) {
-        const __m256 p = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(s + j), shift));
-        _mm256_storeu_ps(s + j, p);
-        sum = _mm256_add_ps(sum, p);
-      }
-      float total = horizontal_sum(sum);
-      for (; j < count; ++j) {
-        s[j] = std::exp(s[j] - block_max);
-        total += s[j];
-      }
-      state[h].denominator = state[h].denominator * rescale + total;
+      state[h].denominator = state[h].denominator * rescale + exponentiate(s, count, block_max);
       accumulate_row(acc + h * D, D, rescale, s, values, count);
     }
   }
@@ -164,7 +172,7 @@ class SplitDecode {
 
   explicit SplitDecode(const AttentionArgs& a, size_t t) : a_(a), t_(t) {
     const size_t position = a.first_position + t;
-    first_ = (a.window > 0 && position + 1 > a.window) ? position + 1 - a.window : 0;
+    first_ = first_visible_key(position, a.window);
     keys_ = position + 1 - first_;
     chunks_ = (keys_ + kChunk - 1) / kChunk;
     max_.resize(chunks_ * a.q_heads);
@@ -185,10 +193,10 @@ class SplitDecode {
 
  private:
   const float* key_row(size_t j) const {
-    return a_.k_cache + (a_.ring ? j % a_.capacity : j) * a_.kv_heads * a_.head_dim;
+    return a_.k_cache + kv_slot(j, a_.capacity, a_.ring) * a_.kv_heads * a_.head_dim;
   }
   const float* value_row(size_t j) const {
-    return a_.v_cache + (a_.ring ? j % a_.capacity : j) * a_.kv_heads * a_.head_dim;
+    return a_.v_cache + kv_slot(j, a_.capacity, a_.ring) * a_.kv_heads * a_.head_dim;
   }
 
   // Heads read a row in head_dim pieces, a pattern the hardware prefetcher
@@ -225,21 +233,8 @@ class SplitDecode {
       float* s = scores + h * kChunk;
       float m = s[0];
       for (size_t i = 1; i < count; ++i) m = std::max(m, s[i]);
-      const __m256 shift = _mm256_set1_ps(m);
-      __m256 total = _mm256_setzero_ps();
-      size_t i = 0;
-      for (; i + 8 <= count; i += 8) {
-        const __m256 p = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(s + i), shift));
-        _mm256_storeu_ps(s + i, p);
-        total = _mm256_add_ps(total, p);
-      }
-      float sum = horizontal_sum(total);
-      for (; i < count; ++i) {
-        s[i] = std::exp(s[i] - m);
-        sum += s[i];
-      }
       max_[c * a_.q_heads + h] = m;
-      sum_[c * a_.q_heads + h] = sum;
+      sum_[c * a_.q_heads + h] = exponentiate(s, count, m);
     }
     // Pass 2: acc[h] = sum_j p[h][j] v[j], value rows in order, blocks of rows
     // small enough to stay in L1 while every head takes its share.

@@ -7,15 +7,9 @@
 
 namespace ossrt::cpu_ref {
 
-namespace {
-size_t slot_of(size_t position, size_t capacity, bool ring) {
-  return ring ? position % capacity : position;
-}
-}  // namespace
-
 void kv_store_f32(void*, const KvStoreArgs& a) {
   for (size_t t = 0; t < a.n; ++t) {
-    const size_t slot = slot_of(a.first_position + t, a.capacity, a.ring);
+    const size_t slot = kv_slot(a.first_position + t, a.capacity, a.ring);
     std::memcpy(a.k_cache + slot * a.width, a.k + t * a.src_stride, a.width * sizeof(float));
     std::memcpy(a.v_cache + slot * a.width, a.v + t * a.src_stride, a.width * sizeof(float));
   }
@@ -32,7 +26,7 @@ void attention_f32(void*, const AttentionArgs& a) {
   for (long long job = 0; job < total; ++job) {
     const size_t t = static_cast<size_t>(job) / a.q_heads, h = static_cast<size_t>(job) % a.q_heads;
     const size_t position = a.first_position + t;
-    const size_t first_key = (a.window > 0 && position + 1 > a.window) ? position + 1 - a.window : 0;
+    const size_t first_key = first_visible_key(position, a.window);
     const float* q = a.q + t * a.q_stride + h * a.head_dim;
     float* out = a.out + t * a.out_stride + h * a.head_dim;
     const size_t kv_offset = (h / group) * a.head_dim;
@@ -40,7 +34,7 @@ void attention_f32(void*, const AttentionArgs& a) {
     float denominator = 1.0f;  // exp(sink - running_max)
     std::fill(out, out + a.head_dim, 0.0f);
     for (size_t j = first_key; j <= position; ++j) {
-      const size_t slot = slot_of(j, a.capacity, a.ring);
+      const size_t slot = kv_slot(j, a.capacity, a.ring);
       const float* k = a.k_cache + slot * kv_width + kv_offset;
       const float* v = a.v_cache + slot * kv_width + kv_offset;
       float score = 0;
