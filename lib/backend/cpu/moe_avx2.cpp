@@ -51,12 +51,15 @@ inline void decode_block(const uint8_t* block, __m256 out[4]) {
   out[3] = _mm256_cvtepi32_ps(_mm256_srai_epi32(values, 24));
 }
 
+// Where element j = 8d + 2k + h of a block goes in decode_block's order: 8k + 4h + d.
+constexpr size_t decode_order(size_t j) {
+  return 8 * (j % 8 / 2) + 4 * (j % 2) + j / 8;
+}
+
 // dst = src with every 32-element block in decode_block's element order.
 void permute_blocks(const float* src, size_t count, float* dst) {
   for (size_t b = 0; b < count; b += kMxfp4BlockElements) {
-    for (size_t k = 0; k < 4; ++k)
-      for (size_t h = 0; h < 2; ++h)
-        for (size_t d = 0; d < 4; ++d) dst[b + 8 * k + 4 * h + d] = src[b + 8 * d + 2 * k + h];
+    for (size_t j = 0; j < kMxfp4BlockElements; ++j) dst[b + decode_order(j)] = src[b + j];
   }
 }
 
@@ -163,14 +166,14 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
       groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, [&](size_t pair) { return permuted.data() + pair / a.k * H; },
       [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
   // SwiGLU (as the reference computes it) into scratch[pair][2I, 3I), stored
-  // in decode_block's order for stage 2: element 8d + 2k + h of a block at 8k + 4h + d.
+  // in decode_block's order for stage 2.
   const long long activations = static_cast<long long>(pairs * I);
 #pragma omp parallel for schedule(static)
   for (long long job = 0; job < activations; ++job) {
     const size_t pair = static_cast<size_t>(job) / I, j = static_cast<size_t>(job) % I;
     const float* h = a.scratch + pair * 3 * I;
     const size_t in_block = j % kMxfp4BlockElements;
-    const size_t slot = j - in_block + 8 * (in_block % 8 / 2) + 4 * (in_block % 2) + in_block / 8;
+    const size_t slot = j - in_block + decode_order(in_block);
     a.scratch[pair * 3 * I + 2 * I + slot] = swiglu(h[2 * j], h[2 * j + 1], limit);
   }
   // Stage 2: mlp2 per pair into scratch[pair][0, H) (mlp1's rows are spent),
