@@ -138,14 +138,6 @@ uint64_t random_word(uint64_t stream, size_t index) {
   return mix64(stream + static_cast<uint64_t>(index) * 0xd1342543de82ef95ULL);
 }
 
-}  // namespace
-
-uint64_t tensor_stream(uint64_t seed, size_t index) {
-  return mix64(seed ^ mix64(static_cast<uint64_t>(index) + 1));
-}
-
-namespace {
-
 // Calls put(element, bits) for elements [first, first + count), each given
 // `width` bits of its word; words are drawn once and in parallel.
 template <class Put>
@@ -165,6 +157,10 @@ void for_each_random_element(uint64_t stream, size_t first, size_t count, unsign
 }
 
 }  // namespace
+
+uint64_t tensor_stream(uint64_t seed, size_t index) {
+  return mix64(seed ^ mix64(static_cast<uint64_t>(index) + 1));
+}
 
 void fill_random(const TensorSpec& t, uint64_t stream, size_t first_byte, std::span<uint8_t> out) {
   if (t.dtype == "BF16") {
