@@ -64,9 +64,11 @@ TEST_CASE("bf16 matmul kernels equal the reference over ragged shapes") {
   const Backend& ref = cpu_reference_backend();
   for (CpuIsa isa : fast_levels()) {
     const Backend& fast = cpu_backend(isa);
-    for (size_t n : {1, 2, 3, 4, 5, 9, 17}) {
+    // n from 8 takes the panel path: strips of 16 tokens with 1..16-token
+    // tails, panels of 6 rows with 1..5-row tails, jobs of 48 rows.
+    for (size_t n : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 25, 40}) {
       for (size_t in : {1, 7, 8, 15, 16, 33, 200}) {
-        for (size_t out : {1, 13, 16, 17, 40}) {
+        for (size_t out : {1, 5, 13, 16, 17, 40, 53}) {
           const size_t x_stride = in + 3, y_stride = out + 2;
           const auto x = random_floats(n * x_stride, rng);
           const auto w = random_bf16(out * in, rng);
@@ -108,7 +110,8 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
       const auto w2_blocks = random_bytes(E * H * I / 2, rng, 0, 255);
       const auto w2_scales = random_bytes(E * H * I / 32, rng, 118, 126);
       const auto b2 = random_bf16(E * H, rng, 0.1f);
-      for (size_t n : {1, 2, 5, 9}) {
+      // n = 24 and 41 give experts 8 or more tokens: the panel path.
+      for (size_t n : {1, 2, 5, 9, 24, 41}) {
         for (size_t k = 1; k <= 8; ++k) {
           const auto x = random_floats(n * H, rng);
           std::vector<int32_t> ids(n * k);

@@ -1,10 +1,16 @@
-// bf16-weight matmul for AVX2 + FMA: each weight row is widened once per block
-// of up to four tokens, and row blocks keep a token block's activations in
-// cache while the rows stream past (decode reads every weight exactly once).
+// bf16-weight matmul for AVX2 + FMA. Few tokens (decode): each weight row is
+// widened once per block of up to four tokens, and row blocks keep a token
+// block's activations in cache while the rows stream past (decode reads every
+// weight exactly once). Many tokens (prefill): the register-tiled panel
+// product (panel_gemm_avx2.h).
+#include <omp.h>
+
 #include <algorithm>
+#include <vector>
 
 #include "backend/cpu/avx2_common.h"
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/panel_gemm_avx2.h"
 #include "util/numeric.h"
 
 namespace ossrt::cpu_avx2 {
@@ -71,9 +77,45 @@ void dot_rows(const bf16_t* w, const float* const* x, size_t nt, size_t in, floa
   }
 }
 
+// Rows per parallel job of the panel product: eight panels.
+constexpr size_t kPanelJobRows = 8 * kPanelRows;
+
+void widen_bf16_row(const bf16_t* w, size_t in, float* dst) {
+  size_t i = 0;
+  for (; i + 8 <= in; i += 8) _mm256_storeu_ps(dst + i, load_bf16x8(w + i));
+  for (; i < in; ++i) dst[i] = bf16_to_f32(w[i]);
+}
+
+void matmul_many_tokens(const MatmulArgs& a) {
+  // Buffers first: nothing may throw inside a parallel region.
+  std::vector<float> packed(packed_tokens_floats(a.n, a.in));
+  std::vector<float> panels(static_cast<size_t>(omp_get_max_threads()) * kPanelRows * a.in);
+  const long long strips = static_cast<long long>(token_strips(a.n));
+#pragma omp parallel for schedule(static)
+  for (long long s = 0; s < strips; ++s) {
+    pack_token_strip(
+        static_cast<size_t>(s), a.n, a.in, [&](size_t t) { return a.x + t * a.x_stride; }, packed.data());
+  }
+  const PackedTokens x{packed.data(), a.n, a.in};
+  const long long jobs = static_cast<long long>((a.out + kPanelJobRows - 1) / kPanelJobRows);
+#pragma omp parallel for schedule(static)
+  for (long long job = 0; job < jobs; ++job) {
+    const size_t first = static_cast<size_t>(job) * kPanelJobRows, last = std::min(first + kPanelJobRows, a.out);
+    float* panel = panels.data() + static_cast<size_t>(omp_get_thread_num()) * kPanelRows * a.in;
+    multiply_rows(
+        first, last, x, panel, [&](size_t r, float* dst) { widen_bf16_row(a.w + r * a.in, a.in, dst); },
+        [&](size_t t, size_t r, float sum) {
+          const float bias = a.bias != nullptr ? bf16_to_f32(a.bias[r]) : 0.0f;
+          float& y = a.y[t * a.y_stride + r];
+          y = a.accumulate ? y + (sum + bias) : sum + bias;
+        });
+  }
+}
+
 }  // namespace
 
 void matmul_f32_bf16w(void*, const MatmulArgs& a) {
+  if (a.n >= kPanelMinTokens) return matmul_many_tokens(a);
   const long long row_blocks = static_cast<long long>((a.out + kRowBlock - 1) / kRowBlock);
 #pragma omp parallel for schedule(static)
   for (long long block = 0; block < row_blocks; ++block) {

@@ -2,22 +2,27 @@
 // 16-entry in-register table (pshufb on 2x the E2M1 values, exact as int8),
 // each 32-element block's partial sum is scaled by its E8M0 scale, and the
 // work is grouped by expert so an expert's rows are decoded once per call
-// however many tokens chose it (prefill), and spread over rows so a single
-// token's 4 experts still use every thread (decode).
+// however many tokens chose it, and spread over rows so a single token's 4
+// experts still use every thread (decode). Experts chosen by many tokens
+// (prefill) take the register-tiled panel product (panel_gemm_avx2.h) over
+// their gathered tokens.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "backend/cpu/avx2_common.h"
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/panel_gemm_avx2.h"
 #include "util/numeric.h"
 
 namespace ossrt::cpu_avx2 {
 
 namespace {
 
-constexpr size_t kTokenBlock = 4;  // tokens sharing one decode of a row
-constexpr size_t kRowBlock = 32;   // rows per parallel job
+constexpr size_t kTokenBlock = 4;             // tokens sharing one decode of a row
+constexpr size_t kRowBlock = 8 * kPanelRows;  // rows per parallel job
 
 // Half of 2^(s - 127) for every scale byte: the table holds 2x the FP4 values.
 struct HalfScales {
@@ -122,21 +127,88 @@ ExpertGroups group_by_expert(const int32_t* ids, size_t n_pairs) {
   return g;
 }
 
+// A row widened to fp32 in decode_block's element order, scales applied.
+void widen_mxfp4_row(const uint8_t* blocks, const uint8_t* scales, size_t in, float* dst) {
+  const float* half = half_scales().value;
+  for (size_t b = 0; b < in / kMxfp4BlockElements; ++b) {
+    __m256 v[4];
+    decode_block(blocks + b * kMxfp4BlockBytes, v);
+    const __m256 scale = _mm256_set1_ps(half[scales[b]]);
+    for (size_t q = 0; q < 4; ++q) _mm256_storeu_ps(dst + b * kMxfp4BlockElements + 8 * q, _mm256_mul_ps(v[q], scale));
+  }
+}
+
+// The inputs of every expert group with at least kPanelMinTokens pairs,
+// packed for the panel product; smaller groups are left out.
+struct PackedGroups {
+  std::vector<size_t> offset;  // per group, into data
+  std::vector<float> data;
+
+  bool packed(size_t group, const ExpertGroups& g) const {
+    return g.begin[group + 1] - g.begin[group] >= kPanelMinTokens;
+  }
+  PackedTokens tokens(size_t group, const ExpertGroups& g, size_t in) const {
+    return PackedTokens{data.data() + offset[group], g.begin[group + 1] - g.begin[group], in};
+  }
+};
+
+template <class Input>
+PackedGroups pack_groups(const ExpertGroups& g, size_t in, Input input) {
+  PackedGroups p;
+  p.offset.resize(g.experts.size());
+  size_t total = 0;
+  for (size_t group = 0; group < g.experts.size(); ++group) {
+    p.offset[group] = total;
+    if (p.packed(group, g)) total += packed_tokens_floats(g.begin[group + 1] - g.begin[group], in);
+  }
+  p.data.resize(total);
+  const long long groups = static_cast<long long>(g.experts.size());
+#pragma omp parallel for schedule(dynamic)
+  for (long long group = 0; group < groups; ++group) {
+    const size_t first = g.begin[static_cast<size_t>(group)];
+    if (!p.packed(static_cast<size_t>(group), g)) continue;
+    const size_t tokens = g.begin[static_cast<size_t>(group) + 1] - first;
+    for (size_t s = 0; s < token_strips(tokens); ++s) {
+      pack_token_strip(
+          s, tokens, in, [&](size_t t) { return input(g.pairs[first + t]); },
+          p.data.data() + p.offset[static_cast<size_t>(group)]);
+    }
+  }
+  return p;
+}
+
 // out(pair, r) = dot(row r of expert e, input(pair)) + bias(e, r) for every
 // pair of every expert, rows [0, rows), in parallel jobs of kRowBlock rows.
 template <class Input, class Output>
 void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
                     size_t rows, size_t in, Input input, Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
+  // Buffers first: nothing may throw inside a parallel region.
+  const PackedGroups packed = pack_groups(g, in, input);
+  std::vector<float> panels(static_cast<size_t>(omp_get_max_threads()) * kPanelRows * in);
   // Every expert has the same rows, so job -> (expert group, row block) is a division.
   const size_t jobs_per_expert = (rows + kRowBlock - 1) / kRowBlock;
   const long long jobs = static_cast<long long>(g.experts.size() * jobs_per_expert);
-#pragma omp parallel for schedule(static)
+  // Dynamic: a job's cost is its group's token count.
+#pragma omp parallel for schedule(dynamic, 4)
   for (long long job = 0; job < jobs; ++job) {
     const size_t group = static_cast<size_t>(job) / jobs_per_expert;
     const size_t e = static_cast<size_t>(g.experts[group]);
     const size_t first = static_cast<size_t>(job) % jobs_per_expert * kRowBlock;
     const size_t last = std::min(first + kRowBlock, rows);
+    if (packed.packed(group, g)) {
+      float* panel = panels.data() + static_cast<size_t>(omp_get_thread_num()) * kPanelRows * in;
+      multiply_rows(
+          first, last, packed.tokens(group, g, in), panel,
+          [&](size_t r, float* dst) {
+            const size_t row = e * rows + r;
+            widen_mxfp4_row(blocks + row * row_bytes, scales + row * row_scales, in, dst);
+          },
+          [&](size_t t, size_t r, float sum) {
+            output(g.pairs[g.begin[group] + t], r, sum + bf16_to_f32(bias[e * rows + r]));
+          });
+      continue;
+    }
     for (size_t p0 = g.begin[group]; p0 < g.begin[group + 1]; p0 += kTokenBlock) {
       const size_t nt = std::min(kTokenBlock, g.begin[group + 1] - p0);
       const float* x[kTokenBlock];
