@@ -51,6 +51,9 @@ void dot_four_rows(const bf16_t* w, size_t in, const float* x, float* sums) {
   for (auto& a : acc) a[0] = a[1] = _mm256_setzero_ps();
   size_t i = 0;
   for (; i + 16 <= in; i += 16) {
+    if (i % 32 == 0) {
+      for (size_t r = 0; r < 4; ++r) prefetch_ahead(w + r * in + i);
+    }
     const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
     for (size_t r = 0; r < 4; ++r) {
       acc[r][0] = _mm256_fmadd_ps(load_bf16x8(w + r * in + i), x0, acc[r][0]);

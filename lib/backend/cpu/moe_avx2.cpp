@@ -1,5 +1,5 @@
-// MXFP4 mixture of experts for AVX2 + FMA. FP4 codes become floats through a
-// 16-entry in-register table (pshufb on 2x the E2M1 values, exact as int8),
+// MXFP4 mixture of experts for AVX2 + FMA. FP4 codes become floats through an
+// in-register table (pshufb lookups of the bfloat16 bytes of 2x the E2M1 values),
 // each 32-element block's partial sum is scaled by its E8M0 scale, and the
 // work is grouped by expert so an expert's rows are decoded once per call
 // however many tokens chose it, and spread over rows so a single token's 4
@@ -36,29 +36,36 @@ const HalfScales& half_scales() {
   return table;
 }
 
-// A 32-element block's FP4 codes widened without lane-crossing shuffles: the
-// 16 bytes in both halves of a register, low nibbles kept in the low half and
-// high nibbles in the high half, one table lookup (2x the FP4 values as int8),
-// then shifts sign-extend byte k of every 32-bit lane into vector k. The
-// elements come out in a fixed order; inputs are stored in that order
-// (permute_block) so each product pairs the right element.
-// Vector k, lane 4h + d holds element 8d + 2k + h.
+// A 32-element block's FP4 codes widened without lane-crossing shuffles or
+// int-to-float conversions: the 16 bytes in both halves of a register, low
+// nibbles kept in the low half and high nibbles in the high half; two table
+// lookups give the low and high bytes of the bfloat16 of 2x each FP4 value
+// (exact: 0, 1, 2, 3, 4, 6, 8, 12 need one mantissa bit); interleaving them
+// gives bfloat16 words, and a shift or a mask turns each 32-bit lane's low or
+// high word into a float. The elements come out in a fixed order; inputs are
+// stored in that order (permute_blocks) so each product pairs the right
+// element: vector k, lane 4h + d holds element 16 (k / 2) + 4d + 2 (k % 2) + h.
 inline void decode_block(const uint8_t* block, __m256 out[4]) {
-  const __m256i lut = _mm256_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12, 0, 1, 2, 3, 4, 6, 8, 12,
-                                       0, -1, -2, -3, -4, -6, -8, -12);
+  const __m256i low_bytes = _mm256_setr_epi8(0, -128, 0, 64, -128, -64, 0, 64, 0, -128, 0, 64, -128, -64, 0, 64, 0,
+                                             -128, 0, 64, -128, -64, 0, 64, 0, -128, 0, 64, -128, -64, 0, 64);
+  const __m256i high_bytes = _mm256_setr_epi8(0, 63, 64, 64, 64, 64, 65, 65, -128, -65, -64, -64, -64, -64, -63, -63, 0,
+                                              63, 64, 64, 64, 64, 65, 65, -128, -65, -64, -64, -64, -64, -63, -63);
   const __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block)));
   const __m256i codes =
       _mm256_and_si256(_mm256_srlv_epi32(raw, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
-  const __m256i values = _mm256_shuffle_epi8(lut, codes);
-  out[0] = _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(values, 24), 24));
-  out[1] = _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(values, 16), 24));
-  out[2] = _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(values, 8), 24));
-  out[3] = _mm256_cvtepi32_ps(_mm256_srai_epi32(values, 24));
+  const __m256i low = _mm256_shuffle_epi8(low_bytes, codes), high = _mm256_shuffle_epi8(high_bytes, codes);
+  const __m256i words0 = _mm256_unpacklo_epi8(low, high), words1 = _mm256_unpackhi_epi8(low, high);
+  const __m256i top_word = _mm256_set1_epi32(static_cast<int>(0xffff0000u));
+  out[0] = _mm256_castsi256_ps(_mm256_slli_epi32(words0, 16));
+  out[1] = _mm256_castsi256_ps(_mm256_and_si256(words0, top_word));
+  out[2] = _mm256_castsi256_ps(_mm256_slli_epi32(words1, 16));
+  out[3] = _mm256_castsi256_ps(_mm256_and_si256(words1, top_word));
 }
 
-// Where element j = 8d + 2k + h of a block goes in decode_block's order: 8k + 4h + d.
+// Where element j of a block goes in decode_block's order.
 constexpr size_t decode_order(size_t j) {
-  return 8 * (j % 8 / 2) + 4 * (j % 2) + j / 8;
+  const size_t k = 2 * (j / 16) + j % 4 / 2, d = j % 16 / 4, h = j % 2;
+  return 8 * k + 4 * h + d;
 }
 
 // dst = src with every 32-element block in decode_block's element order.
@@ -77,6 +84,7 @@ void mxfp4_dot(const uint8_t* blocks, const uint8_t* scales, size_t in, const fl
   for (size_t j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
   for (size_t b = 0; b < in / kMxfp4BlockElements; ++b) {
     __m256 v[4];
+    if (b % 4 == 0) prefetch_ahead(blocks + b * kMxfp4BlockBytes);
     decode_block(blocks + b * kMxfp4BlockBytes, v);
     const __m256 scale = _mm256_set1_ps(half[scales[b]]);
     const size_t i = b * kMxfp4BlockElements;
@@ -185,7 +193,7 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   // Buffers first: nothing may throw inside a parallel region.
   const PackedGroups packed = pack_groups(g, in, input);
-  std::vector<float> panels(static_cast<size_t>(omp_get_max_threads()) * kPanelRows * in);
+  std::vector<float> panels(packed.data.empty() ? 0 : static_cast<size_t>(omp_get_max_threads()) * kPanelRows * in);
   // Every expert has the same rows, so job -> (expert group, row block) is a division.
   const size_t jobs_per_expert = (rows + kRowBlock - 1) / kRowBlock;
   const long long jobs = static_cast<long long>(g.experts.size() * jobs_per_expert);
