@@ -45,6 +45,19 @@ inline float dot1(const float* q, const float* k, size_t d) {
   return horizontal_sum(a);
 }
 
+// max(start, s[0..count)), eight lanes at a time: a scalar scan is one
+// 3-cycle dependency chain per score and cost as much as the dot products.
+float max_value(const float* s, size_t count, float start) {
+  __m256 m8 = _mm256_set1_ps(start);
+  size_t j = 0;
+  for (; j + 8 <= count; j += 8) m8 = _mm256_max_ps(m8, _mm256_loadu_ps(s + j));
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  float m = std::max(_mm_cvtss_f32(m4), _mm_cvtss_f32(_mm_movehdup_ps(m4)));
+  for (; j < count; ++j) m = std::max(m, s[j]);
+  return m;
+}
+
 // s[j] = e^(s[j] - shift) for j < count (softmax numerators); returns their sum.
 float exponentiate(float* s, size_t count, float shift) {
   const __m256 shift8 = _mm256_set1_ps(shift);
@@ -145,8 +158,7 @@ void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* score
       for (; j + 8 <= count; j += 8) dot8(qh, keys + j, D, a.scale, s + j);
       for (; j < count; ++j) s[j] = dot1(qh, keys[j], D) * a.scale;
       // Online softmax update over the block.
-      float block_max = state[h].max;
-      for (j = 0; j < count; ++j) block_max = std::max(block_max, s[j]);
+      const float block_max = max_value(s, count, state[h].max);
       const float rescale = std::exp(state[h].max - block_max);
       state[h].max = block_max;
       state[h].denominator = state[h].denominator * rescale + exponentiate(s, count, block_max);
@@ -231,8 +243,7 @@ class SplitDecode {
     // The chunk's softmax numerators, per head.
     for (size_t h = 0; h < a_.q_heads; ++h) {
       float* s = scores + h * kChunk;
-      float m = s[0];
-      for (size_t i = 1; i < count; ++i) m = std::max(m, s[i]);
+      const float m = max_value(s, count, s[0]);
       max_[c * a_.q_heads + h] = m;
       sum_[c * a_.q_heads + h] = exponentiate(s, count, m);
     }
