@@ -41,6 +41,34 @@ inline void dot8(const float* q, const float* const* k, size_t d, float scale, f
   _mm256_storeu_ps(out, _mm256_mul_ps(sums, _mm256_set1_ps(scale)));
 }
 
+// Eight keys' scores for eight query heads that share them (GQA) without
+// horizontal sums: q_lanes[i] holds the heads' element i in its lanes, each key
+// element is broadcast, and an 8x8 transpose leaves head h's scores for the
+// keys in row h of `out` (rows `stride` apart).
+inline void scores8x8(const float* q_lanes, const float* const* k, size_t d, float scale, float* out, size_t stride) {
+  __m256 acc[8];
+  for (__m256& a : acc) a = _mm256_setzero_ps();
+  for (size_t i = 0; i < d; ++i) {
+    const __m256 qv = _mm256_loadu_ps(q_lanes + 8 * i);
+    for (size_t j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(_mm256_broadcast_ss(k[j] + i), qv, acc[j]);
+  }
+  // acc[j] lane h = score(head h, key j); transpose to rows per head.
+  const __m256 t0 = _mm256_unpacklo_ps(acc[0], acc[1]), t1 = _mm256_unpackhi_ps(acc[0], acc[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(acc[2], acc[3]), t3 = _mm256_unpackhi_ps(acc[2], acc[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(acc[4], acc[5]), t5 = _mm256_unpackhi_ps(acc[4], acc[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(acc[6], acc[7]), t7 = _mm256_unpackhi_ps(acc[6], acc[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+  const __m256 rows[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+                          _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+                          _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                          _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+  const __m256 scale8 = _mm256_set1_ps(scale);
+  for (size_t h = 0; h < 8; ++h) _mm256_storeu_ps(out + h * stride, _mm256_mul_ps(rows[h], scale8));
+}
+
 inline float dot1(const float* q, const float* k, size_t d) {
   __m256 a = _mm256_setzero_ps();
   for (size_t i = 0; i < d; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), a);
@@ -192,6 +220,18 @@ class SplitDecode {
     max_.resize(chunks_ * a.q_heads);
     sum_.resize(chunks_ * a.q_heads);
     acc_.resize(chunks_ * a.q_heads * a.head_dim);
+    // Each run of eight heads of a group with its elements interleaved
+    // (element i of head h0 + l at [h0 * D + 8 i + l]) for scores8x8.
+    const size_t group = a.q_heads / a.kv_heads;
+    q_lanes_.resize(a.q_heads * a.head_dim);
+    const float* q = a.q + t * a.q_stride;
+    for (size_t kv = 0; kv < a.kv_heads; ++kv) {
+      for (size_t h0 = kv * group; h0 + 8 <= (kv + 1) * group; h0 += 8) {
+        for (size_t i = 0; i < a.head_dim; ++i) {
+          for (size_t l = 0; l < 8; ++l) q_lanes_[h0 * a.head_dim + 8 * i + l] = q[(h0 + l) * a.head_dim + i];
+        }
+      }
+    }
   }
 
   void run() {
@@ -235,8 +275,10 @@ class SplitDecode {
       prefetch_rows(&SplitDecode::key_row, begin + j + 8, std::min<size_t>(8, count - std::min(count, j + 8)));
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
         for (size_t r = 0; r < 8; ++r) rows[r] = key_row(begin + j + r) + kv * D;
-        for (size_t h = kv * group; h < (kv + 1) * group; ++h)
-          dot8(q + h * D, rows, D, a_.scale, scores + h * kChunk + j);
+        size_t h = kv * group;
+        for (; h + 8 <= (kv + 1) * group; h += 8)
+          scores8x8(q_lanes_.data() + h * D, rows, D, a_.scale, scores + h * kChunk + j, kChunk);
+        for (; h < (kv + 1) * group; ++h) dot8(q + h * D, rows, D, a_.scale, scores + h * kChunk + j);
       }
     }
     for (; j < count; ++j) {
@@ -289,6 +331,7 @@ class SplitDecode {
   const AttentionArgs& a_;
   size_t t_, first_ = 0, keys_ = 0, chunks_ = 0;
   std::vector<float> max_, sum_, acc_;  // [chunk][head], [chunk][head], [chunk][head][D]
+  std::vector<float> q_lanes_;          // see the constructor
 };
 
 }  // namespace
