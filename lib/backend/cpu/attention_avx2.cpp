@@ -7,8 +7,6 @@
 // vector exp over the block), then the weighted values. The sink seeds each
 // head's running max and denominator exactly as in the reference; no score
 // matrix beyond one block is ever held.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -17,6 +15,7 @@
 #include "backend/cpu/avx2_common.h"
 #include "backend/cpu/kernels.h"
 #include "util/numeric.h"
+#include "util/thread_buffer.h"
 
 namespace ossrt::cpu_avx2 {
 
@@ -236,13 +235,9 @@ class SplitDecode {
 
   void run() {
     const long long chunks = static_cast<long long>(chunks_);
-    // Buffers first: nothing may throw inside a parallel region.
-    const size_t per_thread = a_.q_heads * kChunk;
-    std::vector<float> scores(static_cast<size_t>(omp_get_max_threads()) * per_thread);
+    PerThreadBuffer scores(a_.q_heads * kChunk);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (long long c = 0; c < chunks; ++c) {
-      chunk(static_cast<size_t>(c), scores.data() + static_cast<size_t>(omp_get_thread_num()) * per_thread);
-    }
+    for (long long c = 0; c < chunks; ++c) chunk(static_cast<size_t>(c), scores.mine());
     merge();
   }
 
@@ -345,13 +340,11 @@ void attention_f32(void* self, const AttentionArgs& a) {
   if (a.n == 1) return SplitDecode(a, 0).run();
   const size_t group = a.q_heads / a.kv_heads;
   const long long jobs = static_cast<long long>(a.n * a.kv_heads);
-  // Buffers first: nothing may throw inside a parallel region.
   const size_t scores_size = group * kKeyBlock, acc_size = group * a.head_dim, rows_size = 2 * kKeyBlock * a.head_dim;
-  const size_t per_thread = scores_size + acc_size + rows_size;
-  std::vector<float> buffers(static_cast<size_t>(omp_get_max_threads()) * per_thread);
+  PerThreadBuffer buffers(scores_size + acc_size + rows_size);
 #pragma omp parallel for schedule(dynamic, 1)
   for (long long job = 0; job < jobs; ++job) {
-    float* scores = buffers.data() + static_cast<size_t>(omp_get_thread_num()) * per_thread;
+    float* scores = buffers.mine();
     attend_group(a, static_cast<size_t>(job) / a.kv_heads, static_cast<size_t>(job) % a.kv_heads, scores,
                  scores + scores_size, scores + scores_size + acc_size);
   }

@@ -3,8 +3,6 @@
 // block's activations in cache while the rows stream past (decode reads every
 // weight exactly once). Many tokens (prefill): the register-tiled panel
 // product (panel_gemm_avx2.h).
-#include <omp.h>
-
 #include <algorithm>
 #include <vector>
 
@@ -12,6 +10,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/panel_gemm_avx2.h"
 #include "util/numeric.h"
+#include "util/thread_buffer.h"
 
 namespace ossrt::cpu_avx2 {
 
@@ -80,6 +79,13 @@ void dot_rows(const bf16_t* w, const float* const* x, size_t nt, size_t in, floa
   }
 }
 
+// y[t, o] (+)= sum + bias[o]
+void store_output(const MatmulArgs& a, size_t t, size_t o, float sum) {
+  const float bias = a.bias != nullptr ? bf16_to_f32(a.bias[o]) : 0.0f;
+  float& y = a.y[t * a.y_stride + o];
+  y = a.accumulate ? y + (sum + bias) : sum + bias;
+}
+
 // Rows per parallel job of the panel product: eight panels.
 constexpr size_t kPanelJobRows = 8 * kPanelRows;
 
@@ -92,7 +98,7 @@ void widen_bf16_row(const bf16_t* w, size_t in, float* dst) {
 void matmul_many_tokens(const MatmulArgs& a) {
   // Buffers first: nothing may throw inside a parallel region.
   std::vector<float> packed(packed_tokens_floats(a.n, a.in));
-  std::vector<float> panels(static_cast<size_t>(omp_get_max_threads()) * kPanelRows * a.in);
+  PerThreadBuffer panels(kPanelRows * a.in);
   const long long strips = static_cast<long long>(token_strips(a.n));
 #pragma omp parallel for schedule(static)
   for (long long s = 0; s < strips; ++s) {
@@ -104,14 +110,9 @@ void matmul_many_tokens(const MatmulArgs& a) {
 #pragma omp parallel for schedule(static)
   for (long long job = 0; job < jobs; ++job) {
     const size_t first = static_cast<size_t>(job) * kPanelJobRows, last = std::min(first + kPanelJobRows, a.out);
-    float* panel = panels.data() + static_cast<size_t>(omp_get_thread_num()) * kPanelRows * a.in;
     multiply_rows(
-        first, last, x, panel, [&](size_t r, float* dst) { widen_bf16_row(a.w + r * a.in, a.in, dst); },
-        [&](size_t t, size_t r, float sum) {
-          const float bias = a.bias != nullptr ? bf16_to_f32(a.bias[r]) : 0.0f;
-          float& y = a.y[t * a.y_stride + r];
-          y = a.accumulate ? y + (sum + bias) : sum + bias;
-        });
+        first, last, x, panels.mine(), [&](size_t r, float* dst) { widen_bf16_row(a.w + r * a.in, a.in, dst); },
+        [&](size_t t, size_t r, float sum) { store_output(a, t, r, sum); });
   }
 }
 
@@ -132,21 +133,13 @@ void matmul_f32_bf16w(void*, const MatmulArgs& a) {
         for (; o + 4 <= last; o += 4) {
           float sums[4];
           dot_four_rows(a.w + o * a.in, a.in, x[0], sums);
-          for (size_t r = 0; r < 4; ++r) {
-            const float bias = a.bias != nullptr ? bf16_to_f32(a.bias[o + r]) : 0.0f;
-            float& y = a.y[t0 * a.y_stride + o + r];
-            y = a.accumulate ? y + (sums[r] + bias) : sums[r] + bias;
-          }
+          for (size_t r = 0; r < 4; ++r) store_output(a, t0, o + r, sums[r]);
         }
       }
       for (; o < last; ++o) {
         float sums[kTokenBlock];
         dot_rows(a.w + o * a.in, x, nt, a.in, sums);
-        const float bias = a.bias != nullptr ? bf16_to_f32(a.bias[o]) : 0.0f;
-        for (size_t j = 0; j < nt; ++j) {
-          float& y = a.y[(t0 + j) * a.y_stride + o];
-          y = a.accumulate ? y + (sums[j] + bias) : sums[j] + bias;
-        }
+        for (size_t j = 0; j < nt; ++j) store_output(a, t0 + j, o, sums[j]);
       }
     }
   }

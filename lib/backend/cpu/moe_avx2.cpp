@@ -6,8 +6,6 @@
 // experts still use every thread (decode). Experts chosen by many tokens
 // (prefill) take the register-tiled panel product (panel_gemm_avx2.h) over
 // their gathered tokens.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -16,6 +14,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/panel_gemm_avx2.h"
 #include "util/numeric.h"
+#include "util/thread_buffer.h"
 
 namespace ossrt::cpu_avx2 {
 
@@ -193,7 +192,7 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   // Buffers first: nothing may throw inside a parallel region.
   const PackedGroups packed = pack_groups(g, in, input);
-  std::vector<float> panels(packed.data.empty() ? 0 : static_cast<size_t>(omp_get_max_threads()) * kPanelRows * in);
+  PerThreadBuffer panels(packed.data.empty() ? 0 : kPanelRows * in);
   // Every expert has the same rows, so job -> (expert group, row block) is a division.
   const size_t jobs_per_expert = (rows + kRowBlock - 1) / kRowBlock;
   const long long jobs = static_cast<long long>(g.experts.size() * jobs_per_expert);
@@ -205,9 +204,8 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
     const size_t first = static_cast<size_t>(job) % jobs_per_expert * kRowBlock;
     const size_t last = std::min(first + kRowBlock, rows);
     if (packed.packed(group, g)) {
-      float* panel = panels.data() + static_cast<size_t>(omp_get_thread_num()) * kPanelRows * in;
       multiply_rows(
-          first, last, packed.tokens(group, g, in), panel,
+          first, last, packed.tokens(group, g, in), panels.mine(),
           [&](size_t r, float* dst) {
             const size_t row = e * rows + r;
             widen_mxfp4_row(blocks + row * row_bytes, scales + row * row_scales, in, dst);
