@@ -82,6 +82,10 @@ ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_
     cpp.max_batch_tokens = static_cast<size_t>(o.max_batch_tokens);
     cpp.rewind_tokens = static_cast<size_t>(o.rewind_tokens);
     cpp.threads = o.threads;
+    if (o.numerics != OSSRT_NUMERICS_EXACT && o.numerics != OSSRT_NUMERICS_FAST) {
+      return capi::invalid_argument("ossrt_session_create: options->numerics is not an ossrt_numerics value");
+    }
+    cpp.numerics = o.numerics == OSSRT_NUMERICS_FAST ? Numerics::fast : Numerics::exact;
     if (o.prefill_progress != nullptr) {
       cpp.prefill_progress = [callback = o.prefill_progress, user_data = o.prefill_progress_user_data](
                                  size_t processed, size_t total) { return callback(processed, total, user_data) == 0; };

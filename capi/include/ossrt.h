@@ -276,6 +276,12 @@ OSSRT_API ossrt_status ossrt_detok_stream_finish(ossrt_detok_stream* stream, cha
  * rest. Must not call back into the session. */
 typedef int32_t (*ossrt_progress_callback)(size_t processed, size_t total, void* user_data);
 
+/* How a session trades accuracy for speed and memory (ossrt::Numerics). */
+typedef enum ossrt_numerics {
+  OSSRT_NUMERICS_EXACT = 0, /* fp32 activations and KV cache; logits within 1e-3 of the fp32 reference */
+  OSSRT_NUMERICS_FAST = 1   /* bf16 KV cache: half the KV memory; logits move up to ~3e-2 on the test model */
+} ossrt_numerics;
+
 typedef struct ossrt_session_options {
   uint32_t struct_size;                     /* sizeof(ossrt_session_options), set by _init */
   uint64_t context_length;                  /* 0 = the model's maximum */
@@ -286,6 +292,7 @@ typedef struct ossrt_session_options {
                              drop up to max_batch_tokens + rewind_tokens recent tokens without recomputing;
                              default 4096 (4 KiB per position per sliding layer on gpt-oss) */
   uint32_t threads;       /* threads of this session's forward passes; 0 = OpenMP's default (one per core) */
+  int32_t numerics;       /* an ossrt_numerics value; default OSSRT_NUMERICS_EXACT */
 } ossrt_session_options;
 
 /* Sets defaults. Does nothing if options is NULL. */
@@ -293,7 +300,8 @@ OSSRT_API void ossrt_session_options_init(ossrt_session_options* options);
 
 /* Creates a session (token history + KV cache) over model. options may be NULL.
  * Failure: INVALID_ARGUMENT (NULL model/session_out, context_length above the
- * model maximum, max_batch_tokens 0), OUT_OF_MEMORY; *session_out = NULL.
+ * model maximum, max_batch_tokens 0, numerics not an ossrt_numerics value),
+ * OUT_OF_MEMORY; *session_out = NULL.
  * Thread-safe with respect to the model. */
 OSSRT_API ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_options* options,
                                             ossrt_session** session_out);

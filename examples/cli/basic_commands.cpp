@@ -112,6 +112,7 @@ int run_generate(const Flags& flags) {
     std::fprintf(stderr, "ossrt generate: --chunk needs a positive integer\n");
     return 2;
   }
+  if (!parse_numerics(flags, "generate", options)) return 2;
   ossrt::SamplerOptions sampling;
   sampling.temperature = 0.0f;  // greedy unless asked otherwise
   if (!parse_sampling(flags, "generate", sampling)) return 2;

@@ -26,7 +26,8 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kBenchUsage =
     "usage: ossrt bench (--synthetic gpt-oss-20b|gpt-oss-120b [--layers N] [--seed S] [--cache DIR] | --model DIR)\n"
     "                   [--prompt-tokens 512] [--decode-tokens 128] [--depth 8192] [--depth-fill synthetic|prefill]\n"
-    "                   [--chunk 512] [--threads N] [--backend NAME] [--bandwidth-mib 1024] [--json]\n";
+    "                   [--chunk 512] [--threads N] [--backend NAME] [--bandwidth-mib 1024] [--numerics exact|fast]\n"
+    "                   [--json]\n";
 
 struct BenchSettings {
   size_t prompt_tokens = 512, decode_tokens = 128, depth = 8192, chunk = 512, threads = 0, bandwidth_mib = 1024;
@@ -47,9 +48,11 @@ double weight_bytes_per_token(const ossrt::ModelConfig& c) {
   return static_cast<double>(c.num_hidden_layers) * layer + 2 * (H + static_cast<double>(c.vocab_size) * H + H);
 }
 
-// Bytes of keys and values one decoded token reads at `depth` (fp32 cache).
-double kv_bytes_per_token(const ossrt::ModelConfig& c, size_t depth) {
-  const double row = 2.0 * static_cast<double>(c.num_key_value_heads * c.head_dim) * sizeof(float);
+// Bytes of keys and values one decoded token reads at `depth` (4-byte
+// elements in exact numerics, 2 in fast).
+double kv_bytes_per_token(const ossrt::ModelConfig& c, size_t depth, ossrt::Numerics numerics) {
+  const double element = numerics == ossrt::Numerics::fast ? 2.0 : 4.0;
+  const double row = 2.0 * static_cast<double>(c.num_key_value_heads * c.head_dim) * element;
   const double dense_layers = static_cast<double>(c.num_hidden_layers / 2);
   const double banded_layers = static_cast<double>(c.num_hidden_layers) - dense_layers;
   const double window = static_cast<double>(std::min<size_t>(depth + 1, static_cast<size_t>(c.sliding_window)));
@@ -194,6 +197,7 @@ int run_bench(const Flags& flags) {
   const ossrt::ModelConfig& config = info.config;
 
   ossrt::SessionOptions session_options;
+  if (!parse_numerics(flags, "bench", session_options)) return 2;
   session_options.threads = settings.threads;
   session_options.max_batch_tokens = settings.chunk;
   session_options.context_length =
@@ -232,19 +236,21 @@ int run_bench(const Flags& flags) {
   const double bytes_per_token = weight_bytes_per_token(config);
   const double roofline_tok_s = bandwidth * 1e9 / bytes_per_token;
   const double roofline_pct = 100 * shallow.tokens_per_s / roofline_tok_s;
-  const double depth_bytes = bytes_per_token + kv_bytes_per_token(config, settings.depth);
+  const double depth_bytes = bytes_per_token + kv_bytes_per_token(config, settings.depth, session_options.numerics);
   const double depth_ratio_pct = 100 * deep.tokens_per_s / shallow.tokens_per_s;
+  const char* numerics_name = session_options.numerics == ossrt::Numerics::fast ? "fast" : "exact";
   const std::string name = synthetic != flags.end() ? synthetic->second + " (synthetic)" : directory.string();
 
   if (settings.json) {
     std::printf(
-        "{\"model\":\"%s\",\"layers\":%lld,\"isa\":\"%s\",\"threads\":%d,\"prompt_tokens\":%zu,\"decode_tokens\":%zu,"
+        "{\"model\":\"%s\",\"layers\":%lld,\"isa\":\"%s\",\"numerics\":\"%s\",\"threads\":%d,\"prompt_tokens\":%zu,"
+        "\"decode_tokens\":%zu,"
         "\"depth\":%zu,\"depth_fill\":\"%s\",\"prefill_tok_s\":%.3f,\"prefill_gflops\":%.2f,\"decode_tok_s\":%.3f,"
         "\"decode_depth_tok_s\":%.3f,\"depth_ratio_pct\":%.1f,\"bandwidth_gbs\":%.2f,\"bandwidth_before_gbs\":%.2f,"
         "\"bandwidth_after_gbs\":%.2f,\"bytes_per_token\":%.0f,\"depth_bytes_per_token\":%.0f,"
         "\"roofline_tok_s\":%.3f,\"roofline_pct\":%.1f,\"decode_gbs\":%.2f,\"peak_rss_bytes\":%zu,"
         "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f}\n",
-        name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), threads,
+        name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
         settings.prompt_tokens, settings.decode_tokens, settings.depth,
         settings.fill_by_prefill ? "prefill" : "synthetic", prefill_tok_s, prefill_gflops, shallow.tokens_per_s,
         deep.tokens_per_s, depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s, bytes_per_token, depth_bytes,
@@ -252,8 +258,8 @@ int run_bench(const Flags& flags) {
         generate_seconds);
     return 0;
   }
-  std::printf("ossrt bench: %s, %lld layers, backend %s, %d threads\n", name.c_str(),
-              static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), threads);
+  std::printf("ossrt bench: %s, %lld layers, backend %s, %s numerics, %d threads\n", name.c_str(),
+              static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads);
   if (generate_seconds > 0)
     std::printf("  (synthetic weights written in %.1f s to %s)\n", generate_seconds, directory.c_str());
   std::printf("  %-34s %12s  %s\n", "measurement", "value", "detail");

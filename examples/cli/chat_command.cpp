@@ -97,6 +97,7 @@ int run_chat(const Flags& flags) {
     std::fprintf(stderr, "ossrt chat: --context needs a non-negative integer\n");
     return 2;
   }
+  if (!parse_numerics(flags, "chat", session_options)) return 2;
   ossrt::SamplerOptions sampling;  // temperature 1, as gpt-oss is meant to be sampled
   if (!parse_sampling(flags, "chat", sampling)) return 2;
   auto sampler = ossrt::Sampler::create(sampling);

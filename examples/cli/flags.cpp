@@ -89,6 +89,17 @@ int parse_synthetic(const Flags& flags, const std::string& preset, const char* c
   return 0;
 }
 
+bool parse_numerics(const Flags& flags, const char* command, ossrt::SessionOptions& options) {
+  const auto it = flags.find("numerics");
+  if (it == flags.end()) return true;
+  if (it->second == "exact" || it->second == "fast") {
+    options.numerics = it->second == "fast" ? ossrt::Numerics::fast : ossrt::Numerics::exact;
+    return true;
+  }
+  std::fprintf(stderr, "ossrt %s: --numerics is exact or fast\n", command);
+  return false;
+}
+
 int fail(const ossrt::Status& status) {
   std::fprintf(stderr, "ossrt: %s\n", status.to_string().c_str());
   return 1;

@@ -28,6 +28,10 @@ bool parse_sampling(const Flags& flags, const char* command, ossrt::SamplerOptio
 int parse_synthetic(const Flags& flags, const std::string& preset, const char* command, ossrt::ModelConfig& config,
                     size_t& seed);
 
+// Reads --numerics exact|fast (default exact) into `options`; false (after
+// printing why) on another value.
+bool parse_numerics(const Flags& flags, const char* command, ossrt::SessionOptions& options);
+
 // Prints "ossrt: <status>" to stderr and returns 1.
 int fail(const ossrt::Status& status);
 

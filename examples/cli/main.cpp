@@ -10,11 +10,12 @@ namespace {
 constexpr const char* kUsage =
     "usage:\n"
     "  ossrt chat --model DIR [--effort low|medium|high] [--show-reasoning] [--system TEXT] [--prompt TEXT]\n"
-    "             [--max-tokens N] [--context N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
+    "             [--max-tokens N] [--context N] [--numerics exact|fast] [--temperature T] [--top-k K] [--top-p P]\n"
+    "             [--min-p P] [--seed S]\n"
     "      harmony chat: one turn per input line (or one --prompt); streams the final channel, the reasoning\n"
     "      with --show-reasoning; Ctrl-C cancels the turn in progress\n"
     "  ossrt generate --model DIR (--tokens ID,ID,... | --prompt TEXT) [--max-tokens N] [--stop ID,...] [--chunk N]\n"
-    "                 [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
+    "                 [--numerics exact|fast] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
     "      raw generation (greedy unless --temperature > 0); prints the ids (and their text for --prompt)\n"
     "  ossrt tokenize [--special all|none] TEXT|-\n"
     "      o200k_harmony token ids of TEXT (or of standard input for -)\n"
@@ -25,8 +26,8 @@ constexpr const char* kUsage =
     "  ossrt make-checkpoint --preset gpt-oss-20b|gpt-oss-120b|tiny-chat|small --out DIR [--layers N] [--seed S]\n"
     "      writes a checkpoint with random weights in the original layout (meaningless output, real shapes)\n"
     "  ossrt bench (--synthetic gpt-oss-20b|gpt-oss-120b [--layers N] | --model DIR) [--prompt-tokens N]\n"
-    "              [--decode-tokens N] [--depth N] [--depth-fill synthetic|prefill] [--chunk N] [--threads N] "
-    "[--json]\n"
+    "              [--decode-tokens N] [--depth N] [--depth-fill synthetic|prefill] [--chunk N] [--threads N]\n"
+    "              [--numerics exact|fast] [--json]\n"
     "      prefill and decode speed against the measured memory-bandwidth roofline, peak RSS\n"
     "  ossrt --version\n";
 

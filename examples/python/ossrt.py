@@ -91,7 +91,7 @@ class _SessionOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("context_length", ctypes.c_uint64),
                 ("max_batch_tokens", ctypes.c_uint64), ("prefill_progress", _vp),
                 ("prefill_progress_user_data", _vp), ("rewind_tokens", ctypes.c_uint64),
-                ("threads", ctypes.c_uint32)]
+                ("threads", ctypes.c_uint32), ("numerics", _i32)]
 
 
 class _SessionMemory(ctypes.Structure):
@@ -248,13 +248,19 @@ class ChatResult:
 
 
 class Session:
-    """One conversation's tokens and KV cache. prefill_progress(done, total) -> truthy cancels."""
+    """One conversation's tokens and KV cache. prefill_progress(done, total) -> truthy cancels.
+    numerics: "exact" (fp32 KV cache) or "fast" (bf16 KV cache, half the memory)."""
 
-    def __init__(self, model, context_length=0, max_batch_tokens=128, prefill_progress=None):
+    _NUMERICS = {"exact": 0, "fast": 1}
+
+    def __init__(self, model, context_length=0, max_batch_tokens=128, prefill_progress=None, numerics="exact"):
         self._handle = _vp()
         options = _SessionOptions()
         _lib.ossrt_session_options_init(ctypes.byref(options))
         options.context_length, options.max_batch_tokens = context_length, max_batch_tokens
+        if numerics not in self._NUMERICS:
+            raise ValueError("numerics is 'exact' or 'fast'")
+        options.numerics = self._NUMERICS[numerics]
         self._progress = _PrefillProgress(lambda done, total, _: 1 if prefill_progress(done, total) else 0)
         if prefill_progress is not None:
             options.prefill_progress = ctypes.cast(self._progress, _vp)

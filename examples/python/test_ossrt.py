@@ -96,6 +96,11 @@ def check_chat(chat_dir, check):
     except ossrt.Error as error:
         check(error.status == "invalid_argument", "truncated state: invalid_argument")
     check(session.memory()["logits_bytes"] == 201088 * 4, "memory report")
+    fast = model.session(context_length=2048, numerics="fast")
+    exact = model.session(context_length=2048)
+    fast.append(session.tokens()[:20])
+    exact.append(session.tokens()[:20])
+    check(2 * fast.memory()["kv_cache_bytes"] == exact.memory()["kv_cache_bytes"], "fast numerics: bf16 KV cache")
     check(session.sync_prefix(session.tokens()[:10]) == 9 and len(session.tokens()) == 10, "sync_prefix")
 
     # Cancel a long prefill from another thread.

@@ -18,6 +18,18 @@
 
 namespace ossrt {
 
+// How a session trades accuracy for speed and memory.
+enum class Numerics : uint8_t {
+  // fp32 activations and KV cache: logits within 1e-3 of the official fp32
+  // reference, greedy tokens identical.
+  exact,
+  // The KV cache is kept in bf16, halving its memory and the bytes attention
+  // reads per token at long context. Logits move by up to about 3e-2 on the
+  // tiny test model (the official bf16 reference is 0.11 away); checked by
+  // `ossrt-conformance golden --mode fast` (max abs 0.15, top-1 agreement 97%).
+  fast,
+};
+
 struct SessionOptions {
   // Maximum tokens the session may hold; 0 = the model's maximum
   // (initial_context_length x rope_scaling_factor). KV memory of the dense
@@ -31,7 +43,8 @@ struct SessionOptions {
   // recent tokens without recomputing anything (a chat turn's reply whose
   // analysis harmony drops from the next prompt). Dropping more re-prefills
   // the kept tokens. Costs 2 x kv_heads x head_dim x 4 bytes per position
-  // per sliding-window layer (4 KiB x 12 layers for gpt-oss-20b/120b).
+  // per sliding-window layer (4 KiB x 12 layers for gpt-oss-20b/120b; half
+  // that with Numerics::fast).
   size_t rewind_tokens = 4096;
   // Called on the session's thread after each chunk of an append with
   // (tokens processed so far, tokens in the call); return false to cancel the
@@ -42,12 +55,13 @@ struct SessionOptions {
   // one per core). Applies to this session's calls only. More threads than
   // cores oversubscribe and slow everything down.
   size_t threads = 0;
+  Numerics numerics = Numerics::exact;
 };
 
 class Session {
  public:
   // Failure: invalid_argument (context_length above the model maximum,
-  // max_batch_tokens 0), out_of_memory.
+  // max_batch_tokens 0, numerics not a Numerics value), out_of_memory.
   static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
                                                  const SessionOptions& options = {}) noexcept;
   ~Session();

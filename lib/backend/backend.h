@@ -43,16 +43,26 @@ inline size_t first_visible_key(size_t position, size_t window) {
   return window > 0 && position + 1 > window ? position + 1 - window : 0;
 }
 
-// Copies the new tokens' keys and values into the cache at kv_slot(position).
+// Element type of a KV cache: fp32 (exact mode) or bf16 (half the memory and
+// the attention reads, rounded to nearest even).
+enum class KvType : uint8_t { f32, bf16 };
+
+inline size_t kv_element_bytes(KvType type) {
+  return type == KvType::bf16 ? sizeof(bf16_t) : sizeof(float);
+}
+
+// Copies the new tokens' keys and values into the cache at kv_slot(position),
+// converted to the cache's element type.
 struct KvStoreArgs {
   const float* k;  // [n, width], rows src_stride apart
   const float* v;
   size_t src_stride;
   size_t n, first_position, width;
-  float* k_cache;  // [capacity, width]
-  float* v_cache;
+  void* k_cache;  // [capacity, width] elements of kv_type
+  void* v_cache;
   size_t capacity;
   bool ring;
+  KvType kv_type;
 };
 
 // Causal GQA attention with per-head sinks for n queries at positions
@@ -62,10 +72,11 @@ struct KvStoreArgs {
 struct AttentionArgs {
   const float* q;  // [n, q_heads * head_dim], rows q_stride apart (RoPE applied)
   size_t q_stride;
-  const float* k_cache;  // [capacity, kv_heads * head_dim]
-  const float* v_cache;
+  const void* k_cache;  // [capacity, kv_heads * head_dim] elements of kv_type
+  const void* v_cache;
   size_t capacity;
   bool ring;
+  KvType kv_type;
   size_t n, first_position, window;
   size_t q_heads, kv_heads, head_dim;
   const bf16_t* sinks;  // [q_heads] logit of the "attend to nothing" column

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "util/errors.h"
+#include "util/numeric.h"
 
 namespace ossrt {
 
@@ -21,7 +22,7 @@ Result<KvCache> KvCache::create(const Backend& backend, const KvLayout& layout) 
     Layer& layer = cache.layers_[n];
     layer.ring = true;
     layer.capacity = ring_capacity;
-    const size_t bytes = ring_capacity * layout.width * sizeof(float);
+    const size_t bytes = ring_capacity * cache.row_bytes();
     layer.k = DeviceBuffer(backend, bytes);
     layer.v = DeviceBuffer(backend, bytes);
     if (!layer.k.ok() || !layer.v.ok()) {
@@ -38,13 +39,13 @@ Status KvCache::reserve(size_t positions) {
     size_t capacity = std::max(kMinDenseCapacity, layer.capacity);
     while (capacity < positions) capacity *= 2;
     capacity = std::min(capacity, std::max(positions, layout_.context_length));
-    const size_t bytes = capacity * layout_.width * sizeof(float);
+    const size_t bytes = capacity * row_bytes();
     DeviceBuffer k(*backend_, bytes), v(*backend_, bytes);
     if (!k.ok() || !v.ok()) {
       return error(StatusCode::out_of_memory, "KV cache: cannot grow layer %zu to %zu positions (%zu bytes)", n,
                    capacity, 2 * bytes);
     }
-    const size_t used = layer.capacity * layout_.width * sizeof(float);
+    const size_t used = layer.capacity * row_bytes();
     if (used > 0) {
       backend_->copy(backend_->self, k.as(), layer.k.as(), used);
       backend_->copy(backend_->self, v.as(), layer.v.as(), used);
@@ -65,7 +66,7 @@ Result<KvCache> KvCache::copy(size_t positions) const {
     const Layer& from = layers_[n];
     Layer& to = out.layers_[n];
     const size_t slots = from.ring ? from.capacity : std::min(positions, from.capacity);
-    const size_t bytes = slots * layout_.width * sizeof(float);
+    const size_t bytes = slots * row_bytes();
     if (bytes == 0) continue;
     backend_->copy(backend_->self, to.k.as(), from.k.as(), bytes);
     backend_->copy(backend_->self, to.v.as(), from.v.as(), bytes);
@@ -73,23 +74,40 @@ Result<KvCache> KvCache::copy(size_t positions) const {
   return made;
 }
 
+size_t KvCache::row_bytes() const noexcept {
+  return layout_.width * kv_element_bytes(layout_.type);
+}
+
 void KvCache::read_positions(size_t layer, size_t first, size_t count, float* keys, float* values) const {
   const Layer& l = layers_[layer];
-  const size_t row = layout_.width * sizeof(float);
+  const size_t row = row_bytes(), width = layout_.width;
+  std::vector<bf16_t> narrow(layout_.type == KvType::bf16 ? width : 0);
+  auto read_row = [&](const DeviceBuffer& from, size_t slot, float* out) {
+    if (layout_.type == KvType::f32)
+      return backend_->download(backend_->self, out, from.as<uint8_t>() + slot * row, row);
+    backend_->download(backend_->self, narrow.data(), from.as<uint8_t>() + slot * row, row);
+    for (size_t e = 0; e < width; ++e) out[e] = bf16_to_f32(narrow[e]);
+  };
   for (size_t i = 0; i < count; ++i) {
     const size_t slot = kv_slot(first + i, l.capacity, l.ring);
-    backend_->download(backend_->self, keys + i * layout_.width, l.k.as<uint8_t>() + slot * row, row);
-    backend_->download(backend_->self, values + i * layout_.width, l.v.as<uint8_t>() + slot * row, row);
+    read_row(l.k, slot, keys + i * width);
+    read_row(l.v, slot, values + i * width);
   }
 }
 
 void KvCache::write_positions(size_t layer, size_t first, size_t count, const float* keys, const float* values) {
   Layer& l = layers_[layer];
-  const size_t row = layout_.width * sizeof(float);
+  const size_t row = row_bytes(), width = layout_.width;
+  std::vector<bf16_t> narrow(layout_.type == KvType::bf16 ? width : 0);
+  auto write_row = [&](DeviceBuffer& to, size_t slot, const float* in) {
+    if (layout_.type == KvType::f32) return backend_->upload(backend_->self, to.as<uint8_t>() + slot * row, in, row);
+    for (size_t e = 0; e < width; ++e) narrow[e] = f32_to_bf16(in[e]);
+    backend_->upload(backend_->self, to.as<uint8_t>() + slot * row, narrow.data(), row);
+  };
   for (size_t i = 0; i < count; ++i) {
     const size_t slot = kv_slot(first + i, l.capacity, l.ring);
-    backend_->upload(backend_->self, l.k.as<uint8_t>() + slot * row, keys + i * layout_.width, row);
-    backend_->upload(backend_->self, l.v.as<uint8_t>() + slot * row, values + i * layout_.width, row);
+    write_row(l.k, slot, keys + i * width);
+    write_row(l.v, slot, values + i * width);
   }
 }
 

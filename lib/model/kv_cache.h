@@ -23,12 +23,13 @@ struct KvLayout {
   size_t context_length = 0;
   size_t max_batch_tokens = 0;
   size_t rewind_tokens = 0;  // extra ring slots, so truncation can drop that many tokens for free
+  KvType type = KvType::f32;
 };
 
 class KvCache {
  public:
   struct Layer {
-    DeviceBuffer k, v;  // [capacity, width]
+    DeviceBuffer k, v;  // [capacity, width] elements of layout().type
     size_t capacity = 0;
     bool ring = false;
   };
@@ -50,7 +51,8 @@ class KvCache {
   size_t rewindable() const noexcept;
 
   // Positions [first, first + count) of one layer, keys then values, each
-  // [count, width] in position order; the caller checks the layer holds them.
+  // [count, width] in position order, as fp32 (a bf16 cache widens on read
+  // and rounds on write); the caller checks the layer holds them.
   void read_positions(size_t layer, size_t first, size_t count, float* keys, float* values) const;
   void write_positions(size_t layer, size_t first, size_t count, const float* keys, const float* values);
   // The positions a layer holds when the session holds `positions` tokens:
@@ -61,6 +63,7 @@ class KvCache {
   const Layer& layer(size_t index) const noexcept { return layers_[index]; }
   Layer& layer(size_t index) noexcept { return layers_[index]; }
   size_t bytes() const noexcept;
+  size_t row_bytes() const noexcept;  // one position of one layer's keys (or values)
 
  private:
   const Backend* backend_ = nullptr;

@@ -31,6 +31,10 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     if (resolved.max_batch_tokens == 0) {
       return Status(StatusCode::invalid_argument, "Session::create: max_batch_tokens must be at least 1");
     }
+    if (resolved.numerics != Numerics::exact && resolved.numerics != Numerics::fast) {
+      return error(StatusCode::invalid_argument, "Session::create: numerics %d is not a Numerics value",
+                   static_cast<int>(resolved.numerics));
+    }
     resolved.max_batch_tokens = std::min(resolved.max_batch_tokens, resolved.context_length);
     auto impl = std::make_unique<Impl>();
     impl->model = std::move(model);
@@ -41,7 +45,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
                     static_cast<size_t>(c.sliding_window),
                     resolved.context_length,
                     resolved.max_batch_tokens,
-                    resolved.rewind_tokens};
+                    resolved.rewind_tokens,
+                    resolved.numerics == Numerics::fast ? KvType::bf16 : KvType::f32};
     Result<KvCache> cache = KvCache::create(impl->m().backend, layout);
     if (!cache.ok()) return cache.status();
     impl->cache = std::move(cache.value());

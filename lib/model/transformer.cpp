@@ -26,8 +26,8 @@ struct Dims {
 };
 
 // x += out(attention(rope(qkv(norm(x)))))
-void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, KvCache::Layer& cache, Workspace& ws,
-                     size_t n, size_t first_position) {
+void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, KvCache::Layer& cache, KvType kv_type,
+                     Workspace& ws, size_t n, size_t first_position) {
   const Backend& be = m.backend;
   const LayerWeights& w = m.weights.layers[layer_index];
   float* x = ws.residual.as();
@@ -42,10 +42,10 @@ void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, Kv
   be.rope_f32(be.self, k, n, d.qkv, d.NKV, d.D, ws.rope_cos.as(), ws.rope_sin.as());
   const size_t kv_width = d.NKV * d.D;
   be.kv_store_f32(be.self, KvStoreArgs{k, v, d.qkv, n, first_position, kv_width, cache.k.as(), cache.v.as(),
-                                       cache.capacity, cache.ring});
+                                       cache.capacity, cache.ring, kv_type});
   // Even layers are banded: a query sees sliding_window keys, itself included.
   const size_t window = layer_index % 2 == 0 ? static_cast<size_t>(m.config().sliding_window) : 0;
-  be.attention_f32(be.self, AttentionArgs{q, d.qkv, cache.k.as(), cache.v.as(), cache.capacity, cache.ring, n,
+  be.attention_f32(be.self, AttentionArgs{q, d.qkv, cache.k.as(), cache.v.as(), cache.capacity, cache.ring, kv_type, n,
                                           first_position, window, d.NQ, d.NKV, d.D, w.sinks,
                                           1.0f / std::sqrt(static_cast<float>(d.D)), ws.attention.as(), d.NQ * d.D});
   be.matmul_f32_bf16w(
@@ -135,7 +135,7 @@ bool forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const in
   be.embedding_bf16_f32(be.self, m.weights.embedding, d.H, ws.token_ids.as<int32_t>(), n, ws.residual.as());
   for (size_t layer = 0; layer < m.weights.layers.size(); ++layer) {
     if (cancel.load(std::memory_order_relaxed)) return false;
-    attention_block(m, d, layer, cache.layer(layer), ws, n, first_position);
+    attention_block(m, d, layer, cache.layer(layer), cache.layout().type, ws, n, first_position);
     moe_block(m, d, layer, ws, n);
   }
   const size_t rows = n - logits_from;

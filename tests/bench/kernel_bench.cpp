@@ -144,8 +144,8 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   fill.floats(q, 1.0f);
   fill.bf16s(sinks, 1.0f);
   measure("attention decode at depth 8192", 2.0 * depth * NKV * D * sizeof(float), true, [&](size_t) {
-    be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), depth, false, 1, depth - 1,
-                                            0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
+    be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), depth, false, KvType::f32, 1,
+                                            depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
   });
   if (quick) return out;
 
@@ -169,8 +169,8 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   double flops = 0;  // q.k and p.v over each causal prefix
   for (size_t p = 0; p < T; ++p) flops += 4.0 * NQ * D * static_cast<double>(p + 1);
   measure("attention prefill, 512 tokens", flops, false, [&](size_t) {
-    be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), depth, false, T, 0, 0, NQ,
-                                            NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
+    be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), depth, false, KvType::f32, T,
+                                            0, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
   });
   return out;
 }

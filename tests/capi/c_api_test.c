@@ -176,6 +176,30 @@ int main(void) {
   EXPECT(info.struct_size == sizeof info);
 
   ossrt_session_options_init(&session_options);
+  EXPECT(session_options.numerics == OSSRT_NUMERICS_EXACT);
+  session_options.numerics = 5;
+  EXPECT(ossrt_session_create(model, &session_options, &session) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(session == NULL && strstr(ossrt_last_error_message(), "numerics") != NULL);
+  {
+    /* Fast numerics: a bf16 KV cache, half the bytes of the exact one. */
+    ossrt_session* fast = NULL;
+    ossrt_session* exact = NULL;
+    ossrt_session_memory fast_memory, exact_memory;
+    memset(&fast_memory, 0, sizeof fast_memory);
+    memset(&exact_memory, 0, sizeof exact_memory);
+    fast_memory.struct_size = exact_memory.struct_size = sizeof fast_memory;
+    session_options.numerics = OSSRT_NUMERICS_FAST;
+    EXPECT(ossrt_session_create(model, &session_options, &fast) == OSSRT_STATUS_OK);
+    session_options.numerics = OSSRT_NUMERICS_EXACT;
+    EXPECT(ossrt_session_create(model, &session_options, &exact) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_append_tokens(fast, prompt, 5) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_append_tokens(exact, prompt, 5) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_get_memory(fast, &fast_memory) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_get_memory(exact, &exact_memory) == OSSRT_STATUS_OK);
+    EXPECT(fast_memory.kv_cache_bytes > 0 && 2 * fast_memory.kv_cache_bytes == exact_memory.kv_cache_bytes);
+    ossrt_session_destroy(fast);
+    ossrt_session_destroy(exact);
+  }
   session_options.max_batch_tokens = 2;
   EXPECT(ossrt_session_create(model, &session_options, &session) == OSSRT_STATUS_OK);
   ossrt_model_destroy(model); /* the session keeps the model alive */

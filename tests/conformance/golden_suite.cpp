@@ -3,6 +3,15 @@
 // For each prompt and each way of feeding it (one full forward, token-by-token
 // decode, small chunks) it checks the last-position logits, the top-5 ids at
 // every position, and the greedy continuation.
+//
+// --mode exact (default) holds the session to the reference's fp32 run: logits
+// within 1e-3, top-5 ids equal up to near-ties, greedy tokens identical.
+// --mode fast runs Numerics::fast sessions against the same run with the
+// bound the official bf16 reference itself needs on tiny-a: last-position
+// logits within 0.15 (the bf16 run is 0.11 away) and top-1 agreement at 97%
+// or more of all positions. The top-5 logits at every position and the
+// greedy continuation are reported, not checked: the bf16 run's own top-5
+// error reaches 0.75, and one flipped greedy token changes the rest.
 #include <simdjson.h>
 
 #include <algorithm>
@@ -20,6 +29,8 @@ namespace conformance {
 namespace {
 
 constexpr double kLogitTolerance = 1e-3;
+constexpr double kFastLogitTolerance = 0.15;
+constexpr double kFastTop1Agreement = 0.97;
 
 struct Top5 {
   std::vector<int64_t> ids;
@@ -82,6 +93,7 @@ std::vector<size_t> top_ids(const float* logits, size_t vocab, size_t count) {
 
 struct Top5Outcome {
   double max_abs = 0;     // over the golden top-5 logits at every position
+  size_t top1_agree = 0;  // positions whose arg-max is the golden top-1
   size_t mismatches = 0;  // positions whose ids disagree beyond a near-tie
   size_t checked = 0;     // positions with a clear gap to the 6th
   long first_bad = -1;
@@ -96,6 +108,7 @@ Top5Outcome compare_top5(const GoldenPrompt& golden, const std::vector<float>& a
       out.max_abs = std::max(out.max_abs, std::fabs(static_cast<double>(row[want.ids[r]]) - want.logits[r]));
     }
     std::vector<size_t> ours = top_ids(row, vocab, want.ids.size() + 1);
+    if (!ours.empty() && !want.ids.empty() && ours[0] == static_cast<size_t>(want.ids[0])) ++out.top1_agree;
     if (ours.size() <= want.ids.size()) continue;
     if (row[ours[want.ids.size() - 1]] - row[ours[want.ids.size()]] <= kLogitTolerance) continue;
     ++out.checked;
@@ -137,7 +150,7 @@ struct Mode {
 }  // namespace
 
 int run_golden(int argc, char** argv, Report& report) {
-  std::string model_dir, golden_path, run_name = "fp32";
+  std::string model_dir, golden_path, run_name = "fp32", numerics = "exact";
   for (int i = 0; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--model")
@@ -146,15 +159,19 @@ int run_golden(int argc, char** argv, Report& report) {
       golden_path = argv[i + 1];
     else if (flag == "--run")
       run_name = argv[i + 1];
+    else if (flag == "--mode")
+      numerics = argv[i + 1];
     else {
       std::fprintf(stderr, "golden: unknown flag '%s'\n", argv[i]);
       return 2;
     }
   }
-  if (argc % 2 != 0 || model_dir.empty()) {
-    std::fprintf(stderr, "golden: usage: --model DIR [--golden FILE] [--run fp32]\n");
+  if (argc % 2 != 0 || model_dir.empty() || (numerics != "exact" && numerics != "fast")) {
+    std::fprintf(stderr, "golden: usage: --model DIR [--golden FILE] [--run fp32] [--mode exact|fast]\n");
     return 2;
   }
+  const bool fast = numerics == "fast";
+  const double tolerance = fast ? kFastLogitTolerance : kLogitTolerance;
   if (golden_path.empty()) golden_path = (std::filesystem::path(model_dir) / "golden.json").string();
 
   simdjson::dom::parser parser;
@@ -179,13 +196,16 @@ int run_golden(int argc, char** argv, Report& report) {
   const size_t vocab = static_cast<size_t>(model.value()->info().config.vocab_size);
 
   const Mode modes[] = {{"full", 0, 4096}, {"decode", 1, 1}, {"chunked7", 0, 7}};
+  size_t positions = 0, top1_agree = 0;
   for (size_t pi = 0; pi < prompts.size(); ++pi) {
     const GoldenPrompt& golden = prompts[pi];
     for (const Mode& mode : modes) {
       char label[96];
-      std::snprintf(label, sizeof label, "%s prompt%zu(%zu) %s", run_name.c_str(), pi, golden.prompt.size(), mode.name);
+      std::snprintf(label, sizeof label, "%s %s prompt%zu(%zu) %s", run_name.c_str(), numerics.c_str(), pi,
+                    golden.prompt.size(), mode.name);
       ossrt::SessionOptions options;
       options.max_batch_tokens = mode.max_batch_tokens;
+      options.numerics = fast ? ossrt::Numerics::fast : ossrt::Numerics::exact;
       auto session = ossrt::Session::create(model.value(), options);
       std::vector<float> all_logits;
       ossrt::Status st =
@@ -198,13 +218,23 @@ int run_golden(int argc, char** argv, Report& report) {
       double last_max = 0;
       const float* last = all_logits.data() + (golden.prompt.size() - 1) * vocab;
       for (size_t v = 0; v < vocab; ++v) last_max = std::max(last_max, std::fabs(last[v] - golden.last_logits[v]));
-      report.check(last_max <= kLogitTolerance, "%s last_logits max_abs=%.3e (tolerance %.0e)", label, last_max,
-                   kLogitTolerance);
+      report.check(last_max <= tolerance, "%s last_logits max_abs=%.3e (tolerance %.2g)", label, last_max, tolerance);
 
       const Top5Outcome top5 = compare_top5(golden, all_logits, vocab);
-      report.check(top5.mismatches == 0 && top5.max_abs <= kLogitTolerance,
-                   "%s top5 positions=%zu checked=%zu mismatched=%zu first_bad=%ld max_abs=%.3e", label,
-                   golden.top5.size(), top5.checked, top5.mismatches, top5.first_bad, top5.max_abs);
+      const bool top5_ok = top5.mismatches == 0 && top5.max_abs <= tolerance;
+      const char* top5_format =
+          "%s top5 positions=%zu checked=%zu mismatched=%zu first_bad=%ld top1_agree=%zu max_abs=%.3e";
+      if (fast) {
+        std::printf("INFO ");
+        std::printf(top5_format, label, golden.top5.size(), top5.checked, top5.mismatches, top5.first_bad,
+                    top5.top1_agree, top5.max_abs);
+        std::printf(" (reported only in fast mode)\n");
+      } else {
+        report.check(top5_ok, top5_format, label, golden.top5.size(), top5.checked, top5.mismatches, top5.first_bad,
+                     top5.top1_agree, top5.max_abs);
+      }
+      positions += golden.top5.size();
+      top1_agree += top5.top1_agree;
 
       auto generated = session.value()->generate_greedy(golden.greedy.size());
       if (!generated.ok()) {
@@ -216,8 +246,19 @@ int run_golden(int argc, char** argv, Report& report) {
              generated.value()[agree] == golden.greedy[agree]) {
         ++agree;
       }
-      report.check(agree == golden.greedy.size(), "%s greedy identical=%zu/%zu", label, agree, golden.greedy.size());
+      if (fast) {
+        std::printf("INFO %s greedy identical=%zu/%zu (reported only in fast mode)\n", label, agree,
+                    golden.greedy.size());
+      } else {
+        report.check(agree == golden.greedy.size(), "%s greedy identical=%zu/%zu", label, agree, golden.greedy.size());
+      }
     }
+  }
+  if (fast) {
+    const double share = positions == 0 ? 0.0 : static_cast<double>(top1_agree) / static_cast<double>(positions);
+    report.check(positions > 0 && share >= kFastTop1Agreement,
+                 "%s fast top-1 agreement %zu/%zu = %.2f%% (needs %.0f%%)", run_name.c_str(), top1_agree, positions,
+                 100.0 * share, 100.0 * kFastTop1Agreement);
   }
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -152,7 +153,7 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
   }
 }
 
-TEST_CASE("attention kernels equal the reference: decode and prefill, windows, rings, head groups") {
+TEST_CASE("attention kernels equal the reference: decode and prefill, windows, rings, head groups, cache types") {
   std::mt19937 rng(13);
   const Backend& ref = cpu_reference_backend();
   struct Shape {
@@ -169,6 +170,9 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
       {3, 0, 0, 8, false},       {37, 11, 0, 64, false}, {37, 11, 5, 41, true},      // prefill
       {9, 300, 64, 80, true},    {70, 0, 0, 70, false},
   };
+  std::vector<std::pair<Case, KvType>> cases_by_type;
+  for (KvType kv_type : {KvType::f32, KvType::bf16})
+    for (const Case& c : cases) cases_by_type.emplace_back(c, kv_type);
   for (CpuIsa isa : fast_levels()) {
     const Backend& fast = cpu_backend(isa);
     // Groups of 8 and 16 heads take the interleaved-query scores (scores8x8);
@@ -177,28 +181,28 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
                         Shape{24, 2, 16}, Shape{32, 2, 8}}) {
       const size_t width = shape.kv_heads * shape.head_dim, q_width = shape.q_heads * shape.head_dim;
       const auto sinks = random_bf16(shape.q_heads, rng, 2.0f);
-      for (const Case& c : cases) {
-        const auto k_cache = random_floats(c.capacity * width, rng);
-        const auto v_cache = random_floats(c.capacity * width, rng);
+      for (const auto& [c, kv_type] : cases_by_type) {
+        const auto k_rows = random_floats(c.capacity * width, rng);
+        const auto v_rows = random_floats(c.capacity * width, rng);
+        // The caches filled by the reference store (dense, slot = position),
+        // which rounds to bf16 for a bf16 cache.
+        std::vector<uint8_t> k_cache(c.capacity * width * kv_element_bytes(kv_type)), v_cache(k_cache.size());
+        ref.kv_store_f32(ref.self, KvStoreArgs{k_rows.data(), v_rows.data(), width, c.capacity, 0, width,
+                                               k_cache.data(), v_cache.data(), c.capacity, false, kv_type});
+        if (kv_type == KvType::bf16) {
+          bf16_t stored;
+          std::memcpy(&stored, v_cache.data() + (width - 1) * sizeof stored, sizeof stored);
+          REQUIRE(stored == f32_to_bf16(v_rows[width - 1]));
+        }
         const size_t q_stride = q_width + 5;
         const auto q = random_floats(c.n * q_stride, rng, 2.0f);
         std::vector<float> out_ref(c.n * q_width), out_fast(c.n * q_width);
-        AttentionArgs args{q.data(),
-                           q_stride,
-                           k_cache.data(),
-                           v_cache.data(),
-                           c.capacity,
-                           c.ring,
-                           c.n,
-                           c.first_position,
-                           c.window,
-                           shape.q_heads,
-                           shape.kv_heads,
-                           shape.head_dim,
-                           sinks.data(),
-                           1.0f / std::sqrt(float(shape.head_dim)),
-                           out_ref.data(),
-                           q_width};
+        AttentionArgs args{q.data(),       q_stride,      k_cache.data(),
+                           v_cache.data(), c.capacity,    c.ring,
+                           kv_type,        c.n,           c.first_position,
+                           c.window,       shape.q_heads, shape.kv_heads,
+                           shape.head_dim, sinks.data(),  1.0f / std::sqrt(float(shape.head_dim)),
+                           out_ref.data(), q_width};
         ref.attention_f32(ref.self, args);
         args.out = out_fast.data();
         fast.attention_f32(fast.self, args);
@@ -206,7 +210,7 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
                     std::string(cpu_isa_name(isa)) + " attention heads " + std::to_string(shape.q_heads) + "/" +
                         std::to_string(shape.kv_heads) + "x" + std::to_string(shape.head_dim) +
                         " n=" + std::to_string(c.n) + " at " + std::to_string(c.first_position) + " window " +
-                        std::to_string(c.window));
+                        std::to_string(c.window) + (kv_type == KvType::bf16 ? " bf16 cache" : " f32 cache"));
       }
     }
   }

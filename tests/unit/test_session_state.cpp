@@ -160,3 +160,45 @@ TEST_CASE("memory report") {
   CHECK(memory.scratch_bytes > 0);
   CHECK(memory.logits_bytes >= 1536 * sizeof(float));
 }
+
+TEST_CASE("fast numerics: a bf16 KV cache of half the size, logits near exact, state portable both ways") {
+  const std::vector<TokenId> prompt = random_tokens(120, 6);
+  SessionOptions options;
+  options.max_batch_tokens = 16;
+  options.rewind_tokens = 0;
+  auto exact = Session::create(tiny_a(), options);
+  options.numerics = Numerics::fast;
+  auto fast = Session::create(tiny_a(), options);
+  REQUIRE(exact.ok());
+  REQUIRE(fast.ok());
+  REQUIRE(exact.value()->append(prompt).ok());
+  REQUIRE(fast.value()->append(prompt).ok());
+  CHECK(fast.value()->kv_cache_bytes() * 2 == exact.value()->kv_cache_bytes());
+  // tiny-a's fast logits sit about 3e-2 from exact ones (the golden suite's
+  // --mode fast bound is 0.15); identical logits would mean bf16 never ran.
+  const float moved = max_abs_diff(fast.value()->logits(), exact.value()->logits());
+  CHECK(moved > 0.0f);
+  CHECK(moved < 0.15f);
+
+  // A fast session's state restores into an exact one exactly (bf16 widens
+  // without loss) and continues as the fast session would, up to fp32 keys
+  // for the positions appended afterwards.
+  auto blob = fast.value()->save_state();
+  REQUIRE(blob.ok());
+  auto widened = make_session(0);
+  REQUIRE(widened->restore_state(blob.value()).ok());
+  CHECK(max_abs_diff(widened->logits(), fast.value()->logits()) == 0.0f);
+  // An exact state restored into a fast session is rounded to bf16: it then
+  // continues like the fast session that computed the same keys itself.
+  auto exact_blob = exact.value()->save_state();
+  REQUIRE(exact_blob.ok());
+  auto rounded = Session::create(tiny_a(), options);
+  REQUIRE(rounded.ok());
+  REQUIRE(rounded.value()->restore_state(exact_blob.value()).ok());
+  REQUIRE(rounded.value()->append(std::vector<TokenId>{7}).ok());
+  REQUIRE(fast.value()->append(std::vector<TokenId>{7}).ok());
+  CHECK(max_abs_diff(rounded.value()->logits(), fast.value()->logits()) < 0.15f);
+
+  options.numerics = static_cast<Numerics>(7);
+  CHECK(Session::create(tiny_a(), options).status().code() == StatusCode::invalid_argument);
+}

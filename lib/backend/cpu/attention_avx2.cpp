@@ -151,6 +151,16 @@ void accumulate_row(float* out, size_t d, float rescale, const float* p, const f
   }
 }
 
+// count (a multiple of 8) cache elements from element `index` on, as fp32.
+void widen_cache(const void* cache, KvType type, size_t index, size_t count, float* out) {
+  if (type == KvType::f32) {
+    std::memcpy(out, static_cast<const float*>(cache) + index, count * sizeof(float));
+    return;
+  }
+  const bf16_t* in = static_cast<const bf16_t*>(cache) + index;
+  for (size_t i = 0; i < count; i += 8) _mm256_storeu_ps(out + i, load_bf16x8(in + i));
+}
+
 struct HeadState {
   float max, denominator;
 };
@@ -176,9 +186,9 @@ void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* score
     // a few cache sets: copied together once, every head of the group then
     // reads them from L1.
     for (size_t j = 0; j < count; ++j) {
-      const size_t slot = kv_slot(block + j, a.capacity, a.ring);
-      std::memcpy(rows + j * D, a.k_cache + slot * kv_width + kv_head * D, D * sizeof(float));
-      std::memcpy(rows + (kKeyBlock + j) * D, a.v_cache + slot * kv_width + kv_head * D, D * sizeof(float));
+      const size_t first = kv_slot(block + j, a.capacity, a.ring) * kv_width + kv_head * D;
+      widen_cache(a.k_cache, a.kv_type, first, D, rows + j * D);
+      widen_cache(a.v_cache, a.kv_type, first, D, rows + (kKeyBlock + j) * D);
     }
     for (size_t h = 0; h < group; ++h) {
       const float* qh = q + h * D;
@@ -235,41 +245,57 @@ class SplitDecode {
 
   void run() {
     const long long chunks = static_cast<long long>(chunks_);
-    PerThreadBuffer scores(a_.q_heads * kChunk);
+    const size_t scores_size = a_.q_heads * kChunk, widened_size = kRows * a_.kv_heads * a_.head_dim;
+    PerThreadBuffer buffers(scores_size + widened_size);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (long long c = 0; c < chunks; ++c) chunk(static_cast<size_t>(c), scores.mine());
+    for (long long c = 0; c < chunks; ++c) {
+      float* scores = buffers.mine();
+      chunk(static_cast<size_t>(c), scores, scores + scores_size);
+    }
     merge();
   }
 
  private:
-  const float* key_row(size_t j) const {
-    return a_.k_cache + kv_slot(j, a_.capacity, a_.ring) * a_.kv_heads * a_.head_dim;
-  }
-  const float* value_row(size_t j) const {
-    return a_.v_cache + kv_slot(j, a_.capacity, a_.ring) * a_.kv_heads * a_.head_dim;
+  static constexpr size_t kRows = 8;  // cache rows taken together
+
+  // Whole cache rows first..first+n (n <= kRows) as fp32: in place in an fp32
+  // cache, widened into `widened` ([n][kv_heads * head_dim]) from a bf16 one.
+  void fetch_rows(const void* cache, size_t first, size_t n, float* widened, const float** rows) const {
+    const size_t width = a_.kv_heads * a_.head_dim;
+    for (size_t r = 0; r < n; ++r) {
+      const size_t slot = kv_slot(first + r, a_.capacity, a_.ring);
+      if (a_.kv_type == KvType::f32) {
+        rows[r] = static_cast<const float*>(cache) + slot * width;
+      } else {
+        widen_cache(cache, a_.kv_type, slot * width, width, widened + r * width);
+        rows[r] = widened + r * width;
+      }
+    }
   }
 
   // Heads read a row in head_dim pieces, a pattern the hardware prefetcher
   // follows poorly: the next rows are requested whole, ahead of use.
-  void prefetch_rows(const float* (SplitDecode::*row)(size_t) const, size_t first, size_t count) const {
-    const size_t bytes = a_.kv_heads * a_.head_dim * sizeof(float);
+  void prefetch_rows(const void* cache, size_t first, size_t count) const {
+    const size_t bytes = a_.kv_heads * a_.head_dim * kv_element_bytes(a_.kv_type);
     for (size_t r = 0; r < count; ++r) {
-      const char* p = reinterpret_cast<const char*>((this->*row)(first + r));
+      const char* p = static_cast<const char*>(cache) + kv_slot(first + r, a_.capacity, a_.ring) * bytes;
       for (size_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(p + offset, _MM_HINT_T0);
     }
   }
 
-  void chunk(size_t c, float* scores) {
+  void chunk(size_t c, float* scores, float* widened) {
     const size_t D = a_.head_dim, group = a_.q_heads / a_.kv_heads;
     const size_t begin = first_ + c * kChunk, count = std::min(kChunk, keys_ - c * kChunk);
     const float* q = a_.q + t_ * a_.q_stride;
     // Pass 1: scores[h][j], eight keys at a time.
-    const float* rows[8];
+    const float* whole_rows[kRows];
+    const float* rows[kRows];
     size_t j = 0;
     for (; j + 8 <= count; j += 8) {
-      prefetch_rows(&SplitDecode::key_row, begin + j + 8, std::min<size_t>(8, count - std::min(count, j + 8)));
+      prefetch_rows(a_.k_cache, begin + j + 8, std::min<size_t>(8, count - std::min(count, j + 8)));
+      fetch_rows(a_.k_cache, begin + j, 8, widened, whole_rows);
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
-        for (size_t r = 0; r < 8; ++r) rows[r] = key_row(begin + j + r) + kv * D;
+        for (size_t r = 0; r < 8; ++r) rows[r] = whole_rows[r] + kv * D;
         size_t h = kv * group;
         for (; h + 8 <= (kv + 1) * group; h += 8)
           scores8x8(q_lanes_.data() + h * D, rows, D, a_.scale, scores + h * kChunk + j, kChunk);
@@ -277,8 +303,9 @@ class SplitDecode {
       }
     }
     for (; j < count; ++j) {
+      fetch_rows(a_.k_cache, begin + j, 1, widened, whole_rows);
       for (size_t h = 0; h < a_.q_heads; ++h)
-        scores[h * kChunk + j] = dot1(q + h * D, key_row(begin + j) + h / group * D, D) * a_.scale;
+        scores[h * kChunk + j] = dot1(q + h * D, whole_rows[0] + h / group * D, D) * a_.scale;
     }
     // The chunk's softmax numerators, per head.
     for (size_t h = 0; h < a_.q_heads; ++h) {
@@ -291,14 +318,13 @@ class SplitDecode {
     // small enough to stay in L1 while every head takes its share.
     float* acc = acc_.data() + c * a_.q_heads * D;
     std::fill(acc, acc + a_.q_heads * D, 0.0f);
-    constexpr size_t kRows = 8;
-    const float* values[kRows];
     for (size_t r0 = 0; r0 < count; r0 += kRows) {
       const size_t n = std::min(kRows, count - r0);
-      prefetch_rows(&SplitDecode::value_row, begin + r0 + kRows, std::min(kRows, count - std::min(count, r0 + kRows)));
+      prefetch_rows(a_.v_cache, begin + r0 + kRows, std::min(kRows, count - std::min(count, r0 + kRows)));
+      fetch_rows(a_.v_cache, begin + r0, n, widened, whole_rows);
       for (size_t h = 0; h < a_.q_heads; ++h) {
-        for (size_t r = 0; r < n; ++r) values[r] = value_row(begin + r0 + r) + h / group * D;
-        accumulate_row(acc + h * D, D, 1.0f, scores + h * kChunk + r0, values, n);
+        for (size_t r = 0; r < n; ++r) rows[r] = whole_rows[r] + h / group * D;
+        accumulate_row(acc + h * D, D, 1.0f, scores + h * kChunk + r0, rows, n);
       }
     }
   }

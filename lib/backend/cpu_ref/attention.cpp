@@ -7,11 +7,29 @@
 
 namespace ossrt::cpu_ref {
 
+namespace {
+
+void store_row(void* cache, KvType type, size_t slot, const float* row, size_t width) {
+  if (type == KvType::f32) {
+    std::memcpy(static_cast<float*>(cache) + slot * width, row, width * sizeof(float));
+    return;
+  }
+  bf16_t* out = static_cast<bf16_t*>(cache) + slot * width;
+  for (size_t i = 0; i < width; ++i) out[i] = f32_to_bf16(row[i]);
+}
+
+float cache_element(const void* cache, KvType type, size_t index) {
+  return type == KvType::f32 ? static_cast<const float*>(cache)[index]
+                             : bf16_to_f32(static_cast<const bf16_t*>(cache)[index]);
+}
+
+}  // namespace
+
 void kv_store_f32(void*, const KvStoreArgs& a) {
   for (size_t t = 0; t < a.n; ++t) {
     const size_t slot = kv_slot(a.first_position + t, a.capacity, a.ring);
-    std::memcpy(a.k_cache + slot * a.width, a.k + t * a.src_stride, a.width * sizeof(float));
-    std::memcpy(a.v_cache + slot * a.width, a.v + t * a.src_stride, a.width * sizeof(float));
+    store_row(a.k_cache, a.kv_type, slot, a.k + t * a.src_stride, a.width);
+    store_row(a.v_cache, a.kv_type, slot, a.v + t * a.src_stride, a.width);
   }
 }
 
@@ -35,10 +53,9 @@ void attention_f32(void*, const AttentionArgs& a) {
     std::fill(out, out + a.head_dim, 0.0f);
     for (size_t j = first_key; j <= position; ++j) {
       const size_t slot = kv_slot(j, a.capacity, a.ring);
-      const float* k = a.k_cache + slot * kv_width + kv_offset;
-      const float* v = a.v_cache + slot * kv_width + kv_offset;
+      const size_t row = slot * kv_width + kv_offset;
       float score = 0;
-      for (size_t d = 0; d < a.head_dim; ++d) score += q[d] * k[d];
+      for (size_t d = 0; d < a.head_dim; ++d) score += q[d] * cache_element(a.k_cache, a.kv_type, row + d);
       score *= a.scale;
       if (score > running_max) {
         const float rescale = std::exp(running_max - score);
@@ -48,7 +65,7 @@ void attention_f32(void*, const AttentionArgs& a) {
       }
       const float p = std::exp(score - running_max);
       denominator += p;
-      for (size_t d = 0; d < a.head_dim; ++d) out[d] += p * v[d];
+      for (size_t d = 0; d < a.head_dim; ++d) out[d] += p * cache_element(a.v_cache, a.kv_type, row + d);
     }
     for (size_t d = 0; d < a.head_dim; ++d) out[d] /= denominator;
   }
