@@ -8,7 +8,7 @@
 // within 1e-3, top-5 ids equal up to near-ties, greedy tokens identical.
 // --mode fast runs Numerics::fast sessions against the same run with the
 // bound the official bf16 reference itself needs on tiny-a: last-position
-// logits within 0.15 (the bf16 run is 0.11 away) and top-1 agreement at 97%
+// logits within 0.15 (the bf16 run is up to 0.13 away) and top-1 agreement at 97%
 // or more of all positions. The top-5 logits at every position and the
 // greedy continuation are reported, not checked: the bf16 run's own top-5
 // error reaches 0.75, and one flipped greedy token changes the rest.
