@@ -151,14 +151,13 @@ void accumulate_row(float* out, size_t d, float rescale, const float* p, const f
   }
 }
 
-// count (a multiple of 8) cache elements from element `index` on, as fp32.
+// count cache elements from element `index` on, as fp32.
 void widen_cache(const void* cache, KvType type, size_t index, size_t count, float* out) {
   if (type == KvType::f32) {
     std::memcpy(out, static_cast<const float*>(cache) + index, count * sizeof(float));
-    return;
+  } else {
+    widen_bf16(static_cast<const bf16_t*>(cache) + index, count, out);
   }
-  const bf16_t* in = static_cast<const bf16_t*>(cache) + index;
-  for (size_t i = 0; i < count; i += 8) _mm256_storeu_ps(out + i, load_bf16x8(in + i));
 }
 
 struct HeadState {

@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "backend/backend.h"
+#include "util/numeric.h"
 
 namespace ossrt::cpu_avx2 {
 
@@ -23,6 +24,13 @@ inline void prefetch_ahead(const void* p) {
 inline __m256 load_bf16x8(const bf16_t* p) {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(raw), 16));
+}
+
+// dst[0, count) = src widened to fp32, eight at a time.
+inline void widen_bf16(const bf16_t* src, size_t count, float* dst) {
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) _mm256_storeu_ps(dst + i, load_bf16x8(src + i));
+  for (; i < count; ++i) dst[i] = bf16_to_f32(src[i]);
 }
 
 inline float horizontal_sum(__m256 v) {

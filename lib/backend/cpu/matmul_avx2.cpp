@@ -89,12 +89,6 @@ void store_output(const MatmulArgs& a, size_t t, size_t o, float sum) {
 // Rows per parallel job of the panel product: eight panels.
 constexpr size_t kPanelJobRows = 8 * kPanelRows;
 
-void widen_bf16_row(const bf16_t* w, size_t in, float* dst) {
-  size_t i = 0;
-  for (; i + 8 <= in; i += 8) _mm256_storeu_ps(dst + i, load_bf16x8(w + i));
-  for (; i < in; ++i) dst[i] = bf16_to_f32(w[i]);
-}
-
 void matmul_many_tokens(const MatmulArgs& a) {
   // Buffers first: nothing may throw inside a parallel region.
   std::vector<float> packed(packed_tokens_floats(a.n, a.in));
@@ -111,7 +105,7 @@ void matmul_many_tokens(const MatmulArgs& a) {
   for (long long job = 0; job < jobs; ++job) {
     const size_t first = static_cast<size_t>(job) * kPanelJobRows, last = std::min(first + kPanelJobRows, a.out);
     multiply_rows(
-        first, last, x, panels.mine(), [&](size_t r, float* dst) { widen_bf16_row(a.w + r * a.in, a.in, dst); },
+        first, last, x, panels.mine(), [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); },
         [&](size_t t, size_t r, float sum) { store_output(a, t, r, sum); });
   }
 }
