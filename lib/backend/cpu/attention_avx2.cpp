@@ -121,33 +121,8 @@ void accumulate_values(float* out, float rescale, const float* p, const float* c
 
 void accumulate_row(float* out, size_t d, float rescale, const float* p, const float* const* v, size_t count) {
   for (size_t column = 0; column < d; column += 64) {
-    float* o = out + column;
-    switch ((std::min<size_t>(64, d - column)) / 8) {
-      case 1:
-        accumulate_values<1>(o, rescale, p, v, count, column);
-        break;
-      case 2:
-        accumulate_values<2>(o, rescale, p, v, count, column);
-        break;
-      case 3:
-        accumulate_values<3>(o, rescale, p, v, count, column);
-        break;
-      case 4:
-        accumulate_values<4>(o, rescale, p, v, count, column);
-        break;
-      case 5:
-        accumulate_values<5>(o, rescale, p, v, count, column);
-        break;
-      case 6:
-        accumulate_values<6>(o, rescale, p, v, count, column);
-        break;
-      case 7:
-        accumulate_values<7>(o, rescale, p, v, count, column);
-        break;
-      default:
-        accumulate_values<8>(o, rescale, p, v, count, column);
-        break;
-    }
+    with_count<8>((d - column) / 8,
+                  [&](auto vectors) { accumulate_values<vectors>(out + column, rescale, p, v, count, column); });
   }
 }
 

@@ -3,7 +3,10 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <type_traits>
+#include <utility>
 
 #include "backend/backend.h"
 #include "util/numeric.h"
@@ -24,6 +27,20 @@ inline void prefetch_ahead(const void* p) {
 inline __m256 load_bf16x8(const bf16_t* p) {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(raw), 16));
+}
+
+// Calls f(std::integral_constant<size_t, N>{}) with N = min(n, Max) for
+// n >= 1 (n = 0: no call). The register-blocked kernels take their block
+// sizes (tokens, rows, vectors) as template arguments so that every loop over
+// them unrolls and their accumulators stay in registers; this picks the
+// instance for a runtime tail.
+template <size_t Max, class F>
+inline void with_count(size_t n, F&& f) {
+  const size_t clamped = std::min(n, Max);
+  [&]<size_t... I>(std::index_sequence<I...>) {
+    static_cast<void>(((clamped == I + 1 ? (f(std::integral_constant<size_t, I + 1>{}), true) : false) || ...));
+  }
+  (std::make_index_sequence<Max>{});
 }
 
 // dst[0, count) = src widened to fp32, eight at a time.

@@ -66,19 +66,6 @@ void dot_four_rows(const bf16_t* w, size_t in, const float* x, float* sums) {
   }
 }
 
-void dot_rows(const bf16_t* w, const float* const* x, size_t nt, size_t in, float* sums) {
-  switch (nt) {
-    case 1:
-      return dot_row<1>(w, x, in, sums);
-    case 2:
-      return dot_row<2>(w, x, in, sums);
-    case 3:
-      return dot_row<3>(w, x, in, sums);
-    default:
-      return dot_row<4>(w, x, in, sums);
-  }
-}
-
 // y[t, o] (+)= sum + bias[o]
 void store_output(const MatmulArgs& a, size_t t, size_t o, float sum) {
   const float bias = a.bias != nullptr ? bf16_to_f32(a.bias[o]) : 0.0f;
@@ -132,7 +119,7 @@ void matmul_f32_bf16w(void*, const MatmulArgs& a) {
       }
       for (; o < last; ++o) {
         float sums[kTokenBlock];
-        dot_rows(a.w + o * a.in, x, nt, a.in, sums);
+        with_count<kTokenBlock>(nt, [&](auto tokens) { dot_row<tokens>(a.w + o * a.in, x, a.in, sums); });
         for (size_t j = 0; j < nt; ++j) store_output(a, t0 + j, o, sums[j]);
       }
     }

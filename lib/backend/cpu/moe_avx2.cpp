@@ -100,16 +100,7 @@ void mxfp4_dot(const uint8_t* blocks, const uint8_t* scales, size_t in, const fl
 
 void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const float* const* x, size_t nt,
                 float* sums) {
-  switch (nt) {
-    case 1:
-      return mxfp4_dot<1>(blocks, scales, in, x, sums);
-    case 2:
-      return mxfp4_dot<2>(blocks, scales, in, x, sums);
-    case 3:
-      return mxfp4_dot<3>(blocks, scales, in, x, sums);
-    default:
-      return mxfp4_dot<4>(blocks, scales, in, x, sums);
-  }
+  with_count<kTokenBlock>(nt, [&](auto tokens) { mxfp4_dot<tokens>(blocks, scales, in, x, sums); });
 }
 
 // The (token, slot) pairs that chose each expert, experts in ascending order.

@@ -96,24 +96,6 @@ void multiply_tile(const float* panel, size_t in, const float* strip, float* til
   }
 }
 
-template <size_t V>
-void multiply_tile_rows(size_t rows, const float* panel, size_t in, const float* strip, float* tile) {
-  switch (rows) {
-    case 1:
-      return multiply_tile<1, V>(panel, in, strip, tile);
-    case 2:
-      return multiply_tile<2, V>(panel, in, strip, tile);
-    case 3:
-      return multiply_tile<3, V>(panel, in, strip, tile);
-    case 4:
-      return multiply_tile<4, V>(panel, in, strip, tile);
-    case 5:
-      return multiply_tile<5, V>(panel, in, strip, tile);
-    default:
-      return multiply_tile<6, V>(panel, in, strip, tile);
-  }
-}
-
 // For weight rows [first, last): widen(r, dst) writes row r as `in` floats in
 // the packed tokens' element order; out(t, r, sum) receives every product.
 // `panel` is this thread's buffer of kPanelRows * in floats.
@@ -125,11 +107,9 @@ void multiply_rows(size_t first, size_t last, const PackedTokens& x, float* pane
     for (size_t r = 0; r < rows; ++r) widen(r0 + r, panel + r * x.in);
     for (size_t s = 0; s < token_strips(x.tokens); ++s) {
       const size_t width = std::min(kStripTokens, x.tokens - s * kStripTokens);
-      if (width > 8) {
-        multiply_tile_rows<2>(rows, panel, x.in, x.strip(s), tile);
-      } else {
-        multiply_tile_rows<1>(rows, panel, x.in, x.strip(s), tile);
-      }
+      with_count<kStripTokens / 8>((width + 7) / 8, [&](auto vectors) {
+        with_count<kPanelRows>(rows, [&](auto r) { multiply_tile<r, vectors>(panel, x.in, x.strip(s), tile); });
+      });
       for (size_t r = 0; r < rows; ++r) {
         for (size_t j = 0; j < width; ++j) out(s * kStripTokens + j, r0 + r, tile[r * kStripTokens + j]);
       }
