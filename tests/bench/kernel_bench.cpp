@@ -89,8 +89,9 @@ struct Rotating {
 
 std::vector<Measurement> run_level(const Backend& be, const std::string& level, bool quick, const std::string& only) {
   std::vector<Measurement> out;
-  auto measure = [&](const char* kernel, double amount, bool memory_bound, const std::function<void(size_t)>& call) {
-    if (only.empty() || std::string(kernel).find(only) != std::string::npos)
+  auto measure = [&](const std::string& kernel, double amount, bool memory_bound,
+                     const std::function<void(size_t)>& call) {
+    if (only.empty() || kernel.find(only) != std::string::npos)
       out.push_back({kernel, level, time_calls(call), amount, memory_bound});
   };
   Filler fill;
@@ -135,26 +136,27 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
             be.moe_mxfp4_f32(be.self, moe_args(1, ids, weights));
           });
 
-  // Attention over a dense layer's cache: one token at depth 8192.
-  const size_t depth = 8192;
-  std::vector<float> k_cache(depth * NKV * D), v_cache(depth * NKV * D), q(512 * QKV), att(512 * NQ * D);
+  // Attention over a dense layer's cache: one token at a chat's depth and at 8192.
+  std::vector<float> q(512 * QKV), att(512 * NQ * D);
   std::vector<bf16_t> sinks(NQ);
-  fill.floats(k_cache, 1.0f);
-  fill.floats(v_cache, 1.0f);
   fill.floats(q, 1.0f);
   fill.bf16s(sinks, 1.0f);
-  measure("attention decode at depth 8192", 2.0 * depth * NKV * D * sizeof(float), true, [&](size_t) {
-    be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), depth, false, KvType::f32, 1,
-                                            depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
-  });
-  {
+  for (size_t depth : {size_t{1024}, size_t{8192}}) {
+    std::vector<float> k_cache(depth * NKV * D), v_cache(depth * NKV * D);
+    fill.floats(k_cache, 1.0f);
+    fill.floats(v_cache, 1.0f);
+    const std::string name = "attention decode at depth " + std::to_string(depth);
+    measure(name, 2.0 * depth * NKV * D * sizeof(float), true, [&](size_t) {
+      be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), depth, false, KvType::f32,
+                                              1, depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
+    });
     // The same cache in bf16 (Numerics::fast): half the bytes to read.
     std::vector<bf16_t> k_narrow(k_cache.size()), v_narrow(v_cache.size());
     for (size_t i = 0; i < k_cache.size(); ++i) {
       k_narrow[i] = f32_to_bf16(k_cache[i]);
       v_narrow[i] = f32_to_bf16(v_cache[i]);
     }
-    measure("attention decode at depth 8192, bf16 cache", 2.0 * depth * NKV * D * sizeof(bf16_t), true, [&](size_t) {
+    measure(name + ", bf16 cache", 2.0 * depth * NKV * D * sizeof(bf16_t), true, [&](size_t) {
       be.attention_f32(be.self,
                        AttentionArgs{q.data(), QKV, k_narrow.data(), v_narrow.data(), depth, false, KvType::bf16, 1,
                                      depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
@@ -181,9 +183,12 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   }
   double flops = 0;  // q.k and p.v over each causal prefix
   for (size_t p = 0; p < T; ++p) flops += 4.0 * NQ * D * static_cast<double>(p + 1);
+  std::vector<float> k_cache(T * NKV * D), v_cache(T * NKV * D);
+  fill.floats(k_cache, 1.0f);
+  fill.floats(v_cache, 1.0f);
   measure("attention prefill, 512 tokens", flops, false, [&](size_t) {
-    be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), depth, false, KvType::f32, T,
-                                            0, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
+    be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), T, false, KvType::f32, T, 0,
+                                            0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
   });
   return out;
 }

@@ -12,6 +12,7 @@
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
 #include "util/numeric.h"
+#include "util/thread_scope.h"
 
 using namespace ossrt;
 
@@ -176,9 +177,11 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
   for (CpuIsa isa : fast_levels()) {
     const Backend& fast = cpu_backend(isa);
     // Groups of 8 and 16 heads take the interleaved-query scores (scores8x8);
-    // a group of 12 takes it for 8 heads and dot8 for the other 4.
+    // a group of 12 takes it for 8 heads and dot8 for the other 4. Values are
+    // accumulated for pairs of heads and a last odd head (groups of 3), in
+    // column blocks with a tail (head_dim 40).
     for (Shape shape : {Shape{4, 2, 16}, Shape{8, 1, 8}, Shape{16, 2, 64}, Shape{6, 3, 24}, Shape{4, 4, 12},
-                        Shape{24, 2, 16}, Shape{32, 2, 8}}) {
+                        Shape{24, 2, 16}, Shape{32, 2, 8}, Shape{6, 2, 40}}) {
       const size_t width = shape.kv_heads * shape.head_dim, q_width = shape.q_heads * shape.head_dim;
       const auto sinks = random_bf16(shape.q_heads, rng, 2.0f);
       for (const auto& [c, kv_type] : cases_by_type) {
@@ -205,12 +208,17 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
                            out_ref.data(), q_width};
         ref.attention_f32(ref.self, args);
         args.out = out_fast.data();
-        fast.attention_f32(fast.self, args);
-        check_close(out_fast, out_ref,
-                    std::string(cpu_isa_name(isa)) + " attention heads " + std::to_string(shape.q_heads) + "/" +
-                        std::to_string(shape.kv_heads) + "x" + std::to_string(shape.head_dim) +
-                        " n=" + std::to_string(c.n) + " at " + std::to_string(c.first_position) + " window " +
-                        std::to_string(c.window) + (kv_type == KvType::bf16 ? " bf16 cache" : " f32 cache"));
+        // Decode splits its keys into a chunk per thread.
+        for (size_t threads : {1, 2, 3}) {
+          const ThreadCountScope scope(threads);
+          fast.attention_f32(fast.self, args);
+          check_close(out_fast, out_ref,
+                      std::string(cpu_isa_name(isa)) + " attention heads " + std::to_string(shape.q_heads) + "/" +
+                          std::to_string(shape.kv_heads) + "x" + std::to_string(shape.head_dim) +
+                          " n=" + std::to_string(c.n) + " at " + std::to_string(c.first_position) + " window " +
+                          std::to_string(c.window) + (kv_type == KvType::bf16 ? " bf16 cache" : " f32 cache") + ", " +
+                          std::to_string(threads) + " threads");
+        }
       }
     }
   }

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <vector>
 
+#include <omp.h>
+
 #include "backend/cpu/avx2_common.h"
 #include "backend/cpu/kernels.h"
 #include "util/numeric.h"
@@ -105,24 +107,52 @@ float exponentiate(float* s, size_t count, float shift) {
   return total;
 }
 
-// out[0, 8 NV) = out * rescale + sum_j p[j] v[j][0, 8 NV): the row stays in
-// registers, one FMA chain per 8 columns.
-template <size_t NV>
-void accumulate_values(float* out, float rescale, const float* p, const float* const* v, size_t count, size_t column) {
-  __m256 o[NV];
-  const __m256 r = _mm256_set1_ps(rescale);
-  for (size_t i = 0; i < NV; ++i) o[i] = _mm256_mul_ps(_mm256_loadu_ps(out + 8 * i), r);
-  for (size_t j = 0; j < count; ++j) {
-    const __m256 weight = _mm256_set1_ps(p[j]);
-    for (size_t i = 0; i < NV; ++i) o[i] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(v[j] + column + 8 * i), o[i]);
+// For NH heads h (rows out_stride apart in out, p_stride in p): out_h[0, 8 NV) =
+// out_h * rescale_h + sum_j p_h[j] v[j][column, column + 8 NV). The rows stay
+// in registers, one FMA chain per head and 8 columns; the heads share each
+// value load (one load per FMA would leave the loads, not the FMAs, the limit).
+template <size_t NH, size_t NV>
+void accumulate_values(float* out, size_t out_stride, const float* rescale, const float* p, size_t p_stride,
+                       const float* const* v, size_t count, size_t column) {
+  __m256 o[NH][NV];
+  for (size_t h = 0; h < NH; ++h) {
+    const __m256 r = _mm256_set1_ps(rescale[h]);
+    for (size_t i = 0; i < NV; ++i) o[h][i] = _mm256_mul_ps(_mm256_loadu_ps(out + h * out_stride + 8 * i), r);
   }
-  for (size_t i = 0; i < NV; ++i) _mm256_storeu_ps(out + 8 * i, o[i]);
+  for (size_t j = 0; j < count; ++j) {
+    __m256 weight[NH];
+    for (size_t h = 0; h < NH; ++h) weight[h] = _mm256_set1_ps(p[h * p_stride + j]);
+    for (size_t i = 0; i < NV; ++i) {
+      const __m256 value = _mm256_loadu_ps(v[j] + column + 8 * i);
+      for (size_t h = 0; h < NH; ++h) o[h][i] = _mm256_fmadd_ps(weight[h], value, o[h][i]);
+    }
+  }
+  for (size_t h = 0; h < NH; ++h) {
+    for (size_t i = 0; i < NV; ++i) _mm256_storeu_ps(out + h * out_stride + 8 * i, o[h][i]);
+  }
 }
 
-void accumulate_row(float* out, size_t d, float rescale, const float* p, const float* const* v, size_t count) {
-  for (size_t column = 0; column < d; column += 64) {
-    with_count<8>((d - column) / 8,
-                  [&](auto vectors) { accumulate_values<vectors>(out + column, rescale, p, v, count, column); });
+// accumulate_values over heads' whole rows of d columns: pairs of heads
+// where they are, then a last single head.
+// Head h's row is out + h * d, its weights p + h * p_stride.
+void accumulate_rows(float* out, size_t heads, size_t d, const float* rescale, const float* p, size_t p_stride,
+                     const float* const* v, size_t count) {
+  size_t h = 0;
+  for (; h + 2 <= heads; h += 2) {
+    for (size_t column = 0; column < d; column += 32) {
+      with_count<4>((d - column) / 8, [&](auto vectors) {
+        accumulate_values<2, vectors>(out + h * d + column, d, rescale + h, p + h * p_stride, p_stride, v, count,
+                                      column);
+      });
+    }
+  }
+  for (; h < heads; ++h) {
+    for (size_t column = 0; column < d; column += 64) {
+      with_count<8>((d - column) / 8, [&](auto vectors) {
+        accumulate_values<1, vectors>(out + h * d + column, d, rescale + h, p + h * p_stride, p_stride, v, count,
+                                      column);
+      });
+    }
   }
 }
 
@@ -164,6 +194,7 @@ void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* score
       widen_cache(a.k_cache, a.kv_type, first, D, rows + j * D);
       widen_cache(a.v_cache, a.kv_type, first, D, rows + (kKeyBlock + j) * D);
     }
+    float rescale[64];
     for (size_t h = 0; h < group; ++h) {
       const float* qh = q + h * D;
       float* s = scores + h * kKeyBlock;
@@ -172,11 +203,11 @@ void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* score
       for (; j < count; ++j) s[j] = dot1(qh, keys[j], D) * a.scale;
       // Online softmax update over the block.
       const float block_max = max_value(s, count, state[h].max);
-      const float rescale = std::exp(state[h].max - block_max);
+      rescale[h] = std::exp(state[h].max - block_max);
       state[h].max = block_max;
-      state[h].denominator = state[h].denominator * rescale + exponentiate(s, count, block_max);
-      accumulate_row(acc + h * D, D, rescale, s, values, count);
+      state[h].denominator = state[h].denominator * rescale[h] + exponentiate(s, count, block_max);
     }
+    accumulate_rows(acc, group, D, rescale, scores, kKeyBlock, values, count);
   }
   float* out = a.out + t * a.out_stride + kv_head * group * D;
   for (size_t h = 0; h < group; ++h) {
@@ -193,13 +224,19 @@ void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* score
 // row is read from memory once, sequentially, whatever the head count.
 class SplitDecode {
  public:
-  static constexpr size_t kChunk = 1024;  // keys per chunk: [heads][kChunk] scores stay in L2
+  static constexpr size_t kMaxChunk = 1024;  // keys per chunk: [heads][chunk] scores stay in L2
+  static constexpr size_t kMinChunk = 64;    // below this the merge outweighs the split
 
   explicit SplitDecode(const AttentionArgs& a, size_t t) : a_(a), t_(t) {
     const size_t position = a.first_position + t;
     first_ = first_visible_key(position, a.window);
     keys_ = position + 1 - first_;
-    chunks_ = (keys_ + kChunk - 1) / kChunk;
+    // At least one chunk per thread, so short contexts (and the sliding
+    // window's 128 keys) use every thread too; a multiple of kValueRows.
+    const size_t threads = static_cast<size_t>(std::max(1, omp_get_max_threads()));
+    const size_t share = (keys_ + threads - 1) / threads;
+    chunk_ = std::clamp((share + kValueRows - 1) / kValueRows * kValueRows, kMinChunk, kMaxChunk);
+    chunks_ = (keys_ + chunk_ - 1) / chunk_;
     max_.resize(chunks_ * a.q_heads);
     sum_.resize(chunks_ * a.q_heads);
     acc_.resize(chunks_ * a.q_heads * a.head_dim);
@@ -219,7 +256,7 @@ class SplitDecode {
 
   void run() {
     const long long chunks = static_cast<long long>(chunks_);
-    const size_t scores_size = a_.q_heads * kChunk, widened_size = kValueRows * a_.kv_heads * a_.head_dim;
+    const size_t scores_size = a_.q_heads * chunk_, widened_size = kValueRows * a_.kv_heads * a_.head_dim;
     PerThreadBuffer buffers(scores_size + widened_size);
 #pragma omp parallel for schedule(dynamic, 1)
     for (long long c = 0; c < chunks; ++c) {
@@ -251,6 +288,23 @@ class SplitDecode {
     }
   }
 
+  // kv head `kv`'s slices of cache rows first..first+n (n <= kValueRows) as
+  // fp32: in place in an fp32 cache; widened from a bf16 one into `widened`
+  // ([n][head_dim], contiguous: the rows' own stride is a power of two that
+  // maps the slices onto a few cache sets, and the group's heads reread them).
+  void head_slices(const void* cache, size_t kv, size_t first, size_t n, float* widened, const float** rows) const {
+    const size_t D = a_.head_dim, width = a_.kv_heads * D;
+    for (size_t r = 0; r < n; ++r) {
+      const size_t index = kv_slot(first + r, a_.capacity, a_.ring) * width + kv * D;
+      if (a_.kv_type == KvType::f32) {
+        rows[r] = static_cast<const float*>(cache) + index;
+      } else {
+        widen_cache(cache, a_.kv_type, index, D, widened + r * D);
+        rows[r] = widened + r * D;
+      }
+    }
+  }
+
   // Heads read a row in head_dim pieces, a pattern the hardware prefetcher
   // follows poorly: the next rows are requested whole, ahead of use.
   void prefetch_rows(const void* cache, size_t first, size_t count) const {
@@ -263,7 +317,7 @@ class SplitDecode {
 
   void chunk(size_t c, float* scores, float* widened) {
     const size_t D = a_.head_dim, group = a_.q_heads / a_.kv_heads;
-    const size_t begin = first_ + c * kChunk, count = std::min(kChunk, keys_ - c * kChunk);
+    const size_t begin = first_ + c * chunk_, count = std::min(chunk_, keys_ - c * chunk_);
     const float* q = a_.q + t_ * a_.q_stride;
     // Pass 1: scores[h][j], eight keys at a time.
     const float* whole_rows[kValueRows];
@@ -276,18 +330,18 @@ class SplitDecode {
         for (size_t r = 0; r < 8; ++r) rows[r] = whole_rows[r] + kv * D;
         size_t h = kv * group;
         for (; h + 8 <= (kv + 1) * group; h += 8)
-          scores8x8(q_lanes_.data() + h * D, rows, D, a_.scale, scores + h * kChunk + j, kChunk);
-        for (; h < (kv + 1) * group; ++h) dot8(q + h * D, rows, D, a_.scale, scores + h * kChunk + j);
+          scores8x8(q_lanes_.data() + h * D, rows, D, a_.scale, scores + h * chunk_ + j, chunk_);
+        for (; h < (kv + 1) * group; ++h) dot8(q + h * D, rows, D, a_.scale, scores + h * chunk_ + j);
       }
     }
     for (; j < count; ++j) {
       fetch_rows(a_.k_cache, begin + j, 1, widened, whole_rows);
       for (size_t h = 0; h < a_.q_heads; ++h)
-        scores[h * kChunk + j] = dot1(q + h * D, whole_rows[0] + h / group * D, D) * a_.scale;
+        scores[h * chunk_ + j] = dot1(q + h * D, whole_rows[0] + h / group * D, D) * a_.scale;
     }
     // The chunk's softmax numerators, per head.
     for (size_t h = 0; h < a_.q_heads; ++h) {
-      float* s = scores + h * kChunk;
+      float* s = scores + h * chunk_;
       const float m = max_value(s, count, s[0]);
       max_[c * a_.q_heads + h] = m;
       sum_[c * a_.q_heads + h] = exponentiate(s, count, m);
@@ -295,16 +349,16 @@ class SplitDecode {
     // Pass 2: acc[h] = sum_j p[h][j] v[j], value rows in order, in blocks
     // whose slices stay in L1 while a kv head's group of heads takes them.
     float* acc = acc_.data() + c * a_.q_heads * D;
+    float ones[64];  // no rescale: the chunk's softmax is exact
+    std::fill(ones, ones + group, 1.0f);
     std::fill(acc, acc + a_.q_heads * D, 0.0f);
     for (size_t r0 = 0; r0 < count; r0 += kValueRows) {
       const size_t n = std::min(kValueRows, count - r0);
       prefetch_rows(a_.v_cache, begin + r0 + kValueRows,
                     std::min(kValueRows, count - std::min(count, r0 + kValueRows)));
-      fetch_rows(a_.v_cache, begin + r0, n, widened, whole_rows);
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
-        for (size_t r = 0; r < n; ++r) rows[r] = whole_rows[r] + kv * D;
-        for (size_t h = kv * group; h < (kv + 1) * group; ++h)
-          accumulate_row(acc + h * D, D, 1.0f, scores + h * kChunk + r0, rows, n);
+        head_slices(a_.v_cache, kv, begin + r0, n, widened, rows);
+        accumulate_rows(acc + kv * group * D, group, D, ones, scores + kv * group * chunk_ + r0, chunk_, rows, n);
       }
     }
   }
@@ -330,7 +384,7 @@ class SplitDecode {
   }
 
   const AttentionArgs& a_;
-  size_t t_, first_ = 0, keys_ = 0, chunks_ = 0;
+  size_t t_, first_ = 0, keys_ = 0, chunk_ = 0, chunks_ = 0;
   std::vector<float> max_, sum_, acc_;  // [chunk][head], [chunk][head], [chunk][head][D]
   std::vector<float> q_lanes_;          // see the constructor
 };
