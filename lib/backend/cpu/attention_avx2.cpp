@@ -14,10 +14,13 @@
 
 #include <omp.h>
 
-#include "backend/cpu/avx2_common.h"
 #include "backend/cpu/kernels.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
+
+#include "backend/cpu/avx2_target_begin.h"  // the rest of this file is AVX2 code
+
+#include "backend/cpu/avx2_common.h"
 
 namespace ossrt::cpu_avx2 {
 
@@ -319,15 +322,15 @@ class SplitDecode {
     const size_t D = a_.head_dim, group = a_.q_heads / a_.kv_heads;
     const size_t begin = first_ + c * chunk_, count = std::min(chunk_, keys_ - c * chunk_);
     const float* q = a_.q + t_ * a_.q_stride;
-    // Pass 1: scores[h][j], eight keys at a time.
+    // Pass 1: scores[h][j], kRows keys at a time.
     const float* whole_rows[kValueRows];
     const float* rows[kValueRows];
     size_t j = 0;
-    for (; j + 8 <= count; j += 8) {
-      prefetch_rows(a_.k_cache, begin + j + 8, std::min<size_t>(8, count - std::min(count, j + 8)));
-      fetch_rows(a_.k_cache, begin + j, 8, widened, whole_rows);
+    for (; j + kRows <= count; j += kRows) {
+      prefetch_rows(a_.k_cache, begin + j + kRows, std::min(kRows, count - std::min(count, j + kRows)));
+      fetch_rows(a_.k_cache, begin + j, kRows, widened, whole_rows);
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
-        for (size_t r = 0; r < 8; ++r) rows[r] = whole_rows[r] + kv * D;
+        for (size_t r = 0; r < kRows; ++r) rows[r] = whole_rows[r] + kv * D;
         size_t h = kv * group;
         for (; h + 8 <= (kv + 1) * group; h += 8)
           scores8x8(q_lanes_.data() + h * D, rows, D, a_.scale, scores + h * chunk_ + j, chunk_);
@@ -411,3 +414,5 @@ void attention_f32(void* self, const AttentionArgs& a) {
 }
 
 }  // namespace ossrt::cpu_avx2
+
+#include "backend/cpu/avx2_target_end.h"

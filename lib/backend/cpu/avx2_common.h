@@ -1,5 +1,10 @@
-// Helpers shared by the AVX2 kernels; include only from files compiled for AVX2.
+// Helpers shared by the AVX2 kernels; include only inside an AVX2 target
+// region (avx2_target_begin.h), after every shared header.
 #pragma once
+
+#ifndef OSSRT_AVX2_TARGET_REGION
+#error "include backend/cpu/avx2_target_begin.h before this header"
+#endif
 
 #include <immintrin.h>
 

@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <vector>
 
-#include "backend/cpu/avx2_common.h"
 #include "backend/cpu/kernels.h"
-#include "backend/cpu/panel_gemm_avx2.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
+
+#include "backend/cpu/avx2_target_begin.h"  // the rest of this file is AVX2 code
+
+#include "backend/cpu/avx2_common.h"
+#include "backend/cpu/panel_gemm_avx2.h"
 
 namespace ossrt::cpu_avx2 {
 
@@ -127,3 +130,5 @@ void matmul_f32_bf16w(void*, const MatmulArgs& a) {
 }
 
 }  // namespace ossrt::cpu_avx2
+
+#include "backend/cpu/avx2_target_end.h"

@@ -10,11 +10,14 @@
 #include <cmath>
 #include <vector>
 
-#include "backend/cpu/avx2_common.h"
 #include "backend/cpu/kernels.h"
-#include "backend/cpu/panel_gemm_avx2.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
+
+#include "backend/cpu/avx2_target_begin.h"  // the rest of this file is AVX2 code
+
+#include "backend/cpu/avx2_common.h"
+#include "backend/cpu/panel_gemm_avx2.h"
 
 namespace ossrt::cpu_avx2 {
 
@@ -281,3 +284,5 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
 }
 
 }  // namespace ossrt::cpu_avx2
+
+#include "backend/cpu/avx2_target_end.h"

@@ -5,7 +5,7 @@
 // 2 token loads, 6 weight broadcasts, 12 FMAs) sums the whole input range. So
 // each output is summed in a fixed order whatever the thread count, and the
 // widening of a row is shared by every token.
-// Include only from files compiled for AVX2.
+// Include only inside an AVX2 target region (avx2_target_begin.h).
 #pragma once
 
 #include <algorithm>
