@@ -89,17 +89,18 @@ struct Rotating {
 
 std::vector<Measurement> run_level(const Backend& be, const std::string& level, bool quick, const std::string& only) {
   std::vector<Measurement> out;
+  // Inputs are built only for the kernels that run (--only): some take GBs.
+  auto wanted = [&](const std::string& kernel) { return only.empty() || kernel.find(only) != std::string::npos; };
   auto measure = [&](const std::string& kernel, double amount, bool memory_bound,
                      const std::function<void(size_t)>& call) {
-    if (only.empty() || kernel.find(only) != std::string::npos)
-      out.push_back({kernel, level, time_calls(call), amount, memory_bound});
+    if (wanted(kernel)) out.push_back({kernel, level, time_calls(call), amount, memory_bound});
   };
   Filler fill;
   std::vector<float> x(512 * std::max(H, NQ * D)), y(512 * QKV);
   fill.floats(x, 1.0f);
 
   // bf16 GEMV, one token: the unembedding and the qkv projection.
-  {
+  if (wanted("gemv bf16 unembedding 201088x2880")) {
     std::vector<bf16_t> w(V * H);
     fill.bf16s(w, 0.03f);
     std::vector<float> logits(V);
@@ -107,7 +108,7 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
       be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.data(), nullptr, logits.data(), V, 1, H, V, false});
     });
   }
-  {
+  if (wanted("gemv bf16 qkv 5120x2880")) {
     Rotating<bf16_t> w(QKV * H, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 0.03f); });
     measure("gemv bf16 qkv 5120x2880", 2.0 * QKV * H, true, [&](size_t i) {
       be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.at(i), nullptr, y.data(), QKV, 1, H, QKV, false});
@@ -115,8 +116,11 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   }
 
   // MXFP4 MoE, one token through 4 of 32 experts (different experts each call).
-  std::vector<uint8_t> w1(E * 2 * I * H / 32 * 16), s1(E * 2 * I * H / 32), w2(E * H * I / 32 * 16), s2(E * H * I / 32);
-  std::vector<bf16_t> b1(E * 2 * I), b2(E * H);
+  const std::string moe_decode = "moe mxfp4 decode (4 of 32 experts)", moe_prefill = "moe mxfp4 prefill, 512 tokens";
+  const bool moe_wanted = wanted(moe_decode) || (!quick && wanted(moe_prefill));
+  std::vector<uint8_t> w1(moe_wanted ? E * 2 * I * H / 32 * 16 : 0), s1(moe_wanted ? E * 2 * I * H / 32 : 0);
+  std::vector<uint8_t> w2(moe_wanted ? E * H * I / 32 * 16 : 0), s2(moe_wanted ? E * H * I / 32 : 0);
+  std::vector<bf16_t> b1(moe_wanted ? E * 2 * I : 0), b2(moe_wanted ? E * H : 0);
   fill.bytes(w1, 0, 255);
   fill.bytes(w2, 0, 255);
   fill.bytes(s1, 121, 125);
@@ -128,13 +132,12 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
     return MoeArgs{x.data(),  n,         H,         I,         K,         ids,  weights,        w1.data(),
                    s1.data(), b1.data(), w2.data(), s2.data(), b2.data(), 7.0f, scratch.data(), moe_y.data()};
   };
-  measure("moe mxfp4 decode (4 of 32 experts)", K * (2.0 * I * (H / 32 * 17 + 2) + H * (I / 32 * 17 + 2)), true,
-          [&](size_t i) {
-            int32_t ids[K];
-            for (size_t k = 0; k < K; ++k) ids[k] = static_cast<int32_t>((i * 5 + k * 7) % E);
-            const float weights[K] = {0.4f, 0.3f, 0.2f, 0.1f};
-            be.moe_mxfp4_f32(be.self, moe_args(1, ids, weights));
-          });
+  measure(moe_decode, K * (2.0 * I * (H / 32 * 17 + 2) + H * (I / 32 * 17 + 2)), true, [&](size_t i) {
+    int32_t ids[K];
+    for (size_t k = 0; k < K; ++k) ids[k] = static_cast<int32_t>((i * 5 + k * 7) % E);
+    const float weights[K] = {0.4f, 0.3f, 0.2f, 0.1f};
+    be.moe_mxfp4_f32(be.self, moe_args(1, ids, weights));
+  });
 
   // Attention over a dense layer's cache: one token at a chat's depth and at 8192.
   std::vector<float> q(512 * QKV), att(512 * NQ * D);
@@ -142,10 +145,11 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   fill.floats(q, 1.0f);
   fill.bf16s(sinks, 1.0f);
   for (size_t depth : {size_t{1024}, size_t{8192}}) {
+    const std::string name = "attention decode at depth " + std::to_string(depth);
+    if (!wanted(name)) continue;
     std::vector<float> k_cache(depth * NKV * D), v_cache(depth * NKV * D);
     fill.floats(k_cache, 1.0f);
     fill.floats(v_cache, 1.0f);
-    const std::string name = "attention decode at depth " + std::to_string(depth);
     measure(name, 2.0 * depth * NKV * D * sizeof(float), true, [&](size_t) {
       be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), depth, false, KvType::f32,
                                               1, depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
@@ -166,7 +170,7 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
 
   // Prefill: 512 tokens.
   const size_t T = 512;
-  {
+  if (wanted("gemm bf16 qkv, 512 tokens")) {
     std::vector<bf16_t> w(QKV * H);
     fill.bf16s(w, 0.03f);
     std::vector<float> rows(T * QKV);
@@ -178,7 +182,7 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
     std::vector<int32_t> ids(T * K);
     std::vector<float> weights(T * K, 0.25f);
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(fill.next() % E);
-    measure("moe mxfp4 prefill, 512 tokens", 2.0 * T * K * 3 * I * H, false,
+    measure(moe_prefill, 2.0 * T * K * 3 * I * H, false,
             [&](size_t) { be.moe_mxfp4_f32(be.self, moe_args(T, ids.data(), weights.data())); });
   }
   double flops = 0;  // q.k and p.v over each causal prefix
