@@ -276,34 +276,22 @@ class SplitDecode {
   // kv head's slices of them (8 KiB for head_dim 64) stay in L1 for its group.
   static constexpr size_t kValueRows = 32;
 
-  // Whole cache rows first..first+n (n <= kValueRows) as fp32: in place in an fp32
-  // cache, widened into `widened` ([n][kv_heads * head_dim]) from a bf16 one.
-  void fetch_rows(const void* cache, size_t first, size_t n, float* widened, const float** rows) const {
+  // Elements [offset, offset + count) of cache rows first..first+n
+  // (n <= kValueRows) as fp32: in place in an fp32 cache; widened from a bf16
+  // one into `widened` ([n][count], contiguous). Keys take whole rows (offset
+  // 0); values take one kv head's slices, whose contiguous copies also escape
+  // the rows' power-of-two stride, which maps them onto a few cache sets while
+  // the group's heads reread them.
+  void cache_rows(const void* cache, size_t first, size_t n, size_t offset, size_t count, float* widened,
+                  const float** rows) const {
     const size_t width = a_.kv_heads * a_.head_dim;
     for (size_t r = 0; r < n; ++r) {
-      const size_t slot = kv_slot(first + r, a_.capacity, a_.ring);
-      if (a_.kv_type == KvType::f32) {
-        rows[r] = static_cast<const float*>(cache) + slot * width;
-      } else {
-        widen_cache(cache, a_.kv_type, slot * width, width, widened + r * width);
-        rows[r] = widened + r * width;
-      }
-    }
-  }
-
-  // kv head `kv`'s slices of cache rows first..first+n (n <= kValueRows) as
-  // fp32: in place in an fp32 cache; widened from a bf16 one into `widened`
-  // ([n][head_dim], contiguous: the rows' own stride is a power of two that
-  // maps the slices onto a few cache sets, and the group's heads reread them).
-  void head_slices(const void* cache, size_t kv, size_t first, size_t n, float* widened, const float** rows) const {
-    const size_t D = a_.head_dim, width = a_.kv_heads * D;
-    for (size_t r = 0; r < n; ++r) {
-      const size_t index = kv_slot(first + r, a_.capacity, a_.ring) * width + kv * D;
+      const size_t index = kv_slot(first + r, a_.capacity, a_.ring) * width + offset;
       if (a_.kv_type == KvType::f32) {
         rows[r] = static_cast<const float*>(cache) + index;
       } else {
-        widen_cache(cache, a_.kv_type, index, D, widened + r * D);
-        rows[r] = widened + r * D;
+        widen_cache(cache, a_.kv_type, index, count, widened + r * count);
+        rows[r] = widened + r * count;
       }
     }
   }
@@ -319,7 +307,7 @@ class SplitDecode {
   }
 
   void chunk(size_t c, float* scores, float* widened) {
-    const size_t D = a_.head_dim, group = a_.q_heads / a_.kv_heads;
+    const size_t D = a_.head_dim, group = a_.q_heads / a_.kv_heads, width = a_.kv_heads * D;
     const size_t begin = first_ + c * chunk_, count = std::min(chunk_, keys_ - c * chunk_);
     const float* q = a_.q + t_ * a_.q_stride;
     // Pass 1: scores[h][j], kRows keys at a time.
@@ -328,7 +316,7 @@ class SplitDecode {
     size_t j = 0;
     for (; j + kRows <= count; j += kRows) {
       prefetch_rows(a_.k_cache, begin + j + kRows, std::min(kRows, count - std::min(count, j + kRows)));
-      fetch_rows(a_.k_cache, begin + j, kRows, widened, whole_rows);
+      cache_rows(a_.k_cache, begin + j, kRows, 0, width, widened, whole_rows);
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
         for (size_t r = 0; r < kRows; ++r) rows[r] = whole_rows[r] + kv * D;
         size_t h = kv * group;
@@ -338,7 +326,7 @@ class SplitDecode {
       }
     }
     for (; j < count; ++j) {
-      fetch_rows(a_.k_cache, begin + j, 1, widened, whole_rows);
+      cache_rows(a_.k_cache, begin + j, 1, 0, width, widened, whole_rows);
       for (size_t h = 0; h < a_.q_heads; ++h)
         scores[h * chunk_ + j] = dot1(q + h * D, whole_rows[0] + h / group * D, D) * a_.scale;
     }
@@ -360,7 +348,7 @@ class SplitDecode {
       prefetch_rows(a_.v_cache, begin + r0 + kValueRows,
                     std::min(kValueRows, count - std::min(count, r0 + kValueRows)));
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
-        head_slices(a_.v_cache, kv, begin + r0, n, widened, rows);
+        cache_rows(a_.v_cache, begin + r0, n, kv * D, D, widened, rows);
         accumulate_rows(acc + kv * group * D, group, D, ones, scores + kv * group * chunk_ + r0, chunk_, rows, n);
       }
     }
