@@ -92,11 +92,8 @@ bool read_setting(const Flags& flags, const char* name, size_t& out) {
 
 // The synthetic checkpoint's directory, generated on first use: weights are
 // deterministic in (preset, layers, seed), so later runs reuse them.
-ossrt::Result<fs::path> synthetic_checkpoint(const Flags& flags, const std::string& preset, double& generate_seconds) {
-  ossrt::ModelConfig config;
-  size_t seed = 1;
-  if (parse_synthetic(flags, preset, "bench", config, seed) != 0)
-    return ossrt::Status(ossrt::StatusCode::invalid_argument, "bad synthetic preset flags");
+ossrt::Result<fs::path> synthetic_checkpoint(const Flags& flags, const std::string& preset,
+                                             const ossrt::ModelConfig& config, size_t seed, double& generate_seconds) {
   fs::path root = fs::temp_directory_path() / "ossrt-synthetic";
   if (auto it = flags.find("cache"); it != flags.end()) root = it->second;
   const fs::path directory =
@@ -171,7 +168,10 @@ int run_bench(const Flags& flags) {
   double generate_seconds = 0;
   fs::path directory;
   if (synthetic != flags.end()) {
-    auto made = synthetic_checkpoint(flags, synthetic->second, generate_seconds);
+    ossrt::ModelConfig config;
+    size_t seed = 1;
+    if (int code = parse_synthetic(flags, synthetic->second, "bench", config, seed); code != 0) return code;
+    auto made = synthetic_checkpoint(flags, synthetic->second, config, seed, generate_seconds);
     if (!made.ok()) return fail(made.status());
     directory = made.value();
   } else {
@@ -238,7 +238,9 @@ int run_bench(const Flags& flags) {
   const double roofline_pct = 100 * shallow.tokens_per_s / roofline_tok_s;
   const double depth_bytes = bytes_per_token + kv_bytes_per_token(config, settings.depth, session_options.numerics);
   const double depth_ratio_pct = 100 * deep.tokens_per_s / shallow.tokens_per_s;
+  const double decode_gbs = shallow.tokens_per_s * bytes_per_token / 1e9;
   const char* numerics_name = session_options.numerics == ossrt::Numerics::fast ? "fast" : "exact";
+  const char* fill_name = settings.fill_by_prefill ? "prefill" : "synthetic";
   const std::string name = synthetic != flags.end() ? synthetic->second + " (synthetic)" : directory.string();
 
   if (settings.json) {
@@ -251,10 +253,9 @@ int run_bench(const Flags& flags) {
         "\"roofline_tok_s\":%.3f,\"roofline_pct\":%.1f,\"decode_gbs\":%.2f,\"peak_rss_bytes\":%zu,"
         "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f}\n",
         name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
-        settings.prompt_tokens, settings.decode_tokens, settings.depth,
-        settings.fill_by_prefill ? "prefill" : "synthetic", prefill_tok_s, prefill_gflops, shallow.tokens_per_s,
-        deep.tokens_per_s, depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s, bytes_per_token, depth_bytes,
-        roofline_tok_s, roofline_pct, shallow.tokens_per_s * bytes_per_token / 1e9, peak_rss, fma_peak, load_seconds,
+        settings.prompt_tokens, settings.decode_tokens, settings.depth, fill_name, prefill_tok_s, prefill_gflops,
+        shallow.tokens_per_s, deep.tokens_per_s, depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s,
+        bytes_per_token, depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds,
         generate_seconds);
     return 0;
   }
@@ -273,13 +274,12 @@ int run_bench(const Flags& flags) {
               fma_peak > 0 ? 100 * prefill_gflops / fma_peak : 0.0, settings.chunk);
   std::printf("  %-34s %8.2f tok/s  %.1f%% of roofline, %.2f GB/s of weights\n",
               ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth 0").c_str(), shallow.tokens_per_s,
-              roofline_pct, shallow.tokens_per_s * bytes_per_token / 1e9);
+              roofline_pct, decode_gbs);
   std::printf(
       "  %-34s %8.2f tok/s  %.1f%% of depth 0; %.3f GB read per token incl. KV (%s fill %.1f s)\n",
       ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth " + std::to_string(settings.depth))
           .c_str(),
-      deep.tokens_per_s, depth_ratio_pct, depth_bytes / 1e9, settings.fill_by_prefill ? "prefill" : "synthetic",
-      fill_seconds);
+      deep.tokens_per_s, depth_ratio_pct, depth_bytes / 1e9, fill_name, fill_seconds);
   std::printf("  %-34s %10.3f GB  weights mmapped; KV and scratch for %zu positions\n", "peak RSS",
               static_cast<double>(peak_rss) / 1e9, session_options.context_length);
   std::printf("  %-34s %10.1f s\n", "model load (preload)", load_seconds);
