@@ -82,7 +82,7 @@ constexpr size_t kPanelJobRows = 8 * kPanelRows;
 void matmul_many_tokens(const MatmulArgs& a) {
   // Buffers first: nothing may throw inside a parallel region.
   std::vector<float> packed(packed_tokens_floats(a.n, a.in));
-  PerThreadBuffer panels(kPanelRows * a.in);
+  PerThreadBuffer panels(multiply_rows_buffer_floats(kPanelJobRows, a.in));
   const long long strips = static_cast<long long>(token_strips(a.n));
 #pragma omp parallel for schedule(static)
   for (long long s = 0; s < strips; ++s) {

@@ -186,7 +186,7 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   // Buffers first: nothing may throw inside a parallel region.
   const PackedGroups packed = pack_groups(g, in, input);
-  PerThreadBuffer panels(packed.data.empty() ? 0 : kPanelRows * in);
+  PerThreadBuffer panels(packed.data.empty() ? 0 : multiply_rows_buffer_floats(kRowBlock, in));
   // Every expert has the same rows, so job -> (expert group, row block) is a division.
   const size_t jobs_per_expert = (rows + kRowBlock - 1) / kRowBlock;
   const long long jobs = static_cast<long long>(g.experts.size() * jobs_per_expert);
