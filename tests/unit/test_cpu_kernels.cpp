@@ -95,6 +95,43 @@ TEST_CASE("bf16 matmul kernels equal the reference over ragged shapes") {
   }
 }
 
+TEST_CASE("bf16 matmul kernels equal the reference at prefill sizes: token and depth blocks, oneDNN chunks") {
+  std::mt19937 rng(12);
+  const Backend& ref = cpu_reference_backend();
+  struct Shape {
+    size_t n, in, out;
+  };
+  // 260 tokens: two token blocks of the panel product, the second of 4; 300
+  // inputs: a depth block and a tail with a partial sum block; from 512
+  // tokens oneDNN, 2600 rows: two of its chunks.
+  for (CpuIsa isa : fast_levels()) {
+    const Backend& fast = cpu_backend(isa);
+    for (Shape shape : {Shape{260, 300, 53}, Shape{520, 300, 53}, Shape{520, 40, 2600}}) {
+      const size_t x_stride = shape.in + 3, y_stride = shape.out + 2;
+      const auto x = random_floats(shape.n * x_stride, rng);
+      const auto w = random_bf16(shape.out * shape.in, rng);
+      const auto bias = random_bf16(shape.out, rng);
+      for (bool accumulate : {false, true}) {
+        const std::vector<float> y_start = random_floats(shape.n * y_stride, rng);
+        std::vector<float> y_ref = y_start;
+        MatmulArgs args{x.data(), x_stride, w.data(), bias.data(), y_ref.data(),
+                        y_stride, shape.n,  shape.in, shape.out,   accumulate};
+        ref.matmul_f32_bf16w(ref.self, args);
+        for (size_t threads : {1, 2}) {
+          const ThreadCountScope scope(threads);
+          std::vector<float> y_fast = y_start;
+          args.y = y_fast.data();
+          fast.matmul_f32_bf16w(fast.self, args);
+          check_close(y_fast, y_ref,
+                      std::string(cpu_isa_name(isa)) + " matmul n=" + std::to_string(shape.n) +
+                          " in=" + std::to_string(shape.in) + " out=" + std::to_string(shape.out) + ", " +
+                          std::to_string(threads) + " threads");
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widths") {
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();
@@ -104,7 +141,7 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
   };
   for (CpuIsa isa : fast_levels()) {
     const Backend& fast = cpu_backend(isa);
-    for (Shape shape : {Shape{32, 32}, Shape{64, 32}, Shape{96, 32}, Shape{64, 96}}) {
+    const auto check_moe = [&](Shape shape, size_t n, size_t k) {
       const size_t H = shape.hidden, I = shape.intermediate;
       const auto w1_blocks = random_bytes(E * 2 * I * H / 2, rng, 0, 255);
       const auto w1_scales = random_bytes(E * 2 * I * H / 32, rng, 118, 128);
@@ -112,45 +149,49 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
       const auto w2_blocks = random_bytes(E * H * I / 2, rng, 0, 255);
       const auto w2_scales = random_bytes(E * H * I / 32, rng, 118, 126);
       const auto b2 = random_bf16(E * H, rng, 0.1f);
+      const auto x = random_floats(n * H, rng);
+      std::vector<int32_t> ids(n * k);
+      std::vector<float> weights(n * k);
+      for (size_t t = 0; t < n; ++t) {
+        // k distinct experts per token, in a token-dependent order.
+        for (size_t s = 0; s < k; ++s) ids[t * k + s] = static_cast<int32_t>((t * 4 + s * 2) % E);
+        for (size_t s = 0; s < k; ++s) weights[t * k + s] = 1.0f / static_cast<float>(k + s);
+      }
+      std::vector<float> scratch_ref(n * k * 3 * I), scratch_fast(n * k * 3 * I);
+      std::vector<float> y_ref = random_floats(n * H, rng), y_fast = y_ref;
+      MoeArgs args{x.data(),
+                   n,
+                   H,
+                   I,
+                   k,
+                   ids.data(),
+                   weights.data(),
+                   w1_blocks.data(),
+                   w1_scales.data(),
+                   b1.data(),
+                   w2_blocks.data(),
+                   w2_scales.data(),
+                   b2.data(),
+                   7.0f,
+                   scratch_ref.data(),
+                   y_ref.data()};
+      ref.moe_mxfp4_f32(ref.self, args);
+      args.scratch = scratch_fast.data();
+      args.y = y_fast.data();
+      fast.moe_mxfp4_f32(fast.self, args);
+      check_close(y_fast, y_ref,
+                  std::string(cpu_isa_name(isa)) + " moe H=" + std::to_string(H) + " I=" + std::to_string(I) +
+                      " n=" + std::to_string(n) + " k=" + std::to_string(k));
+    };
+    for (Shape shape : {Shape{32, 32}, Shape{64, 32}, Shape{96, 32}, Shape{64, 96}}) {
       // n = 24 and 41 give experts 8 or more tokens: the panel path.
       for (size_t n : {1, 2, 5, 9, 24, 41}) {
-        for (size_t k = 1; k <= 8; ++k) {
-          const auto x = random_floats(n * H, rng);
-          std::vector<int32_t> ids(n * k);
-          std::vector<float> weights(n * k);
-          for (size_t t = 0; t < n; ++t) {
-            // k distinct experts per token, in a token-dependent order.
-            for (size_t s = 0; s < k; ++s) ids[t * k + s] = static_cast<int32_t>((t * 4 + s * 2) % E);
-            for (size_t s = 0; s < k; ++s) weights[t * k + s] = 1.0f / static_cast<float>(k + s);
-          }
-          std::vector<float> scratch_ref(n * k * 3 * I), scratch_fast(n * k * 3 * I);
-          std::vector<float> y_ref = random_floats(n * H, rng), y_fast = y_ref;
-          MoeArgs args{x.data(),
-                       n,
-                       H,
-                       I,
-                       k,
-                       ids.data(),
-                       weights.data(),
-                       w1_blocks.data(),
-                       w1_scales.data(),
-                       b1.data(),
-                       w2_blocks.data(),
-                       w2_scales.data(),
-                       b2.data(),
-                       7.0f,
-                       scratch_ref.data(),
-                       y_ref.data()};
-          ref.moe_mxfp4_f32(ref.self, args);
-          args.scratch = scratch_fast.data();
-          args.y = y_fast.data();
-          fast.moe_mxfp4_f32(fast.self, args);
-          check_close(y_fast, y_ref,
-                      std::string(cpu_isa_name(isa)) + " moe H=" + std::to_string(H) + " I=" + std::to_string(I) +
-                          " n=" + std::to_string(n) + " k=" + std::to_string(k));
-        }
+        for (size_t k = 1; k <= 8; ++k) check_moe(shape, n, k);
       }
     }
+    // 267 tokens per expert: two token blocks of the panel product; 288
+    // inputs to mlp1: a depth block and a tail.
+    check_moe(Shape{288, 32}, 300, 8);
   }
 }
 

@@ -2,11 +2,13 @@
 // widened once per block of up to four tokens, and row blocks keep a token
 // block's activations in cache while the rows stream past (decode reads every
 // weight exactly once). Many tokens (prefill): the register-tiled panel
-// product (panel_gemm_avx2.h).
+// product (panel_gemm_avx2.h), or oneDNN's GEMM on widened weight rows for
+// the longest chunks.
 #include <algorithm>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/onednn_gemm.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
 
@@ -79,7 +81,8 @@ void store_output(const MatmulArgs& a, size_t t, size_t o, float sum) {
 // Rows per parallel job of the panel product: eight panels.
 constexpr size_t kPanelJobRows = 8 * kPanelRows;
 
-void matmul_many_tokens(const MatmulArgs& a) {
+// Rows [first_row, out) through the panel product.
+void matmul_panels(const MatmulArgs& a, size_t first_row) {
   // Buffers first: nothing may throw inside a parallel region.
   std::vector<float> packed(packed_tokens_floats(a.n, a.in));
   PerThreadBuffer panels(multiply_rows_buffer_floats(kPanelJobRows, a.in));
@@ -90,20 +93,63 @@ void matmul_many_tokens(const MatmulArgs& a) {
         static_cast<size_t>(s), a.n, a.in, [&](size_t t) { return a.x + t * a.x_stride; }, packed.data());
   }
   const PackedTokens x{packed.data(), a.n, a.in};
-  const long long jobs = static_cast<long long>((a.out + kPanelJobRows - 1) / kPanelJobRows);
+  const long long jobs = static_cast<long long>((a.out - first_row + kPanelJobRows - 1) / kPanelJobRows);
 #pragma omp parallel for schedule(static)
   for (long long job = 0; job < jobs; ++job) {
-    const size_t first = static_cast<size_t>(job) * kPanelJobRows, last = std::min(first + kPanelJobRows, a.out);
+    const size_t first = first_row + static_cast<size_t>(job) * kPanelJobRows;
+    const size_t last = std::min(first + kPanelJobRows, a.out);
     multiply_rows(
         first, last, x, panels.mine(), [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); },
         [&](size_t t, size_t r, float sum) { store_output(a, t, r, sum); });
   }
 }
 
+// From this many tokens on, oneDNN's GEMM takes the product: it is faster
+// there (gemm bf16 qkv on the 2-core EPYC VM, GFLOP/s panel vs oneDNN: 256
+// tokens 162 vs 151, 512 oneDNN 3-5 % ahead, 1024 152 vs 170) and it uses
+// AVX-512 on CPUs that have it; below, its setup costs more than it saves
+// (64 tokens: 145 vs 89-103).
+constexpr size_t kOnednnMinTokens = 512;
+// Weight rows widened to fp32 per oneDNN call (24 MB for gpt-oss's 2880
+// inputs); fewer rows per call measured slower.
+constexpr size_t kOnednnChunkRows = 2048;
+
+// The rows oneDNN computed, all of them unless it refused a call (the caller
+// computes the rest); y rows past that are untouched.
+size_t matmul_onednn(const MatmulArgs& a) {
+  std::vector<float> widened(std::min(kOnednnChunkRows, a.out) * a.in);
+  for (size_t r0 = 0; r0 < a.out; r0 += kOnednnChunkRows) {
+    const size_t rows = std::min(kOnednnChunkRows, a.out - r0);
+    const long long chunk_rows = static_cast<long long>(rows);
+#pragma omp parallel for schedule(static)
+    for (long long r = 0; r < chunk_rows; ++r) {
+      const size_t row = static_cast<size_t>(r);
+      widen_bf16(a.w + (r0 + row) * a.in, a.in, widened.data() + row * a.in);
+    }
+    const float beta = a.accumulate ? 1.0f : 0.0f;
+    if (!onednn_gemm_nt(a.n, rows, a.in, a.x, a.x_stride, widened.data(), a.in, beta, a.y + r0, a.y_stride)) {
+      return r0;
+    }
+    if (a.bias == nullptr) continue;
+    const long long tokens = static_cast<long long>(a.n);
+#pragma omp parallel for schedule(static)
+    for (long long t = 0; t < tokens; ++t) {
+      float* y = a.y + static_cast<size_t>(t) * a.y_stride + r0;
+      for (size_t r = 0; r < rows; ++r) y[r] += bf16_to_f32(a.bias[r0 + r]);
+    }
+  }
+  return a.out;
+}
+
 }  // namespace
 
 void matmul_f32_bf16w(void*, const MatmulArgs& a) {
-  if (a.n >= kPanelMinTokens) return matmul_many_tokens(a);
+  if (a.n >= kOnednnMinTokens) {
+    const size_t done = matmul_onednn(a);
+    if (done < a.out) matmul_panels(a, done);
+    return;
+  }
+  if (a.n >= kPanelMinTokens) return matmul_panels(a, 0);
   const long long row_blocks = static_cast<long long>((a.out + kRowBlock - 1) / kRowBlock);
 #pragma omp parallel for schedule(static)
   for (long long block = 0; block < row_blocks; ++block) {
