@@ -1,8 +1,8 @@
 // Attention for AVX2 + FMA. A single query token (decode) splits its keys
 // over the threads (SplitDecode below). Several tokens (prefill) go flash
-// style: one job per (query token, kv head)
-// handles the kv head's whole group of query heads, so each key and value row
-// is read once per group, from memory once and then from L1. Keys are taken
+// style: one job per (query token, kv head) handles the kv head's whole group
+// of query heads, so each key and value row is read once per group, from
+// memory once and then from L1. Keys are taken
 // in blocks: the block's scores, then one online-softmax update per head (a
 // vector exp over the block), then the weighted values. The sink seeds each
 // head's running max and denominator exactly as in the reference; no score
@@ -27,6 +27,9 @@ namespace ossrt::cpu_avx2 {
 namespace {
 
 constexpr size_t kKeyBlock = 32;  // keys per softmax update
+// Query heads per kv head the vector path takes: per-head state lives in
+// arrays of this size on the stack (gpt-oss has 8).
+constexpr size_t kMaxGroup = 64;
 
 // scale * dot(q, k[j]) for eight keys at once (eight independent FMA chains);
 // d % 8 == 0.
@@ -178,7 +181,7 @@ void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* score
   const size_t position = a.first_position + t;
   const size_t first_key = first_visible_key(position, a.window);
   const float* q = a.q + t * a.q_stride + kv_head * group * D;
-  HeadState state[64];
+  HeadState state[kMaxGroup];
   for (size_t h = 0; h < group; ++h) state[h] = {bf16_to_f32(a.sinks[kv_head * group + h]), 1.0f};
   std::fill(acc, acc + group * D, 0.0f);
   const float* keys[kKeyBlock];
@@ -197,7 +200,7 @@ void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* score
       widen_cache(a.k_cache, a.kv_type, first, D, rows + j * D);
       widen_cache(a.v_cache, a.kv_type, first, D, rows + (kKeyBlock + j) * D);
     }
-    float rescale[64];
+    float rescale[kMaxGroup];
     for (size_t h = 0; h < group; ++h) {
       const float* qh = q + h * D;
       float* s = scores + h * kKeyBlock;
@@ -340,7 +343,7 @@ class SplitDecode {
     // Pass 2: acc[h] = sum_j p[h][j] v[j], value rows in order, in blocks
     // whose slices stay in L1 while a kv head's group of heads takes them.
     float* acc = acc_.data() + c * a_.q_heads * D;
-    float ones[64];  // no rescale: the chunk's softmax is exact
+    float ones[kMaxGroup];  // no rescale: the chunk's softmax is exact
     std::fill(ones, ones + group, 1.0f);
     std::fill(acc, acc + a_.q_heads * D, 0.0f);
     for (size_t r0 = 0; r0 < count; r0 += kValueRows) {
@@ -383,7 +386,7 @@ class SplitDecode {
 }  // namespace
 
 bool attention_supported(const AttentionArgs& a) {
-  return a.head_dim % 8 == 0 && a.q_heads / a.kv_heads <= 64;
+  return a.head_dim % 8 == 0 && a.q_heads / a.kv_heads <= kMaxGroup;
 }
 
 void attention_f32(void* self, const AttentionArgs& a) {
