@@ -111,6 +111,8 @@ struct ExpertGroups {
   std::vector<int32_t> experts;  // distinct experts
   std::vector<size_t> begin;     // experts.size() + 1 offsets into pairs
   std::vector<size_t> pairs;     // pair indices, grouped
+
+  size_t pairs_in(size_t group) const { return begin[group + 1] - begin[group]; }
 };
 
 ExpertGroups group_by_expert(const int32_t* ids, size_t n_pairs) {
@@ -145,11 +147,9 @@ struct PackedGroups {
   std::vector<size_t> offset;  // per group, into data
   std::vector<float> data;
 
-  bool packed(size_t group, const ExpertGroups& g) const {
-    return g.begin[group + 1] - g.begin[group] >= kPanelMinTokens;
-  }
+  bool packed(size_t group, const ExpertGroups& g) const { return g.pairs_in(group) >= kPanelMinTokens; }
   PackedTokens tokens(size_t group, const ExpertGroups& g, size_t in) const {
-    return PackedTokens{data.data() + offset[group], g.begin[group + 1] - g.begin[group], in};
+    return PackedTokens{data.data() + offset[group], g.pairs_in(group), in};
   }
 };
 
@@ -160,7 +160,7 @@ PackedGroups pack_groups(const ExpertGroups& g, size_t in, Input input) {
   size_t total = 0;
   for (size_t group = 0; group < g.experts.size(); ++group) {
     p.offset[group] = total;
-    if (p.packed(group, g)) total += packed_tokens_floats(g.begin[group + 1] - g.begin[group], in);
+    if (p.packed(group, g)) total += packed_tokens_floats(g.pairs_in(group), in);
   }
   p.data.resize(total);
   const long long groups = static_cast<long long>(g.experts.size());
@@ -168,7 +168,7 @@ PackedGroups pack_groups(const ExpertGroups& g, size_t in, Input input) {
   for (long long group = 0; group < groups; ++group) {
     const size_t first = g.begin[static_cast<size_t>(group)];
     if (!p.packed(static_cast<size_t>(group), g)) continue;
-    const size_t tokens = g.begin[static_cast<size_t>(group) + 1] - first;
+    const size_t tokens = g.pairs_in(static_cast<size_t>(group));
     for (size_t s = 0; s < token_strips(tokens); ++s) {
       pack_token_strip(
           s, tokens, in, [&](size_t t) { return input(g.pairs[first + t]); },
