@@ -33,7 +33,7 @@ bool resolve_backend(const char* name, Backend& out, const char** error_message)
     if (isa) found = &cpu_backend(*isa);
   }
   if (found == nullptr) {
-    *error_message = "unknown backend (this build has: cpu, cpu-avx2, cpu-reference)";
+    *error_message = "unknown backend (this build has: cpu, cpu-avx2, cpu-avx512, cpu-reference)";
     return false;
   }
   if (found->api_version != kBackendApiVersion || found->struct_size != sizeof(Backend)) {

@@ -4,7 +4,8 @@
 # copy of each for the whole library) must be baseline x86-64: no VEX-encoded
 # (AVX and later) instruction. Local functions and those in the kernels' own
 # namespace may use anything; they run only after the runtime dispatch.
-# Usage: cmake -DOBJECTS="a.o|b.o" -DNAMESPACE=ossrt::cpu_avx2 -P check_baseline_shared_code.cmake
+# Usage: cmake -DOBJECTS="a.o|b.o" "-DNAMESPACE=ossrt::cpu_avx(2|512)" -P check_baseline_shared_code.cmake
+# (NAMESPACE is a regular expression).
 cmake_minimum_required(VERSION 3.16)  # if(IN_LIST)
 string(REPLACE "|" ";" objects "${OBJECTS}")
 if(NOT objects)

@@ -16,14 +16,45 @@
 
 using namespace ossrt;
 
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+namespace ossrt::cpu_avx512_emulated {
+void fill_kernels(Backend& table) noexcept;
+}
+#endif
+
 namespace {
 
-std::vector<CpuIsa> fast_levels() {
-  std::vector<CpuIsa> levels;
+struct FastVariant {
+  std::string name;
+  const Backend* backend;
+};
+
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+// The AVX-512 level's table with its kernels compiled on SIMDe
+// (cpu_avx512_emulated.cpp), reference entries elsewhere.
+const Backend& avx512_emulated_backend() {
+  static const Backend table = [] {
+    Backend t = cpu_reference_backend();
+    t.name = "cpu-avx512-emulated";
+    cpu_avx512_emulated::fill_kernels(t);
+    return t;
+  }();
+  return table;
+}
+#endif
+
+// Every level this machine runs, and the AVX-512 kernels on SIMDe where the
+// build has them (their attention entry is the AVX2 kernel, so they need
+// AVX2 to run).
+std::vector<FastVariant> fast_variants() {
+  std::vector<FastVariant> variants;
   for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512}) {
-    if (isa <= best_cpu_isa()) levels.push_back(isa);
+    if (isa <= best_cpu_isa()) variants.push_back({cpu_isa_name(isa), &cpu_backend(isa)});
   }
-  return levels;
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+  if (best_cpu_isa() >= CpuIsa::avx2) variants.push_back({"avx512-emulated", &avx512_emulated_backend()});
+#endif
+  return variants;
 }
 
 std::vector<float> random_floats(size_t n, std::mt19937& rng, float spread = 1.0f) {
@@ -64,13 +95,14 @@ void check_close(const std::vector<float>& got, const std::vector<float>& want, 
 TEST_CASE("bf16 matmul kernels equal the reference over ragged shapes") {
   std::mt19937 rng(11);
   const Backend& ref = cpu_reference_backend();
-  for (CpuIsa isa : fast_levels()) {
-    const Backend& fast = cpu_backend(isa);
-    // n from 8 takes the panel path: strips of 16 tokens with 1..16-token
-    // tails, panels of 6 rows with 1..5-row tails, jobs of 48 rows.
-    for (size_t n : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 25, 40}) {
-      for (size_t in : {1, 7, 8, 15, 16, 33, 200}) {
-        for (size_t out : {1, 5, 13, 16, 17, 40, 53}) {
+  for (const FastVariant& variant : fast_variants()) {
+    const Backend& fast = *variant.backend;
+    // n from 8 takes the panel path: strips of 16 (AVX2) or 32 (AVX-512)
+    // tokens with ragged tails, panels of 6 or 12 rows with 1..11-row tails,
+    // jobs of 48 or 96 rows; inputs in vectors of 8 or 16 with scalar tails.
+    for (size_t n : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 25, 33, 47}) {
+      for (size_t in : {1, 7, 8, 15, 16, 33, 47, 200}) {
+        for (size_t out : {1, 5, 13, 16, 17, 23, 53, 107}) {
           const size_t x_stride = in + 3, y_stride = out + 2;
           const auto x = random_floats(n * x_stride, rng);
           const auto w = random_bf16(out * in, rng);
@@ -85,8 +117,8 @@ TEST_CASE("bf16 matmul kernels equal the reference over ragged shapes") {
               args.y = y_fast.data();
               fast.matmul_f32_bf16w(fast.self, args);
               check_close(y_fast, y_ref,
-                          std::string(cpu_isa_name(isa)) + " matmul n=" + std::to_string(n) +
-                              " in=" + std::to_string(in) + " out=" + std::to_string(out));
+                          variant.name + " matmul n=" + std::to_string(n) + " in=" + std::to_string(in) +
+                              " out=" + std::to_string(out));
             }
           }
         }
@@ -102,10 +134,10 @@ TEST_CASE("bf16 matmul kernels equal the reference at prefill sizes: token and d
     size_t n, in, out;
   };
   // 260 tokens: two token blocks of the panel product, the second of 4; 300
-  // inputs: a depth block and a tail with a partial sum block; from 512
+  // inputs: depth blocks (256 or 128) and a tail with a partial sum block; from 512
   // tokens oneDNN, 2600 rows: two of its chunks.
-  for (CpuIsa isa : fast_levels()) {
-    const Backend& fast = cpu_backend(isa);
+  for (const FastVariant& variant : fast_variants()) {
+    const Backend& fast = *variant.backend;
     for (Shape shape : {Shape{260, 300, 53}, Shape{520, 300, 53}, Shape{520, 40, 2600}}) {
       const size_t x_stride = shape.in + 3, y_stride = shape.out + 2;
       const auto x = random_floats(shape.n * x_stride, rng);
@@ -123,9 +155,8 @@ TEST_CASE("bf16 matmul kernels equal the reference at prefill sizes: token and d
           args.y = y_fast.data();
           fast.matmul_f32_bf16w(fast.self, args);
           check_close(y_fast, y_ref,
-                      std::string(cpu_isa_name(isa)) + " matmul n=" + std::to_string(shape.n) +
-                          " in=" + std::to_string(shape.in) + " out=" + std::to_string(shape.out) + ", " +
-                          std::to_string(threads) + " threads");
+                      variant.name + " matmul n=" + std::to_string(shape.n) + " in=" + std::to_string(shape.in) +
+                          " out=" + std::to_string(shape.out) + ", " + std::to_string(threads) + " threads");
         }
       }
     }
@@ -139,8 +170,8 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
   struct Shape {
     size_t hidden, intermediate;
   };
-  for (CpuIsa isa : fast_levels()) {
-    const Backend& fast = cpu_backend(isa);
+  for (const FastVariant& variant : fast_variants()) {
+    const Backend& fast = *variant.backend;
     const auto check_moe = [&](Shape shape, size_t n, size_t k) {
       const size_t H = shape.hidden, I = shape.intermediate;
       const auto w1_blocks = random_bytes(E * 2 * I * H / 2, rng, 0, 255);
@@ -180,8 +211,8 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
       args.y = y_fast.data();
       fast.moe_mxfp4_f32(fast.self, args);
       check_close(y_fast, y_ref,
-                  std::string(cpu_isa_name(isa)) + " moe H=" + std::to_string(H) + " I=" + std::to_string(I) +
-                      " n=" + std::to_string(n) + " k=" + std::to_string(k));
+                  variant.name + " moe H=" + std::to_string(H) + " I=" + std::to_string(I) + " n=" + std::to_string(n) +
+                      " k=" + std::to_string(k));
     };
     for (Shape shape : {Shape{32, 32}, Shape{64, 32}, Shape{96, 32}, Shape{64, 96}}) {
       // n = 24 and 41 give experts 8 or more tokens: the panel path.
@@ -190,7 +221,7 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
       }
     }
     // 267 tokens per expert: two token blocks of the panel product; 288
-    // inputs to mlp1: a depth block and a tail.
+    // inputs to mlp1: depth blocks (256 or 128) and a tail.
     check_moe(Shape{288, 32}, 300, 8);
   }
 }
@@ -215,8 +246,8 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
   std::vector<std::pair<Case, KvType>> cases_by_type;
   for (KvType kv_type : {KvType::f32, KvType::bf16})
     for (const Case& c : cases) cases_by_type.emplace_back(c, kv_type);
-  for (CpuIsa isa : fast_levels()) {
-    const Backend& fast = cpu_backend(isa);
+  for (const FastVariant& variant : fast_variants()) {
+    const Backend& fast = *variant.backend;
     // Groups of 8 and 16 heads take the interleaved-query scores (scores8x8);
     // a group of 12 takes it for 8 heads and dot8 for the other 4. Values are
     // accumulated for pairs of heads and a last odd head (groups of 3), in
@@ -254,7 +285,7 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
           const ThreadCountScope scope(threads);
           fast.attention_f32(fast.self, args);
           check_close(out_fast, out_ref,
-                      std::string(cpu_isa_name(isa)) + " attention heads " + std::to_string(shape.q_heads) + "/" +
+                      variant.name + " attention heads " + std::to_string(shape.q_heads) + "/" +
                           std::to_string(shape.kv_heads) + "x" + std::to_string(shape.head_dim) +
                           " n=" + std::to_string(c.n) + " at " + std::to_string(c.first_position) + " window " +
                           std::to_string(c.window) + (kv_type == KvType::bf16 ? " bf16 cache" : " f32 cache") + ", " +

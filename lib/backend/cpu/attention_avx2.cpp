@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <omp.h>
@@ -20,7 +22,9 @@
 
 #include "backend/cpu/avx2_target_begin.h"  // the rest of this file is AVX2 code
 
-#include "backend/cpu/avx2_common.h"
+#include "backend/cpu/simd_avx2.h"
+
+#include "backend/cpu/kernel_util.h"
 
 namespace ossrt::cpu_avx2 {
 

@@ -7,23 +7,25 @@ namespace ossrt {
 
 namespace {
 
-Backend with_avx2() noexcept {
+Backend with_kernels(const char* name, void (*fill_kernels)(Backend&) noexcept) noexcept {
   Backend table = cpu_reference_backend();
-  table.name = "cpu-avx2";
-  table.matmul_f32_bf16w = cpu_avx2::matmul_f32_bf16w;
-  table.moe_mxfp4_f32 = cpu_avx2::moe_mxfp4_f32;
-  table.attention_f32 = cpu_avx2::attention_f32;
+  table.name = name;
+  fill_kernels(table);
   return table;
 }
 
 }  // namespace
 
 const Backend& cpu_backend(CpuIsa isa) noexcept {
-  static const Backend avx2 = with_avx2();
   switch (isa) {
-    case CpuIsa::avx2:
-    case CpuIsa::avx512:  // no avx512 kernels yet: the avx2 ones run there
+    case CpuIsa::avx2: {
+      static const Backend avx2 = with_kernels("cpu-avx2", cpu_avx2::fill_kernels);
       return avx2;
+    }
+    case CpuIsa::avx512: {
+      static const Backend avx512 = with_kernels("cpu-avx512", cpu_avx512::fill_kernels);
+      return avx512;
+    }
     case CpuIsa::scalar:
       break;
   }

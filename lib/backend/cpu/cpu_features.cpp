@@ -76,8 +76,9 @@ const CpuFeatures& cpu_features() noexcept {
 
 CpuIsa best_cpu_isa() noexcept {
   const CpuFeatures& f = cpu_features();
-  if (f.avx2 && f.fma && f.f16c) return CpuIsa::avx2;  // the avx512 kernels are not built yet
-  return CpuIsa::scalar;
+  if (!(f.avx2 && f.fma && f.f16c)) return CpuIsa::scalar;
+  if (f.avx512f && f.avx512bw && f.avx512vl) return CpuIsa::avx512;
+  return CpuIsa::avx2;
 }
 
 CpuIsa default_cpu_isa() noexcept {

@@ -1,5 +1,5 @@
-// The fast CPU kernels, one set per instruction-set level, each in its own
-// translation unit compiled for that level only (so a build without
+// The fast CPU kernels, one set per instruction-set level, each level in its
+// own translation units compiled for that level only (so a build without
 // -march=native still has them; they run only where cpu_features() allows).
 // Each entry computes what the scalar reference in backend/cpu_ref computes,
 // up to float summation order.
@@ -16,7 +16,16 @@ void moe_mxfp4_f32(void* self, const MoeArgs& args);
 bool attention_supported(const AttentionArgs& args);
 void attention_f32(void* self, const AttentionArgs& args);
 
+// Puts this level's kernels into `table`.
+void fill_kernels(Backend& table) noexcept;
+
 }  // namespace ossrt::cpu_avx2
+
+namespace ossrt::cpu_avx512 {
+
+void fill_kernels(Backend& table) noexcept;
+
+}  // namespace ossrt::cpu_avx512
 
 namespace ossrt {
 

@@ -1,30 +1,28 @@
-// MXFP4 mixture of experts for AVX2 + FMA. FP4 codes become floats through an
-// in-register table (pshufb lookups of the bfloat16 bytes of 2x the E2M1 values),
+// MXFP4 mixture of experts, ISA-generic (one instance per level, in its
+// namespace). FP4 codes become floats through the level's in-register table
+// (Simd::decode_mxfp4: 2x the E2M1 values, in the level's element order),
 // each 32-element block's partial sum is scaled by its E8M0 scale, and the
 // work is grouped by expert so an expert's rows are decoded once per call
 // however many tokens chose it, and spread over rows so a single token's 4
 // experts still use every thread (decode). Experts chosen by many tokens
-// (prefill) take the register-tiled panel product (panel_gemm_avx2.h) over
-// their gathered tokens.
+// (prefill) take the register-tiled panel product (panel_gemm.h) over their
+// gathered tokens. Include once per level's kernel file, after panel_gemm.h.
+#pragma once
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "backend/cpu/kernels.h"
+#include "backend/cpu/panel_gemm.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
 
-#include "backend/cpu/avx2_target_begin.h"  // the rest of this file is AVX2 code
-
-#include "backend/cpu/avx2_common.h"
-#include "backend/cpu/panel_gemm_avx2.h"
-
-namespace ossrt::cpu_avx2 {
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
 namespace {
 
-constexpr size_t kTokenBlock = 4;             // tokens sharing one decode of a row
-constexpr size_t kRowBlock = 8 * kPanelRows;  // rows per parallel job
+constexpr size_t kMxfp4TokenBlock = 4;            // tokens sharing one decode of a row
+constexpr size_t kMxfp4JobRows = 8 * kPanelRows;  // rows per parallel job
 
 // Half of 2^(s - 127) for every scale byte: the table holds 2x the FP4 values.
 struct HalfScales {
@@ -38,42 +36,12 @@ const HalfScales& half_scales() {
   return table;
 }
 
-// A 32-element block's FP4 codes widened without lane-crossing shuffles or
-// int-to-float conversions: the 16 bytes in both halves of a register, low
-// nibbles kept in the low half and high nibbles in the high half; two table
-// lookups give the low and high bytes of the bfloat16 of 2x each FP4 value
-// (exact: 0, 1, 2, 3, 4, 6, 8, 12 need one mantissa bit); interleaving them
-// gives bfloat16 words, and a shift or a mask turns each 32-bit lane's low or
-// high word into a float. The elements come out in a fixed order; inputs are
-// stored in that order (permute_blocks) so each product pairs the right
-// element: vector k, lane 4h + d holds element 16 (k / 2) + 4d + 2 (k % 2) + h.
-inline void decode_block(const uint8_t* block, __m256 out[4]) {
-  const __m256i low_bytes = _mm256_setr_epi8(0, -128, 0, 64, -128, -64, 0, 64, 0, -128, 0, 64, -128, -64, 0, 64, 0,
-                                             -128, 0, 64, -128, -64, 0, 64, 0, -128, 0, 64, -128, -64, 0, 64);
-  const __m256i high_bytes = _mm256_setr_epi8(0, 63, 64, 64, 64, 64, 65, 65, -128, -65, -64, -64, -64, -64, -63, -63, 0,
-                                              63, 64, 64, 64, 64, 65, 65, -128, -65, -64, -64, -64, -64, -63, -63);
-  const __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block)));
-  const __m256i codes =
-      _mm256_and_si256(_mm256_srlv_epi32(raw, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
-  const __m256i low = _mm256_shuffle_epi8(low_bytes, codes), high = _mm256_shuffle_epi8(high_bytes, codes);
-  const __m256i words0 = _mm256_unpacklo_epi8(low, high), words1 = _mm256_unpackhi_epi8(low, high);
-  const __m256i top_word = _mm256_set1_epi32(static_cast<int>(0xffff0000u));
-  out[0] = _mm256_castsi256_ps(_mm256_slli_epi32(words0, 16));
-  out[1] = _mm256_castsi256_ps(_mm256_and_si256(words0, top_word));
-  out[2] = _mm256_castsi256_ps(_mm256_slli_epi32(words1, 16));
-  out[3] = _mm256_castsi256_ps(_mm256_and_si256(words1, top_word));
-}
+constexpr size_t kBlockVectors = kMxfp4BlockElements / Simd::kLanes;
 
-// Where element j of a block goes in decode_block's order.
-constexpr size_t decode_order(size_t j) {
-  const size_t k = 2 * (j / 16) + j % 4 / 2, d = j % 16 / 4, h = j % 2;
-  return 8 * k + 4 * h + d;
-}
-
-// dst = src with every 32-element block in decode_block's element order.
+// dst = src with every 32-element block in Simd::decode_mxfp4's element order.
 void permute_blocks(const float* src, size_t count, float* dst) {
   for (size_t b = 0; b < count; b += kMxfp4BlockElements) {
-    for (size_t j = 0; j < kMxfp4BlockElements; ++j) dst[b + decode_order(j)] = src[b + j];
+    for (size_t j = 0; j < kMxfp4BlockElements; ++j) dst[b + Simd::decode_order(j)] = src[b + j];
   }
 }
 
@@ -82,28 +50,27 @@ void permute_blocks(const float* src, size_t count, float* dst) {
 template <size_t NT>
 void mxfp4_dot(const uint8_t* blocks, const uint8_t* scales, size_t in, const float* const* x, float* sums) {
   const float* half = half_scales().value;
-  __m256 acc[NT];
-  for (size_t j = 0; j < NT; ++j) acc[j] = _mm256_setzero_ps();
+  Simd::Vec acc[NT];
+  for (size_t j = 0; j < NT; ++j) acc[j] = Simd::zero();
   for (size_t b = 0; b < in / kMxfp4BlockElements; ++b) {
-    __m256 v[4];
+    Simd::Vec v[kBlockVectors];
     if (b % 4 == 0) prefetch_ahead(blocks + b * kMxfp4BlockBytes);
-    decode_block(blocks + b * kMxfp4BlockBytes, v);
-    const __m256 scale = _mm256_set1_ps(half[scales[b]]);
+    Simd::decode_mxfp4(blocks + b * kMxfp4BlockBytes, v);
+    const Simd::Vec scale = Simd::set1(half[scales[b]]);
     const size_t i = b * kMxfp4BlockElements;
     for (size_t j = 0; j < NT; ++j) {
-      __m256 part = _mm256_mul_ps(v[0], _mm256_loadu_ps(x[j] + i));
-      part = _mm256_fmadd_ps(v[1], _mm256_loadu_ps(x[j] + i + 8), part);
-      part = _mm256_fmadd_ps(v[2], _mm256_loadu_ps(x[j] + i + 16), part);
-      part = _mm256_fmadd_ps(v[3], _mm256_loadu_ps(x[j] + i + 24), part);
-      acc[j] = _mm256_fmadd_ps(part, scale, acc[j]);
+      Simd::Vec part = Simd::mul(v[0], Simd::load(x[j] + i));
+      for (size_t q = 1; q < kBlockVectors; ++q)
+        part = Simd::fmadd(v[q], Simd::load(x[j] + i + q * Simd::kLanes), part);
+      acc[j] = Simd::fmadd(part, scale, acc[j]);
     }
   }
-  for (size_t j = 0; j < NT; ++j) sums[j] = horizontal_sum(acc[j]);
+  for (size_t j = 0; j < NT; ++j) sums[j] = Simd::sum(acc[j]);
 }
 
 void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const float* const* x, size_t nt,
                 float* sums) {
-  with_count<kTokenBlock>(nt, [&](auto tokens) { mxfp4_dot<tokens>(blocks, scales, in, x, sums); });
+  with_count<kMxfp4TokenBlock>(nt, [&](auto tokens) { mxfp4_dot<tokens>(blocks, scales, in, x, sums); });
 }
 
 // The (token, slot) pairs that chose each expert, experts in ascending order.
@@ -130,14 +97,16 @@ ExpertGroups group_by_expert(const int32_t* ids, size_t n_pairs) {
   return g;
 }
 
-// A row widened to fp32 in decode_block's element order, scales applied.
+// A row widened to fp32 in Simd::decode_mxfp4's element order, scales applied.
 void widen_mxfp4_row(const uint8_t* blocks, const uint8_t* scales, size_t in, float* dst) {
   const float* half = half_scales().value;
   for (size_t b = 0; b < in / kMxfp4BlockElements; ++b) {
-    __m256 v[4];
-    decode_block(blocks + b * kMxfp4BlockBytes, v);
-    const __m256 scale = _mm256_set1_ps(half[scales[b]]);
-    for (size_t q = 0; q < 4; ++q) _mm256_storeu_ps(dst + b * kMxfp4BlockElements + 8 * q, _mm256_mul_ps(v[q], scale));
+    Simd::Vec v[kBlockVectors];
+    Simd::decode_mxfp4(blocks + b * kMxfp4BlockBytes, v);
+    const Simd::Vec scale = Simd::set1(half[scales[b]]);
+    for (size_t q = 0; q < kBlockVectors; ++q) {
+      Simd::store(dst + b * kMxfp4BlockElements + Simd::kLanes * q, Simd::mul(v[q], scale));
+    }
   }
 }
 
@@ -179,24 +148,24 @@ PackedGroups pack_groups(const ExpertGroups& g, size_t in, Input input) {
 }
 
 // out(pair, r) = dot(row r of expert e, input(pair)) + bias(e, r) for every
-// pair of every expert, rows [0, rows), in parallel jobs of kRowBlock rows.
+// pair of every expert, rows [0, rows), in parallel jobs of kMxfp4JobRows rows.
 template <class Input, class Output>
 void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
                     size_t rows, size_t in, Input input, Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   // Buffers first: nothing may throw inside a parallel region.
   const PackedGroups packed = pack_groups(g, in, input);
-  PerThreadBuffer panels(packed.data.empty() ? 0 : multiply_rows_buffer_floats(kRowBlock, in));
+  PerThreadBuffer panels(packed.data.empty() ? 0 : multiply_rows_buffer_floats(kMxfp4JobRows, in));
   // Every expert has the same rows, so job -> (expert group, row block) is a division.
-  const size_t jobs_per_expert = (rows + kRowBlock - 1) / kRowBlock;
+  const size_t jobs_per_expert = (rows + kMxfp4JobRows - 1) / kMxfp4JobRows;
   const long long jobs = static_cast<long long>(g.experts.size() * jobs_per_expert);
   // Dynamic: a job's cost is its group's token count.
 #pragma omp parallel for schedule(dynamic, 4)
   for (long long job = 0; job < jobs; ++job) {
     const size_t group = static_cast<size_t>(job) / jobs_per_expert;
     const size_t e = static_cast<size_t>(g.experts[group]);
-    const size_t first = static_cast<size_t>(job) % jobs_per_expert * kRowBlock;
-    const size_t last = std::min(first + kRowBlock, rows);
+    const size_t first = static_cast<size_t>(job) % jobs_per_expert * kMxfp4JobRows;
+    const size_t last = std::min(first + kMxfp4JobRows, rows);
     if (packed.packed(group, g)) {
       multiply_rows(
           first, last, packed.tokens(group, g, in), panels.mine(),
@@ -209,13 +178,13 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
           });
       continue;
     }
-    for (size_t p0 = g.begin[group]; p0 < g.begin[group + 1]; p0 += kTokenBlock) {
-      const size_t nt = std::min(kTokenBlock, g.begin[group + 1] - p0);
-      const float* x[kTokenBlock];
+    for (size_t p0 = g.begin[group]; p0 < g.begin[group + 1]; p0 += kMxfp4TokenBlock) {
+      const size_t nt = std::min(kMxfp4TokenBlock, g.begin[group + 1] - p0);
+      const float* x[kMxfp4TokenBlock];
       for (size_t j = 0; j < nt; ++j) x[j] = input(g.pairs[p0 + j]);
       for (size_t r = first; r < last; ++r) {
         const size_t row = e * rows + r;
-        float sums[kTokenBlock];
+        float sums[kMxfp4TokenBlock];
         mxfp4_dots(blocks + row * row_bytes, scales + row * row_scales, in, x, nt, sums);
         const float b = bf16_to_f32(bias[row]);
         for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
@@ -230,7 +199,7 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
   const size_t I = a.intermediate, H = a.hidden, pairs = a.n * a.k;
   const float limit = a.swiglu_limit;
   const ExpertGroups groups = group_by_expert(a.expert_ids, pairs);
-  // Inputs in decode_block's element order, once per token.
+  // Inputs in Simd::decode_mxfp4's element order, once per token.
   std::vector<float> permuted(a.n * H);
   for (size_t t = 0; t < a.n; ++t) permute_blocks(a.x + t * H, H, permuted.data() + t * H);
   // Stage 1: mlp1 rows (glu / linear interleaved) into scratch[pair][0, 2I).
@@ -238,14 +207,14 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
       groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, [&](size_t pair) { return permuted.data() + pair / a.k * H; },
       [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
   // SwiGLU (as the reference computes it) into scratch[pair][2I, 3I), stored
-  // in decode_block's order for stage 2.
+  // in Simd::decode_mxfp4's order for stage 2.
   const long long activations = static_cast<long long>(pairs * I);
 #pragma omp parallel for schedule(static)
   for (long long job = 0; job < activations; ++job) {
     const size_t pair = static_cast<size_t>(job) / I, j = static_cast<size_t>(job) % I;
     const float* h = a.scratch + pair * 3 * I;
     const size_t in_block = j % kMxfp4BlockElements;
-    const size_t slot = j - in_block + decode_order(in_block);
+    const size_t slot = j - in_block + Simd::decode_order(in_block);
     a.scratch[pair * 3 * I + 2 * I + slot] = swiglu(h[2 * j], h[2 * j + 1], limit);
   }
   // Stage 2: mlp2 per pair into scratch[pair][0, H) (mlp1's rows are spent),
@@ -283,6 +252,4 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
   }
 }
 
-}  // namespace ossrt::cpu_avx2
-
-#include "backend/cpu/avx2_target_end.h"
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE

@@ -1,48 +1,47 @@
-// bf16-weight matmul for AVX2 + FMA. Few tokens (decode): each weight row is
-// widened once per block of up to four tokens, and row blocks keep a token
-// block's activations in cache while the rows stream past (decode reads every
-// weight exactly once). Many tokens (prefill): the register-tiled panel
-// product (panel_gemm_avx2.h), or oneDNN's GEMM on widened weight rows for
-// the longest chunks.
+// bf16-weight matmul, ISA-generic (one instance per level, in its
+// namespace). Few tokens (decode): each weight row is widened once per block
+// of up to four tokens, and row blocks keep a token block's activations in
+// cache while the rows stream past (decode reads every weight exactly once).
+// Many tokens (prefill): the register-tiled panel product (panel_gemm.h), or
+// oneDNN's GEMM on widened weight rows for the longest chunks. Include once
+// per level's kernel file, after panel_gemm.h.
+#pragma once
+
 #include <algorithm>
 #include <vector>
 
-#include "backend/cpu/kernels.h"
 #include "backend/cpu/onednn_gemm.h"
+#include "backend/cpu/panel_gemm.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
 
-#include "backend/cpu/avx2_target_begin.h"  // the rest of this file is AVX2 code
-
-#include "backend/cpu/avx2_common.h"
-#include "backend/cpu/panel_gemm_avx2.h"
-
-namespace ossrt::cpu_avx2 {
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
 namespace {
 
-constexpr size_t kTokenBlock = 4;
-constexpr size_t kRowBlock = 16;
+constexpr size_t kBf16TokenBlock = 4;
+constexpr size_t kBf16RowBlock = 16;
 
 // sums[j] = dot(w[0..in), x[j][0..in)) for NT tokens.
 template <size_t NT>
 void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums) {
-  __m256 acc[NT][2];
-  for (size_t j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
+  constexpr size_t L = Simd::kLanes;
+  Simd::Vec acc[NT][2];
+  for (size_t j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = Simd::zero();
   size_t i = 0;
-  for (; i + 16 <= in; i += 16) {
-    const __m256 w0 = load_bf16x8(w + i), w1 = load_bf16x8(w + i + 8);
+  for (; i + 2 * L <= in; i += 2 * L) {
+    const Simd::Vec w0 = Simd::load_bf16(w + i), w1 = Simd::load_bf16(w + i + L);
     for (size_t j = 0; j < NT; ++j) {
-      acc[j][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[j] + i), acc[j][0]);
-      acc[j][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x[j] + i + 8), acc[j][1]);
+      acc[j][0] = Simd::fmadd(w0, Simd::load(x[j] + i), acc[j][0]);
+      acc[j][1] = Simd::fmadd(w1, Simd::load(x[j] + i + L), acc[j][1]);
     }
   }
-  for (; i + 8 <= in; i += 8) {
-    const __m256 w0 = load_bf16x8(w + i);
-    for (size_t j = 0; j < NT; ++j) acc[j][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[j] + i), acc[j][0]);
+  for (; i + L <= in; i += L) {
+    const Simd::Vec w0 = Simd::load_bf16(w + i);
+    for (size_t j = 0; j < NT; ++j) acc[j][0] = Simd::fmadd(w0, Simd::load(x[j] + i), acc[j][0]);
   }
   for (size_t j = 0; j < NT; ++j) {
-    float sum = horizontal_sum(_mm256_add_ps(acc[j][0], acc[j][1]));
+    float sum = Simd::sum(Simd::add(acc[j][0], acc[j][1]));
     for (size_t r = i; r < in; ++r) sum += x[j][r] * bf16_to_f32(w[r]);
     sums[j] = sum;
   }
@@ -51,21 +50,22 @@ void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums) {
 // One token against four rows (decode): four weight streams share each load
 // of x, and eight accumulators hide the FMA latency.
 void dot_four_rows(const bf16_t* w, size_t in, const float* x, float* sums) {
-  __m256 acc[4][2];
-  for (auto& a : acc) a[0] = a[1] = _mm256_setzero_ps();
+  constexpr size_t L = Simd::kLanes;
+  Simd::Vec acc[4][2];
+  for (auto& a : acc) a[0] = a[1] = Simd::zero();
   size_t i = 0;
-  for (; i + 16 <= in; i += 16) {
+  for (; i + 2 * L <= in; i += 2 * L) {
     if (i % 32 == 0) {
       for (size_t r = 0; r < 4; ++r) prefetch_ahead(w + r * in + i);
     }
-    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+    const Simd::Vec x0 = Simd::load(x + i), x1 = Simd::load(x + i + L);
     for (size_t r = 0; r < 4; ++r) {
-      acc[r][0] = _mm256_fmadd_ps(load_bf16x8(w + r * in + i), x0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(load_bf16x8(w + r * in + i + 8), x1, acc[r][1]);
+      acc[r][0] = Simd::fmadd(Simd::load_bf16(w + r * in + i), x0, acc[r][0]);
+      acc[r][1] = Simd::fmadd(Simd::load_bf16(w + r * in + i + L), x1, acc[r][1]);
     }
   }
   for (size_t r = 0; r < 4; ++r) {
-    float sum = horizontal_sum(_mm256_add_ps(acc[r][0], acc[r][1]));
+    float sum = Simd::sum(Simd::add(acc[r][0], acc[r][1]));
     for (size_t k = i; k < in; ++k) sum += x[k] * bf16_to_f32(w[r * in + k]);
     sums[r] = sum;
   }
@@ -150,13 +150,13 @@ void matmul_f32_bf16w(void*, const MatmulArgs& a) {
     return;
   }
   if (a.n >= kPanelMinTokens) return matmul_panels(a, 0);
-  const long long row_blocks = static_cast<long long>((a.out + kRowBlock - 1) / kRowBlock);
+  const long long row_blocks = static_cast<long long>((a.out + kBf16RowBlock - 1) / kBf16RowBlock);
 #pragma omp parallel for schedule(static)
   for (long long block = 0; block < row_blocks; ++block) {
-    const size_t first = static_cast<size_t>(block) * kRowBlock, last = std::min(first + kRowBlock, a.out);
-    for (size_t t0 = 0; t0 < a.n; t0 += kTokenBlock) {
-      const size_t nt = std::min(kTokenBlock, a.n - t0);
-      const float* x[kTokenBlock];
+    const size_t first = static_cast<size_t>(block) * kBf16RowBlock, last = std::min(first + kBf16RowBlock, a.out);
+    for (size_t t0 = 0; t0 < a.n; t0 += kBf16TokenBlock) {
+      const size_t nt = std::min(kBf16TokenBlock, a.n - t0);
+      const float* x[kBf16TokenBlock];
       for (size_t j = 0; j < nt; ++j) x[j] = a.x + (t0 + j) * a.x_stride;
       size_t o = first;
       if (nt == 1) {
@@ -167,14 +167,12 @@ void matmul_f32_bf16w(void*, const MatmulArgs& a) {
         }
       }
       for (; o < last; ++o) {
-        float sums[kTokenBlock];
-        with_count<kTokenBlock>(nt, [&](auto tokens) { dot_row<tokens>(a.w + o * a.in, x, a.in, sums); });
+        float sums[kBf16TokenBlock];
+        with_count<kBf16TokenBlock>(nt, [&](auto tokens) { dot_row<tokens>(a.w + o * a.in, x, a.in, sums); });
         for (size_t j = 0; j < nt; ++j) store_output(a, t0 + j, o, sums[j]);
       }
     }
   }
 }
 
-}  // namespace ossrt::cpu_avx2
-
-#include "backend/cpu/avx2_target_end.h"
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE

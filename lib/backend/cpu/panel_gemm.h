@@ -1,22 +1,23 @@
-// The many-token (prefill) product for AVX2 + FMA: out(t, r) = sum_i x(t, i) *
-// w(r, i). Tokens are packed once into strips of 16 ([i][16] floats, zero
-// padded); a job's weight rows are widened to fp32 into a per-thread buffer;
-// a 6-row x 16-token register tile (12 accumulators; per input element 2 token
-// loads, 6 weight broadcasts, 12 FMAs) sums the input range in blocks. So each
-// output is summed in a fixed order whatever the thread count, and the
-// widening of a row is shared by every token.
-// Include only inside an AVX2 target region (avx2_target_begin.h).
+// The many-token (prefill) product: out(t, r) = sum_i x(t, i) * w(r, i).
+// Tokens are packed once into strips of two vectors ([i][2 lanes] floats,
+// zero padded); a job's weight rows are widened to fp32 into a per-thread
+// buffer; a register tile of Simd::kPanelRows rows x 2 vectors of tokens (per
+// input element 2 token loads, a weight broadcast per row, 2 FMAs per row)
+// sums the input range in blocks. So each output is summed in a fixed order
+// whatever the thread count or level, and the widening of a row is shared by
+// every token. Include after kernel_util.h, inside the level's target region.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 
-#include "backend/cpu/avx2_common.h"
+#include "backend/cpu/kernel_util.h"
 
-namespace ossrt::cpu_avx2 {
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
-inline constexpr size_t kPanelRows = 6;
-inline constexpr size_t kStripTokens = 16;
+inline constexpr size_t kPanelRows = Simd::kPanelRows;
+inline constexpr size_t kStripVectors = 2;
+inline constexpr size_t kStripTokens = kStripVectors * Simd::kLanes;
 // Below this many tokens the per-token dot kernels win: the panel path
 // widens every weight row to memory once more than they do.
 inline constexpr size_t kPanelMinTokens = 8;
@@ -30,7 +31,7 @@ inline size_t packed_tokens_floats(size_t tokens, size_t in) {
   return token_strips(tokens) * kStripTokens * in;
 }
 
-// Packed tokens: strip s holds tokens [16 s, 16 s + 16) as [in][16].
+// Packed tokens: strip s holds tokens [S s, S s + S) as [in][S], S = kStripTokens.
 struct PackedTokens {
   const float* data;
   size_t tokens, in;
@@ -54,7 +55,7 @@ void pack_token_strip(size_t s, size_t tokens, size_t in, Row row, float* dst) {
 }
 
 // total[r][j] += sum_i panel[r][i] * strip[i][j] over `depth` elements, for R
-// rows and 8V tokens (totals rows `total_stride` floats apart). The loops are
+// rows and V vectors of tokens (totals rows `total_stride` floats apart). The loops are
 // unrolled whole so the accumulators stay in registers. The sum runs in blocks
 // of kSumBlock elements added into the totals, which keeps its rounding error
 // near that of the per-token dot kernels' split sums (a single running sum
@@ -64,30 +65,31 @@ inline constexpr size_t kSumBlock = 32;
 template <size_t R, size_t V>
 void multiply_tile(const float* panel, size_t panel_stride, size_t depth, const float* strip, float* total,
                    size_t total_stride) {
+  using Vec = Simd::Vec;
   for (size_t i0 = 0; i0 < depth; i0 += kSumBlock) {
-    __m256 acc[R][V];
-#pragma GCC unroll 8
+    Vec acc[R][V];
+#pragma GCC unroll 16
     for (size_t r = 0; r < R; ++r) {
 #pragma GCC unroll 2
-      for (size_t v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
+      for (size_t v = 0; v < V; ++v) acc[r][v] = Simd::zero();
     }
     for (size_t i = i0; i < std::min(i0 + kSumBlock, depth); ++i) {
-      __m256 x[V];
+      Vec x[V];
 #pragma GCC unroll 2
-      for (size_t v = 0; v < V; ++v) x[v] = _mm256_loadu_ps(strip + i * kStripTokens + 8 * v);
-#pragma GCC unroll 8
+      for (size_t v = 0; v < V; ++v) x[v] = Simd::load(strip + i * kStripTokens + Simd::kLanes * v);
+#pragma GCC unroll 16
       for (size_t r = 0; r < R; ++r) {
-        const __m256 w = _mm256_broadcast_ss(panel + r * panel_stride + i);
+        const Vec w = Simd::set1(panel[r * panel_stride + i]);
 #pragma GCC unroll 2
-        for (size_t v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(w, x[v], acc[r][v]);
+        for (size_t v = 0; v < V; ++v) acc[r][v] = Simd::fmadd(w, x[v], acc[r][v]);
       }
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (size_t r = 0; r < R; ++r) {
 #pragma GCC unroll 2
       for (size_t v = 0; v < V; ++v) {
-        float* sum = total + r * total_stride + 8 * v;
-        _mm256_storeu_ps(sum, _mm256_add_ps(_mm256_loadu_ps(sum), acc[r][v]));
+        float* sum = total + r * total_stride + Simd::kLanes * v;
+        Simd::store(sum, Simd::add(Simd::load(sum), acc[r][v]));
       }
     }
   }
@@ -101,8 +103,10 @@ void multiply_tile(const float* panel, size_t panel_stride, size_t depth, const 
 // (5.9 MB for 512 tokens of gpt-oss-20b): 8-10 % slower on the 2-core EPYC VM.
 // kDepthBlock is a multiple of kSumBlock, so the sum's blocks, and the
 // results, do not depend on it.
-inline constexpr size_t kDepthBlock = 256;
-inline constexpr size_t kBlockTokens = 16 * kStripTokens;
+inline constexpr size_t kDepthBlock = Simd::kDepthBlock;
+static_assert(kDepthBlock % kSumBlock == 0);
+inline constexpr size_t kBlockTokens = 256;
+static_assert(kBlockTokens % kStripTokens == 0);
 
 // Floats of the per-thread buffer multiply_rows needs for `rows` rows of `in`.
 inline size_t multiply_rows_buffer_floats(size_t rows, size_t in) {
@@ -128,7 +132,7 @@ void multiply_rows(size_t first, size_t last, const PackedTokens& x, float* buff
         const float* strip = x.strip(s) + k0 * kStripTokens;
         for (size_t p = 0; p < rows; p += kPanelRows) {
           float* total = totals + p * kBlockTokens + (s - s0) * kStripTokens;
-          with_count<kStripTokens / 8>((width + 7) / 8, [&](auto vectors) {
+          with_count<kStripVectors>((width + Simd::kLanes - 1) / Simd::kLanes, [&](auto vectors) {
             with_count<kPanelRows>(rows - p, [&](auto r) {
               multiply_tile<r, vectors>(panels + p * x.in + k0, x.in, depth, strip, total, kBlockTokens);
             });
@@ -144,4 +148,4 @@ void multiply_rows(size_t first, size_t last, const PackedTokens& x, float* buff
   }
 }
 
-}  // namespace ossrt::cpu_avx2
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE

@@ -1,0 +1,34 @@
+// The AVX2 + FMA level: the ISA-generic matmul and MoE kernels instantiated
+// for it (attention has its own AVX2 file), and its backend entries.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/onednn_gemm.h"
+#include "util/numeric.h"
+#include "util/thread_buffer.h"
+
+#include "backend/cpu/avx2_target_begin.h"  // up to avx2_target_end.h: AVX2 code
+
+// The level's operations first: the generic kernels are written in them.
+#include "backend/cpu/simd_avx2.h"
+
+#include "backend/cpu/matmul_kernel.h"
+#include "backend/cpu/moe_kernel.h"
+
+#include "backend/cpu/avx2_target_end.h"
+
+namespace ossrt::cpu_avx2 {
+
+void fill_kernels(Backend& table) noexcept {
+  table.matmul_f32_bf16w = matmul_f32_bf16w;
+  table.moe_mxfp4_f32 = moe_mxfp4_f32;
+  table.attention_f32 = attention_f32;
+}
+
+}  // namespace ossrt::cpu_avx2

@@ -1,0 +1,40 @@
+// The AVX-512 level: the ISA-generic matmul and MoE kernels instantiated for
+// it, and its backend entries (attention reads the KV cache at memory speed
+// with the AVX2 kernel, so that one serves here too). Compiled a second time
+// by the tests with OSSRT_CPU_EMULATE_AVX512, on SIMDe (see simd_avx512.h).
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/onednn_gemm.h"
+#include "util/numeric.h"
+#include "util/thread_buffer.h"
+
+#if !defined(OSSRT_CPU_EMULATE_AVX512)
+#include "backend/cpu/avx512_target_begin.h"  // up to avx512_target_end.h: AVX-512 code
+#endif
+
+// The level's operations first: the generic kernels are written in them.
+#include "backend/cpu/simd_avx512.h"
+
+#include "backend/cpu/matmul_kernel.h"
+#include "backend/cpu/moe_kernel.h"
+
+#if !defined(OSSRT_CPU_EMULATE_AVX512)
+#include "backend/cpu/avx512_target_end.h"
+#endif
+
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
+
+void fill_kernels(Backend& table) noexcept {
+  table.matmul_f32_bf16w = matmul_f32_bf16w;
+  table.moe_mxfp4_f32 = moe_mxfp4_f32;
+  table.attention_f32 = cpu_avx2::attention_f32;
+}
+
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE

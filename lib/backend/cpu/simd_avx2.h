@@ -1,0 +1,109 @@
+// The AVX2 + FMA level: the vector operations the ISA-generic kernels
+// (kernel_util.h, panel_gemm.h, matmul_kernel.h, moe_kernel.h) are written
+// in, and helpers of the AVX2-only attention. Include only inside an AVX2
+// target region (avx2_target_begin.h), after every shared header.
+#pragma once
+
+#ifndef OSSRT_AVX2_TARGET_REGION
+#error "include backend/cpu/avx2_target_begin.h before this header"
+#endif
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/backend.h"
+
+// The namespace the generic kernel headers put their code in: one per level,
+// so no symbol compiled for one level is shared with another.
+#define OSSRT_CPU_KERNEL_NAMESPACE cpu_avx2
+
+namespace ossrt::cpu_avx2 {
+
+// Eight bf16 values widened to fp32 (exact: bf16 is the top half of fp32).
+inline __m256 load_bf16x8(const bf16_t* p) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(raw), 16));
+}
+
+inline float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+struct Simd {
+  using Vec = __m256;
+  static constexpr size_t kLanes = 8;
+  // Panel product (panel_gemm.h): a 6-row x 2-vector register tile (12
+  // accumulators of the 16 registers), and a 256-deep strip block (16 KiB,
+  // half the L1).
+  static constexpr size_t kPanelRows = 6;
+  static constexpr size_t kDepthBlock = 256;
+
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec set1(float v) { return _mm256_set1_ps(v); }
+  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static Vec load_bf16(const bf16_t* p) { return load_bf16x8(p); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+  static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static float sum(Vec v) { return horizontal_sum(v); }
+
+  // A 32-element MXFP4 block's FP4 codes as 2x their E2M1 values, without
+  // lane-crossing shuffles or int-to-float conversions: the 16 bytes in both
+  // halves of a register, low nibbles kept in the low half and high nibbles
+  // in the high half; two table lookups give the low and high bytes of the
+  // bfloat16 of 2x each value (exact: 0, 1, 2, 3, 4, 6, 8, 12 need one
+  // mantissa bit); interleaving them gives bfloat16 words, and a shift or a
+  // mask turns each 32-bit lane's low or high word into a float. The elements
+  // come out in decode_order: vector k, lane 4h + d holds element
+  // 16 (k / 2) + 4d + 2 (k % 2) + h.
+  static void decode_mxfp4(const uint8_t* block, Vec out[4]) {
+    const __m256i low_bytes = _mm256_setr_epi8(0, -128, 0, 64, -128, -64, 0, 64, 0, -128, 0, 64, -128, -64, 0, 64, 0,
+                                               -128, 0, 64, -128, -64, 0, 64, 0, -128, 0, 64, -128, -64, 0, 64);
+    const __m256i high_bytes = _mm256_setr_epi8(0, 63, 64, 64, 64, 64, 65, 65, -128, -65, -64, -64, -64, -64, -63, -63,
+                                                0, 63, 64, 64, 64, 64, 65, 65, -128, -65, -64, -64, -64, -64, -63, -63);
+    const __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block)));
+    const __m256i codes =
+        _mm256_and_si256(_mm256_srlv_epi32(raw, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
+    const __m256i low = _mm256_shuffle_epi8(low_bytes, codes), high = _mm256_shuffle_epi8(high_bytes, codes);
+    const __m256i words0 = _mm256_unpacklo_epi8(low, high), words1 = _mm256_unpackhi_epi8(low, high);
+    const __m256i top_word = _mm256_set1_epi32(static_cast<int>(0xffff0000u));
+    out[0] = _mm256_castsi256_ps(_mm256_slli_epi32(words0, 16));
+    out[1] = _mm256_castsi256_ps(_mm256_and_si256(words0, top_word));
+    out[2] = _mm256_castsi256_ps(_mm256_slli_epi32(words1, 16));
+    out[3] = _mm256_castsi256_ps(_mm256_and_si256(words1, top_word));
+  }
+  // Where element j of a block lands in decode_mxfp4's output.
+  static constexpr size_t decode_order(size_t j) {
+    const size_t k = 2 * (j / 16) + j % 4 / 2, d = j % 16 / 4, h = j % 2;
+    return 8 * k + 4 * h + d;
+  }
+};
+
+// e^x for 8 lanes, within 2 ulp of std::exp for x in [-87.3, 88]; lanes below
+// -87.3 give 0 (std::exp gives a denormal under 1.2e-38 there). Range
+// reduction x = n ln2 + r with ln2 split in two, then a degree-6 polynomial.
+inline __m256 exp_ps(__m256 x) {
+  const __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(exponent)));
+}
+
+}  // namespace ossrt::cpu_avx2

@@ -1,0 +1,101 @@
+// The AVX-512 level (F, BW, VL): the vector operations the ISA-generic
+// kernels are written in, 16 lanes wide. Include only inside an AVX-512
+// target region (avx512_target_begin.h), after every shared header.
+//
+// With OSSRT_CPU_EMULATE_AVX512 defined the same code is compiled without the
+// target region on top of SIMDe's portable implementation of the intrinsics,
+// in its own namespace: the tests run it on CPUs without AVX-512, so the
+// AVX-512 kernels' logic (element orders, tails, tiles) is checked on every
+// machine and the native build only adds the instruction encoding.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/backend.h"
+
+#if defined(OSSRT_CPU_EMULATE_AVX512)
+#include <simde/x86/avx512.h>
+#define OSSRT_CPU_KERNEL_NAMESPACE cpu_avx512_emulated
+#define OSSRT_X86(name) simde##name
+#else
+#ifndef OSSRT_AVX512_TARGET_REGION
+#error "include backend/cpu/avx512_target_begin.h before this header"
+#endif
+#include <immintrin.h>
+#define OSSRT_CPU_KERNEL_NAMESPACE cpu_avx512
+#define OSSRT_X86(name) name
+#endif
+
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
+
+struct Simd {
+  using Vec = OSSRT_X86(__m512);
+  using Int = OSSRT_X86(__m512i);
+  static constexpr size_t kLanes = 16;
+  // Panel product (panel_gemm.h): a 12-row x 2-vector register tile (24
+  // accumulators of the 32 registers), and a 128-deep strip block (16 KiB of
+  // 32-token strips, a third to a half of the L1).
+  static constexpr size_t kPanelRows = 12;
+  static constexpr size_t kDepthBlock = 128;
+
+  static Vec zero() { return OSSRT_X86(_mm512_setzero_ps)(); }
+  static Vec set1(float v) { return OSSRT_X86(_mm512_set1_ps)(v); }
+  static Vec load(const float* p) { return OSSRT_X86(_mm512_loadu_ps)(p); }
+  static void store(float* p, Vec v) { OSSRT_X86(_mm512_storeu_ps)(p, v); }
+  static Vec add(Vec a, Vec b) { return OSSRT_X86(_mm512_add_ps)(a, b); }
+  static Vec mul(Vec a, Vec b) { return OSSRT_X86(_mm512_mul_ps)(a, b); }
+  static Vec fmadd(Vec a, Vec b, Vec c) { return OSSRT_X86(_mm512_fmadd_ps)(a, b, c); }
+
+  static float sum(Vec v) {
+    const auto high = OSSRT_X86(_mm256_castpd_ps)(OSSRT_X86(_mm512_extractf64x4_pd)(OSSRT_X86(_mm512_castps_pd)(v), 1));
+    const auto half = OSSRT_X86(_mm256_add_ps)(OSSRT_X86(_mm512_castps512_ps256)(v), high);
+    auto s = OSSRT_X86(_mm_add_ps)(OSSRT_X86(_mm256_castps256_ps128)(half), OSSRT_X86(_mm256_extractf128_ps)(half, 1));
+    s = OSSRT_X86(_mm_add_ps)(s, OSSRT_X86(_mm_movehl_ps)(s, s));
+    s = OSSRT_X86(_mm_add_ss)(s, OSSRT_X86(_mm_movehdup_ps)(s));
+    return OSSRT_X86(_mm_cvtss_f32)(s);
+  }
+
+  // Sixteen bf16 values widened to fp32 (exact: bf16 is the top half of fp32).
+  static Vec load_bf16(const bf16_t* p) {
+    const auto raw = OSSRT_X86(_mm256_loadu_si256)(reinterpret_cast<const OSSRT_X86(__m256i)*>(p));
+    return OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_slli_epi32)(widen_u16(raw), 16));
+  }
+
+  // A 32-element MXFP4 block's FP4 codes as 2x their E2M1 values (the
+  // scales are halved to match, as for AVX2): each byte zero-extended to a
+  // 32-bit lane indexes a 16-float table held in one register (vpermps reads
+  // only an index's low 4 bits, so the low nibble needs no mask). Vector 0
+  // holds the even elements, vector 1 the odd ones (decode_order).
+  static void decode_mxfp4(const uint8_t* block, Vec out[2]) {
+    const Vec table = OSSRT_X86(_mm512_setr_ps)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 6.0f, 8.0f, 12.0f, -0.0f, -1.0f, -2.0f,
+                                                -3.0f, -4.0f, -6.0f, -8.0f, -12.0f);
+    const Int codes = widen_u8(OSSRT_X86(_mm_loadu_si128)(reinterpret_cast<const OSSRT_X86(__m128i)*>(block)));
+    out[0] = OSSRT_X86(_mm512_permutexvar_ps)(codes, table);
+    out[1] = OSSRT_X86(_mm512_permutexvar_ps)(OSSRT_X86(_mm512_srli_epi32)(codes, 4), table);
+  }
+  static constexpr size_t decode_order(size_t j) { return j % 2 * 16 + j / 2; }
+
+ private:
+  // Zero extension of 16 bytes / 16 words to 32-bit lanes. SIMDe 0.7 has
+  // no 512-bit form, so the emulation joins two 256-bit ones.
+  static Int widen_u8(OSSRT_X86(__m128i) bytes) {
+#if defined(OSSRT_CPU_EMULATE_AVX512)
+    const auto low = simde_mm256_cvtepu8_epi32(bytes), high = simde_mm256_cvtepu8_epi32(simde_mm_srli_si128(bytes, 8));
+    return simde_mm512_inserti64x4(simde_mm512_castsi256_si512(low), high, 1);
+#else
+    return _mm512_cvtepu8_epi32(bytes);
+#endif
+  }
+  static Int widen_u16(OSSRT_X86(__m256i) words) {
+#if defined(OSSRT_CPU_EMULATE_AVX512)
+    const auto low = simde_mm256_cvtepu16_epi32(simde_mm256_castsi256_si128(words));
+    const auto high = simde_mm256_cvtepu16_epi32(simde_mm256_extracti128_si256(words, 1));
+    return simde_mm512_inserti64x4(simde_mm512_castsi256_si512(low), high, 1);
+#else
+    return _mm512_cvtepu16_epi32(words);
+#endif
+  }
+};
+
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
