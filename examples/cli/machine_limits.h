@@ -16,7 +16,7 @@ struct Bandwidth {
 // default), `passes` times. Returns 0 GB/s if the buffer cannot be allocated.
 Bandwidth measure_read_bandwidth(size_t bytes, int threads, int passes);
 
-// Peak fp32 FMA throughput of the widest vector unit (AVX2 here: 8 lanes),
+// Peak fp32 FMA throughput of the widest vector unit (AVX-512: 16 lanes, else AVX2: 8),
 // from a register-only loop with enough independent chains to fill every FMA
 // pipe, on `threads` threads (0 = OpenMP's default). GFLOP/s, one FMA = 2.
 double measure_fma_peak_gflops(int threads);

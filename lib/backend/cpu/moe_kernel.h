@@ -1,8 +1,8 @@
 // MXFP4 mixture of experts, ISA-generic (one instance per level, in its
-// namespace). FP4 codes become floats through the level's in-register table
-// (Simd::decode_mxfp4: 2x the E2M1 values, in the level's element order),
-// each 32-element block's partial sum is scaled by its E8M0 scale, and the
-// work is grouped by expert so an expert's rows are decoded once per call
+// namespace). FP4 codes become floats through the level's table lookups, in
+// the level's element order, with the E8M0 scales applied as the level does
+// it cheapest (Simd::mxfp4_block_dot, widen_mxfp4_block), and the work is
+// grouped by expert so an expert's rows are decoded once per call
 // however many tokens chose it, and spread over rows so a single token's 4
 // experts still use every thread (decode). Experts chosen by many tokens
 // (prefill) take the register-tiled panel product (panel_gemm.h) over their
@@ -10,7 +10,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cmath>
 #include <vector>
 
 #include "backend/cpu/panel_gemm.h"
@@ -24,21 +23,7 @@ namespace {
 constexpr size_t kMxfp4TokenBlock = 4;            // tokens sharing one decode of a row
 constexpr size_t kMxfp4JobRows = 8 * kPanelRows;  // rows per parallel job
 
-// Half of 2^(s - 127) for every scale byte: the table holds 2x the FP4 values.
-struct HalfScales {
-  float value[256];
-  HalfScales() {
-    for (int s = 0; s < 256; ++s) value[s] = std::ldexp(1.0f, s - 128);
-  }
-};
-const HalfScales& half_scales() {
-  static const HalfScales table;
-  return table;
-}
-
-constexpr size_t kBlockVectors = kMxfp4BlockElements / Simd::kLanes;
-
-// dst = src with every 32-element block in Simd::decode_mxfp4's element order.
+// dst = src with every 32-element block in the level's MXFP4 element order (Simd::decode_order).
 void permute_blocks(const float* src, size_t count, float* dst) {
   for (size_t b = 0; b < count; b += kMxfp4BlockElements) {
     for (size_t j = 0; j < kMxfp4BlockElements; ++j) dst[b + Simd::decode_order(j)] = src[b + j];
@@ -46,26 +31,35 @@ void permute_blocks(const float* src, size_t count, float* dst) {
 }
 
 // sums[j] = dot(MXFP4 row, x[j]) for NT tokens whose inputs are permuted
-// (permute_blocks); `in` is a multiple of 32.
+// (permute_blocks); `in` is a multiple of 32. Even and odd blocks sum into
+// separate accumulators, so consecutive blocks' FMAs do not wait on each
+// other: through one accumulator the AVX-512 loop ran at the FMA latency,
+// 4.5 cycles per block where its instructions need 3 (llvm-mca, Skylake-X).
 template <size_t NT>
 void mxfp4_dot(const uint8_t* blocks, const uint8_t* scales, size_t in, const float* const* x, float* sums) {
-  const float* half = half_scales().value;
-  Simd::Vec acc[NT];
-  for (size_t j = 0; j < NT; ++j) acc[j] = Simd::zero();
-  for (size_t b = 0; b < in / kMxfp4BlockElements; ++b) {
-    Simd::Vec v[kBlockVectors];
-    if (b % 4 == 0) prefetch_ahead(blocks + b * kMxfp4BlockBytes);
-    Simd::decode_mxfp4(blocks + b * kMxfp4BlockBytes, v);
-    const Simd::Vec scale = Simd::set1(half[scales[b]]);
-    const size_t i = b * kMxfp4BlockElements;
-    for (size_t j = 0; j < NT; ++j) {
-      Simd::Vec part = Simd::mul(v[0], Simd::load(x[j] + i));
-      for (size_t q = 1; q < kBlockVectors; ++q)
-        part = Simd::fmadd(v[q], Simd::load(x[j] + i + q * Simd::kLanes), part);
-      acc[j] = Simd::fmadd(part, scale, acc[j]);
-    }
+  using Acc = Simd::Vec[NT][Simd::kMxfp4Chains];
+  const Simd::Mxfp4Tables& tables = Simd::mxfp4_tables();
+  Acc even, odd;
+  for (size_t j = 0; j < NT; ++j) {
+    for (size_t c = 0; c < Simd::kMxfp4Chains; ++c) even[j][c] = odd[j][c] = Simd::zero();
   }
-  for (size_t j = 0; j < NT; ++j) sums[j] = Simd::sum(acc[j]);
+  const auto add_block = [&](size_t b, Acc& acc) {
+    if (b % 4 == 0) prefetch_ahead(blocks + b * kMxfp4BlockBytes);
+    Simd::template mxfp4_block_dot<NT>(tables, blocks + b * kMxfp4BlockBytes, scales[b], x, b * kMxfp4BlockElements,
+                                       acc);
+  };
+  const size_t count = in / kMxfp4BlockElements;
+  size_t b = 0;
+  for (; b + 2 <= count; b += 2) {
+    add_block(b, even);
+    add_block(b + 1, odd);
+  }
+  if (b < count) add_block(b, even);
+  for (size_t j = 0; j < NT; ++j) {
+    Simd::Vec total = Simd::add(even[j][0], odd[j][0]);
+    for (size_t c = 1; c < Simd::kMxfp4Chains; ++c) total = Simd::add(total, Simd::add(even[j][c], odd[j][c]));
+    sums[j] = Simd::sum(total);
+  }
 }
 
 void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const float* const* x, size_t nt,
@@ -97,16 +91,11 @@ ExpertGroups group_by_expert(const int32_t* ids, size_t n_pairs) {
   return g;
 }
 
-// A row widened to fp32 in Simd::decode_mxfp4's element order, scales applied.
+// A row widened to fp32 in the level's MXFP4 element order (Simd::decode_order), scales applied.
 void widen_mxfp4_row(const uint8_t* blocks, const uint8_t* scales, size_t in, float* dst) {
-  const float* half = half_scales().value;
+  const Simd::Mxfp4Tables& tables = Simd::mxfp4_tables();
   for (size_t b = 0; b < in / kMxfp4BlockElements; ++b) {
-    Simd::Vec v[kBlockVectors];
-    Simd::decode_mxfp4(blocks + b * kMxfp4BlockBytes, v);
-    const Simd::Vec scale = Simd::set1(half[scales[b]]);
-    for (size_t q = 0; q < kBlockVectors; ++q) {
-      Simd::store(dst + b * kMxfp4BlockElements + Simd::kLanes * q, Simd::mul(v[q], scale));
-    }
+    Simd::widen_mxfp4_block(tables, blocks + b * kMxfp4BlockBytes, scales[b], dst + b * kMxfp4BlockElements);
   }
 }
 
@@ -199,7 +188,7 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
   const size_t I = a.intermediate, H = a.hidden, pairs = a.n * a.k;
   const float limit = a.swiglu_limit;
   const ExpertGroups groups = group_by_expert(a.expert_ids, pairs);
-  // Inputs in Simd::decode_mxfp4's element order, once per token.
+  // Inputs in the level's MXFP4 element order (Simd::decode_order), once per token.
   std::vector<float> permuted(a.n * H);
   for (size_t t = 0; t < a.n; ++t) permute_blocks(a.x + t * H, H, permuted.data() + t * H);
   // Stage 1: mlp1 rows (glu / linear interleaved) into scratch[pair][0, 2I).
@@ -207,7 +196,7 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
       groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, [&](size_t pair) { return permuted.data() + pair / a.k * H; },
       [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
   // SwiGLU (as the reference computes it) into scratch[pair][2I, 3I), stored
-  // in Simd::decode_mxfp4's order for stage 2.
+  // in that order for stage 2.
   const long long activations = static_cast<long long>(pairs * I);
 #pragma omp parallel for schedule(static)
   for (long long job = 0; job < activations; ++job) {

@@ -10,6 +10,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -82,6 +83,44 @@ struct Simd {
   static constexpr size_t decode_order(size_t j) {
     const size_t k = 2 * (j / 16) + j % 4 / 2, d = j % 16 / 4, h = j % 2;
     return 8 * k + 4 * h + d;
+  }
+
+  // Half of 2^(s - 127) for every scale byte: decode_mxfp4 gives 2x the values.
+  struct Mxfp4Tables {
+    float half_scale[256];
+    Mxfp4Tables() {
+      for (int s = 0; s < 256; ++s) half_scale[s] = std::ldexp(1.0f, s - 128);
+    }
+  };
+  static const Mxfp4Tables& mxfp4_tables() {
+    static const Mxfp4Tables tables;
+    return tables;
+  }
+
+  // acc[j][0] += the block's products with x[j][i, i + 32), for NT tokens:
+  // the four products of a token are summed first and scaled once (one
+  // accumulator chain per token; the decode is the longer path here).
+  static constexpr size_t kMxfp4Chains = 1;
+  template <size_t NT>
+  static void mxfp4_block_dot(const Mxfp4Tables& tables, const uint8_t* block, uint8_t scale, const float* const* x,
+                              size_t i, Vec (&acc)[NT][kMxfp4Chains]) {
+    Vec v[4];
+    decode_mxfp4(block, v);
+    const Vec s = set1(tables.half_scale[scale]);
+    for (size_t j = 0; j < NT; ++j) {
+      Vec part = mul(v[0], load(x[j] + i));
+      part = fmadd(v[1], load(x[j] + i + 8), part);
+      part = fmadd(v[2], load(x[j] + i + 16), part);
+      part = fmadd(v[3], load(x[j] + i + 24), part);
+      acc[j][0] = fmadd(part, s, acc[j][0]);
+    }
+  }
+  // The block's 32 weights, scaled, to dst in decode_order.
+  static void widen_mxfp4_block(const Mxfp4Tables& tables, const uint8_t* block, uint8_t scale, float* dst) {
+    Vec v[4];
+    decode_mxfp4(block, v);
+    const Vec s = set1(tables.half_scale[scale]);
+    for (size_t q = 0; q < 4; ++q) store(dst + 8 * q, mul(v[q], s));
   }
 };
 

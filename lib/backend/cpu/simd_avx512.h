@@ -9,6 +9,7 @@
 // machine and the native build only adds the instruction encoding.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -62,19 +63,60 @@ struct Simd {
     return OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_slli_epi32)(widen_u16(raw), 16));
   }
 
-  // A 32-element MXFP4 block's FP4 codes as 2x their E2M1 values (the
-  // scales are halved to match, as for AVX2): each byte zero-extended to a
-  // 32-bit lane indexes a 16-float table held in one register (vpermps reads
-  // only an index's low 4 bits, so the low nibble needs no mask). Vector 0
-  // holds the even elements, vector 1 the odd ones (decode_order).
-  static void decode_mxfp4(const uint8_t* block, Vec out[2]) {
-    const Vec table = OSSRT_X86(_mm512_setr_ps)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 6.0f, 8.0f, 12.0f, -0.0f, -1.0f, -2.0f,
-                                                -3.0f, -4.0f, -6.0f, -8.0f, -12.0f);
+  // Every MXFP4 value (E2M1 code x E8M0 scale) for every scale byte: row s
+  // holds the 16 codes' values times 2^(s - 127), all exact in fp32 (the
+  // largest scales overflow to inf, as the reference's product does). 16 KiB,
+  // of which a model's few dozen scales touch a few cache lines.
+  struct Mxfp4Tables {
+    alignas(64) float value[256][16];
+    Mxfp4Tables() {
+      const float e2m1[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
+                              -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+      for (int s = 0; s < 256; ++s) {
+        for (int c = 0; c < 16; ++c) value[s][c] = e2m1[c] * std::ldexp(1.0f, s - 127);
+      }
+    }
+  };
+  static const Mxfp4Tables& mxfp4_tables() {
+    static const Mxfp4Tables tables;
+    return tables;
+  }
+
+  // A 32-element MXFP4 block as floats, scale applied: each byte
+  // zero-extended to a 32-bit lane indexes the scale's row of the table
+  // (vpermps reads only an index's low 4 bits, so the low nibble needs no
+  // mask, and takes the row straight from memory): a zero-extend, a shift and
+  // two permutes per 32 weights. Vector 0 holds the even elements, vector 1
+  // the odd ones (decode_order).
+  static void decode_mxfp4(const Mxfp4Tables& tables, const uint8_t* block, uint8_t scale, Vec out[2]) {
+    const Vec row = load(tables.value[scale]);
     const Int codes = widen_u8(OSSRT_X86(_mm_loadu_si128)(reinterpret_cast<const OSSRT_X86(__m128i)*>(block)));
-    out[0] = OSSRT_X86(_mm512_permutexvar_ps)(codes, table);
-    out[1] = OSSRT_X86(_mm512_permutexvar_ps)(OSSRT_X86(_mm512_srli_epi32)(codes, 4), table);
+    out[0] = OSSRT_X86(_mm512_permutexvar_ps)(codes, row);
+    out[1] = OSSRT_X86(_mm512_permutexvar_ps)(OSSRT_X86(_mm512_srli_epi32)(codes, 4), row);
   }
   static constexpr size_t decode_order(size_t j) { return j % 2 * 16 + j / 2; }
+
+  // acc[j][q] += the block's products with x[j][i, i + 32), for NT tokens:
+  // the weights come out scaled, so each product is one FMA, and the two
+  // halves of the block sum into separate chains.
+  static constexpr size_t kMxfp4Chains = 2;
+  template <size_t NT>
+  static void mxfp4_block_dot(const Mxfp4Tables& tables, const uint8_t* block, uint8_t scale, const float* const* x,
+                              size_t i, Vec (&acc)[NT][kMxfp4Chains]) {
+    Vec v[2];
+    decode_mxfp4(tables, block, scale, v);
+    for (size_t j = 0; j < NT; ++j) {
+      acc[j][0] = fmadd(v[0], load(x[j] + i), acc[j][0]);
+      acc[j][1] = fmadd(v[1], load(x[j] + i + 16), acc[j][1]);
+    }
+  }
+  // The block's 32 weights, scaled, to dst in decode_order.
+  static void widen_mxfp4_block(const Mxfp4Tables& tables, const uint8_t* block, uint8_t scale, float* dst) {
+    Vec v[2];
+    decode_mxfp4(tables, block, scale, v);
+    store(dst, v[0]);
+    store(dst + 16, v[1]);
+  }
 
  private:
   // Zero extension of 16 bytes / 16 words to 32-bit lanes. SIMDe 0.7 has
