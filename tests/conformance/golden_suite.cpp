@@ -6,7 +6,9 @@
 //
 // --mode exact (default) holds the session to the reference's fp32 run: logits
 // within 1e-3, top-5 ids equal up to near-ties, greedy tokens identical.
-// --mode fast runs Numerics::fast sessions against the same run with the
+// --backend NAME (default "cpu", the best level of this CPU) runs it on one
+// backend, e.g. cpu-reference for the scalar kernels the fast ones are tested
+// against. --mode fast runs Numerics::fast sessions against the same run with the
 // bound the official bf16 reference itself needs on tiny-a: last-position
 // logits within 0.15 (the bf16 run is up to 0.13 away) and top-1 agreement at 97%
 // or more of all positions. The top-5 logits at every position and the
@@ -150,7 +152,7 @@ struct Mode {
 }  // namespace
 
 int run_golden(int argc, char** argv, Report& report) {
-  std::string model_dir, golden_path, run_name = "fp32", numerics = "exact";
+  std::string model_dir, golden_path, run_name = "fp32", numerics = "exact", backend = "cpu";
   for (int i = 0; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--model")
@@ -161,13 +163,16 @@ int run_golden(int argc, char** argv, Report& report) {
       run_name = argv[i + 1];
     else if (flag == "--mode")
       numerics = argv[i + 1];
+    else if (flag == "--backend")
+      backend = argv[i + 1];
     else {
       std::fprintf(stderr, "golden: unknown flag '%s'\n", argv[i]);
       return 2;
     }
   }
   if (argc % 2 != 0 || model_dir.empty() || (numerics != "exact" && numerics != "fast")) {
-    std::fprintf(stderr, "golden: usage: --model DIR [--golden FILE] [--run fp32] [--mode exact|fast]\n");
+    std::fprintf(stderr,
+                 "golden: usage: --model DIR [--golden FILE] [--run fp32] [--mode exact|fast] [--backend NAME]\n");
     return 2;
   }
   const bool fast = numerics == "fast";
@@ -190,8 +195,11 @@ int run_golden(int argc, char** argv, Report& report) {
     return 2;
   }
 
-  auto model = ossrt::Model::load(model_dir);
-  report.check(model.ok(), "load %s: %s", model_dir.c_str(), model.ok() ? "ok" : model.status().to_string().c_str());
+  ossrt::ModelOptions model_options;
+  model_options.backend = backend;
+  auto model = ossrt::Model::load(model_dir, model_options);
+  report.check(model.ok(), "load %s on %s: %s", model_dir.c_str(), backend.c_str(),
+               model.ok() ? model.value()->info().backend.c_str() : model.status().to_string().c_str());
   if (!model.ok()) return 0;
   const size_t vocab = static_cast<size_t>(model.value()->info().config.vocab_size);
 

@@ -1,7 +1,7 @@
 // ossrt-conformance: runs conformance suites on case files given as arguments
 // and ends with the line "N passed, M failed".
 //
-//   ossrt-conformance golden --model DIR [--golden FILE] [--run fp32]
+//   ossrt-conformance golden --model DIR [--golden FILE] [--run fp32] [--mode exact|fast] [--backend NAME]
 //   ossrt-conformance tokenizer --vectors FILE [--vectors FILE ...]
 //   ossrt-conformance harmony [--render FILE]... [--parse FILE]... [--raw FILE|DIR]...
 #include <cstdio>
@@ -14,7 +14,8 @@
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: ossrt-conformance golden --model DIR [--golden FILE] [--run NAME]\n"
+                 "usage: ossrt-conformance golden --model DIR [--golden FILE] [--run NAME] [--mode exact|fast] "
+                 "[--backend NAME]\n"
                  "  golden: compares logits, top-5 ids and greedy tokens with golden.json (schema gpt-oss-golden/1)\n"
                  "usage: ossrt-conformance tokenizer --vectors FILE [--vectors FILE ...]\n"
                  "  tokenizer: encodes and decodes every o200k_harmony vector of a JSONL file\n"
