@@ -6,14 +6,15 @@
 //
 // --mode exact (default) holds the session to the reference's fp32 run: logits
 // within 1e-3, top-5 ids equal up to near-ties, greedy tokens identical.
-// --backend NAME (default "cpu", the best level of this CPU) runs it on one
-// backend, e.g. cpu-reference for the scalar kernels the fast ones are tested
-// against. --mode fast runs Numerics::fast sessions against the same run with the
+// --mode fast runs Numerics::fast sessions against the same run with the
 // bound the official bf16 reference itself needs on tiny-a: last-position
 // logits within 0.15 (the bf16 run is up to 0.13 away) and top-1 agreement at 97%
 // or more of all positions. The top-5 logits at every position and the
 // greedy continuation are reported, not checked: the bf16 run's own top-5
 // error reaches 0.75, and one flipped greedy token changes the rest.
+// --backend NAME (default "cpu", the best level of this CPU) runs either mode
+// on one backend, e.g. cpu-reference for the scalar kernels the fast ones are
+// tested against.
 #include <simdjson.h>
 
 #include <algorithm>

@@ -9,12 +9,10 @@
 
 namespace ossrt::cpu_avx2 {
 
-void matmul_f32_bf16w(void* self, const MatmulArgs& args);
-void moe_mxfp4_f32(void* self, const MoeArgs& args);
 // Shapes the vector path takes (head_dim a multiple of 8, at most 64 query
 // heads per kv head); others go to the reference.
 bool attention_supported(const AttentionArgs& args);
-void attention_f32(void* self, const AttentionArgs& args);
+void attention_f32(void* self, const AttentionArgs& args);  // the avx512 level's too
 
 // Puts this level's kernels into `table`.
 void fill_kernels(Backend& table) noexcept;

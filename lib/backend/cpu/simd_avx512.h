@@ -45,7 +45,6 @@ struct Simd {
   static Vec load(const float* p) { return OSSRT_X86(_mm512_loadu_ps)(p); }
   static void store(float* p, Vec v) { OSSRT_X86(_mm512_storeu_ps)(p, v); }
   static Vec add(Vec a, Vec b) { return OSSRT_X86(_mm512_add_ps)(a, b); }
-  static Vec mul(Vec a, Vec b) { return OSSRT_X86(_mm512_mul_ps)(a, b); }
   static Vec fmadd(Vec a, Vec b, Vec c) { return OSSRT_X86(_mm512_fmadd_ps)(a, b, c); }
 
   static float sum(Vec v) {
