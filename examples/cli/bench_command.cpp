@@ -27,11 +27,11 @@ constexpr const char* kBenchUsage =
     "usage: ossrt bench (--synthetic gpt-oss-20b|gpt-oss-120b [--layers N] [--seed S] [--cache DIR] | --model DIR)\n"
     "                   [--prompt-tokens 512] [--decode-tokens 128] [--depth 8192] [--depth-fill synthetic|prefill]\n"
     "                   [--chunk 512] [--threads N] [--backend NAME] [--bandwidth-mib 1024] [--numerics exact|fast]\n"
-    "                   [--json]\n";
+    "                   [--profile] [--json]\n";
 
 struct BenchSettings {
   size_t prompt_tokens = 512, decode_tokens = 128, depth = 8192, chunk = 512, threads = 0, bandwidth_mib = 1024;
-  bool fill_by_prefill = false, json = false;
+  bool fill_by_prefill = false, json = false, profile = false;
 };
 
 // Bytes of weights one decoded token reads: every dense weight of every layer,
@@ -119,16 +119,81 @@ std::vector<ossrt::TokenId> random_tokens(size_t n, int64_t vocab, uint32_t seed
   return tokens;
 }
 
+// Where one phase's time went, kernel by kernel (--profile).
+struct PhaseProfile {
+  std::string phase;
+  double seconds = 0;  // the phase's wall time
+  size_t tokens = 0;
+  std::vector<ossrt::KernelTiming> kernels;
+};
+
+// Collects the model's kernel times since `start_phase` into `out` (no-op
+// without --profile).
+class Profiler {
+ public:
+  Profiler(const ossrt::Model& model, bool enabled) : model_(model), enabled_(enabled) {}
+  void start_phase() const {
+    if (enabled_) model_.reset_kernel_profile();
+  }
+  ossrt::Status end_phase(const std::string& phase, double seconds, size_t tokens) {
+    if (!enabled_) return ossrt::Status::success();
+    auto kernels = model_.kernel_profile();
+    if (!kernels.ok()) return kernels.status();
+    phases_.push_back({phase, seconds, tokens, std::move(kernels.value())});
+    return ossrt::Status::success();
+  }
+  const std::vector<PhaseProfile>& phases() const { return phases_; }
+
+ private:
+  const ossrt::Model& model_;
+  bool enabled_;
+  std::vector<PhaseProfile> phases_;
+};
+
+void print_profile(const PhaseProfile& p) {
+  const double tokens = static_cast<double>(p.tokens);
+  std::printf("\n  profile: %s, per token (%zu tokens, %.3f s)\n", p.phase.c_str(), p.tokens, p.seconds);
+  std::printf("  %-34s %8s %10s %7s %10s %12s\n", "kernel", "calls", "ms/token", "share", "GB/s", "GFLOP/s");
+  double in_kernels = 0;
+  for (const auto& k : p.kernels) {
+    in_kernels += k.seconds;
+    std::printf("  %-34s %8llu %10.3f %6.1f%% %10.2f %12.1f\n", k.kernel.c_str(),
+                static_cast<unsigned long long>(k.calls), 1e3 * k.seconds / tokens, 100 * k.seconds / p.seconds,
+                k.seconds > 0 ? k.bytes / k.seconds / 1e9 : 0.0, k.seconds > 0 ? k.flops / k.seconds / 1e9 : 0.0);
+  }
+  std::printf("  %-34s %8s %10.3f %6.1f%%\n", "outside kernels (sampling, glue)", "",
+              1e3 * (p.seconds - in_kernels) / tokens, 100 * (p.seconds - in_kernels) / p.seconds);
+}
+
+std::string profile_json(const std::vector<PhaseProfile>& phases) {
+  std::string out = ",\"profile\":[";
+  for (size_t i = 0; i < phases.size(); ++i) {
+    const PhaseProfile& p = phases[i];
+    out += (i > 0 ? ",{" : "{") + std::string("\"phase\":\"") + p.phase +
+           "\",\"seconds\":" + std::to_string(p.seconds) + ",\"tokens\":" + std::to_string(p.tokens) + ",\"kernels\":[";
+    for (size_t j = 0; j < p.kernels.size(); ++j) {
+      const auto& k = p.kernels[j];
+      out += (j > 0 ? ",{" : "{") + std::string("\"kernel\":\"") + k.kernel +
+             "\",\"calls\":" + std::to_string(k.calls) + ",\"seconds\":" + std::to_string(k.seconds) +
+             ",\"bytes\":" + std::to_string(k.bytes) + ",\"flops\":" + std::to_string(k.flops) + "}";
+    }
+    out += "]}";
+  }
+  return out + "]";
+}
+
 struct DecodeRun {
   double tokens_per_s = 0;
   ossrt::Status status = ossrt::Status::success();
 };
 
 // Decodes `count` greedy tokens after `session`'s current content plus one token.
-DecodeRun time_decode(ossrt::Session& session, size_t count, int64_t vocab) {
+DecodeRun time_decode(ossrt::Session& session, size_t count, int64_t vocab, Profiler& profiler,
+                      const std::string& phase) {
   DecodeRun run;
   const auto first = random_tokens(1, vocab, 7);
   if (run.status = session.append(first); !run.status.ok()) return run;
+  profiler.start_phase();
   const auto start = Clock::now();
   auto made = session.generate_greedy(count);
   const double seconds = seconds_since(start);
@@ -137,6 +202,7 @@ DecodeRun time_decode(ossrt::Session& session, size_t count, int64_t vocab) {
     return run;
   }
   run.tokens_per_s = static_cast<double>(made.value().size()) / seconds;
+  run.status = profiler.end_phase(phase, seconds, made.value().size());
   return run;
 }
 
@@ -145,6 +211,7 @@ DecodeRun time_decode(ossrt::Session& session, size_t count, int64_t vocab) {
 int run_bench(const Flags& flags) {
   BenchSettings settings;
   settings.json = flags.count("json") > 0;
+  settings.profile = flags.count("profile") > 0;
   if (!read_setting(flags, "prompt-tokens", settings.prompt_tokens) ||
       !read_setting(flags, "decode-tokens", settings.decode_tokens) || !read_setting(flags, "depth", settings.depth) ||
       !read_setting(flags, "chunk", settings.chunk) || !read_setting(flags, "threads", settings.threads) ||
@@ -186,6 +253,7 @@ int run_bench(const Flags& flags) {
 
   ossrt::ModelOptions model_options;
   model_options.preload = true;
+  model_options.profile_kernels = settings.profile;
   if (auto it = flags.find("backend"); it != flags.end()) model_options.backend = it->second;
   ProgressBar bar("loading");
   model_options.progress = [&bar](uint64_t done, uint64_t total) { return bar.update(done, total); };
@@ -205,18 +273,21 @@ int run_bench(const Flags& flags) {
   auto session = ossrt::Session::create(model.value(), session_options);
   if (!session.ok()) return fail(session.status());
   ossrt::Session& s = *session.value();
+  Profiler profiler(*model.value(), settings.profile);
 
   // Prefill of a random prompt.
   const auto prompt = random_tokens(settings.prompt_tokens, config.vocab_size, 1);
+  profiler.start_phase();
   auto start = Clock::now();
   if (auto st = s.append(prompt); !st.ok()) return fail(st);
   const double prefill_seconds = seconds_since(start);
+  if (auto st = profiler.end_phase("prefill", prefill_seconds, settings.prompt_tokens); !st.ok()) return fail(st);
   const double prefill_tok_s = static_cast<double>(settings.prompt_tokens) / prefill_seconds;
   const double prefill_gflops = prefill_flops(config, settings.prompt_tokens) / prefill_seconds / 1e9;
 
   // Decode from an empty context, then from `depth` positions.
   s.reset();
-  const DecodeRun shallow = time_decode(s, settings.decode_tokens, config.vocab_size);
+  const DecodeRun shallow = time_decode(s, settings.decode_tokens, config.vocab_size, profiler, "decode at depth 0");
   if (!shallow.status.ok()) return fail(shallow.status);
   s.reset();
   start = Clock::now();
@@ -226,7 +297,8 @@ int run_bench(const Flags& flags) {
     return fail(st);
   }
   const double fill_seconds = seconds_since(start);
-  const DecodeRun deep = time_decode(s, settings.decode_tokens, config.vocab_size);
+  const DecodeRun deep = time_decode(s, settings.decode_tokens, config.vocab_size, profiler,
+                                     "decode at depth " + std::to_string(settings.depth));
   if (!deep.status.ok()) return fail(deep.status);
   const size_t peak_rss = resident_memory().peak_bytes;
   session.value().reset();
@@ -251,12 +323,12 @@ int run_bench(const Flags& flags) {
         "\"decode_depth_tok_s\":%.3f,\"depth_ratio_pct\":%.1f,\"bandwidth_gbs\":%.2f,\"bandwidth_before_gbs\":%.2f,"
         "\"bandwidth_after_gbs\":%.2f,\"bytes_per_token\":%.0f,\"depth_bytes_per_token\":%.0f,"
         "\"roofline_tok_s\":%.3f,\"roofline_pct\":%.1f,\"decode_gbs\":%.2f,\"peak_rss_bytes\":%zu,"
-        "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f}\n",
+        "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f%s}\n",
         name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
         settings.prompt_tokens, settings.decode_tokens, settings.depth, fill_name, prefill_tok_s, prefill_gflops,
         shallow.tokens_per_s, deep.tokens_per_s, depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s,
         bytes_per_token, depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds,
-        generate_seconds);
+        generate_seconds, settings.profile ? profile_json(profiler.phases()).c_str() : "");
     return 0;
   }
   std::printf("ossrt bench: %s, %lld layers, backend %s, %s numerics, %d threads\n", name.c_str(),
@@ -283,6 +355,7 @@ int run_bench(const Flags& flags) {
   std::printf("  %-34s %10.3f GB  weights mmapped; KV and scratch for %zu positions\n", "peak RSS",
               static_cast<double>(peak_rss) / 1e9, session_options.context_length);
   std::printf("  %-34s %10.1f s\n", "model load (preload)", load_seconds);
+  for (const PhaseProfile& p : profiler.phases()) print_profile(p);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ossrt/runtime.hpp"
 #include "ossrt/status.hpp"
@@ -69,6 +70,20 @@ struct ModelOptions {
   // preloading, or copied to a device) with (bytes done, bytes in total);
   // return false to stop: load() then fails with cancelled.
   std::function<bool(uint64_t done, uint64_t total)> progress;
+  // Times every compute-kernel call of every session of this model (a clock
+  // read and an uncontended lock per call: well under 1 % of a token at
+  // gpt-oss sizes), for Model::kernel_profile. Off by default.
+  bool profile_kernels = false;
+};
+
+// One row of Model::kernel_profile: a kernel at one shape, e.g.
+// "matmul 5120x2880" (out x in), "moe 2880x2880 top-4", "attention window 128".
+struct KernelTiming {
+  std::string kernel;
+  uint64_t calls = 0;
+  double seconds = 0;  // wall time inside the calls (on the calling thread)
+  double bytes = 0;    // weight and KV-cache bytes the calls read (activations not counted)
+  double flops = 0;    // floating-point operations, an FMA counted as two
 };
 
 class Model {
@@ -94,6 +109,14 @@ class Model {
   // The o200k_harmony tokenizer gpt-oss uses; the same shared instance for
   // every model. Failure: out_of_memory. Thread-safe.
   Result<std::shared_ptr<const Tokenizer>> tokenizer() const noexcept;
+
+  // Time spent per kernel and shape since load or the last
+  // reset_kernel_profile(), most time first; empty unless the model was loaded
+  // with profile_kernels. Failure: out_of_memory. Thread-safe.
+  Result<std::vector<KernelTiming>> kernel_profile() const noexcept;
+  // Starts kernel_profile's counts again from zero. Never fails; thread-safe
+  // (calls running meanwhile land on either side of the reset).
+  void reset_kernel_profile() const noexcept;
 
   struct Impl;
 

@@ -132,6 +132,17 @@ Result<std::shared_ptr<const Tokenizer>> Model::tokenizer() const noexcept {
   return Tokenizer::o200k_harmony();
 }
 
+Result<std::vector<KernelTiming>> Model::kernel_profile() const noexcept {
+  return guard("Model::kernel_profile", [&]() -> Result<std::vector<KernelTiming>> {
+    if (impl_->profiler == nullptr) return std::vector<KernelTiming>{};
+    return impl_->profiler->totals();
+  });
+}
+
+void Model::reset_kernel_profile() const noexcept {
+  if (impl_->profiler != nullptr) impl_->profiler->reset();
+}
+
 Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& directory,
                                                  const ModelOptions& options) noexcept {
   return guard("Model::load", [&]() -> Result<std::shared_ptr<const Model>> {
@@ -139,6 +150,10 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     const char* backend_error = "";
     if (!resolve_backend(options.backend.c_str(), impl->backend, &backend_error)) {
       return error(StatusCode::invalid_argument, "backend '%s': %s", options.backend.c_str(), backend_error);
+    }
+    if (options.profile_kernels) {
+      impl->profiler = std::make_unique<KernelProfiler>(impl->backend);
+      impl->backend = impl->profiler->table();
     }
     Result<std::unique_ptr<Checkpoint>> checkpoint = open_checkpoint(directory);
     if (!checkpoint.ok()) return checkpoint.status();

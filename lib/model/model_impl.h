@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "backend/backend.h"
+#include "backend/kernel_profiler.h"
 #include "io/checkpoint.h"
 #include "model/rope_yarn.h"
 #include "model/weights.h"
@@ -16,7 +17,8 @@ struct Model::Impl {
   std::unique_ptr<Checkpoint> checkpoint;  // owns the mapped files
   ModelWeights weights;                    // as the backend's kernels read them
   ModelInfo info;
-  Backend backend;
+  Backend backend;  // the profiler's table when profiling
+  std::unique_ptr<KernelProfiler> profiler;
   std::unique_ptr<RopeYarn> rope;
   std::shared_ptr<const Runtime> runtime;  // may be null: no logging
 

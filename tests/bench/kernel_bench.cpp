@@ -7,6 +7,7 @@
 //   ossrt-bench-kernels [--threads N] [--reference] [--only TEXT] [--json]
 // --only runs the kernels whose name contains TEXT (for profiling one).
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,7 +29,17 @@ namespace {
 
 // gpt-oss-20b's widths.
 constexpr size_t H = 2880, I = 2880, E = 32, K = 4, V = 201088, NQ = 64, NKV = 8, D = 64, QKV = D * (NQ + 2 * NKV);
-constexpr size_t kRotationBytes = size_t{512} << 20;  // > any last-level cache
+
+// Bytes each decode kernel's inputs rotate through: four times the last-level
+// cache (at least 512 MiB), so consecutive calls find nothing cached. Server
+// parts have hundreds of MB of L3; a fixed size would time their cache.
+size_t rotation_bytes() {
+  static const size_t bytes = [] {
+    const long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    return std::max(size_t{512} << 20, 4 * static_cast<size_t>(std::max(llc, 0L)));
+  }();
+  return bytes;
+}
 
 // Cheap deterministic fill (a 64-bit LCG): values, not statistics, matter here.
 struct Filler {
@@ -77,8 +88,8 @@ template <class T>
 struct Rotating {
   std::vector<std::vector<T>> copies;
   Rotating(size_t elements, const std::function<void(std::vector<T>&)>& fill) {
-    const size_t count = std::max<size_t>(1, kRotationBytes / (elements * sizeof(T) + 1) + 1);
-    copies.resize(std::min<size_t>(count, 16));
+    const size_t count = std::max<size_t>(1, rotation_bytes() / (elements * sizeof(T) + 1) + 1);
+    copies.resize(std::min<size_t>(count, 1024));
     for (auto& c : copies) {
       c.resize(elements);
       fill(c);
@@ -118,9 +129,13 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   // MXFP4 MoE, one token through 4 of 32 experts (different experts each call).
   const std::string moe_decode = "moe mxfp4 decode (4 of 32 experts)", moe_prefill = "moe mxfp4 prefill, 512 tokens";
   const bool moe_wanted = wanted(moe_decode) || (!quick && wanted(moe_prefill));
-  std::vector<uint8_t> w1(moe_wanted ? E * 2 * I * H / 32 * 16 : 0), s1(moe_wanted ? E * 2 * I * H / 32 : 0);
-  std::vector<uint8_t> w2(moe_wanted ? E * H * I / 32 * 16 : 0), s2(moe_wanted ? E * H * I / 32 : 0);
-  std::vector<bf16_t> b1(moe_wanted ? E * 2 * I : 0), b2(moe_wanted ? E * H : 0);
+  // Decode cycles through more experts than one layer has (as a token does
+  // through the layers), so they stay out of the cache between calls.
+  const size_t expert_bytes = 3 * I * H / 32 * 17, stored = std::max(E, rotation_bytes() / expert_bytes + 1);
+  const size_t S = moe_wanted ? stored : 0;
+  std::vector<uint8_t> w1(S * 2 * I * H / 32 * 16), s1(S * 2 * I * H / 32);
+  std::vector<uint8_t> w2(S * H * I / 32 * 16), s2(S * H * I / 32);
+  std::vector<bf16_t> b1(S * 2 * I), b2(S * H);
   fill.bytes(w1, 0, 255);
   fill.bytes(w2, 0, 255);
   fill.bytes(s1, 121, 125);
@@ -134,7 +149,7 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   };
   measure(moe_decode, K * (2.0 * I * (H / 32 * 17 + 2) + H * (I / 32 * 17 + 2)), true, [&](size_t i) {
     int32_t ids[K];
-    for (size_t k = 0; k < K; ++k) ids[k] = static_cast<int32_t>((i * 5 + k * 7) % E);
+    for (size_t k = 0; k < K; ++k) ids[k] = static_cast<int32_t>((i * 5 * K + k * 7) % stored);
     const float weights[K] = {0.4f, 0.3f, 0.2f, 0.1f};
     be.moe_mxfp4_f32(be.self, moe_args(1, ids, weights));
   });
@@ -147,23 +162,20 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   for (size_t depth : {size_t{1024}, size_t{8192}}) {
     const std::string name = "attention decode at depth " + std::to_string(depth);
     if (!wanted(name)) continue;
-    std::vector<float> k_cache(depth * NKV * D), v_cache(depth * NKV * D);
-    fill.floats(k_cache, 1.0f);
-    fill.floats(v_cache, 1.0f);
-    measure(name, 2.0 * depth * NKV * D * sizeof(float), true, [&](size_t) {
-      be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), depth, false, KvType::f32,
-                                              1, depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
-    });
-    // The same cache in bf16 (Numerics::fast): half the bytes to read.
-    std::vector<bf16_t> k_narrow(k_cache.size()), v_narrow(v_cache.size());
-    for (size_t i = 0; i < k_cache.size(); ++i) {
-      k_narrow[i] = f32_to_bf16(k_cache[i]);
-      v_narrow[i] = f32_to_bf16(v_cache[i]);
+    const size_t elements = depth * NKV * D;
+    {
+      // Keys and values of one layer in one block, as the cache stores them.
+      Rotating<float> kv(2 * elements, [&](std::vector<float>& v) { fill.floats(v, 1.0f); });
+      measure(name, 2.0 * elements * sizeof(float), true, [&](size_t i) {
+        be.attention_f32(be.self, AttentionArgs{q.data(), QKV, kv.at(i), kv.at(i) + elements, depth, false, KvType::f32,
+                                                1, depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
+      });
     }
-    measure(name + ", bf16 cache", 2.0 * depth * NKV * D * sizeof(bf16_t), true, [&](size_t) {
-      be.attention_f32(be.self,
-                       AttentionArgs{q.data(), QKV, k_narrow.data(), v_narrow.data(), depth, false, KvType::bf16, 1,
-                                     depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
+    // The same in bf16 (Numerics::fast): half the bytes to read.
+    Rotating<bf16_t> kv(2 * elements, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 1.0f); });
+    measure(name + ", bf16 cache", 2.0 * elements * sizeof(bf16_t), true, [&](size_t i) {
+      be.attention_f32(be.self, AttentionArgs{q.data(), QKV, kv.at(i), kv.at(i) + elements, depth, false, KvType::bf16,
+                                              1, depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
     });
   }
   if (quick) return out;

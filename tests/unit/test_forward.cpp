@@ -169,6 +169,62 @@ TEST_CASE("tiny-a golden: last logits of the 5-token prompt") {
   CHECK(top == 35);
 }
 
+TEST_CASE("a kernel profile counts every kernel call and leaves the results unchanged") {
+  ModelOptions options;
+  options.profile_kernels = true;
+  auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a", options);
+  REQUIRE_MESSAGE(model.ok(), model.status().to_string());
+  auto session = open_session(model.value(), 128);
+  REQUIRE(session->append(std::vector<TokenId>{714, 1108, 958, 985, 112}).ok());
+  auto greedy = session->generate_greedy(4);
+  REQUIRE(greedy.ok());
+  CHECK(greedy.value() == std::vector<TokenId>{35, 515, 341, 570});
+
+  auto profile = model.value()->kernel_profile();
+  REQUIRE(profile.ok());
+  auto row = [&](const std::string& name) {
+    for (const KernelTiming& k : profile.value())
+      if (k.kernel == name) return k;
+    FAIL("no profile row " << name);
+    return KernelTiming{};
+  };
+  // Every forward pass gathers embeddings once, runs each of the 4 layers'
+  // kernels once (attention alternates banded and dense layers) and the
+  // unembedding once.
+  const uint64_t forwards = row("embedding 128").calls;
+  CHECK(forwards >= 4);
+  CHECK(row("matmul 1536x128").calls == forwards);
+  CHECK(row("matmul 768x128").calls == 4 * forwards);
+  CHECK(row("matmul 128x512").calls == 4 * forwards);
+  CHECK(row("moe 128x96 top-4").calls == 4 * forwards);
+  CHECK(row("attention window 8").calls == 2 * forwards);
+  CHECK(row("attention window 0").calls == 2 * forwards);
+  CHECK(row("rmsnorm 128").calls == 9 * forwards);
+  // The unembedding reads its bf16 weights once per call, and multiplies the
+  // last position of each pass only.
+  CHECK(row("matmul 1536x128").bytes == doctest::Approx(forwards * 1536.0 * 128 * 2));
+  CHECK(row("matmul 1536x128").flops == doctest::Approx(forwards * 2.0 * 1536 * 128));
+  CHECK(row("moe 128x96 top-4").bytes > 0);
+  double seconds = 0;
+  for (const KernelTiming& k : profile.value()) seconds += k.seconds;
+  CHECK(seconds > 0);
+  for (size_t i = 1; i < profile.value().size(); ++i)
+    CHECK(profile.value()[i - 1].seconds >= profile.value()[i].seconds);
+
+  model.value()->reset_kernel_profile();
+  auto cleared = model.value()->kernel_profile();
+  REQUIRE(cleared.ok());
+  CHECK(cleared.value().empty());
+
+  auto plain = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a");
+  REQUIRE(plain.ok());
+  auto plain_session = open_session(plain.value(), 128);
+  REQUIRE(plain_session->append(std::vector<TokenId>{714, 1108}).ok());
+  auto none = plain.value()->kernel_profile();
+  REQUIRE(none.ok());
+  CHECK(none.value().empty());
+}
+
 TEST_CASE("a synthetic context stands in for a prefill of the same length") {
   TempDir dir;
   write_checkpoint(dir.path(), small_config(), random_tensors(small_config(), 8));
