@@ -142,12 +142,22 @@ void accumulate_values(float* out, size_t out_stride, const float* rescale, cons
   }
 }
 
-// accumulate_values over heads' whole rows of d columns: pairs of heads
-// where they are, then a last single head.
+// accumulate_values over heads' whole rows of d columns: four heads by two
+// vectors where they fit (of the tile shapes that fit the 16 registers the
+// fastest, 5.3 FMAs/ns from L1 on the EPYC VM against 3.4 for two heads by
+// four vectors), then pairs, then a last single head.
 // Head h's row is out + h * d, its weights p + h * p_stride.
 void accumulate_rows(float* out, size_t heads, size_t d, const float* rescale, const float* p, size_t p_stride,
                      const float* const* v, size_t count) {
   size_t h = 0;
+  for (; h + 4 <= heads; h += 4) {
+    for (size_t column = 0; column < d; column += 16) {
+      with_count<2>((d - column) / 8, [&](auto vectors) {
+        accumulate_values<4, vectors>(out + h * d + column, d, rescale + h, p + h * p_stride, p_stride, v, count,
+                                      column);
+      });
+    }
+  }
   for (; h + 2 <= heads; h += 2) {
     for (size_t column = 0; column < d; column += 32) {
       with_count<4>((d - column) / 8, [&](auto vectors) {
