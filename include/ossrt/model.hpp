@@ -82,7 +82,7 @@ struct KernelTiming {
   std::string kernel;
   uint64_t calls = 0;
   double seconds = 0;  // wall time inside the calls (on the calling thread)
-  double bytes = 0;    // weight and KV-cache bytes the calls read (activations not counted)
+  double bytes = 0;    // weight and KV-cache bytes the calls read (KV store: write); activations not counted
   double flops = 0;    // floating-point operations, an FMA counted as two
 };
 

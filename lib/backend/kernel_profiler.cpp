@@ -127,12 +127,16 @@ void KernelProfiler::record(const Cost& cost, Clock::duration elapsed) noexcept 
   std::lock_guard<std::mutex> lock(mutex_);
   Row* row = std::find_if(rows_, rows_ + used_, [&](const Row& r) { return r.key == cost.key; });
   if (row == rows_ + used_) {
-    if (used_ < kMaxRows) {
+    if (used_ + 1 < kMaxRows) {
       ++used_;
       row->key = cost.key;
-    } else {
+    } else {  // the last row collects every shape beyond the table
       row = &rows_[kMaxRows - 1];
-      row->key = Key{"other kernels", {}};
+      if (used_ < kMaxRows) {
+        used_ = kMaxRows;
+        *row = Row{};
+        row->key = Key{"other kernels", {}};
+      }
     }
   }
   row->calls += 1;

@@ -11,6 +11,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
+#include "backend/kernel_profiler.h"
 #include "util/numeric.h"
 #include "util/thread_scope.h"
 
@@ -312,4 +313,33 @@ TEST_CASE("the CPU backend is chosen by level, and a level the CPU lacks is refu
   }
   CHECK_FALSE(resolve_backend("cpu-sse9", backend, &message));
   CHECK(std::string(message).find("unknown backend") != std::string::npos);
+}
+
+TEST_CASE("the kernel profiler files calls by shape and keeps shapes beyond its table in one row") {
+  KernelProfiler profiler(cpu_reference_backend());
+  const Backend& timed = profiler.table();
+  std::vector<float> x(4, 1.0f), y(80);
+  std::vector<bf16_t> w(80 * 4, f32_to_bf16(0.5f));
+  // 70 shapes, the first one twice: 63 rows of their own, the rest in one.
+  for (size_t out = 1; out <= 70; ++out) {
+    const size_t repeats = out == 1 ? 2 : 1;
+    for (size_t r = 0; r < repeats; ++r)
+      timed.matmul_f32_bf16w(timed.self, MatmulArgs{x.data(), 4, w.data(), nullptr, y.data(), out, 1, 4, out, false});
+  }
+  CHECK(y[69] == doctest::Approx(2.0f));  // the call reached the inner kernel
+  const std::vector<KernelTiming> rows = profiler.totals();
+  REQUIRE(rows.size() == 64);
+  uint64_t calls = 0;
+  for (const KernelTiming& row : rows) {
+    calls += row.calls;
+    if (row.kernel == "matmul 1x4") {
+      CHECK(row.calls == 2);
+      CHECK(row.bytes == doctest::Approx(2 * 1 * 4 * 2.0));
+      CHECK(row.flops == doctest::Approx(2 * 2 * 4.0));
+    }
+    if (row.kernel == "other kernels") CHECK(row.calls == 70 - 63);
+  }
+  CHECK(calls == 71);
+  profiler.reset();
+  CHECK(profiler.totals().empty());
 }
