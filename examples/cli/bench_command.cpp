@@ -127,8 +127,8 @@ struct PhaseProfile {
   std::vector<ossrt::KernelTiming> kernels;
 };
 
-// Collects the model's kernel times since `start_phase` into `out` (no-op
-// without --profile).
+// Collects, per phase, the model's kernel times from start_phase() to
+// end_phase() (does nothing without --profile).
 class Profiler {
  public:
   Profiler(const ossrt::Model& model, bool enabled) : model_(model), enabled_(enabled) {}
