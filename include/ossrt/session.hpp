@@ -24,8 +24,11 @@ enum class Numerics : uint8_t {
   // reference, greedy tokens identical.
   exact,
   // The KV cache is kept in bf16, halving its memory and the bytes attention
-  // reads per token at long context. Logits move by up to about 3e-2 on the
-  // tiny test model (the official bf16 reference is 0.13 away); checked by
+  // reads per token at long context; and on CPUs that multiply bf16
+  // natively (AMX, AVX512-BF16, through oneDNN), experts chosen by several
+  // tokens of a prefill chunk multiply bf16-rounded inputs, sums kept in
+  // fp32. Logits move by up to about 3e-2 on the tiny test model with the
+  // bf16 cache alone (the official bf16 reference is 0.13 away); checked by
   // `ossrt-conformance golden --mode fast` (max abs 0.15, top-1 agreement 97%).
   fast,
 };

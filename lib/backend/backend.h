@@ -101,6 +101,9 @@ struct MoeArgs {
   float swiglu_limit;
   float* scratch;  // [n, k, 3I] floats: mlp1 output then activation
   float* y;        // [n, hidden], accumulated into
+  // Numerics::fast: the backend may round the inputs of its expert products
+  // to bf16 (products and sums stay fp32) where that runs on faster units.
+  bool bf16_products;
 };
 
 struct Backend {

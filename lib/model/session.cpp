@@ -91,7 +91,7 @@ Status Session::Impl::append(std::span<const TokenId> input, std::vector<float>*
     float* out = logits_all != nullptr ? logits_all->data() + begin * vocab : last.data();
     const size_t logits_from = logits_all != nullptr ? 0 : (last_chunk ? n - 1 : n);
     const bool completed = forward_chunk(s.m(), s.cache, s.workspace, input.data() + begin, n, s.tokens.size(),
-                                         logits_from, out, s.cancel_requested);
+                                         logits_from, s.options.numerics, out, s.cancel_requested);
     // The callback sees every completed chunk; asking to stop after the last one is moot.
     const bool keep_going =
         !completed || !s.options.prefill_progress || s.options.prefill_progress(begin + n, input.size());

@@ -53,7 +53,7 @@ void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, Kv
 }
 
 // x += sum over the top-k experts of weight * expert(norm(x))
-void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspace& ws, size_t n) {
+void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspace& ws, size_t n, Numerics numerics) {
   const Backend& be = m.backend;
   const LayerWeights& w = m.weights.layers[layer_index];
   float* x = ws.residual.as();
@@ -64,7 +64,8 @@ void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspac
   be.router_topk_f32(be.self, ws.router_logits.as(), n, d.E, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as());
   be.moe_mxfp4_f32(be.self, MoeArgs{t, n, d.H, d.I, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as(),
                                     w.mlp1.blocks, w.mlp1.scales, w.mlp1_bias, w.mlp2.blocks, w.mlp2.scales,
-                                    w.mlp2_bias, static_cast<float>(m.config().swiglu_limit), ws.moe_scratch.as(), x});
+                                    w.mlp2_bias, static_cast<float>(m.config().swiglu_limit), ws.moe_scratch.as(), x,
+                                    numerics == Numerics::fast});
 }
 
 }  // namespace
@@ -122,7 +123,8 @@ Status Workspace::reserve_logits(const Model::Impl& m, size_t rows) {
 }
 
 bool forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const int32_t* tokens, size_t n,
-                   size_t first_position, size_t logits_from, float* host_logits, const std::atomic<bool>& cancel) {
+                   size_t first_position, size_t logits_from, Numerics numerics, float* host_logits,
+                   const std::atomic<bool>& cancel) {
   const Dims d(m.config());
   const Backend& be = m.backend;
   // RoPE tables for this chunk's positions, shared by every layer.
@@ -136,7 +138,7 @@ bool forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const in
   for (size_t layer = 0; layer < m.weights.layers.size(); ++layer) {
     if (cancel.load(std::memory_order_relaxed)) return false;
     attention_block(m, d, layer, cache.layer(layer), cache.layout().type, ws, n, first_position);
-    moe_block(m, d, layer, ws, n);
+    moe_block(m, d, layer, ws, n, numerics);
   }
   const size_t rows = n - logits_from;
   if (rows == 0) return true;

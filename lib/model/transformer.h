@@ -10,6 +10,7 @@
 #include "model/device_buffer.h"
 #include "model/kv_cache.h"
 #include "model/model_impl.h"
+#include "ossrt/session.hpp"
 
 namespace ossrt {
 
@@ -46,7 +47,10 @@ struct Workspace {
 // before every layer; returns false if it stopped there. A stopped chunk only
 // wrote cache slots of its own positions and of positions at least a window
 // behind first_position, so the cache stays valid for positions before it.
+// Numerics::fast lets the experts multiply bf16-rounded inputs (the cache's
+// element type is the cache's own).
 bool forward_chunk(const Model::Impl& model, KvCache& cache, Workspace& workspace, const int32_t* tokens, size_t n,
-                   size_t first_position, size_t logits_from, float* host_logits, const std::atomic<bool>& cancel);
+                   size_t first_position, size_t logits_from, Numerics numerics, float* host_logits,
+                   const std::atomic<bool>& cancel);
 
 }  // namespace ossrt

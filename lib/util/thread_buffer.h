@@ -10,18 +10,21 @@
 
 namespace ossrt {
 
-class PerThreadBuffer {
+template <class T>
+class PerThreadArray {
  public:
   // Slices for the team the calling thread's next parallel region gets.
-  explicit PerThreadBuffer(size_t floats_per_thread)
-      : per_thread_(floats_per_thread), data_(static_cast<size_t>(omp_get_max_threads()) * floats_per_thread) {}
+  explicit PerThreadArray(size_t per_thread)
+      : per_thread_(per_thread), data_(static_cast<size_t>(omp_get_max_threads()) * per_thread) {}
 
   // The calling thread's slice; call inside the parallel region.
-  float* mine() { return data_.data() + static_cast<size_t>(omp_get_thread_num()) * per_thread_; }
+  T* mine() { return data_.data() + static_cast<size_t>(omp_get_thread_num()) * per_thread_; }
 
  private:
   size_t per_thread_;
-  std::vector<float> data_;
+  std::vector<T> data_;
 };
+
+using PerThreadBuffer = PerThreadArray<float>;
 
 }  // namespace ossrt

@@ -20,6 +20,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/onednn_bf16_matmul.h"
 #include "machine_limits.h"
 #include "util/numeric.h"
 
@@ -128,7 +129,12 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
 
   // MXFP4 MoE, one token through 4 of 32 experts (different experts each call).
   const std::string moe_decode = "moe mxfp4 decode (4 of 32 experts)", moe_prefill = "moe mxfp4 prefill, 512 tokens";
-  const bool moe_wanted = wanted(moe_decode) || (!quick && wanted(moe_prefill));
+  // Numerics::fast's expert products, where oneDNN has native bf16 here (at
+  // levels without them, fast runs what exact runs).
+  const std::string moe_prefill_fast = moe_prefill + ", fast numerics";
+  const bool fast_differs = onednn_bf16_implementation() != nullptr;
+  const bool moe_wanted =
+      wanted(moe_decode) || (!quick && (wanted(moe_prefill) || (fast_differs && wanted(moe_prefill_fast))));
   // Decode cycles through more experts than one layer has (as a token does
   // through the layers), so they stay out of the cache between calls.
   const size_t expert_bytes = 3 * I * H / 32 * 17, stored = std::max(E, rotation_bytes() / expert_bytes + 1);
@@ -143,9 +149,10 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   fill.bf16s(b1, 0.5f);
   fill.bf16s(b2, 0.1f);
   std::vector<float> scratch(512 * K * 3 * I), moe_y(512 * H);
-  auto moe_args = [&](size_t n, const int32_t* ids, const float* weights) {
+  auto moe_args = [&](size_t n, const int32_t* ids, const float* weights, bool fast = false) {
     return MoeArgs{x.data(),  n,         H,         I,         K,         ids,  weights,        w1.data(),
-                   s1.data(), b1.data(), w2.data(), s2.data(), b2.data(), 7.0f, scratch.data(), moe_y.data()};
+                   s1.data(), b1.data(), w2.data(), s2.data(), b2.data(), 7.0f, scratch.data(), moe_y.data(),
+                   fast};
   };
   measure(moe_decode, K * (2.0 * I * (H / 32 * 17 + 2) + H * (I / 32 * 17 + 2)), true, [&](size_t i) {
     int32_t ids[K];
@@ -196,6 +203,10 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(fill.next() % E);
     measure(moe_prefill, 2.0 * T * K * 3 * I * H, false,
             [&](size_t) { be.moe_mxfp4_f32(be.self, moe_args(T, ids.data(), weights.data())); });
+    if (fast_differs) {
+      measure(moe_prefill_fast, 2.0 * T * K * 3 * I * H, false,
+              [&](size_t) { be.moe_mxfp4_f32(be.self, moe_args(T, ids.data(), weights.data(), true)); });
+    }
   }
   double flops = 0;  // q.k and p.v over each causal prefix
   for (size_t p = 0; p < T; ++p) flops += 4.0 * NQ * D * static_cast<double>(p + 1);

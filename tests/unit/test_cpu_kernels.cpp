@@ -20,7 +20,10 @@ using namespace ossrt;
 #if defined(OSSRT_TEST_AVX512_EMULATION)
 namespace ossrt::cpu_avx512_emulated {
 void fill_kernels(Backend& table) noexcept;
-}
+// The MoE kernel with bf16 products computed one element at a time (or, with
+// fail, refused so that the kernel computes them itself).
+void moe_with_scalar_bf16_products(const MoeArgs& args, bool fail);
+}  // namespace ossrt::cpu_avx512_emulated
 #endif
 
 namespace {
@@ -164,56 +167,81 @@ TEST_CASE("bf16 matmul kernels equal the reference at prefill sizes: token and d
   }
 }
 
-TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widths") {
+// One MoE call's inputs: E experts of H x I, n tokens with k distinct experts each.
+struct MoeCase {
+  static constexpr size_t E = 9;
+  size_t H, I, n, k;
+  std::vector<uint8_t> w1_blocks, w1_scales, w2_blocks, w2_scales;
+  std::vector<bf16_t> b1, b2;
+  std::vector<float> x, weights, y_start;
+  std::vector<int32_t> ids;
+
+  MoeCase(size_t hidden, size_t intermediate, size_t tokens, size_t k_, std::mt19937& rng)
+      : H(hidden), I(intermediate), n(tokens), k(k_) {
+    w1_blocks = random_bytes(E * 2 * I * H / 2, rng, 0, 255);
+    w1_scales = random_bytes(E * 2 * I * H / 32, rng, 118, 128);
+    b1 = random_bf16(E * 2 * I, rng, 0.5f);
+    w2_blocks = random_bytes(E * H * I / 2, rng, 0, 255);
+    w2_scales = random_bytes(E * H * I / 32, rng, 118, 126);
+    b2 = random_bf16(E * H, rng, 0.1f);
+    x = random_floats(n * H, rng);
+    y_start = random_floats(n * H, rng);
+    ids.resize(n * k);
+    weights.resize(n * k);
+    for (size_t t = 0; t < n; ++t) {
+      // k distinct experts per token, in a token-dependent order.
+      for (size_t s = 0; s < k; ++s) ids[t * k + s] = static_cast<int32_t>((t * 4 + s * 2) % E);
+      for (size_t s = 0; s < k; ++s) weights[t * k + s] = 1.0f / static_cast<float>(k + s);
+    }
+  }
+
+  // y after `moe` runs the call (with bf16 products allowed or not).
+  template <class Moe>
+  std::vector<float> run(Moe moe, bool bf16_products) const {
+    std::vector<float> scratch(n * k * 3 * I), y = y_start;
+    moe(MoeArgs{x.data(), n, H, I, k, ids.data(), weights.data(), w1_blocks.data(), w1_scales.data(), b1.data(),
+                w2_blocks.data(), w2_scales.data(), b2.data(), 7.0f, scratch.data(), y.data(), bf16_products});
+    return y;
+  }
+  std::vector<float> run(const Backend& be, bool bf16_products) const {
+    return run([&](const MoeArgs& args) { be.moe_mxfp4_f32(be.self, args); }, bf16_products);
+  }
+  std::string name(const std::string& what) const {
+    return what + " moe H=" + std::to_string(H) + " I=" + std::to_string(I) + " n=" + std::to_string(n) +
+           " k=" + std::to_string(k);
+  }
+};
+
+// Within what bf16-rounded expert inputs allow: their 2^-9 relative roundings
+// move these outputs (up to a few hundred) by at most 0.5% of the largest;
+// a wrong row, code, scale or token is off by far more.
+void check_bf16_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  float largest = 0;
+  for (float v : want) largest = std::max(largest, std::fabs(v));
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::fabs(got[i] - want[i]) > 1e-2f * largest) {
+      FAIL_CHECK(what << " index " << i << ": " << got[i] << " vs reference " << want[i] << " (largest " << largest
+                      << ")");
+      return;
+    }
+  }
+}
+
+TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widths; bf16 products in fast numerics") {
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();
-  const size_t E = 9;
   struct Shape {
     size_t hidden, intermediate;
   };
   for (const FastVariant& variant : fast_variants()) {
     const Backend& fast = *variant.backend;
     const auto check_moe = [&](Shape shape, size_t n, size_t k) {
-      const size_t H = shape.hidden, I = shape.intermediate;
-      const auto w1_blocks = random_bytes(E * 2 * I * H / 2, rng, 0, 255);
-      const auto w1_scales = random_bytes(E * 2 * I * H / 32, rng, 118, 128);
-      const auto b1 = random_bf16(E * 2 * I, rng, 0.5f);
-      const auto w2_blocks = random_bytes(E * H * I / 2, rng, 0, 255);
-      const auto w2_scales = random_bytes(E * H * I / 32, rng, 118, 126);
-      const auto b2 = random_bf16(E * H, rng, 0.1f);
-      const auto x = random_floats(n * H, rng);
-      std::vector<int32_t> ids(n * k);
-      std::vector<float> weights(n * k);
-      for (size_t t = 0; t < n; ++t) {
-        // k distinct experts per token, in a token-dependent order.
-        for (size_t s = 0; s < k; ++s) ids[t * k + s] = static_cast<int32_t>((t * 4 + s * 2) % E);
-        for (size_t s = 0; s < k; ++s) weights[t * k + s] = 1.0f / static_cast<float>(k + s);
-      }
-      std::vector<float> scratch_ref(n * k * 3 * I), scratch_fast(n * k * 3 * I);
-      std::vector<float> y_ref = random_floats(n * H, rng), y_fast = y_ref;
-      MoeArgs args{x.data(),
-                   n,
-                   H,
-                   I,
-                   k,
-                   ids.data(),
-                   weights.data(),
-                   w1_blocks.data(),
-                   w1_scales.data(),
-                   b1.data(),
-                   w2_blocks.data(),
-                   w2_scales.data(),
-                   b2.data(),
-                   7.0f,
-                   scratch_ref.data(),
-                   y_ref.data()};
-      ref.moe_mxfp4_f32(ref.self, args);
-      args.scratch = scratch_fast.data();
-      args.y = y_fast.data();
-      fast.moe_mxfp4_f32(fast.self, args);
-      check_close(y_fast, y_ref,
-                  variant.name + " moe H=" + std::to_string(H) + " I=" + std::to_string(I) + " n=" + std::to_string(n) +
-                      " k=" + std::to_string(k));
+      const MoeCase c(shape.hidden, shape.intermediate, n, k, rng);
+      const std::vector<float> want = c.run(ref, false);
+      check_close(c.run(fast, false), want, c.name(variant.name));
+      // oneDNN's bf16 products where this CPU has them natively, else the same as exact.
+      check_bf16_close(c.run(fast, true), want, c.name(variant.name + " fast"));
     };
     for (Shape shape : {Shape{32, 32}, Shape{64, 32}, Shape{96, 32}, Shape{64, 96}}) {
       // n = 24 and 41 give experts 8 or more tokens: the panel path.
@@ -222,10 +250,37 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
       }
     }
     // 267 tokens per expert: two token blocks of the panel product; 288
-    // inputs to mlp1: depth blocks (256 or 128) and a tail.
+    // inputs to mlp1: depth blocks (256 or 128) and a tail; 2 x 288 rows of
+    // mlp1 in bf16: tiles of 128 rows and a tail of 64.
     check_moe(Shape{288, 32}, 300, 8);
   }
 }
+
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+TEST_CASE("the bf16 expert products' tiles and gathers, with products computed one element at a time") {
+  // What oneDNN computes on CPUs with native bf16, here on any CPU: the
+  // inputs' rounding, the tiles' widening and the outputs' scatter are the
+  // kernel's own; also when a product fails and the kernel computes it itself.
+  std::mt19937 rng(14);
+  const Backend& ref = cpu_reference_backend();
+  struct Shape {
+    size_t hidden, intermediate, n, k;
+  };
+  for (Shape shape : {Shape{64, 96, 41, 4}, Shape{288, 32, 300, 8}, Shape{160, 320, 24, 3}}) {
+    const MoeCase c(shape.hidden, shape.intermediate, shape.n, shape.k, rng);
+    const std::vector<float> want = c.run(ref, false);
+    for (bool products_fail : {false, true}) {
+      const auto moe = [&](const MoeArgs& args) {
+        cpu_avx512_emulated::moe_with_scalar_bf16_products(args, products_fail);
+      };
+      const std::vector<float> got = c.run(moe, true);
+      check_bf16_close(got, want, c.name(products_fail ? "fallback" : "scalar products"));
+      // Rounded inputs, so not the exact kernel's sums.
+      CHECK(got != c.run(moe, false));
+    }
+  }
+}
+#endif
 
 TEST_CASE("attention kernels equal the reference: decode and prefill, windows, rings, head groups, cache types") {
   std::mt19937 rng(13);

@@ -2,6 +2,7 @@
 // instruction-set level in place of the reference ones.
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/onednn_bf16_matmul.h"
 
 namespace ossrt {
 
@@ -17,6 +18,8 @@ Backend with_kernels(const char* name, void (*fill_kernels)(Backend&) noexcept) 
 }  // namespace
 
 const Backend& cpu_backend(CpuIsa isa) noexcept {
+  // Before the models' first oneDNN call: oneDNN settles its ISA once.
+  onednn_allow_amx();
   switch (isa) {
     case CpuIsa::avx2: {
       static const Backend avx2 = with_kernels("cpu-avx2", cpu_avx2::fill_kernels);

@@ -6,12 +6,15 @@
 // however many tokens chose it, and spread over rows so a single token's 4
 // experts still use every thread (decode). Experts chosen by many tokens
 // (prefill) take the register-tiled panel product (panel_gemm.h) over their
-// gathered tokens. Include once per level's kernel file, after panel_gemm.h.
+// gathered tokens, or under Numerics::fast, where oneDNN has native bf16
+// products, those (grouped_linear_bf16). Include once per level's kernel
+// file, after panel_gemm.h.
 #pragma once
 
 #include <algorithm>
 #include <vector>
 
+#include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/panel_gemm.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
@@ -100,20 +103,23 @@ void widen_mxfp4_row(const uint8_t* blocks, const uint8_t* scales, size_t in, fl
 }
 
 // The inputs of every expert group with at least kPanelMinTokens pairs,
-// packed for the panel product; smaller groups are left out.
+// packed for the panel product (unless those groups are computed already);
+// smaller groups are left out.
 struct PackedGroups {
+  bool big_groups;             // whether groups of kPanelMinTokens pairs or more are packed
   std::vector<size_t> offset;  // per group, into data
   std::vector<float> data;
 
-  bool packed(size_t group, const ExpertGroups& g) const { return g.pairs_in(group) >= kPanelMinTokens; }
+  bool packed(size_t group, const ExpertGroups& g) const { return big_groups && g.pairs_in(group) >= kPanelMinTokens; }
   PackedTokens tokens(size_t group, const ExpertGroups& g, size_t in) const {
     return PackedTokens{data.data() + offset[group], g.pairs_in(group), in};
   }
 };
 
 template <class Input>
-PackedGroups pack_groups(const ExpertGroups& g, size_t in, Input input) {
+PackedGroups pack_groups(const ExpertGroups& g, size_t in, bool big_groups, Input input) {
   PackedGroups p;
+  p.big_groups = big_groups;
   p.offset.resize(g.experts.size());
   size_t total = 0;
   for (size_t group = 0; group < g.experts.size(); ++group) {
@@ -136,14 +142,116 @@ PackedGroups pack_groups(const ExpertGroups& g, size_t in, Input input) {
   return p;
 }
 
-// out(pair, r) = dot(row r of expert e, input(pair)) + bias(e, r) for every
-// pair of every expert, rows [0, rows), in parallel jobs of kMxfp4JobRows rows.
-template <class Input, class Output>
-void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
-                    size_t rows, size_t in, Input input, Output output) {
+// c[i * ldc + j] = sum_l a[i * k + l] * b[j * k + l] in fp32 over bf16 inputs:
+// what a bf16 product computes, one element at a time.
+void bf16_products_scalar(const bf16_t* a, const bf16_t* b, size_t m, size_t n, size_t k, float* c, size_t ldc) {
+  for (size_t i = 0; i < m; ++i) {
+    for (size_t j = 0; j < n; ++j) {
+      float sum = 0;
+      for (size_t l = 0; l < k; ++l) sum += bf16_to_f32(a[i * k + l]) * bf16_to_f32(b[j * k + l]);
+      c[i * ldc + j] = sum;
+    }
+  }
+}
+
+// Rows per bf16 tile: 128 rows of 2880 inputs (720 KiB) stay in a 2 MiB L2
+// with an expert's inputs beside them.
+constexpr size_t kBf16TileRows = 128;
+
+// Numerics::fast where the CPU multiplies bf16 natively: every expert group
+// of at least kPanelMinTokens pairs has its inputs rounded to bf16 once, its
+// rows widened to bf16 a tile at a time (exact: an FP4 value times a power
+// of two needs two mantissa bits), and each tile multiplied with the inputs
+// by Products (Bf16Matmul: oneDNN on AMX tiles or AVX512-BF16). Returns
+// false, having computed nothing, where Products has no product for a shape
+// (no native bf16 on this CPU, out of memory).
+template <class Products, class Input, class Output>
+bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
+                         size_t rows, size_t in, Input input, Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
+  const size_t tiles = (rows + kBf16TileRows - 1) / kBf16TileRows, tail_rows = rows - (tiles - 1) * kBf16TileRows;
+  struct Plan {
+    size_t offset = 0;  // into the gathered inputs
+    const Products* full = nullptr;
+    const Products* tail = nullptr;
+  };
+  // Products and buffers first: nothing may allocate inside a parallel region.
+  std::vector<Plan> plans(g.experts.size());
+  size_t gathered_size = 0, widest = 0, scratch_bytes = 0;
+  for (size_t group = 0; group < g.experts.size(); ++group) {
+    const size_t n = g.pairs_in(group);
+    if (n < kPanelMinTokens) continue;
+    Plan& plan = plans[group];
+    plan.offset = gathered_size;
+    plan.full = Products::get(std::min(kBf16TileRows, rows), n, in, n);
+    plan.tail = Products::get(tail_rows, n, in, n);
+    if (plan.full == nullptr || plan.tail == nullptr) return false;
+    gathered_size += n * in;
+    widest = std::max(widest, n);
+    scratch_bytes = std::max({scratch_bytes, plan.full->scratch_bytes(), plan.tail->scratch_bytes()});
+  }
+  if (gathered_size == 0) return true;
+  std::vector<bf16_t> gathered(gathered_size);
+  PerThreadArray<bf16_t> tiles_bf16(kBf16TileRows * in);
+  PerThreadBuffer products(kBf16TileRows * widest);
+  PerThreadArray<unsigned char> scratch(scratch_bytes);
+
+  const long long groups = static_cast<long long>(g.experts.size());
+#pragma omp parallel for schedule(dynamic)
+  for (long long group = 0; group < groups; ++group) {
+    const Plan& plan = plans[static_cast<size_t>(group)];
+    if (plan.full == nullptr) continue;
+    for (size_t t = 0; t < g.pairs_in(static_cast<size_t>(group)); ++t) {
+      const float* x = input(g.pairs[g.begin[static_cast<size_t>(group)] + t]);
+      bf16_t* dst = gathered.data() + plan.offset + t * in;
+      for (size_t i = 0; i < in; i += Simd::kLanes) Simd::store_bf16(dst + i, Simd::load(x + i));
+    }
+  }
+
+  const Simd::Mxfp4Tables& tables = Simd::mxfp4_tables();
+  const long long jobs = groups * static_cast<long long>(tiles);
+#pragma omp parallel for schedule(dynamic)
+  for (long long job = 0; job < jobs; ++job) {
+    const size_t group = static_cast<size_t>(job) / tiles, first = static_cast<size_t>(job) % tiles * kBf16TileRows;
+    const Plan& plan = plans[group];
+    if (plan.full == nullptr) continue;
+    const size_t e = static_cast<size_t>(g.experts[group]), n = g.pairs_in(group);
+    const size_t count = std::min(kBf16TileRows, rows - first);
+    bf16_t* tile = tiles_bf16.mine();
+    for (size_t r = 0; r < count; ++r) {
+      const size_t row = e * rows + first + r;
+      for (size_t b = 0; b < row_scales; ++b) {
+        alignas(64) float block[kMxfp4BlockElements];
+        Simd::widen_mxfp4_block(tables, blocks + row * row_bytes + b * kMxfp4BlockBytes, scales[row * row_scales + b],
+                                block);
+        bf16_t* dst = tile + r * in + b * kMxfp4BlockElements;
+        for (size_t q = 0; q < kMxfp4BlockElements; q += Simd::kLanes) Simd::store_bf16(dst + q, Simd::load(block + q));
+      }
+    }
+    const bf16_t* x = gathered.data() + plan.offset;
+    float* sums = products.mine();
+    const Products* product = count == kBf16TileRows ? plan.full : plan.tail;
+    // oneDNN fails only when out of memory: the same sums, slowly, rather than none.
+    if (!product->run(tile, x, sums, scratch.mine())) bf16_products_scalar(tile, x, count, n, in, sums, n);
+    for (size_t r = 0; r < count; ++r) {
+      const float b = bf16_to_f32(bias[e * rows + first + r]);
+      for (size_t t = 0; t < n; ++t) output(g.pairs[g.begin[group] + t], first + r, sums[r * n + t] + b);
+    }
+  }
+  return true;
+}
+
+// out(pair, r) = dot(row r of expert e, input(pair)) + bias(e, r) for every
+// pair of every expert, rows [0, rows), in parallel jobs of kMxfp4JobRows
+// rows; with bf16_products, through grouped_linear_bf16 where it can.
+template <class Products, class Input, class Output>
+void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
+                    size_t rows, size_t in, bool bf16_products, Input input, Output output) {
+  const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
+  const bool big_groups_done =
+      bf16_products && grouped_linear_bf16<Products>(g, blocks, scales, bias, rows, in, input, output);
   // Buffers first: nothing may throw inside a parallel region.
-  const PackedGroups packed = pack_groups(g, in, input);
+  const PackedGroups packed = pack_groups(g, in, !big_groups_done, input);
   PerThreadBuffer panels(packed.data.empty() ? 0 : multiply_rows_buffer_floats(kMxfp4JobRows, in));
   // Every expert has the same rows, so job -> (expert group, row block) is a division.
   const size_t jobs_per_expert = (rows + kMxfp4JobRows - 1) / kMxfp4JobRows;
@@ -155,6 +263,7 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
     const size_t e = static_cast<size_t>(g.experts[group]);
     const size_t first = static_cast<size_t>(job) % jobs_per_expert * kMxfp4JobRows;
     const size_t last = std::min(first + kMxfp4JobRows, rows);
+    if (big_groups_done && g.pairs_in(group) >= kPanelMinTokens) continue;
     if (packed.packed(group, g)) {
       multiply_rows(
           first, last, packed.tokens(group, g, in), panels.mine(),
@@ -182,9 +291,9 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
   }
 }
 
-}  // namespace
-
-void moe_mxfp4_f32(void*, const MoeArgs& a) {
+// The MoE entry, with the bf16 products it takes under bf16_products.
+template <class Products>
+void moe_mxfp4_with(const MoeArgs& a) {
   const size_t I = a.intermediate, H = a.hidden, pairs = a.n * a.k;
   const float limit = a.swiglu_limit;
   const ExpertGroups groups = group_by_expert(a.expert_ids, pairs);
@@ -192,8 +301,9 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
   std::vector<float> permuted(a.n * H);
   for (size_t t = 0; t < a.n; ++t) permute_blocks(a.x + t * H, H, permuted.data() + t * H);
   // Stage 1: mlp1 rows (glu / linear interleaved) into scratch[pair][0, 2I).
-  grouped_linear(
-      groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, [&](size_t pair) { return permuted.data() + pair / a.k * H; },
+  grouped_linear<Products>(
+      groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, a.bf16_products,
+      [&](size_t pair) { return permuted.data() + pair / a.k * H; },
       [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
   // SwiGLU (as the reference computes it) into scratch[pair][2I, 3I), stored
   // in that order for stage 2.
@@ -209,8 +319,8 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
   // Stage 2: mlp2 per pair into scratch[pair][0, H) (mlp1's rows are spent),
   // then the weighted sum over slots in slot order, as the reference adds it.
   if (H <= 2 * I) {
-    grouped_linear(
-        groups, a.w2_blocks, a.w2_scales, a.b2, H, I,
+    grouped_linear<Products>(
+        groups, a.w2_blocks, a.w2_scales, a.b2, H, I, a.bf16_products,
         [&](size_t pair) -> const float* { return a.scratch + pair * 3 * I + 2 * I; },
         [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
     const long long outputs = static_cast<long long>(a.n * H);
@@ -239,6 +349,12 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
     }
     a.y[t * H + r] += total;
   }
+}
+
+}  // namespace
+
+void moe_mxfp4_f32(void*, const MoeArgs& a) {
+  moe_mxfp4_with<Bf16Matmul>(a);
 }
 
 }  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE

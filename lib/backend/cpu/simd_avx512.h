@@ -62,6 +62,20 @@ struct Simd {
     return OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_slli_epi32)(widen_u16(raw), 16));
   }
 
+  // Sixteen floats rounded to bf16, to nearest even (finite values; inf
+  // stays inf): the rounded values' high words gathered into the low half.
+  static void store_bf16(bf16_t* p, Vec v) {
+    alignas(64) static constexpr uint16_t kHighWords[32] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31,
+                                                            1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+    const Int bits = OSSRT_X86(_mm512_castps_si512)(v);
+    const Int odd =
+        OSSRT_X86(_mm512_and_si512)(OSSRT_X86(_mm512_srli_epi32)(bits, 16), OSSRT_X86(_mm512_set1_epi32)(1));
+    const Int rounded =
+        OSSRT_X86(_mm512_add_epi32)(bits, OSSRT_X86(_mm512_add_epi32)(odd, OSSRT_X86(_mm512_set1_epi32)(0x7fff)));
+    const Int words = OSSRT_X86(_mm512_permutexvar_epi16)(OSSRT_X86(_mm512_load_si512)(kHighWords), rounded);
+    OSSRT_X86(_mm256_storeu_si256)(reinterpret_cast<OSSRT_X86(__m256i)*>(p), OSSRT_X86(_mm512_castsi512_si256)(words));
+  }
+
   // Every MXFP4 value (E2M1 code x E8M0 scale) for every scale byte: row s
   // holds the 16 codes' values times 2^(s - 127), all exact in fp32 (the
   // largest scales overflow to inf, as the reference's product does). 16 KiB,
