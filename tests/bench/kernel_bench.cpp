@@ -5,6 +5,7 @@
 // cache holds, so decode figures are memory figures. Not a test: timings.
 //
 //   ossrt-bench-kernels [--threads N] [--reference] [--only TEXT] [--json]
+// The header names the bf16 products fast numerics use here (oneDNN's, or none).
 // --only runs the kernels whose name contains TEXT (for profiling one).
 #include <omp.h>
 #include <unistd.h>
@@ -255,9 +256,12 @@ int main(int argc, char** argv) {
     auto r = run_level(cpu_backend(isa), cpu_isa_name(isa), false, only);
     all.insert(all.end(), r.begin(), r.end());
   }
+  // oneDNN's implementation ("brg:avx512_core_amx"), or none native here.
+  const char* bf16_products = onednn_bf16_implementation() != nullptr ? onednn_bf16_implementation() : "none";
   if (json) {
-    std::printf("{\"threads\":%d,\"bandwidth_gbs\":%.2f,\"fma_peak_gflops\":%.1f,\"kernels\":[", threads, bandwidth,
-                peak);
+    std::printf(
+        "{\"threads\":%d,\"bandwidth_gbs\":%.2f,\"fma_peak_gflops\":%.1f,\"bf16_products\":\"%s\",\"kernels\":[",
+        threads, bandwidth, peak, bf16_products);
     for (size_t i = 0; i < all.size(); ++i) {
       const Measurement& m = all[i];
       const double rate = m.amount / m.seconds / 1e9;
@@ -270,6 +274,7 @@ int main(int argc, char** argv) {
   }
   std::printf("%d threads; read bandwidth %.2f GB/s, fp32 FMA peak %.1f GFLOP/s (both measured now)\n", threads,
               bandwidth, peak);
+  std::printf("fast numerics' bf16 products: %s\n", bf16_products);
   std::printf("%-38s %-10s %10s %14s %9s\n", "kernel", "level", "ms/call", "rate", "of limit");
   for (const Measurement& m : all) {
     const double rate = m.amount / m.seconds / 1e9;

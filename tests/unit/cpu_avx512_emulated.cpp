@@ -1,6 +1,7 @@
 // The AVX-512 kernels on SIMDe's portable intrinsics, in namespace
 // ossrt::cpu_avx512_emulated: test_cpu_kernels.cpp checks them against the
-// reference on any CPU (see backend/cpu/simd_avx512.h).
+// reference on any CPU (see backend/cpu/simd_avx512.h); and the MoE kernel
+// with stand-in bf16 products (moe_with_scalar_bf16_products).
 #define OSSRT_CPU_EMULATE_AVX512 1
 #include "backend/cpu/kernels_avx512.cpp"
 
