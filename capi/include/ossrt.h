@@ -280,8 +280,8 @@ typedef int32_t (*ossrt_progress_callback)(size_t processed, size_t total, void*
 typedef enum ossrt_numerics {
   OSSRT_NUMERICS_EXACT = 0, /* fp32 activations and KV cache; logits within 1e-3 of the fp32 reference */
   OSSRT_NUMERICS_FAST = 1   /* bf16 KV cache (half the KV memory) and, where the CPU multiplies bf16
-                               natively (AMX, AVX512-BF16), bf16 expert inputs in prefill; logits move
-                               up to ~3e-2 on the test model with the cache alone */
+                               natively (AMX, AVX512-BF16), bf16 inputs to prefill's projections and
+                               experts; logits move up to ~6e-2 on the test model */
 } ossrt_numerics;
 
 typedef struct ossrt_session_options {

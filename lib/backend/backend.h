@@ -29,6 +29,9 @@ struct MatmulArgs {
   size_t y_stride;
   size_t n, in, out;
   bool accumulate;  // add to y instead of overwriting it
+  // Numerics::fast: the backend may round x to bf16 (products and sums stay
+  // fp32) where that runs on faster units.
+  bool bf16_products;
 };
 
 // A cache slot holds one position: a ring reuses its slots, a dense cache

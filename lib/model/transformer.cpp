@@ -27,14 +27,15 @@ struct Dims {
 
 // x += out(attention(rope(qkv(norm(x)))))
 void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, KvCache::Layer& cache, KvType kv_type,
-                     Workspace& ws, size_t n, size_t first_position) {
+                     Numerics numerics, Workspace& ws, size_t n, size_t first_position) {
+  const bool fast = numerics == Numerics::fast;
   const Backend& be = m.backend;
   const LayerWeights& w = m.weights.layers[layer_index];
   float* x = ws.residual.as();
   float* t = ws.normed.as();
   float* qkv = ws.qkv.as();
   be.rmsnorm_f32_bf16w(be.self, x, w.attn_norm, n, d.H, kRmsNormEps, t);
-  be.matmul_f32_bf16w(be.self, MatmulArgs{t, d.H, w.qkv_weight, w.qkv_bias, qkv, d.qkv, n, d.H, d.qkv, false});
+  be.matmul_f32_bf16w(be.self, MatmulArgs{t, d.H, w.qkv_weight, w.qkv_bias, qkv, d.qkv, n, d.H, d.qkv, false, fast});
   float* q = qkv;
   float* k = qkv + d.NQ * d.D;
   float* v = k + d.NKV * d.D;
@@ -48,8 +49,8 @@ void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, Kv
   be.attention_f32(be.self, AttentionArgs{q, d.qkv, cache.k.as(), cache.v.as(), cache.capacity, cache.ring, kv_type, n,
                                           first_position, window, d.NQ, d.NKV, d.D, w.sinks,
                                           1.0f / std::sqrt(static_cast<float>(d.D)), ws.attention.as(), d.NQ * d.D});
-  be.matmul_f32_bf16w(
-      be.self, MatmulArgs{ws.attention.as(), d.NQ * d.D, w.out_weight, w.out_bias, x, d.H, n, d.NQ * d.D, d.H, true});
+  be.matmul_f32_bf16w(be.self, MatmulArgs{ws.attention.as(), d.NQ * d.D, w.out_weight, w.out_bias, x, d.H, n,
+                                          d.NQ * d.D, d.H, true, fast});
 }
 
 // x += sum over the top-k experts of weight * expert(norm(x))
@@ -59,8 +60,9 @@ void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspac
   float* x = ws.residual.as();
   float* t = ws.normed.as();
   be.rmsnorm_f32_bf16w(be.self, x, w.mlp_norm, n, d.H, kRmsNormEps, t);
-  be.matmul_f32_bf16w(be.self,
-                      MatmulArgs{t, d.H, w.gate_weight, w.gate_bias, ws.router_logits.as(), d.E, n, d.H, d.E, false});
+  // The router stays exact under fast numerics: a rounded logit could flip an expert choice.
+  be.matmul_f32_bf16w(
+      be.self, MatmulArgs{t, d.H, w.gate_weight, w.gate_bias, ws.router_logits.as(), d.E, n, d.H, d.E, false, false});
   be.router_topk_f32(be.self, ws.router_logits.as(), n, d.E, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as());
   be.moe_mxfp4_f32(be.self, MoeArgs{t, n, d.H, d.I, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as(),
                                     w.mlp1.blocks, w.mlp1.scales, w.mlp1_bias, w.mlp2.blocks, w.mlp2.scales,
@@ -137,15 +139,16 @@ bool forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const in
   be.embedding_bf16_f32(be.self, m.weights.embedding, d.H, ws.token_ids.as<int32_t>(), n, ws.residual.as());
   for (size_t layer = 0; layer < m.weights.layers.size(); ++layer) {
     if (cancel.load(std::memory_order_relaxed)) return false;
-    attention_block(m, d, layer, cache.layer(layer), cache.layout().type, ws, n, first_position);
+    attention_block(m, d, layer, cache.layer(layer), cache.layout().type, numerics, ws, n, first_position);
     moe_block(m, d, layer, ws, n, numerics);
   }
   const size_t rows = n - logits_from;
   if (rows == 0) return true;
   float* last = ws.residual.as() + logits_from * d.H;
   be.rmsnorm_f32_bf16w(be.self, last, m.weights.final_norm, rows, d.H, kRmsNormEps, ws.normed.as());
+  // Logits exact in both modes: fast numerics round inside the layers only.
   be.matmul_f32_bf16w(be.self, MatmulArgs{ws.normed.as(), d.H, m.weights.unembedding, nullptr, ws.logits.as(), d.V,
-                                          rows, d.H, d.V, false});
+                                          rows, d.H, d.V, false, false});
   be.download(be.self, host_logits, ws.logits.as(), rows * d.V * sizeof(float));
   return true;
 }

@@ -118,13 +118,13 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
     fill.bf16s(w, 0.03f);
     std::vector<float> logits(V);
     measure("gemv bf16 unembedding 201088x2880", 2.0 * V * H, true, [&](size_t) {
-      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.data(), nullptr, logits.data(), V, 1, H, V, false});
+      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.data(), nullptr, logits.data(), V, 1, H, V, false, false});
     });
   }
   if (wanted("gemv bf16 qkv 5120x2880")) {
     Rotating<bf16_t> w(QKV * H, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 0.03f); });
     measure("gemv bf16 qkv 5120x2880", 2.0 * QKV * H, true, [&](size_t i) {
-      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.at(i), nullptr, y.data(), QKV, 1, H, QKV, false});
+      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.at(i), nullptr, y.data(), QKV, 1, H, QKV, false, false});
     });
   }
 
@@ -190,13 +190,21 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
 
   // Prefill: 512 tokens.
   const size_t T = 512;
-  if (wanted("gemm bf16 qkv, 512 tokens")) {
+  const std::string gemm_qkv = "gemm bf16 qkv, 512 tokens", gemm_qkv_fast = gemm_qkv + ", fast numerics";
+  if (wanted(gemm_qkv) || (fast_differs && wanted(gemm_qkv_fast))) {
     std::vector<bf16_t> w(QKV * H);
     fill.bf16s(w, 0.03f);
     std::vector<float> rows(T * QKV);
-    measure("gemm bf16 qkv, 512 tokens", 2.0 * T * QKV * H, false, [&](size_t) {
-      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.data(), nullptr, rows.data(), QKV, T, H, QKV, false});
+    measure(gemm_qkv, 2.0 * T * QKV * H, false, [&](size_t) {
+      be.matmul_f32_bf16w(be.self,
+                          MatmulArgs{x.data(), H, w.data(), nullptr, rows.data(), QKV, T, H, QKV, false, false});
     });
+    if (fast_differs) {
+      measure(gemm_qkv_fast, 2.0 * T * QKV * H, false, [&](size_t) {
+        be.matmul_f32_bf16w(be.self,
+                            MatmulArgs{x.data(), H, w.data(), nullptr, rows.data(), QKV, T, H, QKV, false, true});
+      });
+    }
   }
   {
     std::vector<int32_t> ids(T * K);

@@ -1,7 +1,7 @@
 // The AVX-512 kernels on SIMDe's portable intrinsics, in namespace
 // ossrt::cpu_avx512_emulated: test_cpu_kernels.cpp checks them against the
-// reference on any CPU (see backend/cpu/simd_avx512.h); and the MoE kernel
-// with stand-in bf16 products (moe_with_scalar_bf16_products).
+// reference on any CPU (see backend/cpu/simd_avx512.h); and the MoE and
+// matmul kernels with stand-in bf16 products (*_with_scalar_bf16_products).
 #define OSSRT_CPU_EMULATE_AVX512 1
 #include "backend/cpu/kernels_avx512.cpp"
 
@@ -37,6 +37,11 @@ class ScalarBf16Products {
 void moe_with_scalar_bf16_products(const MoeArgs& args, bool fail) {
   if (fail) return moe_mxfp4_with<ScalarBf16Products<true>>(args);
   moe_mxfp4_with<ScalarBf16Products<false>>(args);
+}
+
+void matmul_with_scalar_bf16_products(const MatmulArgs& args, bool fail) {
+  if (fail) return matmul_with<ScalarBf16Products<true>>(args);
+  matmul_with<ScalarBf16Products<false>>(args);
 }
 
 }  // namespace ossrt::cpu_avx512_emulated

@@ -20,9 +20,10 @@ using namespace ossrt;
 #if defined(OSSRT_TEST_AVX512_EMULATION)
 namespace ossrt::cpu_avx512_emulated {
 void fill_kernels(Backend& table) noexcept;
-// The MoE kernel with bf16 products computed one element at a time (or, with
-// fail, refused so that the kernel computes them itself).
+// The MoE and matmul kernels with bf16 products computed one element at a
+// time (or, with fail, refused so that the kernel computes them itself).
 void moe_with_scalar_bf16_products(const MoeArgs& args, bool fail);
+void matmul_with_scalar_bf16_products(const MatmulArgs& args, bool fail);
 }  // namespace ossrt::cpu_avx512_emulated
 #endif
 
@@ -94,6 +95,22 @@ void check_close(const std::vector<float>& got, const std::vector<float>& want, 
   }
 }
 
+// Within what bf16-rounded inputs allow (Numerics::fast): their 2^-9
+// relative roundings move the tests' outputs by at most 0.5% of the largest;
+// a wrong row, code, scale or token is off by far more.
+void check_bf16_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  float largest = 0;
+  for (float v : want) largest = std::max(largest, std::fabs(v));
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::fabs(got[i] - want[i]) > 1e-2f * largest) {
+      FAIL_CHECK(what << " index " << i << ": " << got[i] << " vs reference " << want[i] << " (largest " << largest
+                      << ")");
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("bf16 matmul kernels equal the reference over ragged shapes") {
@@ -113,16 +130,21 @@ TEST_CASE("bf16 matmul kernels equal the reference over ragged shapes") {
           const auto bias = random_bf16(out, rng);
           for (bool with_bias : {false, true}) {
             for (bool accumulate : {false, true}) {
-              std::vector<float> y_ref = random_floats(n * y_stride, rng), y_fast = y_ref;
-              MatmulArgs args{x.data(),     x_stride,  w.data(), with_bias ? bias.data() : nullptr,
-                              y_ref.data(), y_stride,  n,        in,
-                              out,          accumulate};
+              std::vector<float> y_ref = random_floats(n * y_stride, rng), y_fast = y_ref, y_bf16 = y_ref;
+              MatmulArgs args{x.data(),     x_stride,   w.data(), with_bias ? bias.data() : nullptr,
+                              y_ref.data(), y_stride,   n,        in,
+                              out,          accumulate, false};
               ref.matmul_f32_bf16w(ref.self, args);
               args.y = y_fast.data();
               fast.matmul_f32_bf16w(fast.self, args);
-              check_close(y_fast, y_ref,
-                          variant.name + " matmul n=" + std::to_string(n) + " in=" + std::to_string(in) +
-                              " out=" + std::to_string(out));
+              const std::string name = variant.name + " matmul n=" + std::to_string(n) + " in=" + std::to_string(in) +
+                                       " out=" + std::to_string(out);
+              check_close(y_fast, y_ref, name);
+              // oneDNN's bf16 products where this CPU has them natively, else the same as exact.
+              args.y = y_bf16.data();
+              args.bf16_products = true;
+              fast.matmul_f32_bf16w(fast.self, args);
+              check_bf16_close(y_bf16, y_ref, name + " fast");
             }
           }
         }
@@ -150,8 +172,8 @@ TEST_CASE("bf16 matmul kernels equal the reference at prefill sizes: token and d
       for (bool accumulate : {false, true}) {
         const std::vector<float> y_start = random_floats(shape.n * y_stride, rng);
         std::vector<float> y_ref = y_start;
-        MatmulArgs args{x.data(), x_stride, w.data(), bias.data(), y_ref.data(),
-                        y_stride, shape.n,  shape.in, shape.out,   accumulate};
+        MatmulArgs args{x.data(), x_stride, w.data(),  bias.data(), y_ref.data(), y_stride,
+                        shape.n,  shape.in, shape.out, accumulate,  false};
         ref.matmul_f32_bf16w(ref.self, args);
         for (size_t threads : {1, 2}) {
           const ThreadCountScope scope(threads);
@@ -212,22 +234,6 @@ struct MoeCase {
   }
 };
 
-// Within what bf16-rounded expert inputs allow: their 2^-9 relative roundings
-// move these outputs (up to a few hundred) by at most 0.5% of the largest;
-// a wrong row, code, scale or token is off by far more.
-void check_bf16_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  REQUIRE(got.size() == want.size());
-  float largest = 0;
-  for (float v : want) largest = std::max(largest, std::fabs(v));
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::fabs(got[i] - want[i]) > 1e-2f * largest) {
-      FAIL_CHECK(what << " index " << i << ": " << got[i] << " vs reference " << want[i] << " (largest " << largest
-                      << ")");
-      return;
-    }
-  }
-}
-
 TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widths; bf16 products in fast numerics") {
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();
@@ -257,7 +263,9 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
 }
 
 #if defined(OSSRT_TEST_AVX512_EMULATION)
-TEST_CASE("the bf16 expert products' tiles and gathers, with products computed one element at a time") {
+TEST_CASE(
+    "bf16 products' tiles, gathers and scatters in the MoE and matmul kernels, products computed one element at a "
+    "time") {
   // What oneDNN computes on CPUs with native bf16, here on any CPU: the
   // inputs' rounding, the tiles' widening and the outputs' scatter are the
   // kernel's own; also when a product fails and the kernel computes it itself.
@@ -277,6 +285,34 @@ TEST_CASE("the bf16 expert products' tiles and gathers, with products computed o
       check_bf16_close(got, want, c.name(products_fail ? "fallback" : "scalar products"));
       // Rounded inputs, so not the exact kernel's sums.
       CHECK(got != c.run(moe, false));
+    }
+  }
+  // The dense matmul: tiles of the weights in place, the last one ragged.
+  struct MatmulShape {
+    size_t n, in, out;
+  };
+  for (MatmulShape shape : {MatmulShape{8, 7, 5}, MatmulShape{33, 200, 130}, MatmulShape{260, 64, 300}}) {
+    const size_t x_stride = shape.in + 3, y_stride = shape.out + 2;
+    const auto x = random_floats(shape.n * x_stride, rng);
+    const auto w = random_bf16(shape.out * shape.in, rng);
+    const auto bias = random_bf16(shape.out, rng);
+    for (bool accumulate : {false, true}) {
+      const std::vector<float> y_start = random_floats(shape.n * y_stride, rng);
+      std::vector<float> want = y_start;
+      MatmulArgs args{x.data(), x_stride, w.data(),  bias.data(), want.data(), y_stride,
+                      shape.n,  shape.in, shape.out, accumulate,  false};
+      ref.matmul_f32_bf16w(ref.self, args);
+      for (bool products_fail : {false, true}) {
+        std::vector<float> got = y_start;
+        args.y = got.data();
+        args.bf16_products = true;
+        cpu_avx512_emulated::matmul_with_scalar_bf16_products(args, products_fail);
+        check_bf16_close(got, want,
+                         std::string(products_fail ? "fallback" : "scalar products") +
+                             " matmul n=" + std::to_string(shape.n) + " in=" + std::to_string(shape.in) +
+                             " out=" + std::to_string(shape.out));
+        CHECK(got != want);
+      }
     }
   }
 }
@@ -379,7 +415,8 @@ TEST_CASE("the kernel profiler files calls by shape and keeps shapes beyond its 
   for (size_t out = 1; out <= 70; ++out) {
     const size_t repeats = out == 1 ? 2 : 1;
     for (size_t r = 0; r < repeats; ++r)
-      timed.matmul_f32_bf16w(timed.self, MatmulArgs{x.data(), 4, w.data(), nullptr, y.data(), out, 1, 4, out, false});
+      timed.matmul_f32_bf16w(timed.self,
+                             MatmulArgs{x.data(), 4, w.data(), nullptr, y.data(), out, 1, 4, out, false, false});
   }
   CHECK(y[69] == doctest::Approx(2.0f));  // the call reached the inner kernel
   const std::vector<KernelTiming> rows = profiler.totals();

@@ -3,13 +3,16 @@
 // of up to four tokens, and row blocks keep a token block's activations in
 // cache while the rows stream past (decode reads every weight exactly once).
 // Many tokens (prefill): the register-tiled panel product (panel_gemm.h), or
-// oneDNN's GEMM on widened weight rows for the longest chunks. Include once
-// per level's kernel file, after panel_gemm.h.
+// oneDNN's GEMM on widened weight rows for the longest chunks; under
+// Numerics::fast, where oneDNN has native bf16, its bf16 products
+// (bf16_products.h). Include once per level's kernel file, after panel_gemm.h.
 #pragma once
 
 #include <algorithm>
 #include <vector>
 
+#include "backend/cpu/bf16_products.h"
+#include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/onednn_gemm.h"
 #include "backend/cpu/panel_gemm.h"
 #include "util/numeric.h"
@@ -141,9 +144,42 @@ size_t matmul_onednn(const MatmulArgs& a) {
   return a.out;
 }
 
-}  // namespace
+// Numerics::fast where the CPU multiplies bf16 natively: the tokens rounded
+// to bf16 once, the weight rows (bf16 already) multiplied in place a tile at
+// a time (bf16_products.h). Returns false, having computed nothing, where
+// Products has no product for the shapes (no native bf16 here, out of memory).
+template <class Products>
+bool matmul_bf16_products(const MatmulArgs& a) {
+  const Bf16TilePlan<Products> plan(a.out, a.n, a.in);
+  if (!plan.ok()) return false;
+  // Buffers first: nothing may throw inside a parallel region.
+  std::vector<bf16_t> x(a.n * a.in);
+  PerThreadBuffer products(kBf16TileRows * a.n);
+  PerThreadArray<unsigned char> scratch(plan.scratch_bytes());
+  const long long tokens = static_cast<long long>(a.n);
+#pragma omp parallel for schedule(static)
+  for (long long t = 0; t < tokens; ++t) {
+    const size_t token = static_cast<size_t>(t);
+    round_to_bf16(a.x + token * a.x_stride, a.in, x.data() + token * a.in);
+  }
+  const long long tiles = static_cast<long long>(Bf16TilePlan<Products>::tiles(a.out));
+#pragma omp parallel for schedule(static)
+  for (long long tile = 0; tile < tiles; ++tile) {
+    const size_t first = static_cast<size_t>(tile) * kBf16TileRows, count = std::min(kBf16TileRows, a.out - first);
+    float* sums = products.mine();
+    plan.multiply(a.w + first * a.in, count, x.data(), a.n, a.in, sums, scratch.mine());
+    for (size_t r = 0; r < count; ++r) {
+      for (size_t t = 0; t < a.n; ++t) store_output(a, t, first + r, sums[r * a.n + t]);
+    }
+  }
+  return true;
+}
 
-void matmul_f32_bf16w(void*, const MatmulArgs& a) {
+// The matmul entry, with the bf16 products it takes under bf16_products
+// (from kPanelMinTokens tokens: fewer read the weights at memory speed anyway).
+template <class Products>
+void matmul_with(const MatmulArgs& a) {
+  if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
   if (a.n >= kOnednnMinTokens) {
     const size_t done = matmul_onednn(a);
     if (done < a.out) matmul_panels(a, done);
@@ -173,6 +209,12 @@ void matmul_f32_bf16w(void*, const MatmulArgs& a) {
       }
     }
   }
+}
+
+}  // namespace
+
+void matmul_f32_bf16w(void*, const MatmulArgs& a) {
+  matmul_with<Bf16Matmul>(a);
 }
 
 }  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "backend/cpu/bf16_products.h"
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/panel_gemm.h"
 #include "util/numeric.h"
@@ -142,53 +143,30 @@ PackedGroups pack_groups(const ExpertGroups& g, size_t in, bool big_groups, Inpu
   return p;
 }
 
-// c[i * ldc + j] = sum_l a[i * k + l] * b[j * k + l] in fp32 over bf16 inputs:
-// what a bf16 product computes, one element at a time.
-void bf16_products_scalar(const bf16_t* a, const bf16_t* b, size_t m, size_t n, size_t k, float* c, size_t ldc) {
-  for (size_t i = 0; i < m; ++i) {
-    for (size_t j = 0; j < n; ++j) {
-      float sum = 0;
-      for (size_t l = 0; l < k; ++l) sum += bf16_to_f32(a[i * k + l]) * bf16_to_f32(b[j * k + l]);
-      c[i * ldc + j] = sum;
-    }
-  }
-}
-
-// Rows per bf16 tile: 128 rows of 2880 inputs (720 KiB) stay in a 2 MiB L2
-// with an expert's inputs beside them.
-constexpr size_t kBf16TileRows = 128;
-
 // Numerics::fast where the CPU multiplies bf16 natively: every expert group
-// of at least kPanelMinTokens pairs has its inputs rounded to bf16 once, its
-// rows widened to bf16 a tile at a time (exact: an FP4 value times a power
-// of two needs two mantissa bits), and each tile multiplied with the inputs
-// by Products (Bf16Matmul: oneDNN on AMX tiles or AVX512-BF16). Returns
-// false, having computed nothing, where Products has no product for a shape
-// (no native bf16 on this CPU, out of memory).
+// of at least kPanelMinTokens pairs has its inputs rounded to bf16 once, and
+// its rows widened to bf16 a tile at a time (exact: an FP4 value times a
+// power of two needs two mantissa bits) for bf16_products.h. Returns false,
+// having computed nothing, where Products has no product for a shape (no
+// native bf16 on this CPU, out of memory).
 template <class Products, class Input, class Output>
 bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
                          size_t rows, size_t in, Input input, Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
-  const size_t tiles = (rows + kBf16TileRows - 1) / kBf16TileRows, tail_rows = rows - (tiles - 1) * kBf16TileRows;
-  struct Plan {
-    size_t offset = 0;  // into the gathered inputs
-    const Products* full = nullptr;
-    const Products* tail = nullptr;
-  };
+  const size_t tiles = Bf16TilePlan<Products>::tiles(rows);
   // Products and buffers first: nothing may allocate inside a parallel region.
-  std::vector<Plan> plans(g.experts.size());
+  std::vector<Bf16TilePlan<Products>> plans(g.experts.size());
+  std::vector<size_t> offset(g.experts.size());  // into the gathered inputs
   size_t gathered_size = 0, widest = 0, scratch_bytes = 0;
   for (size_t group = 0; group < g.experts.size(); ++group) {
     const size_t n = g.pairs_in(group);
     if (n < kPanelMinTokens) continue;
-    Plan& plan = plans[group];
-    plan.offset = gathered_size;
-    plan.full = Products::get(std::min(kBf16TileRows, rows), n, in, n);
-    plan.tail = Products::get(tail_rows, n, in, n);
-    if (plan.full == nullptr || plan.tail == nullptr) return false;
+    plans[group] = Bf16TilePlan<Products>(rows, n, in);
+    if (!plans[group].ok()) return false;
+    offset[group] = gathered_size;
     gathered_size += n * in;
     widest = std::max(widest, n);
-    scratch_bytes = std::max({scratch_bytes, plan.full->scratch_bytes(), plan.tail->scratch_bytes()});
+    scratch_bytes = std::max(scratch_bytes, plans[group].scratch_bytes());
   }
   if (gathered_size == 0) return true;
   std::vector<bf16_t> gathered(gathered_size);
@@ -199,12 +177,10 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
   const long long groups = static_cast<long long>(g.experts.size());
 #pragma omp parallel for schedule(dynamic)
   for (long long group = 0; group < groups; ++group) {
-    const Plan& plan = plans[static_cast<size_t>(group)];
-    if (plan.full == nullptr) continue;
-    for (size_t t = 0; t < g.pairs_in(static_cast<size_t>(group)); ++t) {
-      const float* x = input(g.pairs[g.begin[static_cast<size_t>(group)] + t]);
-      bf16_t* dst = gathered.data() + plan.offset + t * in;
-      for (size_t i = 0; i < in; i += Simd::kLanes) Simd::store_bf16(dst + i, Simd::load(x + i));
+    const size_t gi = static_cast<size_t>(group);
+    if (!plans[gi].ok()) continue;
+    for (size_t t = 0; t < g.pairs_in(gi); ++t) {
+      round_to_bf16(input(g.pairs[g.begin[gi] + t]), in, gathered.data() + offset[gi] + t * in);
     }
   }
 
@@ -213,8 +189,7 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
 #pragma omp parallel for schedule(dynamic)
   for (long long job = 0; job < jobs; ++job) {
     const size_t group = static_cast<size_t>(job) / tiles, first = static_cast<size_t>(job) % tiles * kBf16TileRows;
-    const Plan& plan = plans[group];
-    if (plan.full == nullptr) continue;
+    if (!plans[group].ok()) continue;
     const size_t e = static_cast<size_t>(g.experts[group]), n = g.pairs_in(group);
     const size_t count = std::min(kBf16TileRows, rows - first);
     bf16_t* tile = tiles_bf16.mine();
@@ -224,15 +199,11 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
         alignas(64) float block[kMxfp4BlockElements];
         Simd::widen_mxfp4_block(tables, blocks + row * row_bytes + b * kMxfp4BlockBytes, scales[row * row_scales + b],
                                 block);
-        bf16_t* dst = tile + r * in + b * kMxfp4BlockElements;
-        for (size_t q = 0; q < kMxfp4BlockElements; q += Simd::kLanes) Simd::store_bf16(dst + q, Simd::load(block + q));
+        round_to_bf16(block, kMxfp4BlockElements, tile + r * in + b * kMxfp4BlockElements);
       }
     }
-    const bf16_t* x = gathered.data() + plan.offset;
     float* sums = products.mine();
-    const Products* product = count == kBf16TileRows ? plan.full : plan.tail;
-    // oneDNN fails only when out of memory: the same sums, slowly, rather than none.
-    if (!product->run(tile, x, sums, scratch.mine())) bf16_products_scalar(tile, x, count, n, in, sums, n);
+    plans[group].multiply(tile, count, gathered.data() + offset[group], n, in, sums, scratch.mine());
     for (size_t r = 0; r < count; ++r) {
       const float b = bf16_to_f32(bias[e * rows + first + r]);
       for (size_t t = 0; t < n; ++t) output(g.pairs[g.begin[group] + t], first + r, sums[r * n + t] + b);
