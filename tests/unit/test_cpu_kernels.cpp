@@ -153,6 +153,37 @@ TEST_CASE("bf16 matmul kernels equal the reference over ragged shapes") {
   }
 }
 
+// One matmul call's inputs: n tokens (rows padded) times out x in bf16
+// weights with a bias, into padded rows of y.
+struct MatmulCase {
+  size_t n, in, out, x_stride, y_stride;
+  std::vector<float> x, y_start;
+  std::vector<bf16_t> w, bias;
+
+  MatmulCase(size_t tokens, size_t inputs, size_t outputs, std::mt19937& rng)
+      : n(tokens), in(inputs), out(outputs), x_stride(inputs + 3), y_stride(outputs + 2) {
+    x = random_floats(n * x_stride, rng);
+    w = random_bf16(out * in, rng);
+    bias = random_bf16(out, rng);
+    y_start = random_floats(n * y_stride, rng);
+  }
+
+  // y after `matmul` runs the call.
+  template <class Matmul>
+  std::vector<float> run(Matmul matmul, bool accumulate, bool bf16_products) const {
+    std::vector<float> y = y_start;
+    matmul(MatmulArgs{x.data(), x_stride, w.data(), bias.data(), y.data(), y_stride, n, in, out, accumulate,
+                      bf16_products});
+    return y;
+  }
+  std::vector<float> run(const Backend& be, bool accumulate, bool bf16_products) const {
+    return run([&](const MatmulArgs& args) { be.matmul_f32_bf16w(be.self, args); }, accumulate, bf16_products);
+  }
+  std::string name(const std::string& what) const {
+    return what + " matmul n=" + std::to_string(n) + " in=" + std::to_string(in) + " out=" + std::to_string(out);
+  }
+};
+
 TEST_CASE("bf16 matmul kernels equal the reference at prefill sizes: token and depth blocks, oneDNN chunks") {
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();
@@ -165,24 +196,13 @@ TEST_CASE("bf16 matmul kernels equal the reference at prefill sizes: token and d
   for (const FastVariant& variant : fast_variants()) {
     const Backend& fast = *variant.backend;
     for (Shape shape : {Shape{260, 300, 53}, Shape{520, 300, 53}, Shape{520, 40, 2600}}) {
-      const size_t x_stride = shape.in + 3, y_stride = shape.out + 2;
-      const auto x = random_floats(shape.n * x_stride, rng);
-      const auto w = random_bf16(shape.out * shape.in, rng);
-      const auto bias = random_bf16(shape.out, rng);
+      const MatmulCase c(shape.n, shape.in, shape.out, rng);
       for (bool accumulate : {false, true}) {
-        const std::vector<float> y_start = random_floats(shape.n * y_stride, rng);
-        std::vector<float> y_ref = y_start;
-        MatmulArgs args{x.data(), x_stride, w.data(),  bias.data(), y_ref.data(), y_stride,
-                        shape.n,  shape.in, shape.out, accumulate,  false};
-        ref.matmul_f32_bf16w(ref.self, args);
+        const std::vector<float> want = c.run(ref, accumulate, false);
         for (size_t threads : {1, 2}) {
           const ThreadCountScope scope(threads);
-          std::vector<float> y_fast = y_start;
-          args.y = y_fast.data();
-          fast.matmul_f32_bf16w(fast.self, args);
-          check_close(y_fast, y_ref,
-                      variant.name + " matmul n=" + std::to_string(shape.n) + " in=" + std::to_string(shape.in) +
-                          " out=" + std::to_string(shape.out) + ", " + std::to_string(threads) + " threads");
+          check_close(c.run(fast, accumulate, false), want,
+                      c.name(variant.name) + ", " + std::to_string(threads) + " threads");
         }
       }
     }
@@ -292,25 +312,14 @@ TEST_CASE(
     size_t n, in, out;
   };
   for (MatmulShape shape : {MatmulShape{8, 7, 5}, MatmulShape{33, 200, 130}, MatmulShape{260, 64, 300}}) {
-    const size_t x_stride = shape.in + 3, y_stride = shape.out + 2;
-    const auto x = random_floats(shape.n * x_stride, rng);
-    const auto w = random_bf16(shape.out * shape.in, rng);
-    const auto bias = random_bf16(shape.out, rng);
+    const MatmulCase c(shape.n, shape.in, shape.out, rng);
     for (bool accumulate : {false, true}) {
-      const std::vector<float> y_start = random_floats(shape.n * y_stride, rng);
-      std::vector<float> want = y_start;
-      MatmulArgs args{x.data(), x_stride, w.data(),  bias.data(), want.data(), y_stride,
-                      shape.n,  shape.in, shape.out, accumulate,  false};
-      ref.matmul_f32_bf16w(ref.self, args);
+      const std::vector<float> want = c.run(ref, accumulate, false);
       for (bool products_fail : {false, true}) {
-        std::vector<float> got = y_start;
-        args.y = got.data();
-        args.bf16_products = true;
-        cpu_avx512_emulated::matmul_with_scalar_bf16_products(args, products_fail);
-        check_bf16_close(got, want,
-                         std::string(products_fail ? "fallback" : "scalar products") +
-                             " matmul n=" + std::to_string(shape.n) + " in=" + std::to_string(shape.in) +
-                             " out=" + std::to_string(shape.out));
+        const std::vector<float> got = c.run(
+            [&](const MatmulArgs& args) { cpu_avx512_emulated::matmul_with_scalar_bf16_products(args, products_fail); },
+            accumulate, true);
+        check_bf16_close(got, want, c.name(products_fail ? "fallback" : "scalar products"));
         CHECK(got != want);
       }
     }

@@ -38,28 +38,38 @@ void round_to_bf16(const float* src, size_t count, bf16_t* dst) {
   for (size_t i = vectors_end; i < count; ++i) dst[i] = f32_to_bf16(src[i]);
 }
 
-// The products for `rows` weight rows times n tokens of `in` inputs: full
+// Token counts are padded to a multiple of this (with zero tokens), so that
+// the products' shapes are few: each new shape costs oneDNN a primitive (JIT
+// code) that takes far longer to make than to run. 16 is an AMX tile's width.
+constexpr size_t kBf16TokenGrain = 16;
+
+// The products for `rows` weight rows times n tokens of `in` inputs, the
+// tokens padded to `columns` (rows of zeros after the n real ones): full
 // tiles and the last one. Made before the parallel region (they allocate).
 template <class Products>
 struct Bf16TilePlan {
+  size_t columns = 0;
   const Products* full = nullptr;
   const Products* last = nullptr;
 
   Bf16TilePlan() = default;
   Bf16TilePlan(size_t rows, size_t n, size_t in)
-      : full(Products::get(std::min(kBf16TileRows, rows), n, in, n)),
-        last(Products::get(rows - (tiles(rows) - 1) * kBf16TileRows, n, in, n)) {}
+      : columns((n + kBf16TokenGrain - 1) / kBf16TokenGrain * kBf16TokenGrain),
+        full(Products::get(std::min(kBf16TileRows, rows), columns, in, columns)),
+        last(Products::get(rows - (tiles(rows) - 1) * kBf16TileRows, columns, in, columns)) {}
 
   static size_t tiles(size_t rows) { return (rows + kBf16TileRows - 1) / kBf16TileRows; }
   bool ok() const { return full != nullptr && last != nullptr; }
   size_t scratch_bytes() const { return std::max(full->scratch_bytes(), last->scratch_bytes()); }
 
-  // sums[r * n + t] for the tile's `count` rows (bf16, rows `in` apart).
-  void multiply(const bf16_t* tile, size_t count, const bf16_t* tokens, size_t n, size_t in, float* sums,
-                void* scratch) const {
+  // sums[r * columns + t] for the tile's `count` rows (bf16, rows `in` apart)
+  // and the `columns` padded tokens (rows `in` apart).
+  void multiply(const bf16_t* tile, size_t count, const bf16_t* tokens, size_t in, float* sums, void* scratch) const {
     const Products* product = count == kBf16TileRows ? full : last;
     // oneDNN fails only when out of memory: the same sums, slowly, rather than none.
-    if (!product->run(tile, tokens, sums, scratch)) bf16_products_scalar(tile, tokens, count, n, in, sums, n);
+    if (!product->run(tile, tokens, sums, scratch)) {
+      bf16_products_scalar(tile, tokens, count, columns, in, sums, columns);
+    }
   }
 };
 

@@ -153,8 +153,8 @@ bool matmul_bf16_products(const MatmulArgs& a) {
   const Bf16TilePlan<Products> plan(a.out, a.n, a.in);
   if (!plan.ok()) return false;
   // Buffers first: nothing may throw inside a parallel region.
-  std::vector<bf16_t> x(a.n * a.in);
-  PerThreadBuffer products(kBf16TileRows * a.n);
+  std::vector<bf16_t> x(plan.columns * a.in);  // zeros past the n tokens
+  PerThreadBuffer products(kBf16TileRows * plan.columns);
   PerThreadArray<unsigned char> scratch(plan.scratch_bytes());
   const long long tokens = static_cast<long long>(a.n);
 #pragma omp parallel for schedule(static)
@@ -167,9 +167,9 @@ bool matmul_bf16_products(const MatmulArgs& a) {
   for (long long tile = 0; tile < tiles; ++tile) {
     const size_t first = static_cast<size_t>(tile) * kBf16TileRows, count = std::min(kBf16TileRows, a.out - first);
     float* sums = products.mine();
-    plan.multiply(a.w + first * a.in, count, x.data(), a.n, a.in, sums, scratch.mine());
+    plan.multiply(a.w + first * a.in, count, x.data(), a.in, sums, scratch.mine());
     for (size_t r = 0; r < count; ++r) {
-      for (size_t t = 0; t < a.n; ++t) store_output(a, t, first + r, sums[r * a.n + t]);
+      for (size_t t = 0; t < a.n; ++t) store_output(a, t, first + r, sums[r * plan.columns + t]);
     }
   }
   return true;

@@ -164,12 +164,12 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
     plans[group] = Bf16TilePlan<Products>(rows, n, in);
     if (!plans[group].ok()) return false;
     offset[group] = gathered_size;
-    gathered_size += n * in;
-    widest = std::max(widest, n);
+    gathered_size += plans[group].columns * in;
+    widest = std::max(widest, plans[group].columns);
     scratch_bytes = std::max(scratch_bytes, plans[group].scratch_bytes());
   }
   if (gathered_size == 0) return true;
-  std::vector<bf16_t> gathered(gathered_size);
+  std::vector<bf16_t> gathered(gathered_size);  // zeros past each group's tokens
   PerThreadArray<bf16_t> tiles_bf16(kBf16TileRows * in);
   PerThreadBuffer products(kBf16TileRows * widest);
   PerThreadArray<unsigned char> scratch(scratch_bytes);
@@ -203,10 +203,11 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
       }
     }
     float* sums = products.mine();
-    plans[group].multiply(tile, count, gathered.data() + offset[group], n, in, sums, scratch.mine());
+    const size_t columns = plans[group].columns;
+    plans[group].multiply(tile, count, gathered.data() + offset[group], in, sums, scratch.mine());
     for (size_t r = 0; r < count; ++r) {
       const float b = bf16_to_f32(bias[e * rows + first + r]);
-      for (size_t t = 0; t < n; ++t) output(g.pairs[g.begin[group] + t], first + r, sums[r * n + t] + b);
+      for (size_t t = 0; t < n; ++t) output(g.pairs[g.begin[group] + t], first + r, sums[r * columns + t] + b);
     }
   }
   return true;
