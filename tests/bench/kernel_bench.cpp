@@ -265,7 +265,8 @@ int main(int argc, char** argv) {
     all.insert(all.end(), r.begin(), r.end());
   }
   // oneDNN's implementation ("brg:avx512_core_amx"), or none native here.
-  const char* bf16_products = onednn_bf16_implementation() != nullptr ? onednn_bf16_implementation() : "none";
+  const char* implementation = onednn_bf16_implementation();
+  const char* bf16_products = implementation != nullptr ? implementation : "none";
   if (json) {
     std::printf(
         "{\"threads\":%d,\"bandwidth_gbs\":%.2f,\"fma_peak_gflops\":%.1f,\"bf16_products\":\"%s\",\"kernels\":[",

@@ -1,9 +1,10 @@
 // bf16 products of weight tiles and rounded tokens, ISA-generic (one
 // instance per level, in its namespace): what the matmul and MoE kernels
-// share under Numerics::fast. A kernel rounds its tokens to bf16 once, then
-// for each tile of up to kBf16TileRows weight rows (bf16, rows `in` apart)
-// computes sums[r * n + t] = tile row r . token t through Products
-// (Bf16Matmul: oneDNN on AMX or AVX512-BF16), one tile per parallel job.
+// share under Numerics::fast. A kernel rounds its tokens to bf16 once (padded
+// with zero tokens to Bf16TilePlan::columns), then for each tile of up to
+// kBf16TileRows weight rows (bf16, rows `in` apart) computes
+// sums[r * columns + t] = tile row r . token t through Products (Bf16Matmul:
+// oneDNN on AMX or AVX512-BF16), one tile per parallel job.
 // Include once per level's kernel file, after the level's Simd.
 #pragma once
 

@@ -170,6 +170,7 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
   }
   if (gathered_size == 0) return true;
   std::vector<bf16_t> gathered(gathered_size);  // zeros past each group's tokens
+  PerThreadBuffer rows_f32(in);
   PerThreadArray<bf16_t> tiles_bf16(kBf16TileRows * in);
   PerThreadBuffer products(kBf16TileRows * widest);
   PerThreadArray<unsigned char> scratch(scratch_bytes);
@@ -184,7 +185,6 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
     }
   }
 
-  const Simd::Mxfp4Tables& tables = Simd::mxfp4_tables();
   const long long jobs = groups * static_cast<long long>(tiles);
 #pragma omp parallel for schedule(dynamic)
   for (long long job = 0; job < jobs; ++job) {
@@ -193,14 +193,11 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
     const size_t e = static_cast<size_t>(g.experts[group]), n = g.pairs_in(group);
     const size_t count = std::min(kBf16TileRows, rows - first);
     bf16_t* tile = tiles_bf16.mine();
+    float* row_f32 = rows_f32.mine();
     for (size_t r = 0; r < count; ++r) {
       const size_t row = e * rows + first + r;
-      for (size_t b = 0; b < row_scales; ++b) {
-        alignas(64) float block[kMxfp4BlockElements];
-        Simd::widen_mxfp4_block(tables, blocks + row * row_bytes + b * kMxfp4BlockBytes, scales[row * row_scales + b],
-                                block);
-        round_to_bf16(block, kMxfp4BlockElements, tile + r * in + b * kMxfp4BlockElements);
-      }
+      widen_mxfp4_row(blocks + row * row_bytes, scales + row * row_scales, in, row_f32);
+      round_to_bf16(row_f32, in, tile + r * in);
     }
     float* sums = products.mine();
     const size_t columns = plans[group].columns;
