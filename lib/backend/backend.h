@@ -15,7 +15,9 @@
 
 namespace ossrt {
 
-inline constexpr uint32_t kBackendApiVersion = 1;
+// 2: release takes the size given to alloc (a backend may map large buffers
+// itself and needs the size to unmap them).
+inline constexpr uint32_t kBackendApiVersion = 2;
 
 using bf16_t = uint16_t;  // raw bfloat16 bits
 
@@ -117,8 +119,8 @@ struct Backend {
   bool host_memory;  // alloc returns host-addressable memory
 
   // --- memory (required) ---
-  void* (*alloc)(void* self, size_t bytes);  // zero-filled; null on failure
-  void (*release)(void* self, void* ptr);    // null ptr is a no-op
+  void* (*alloc)(void* self, size_t bytes);              // zero-filled; null on failure
+  void (*release)(void* self, void* ptr, size_t bytes);  // bytes as given to alloc; null ptr is a no-op
   void (*upload)(void* self, void* dst, const void* host_src, size_t bytes);
   void (*download)(void* self, void* host_dst, const void* src, size_t bytes);
   void (*copy)(void* self, void* dst, const void* src, size_t bytes);

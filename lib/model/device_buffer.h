@@ -35,7 +35,7 @@ class DeviceBuffer {
     return static_cast<T*>(ptr_);
   }
   void reset() noexcept {
-    if (ptr_ != nullptr) backend_->release(backend_->self, ptr_);
+    if (ptr_ != nullptr) backend_->release(backend_->self, ptr_, bytes_);
     ptr_ = nullptr;
     bytes_ = 0;
   }

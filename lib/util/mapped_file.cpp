@@ -45,4 +45,12 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
+void advise_sparse_reads(const void* data, size_t bytes) noexcept {
+  if (data == nullptr || bytes == 0) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data) / page * page;
+  const uintptr_t end = reinterpret_cast<uintptr_t>(data) + bytes;
+  static_cast<void>(::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_NOHUGEPAGE));
+}
+
 }  // namespace ossrt

@@ -31,4 +31,9 @@ class MappedFile {
   size_t size_;
 };
 
+// Marks [data, data + bytes) of a mapping as read a few rows at a time (the
+// token embedding): no transparent huge pages there, so touching one row maps
+// its 4 KiB page, not the 2 MiB around it. Advisory; errors are ignored.
+void advise_sparse_reads(const void* data, size_t bytes) noexcept;
+
 }  // namespace ossrt

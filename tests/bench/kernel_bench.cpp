@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "machine_limits.h"
+#include "model/device_buffer.h"
 #include "util/numeric.h"
 
 using namespace ossrt;
@@ -85,19 +87,30 @@ double time_calls(const std::function<void(size_t)>& call) {
   return samples[samples.size() / 2];
 }
 
-// A weight matrix in `copies` copies so consecutive calls read cold memory.
+// An input in `copies` copies so consecutive calls read cold memory. Weights
+// live in plain heap memory (like a mapped checkpoint, small pages); a KV
+// cache takes `session_memory`, the backend allocation a session's cache gets
+// (large buffers there are on huge pages where the kernel grants them).
 template <class T>
 struct Rotating {
   std::vector<std::vector<T>> copies;
-  Rotating(size_t elements, const std::function<void(std::vector<T>&)>& fill) {
+  std::vector<DeviceBuffer> buffers;  // copies in session memory, if asked for
+  Rotating(size_t elements, const std::function<void(std::vector<T>&)>& fill, const Backend* session_memory = nullptr) {
     const size_t count = std::max<size_t>(1, rotation_bytes() / (elements * sizeof(T) + 1) + 1);
     copies.resize(std::min<size_t>(count, 1024));
     for (auto& c : copies) {
       c.resize(elements);
       fill(c);
+      if (session_memory == nullptr) continue;
+      buffers.emplace_back(*session_memory, elements * sizeof(T));
+      if (!buffers.back().ok()) throw std::bad_alloc();
+      std::memcpy(buffers.back().as<T>(), c.data(), elements * sizeof(T));
+      std::vector<T>().swap(c);
     }
   }
-  const T* at(size_t i) const { return copies[i % copies.size()].data(); }
+  const T* at(size_t i) const {
+    return buffers.empty() ? copies[i % copies.size()].data() : buffers[i % buffers.size()].as<T>();
+  }
 };
 
 std::vector<Measurement> run_level(const Backend& be, const std::string& level, bool quick, const std::string& only) {
@@ -173,14 +186,16 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
     const size_t elements = depth * NKV * D;
     {
       // Keys and values of one layer in one block, as the cache stores them.
-      Rotating<float> kv(2 * elements, [&](std::vector<float>& v) { fill.floats(v, 1.0f); });
+      Rotating<float> kv(
+          2 * elements, [&](std::vector<float>& v) { fill.floats(v, 1.0f); }, &be);
       measure(name, 2.0 * elements * sizeof(float), true, [&](size_t i) {
         be.attention_f32(be.self, AttentionArgs{q.data(), QKV, kv.at(i), kv.at(i) + elements, depth, false, KvType::f32,
                                                 1, depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
       });
     }
     // The same in bf16 (Numerics::fast): half the bytes to read.
-    Rotating<bf16_t> kv(2 * elements, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 1.0f); });
+    Rotating<bf16_t> kv(
+        2 * elements, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 1.0f); }, &be);
     measure(name + ", bf16 cache", 2.0 * elements * sizeof(bf16_t), true, [&](size_t i) {
       be.attention_f32(be.self, AttentionArgs{q.data(), QKV, kv.at(i), kv.at(i) + elements, depth, false, KvType::bf16,
                                               1, depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});

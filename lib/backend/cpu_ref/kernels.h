@@ -7,7 +7,7 @@
 namespace ossrt::cpu_ref {
 
 void* alloc(void* self, size_t bytes);
-void release(void* self, void* ptr);
+void release(void* self, void* ptr, size_t bytes);
 void copy_bytes(void* self, void* dst, const void* src, size_t bytes);
 
 void embedding_bf16_f32(void* self, const bf16_t* table, size_t dim, const int32_t* ids, size_t n, float* out);

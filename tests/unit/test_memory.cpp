@@ -1,0 +1,125 @@
+// Where the runtime's memory lives: backend buffers (large ones on their own
+// 2 MiB-aligned mappings advised for huge pages) and the mapped checkpoint
+// (the embedding advised against them). Page advice is checked in the
+// kernel's own account of the mappings, /proc/self/smaps.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "checkpoint_writer.hpp"
+#include "ossrt/ossrt.hpp"
+
+using namespace ossrt;
+using namespace testsupport;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Mapping {
+  uintptr_t begin = 0, end = 0;
+  std::string path;
+  std::vector<std::string> flags;  // VmFlags: "hg" huge pages advised, "nh" advised against
+  bool has(const std::string& flag) const { return std::find(flags.begin(), flags.end(), flag) != flags.end(); }
+};
+
+std::vector<Mapping> mappings() {
+  std::vector<Mapping> out;
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  while (std::getline(smaps, line)) {
+    std::istringstream fields(line);
+    std::string first;
+    fields >> first;
+    if (first == "VmFlags:") {
+      for (std::string flag; fields >> flag;) out.back().flags.push_back(flag);
+      continue;
+    }
+    const size_t dash = first.find('-');
+    if (dash == std::string::npos || first.back() == ':') continue;  // a counter line
+    Mapping m;
+    m.begin = std::stoull(first.substr(0, dash), nullptr, 16);
+    m.end = std::stoull(first.substr(dash + 1), nullptr, 16);
+    std::string perms, offset, device, inode;
+    fields >> perms >> offset >> device >> inode;
+    std::getline(fields >> std::ws, m.path);
+    out.push_back(m);
+  }
+  return out;
+}
+
+const Mapping* mapping_of(const std::vector<Mapping>& all, const void* p) {
+  const auto address = reinterpret_cast<uintptr_t>(p);
+  for (const Mapping& m : all) {
+    if (m.begin <= address && address < m.end) return &m;
+  }
+  return nullptr;
+}
+
+// Page advice is only accepted by kernels built with transparent huge pages.
+bool kernel_has_thp() {
+  return fs::exists("/sys/kernel/mm/transparent_hugepage/enabled");
+}
+
+}  // namespace
+
+TEST_CASE("backend buffers are zeroed and aligned; large ones are their own huge-page mappings") {
+  const Backend& be = cpu_reference_backend();
+  constexpr size_t kHuge = size_t{2} << 20;
+  for (size_t bytes : {size_t{0}, size_t{1}, size_t{100}, kHuge - 1, kHuge, kHuge + 5, 9 * kHuge + 123}) {
+    CAPTURE(bytes);
+    auto* p = static_cast<uint8_t*>(be.alloc(be.self, bytes));
+    REQUIRE(p != nullptr);
+    const auto address = reinterpret_cast<uintptr_t>(p);
+    CHECK(address % (bytes >= kHuge ? kHuge : 64) == 0);
+    if (bytes > 0) {
+      CHECK(p[0] == 0);
+      CHECK(p[bytes / 2] == 0);
+      CHECK(p[bytes - 1] == 0);
+      std::memset(p, 0x5a, bytes);  // all of it writable
+    }
+    if (bytes >= kHuge) {
+      const std::vector<Mapping> all = mappings();
+      const Mapping* whole = mapping_of(all, p);
+      REQUIRE(whole != nullptr);
+      CHECK(whole->begin == address);  // no slack left mapped in front
+      if (kernel_has_thp()) CHECK(whole->has("hg"));
+      // The tail past the last whole 2 MiB is not advised: a huge page there
+      // would map memory past the buffer.
+      if (bytes % kHuge != 0) {
+        const Mapping* tail = mapping_of(all, p + bytes - 1);
+        REQUIRE(tail != nullptr);
+        CHECK_FALSE(tail->has("hg"));
+        CHECK(tail->end - address < bytes + 4096);
+      }
+    }
+    be.release(be.self, p, bytes);
+    if (bytes >= kHuge) CHECK(mapping_of(mappings(), p) == nullptr);  // unmapped, not cached
+  }
+  be.release(be.self, nullptr, 0);  // a no-op
+}
+
+TEST_CASE("the embedding of a loaded checkpoint is advised against huge pages, the rest is not") {
+  TempDir dir;
+  const ModelConfig config = small_config();
+  write_text(dir.path() / "config.json", config_json(config));
+  const fs::path file = dir.path() / "model.safetensors";
+  write_safetensors(file, build_safetensors(random_tensors(config, 3)));
+  auto model = Model::load(dir.path());
+  REQUIRE_MESSAGE(model.ok(), model.status().to_string());
+  const std::string path = fs::canonical(file).string();
+  size_t advised = 0, plain = 0;
+  for (const Mapping& m : mappings()) {
+    if (m.path != path) continue;
+    (m.has("nh") ? advised : plain) += 1;
+  }
+  if (kernel_has_thp()) CHECK(advised == 1);
+  CHECK(plain >= 1);  // the other weights keep the system's default
+}
