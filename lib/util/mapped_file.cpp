@@ -51,6 +51,18 @@ void advise_sparse_reads(const void* data, size_t bytes) noexcept {
   const uintptr_t begin = reinterpret_cast<uintptr_t>(data) / page * page;
   const uintptr_t end = reinterpret_cast<uintptr_t>(data) + bytes;
   static_cast<void>(::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_NOHUGEPAGE));
+  static_cast<void>(::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_RANDOM));
+}
+
+void advise_rows_needed(const void* table, size_t rows, size_t row_bytes, const int32_t* ids, size_t n) noexcept {
+  if (table == nullptr) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  for (size_t i = 0; i < n; ++i) {
+    if (ids[i] < 0 || static_cast<size_t>(ids[i]) >= rows) continue;
+    const uintptr_t row = reinterpret_cast<uintptr_t>(table) + static_cast<size_t>(ids[i]) * row_bytes;
+    const uintptr_t begin = row / page * page;
+    static_cast<void>(::madvise(reinterpret_cast<void*>(begin), row + row_bytes - begin, MADV_WILLNEED));
+  }
 }
 
 }  // namespace ossrt

@@ -33,7 +33,17 @@ class MappedFile {
 
 // Marks [data, data + bytes) of a mapping as read a few rows at a time (the
 // token embedding): no transparent huge pages there, so touching one row maps
-// its 4 KiB page, not the 2 MiB around it. Advisory; errors are ignored.
+// its 4 KiB page, not the 2 MiB around it; and no read-around, so a row's
+// first touch reads its own pages, not megabytes around them (on the EPYC
+// VM's disk, 64 random rows of a cold 1.2 GB table: 15 ms with read-around,
+// 3.6 ms without). Advisory; errors are ignored.
 void advise_sparse_reads(const void* data, size_t bytes) noexcept;
+
+// Asks the kernel to start reading the pages of rows `ids` of a row-major
+// table ([rows][row_bytes], mapped from a file) in the background, so that a
+// gather over a cold file waits for one round of reads issued together
+// rather than for one read per row. Advisory; ids outside [0, rows) are
+// skipped and errors ignored.
+void advise_rows_needed(const void* table, size_t rows, size_t row_bytes, const int32_t* ids, size_t n) noexcept;
 
 }  // namespace ossrt
