@@ -17,8 +17,8 @@ constexpr size_t kAlignment = 64;  // cache line; lets vector kernels use aligne
 // workspaces) are mapped on their own, start on a 2 MiB boundary and ask for
 // transparent huge pages, which kernels in THP "madvise" mode grant only when
 // asked: decode attention streams the whole cache, and with 4 KiB pages every
-// other cache row costs a TLB miss (attention at depth 8192 on the EPYC VM:
-// 2.0-2.3 ms per layer on 4 KiB pages, 1.8-2.0 ms on 2 MiB pages). Mapped
+// other cache row costs a TLB miss (attention at depth 8192 on the EPYC VM,
+// ossrt-bench-kernels: 2.5 ms per layer on 4 KiB pages, 2.2 on 2 MiB). Mapped
 // rather than taken from malloc so that the advice never outlives the buffer
 // on heap memory that later holds small blocks.
 constexpr size_t kHugePage = size_t{2} << 20;
