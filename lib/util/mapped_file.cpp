@@ -45,23 +45,30 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-void advise_sparse_reads(const void* data, size_t bytes) noexcept {
-  if (data == nullptr || bytes == 0) return;
-  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+namespace {
+
+// madvise wants a page-aligned start: [data, data + bytes) widened down to
+// its first page. Advisory, so the result is ignored.
+void advise(const void* data, size_t bytes, int advice) noexcept {
+  static const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t begin = reinterpret_cast<uintptr_t>(data) / page * page;
   const uintptr_t end = reinterpret_cast<uintptr_t>(data) + bytes;
-  static_cast<void>(::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_NOHUGEPAGE));
-  static_cast<void>(::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_RANDOM));
+  static_cast<void>(::madvise(reinterpret_cast<void*>(begin), end - begin, advice));
+}
+
+}  // namespace
+
+void advise_sparse_reads(const void* data, size_t bytes) noexcept {
+  if (data == nullptr || bytes == 0) return;
+  advise(data, bytes, MADV_NOHUGEPAGE);
+  advise(data, bytes, MADV_RANDOM);
 }
 
 void advise_rows_needed(const void* table, size_t rows, size_t row_bytes, const int32_t* ids, size_t n) noexcept {
   if (table == nullptr) return;
-  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   for (size_t i = 0; i < n; ++i) {
     if (ids[i] < 0 || static_cast<size_t>(ids[i]) >= rows) continue;
-    const uintptr_t row = reinterpret_cast<uintptr_t>(table) + static_cast<size_t>(ids[i]) * row_bytes;
-    const uintptr_t begin = row / page * page;
-    static_cast<void>(::madvise(reinterpret_cast<void*>(begin), row + row_bytes - begin, MADV_WILLNEED));
+    advise(static_cast<const uint8_t*>(table) + static_cast<size_t>(ids[i]) * row_bytes, row_bytes, MADV_WILLNEED);
   }
 }
 
