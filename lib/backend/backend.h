@@ -16,8 +16,8 @@
 namespace ossrt {
 
 // 2: release takes the size given to alloc (a backend may map large buffers
-// itself and needs the size to unmap them).
-inline constexpr uint32_t kBackendApiVersion = 2;
+// itself and needs the size to unmap them). 3: MoeArgs::q15_inputs.
+inline constexpr uint32_t kBackendApiVersion = 3;
 
 using bf16_t = uint16_t;  // raw bfloat16 bits
 
@@ -109,6 +109,11 @@ struct MoeArgs {
   // Numerics::fast: the backend may round the inputs of its expert products
   // to bf16 (products and sums stay fp32) where that runs on faster units.
   bool bf16_products;
+  // Numerics::fast: every backend (the reference too) quantizes each token's
+  // input and each (token, expert)'s SwiGLU activation to Q15 blocks
+  // (util/q15.h) and multiplies those, each block's products summed exactly
+  // as integers; decode's expert products then run on integer units.
+  bool q15_inputs;
 };
 
 struct Backend {

@@ -68,7 +68,7 @@ void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspac
   be.moe_mxfp4_f32(be.self, MoeArgs{t, n, d.H, d.I, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as(),
                                     w.mlp1.blocks, w.mlp1.scales, w.mlp1_bias, w.mlp2.blocks, w.mlp2.scales,
                                     w.mlp2_bias, static_cast<float>(m.config().swiglu_limit), ws.moe_scratch.as(), x,
-                                    numerics == Numerics::fast});
+                                    numerics == Numerics::fast, numerics == Numerics::fast});
 }
 
 }  // namespace

@@ -143,12 +143,13 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
 
   // MXFP4 MoE, one token through 4 of 32 experts (different experts each call).
   const std::string moe_decode = "moe mxfp4 decode (4 of 32 experts)", moe_prefill = "moe mxfp4 prefill, 512 tokens";
-  // Numerics::fast's expert products, where oneDNN has native bf16 here (at
-  // levels without them, fast runs what exact runs).
-  const std::string moe_prefill_fast = moe_prefill + ", fast numerics";
+  // Numerics::fast's expert products: Q15 inputs, and bf16 products where
+  // oneDNN has them natively here.
+  const std::string moe_decode_fast = moe_decode + ", fast numerics",
+                    moe_prefill_fast = moe_prefill + ", fast numerics";
   const bool fast_differs = onednn_bf16_implementation() != nullptr;
   const bool moe_wanted =
-      wanted(moe_decode) || (!quick && (wanted(moe_prefill) || (fast_differs && wanted(moe_prefill_fast))));
+      wanted(moe_decode) || wanted(moe_decode_fast) || (!quick && (wanted(moe_prefill) || wanted(moe_prefill_fast)));
   // Decode cycles through more experts than one layer has (as a token does
   // through the layers), so they stay out of the cache between calls.
   const size_t expert_bytes = 3 * I * H / 32 * 17, stored = std::max(E, rotation_bytes() / expert_bytes + 1);
@@ -166,14 +167,17 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   auto moe_args = [&](size_t n, const int32_t* ids, const float* weights, bool fast = false) {
     return MoeArgs{x.data(),  n,         H,         I,         K,         ids,  weights,        w1.data(),
                    s1.data(), b1.data(), w2.data(), s2.data(), b2.data(), 7.0f, scratch.data(), moe_y.data(),
-                   fast};
+                   fast,      fast};
   };
-  measure(moe_decode, K * (2.0 * I * (H / 32 * 17 + 2) + H * (I / 32 * 17 + 2)), true, [&](size_t i) {
-    int32_t ids[K];
-    for (size_t k = 0; k < K; ++k) ids[k] = static_cast<int32_t>((i * 5 * K + k * 7) % stored);
-    const float weights[K] = {0.4f, 0.3f, 0.2f, 0.1f};
-    be.moe_mxfp4_f32(be.self, moe_args(1, ids, weights));
-  });
+  for (bool fast : {false, true}) {
+    measure(fast ? moe_decode_fast : moe_decode, K * (2.0 * I * (H / 32 * 17 + 2) + H * (I / 32 * 17 + 2)), true,
+            [&](size_t i) {
+              int32_t ids[K];
+              for (size_t k = 0; k < K; ++k) ids[k] = static_cast<int32_t>((i * 5 * K + k * 7) % stored);
+              const float weights[K] = {0.4f, 0.3f, 0.2f, 0.1f};
+              be.moe_mxfp4_f32(be.self, moe_args(1, ids, weights, fast));
+            });
+  }
 
   // Attention over a dense layer's cache: one token at a chat's depth and at 8192.
   std::vector<float> q(512 * QKV), att(512 * NQ * D);
@@ -225,11 +229,9 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
     std::vector<int32_t> ids(T * K);
     std::vector<float> weights(T * K, 0.25f);
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(fill.next() % E);
-    measure(moe_prefill, 2.0 * T * K * 3 * I * H, false,
-            [&](size_t) { be.moe_mxfp4_f32(be.self, moe_args(T, ids.data(), weights.data())); });
-    if (fast_differs) {
-      measure(moe_prefill_fast, 2.0 * T * K * 3 * I * H, false,
-              [&](size_t) { be.moe_mxfp4_f32(be.self, moe_args(T, ids.data(), weights.data(), true)); });
+    for (bool fast : {false, true}) {
+      measure(fast ? moe_prefill_fast : moe_prefill, 2.0 * T * K * 3 * I * H, false,
+              [&](size_t) { be.moe_mxfp4_f32(be.self, moe_args(T, ids.data(), weights.data(), fast)); });
     }
   }
   double flops = 0;  // q.k and p.v over each causal prefix

@@ -237,16 +237,17 @@ struct MoeCase {
     }
   }
 
-  // y after `moe` runs the call (with bf16 products allowed or not).
+  // y after `moe` runs the call (with bf16 products allowed or not, Q15 inputs or not).
   template <class Moe>
-  std::vector<float> run(Moe moe, bool bf16_products) const {
+  std::vector<float> run(Moe moe, bool bf16_products, bool q15_inputs = false) const {
     std::vector<float> scratch(n * k * 3 * I), y = y_start;
     moe(MoeArgs{x.data(), n, H, I, k, ids.data(), weights.data(), w1_blocks.data(), w1_scales.data(), b1.data(),
-                w2_blocks.data(), w2_scales.data(), b2.data(), 7.0f, scratch.data(), y.data(), bf16_products});
+                w2_blocks.data(), w2_scales.data(), b2.data(), 7.0f, scratch.data(), y.data(), bf16_products,
+                q15_inputs});
     return y;
   }
-  std::vector<float> run(const Backend& be, bool bf16_products) const {
-    return run([&](const MoeArgs& args) { be.moe_mxfp4_f32(be.self, args); }, bf16_products);
+  std::vector<float> run(const Backend& be, bool bf16_products, bool q15_inputs = false) const {
+    return run([&](const MoeArgs& args) { be.moe_mxfp4_f32(be.self, args); }, bf16_products, q15_inputs);
   }
   std::string name(const std::string& what) const {
     return what + " moe H=" + std::to_string(H) + " I=" + std::to_string(I) + " n=" + std::to_string(n) +
@@ -254,7 +255,7 @@ struct MoeCase {
   }
 };
 
-TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widths; bf16 products in fast numerics") {
+TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widths; fast numerics") {
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();
   struct Shape {
@@ -266,8 +267,9 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
       const MoeCase c(shape.hidden, shape.intermediate, n, k, rng);
       const std::vector<float> want = c.run(ref, false);
       check_close(c.run(fast, false), want, c.name(variant.name));
-      // oneDNN's bf16 products where this CPU has them natively, else the same as exact.
-      check_bf16_close(c.run(fast, true), want, c.name(variant.name + " fast"));
+      // Q15 inputs, and oneDNN's bf16 products where this CPU has them natively.
+      const std::vector<float> want_q15 = c.run(ref, false, true);
+      check_bf16_close(c.run(fast, true, true), want_q15, c.name(variant.name + " fast"));
     };
     for (Shape shape : {Shape{32, 32}, Shape{64, 32}, Shape{96, 32}, Shape{64, 96}}) {
       // n = 24 and 41 give experts 8 or more tokens: the panel path.
@@ -279,6 +281,60 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
     // inputs to mlp1: depth blocks (256 or 128) and a tail; 2 x 288 rows of
     // mlp1 in bf16: tiles of 128 rows and a tail of 64.
     check_moe(Shape{288, 32}, 300, 8);
+  }
+}
+
+namespace {
+
+// Q15 inputs (Numerics::fast) against the reference's: the same values and
+// exact integer block sums, the blocks' scaled sums added in another order.
+// mlp1's inputs quantize identically; an activation that mlp1's float sums
+// leave within a rounding of a step boundary may take the neighbouring value,
+// which moves the outputs it enters by a step's products: a step is 1/16256
+// of its block's largest value, and the outputs here moved by at most 1.2e-4
+// of the largest output. A wrong code, scale, digit or block is off by 1e-3
+// of the outputs or more (a dropped low digit: 64/16256 of each input).
+void check_q15_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  float largest = 0;
+  for (float v : want) largest = std::max(largest, std::fabs(v));
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::fabs(got[i] - want[i]) > 1e-4f + 2e-5f * std::fabs(want[i]) + 3e-4f * largest) {
+      FAIL_CHECK(what << " index " << i << ": " << got[i] << " vs reference " << want[i] << " (largest " << largest
+                      << ")");
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Q15 expert inputs (fast numerics): MoE kernels equal the reference's integer products") {
+  std::mt19937 rng(15);
+  const Backend& ref = cpu_reference_backend();
+  struct Shape {
+    size_t hidden, intermediate;
+  };
+  for (const FastVariant& variant : fast_variants()) {
+    const Backend& fast = *variant.backend;
+    // Rows of 1, 2, 3 and 9 blocks (paired blocks, a last unpaired one, a
+    // group of 8 pairs' scales and a rest); 288 x 32 takes mlp2 one output
+    // at a time (wider than the scratch).
+    for (Shape shape : {Shape{32, 32}, Shape{64, 96}, Shape{96, 288}, Shape{288, 32}}) {
+      // 1 to 4 tokens per expert (each count of the token-blocked dot), and
+      // 24 tokens: groups of 8 and more multiply the dequantized inputs.
+      for (size_t n : {1, 2, 3, 5, 24}) {
+        for (size_t k : {1, 3, 4, 8}) {
+          const MoeCase c(shape.hidden, shape.intermediate, n, k, rng);
+          const std::vector<float> got = c.run(fast, false, true);
+          check_q15_close(got, c.run(ref, false, true), c.name(variant.name + " q15"));
+          // Quantized: not the fp32 outputs, but within what Q15 allows of them.
+          const std::vector<float> exact = c.run(ref, false);
+          CHECK(got != exact);
+          check_bf16_close(got, exact, c.name(variant.name + " q15 vs fp32"));
+        }
+      }
+    }
   }
 }
 

@@ -1,7 +1,11 @@
 // bf16 and MXFP4 scalar decoding (docs/gpt-oss.md §4.1).
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "util/numeric.h"
+#include "util/q15.h"
 
 using namespace ossrt;
 
@@ -36,4 +40,36 @@ TEST_CASE("MXFP4 element order: low nibble first, one scale per 32 elements") {
   CHECK(mxfp4_element(blocks, scales, 31) == -0.5f);
   CHECK(mxfp4_element(blocks, scales, 32) == 6.0f);
   CHECK(mxfp4_element(blocks, scales, 33) == 0.0f);
+}
+
+TEST_CASE("Q15 blocks: scale amax / 16256, values rounded to nearest even, degenerate blocks") {
+  float x[kQ15BlockElements];
+  int16_t v[kQ15BlockElements];
+  for (size_t j = 0; j < kQ15BlockElements; ++j) x[j] = (static_cast<float>(j) - 15.5f) / 16.0f;
+  x[5] = -3.96875f;    // amax, -16256: the scale is 1 / 4096, a step is exact
+  x[6] = 0.5f / 4096;  // half a step: rounds to even 0
+  x[7] = 1.5f / 4096;  // one and a half steps: rounds to even 2
+  const float scale = quantize_q15_block(x, v);
+  CHECK(scale == 1.0f / 4096);
+  CHECK(v[5] == -16256);
+  CHECK(v[6] == 0);
+  CHECK(v[7] == 2);
+  for (size_t j = 0; j < kQ15BlockElements; ++j) {
+    CHECK(std::fabs(static_cast<float>(v[j]) * scale - x[j]) <= scale / 2 * 1.0001f);
+  }
+
+  float zeros[kQ15BlockElements] = {};
+  v[0] = 9;
+  CHECK(quantize_q15_block(zeros, v) == 0.0f);
+  CHECK(v[0] == 0);
+
+  zeros[3] = 1e-45f;  // the smallest denormal: 16256 / amax overflows, so all zero
+  CHECK(quantize_q15_block(zeros, v) == 0.0f);
+  CHECK(v[3] == 0);
+
+  x[9] = std::numeric_limits<float>::infinity();
+  CHECK(std::isnan(quantize_q15_block(x, v)));
+  CHECK(v[5] == 0);
+  x[9] = std::nanf("");
+  CHECK(std::isnan(quantize_q15_block(x, v)));
 }

@@ -7,14 +7,17 @@
 // experts still use every thread (decode). Experts chosen by many tokens
 // (prefill) take the register-tiled panel product (panel_gemm.h) over their
 // gathered tokens, or under Numerics::fast, where oneDNN has native bf16
-// products, those (grouped_linear_bf16). Include once per level's kernel
-// file, after panel_gemm.h.
+// products, those (grouped_linear_bf16). Under Numerics::fast the inputs are
+// Q15 (MoeArgs::q15_inputs): the token-at-a-time products take them as such
+// (mxfp4_q15.h), the panel and bf16 products their dequantized values.
+// Include once per level's kernel file, after panel_gemm.h.
 #pragma once
 
 #include <algorithm>
 #include <vector>
 
 #include "backend/cpu/bf16_products.h"
+#include "backend/cpu/mxfp4_q15.h"
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/panel_gemm.h"
 #include "util/numeric.h"
@@ -78,6 +81,11 @@ struct ExpertGroups {
   std::vector<size_t> pairs;     // pair indices, grouped
 
   size_t pairs_in(size_t group) const { return begin[group + 1] - begin[group]; }
+  size_t largest() const {
+    size_t most = 0;
+    for (size_t group = 0; group < experts.size(); ++group) most = std::max(most, pairs_in(group));
+    return most;
+  }
 };
 
 ExpertGroups group_by_expert(const int32_t* ids, size_t n_pairs) {
@@ -212,10 +220,13 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
 
 // out(pair, r) = dot(row r of expert e, input(pair)) + bias(e, r) for every
 // pair of every expert, rows [0, rows), in parallel jobs of kMxfp4JobRows
-// rows; with bf16_products, through grouped_linear_bf16 where it can.
-template <class Products, class Input, class Output>
+// rows; with bf16_products, through grouped_linear_bf16 where it can. With
+// q15_input (pair -> Q15Vector, null digits when the inputs are fp32), groups
+// too small for the panel product multiply the Q15 vectors (input(pair) is
+// their dequantized values).
+template <class Products, class Input, class Q15Input, class Output>
 void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
-                    size_t rows, size_t in, bool bf16_products, Input input, Output output) {
+                    size_t rows, size_t in, bool bf16_products, Input input, Q15Input q15_input, Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   const bool big_groups_done =
       bf16_products && grouped_linear_bf16<Products>(g, blocks, scales, bias, rows, in, input, output);
@@ -248,11 +259,20 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
     for (size_t p0 = g.begin[group]; p0 < g.begin[group + 1]; p0 += kMxfp4TokenBlock) {
       const size_t nt = std::min(kMxfp4TokenBlock, g.begin[group + 1] - p0);
       const float* x[kMxfp4TokenBlock];
-      for (size_t j = 0; j < nt; ++j) x[j] = input(g.pairs[p0 + j]);
+      Q15Vector x_q15[kMxfp4TokenBlock];
+      for (size_t j = 0; j < nt; ++j) {
+        x[j] = input(g.pairs[p0 + j]);
+        x_q15[j] = q15_input(g.pairs[p0 + j]);
+      }
+      const bool q15 = x_q15[0].digits != nullptr;
       for (size_t r = first; r < last; ++r) {
         const size_t row = e * rows + r;
         float sums[kMxfp4TokenBlock];
-        mxfp4_dots(blocks + row * row_bytes, scales + row * row_scales, in, x, nt, sums);
+        if (q15) {
+          mxfp4_q15_dots(blocks + row * row_bytes, scales + row * row_scales, row_scales, x_q15, nt, sums);
+        } else {
+          mxfp4_dots(blocks + row * row_bytes, scales + row * row_scales, in, x, nt, sums);
+        }
         const float b = bf16_to_f32(bias[row]);
         for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
       }
@@ -266,13 +286,29 @@ void moe_mxfp4_with(const MoeArgs& a) {
   const size_t I = a.intermediate, H = a.hidden, pairs = a.n * a.k;
   const float limit = a.swiglu_limit;
   const ExpertGroups groups = group_by_expert(a.expert_ids, pairs);
-  // Inputs in the level's MXFP4 element order (Simd::decode_order), once per token.
-  std::vector<float> permuted(a.n * H);
-  for (size_t t = 0; t < a.n; ++t) permute_blocks(a.x + t * H, H, permuted.data() + t * H);
+  // Inputs in the level's MXFP4 element order (Simd::decode_order), once per
+  // token; with q15_inputs quantized, and dequantized only for groups big
+  // enough for the fp32 or bf16 products.
+  const bool fp32_inputs = !a.q15_inputs || groups.largest() >= kPanelMinTokens;
+  std::vector<float> permuted(fp32_inputs ? a.n * H : 0);
+  Q15Vectors x_q15(a.q15_inputs ? a.n : 0, H), act_q15(a.q15_inputs ? pairs : 0, I);
+  const long long tokens = static_cast<long long>(a.n);
+#pragma omp parallel for schedule(static)
+  for (long long t = 0; t < tokens; ++t) {
+    const float* x = a.x + static_cast<size_t>(t) * H;
+    float* dst = fp32_inputs ? permuted.data() + static_cast<size_t>(t) * H : nullptr;
+    if (a.q15_inputs) {
+      x_q15.quantize(
+          static_cast<size_t>(t), x, [](size_t j) { return j; }, dst);
+    } else {
+      permute_blocks(x, H, dst);
+    }
+  }
   // Stage 1: mlp1 rows (glu / linear interleaved) into scratch[pair][0, 2I).
   grouped_linear<Products>(
       groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, a.bf16_products,
-      [&](size_t pair) { return permuted.data() + pair / a.k * H; },
+      [&](size_t pair) { return fp32_inputs ? permuted.data() + pair / a.k * H : nullptr; },
+      [&](size_t pair) { return a.q15_inputs ? x_q15.vector(pair / a.k) : Q15Vector{}; },
       [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
   // SwiGLU (as the reference computes it) into scratch[pair][2I, 3I), stored
   // in that order for stage 2.
@@ -285,13 +321,21 @@ void moe_mxfp4_with(const MoeArgs& a) {
     const size_t slot = j - in_block + Simd::decode_order(in_block);
     a.scratch[pair * 3 * I + 2 * I + slot] = swiglu(h[2 * j], h[2 * j + 1], limit);
   }
+  const auto activation = [&](size_t pair) -> const float* { return a.scratch + pair * 3 * I + 2 * I; };
+  if (a.q15_inputs) {  // quantized, the values replaced by their dequantized ones
+#pragma omp parallel for schedule(static)
+    for (long long pair = 0; pair < static_cast<long long>(pairs); ++pair) {
+      float* act = a.scratch + static_cast<size_t>(pair) * 3 * I + 2 * I;
+      act_q15.quantize(
+          static_cast<size_t>(pair), act, [](size_t j) { return Simd::decode_order(j); }, fp32_inputs ? act : nullptr);
+    }
+  }
+  const auto act_q15_input = [&](size_t pair) { return a.q15_inputs ? act_q15.vector(pair) : Q15Vector{}; };
   // Stage 2: mlp2 per pair into scratch[pair][0, H) (mlp1's rows are spent),
   // then the weighted sum over slots in slot order, as the reference adds it.
   if (H <= 2 * I) {
-    grouped_linear<Products>(
-        groups, a.w2_blocks, a.w2_scales, a.b2, H, I, a.bf16_products,
-        [&](size_t pair) -> const float* { return a.scratch + pair * 3 * I + 2 * I; },
-        [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
+    grouped_linear<Products>(groups, a.w2_blocks, a.w2_scales, a.b2, H, I, a.bf16_products, activation, act_q15_input,
+                             [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
     const long long outputs = static_cast<long long>(a.n * H);
 #pragma omp parallel for schedule(static)
     for (long long job = 0; job < outputs; ++job) {
@@ -311,9 +355,15 @@ void moe_mxfp4_with(const MoeArgs& a) {
     float total = 0;
     for (size_t s = 0; s < a.k; ++s) {
       const size_t pair = t * a.k + s, row = static_cast<size_t>(a.expert_ids[pair]) * H + r;
-      const float* act = a.scratch + pair * 3 * I + 2 * I;
+      const float* act = activation(pair);
+      const Q15Vector act_q15_vector = act_q15_input(pair);
       float sum = 0;
-      mxfp4_dots(a.w2_blocks + row * row_bytes, a.w2_scales + row * row_scales, I, &act, 1, &sum);
+      if (a.q15_inputs) {
+        mxfp4_q15_dots(a.w2_blocks + row * row_bytes, a.w2_scales + row * row_scales, row_scales, &act_q15_vector, 1,
+                       &sum);
+      } else {
+        mxfp4_dots(a.w2_blocks + row * row_bytes, a.w2_scales + row * row_scales, I, &act, 1, &sum);
+      }
       total += a.expert_weights[pair] * (sum + bf16_to_f32(a.b2[row]));
     }
     a.y[t * H + r] += total;

@@ -19,6 +19,8 @@
 // The namespace the generic kernel headers put their code in: one per level,
 // so no symbol compiled for one level is shared with another.
 #define OSSRT_CPU_KERNEL_NAMESPACE cpu_avx2
+// Intrinsic names as they are (the AVX-512 level maps them to SIMDe when emulated).
+#define OSSRT_X86(name) name
 
 namespace ossrt::cpu_avx2 {
 
