@@ -301,11 +301,14 @@ int main(int argc, char** argv) {
   std::printf("%d threads; read bandwidth %.2f GB/s, fp32 FMA peak %.1f GFLOP/s (both measured now)\n", threads,
               bandwidth, peak);
   std::printf("fast numerics' bf16 products: %s\n", bf16_products);
-  std::printf("%-38s %-10s %10s %14s %9s\n", "kernel", "level", "ms/call", "rate", "of limit");
+  int name_width = 6;  // "kernel"
+  for (const Measurement& m : all) name_width = std::max(name_width, static_cast<int>(m.kernel.size()));
+  std::printf("%-*s %-10s %10s %14s %9s\n", name_width, "kernel", "level", "ms/call", "rate", "of limit");
   for (const Measurement& m : all) {
     const double rate = m.amount / m.seconds / 1e9;
-    std::printf("%-38s %-10s %10.3f %9.2f %-4s %8.1f%%\n", m.kernel.c_str(), m.level.c_str(), m.seconds * 1e3, rate,
-                m.memory_bound ? "GB/s" : "GF/s", 100 * rate / (m.memory_bound ? bandwidth : peak));
+    std::printf("%-*s %-10s %10.3f %9.2f %-4s %8.1f%%\n", name_width, m.kernel.c_str(), m.level.c_str(),
+                m.seconds * 1e3, rate, m.memory_bound ? "GB/s" : "GF/s",
+                100 * rate / (m.memory_bound ? bandwidth : peak));
   }
   return 0;
 }
