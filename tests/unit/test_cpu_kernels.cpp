@@ -82,33 +82,47 @@ std::vector<uint8_t> random_bytes(size_t n, std::mt19937& rng, int low, int high
   return v;
 }
 
+// Fails at the first output farther from the reference than
+// tolerance(reference value, largest |reference value|).
+template <class Tolerance>
+void check_within(const std::vector<float>& got, const std::vector<float>& want, const std::string& what,
+                  Tolerance tolerance) {
+  REQUIRE(got.size() == want.size());
+  float largest = 0;
+  for (float v : want) largest = std::max(largest, std::fabs(v));
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::fabs(got[i] - want[i]) > tolerance(want[i], largest)) {
+      FAIL_CHECK(what << " index " << i << ": " << got[i] << " vs reference " << want[i] << " (largest " << largest
+                      << ")");
+      return;
+    }
+  }
+}
+
 // Same values up to float summation order: sums of up to a few hundred O(1)
 // terms that cancel differ by ~1e-5 absolute; a wrong code, scale or row is
 // off by 0.1 or more.
 void check_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::fabs(got[i] - want[i]) > 1e-4f + 2e-5f * std::fabs(want[i])) {
-      FAIL_CHECK(what << " index " << i << ": " << got[i] << " vs reference " << want[i]);
-      return;
-    }
-  }
+  check_within(got, want, what, [](float v, float) { return 1e-4f + 2e-5f * std::fabs(v); });
 }
 
 // Within what bf16-rounded inputs allow (Numerics::fast): their 2^-9
 // relative roundings move the tests' outputs by at most 0.5% of the largest;
 // a wrong row, code, scale or token is off by far more.
 void check_bf16_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  REQUIRE(got.size() == want.size());
-  float largest = 0;
-  for (float v : want) largest = std::max(largest, std::fabs(v));
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::fabs(got[i] - want[i]) > 1e-2f * largest) {
-      FAIL_CHECK(what << " index " << i << ": " << got[i] << " vs reference " << want[i] << " (largest " << largest
-                      << ")");
-      return;
-    }
-  }
+  check_within(got, want, what, [](float, float largest) { return 1e-2f * largest; });
+}
+
+// Q15 inputs (Numerics::fast) against the reference's: the same values and
+// exact integer block sums, the blocks' scaled sums added in another order.
+// mlp1's inputs quantize identically; an activation that mlp1's float sums
+// leave within a rounding of a step boundary may take the neighbouring value,
+// which moves the outputs it enters by a step's products: a step is 1/16256
+// of its block's largest value, and the outputs here moved by at most 1.2e-4
+// of the largest output. A wrong code, scale, digit or block is off by 1e-3
+// of the outputs or more (a dropped low digit: 64/16256 of each input).
+void check_q15_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  check_within(got, want, what, [](float v, float largest) { return 1e-4f + 2e-5f * std::fabs(v) + 3e-4f * largest; });
 }
 
 }  // namespace
@@ -255,12 +269,14 @@ struct MoeCase {
   }
 };
 
+struct MoeShape {
+  size_t hidden, intermediate;
+};
+
 TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widths; fast numerics") {
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();
-  struct Shape {
-    size_t hidden, intermediate;
-  };
+  using Shape = MoeShape;
   for (const FastVariant& variant : fast_variants()) {
     const Backend& fast = *variant.backend;
     const auto check_moe = [&](Shape shape, size_t n, size_t k) {
@@ -284,37 +300,10 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
   }
 }
 
-namespace {
-
-// Q15 inputs (Numerics::fast) against the reference's: the same values and
-// exact integer block sums, the blocks' scaled sums added in another order.
-// mlp1's inputs quantize identically; an activation that mlp1's float sums
-// leave within a rounding of a step boundary may take the neighbouring value,
-// which moves the outputs it enters by a step's products: a step is 1/16256
-// of its block's largest value, and the outputs here moved by at most 1.2e-4
-// of the largest output. A wrong code, scale, digit or block is off by 1e-3
-// of the outputs or more (a dropped low digit: 64/16256 of each input).
-void check_q15_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  REQUIRE(got.size() == want.size());
-  float largest = 0;
-  for (float v : want) largest = std::max(largest, std::fabs(v));
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::fabs(got[i] - want[i]) > 1e-4f + 2e-5f * std::fabs(want[i]) + 3e-4f * largest) {
-      FAIL_CHECK(what << " index " << i << ": " << got[i] << " vs reference " << want[i] << " (largest " << largest
-                      << ")");
-      return;
-    }
-  }
-}
-
-}  // namespace
-
 TEST_CASE("Q15 expert inputs (fast numerics): MoE kernels equal the reference's integer products") {
   std::mt19937 rng(15);
   const Backend& ref = cpu_reference_backend();
-  struct Shape {
-    size_t hidden, intermediate;
-  };
+  using Shape = MoeShape;
   for (const FastVariant& variant : fast_variants()) {
     const Backend& fast = *variant.backend;
     // Rows of 1, 2, 3 and 9 blocks (paired blocks, a last unpaired one, a
