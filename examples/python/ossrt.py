@@ -249,7 +249,7 @@ class ChatResult:
 
 class Session:
     """One conversation's tokens and KV cache. prefill_progress(done, total) -> truthy cancels.
-    numerics: "exact" (fp32 KV cache) or "fast" (bf16 KV cache, half the memory)."""
+    numerics: "exact" (fp32 KV cache) or "fast" (bf16 KV cache, half the memory; 15-bit expert inputs)."""
 
     _NUMERICS = {"exact": 0, "fast": 1}
 

@@ -12,6 +12,7 @@
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/onednn_gemm.h"
 #include "util/numeric.h"
+#include "util/q15.h"
 #include "util/thread_buffer.h"
 
 #include "backend/cpu/avx2_target_begin.h"  // up to avx2_target_end.h: AVX2 code

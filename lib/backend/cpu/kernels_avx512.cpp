@@ -14,6 +14,7 @@
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/onednn_gemm.h"
 #include "util/numeric.h"
+#include "util/q15.h"
 #include "util/thread_buffer.h"
 
 #if !defined(OSSRT_CPU_EMULATE_AVX512)
