@@ -2,11 +2,12 @@
 // products, on 256-bit integer units. A Q15 value v is held as two int8
 // digits, v = 128 * high + low (high within +-127, low within -64..63); the
 // FP4 codes of two blocks become int8 through one in-register table
-// (vpshufb), vpmaddubsw multiplies them with each digit, and one float
-// conversion and FMA per block pair apply the scales: about 8.5 vector
-// operations per 32 weights against the fp32 kernels' 16 (AVX2), 25 against
-// 16 GB/s for a token's experts with 2 threads on the EPYC VM. (One int8
-// digit would be 6.5 operations and 29 GB/s, but too coarse: see q15.h.)
+// (vpshufb), vpmaddubsw multiplies them with each digit, and horizontal adds,
+// one float conversion and one FMA per 8 blocks apply the scales: about 9
+// vector operations per 32 weights against the fp32 kernels' 16 (AVX2),
+// 22 against 15 GB/s for a token's experts with 2 threads on the EPYC VM
+// (ossrt-bench-kernels). One int8 digit would be about 6.5 operations and 29
+// GB/s in a prototype of the loop, but too coarse: see q15.h.
 // The code is the same on both levels (AVX-512 has these operations, and a
 // memory-bound loop gains little from 512-bit ones); include it inside the
 // level's target region, after its simd header: it lands in the level's
@@ -142,13 +143,6 @@ inline void products(const Int (&w)[Halves], const int8_t* digits, size_t low_of
                                      OSSRT_X86(_mm256_madd_epi16)(low, OSSRT_X86(_mm256_set1_epi16)(1)));
 }
 
-inline float sum(Float v) {
-  auto s = OSSRT_X86(_mm_add_ps)(OSSRT_X86(_mm256_castps256_ps128)(v), OSSRT_X86(_mm256_extractf128_ps)(v, 1));
-  s = OSSRT_X86(_mm_add_ps)(s, OSSRT_X86(_mm_movehl_ps)(s, s));
-  s = OSSRT_X86(_mm_add_ss)(s, OSSRT_X86(_mm_movehdup_ps)(s));
-  return OSSRT_X86(_mm_cvtss_f32)(s);
-}
-
 }  // namespace q15_detail
 
 // sums[t] = the MXFP4 row's dot with Q15 vector x[t], for NT vectors, over
@@ -230,7 +224,7 @@ void mxfp4_q15_dot(const uint8_t* blocks, const uint8_t* scales, size_t count, c
       last_offset[t] = power * x[t].offset[b];
     }
   }
-  for (size_t t = 0; t < NT; ++t) sums[t] = sum(acc[t]) - (sum(offset[t]) + last_offset[t]);
+  for (size_t t = 0; t < NT; ++t) sums[t] = Simd::sum256(acc[t]) - (Simd::sum256(offset[t]) + last_offset[t]);
 }
 
 void mxfp4_q15_dots(const uint8_t* blocks, const uint8_t* scales, size_t count, const Q15Vector* x, size_t nt,

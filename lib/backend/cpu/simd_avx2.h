@@ -64,6 +64,7 @@ struct Simd {
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
   static float sum(Vec v) { return horizontal_sum(v); }
+  static float sum256(Vec v) { return horizontal_sum(v); }  // as the AVX-512 level has it (mxfp4_q15.h)
 
   // A 32-element MXFP4 block's FP4 codes as 2x their E2M1 values, without
   // lane-crossing shuffles or int-to-float conversions: the 16 bytes in both

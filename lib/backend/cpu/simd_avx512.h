@@ -49,8 +49,11 @@ struct Simd {
 
   static float sum(Vec v) {
     const auto high = OSSRT_X86(_mm256_castpd_ps)(OSSRT_X86(_mm512_extractf64x4_pd)(OSSRT_X86(_mm512_castps_pd)(v), 1));
-    const auto half = OSSRT_X86(_mm256_add_ps)(OSSRT_X86(_mm512_castps512_ps256)(v), high);
-    auto s = OSSRT_X86(_mm_add_ps)(OSSRT_X86(_mm256_castps256_ps128)(half), OSSRT_X86(_mm256_extractf128_ps)(half, 1));
+    return sum256(OSSRT_X86(_mm256_add_ps)(OSSRT_X86(_mm512_castps512_ps256)(v), high));
+  }
+  // The sum of 8 lanes (the 256-bit kernels, mxfp4_q15.h).
+  static float sum256(OSSRT_X86(__m256) v) {
+    auto s = OSSRT_X86(_mm_add_ps)(OSSRT_X86(_mm256_castps256_ps128)(v), OSSRT_X86(_mm256_extractf128_ps)(v, 1));
     s = OSSRT_X86(_mm_add_ps)(s, OSSRT_X86(_mm_movehl_ps)(s, s));
     s = OSSRT_X86(_mm_add_ss)(s, OSSRT_X86(_mm_movehdup_ps)(s));
     return OSSRT_X86(_mm_cvtss_f32)(s);

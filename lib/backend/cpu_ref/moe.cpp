@@ -70,8 +70,10 @@ void moe_mxfp4_f32(void*, const MoeArgs& a) {
   const long long pairs = static_cast<long long>(a.n * a.k);
   // Numerics::fast: every token's input and every pair's activation as Q15.
   Q15Vectors x_q15(a.q15_inputs ? a.n : 0, H), act_q15(a.q15_inputs ? a.n * a.k : 0, I);
-  for (size_t t = 0; t < (a.q15_inputs ? a.n : 0); ++t) x_q15.quantize(t, a.x + t * H);
-    // Stage 1: per (token, slot) mlp1 + SwiGLU into scratch[.., 2I .. 3I).
+  for (size_t t = 0; t < (a.q15_inputs ? a.n : 0); ++t) {
+    x_q15.quantize(t, a.x + t * H);
+  }
+  // Stage 1: per (token, slot) mlp1 + SwiGLU into scratch[.., 2I .. 3I).
 #pragma omp parallel for schedule(static)
   for (long long pair = 0; pair < pairs; ++pair) {
     const size_t t = static_cast<size_t>(pair) / a.k;
