@@ -35,14 +35,42 @@ constexpr size_t kKeyBlock = 32;  // keys per softmax update
 // arrays of this size on the stack (gpt-oss has 8).
 constexpr size_t kMaxGroup = 64;
 
+// Cache elements as fp32: read in place from an fp32 cache, widened in
+// registers from a bf16 one (exact: bf16 is the top half of fp32), so decode
+// reads either cache directly instead of copying it to fp32 first.
+inline __m256 load8(const float* p) {
+  return _mm256_loadu_ps(p);
+}
+inline __m256 load8(const bf16_t* p) {
+  return load_bf16x8(p);
+}
+
+// Elements i and i + 1 of a row, each broadcast to every lane.
+struct BroadcastPair {
+  __m256 first, second;
+};
+inline BroadcastPair broadcast_pair(const float* p) {
+  return {_mm256_broadcast_ss(p), _mm256_broadcast_ss(p + 1)};
+}
+// A bf16 pair is one 32-bit broadcast (p[0] in the low half of each lane);
+// a shift and a mask leave the two fp32 values: one load where fp32 takes two.
+inline BroadcastPair broadcast_pair(const bf16_t* p) {
+  uint32_t both_bits;
+  std::memcpy(&both_bits, p, sizeof both_bits);
+  const __m256i both = _mm256_set1_epi32(static_cast<int>(both_bits));
+  return {_mm256_castsi256_ps(_mm256_slli_epi32(both, 16)),
+          _mm256_castsi256_ps(_mm256_and_si256(both, _mm256_set1_epi32(static_cast<int>(0xffff0000u))))};
+}
+
 // scale * dot(q, k[j]) for eight keys at once (eight independent FMA chains);
 // d % 8 == 0.
-inline void dot8(const float* q, const float* const* k, size_t d, float scale, float* out) {
+template <typename T>
+inline void dot8(const float* q, const T* const* k, size_t d, float scale, float* out) {
   __m256 acc[8];
   for (__m256& a : acc) a = _mm256_setzero_ps();
   for (size_t i = 0; i < d; i += 8) {
     const __m256 qv = _mm256_loadu_ps(q + i);
-    for (size_t j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k[j] + i), acc[j]);
+    for (size_t j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qv, load8(k[j] + i), acc[j]);
   }
   // Pairwise sums leave key j's total in lane j.
   const __m256 s0123 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
@@ -56,12 +84,16 @@ inline void dot8(const float* q, const float* const* k, size_t d, float scale, f
 // horizontal sums: q_lanes[i] holds the heads' element i in its lanes, each key
 // element is broadcast, and an 8x8 transpose leaves head h's scores for the
 // keys in row h of `out` (rows `stride` apart).
-inline void scores8x8(const float* q_lanes, const float* const* k, size_t d, float scale, float* out, size_t stride) {
+template <typename T>
+inline void scores8x8(const float* q_lanes, const T* const* k, size_t d, float scale, float* out, size_t stride) {
   __m256 acc[8];
   for (__m256& a : acc) a = _mm256_setzero_ps();
-  for (size_t i = 0; i < d; ++i) {
-    const __m256 qv = _mm256_loadu_ps(q_lanes + 8 * i);
-    for (size_t j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(_mm256_broadcast_ss(k[j] + i), qv, acc[j]);
+  for (size_t i = 0; i < d; i += 2) {  // d % 8 == 0
+    const __m256 q0 = _mm256_loadu_ps(q_lanes + 8 * i), q1 = _mm256_loadu_ps(q_lanes + 8 * i + 8);
+    for (size_t j = 0; j < 8; ++j) {
+      const BroadcastPair key = broadcast_pair(k[j] + i);
+      acc[j] = _mm256_fmadd_ps(key.second, q1, _mm256_fmadd_ps(key.first, q0, acc[j]));
+    }
   }
   // acc[j] lane h = score(head h, key j); transpose to rows per head.
   const __m256 t0 = _mm256_unpacklo_ps(acc[0], acc[1]), t1 = _mm256_unpackhi_ps(acc[0], acc[1]);
@@ -80,9 +112,10 @@ inline void scores8x8(const float* q_lanes, const float* const* k, size_t d, flo
   for (size_t h = 0; h < 8; ++h) _mm256_storeu_ps(out + h * stride, _mm256_mul_ps(rows[h], scale8));
 }
 
-inline float dot1(const float* q, const float* k, size_t d) {
+template <typename T>
+inline float dot1(const float* q, const T* k, size_t d) {
   __m256 a = _mm256_setzero_ps();
-  for (size_t i = 0; i < d; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), a);
+  for (size_t i = 0; i < d; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(k + i), a);
   return horizontal_sum(a);
 }
 
@@ -121,9 +154,9 @@ float exponentiate(float* s, size_t count, float shift) {
 // out_h * rescale_h + sum_j p_h[j] v[j][column, column + 8 NV). The rows stay
 // in registers, one FMA chain per head and 8 columns; the heads share each
 // value load (one load per FMA would leave the loads, not the FMAs, the limit).
-template <size_t NH, size_t NV>
+template <size_t NH, size_t NV, typename T>
 void accumulate_values(float* out, size_t out_stride, const float* rescale, const float* p, size_t p_stride,
-                       const float* const* v, size_t count, size_t column) {
+                       const T* const* v, size_t count, size_t column) {
   __m256 o[NH][NV];
   for (size_t h = 0; h < NH; ++h) {
     const __m256 r = _mm256_set1_ps(rescale[h]);
@@ -133,7 +166,7 @@ void accumulate_values(float* out, size_t out_stride, const float* rescale, cons
     __m256 weight[NH];
     for (size_t h = 0; h < NH; ++h) weight[h] = _mm256_set1_ps(p[h * p_stride + j]);
     for (size_t i = 0; i < NV; ++i) {
-      const __m256 value = _mm256_loadu_ps(v[j] + column + 8 * i);
+      const __m256 value = load8(v[j] + column + 8 * i);
       for (size_t h = 0; h < NH; ++h) o[h][i] = _mm256_fmadd_ps(weight[h], value, o[h][i]);
     }
   }
@@ -147,8 +180,9 @@ void accumulate_values(float* out, size_t out_stride, const float* rescale, cons
 // fastest, 5.3 FMAs/ns from L1 on the EPYC VM against 3.4 for two heads by
 // four vectors), then pairs, then a last single head.
 // Head h's row is out + h * d, its weights p + h * p_stride.
+template <typename T>
 void accumulate_rows(float* out, size_t heads, size_t d, const float* rescale, const float* p, size_t p_stride,
-                     const float* const* v, size_t count) {
+                     const T* const* v, size_t count) {
   size_t h = 0;
   for (; h + 4 <= heads; h += 4) {
     for (size_t column = 0; column < d; column += 16) {
@@ -241,7 +275,8 @@ void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* score
 // parallel (split-K): the chunk's scores for every head from whole cache rows
 // read in order, the exact chunk softmax, then the values; the chunks'
 // (max, denominator, weighted sum) merge with the sink at the end. Each cache
-// row is read from memory once, sequentially, whatever the head count.
+// row is read from memory once, sequentially, whatever the head count, and in
+// place: a bf16 cache is widened in registers.
 class SplitDecode {
  public:
   static constexpr size_t kMaxChunk = 1024;  // keys per chunk: [heads][chunk] scores stay in L2
@@ -275,67 +310,45 @@ class SplitDecode {
   }
 
   void run() {
-    const long long chunks = static_cast<long long>(chunks_);
-    const size_t scores_size = a_.q_heads * chunk_, widened_size = kValueRows * a_.kv_heads * a_.head_dim;
-    PerThreadBuffer buffers(scores_size + widened_size);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (long long c = 0; c < chunks; ++c) {
-      float* scores = buffers.mine();
-      chunk(static_cast<size_t>(c), scores, scores + scores_size);
+    if (a_.kv_type == KvType::f32) {
+      run_over<float>();
+    } else {
+      run_over<bf16_t>();
     }
-    merge();
   }
 
  private:
   static constexpr size_t kRows = 8;  // key rows taken together (scores8x8)
   // Value rows taken together: each head's accumulate runs over this many
-  // rows per call (8 left the call overhead at a third of the pass), while a
-  // kv head's slices of them (8 KiB for head_dim 64) stay in L1 for its group.
+  // rows per call (8 left the call overhead at a third of the pass).
   static constexpr size_t kValueRows = 32;
 
-  // Elements [offset, offset + count) of cache rows first..first+n
-  // (n <= kValueRows) as fp32: in place in an fp32 cache; widened from a bf16
-  // one into `widened` ([n][count], contiguous). Keys take whole rows (offset
-  // 0); values take one kv head's slices, whose contiguous copies also escape
-  // the rows' power-of-two stride, which maps them onto a few cache sets while
-  // the group's heads reread them.
-  void cache_rows(const void* cache, size_t first, size_t n, size_t offset, size_t count, float* widened,
-                  const float** rows) const {
-    const size_t width = a_.kv_heads * a_.head_dim;
-    for (size_t r = 0; r < n; ++r) {
-      const size_t index = kv_slot(first + r, a_.capacity, a_.ring) * width + offset;
-      if (a_.kv_type == KvType::f32) {
-        rows[r] = static_cast<const float*>(cache) + index;
-      } else {
-        widen_cache(cache, a_.kv_type, index, count, widened + r * count);
-        rows[r] = widened + r * count;
-      }
-    }
+  template <typename T>
+  void run_over() {
+    const long long chunks = static_cast<long long>(chunks_);
+    PerThreadBuffer buffers(a_.q_heads * chunk_);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long long c = 0; c < chunks; ++c) chunk<T>(static_cast<size_t>(c), buffers.mine());
+    merge();
   }
 
-  // Heads read a row in head_dim pieces, a pattern the hardware prefetcher
-  // follows poorly: the next rows are requested whole, ahead of use.
-  void prefetch_rows(const void* cache, size_t first, size_t count) const {
-    const size_t bytes = a_.kv_heads * a_.head_dim * kv_element_bytes(a_.kv_type);
-    for (size_t r = 0; r < count; ++r) {
-      const char* p = static_cast<const char*>(cache) + kv_slot(first + r, a_.capacity, a_.ring) * bytes;
-      for (size_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(p + offset, _MM_HINT_T0);
-    }
+  // The cache row of `position`, elements of type T.
+  template <typename T>
+  const T* row(const void* cache, size_t position) const {
+    return static_cast<const T*>(cache) + kv_slot(position, a_.capacity, a_.ring) * a_.kv_heads * a_.head_dim;
   }
 
-  void chunk(size_t c, float* scores, float* widened) {
-    const size_t D = a_.head_dim, group = a_.q_heads / a_.kv_heads, width = a_.kv_heads * D;
+  template <typename T>
+  void chunk(size_t c, float* scores) {
+    const size_t D = a_.head_dim, group = a_.q_heads / a_.kv_heads;
     const size_t begin = first_ + c * chunk_, count = std::min(chunk_, keys_ - c * chunk_);
     const float* q = a_.q + t_ * a_.q_stride;
     // Pass 1: scores[h][j], kRows keys at a time.
-    const float* whole_rows[kValueRows];
-    const float* rows[kValueRows];
+    const T* rows[kValueRows];
     size_t j = 0;
     for (; j + kRows <= count; j += kRows) {
-      prefetch_rows(a_.k_cache, begin + j + kRows, std::min(kRows, count - std::min(count, j + kRows)));
-      cache_rows(a_.k_cache, begin + j, kRows, 0, width, widened, whole_rows);
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
-        for (size_t r = 0; r < kRows; ++r) rows[r] = whole_rows[r] + kv * D;
+        for (size_t r = 0; r < kRows; ++r) rows[r] = row<T>(a_.k_cache, begin + j + r) + kv * D;
         size_t h = kv * group;
         for (; h + 8 <= (kv + 1) * group; h += 8)
           scores8x8(q_lanes_.data() + h * D, rows, D, a_.scale, scores + h * chunk_ + j, chunk_);
@@ -343,9 +356,9 @@ class SplitDecode {
       }
     }
     for (; j < count; ++j) {
-      cache_rows(a_.k_cache, begin + j, 1, 0, width, widened, whole_rows);
+      const T* key = row<T>(a_.k_cache, begin + j);
       for (size_t h = 0; h < a_.q_heads; ++h)
-        scores[h * chunk_ + j] = dot1(q + h * D, whole_rows[0] + h / group * D, D) * a_.scale;
+        scores[h * chunk_ + j] = dot1(q + h * D, key + h / group * D, D) * a_.scale;
     }
     // The chunk's softmax numerators, per head.
     for (size_t h = 0; h < a_.q_heads; ++h) {
@@ -362,10 +375,8 @@ class SplitDecode {
     std::fill(acc, acc + a_.q_heads * D, 0.0f);
     for (size_t r0 = 0; r0 < count; r0 += kValueRows) {
       const size_t n = std::min(kValueRows, count - r0);
-      prefetch_rows(a_.v_cache, begin + r0 + kValueRows,
-                    std::min(kValueRows, count - std::min(count, r0 + kValueRows)));
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
-        cache_rows(a_.v_cache, begin + r0, n, kv * D, D, widened, rows);
+        for (size_t r = 0; r < n; ++r) rows[r] = row<T>(a_.v_cache, begin + r0 + r) + kv * D;
         accumulate_rows(acc + kv * group * D, group, D, ones, scores + kv * group * chunk_ + r0, chunk_, rows, n);
       }
     }
