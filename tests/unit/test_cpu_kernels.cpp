@@ -306,10 +306,10 @@ TEST_CASE("Q15 expert inputs (fast numerics): MoE kernels equal the reference's 
   using Shape = MoeShape;
   for (const FastVariant& variant : fast_variants()) {
     const Backend& fast = *variant.backend;
-    // Rows of 1, 2, 3 and 9 blocks (paired blocks, a last unpaired one, a
-    // group of 8 pairs' scales and a rest); 288 x 32 takes mlp2 one output
-    // at a time (wider than the scratch).
-    for (Shape shape : {Shape{32, 32}, Shape{64, 96}, Shape{96, 288}, Shape{288, 32}}) {
+    // Rows of 1, 2, 3, 9 and 14 blocks (a pair, a last unpaired block, a
+    // group of 8 blocks and the rest: none, one block, three pairs); 288 x
+    // 32 takes mlp2 one output at a time (wider than the scratch).
+    for (Shape shape : {Shape{32, 32}, Shape{64, 96}, Shape{96, 288}, Shape{288, 32}, Shape{448, 64}}) {
       // 1 to 4 tokens per expert (each count of the token-blocked dot), and
       // 24 tokens: groups of 8 and more multiply the dequantized inputs.
       for (size_t n : {1, 2, 3, 5, 24}) {
