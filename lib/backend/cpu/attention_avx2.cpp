@@ -23,6 +23,7 @@
 #include "backend/cpu/avx2_target_begin.h"  // the rest of this file is AVX2 code
 
 #include "backend/cpu/simd_avx2.h"
+#include "backend/cpu/transpose8x8.h"
 
 #include "backend/cpu/kernel_util.h"
 
@@ -95,21 +96,10 @@ inline void scores8x8(const float* q_lanes, const T* const* k, size_t d, float s
       acc[j] = _mm256_fmadd_ps(key.second, q1, _mm256_fmadd_ps(key.first, q0, acc[j]));
     }
   }
-  // acc[j] lane h = score(head h, key j); transpose to rows per head.
-  const __m256 t0 = _mm256_unpacklo_ps(acc[0], acc[1]), t1 = _mm256_unpackhi_ps(acc[0], acc[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(acc[2], acc[3]), t3 = _mm256_unpackhi_ps(acc[2], acc[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(acc[4], acc[5]), t5 = _mm256_unpackhi_ps(acc[4], acc[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(acc[6], acc[7]), t7 = _mm256_unpackhi_ps(acc[6], acc[7]);
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
-  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
-  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
-  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
-  const __m256 rows[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
-                          _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
-                          _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
-                          _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+  // acc[j] lane h = score(head h, key j); transposed to rows per head.
+  transpose8x8(acc);
   const __m256 scale8 = _mm256_set1_ps(scale);
-  for (size_t h = 0; h < 8; ++h) _mm256_storeu_ps(out + h * stride, _mm256_mul_ps(rows[h], scale8));
+  for (size_t h = 0; h < 8; ++h) _mm256_storeu_ps(out + h * stride, _mm256_mul_ps(acc[h], scale8));
 }
 
 template <typename T>

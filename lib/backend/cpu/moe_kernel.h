@@ -18,6 +18,7 @@
 
 #include "backend/cpu/bf16_products.h"
 #include "backend/cpu/mxfp4_q15.h"
+#include "backend/cpu/mxfp4_q15_gemm.h"
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/panel_gemm.h"
 #include "util/numeric.h"
@@ -223,16 +224,22 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
 // rows; with bf16_products, through grouped_linear_bf16 where it can. With
 // q15_input (pair -> Q15Vector, null digits when the inputs are fp32), groups
 // too small for the panel product multiply the Q15 vectors (input(pair) is
-// their dequantized values).
+// their dequantized values), and the others, where the vectors carry their
+// int16 values and no bf16 product took them, the 16-row integer tiles
+// (mxfp4_q15_gemm.h).
 template <class Products, class Input, class Q15Input, class Output>
 void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
                     size_t rows, size_t in, bool bf16_products, Input input, Q15Input q15_input, Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   const bool big_groups_done =
       bf16_products && grouped_linear_bf16<Products>(g, blocks, scales, bias, rows, in, input, output);
+  const bool q15_tiles =
+      !big_groups_done && !g.pairs.empty() && q15_input(g.pairs[0]).values != nullptr && g.largest() >= kPanelMinTokens;
   // Buffers first: nothing may throw inside a parallel region.
-  const PackedGroups packed = pack_groups(g, in, !big_groups_done, input);
+  const PackedGroups packed = pack_groups(g, in, !big_groups_done && !q15_tiles, input);
   PerThreadBuffer panels(packed.data.empty() ? 0 : multiply_rows_buffer_floats(kMxfp4JobRows, in));
+  PerThreadArray<int32_t> tile_pairs(q15_tiles ? q15_tile_pairs(in) : 0);
+  PerThreadBuffer tile_powers(q15_tiles ? q15_tile_powers(in) : 0);
   // Every expert has the same rows, so job -> (expert group, row block) is a division.
   const size_t jobs_per_expert = (rows + kMxfp4JobRows - 1) / kMxfp4JobRows;
   const long long jobs = static_cast<long long>(g.experts.size() * jobs_per_expert);
@@ -244,6 +251,16 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
     const size_t first = static_cast<size_t>(job) % jobs_per_expert * kMxfp4JobRows;
     const size_t last = std::min(first + kMxfp4JobRows, rows);
     if (big_groups_done && g.pairs_in(group) >= kPanelMinTokens) continue;
+    if (q15_tiles && g.pairs_in(group) >= kPanelMinTokens) {
+      const size_t expert_row = e * rows, begin = g.begin[group];
+      mxfp4_q15_rows_times_vectors(
+          blocks + expert_row * row_bytes, scales + expert_row * row_scales, first, last, in, g.pairs_in(group),
+          [&](size_t t) { return q15_input(g.pairs[begin + t]); }, tile_pairs.mine(), tile_powers.mine(),
+          [&](size_t t, size_t r, float sum) {
+            output(g.pairs[begin + t], r, sum + bf16_to_f32(bias[expert_row + r]));
+          });
+      continue;
+    }
     if (packed.packed(group, g)) {
       multiply_rows(
           first, last, packed.tokens(group, g, in), panels.mine(),
@@ -291,7 +308,9 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // enough for the fp32 or bf16 products.
   const bool fp32_inputs = !a.q15_inputs || groups.largest() >= kPanelMinTokens;
   std::vector<float> permuted(fp32_inputs ? a.n * H : 0);
-  Q15Vectors x_q15(a.q15_inputs ? a.n : 0, H), act_q15(a.q15_inputs ? pairs : 0, I);
+  // Groups of kPanelMinTokens pairs or more multiply the int16 values.
+  const bool q15_values = a.q15_inputs && groups.largest() >= kPanelMinTokens;
+  Q15Vectors x_q15(a.q15_inputs ? a.n : 0, H, q15_values), act_q15(a.q15_inputs ? pairs : 0, I, q15_values);
   const long long tokens = static_cast<long long>(a.n);
 #pragma omp parallel for schedule(static)
   for (long long t = 0; t < tokens; ++t) {

@@ -41,17 +41,24 @@ struct Q15Vector {
   const int8_t* digits;
   const float* half_scale;  // per block: scale / 2 (the codes decode to twice their values)
   const float* offset;      // per block: half_scale * 12 * (sum of the block's values), see mxfp4_q15_dot
+  const int16_t* values;    // the values in element order, for mxfp4_q15_gemm.h (null unless asked for)
 };
 
-// Vectors of `width` elements (a multiple of 32) quantized for mxfp4_q15_dot.
+// Vectors of `width` elements (a multiple of 32) quantized for mxfp4_q15_dot,
+// and with_values, also as plain int16 for mxfp4_q15_gemm.h.
 class Q15Vectors {
  public:
-  Q15Vectors(size_t count, size_t width)
-      : width_(width), digits_(count * 2 * width), half_scale_(count * blocks()), offset_(count * blocks()) {}
+  Q15Vectors(size_t count, size_t width, bool with_values)
+      : width_(width),
+        digits_(count * 2 * width),
+        half_scale_(count * blocks()),
+        offset_(count * blocks()),
+        values_(with_values ? count * width : 0) {}
 
   size_t blocks() const { return width_ / kQ15BlockElements; }
   Q15Vector vector(size_t v) const {
-    return Q15Vector{digits_.data() + v * 2 * width_, half_scale_.data() + v * blocks(), offset_.data() + v * blocks()};
+    return Q15Vector{digits_.data() + v * 2 * width_, half_scale_.data() + v * blocks(), offset_.data() + v * blocks(),
+                     values_.empty() ? nullptr : values_.data() + v * width_};
   }
 
   // Quantizes vector v from src, whose block element j sits at
@@ -79,6 +86,7 @@ class Q15Vectors {
         slot[0] = static_cast<int8_t>(high);
         slot[low_offset] = static_cast<int8_t>(value - 128 * high);
         sum += value;
+        if (!values_.empty()) values_[v * width_ + b * kQ15BlockElements + j] = static_cast<int16_t>(value);
         if (dequantized != nullptr) {
           dequantized[b * kQ15BlockElements + Simd::decode_order(j)] = static_cast<float>(value) * scale;
         }
@@ -92,6 +100,7 @@ class Q15Vectors {
   size_t width_;
   std::vector<int8_t> digits_;
   std::vector<float> half_scale_, offset_;
+  std::vector<int16_t> values_;
 };
 
 namespace q15_detail {

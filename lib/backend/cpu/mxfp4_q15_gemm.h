@@ -1,0 +1,160 @@
+// MXFP4 rows times many Q15 vectors on integer units: Numerics::fast's
+// prefill expert groups where the CPU has no native bf16 product. A tile of
+// 16 rows is decoded once into int16 twice-values (2v, -12..12) and then
+// multiplied with 4 vectors at a time by vpmaddwd (16-bit pairs into 32-bit
+// sums), each block's sum exact as an integer, as in mxfp4_q15_dot, and one
+// conversion and FMA per block apply the scales. 20 multiply-adds per cycle
+// in a single-thread prototype against the fp32 FMA's peak of 16 (EPYC, AVX2).
+// The code is the same on both levels (256-bit, like mxfp4_q15.h): include
+// it inside the level's target region, after its simd header and
+// mxfp4_q15.h; it lands in the level's namespace.
+#pragma once
+
+#ifndef OSSRT_CPU_KERNEL_NAMESPACE
+#error "include a backend/cpu/simd_<level>.h header before this one"
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "backend/cpu/kernel_util.h"
+#include "backend/cpu/mxfp4_q15.h"
+#include "backend/cpu/transpose8x8.h"
+#include "util/numeric.h"
+
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
+
+constexpr size_t kQ15TileRows = 16;    // two vectors of 8 rows' 32-bit pair sums
+constexpr size_t kQ15TileVectors = 4;  // Q15 vectors per product (8 of the 16 registers accumulate)
+
+// Storage of a packed tile for rows `in` wide: weights as int32 (a pair of
+// int16), and the rows' block scales.
+inline size_t q15_tile_pairs(size_t in) {
+  return in / 2 * kQ15TileRows;
+}
+inline size_t q15_tile_powers(size_t in) {
+  return in / kMxfp4BlockElements * kQ15TileRows;
+}
+
+namespace q15_gemm_detail {
+
+using Int = OSSRT_X86(__m256i);
+using Float = OSSRT_X86(__m256);
+
+// FP4 code -> twice its value, signed.
+inline OSSRT_X86(__m128i) twice_value_table() {
+  return OSSRT_X86(_mm_setr_epi8)(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+}
+
+// One block of a row as its 16 element pairs, int16 2v each: pairs 0-7 in
+// pairs[0], 8-15 in pairs[1] (an int32 lane per pair, the even element low).
+inline void decode_pairs(const uint8_t* block, Int (&pairs)[2]) {
+  const auto raw = OSSRT_X86(_mm_loadu_si128)(reinterpret_cast<const OSSRT_X86(__m128i)*>(block));
+  const auto nibble = OSSRT_X86(_mm_set1_epi8)(0x0f);
+  const auto even = OSSRT_X86(_mm_shuffle_epi8)(twice_value_table(), OSSRT_X86(_mm_and_si128)(raw, nibble));
+  const auto odd = OSSRT_X86(_mm_shuffle_epi8)(twice_value_table(),
+                                               OSSRT_X86(_mm_and_si128)(OSSRT_X86(_mm_srli_epi16)(raw, 4), nibble));
+  pairs[0] = OSSRT_X86(_mm256_cvtepi8_epi16)(OSSRT_X86(_mm_unpacklo_epi8)(even, odd));
+  pairs[1] = OSSRT_X86(_mm256_cvtepi8_epi16)(OSSRT_X86(_mm_unpackhi_epi8)(even, odd));
+}
+
+}  // namespace q15_gemm_detail
+
+// Packs `count` (<= 16) rows of `in` elements, rows row_bytes / row_scales
+// apart, into a tile: block b's pair p of row r at pairs[(16 b + p) * 16 + r],
+// the row's scale power at powers[16 b + r]; rows past count are zero.
+inline void pack_q15_tile(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t in, int32_t* pairs,
+                          float* powers) {
+  using namespace q15_gemm_detail;
+  const size_t block_count = in / kMxfp4BlockElements;
+  const size_t row_bytes = block_count * kMxfp4BlockBytes;
+  for (size_t b = 0; b < block_count; ++b) {
+    for (size_t r = 0; r < kQ15TileRows; ++r) {
+      powers[b * kQ15TileRows + r] = r < count ? q15_detail::scale_power(scales[r * block_count + b]) : 0.0f;
+    }
+    for (size_t half = 0; half < kQ15TileRows; half += 8) {
+      Float low[8], high[8];  // pairs 0-7 and 8-15 of 8 rows, transposed to 8 rows per pair
+      for (size_t r = 0; r < 8; ++r) {
+        Int decoded[2] = {OSSRT_X86(_mm256_setzero_si256)(), OSSRT_X86(_mm256_setzero_si256)()};
+        if (half + r < count) decode_pairs(blocks + (half + r) * row_bytes + b * kMxfp4BlockBytes, decoded);
+        low[r] = OSSRT_X86(_mm256_castsi256_ps)(decoded[0]);
+        high[r] = OSSRT_X86(_mm256_castsi256_ps)(decoded[1]);
+      }
+      transpose8x8(low);
+      transpose8x8(high);
+      float* tile = reinterpret_cast<float*>(pairs + b * 16 * kQ15TileRows + half);
+      for (size_t p = 0; p < 8; ++p) {
+        OSSRT_X86(_mm256_storeu_ps)(tile + p * kQ15TileRows, low[p]);
+        OSSRT_X86(_mm256_storeu_ps)(tile + (p + 8) * kQ15TileRows, high[p]);
+      }
+    }
+  }
+}
+
+// sums[t][r] = row r of the packed tile times Q15 vector x[t] (its values),
+// for NT vectors.
+template <size_t NT>
+void q15_tile_product(const int32_t* pairs, const float* powers, size_t in, const Q15Vector* x,
+                      float (&sums)[kQ15TileVectors][kQ15TileRows]) {
+  using namespace q15_gemm_detail;
+  Float total[NT][2];
+  for (size_t t = 0; t < NT; ++t) total[t][0] = total[t][1] = OSSRT_X86(_mm256_setzero_ps)();
+  for (size_t b = 0; b < in / kMxfp4BlockElements; ++b) {
+    Int block_sums[NT][2];
+    for (size_t t = 0; t < NT; ++t) block_sums[t][0] = block_sums[t][1] = OSSRT_X86(_mm256_setzero_si256)();
+    const int32_t* tile = pairs + b * 16 * kQ15TileRows;
+    for (size_t p = 0; p < 16; ++p) {
+      const Int w0 = OSSRT_X86(_mm256_loadu_si256)(reinterpret_cast<const Int*>(tile + p * kQ15TileRows));
+      const Int w1 = OSSRT_X86(_mm256_loadu_si256)(reinterpret_cast<const Int*>(tile + p * kQ15TileRows + 8));
+      for (size_t t = 0; t < NT; ++t) {
+        int32_t pair;
+        std::memcpy(&pair, x[t].values + b * kMxfp4BlockElements + 2 * p, sizeof pair);
+        const Int both = OSSRT_X86(_mm256_set1_epi32)(pair);
+        block_sums[t][0] = OSSRT_X86(_mm256_add_epi32)(block_sums[t][0], OSSRT_X86(_mm256_madd_epi16)(w0, both));
+        block_sums[t][1] = OSSRT_X86(_mm256_add_epi32)(block_sums[t][1], OSSRT_X86(_mm256_madd_epi16)(w1, both));
+      }
+    }
+    // Exact below 2^24: 32 products of at most 12 * 16256.
+    const Float power0 = OSSRT_X86(_mm256_loadu_ps)(powers + b * kQ15TileRows);
+    const Float power1 = OSSRT_X86(_mm256_loadu_ps)(powers + b * kQ15TileRows + 8);
+    for (size_t t = 0; t < NT; ++t) {
+      const Float half_scale = OSSRT_X86(_mm256_set1_ps)(x[t].half_scale[b]);
+      total[t][0] = OSSRT_X86(_mm256_fmadd_ps)(OSSRT_X86(_mm256_cvtepi32_ps)(block_sums[t][0]),
+                                               OSSRT_X86(_mm256_mul_ps)(power0, half_scale), total[t][0]);
+      total[t][1] = OSSRT_X86(_mm256_fmadd_ps)(OSSRT_X86(_mm256_cvtepi32_ps)(block_sums[t][1]),
+                                               OSSRT_X86(_mm256_mul_ps)(power1, half_scale), total[t][1]);
+    }
+  }
+  for (size_t t = 0; t < NT; ++t) {
+    OSSRT_X86(_mm256_storeu_ps)(sums[t], total[t][0]);
+    OSSRT_X86(_mm256_storeu_ps)(sums[t] + 8, total[t][1]);
+  }
+}
+
+// output(t, r, dot(row r, vector(t))) for rows [first, last) of one expert
+// (its rows from `blocks` / `scales`) and vectors [0, n): tiles of 16 rows
+// packed once into `pairs` / `powers` (q15_tile_pairs, q15_tile_powers),
+// then multiplied with the vectors 4 at a time.
+template <class Vector, class Output>
+void mxfp4_q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
+                                  size_t n, Vector vector, int32_t* pairs, float* powers, Output output) {
+  const size_t row_scales = in / kMxfp4BlockElements, row_bytes = row_scales * kMxfp4BlockBytes;
+  for (size_t r0 = first; r0 < last; r0 += kQ15TileRows) {
+    const size_t count = std::min(kQ15TileRows, last - r0);
+    pack_q15_tile(blocks + r0 * row_bytes, scales + r0 * row_scales, count, in, pairs, powers);
+    for (size_t t0 = 0; t0 < n; t0 += kQ15TileVectors) {
+      const size_t nt = std::min(kQ15TileVectors, n - t0);
+      Q15Vector x[kQ15TileVectors];
+      for (size_t t = 0; t < nt; ++t) x[t] = vector(t0 + t);
+      float sums[kQ15TileVectors][kQ15TileRows];
+      with_count<kQ15TileVectors>(nt, [&](auto vectors) { q15_tile_product<vectors>(pairs, powers, in, x, sums); });
+      for (size_t t = 0; t < nt; ++t) {
+        for (size_t r = 0; r < count; ++r) output(t0 + t, r0 + r, sums[t][r]);
+      }
+    }
+  }
+}
+
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
