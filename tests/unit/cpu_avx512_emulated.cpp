@@ -1,7 +1,8 @@
 // The AVX-512 kernels on SIMDe's portable intrinsics, in namespace
 // ossrt::cpu_avx512_emulated: test_cpu_kernels.cpp checks them against the
 // reference on any CPU (see backend/cpu/simd_avx512.h); and the MoE and
-// matmul kernels with stand-in bf16 products (*_with_scalar_bf16_products).
+// matmul kernels with stand-in bf16 products (*_with_scalar_bf16_products),
+// and the integer prefill tiles over any row range (q15_rows_times_vectors).
 #define OSSRT_CPU_EMULATE_AVX512 1
 #include "backend/cpu/kernels_avx512.cpp"
 
@@ -42,6 +43,23 @@ void moe_with_scalar_bf16_products(const MoeArgs& args, bool fail) {
 void matmul_with_scalar_bf16_products(const MatmulArgs& args, bool fail) {
   if (fail) return matmul_with<ScalarBf16Products<true>>(args);
   matmul_with<ScalarBf16Products<false>>(args);
+}
+
+// out[t * last + r] = row r of the MXFP4 matrix (rows of `in` elements) times
+// input t quantized to Q15, for rows [first, last), through the integer tiles
+// of mxfp4_q15_gemm.h, whose row ranges the MoE only gives in whole tiles.
+void q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
+                            const std::vector<std::vector<float>>& inputs, float* out) {
+  Q15Vectors vectors(inputs.size(), in, true);
+  for (size_t t = 0; t < inputs.size(); ++t) {
+    vectors.quantize(
+        t, inputs[t].data(), [](size_t j) { return j; }, nullptr);
+  }
+  std::vector<int32_t> pairs(q15_tile_pairs(in));
+  std::vector<float> powers(q15_tile_powers(in));
+  mxfp4_q15_rows_times_vectors(
+      blocks, scales, first, last, in, inputs.size(), [&](size_t t) { return vectors.vector(t); }, pairs.data(),
+      powers.data(), [&](size_t t, size_t r, float sum) { out[t * last + r] = sum; });
 }
 
 }  // namespace ossrt::cpu_avx512_emulated

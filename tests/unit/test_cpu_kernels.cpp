@@ -13,6 +13,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/kernel_profiler.h"
 #include "util/numeric.h"
+#include "util/q15.h"
 #include "util/thread_scope.h"
 
 using namespace ossrt;
@@ -24,6 +25,8 @@ void fill_kernels(Backend& table) noexcept;
 // time (or, with fail, refused so that the kernel computes them itself).
 void moe_with_scalar_bf16_products(const MoeArgs& args, bool fail);
 void matmul_with_scalar_bf16_products(const MatmulArgs& args, bool fail);
+void q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
+                            const std::vector<std::vector<float>>& inputs, float* out);
 }  // namespace ossrt::cpu_avx512_emulated
 #endif
 
@@ -328,6 +331,45 @@ TEST_CASE("Q15 expert inputs (fast numerics): MoE kernels equal the reference's 
 }
 
 #if defined(OSSRT_TEST_AVX512_EMULATION)
+TEST_CASE("integer prefill tiles (fast numerics): any row range, 1 to 9 vectors, against exact block sums") {
+  std::mt19937 rng(21);
+  for (size_t in : {32, 96, 320}) {
+    const size_t rows = 45, block_count = in / kMxfp4BlockElements;
+    std::vector<uint8_t> blocks(rows * block_count * kMxfp4BlockBytes), scales(rows * block_count);
+    for (uint8_t& b : blocks) b = static_cast<uint8_t>(rng());
+    for (uint8_t& s : scales) s = static_cast<uint8_t>(118 + rng() % 12);
+    for (size_t n : {1, 3, 4, 9}) {
+      std::vector<std::vector<float>> inputs(n);
+      for (auto& input : inputs) input = random_floats(in, rng, 3.0f);
+      // Ranges of whole tiles, a tile and a rest, less than a tile, an inner range.
+      for (auto [first, last] : {std::pair<size_t, size_t>{0, 32}, {0, 45}, {40, 45}, {7, 30}}) {
+        std::vector<float> got(n * last, 0.0f);
+        cpu_avx512_emulated::q15_rows_times_vectors(blocks.data(), scales.data(), first, last, in, inputs, got.data());
+        for (size_t t = 0; t < n; ++t) {
+          for (size_t r = first; r < last; ++r) {
+            // Exact per block: integer products, then the two scales.
+            double want = 0;
+            for (size_t b = 0; b < block_count; ++b) {
+              int16_t values[kQ15BlockElements];
+              const float scale = quantize_q15_block(inputs[t].data() + b * kQ15BlockElements, values);
+              long long sum = 0;
+              for (size_t j = 0; j < kQ15BlockElements; ++j) {
+                const uint8_t byte = blocks[(r * block_count + b) * kMxfp4BlockBytes + j / 2];
+                const uint8_t code = j % 2 == 0 ? byte & 0x0f : byte >> 4;
+                sum += static_cast<long long>(2 * kFp4Values[code]) * values[j];
+              }
+              want += static_cast<double>(sum) / 2 * scale * e8m0_to_f32(scales[r * block_count + b]);
+            }
+            INFO("in " << in << ", " << n << " vectors, rows " << first << "-" << last << ": vector " << t << ", row "
+                       << r);
+            CHECK(got[t * last + r] == doctest::Approx(want).epsilon(1e-5).scale(1.0));
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE(
     "bf16 products' tiles, gathers and scatters in the MoE and matmul kernels, products computed one element at a "
     "time") {
