@@ -333,12 +333,15 @@ class SplitDecode {
     const size_t D = a_.head_dim, group = a_.q_heads / a_.kv_heads;
     const size_t begin = first_ + c * chunk_, count = std::min(chunk_, keys_ - c * chunk_);
     const float* q = a_.q + t_ * a_.q_stride;
-    // Pass 1: scores[h][j], kRows keys at a time.
+    // Pass 1: scores[h][j], kRows keys at a time. (Row addresses once per
+    // block: a ring's slot is a division.)
+    const T* whole_rows[kValueRows];
     const T* rows[kValueRows];
     size_t j = 0;
     for (; j + kRows <= count; j += kRows) {
+      for (size_t r = 0; r < kRows; ++r) whole_rows[r] = row<T>(a_.k_cache, begin + j + r);
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
-        for (size_t r = 0; r < kRows; ++r) rows[r] = row<T>(a_.k_cache, begin + j + r) + kv * D;
+        for (size_t r = 0; r < kRows; ++r) rows[r] = whole_rows[r] + kv * D;
         size_t h = kv * group;
         for (; h + 8 <= (kv + 1) * group; h += 8)
           scores8x8(q_lanes_.data() + h * D, rows, D, a_.scale, scores + h * chunk_ + j, chunk_);
@@ -365,8 +368,9 @@ class SplitDecode {
     std::fill(acc, acc + a_.q_heads * D, 0.0f);
     for (size_t r0 = 0; r0 < count; r0 += kValueRows) {
       const size_t n = std::min(kValueRows, count - r0);
+      for (size_t r = 0; r < n; ++r) whole_rows[r] = row<T>(a_.v_cache, begin + r0 + r);
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
-        for (size_t r = 0; r < n; ++r) rows[r] = row<T>(a_.v_cache, begin + r0 + r) + kv * D;
+        for (size_t r = 0; r < n; ++r) rows[r] = whole_rows[r] + kv * D;
         accumulate_rows(acc + kv * group * D, group, D, ones, scores + kv * group * chunk_ + r0, chunk_, rows, n);
       }
     }
