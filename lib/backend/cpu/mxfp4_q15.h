@@ -167,6 +167,12 @@ void mxfp4_q15_dot(const uint8_t* blocks, const uint8_t* scales, size_t count, c
   const Int hadd_order = OSSRT_X86(_mm256_setr_epi32)(0, 2, 4, 6, 1, 3, 5, 7);
   Float acc[NT], offset[NT];
   for (size_t t = 0; t < NT; ++t) acc[t] = offset[t] = OSSRT_X86(_mm256_setzero_ps)();
+  // The table's values for blocks b and b + 1's low nibbles, or high ones.
+  const auto pair_codes = [&](size_t b, bool high) {
+    const Int raw = load_int(blocks + b * kMxfp4BlockBytes);
+    return OSSRT_X86(_mm256_shuffle_epi8)(
+        table, OSSRT_X86(_mm256_and_si256)(high ? OSSRT_X86(_mm256_srli_epi16)(raw, 4) : raw, nibble));
+  };
   // A group: blocks [b, b + 8) as 4 pairs.
   constexpr size_t kGroup = 8;
   size_t b = 0;
@@ -175,10 +181,7 @@ void mxfp4_q15_dot(const uint8_t* blocks, const uint8_t* scales, size_t count, c
     prefetch_ahead(blocks + b * kMxfp4BlockBytes + 64);
     Int pair_sums[NT][kGroup / 2];
     for (size_t p = 0; p < kGroup / 2; ++p) {
-      const Int raw = load_int(blocks + (b + 2 * p) * kMxfp4BlockBytes);
-      const Int w[2] = {OSSRT_X86(_mm256_shuffle_epi8)(table, OSSRT_X86(_mm256_and_si256)(raw, nibble)),
-                        OSSRT_X86(_mm256_shuffle_epi8)(
-                            table, OSSRT_X86(_mm256_and_si256)(OSSRT_X86(_mm256_srli_epi16)(raw, 4), nibble))};
+      const Int w[2] = {pair_codes(b + 2 * p, false), pair_codes(b + 2 * p, true)};
       for (size_t t = 0; t < NT; ++t) products(w, x[t].digits + (b + 2 * p) * 64, 64, pair_sums[t][p]);
     }
     const Float powers = scale_powers(scales + b);
@@ -198,10 +201,7 @@ void mxfp4_q15_dot(const uint8_t* blocks, const uint8_t* scales, size_t count, c
   // row's time: gpt-oss's rows are 90 blocks, 11 groups and a pair.)
   float tail_offset[NT] = {};
   for (; b + 2 <= count; b += 2) {
-    const Int raw = load_int(blocks + b * kMxfp4BlockBytes);
-    const Int w[2] = {OSSRT_X86(_mm256_shuffle_epi8)(table, OSSRT_X86(_mm256_and_si256)(raw, nibble)),
-                      OSSRT_X86(_mm256_shuffle_epi8)(
-                          table, OSSRT_X86(_mm256_and_si256)(OSSRT_X86(_mm256_srli_epi16)(raw, 4), nibble))};
+    const Int w[2] = {pair_codes(b, false), pair_codes(b, true)};
     const float first = scale_power(scales[b]), second = scale_power(scales[b + 1]);
     for (size_t t = 0; t < NT; ++t) {
       Int pair_sums;
