@@ -280,7 +280,7 @@ typedef int32_t (*ossrt_progress_callback)(size_t processed, size_t total, void*
 typedef enum ossrt_numerics {
   OSSRT_NUMERICS_EXACT = 0, /* fp32 activations and KV cache; logits within 1e-3 of the fp32 reference */
   OSSRT_NUMERICS_FAST = 1   /* bf16 KV cache (half the KV memory), the experts' inputs as 15-bit
-                               integers per 32 elements (faster decode) and, where the CPU multiplies
+                               integers per 32 elements (faster experts) and, where the CPU multiplies
                                bf16 natively (AMX, AVX512-BF16), bf16 inputs to prefill's projections
                                and experts; logits move up to ~6e-2 on the test model */
 } ossrt_numerics;

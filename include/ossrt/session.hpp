@@ -26,7 +26,8 @@ enum class Numerics : uint8_t {
   // The KV cache is kept in bf16, halving its memory and the bytes attention
   // reads per token at long context; the experts' inputs are quantized to
   // 15-bit integers per 32 elements (one fp32 scale each) and multiplied as
-  // integers, which makes decode's experts faster on CPUs; and on CPUs that
+  // integers, which makes the experts faster on CPUs (decode's and, where
+  // no native bf16 product takes them, prefill's); and on CPUs that
   // multiply bf16 natively (AMX, AVX512-BF16, through oneDNN), prefill
   // chunks' qkv and attention-output projections and experts multiply
   // bf16-rounded inputs, sums kept in fp32 (router and logits stay exact).
