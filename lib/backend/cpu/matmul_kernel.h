@@ -108,21 +108,24 @@ void matmul_panels(const MatmulArgs& a, size_t first_row) {
 }
 
 // From this many tokens on, oneDNN's GEMM takes the product: it is faster
-// there (gemm bf16 qkv on the 2-core EPYC VM, GFLOP/s panel vs oneDNN: 256
-// tokens 162 vs 151, 512 oneDNN 3-5 % ahead, 1024 152 vs 170) and it uses
-// AVX-512 on CPUs that have it; below, its setup costs more than it saves
-// (64 tokens: 145 vs 89-103).
+// there (gpt-oss-20b's qkv and attention output on the 2-core EPYC VM,
+// GFLOP/s panel vs oneDNN: 256 tokens 159 and 157 vs 149 and 146; 512 tokens
+// 150 and 142 vs 166 and 164) and it uses AVX-512 on CPUs that have it;
+// below, its setup costs more than it saves (64 tokens: 145 vs 89-103).
 constexpr size_t kOnednnMinTokens = 512;
-// Weight rows widened to fp32 per oneDNN call (24 MB for gpt-oss's 2880
-// inputs); fewer rows per call measured slower.
-constexpr size_t kOnednnChunkRows = 2048;
+// Weight bytes widened to fp32 per oneDNN call: 1456 rows of gpt-oss's 2880
+// inputs, 1024 of its 4096. Past the L3 it slowed down: 2048 rows of 4096
+// inputs (33.5 MB, the EPYC VM has 32 MB) ran the attention output at 125
+// against 157 GFLOP/s for 512 tokens; 720 to 1920 rows were within 3 %.
+constexpr size_t kOnednnChunkBytes = size_t{16} << 20;
 
 // The rows oneDNN computed, all of them unless it refused a call (the caller
 // computes the rest); y rows past that are untouched.
 size_t matmul_onednn(const MatmulArgs& a) {
-  std::vector<float> widened(std::min(kOnednnChunkRows, a.out) * a.in);
-  for (size_t r0 = 0; r0 < a.out; r0 += kOnednnChunkRows) {
-    const size_t rows = std::min(kOnednnChunkRows, a.out - r0);
+  const size_t chunk_rows_max = std::max<size_t>(64, kOnednnChunkBytes / (a.in * sizeof(float)));
+  std::vector<float> widened(std::min(chunk_rows_max, a.out) * a.in);
+  for (size_t r0 = 0; r0 < a.out; r0 += chunk_rows_max) {
+    const size_t rows = std::min(chunk_rows_max, a.out - r0);
     const long long chunk_rows = static_cast<long long>(rows);
 #pragma omp parallel for schedule(static)
     for (long long r = 0; r < chunk_rows; ++r) {
