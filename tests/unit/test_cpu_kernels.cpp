@@ -314,7 +314,8 @@ TEST_CASE("Q15 expert inputs (fast numerics): MoE kernels equal the reference's 
     // 32 takes mlp2 one output at a time (wider than the scratch).
     for (Shape shape : {Shape{32, 32}, Shape{64, 96}, Shape{96, 288}, Shape{288, 32}, Shape{448, 64}}) {
       // 1 to 4 tokens per expert (each count of the token-blocked dot), and
-      // 24 tokens: groups of 8 and more multiply the dequantized inputs.
+      // 24 tokens: groups of 8 and more take the integer tiles (or, where
+      // oneDNN has native bf16, the bf16 products of the dequantized inputs).
       for (size_t n : {1, 2, 3, 5, 24}) {
         for (size_t k : {1, 3, 4, 8}) {
           const MoeCase c(shape.hidden, shape.intermediate, n, k, rng);

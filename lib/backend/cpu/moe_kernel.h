@@ -9,7 +9,8 @@
 // gathered tokens, or under Numerics::fast, where oneDNN has native bf16
 // products, those (grouped_linear_bf16). Under Numerics::fast the inputs are
 // Q15 (MoeArgs::q15_inputs): the token-at-a-time products take them as such
-// (mxfp4_q15.h), the panel and bf16 products their dequantized values.
+// (mxfp4_q15.h), big groups as int16 in integer tiles (mxfp4_q15_gemm.h), or
+// the bf16 products their dequantized values.
 // Include once per level's kernel file, after panel_gemm.h.
 #pragma once
 
@@ -73,6 +74,17 @@ void mxfp4_dot(const uint8_t* blocks, const uint8_t* scales, size_t in, const fl
 void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const float* const* x, size_t nt,
                 float* sums) {
   with_count<kMxfp4TokenBlock>(nt, [&](auto tokens) { mxfp4_dot<tokens>(blocks, scales, in, x, sums); });
+}
+
+// sums[j] = dot(MXFP4 row, input j) for nt inputs: their Q15 vectors where
+// they are quantized (x_q15[0].digits set), else their fp32 values x.
+void mxfp4_row_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const float* const* x,
+                    const Q15Vector* x_q15, size_t nt, float* sums) {
+  if (x_q15[0].digits != nullptr) {
+    mxfp4_q15_dots(blocks, scales, in / kMxfp4BlockElements, x_q15, nt, sums);
+  } else {
+    mxfp4_dots(blocks, scales, in, x, nt, sums);
+  }
 }
 
 // The (token, slot) pairs that chose each expert, experts in ascending order.
@@ -233,8 +245,8 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   const bool big_groups_done =
       bf16_products && grouped_linear_bf16<Products>(g, blocks, scales, bias, rows, in, input, output);
-  const bool q15_tiles =
-      !big_groups_done && !g.pairs.empty() && q15_input(g.pairs[0]).values != nullptr && g.largest() >= kPanelMinTokens;
+  // The vectors carry int16 values only when some group is that big.
+  const bool q15_tiles = !big_groups_done && !g.pairs.empty() && q15_input(g.pairs[0]).values != nullptr;
   // Buffers first: nothing may throw inside a parallel region.
   const PackedGroups packed = pack_groups(g, in, !big_groups_done && !q15_tiles, input);
   PerThreadBuffer panels(packed.data.empty() ? 0 : multiply_rows_buffer_floats(kMxfp4JobRows, in));
@@ -281,15 +293,10 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
         x[j] = input(g.pairs[p0 + j]);
         x_q15[j] = q15_input(g.pairs[p0 + j]);
       }
-      const bool q15 = x_q15[0].digits != nullptr;
       for (size_t r = first; r < last; ++r) {
         const size_t row = e * rows + r;
         float sums[kMxfp4TokenBlock];
-        if (q15) {
-          mxfp4_q15_dots(blocks + row * row_bytes, scales + row * row_scales, row_scales, x_q15, nt, sums);
-        } else {
-          mxfp4_dots(blocks + row * row_bytes, scales + row * row_scales, in, x, nt, sums);
-        }
+        mxfp4_row_dots(blocks + row * row_bytes, scales + row * row_scales, in, x, x_q15, nt, sums);
         const float b = bf16_to_f32(bias[row]);
         for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
       }
@@ -306,10 +313,11 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // Inputs in the level's MXFP4 element order (Simd::decode_order), once per
   // token; with q15_inputs quantized, and dequantized only for groups big
   // enough for the fp32 or bf16 products.
-  const bool fp32_inputs = !a.q15_inputs || groups.largest() >= kPanelMinTokens;
+  const bool big_groups = groups.largest() >= kPanelMinTokens;
+  const bool fp32_inputs = !a.q15_inputs || big_groups;
   std::vector<float> permuted(fp32_inputs ? a.n * H : 0);
   // Groups of kPanelMinTokens pairs or more multiply the int16 values.
-  const bool q15_values = a.q15_inputs && groups.largest() >= kPanelMinTokens;
+  const bool q15_values = a.q15_inputs && big_groups;
   Q15Vectors x_q15(a.q15_inputs ? a.n : 0, H, q15_values), act_q15(a.q15_inputs ? pairs : 0, I, q15_values);
   const long long tokens = static_cast<long long>(a.n);
 #pragma omp parallel for schedule(static)
@@ -377,12 +385,7 @@ void moe_mxfp4_with(const MoeArgs& a) {
       const float* act = activation(pair);
       const Q15Vector act_q15_vector = act_q15_input(pair);
       float sum = 0;
-      if (a.q15_inputs) {
-        mxfp4_q15_dots(a.w2_blocks + row * row_bytes, a.w2_scales + row * row_scales, row_scales, &act_q15_vector, 1,
-                       &sum);
-      } else {
-        mxfp4_dots(a.w2_blocks + row * row_bytes, a.w2_scales + row * row_scales, I, &act, 1, &sum);
-      }
+      mxfp4_row_dots(a.w2_blocks + row * row_bytes, a.w2_scales + row * row_scales, I, &act, &act_q15_vector, 1, &sum);
       total += a.expert_weights[pair] * (sum + bf16_to_f32(a.b2[row]));
     }
     a.y[t * H + r] += total;
