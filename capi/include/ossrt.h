@@ -288,7 +288,7 @@ typedef enum ossrt_numerics {
 typedef struct ossrt_session_options {
   uint32_t struct_size;                     /* sizeof(ossrt_session_options), set by _init */
   uint64_t context_length;                  /* 0 = the model's maximum */
-  uint64_t max_batch_tokens;                /* prompt tokens per forward chunk; default 128 */
+  uint64_t max_batch_tokens;                /* prompt tokens per forward chunk; default 512 */
   ossrt_progress_callback prefill_progress; /* NULL = none */
   void* prefill_progress_user_data;
   uint64_t rewind_tokens; /* extra positions the sliding-window layers keep so that truncate / sync_prefix can

@@ -253,7 +253,7 @@ class Session:
 
     _NUMERICS = {"exact": 0, "fast": 1}
 
-    def __init__(self, model, context_length=0, max_batch_tokens=128, prefill_progress=None, numerics="exact"):
+    def __init__(self, model, context_length=0, max_batch_tokens=512, prefill_progress=None, numerics="exact"):
         self._handle = _vp()
         options = _SessionOptions()
         _lib.ossrt_session_options_init(ctypes.byref(options))

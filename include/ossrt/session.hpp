@@ -44,8 +44,13 @@ struct SessionOptions {
   // layers grows with use up to this bound; the sliding-window layers keep a
   // fixed ring of sliding_window + max_batch_tokens - 1 positions.
   size_t context_length = 0;
-  // Prompt tokens processed per forward chunk during prefill (>= 1).
-  size_t max_batch_tokens = 128;
+  // Prompt tokens processed per forward chunk during prefill (>= 1). Longer
+  // chunks multiply each weight with more tokens: gpt-oss-20b on a 2-core
+  // AVX2 VM prefills 18.0 tok/s in chunks of 128, 21.0 in 256 and 23.2 in
+  // 512, for about 150 MB more scratch (activations and expert groups scale
+  // with the chunk). The progress callback runs once per chunk; cancel()
+  // stops within one layer of a chunk whatever its length.
+  size_t max_batch_tokens = 512;
   // Extra positions the sliding-window layers keep so that truncate() and
   // sync_prefix() can drop up to max_batch_tokens + rewind_tokens of the most
   // recent tokens without recomputing anything (a chat turn's reply whose
