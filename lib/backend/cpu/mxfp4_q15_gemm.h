@@ -28,13 +28,14 @@
 
 namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
-constexpr size_t kQ15TileRows = 16;    // two vectors of 8 rows' 32-bit pair sums
-constexpr size_t kQ15TileVectors = 4;  // Q15 vectors per product (8 of the 16 registers accumulate)
+constexpr size_t kQ15TileRows = 16;                      // two vectors of 8 rows' 32-bit pair sums
+constexpr size_t kQ15TileVectors = 4;                    // Q15 vectors per product (8 of the 16 registers accumulate)
+constexpr size_t kBlockPairs = kMxfp4BlockElements / 2;  // element pairs per block, one vpmaddwd lane each
 
 // Storage of a packed tile for rows `in` wide: weights as int32 (a pair of
 // int16), and the rows' block scales.
 inline size_t q15_tile_pairs(size_t in) {
-  return in / 2 * kQ15TileRows;
+  return in / kMxfp4BlockElements * kBlockPairs * kQ15TileRows;
 }
 inline size_t q15_tile_powers(size_t in) {
   return in / kMxfp4BlockElements * kQ15TileRows;
@@ -82,8 +83,9 @@ inline Int as_int(Lanes lanes) {
 }  // namespace q15_gemm_detail
 
 // Packs `count` (<= 16) rows of `in` elements, rows row_bytes / row_scales
-// apart, into a tile: block b's pair p of row r at pairs[(16 b + p) * 16 + r],
-// the row's scale power at powers[16 b + r]; rows past count are zero.
+// apart, into a tile: block b's pair p of row r at
+// pairs[(kBlockPairs b + p) * kQ15TileRows + r], the row's scale power at
+// powers[kQ15TileRows b + r]; rows past count are zero.
 inline void pack_q15_tile(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t in, int32_t* pairs,
                           float* powers) {
   using namespace q15_gemm_detail;
@@ -103,7 +105,7 @@ inline void pack_q15_tile(const uint8_t* blocks, const uint8_t* scales, size_t c
       }
       transpose8x8(low);
       transpose8x8(high);
-      float* tile = reinterpret_cast<float*>(pairs + b * 16 * kQ15TileRows + half);
+      float* tile = reinterpret_cast<float*>(pairs + b * kBlockPairs * kQ15TileRows + half);
       for (size_t p = 0; p < 8; ++p) {
         OSSRT_X86(_mm256_storeu_ps)(tile + p * kQ15TileRows, low[p]);
         OSSRT_X86(_mm256_storeu_ps)(tile + (p + 8) * kQ15TileRows, high[p]);
@@ -122,8 +124,8 @@ void q15_tile_product(const int32_t* pairs, const float* powers, size_t in, cons
   for (size_t t = 0; t < NT; ++t) total[t][0] = total[t][1] = OSSRT_X86(_mm256_setzero_ps)();
   for (size_t b = 0; b < in / kMxfp4BlockElements; ++b) {
     Lanes block_sums[NT][2] = {};
-    const int32_t* tile = pairs + b * 16 * kQ15TileRows;
-    for (size_t p = 0; p < 16; ++p) {
+    const int32_t* tile = pairs + b * kBlockPairs * kQ15TileRows;
+    for (size_t p = 0; p < kBlockPairs; ++p) {
       const Int w0 = OSSRT_X86(_mm256_loadu_si256)(reinterpret_cast<const Int*>(tile + p * kQ15TileRows));
       const Int w1 = OSSRT_X86(_mm256_loadu_si256)(reinterpret_cast<const Int*>(tile + p * kQ15TileRows + 8));
       for (size_t t = 0; t < NT; ++t) {
