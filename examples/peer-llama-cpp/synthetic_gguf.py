@@ -135,6 +135,15 @@ def write(path, preset, layers, experts, seed):
     source_bytes = 1 << 25
     bf16_source = bytearray(rng.randbytes(source_bytes))
     bf16_source[1::2] = bf16_source[1::2].translate(bytes(0x3C if b < 128 else 0xBC for b in range(256)))
+
+    def write_from(out, source, size, shift):
+        """size bytes as pieces of source, each starting at shift() (even, to keep bf16 aligned)."""
+        while size:
+            start = shift()
+            piece = min(size, len(source) - start)
+            out.write(source[start : start + piece])
+            size -= piece
+
     with open(path, "wb") as out:
         out.write(header)
         for _, shape, kind, fill in tensors:
@@ -142,19 +151,12 @@ def write(path, preset, layers, experts, seed):
             if kind == F32:
                 out.write(struct.pack("<f", fill) * (size // 4))
             elif kind == BF16:
-                source, step = bf16_source, source_bytes // 2
+                write_from(out, bf16_source, size, lambda: rng.randrange(64) * 2)
             else:
                 low, high = fill
-                source = bytearray(rng.randbytes(source_bytes // 17 * 17))
-                source[0::17] = bytes(low + b % (high - low + 1) for b in source[0::17])  # E8M0 scale first
-                step = len(source)
-            if kind != F32:
-                left = size
-                while left:
-                    start = rng.randrange(64) * 2 if kind == BF16 else 0
-                    piece = min(left, step)
-                    out.write(source[start : start + piece])
-                    left -= piece
+                blocks = bytearray(rng.randbytes(source_bytes // 17 * 17))
+                blocks[0::17] = bytes(low + b % (high - low + 1) for b in blocks[0::17])  # E8M0 scale first
+                write_from(out, blocks, size, lambda: 0)
             out.write(b"\0" * (-size % ALIGNMENT))
     return offset + len(header)
 
