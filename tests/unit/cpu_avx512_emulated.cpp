@@ -2,14 +2,27 @@
 // ossrt::cpu_avx512_emulated: test_cpu_kernels.cpp checks them against the
 // reference on any CPU (see backend/cpu/simd_avx512.h); and the MoE and
 // matmul kernels with stand-in bf16 products (*_with_scalar_bf16_products),
-// and the integer prefill tiles over any row range (q15_rows_times_vectors).
+// the integer prefill tiles over any row range (q15_rows_times_vectors), and
+// either of the 512-bit Q15 products (set_q15_vnni).
 #define OSSRT_CPU_EMULATE_AVX512 1
 #include "backend/cpu/kernels_avx512.cpp"
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 
 namespace ossrt::cpu_avx512_emulated {
+
+namespace {
+std::atomic<bool> q15_vnni_products{true};
+}  // namespace
+
+bool q15_vnni() noexcept {
+  return q15_vnni_products.load(std::memory_order_relaxed);
+}
+void set_q15_vnni(bool vnni) noexcept {
+  q15_vnni_products.store(vnni, std::memory_order_relaxed);
+}
 
 namespace {
 

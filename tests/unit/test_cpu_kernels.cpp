@@ -27,6 +27,8 @@ void moe_with_scalar_bf16_products(const MoeArgs& args, bool fail);
 void matmul_with_scalar_bf16_products(const MatmulArgs& args, bool fail);
 void q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
                             const std::vector<std::vector<float>>& inputs, float* out);
+// Which of the 512-bit Q15 products the emulated kernels take (VNNI or not).
+void set_q15_vnni(bool vnni) noexcept;
 }  // namespace ossrt::cpu_avx512_emulated
 #endif
 
@@ -307,12 +309,14 @@ TEST_CASE("Q15 expert inputs (fast numerics): MoE kernels equal the reference's 
   std::mt19937 rng(15);
   const Backend& ref = cpu_reference_backend();
   using Shape = MoeShape;
-  for (const FastVariant& variant : fast_variants()) {
-    const Backend& fast = *variant.backend;
-    // Rows of 1, 2, 3, 9 and 14 blocks (a pair, a last unpaired block, a
-    // group of 8 blocks and the rest: none, one block, three pairs); 288 x
-    // 32 takes mlp2 one output at a time (wider than the scratch).
-    for (Shape shape : {Shape{32, 32}, Shape{64, 96}, Shape{96, 288}, Shape{288, 32}, Shape{448, 64}}) {
+  const auto check_variant = [&](const Backend& fast, const std::string& name) {
+    // Rows of 1, 2, 3, 4, 7, 9 and 14 blocks: for the 256-bit products a
+    // pair, a last unpaired block, a group of 8 blocks and the rest (none,
+    // one block, three pairs); for the 512-bit ones groups of 4 and the rest
+    // (none, a pair, a pair and a block, a block). 288 x 32 takes mlp2 one
+    // output at a time (wider than the scratch).
+    for (Shape shape :
+         {Shape{32, 32}, Shape{64, 96}, Shape{96, 288}, Shape{288, 32}, Shape{448, 64}, Shape{128, 224}}) {
       // 1 to 4 tokens per expert (each count of the token-blocked dot), and
       // 24 tokens: groups of 8 and more take the integer tiles (or, where
       // oneDNN has native bf16, the bf16 products of the dequantized inputs).
@@ -320,15 +324,25 @@ TEST_CASE("Q15 expert inputs (fast numerics): MoE kernels equal the reference's 
         for (size_t k : {1, 3, 4, 8}) {
           const MoeCase c(shape.hidden, shape.intermediate, n, k, rng);
           const std::vector<float> got = c.run(fast, false, true);
-          check_q15_close(got, c.run(ref, false, true), c.name(variant.name + " q15"));
+          check_q15_close(got, c.run(ref, false, true), c.name(name + " q15"));
           // Quantized: not the fp32 outputs, but within what Q15 allows of them.
           const std::vector<float> exact = c.run(ref, false);
           CHECK(got != exact);
-          check_bf16_close(got, exact, c.name(variant.name + " q15 vs fp32"));
+          check_bf16_close(got, exact, c.name(name + " q15 vs fp32"));
         }
       }
     }
+  };
+  for (const FastVariant& variant : fast_variants()) check_variant(*variant.backend, variant.name);
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+  // Both 512-bit products, whatever this CPU has (the native level takes VNNI's where it exists).
+  if (best_cpu_isa() >= CpuIsa::avx2) {
+    for (bool vnni : {false, true}) {
+      cpu_avx512_emulated::set_q15_vnni(vnni);
+      check_variant(avx512_emulated_backend(), vnni ? "avx512-emulated vnni" : "avx512-emulated no-vnni");
+    }
   }
+#endif
 }
 
 #if defined(OSSRT_TEST_AVX512_EMULATION)

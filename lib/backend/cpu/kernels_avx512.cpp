@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/onednn_gemm.h"
@@ -33,6 +34,13 @@
 #endif
 
 namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
+
+#if !defined(OSSRT_CPU_EMULATE_AVX512)
+bool q15_vnni() noexcept {
+  static const bool vnni = cpu_features().avx512_vnni;
+  return vnni;
+}
+#endif
 
 void fill_kernels(Backend& table) noexcept {
   table.matmul_f32_bf16w = matmul_f32_bf16w;

@@ -8,10 +8,11 @@
 // 22 against 15 GB/s for a token's experts with 2 threads on the EPYC VM
 // (ossrt-bench-kernels). One int8 digit would be about 6.5 operations and 29
 // GB/s in a prototype of the loop, but too coarse: see q15.h.
-// The code is the same on both levels (AVX-512 has these operations, and a
-// memory-bound loop gains little from 512-bit ones); include it inside the
-// level's target region, after its simd header: it lands in the level's
-// namespace.
+// The AVX-512 level multiplies groups of 4 blocks in 512-bit registers
+// (OSSRT_CPU_Q15_ZMM), each int32 lane summing 8 products of one block with
+// the bias of its codes taken off as an integer: about 5 operations per 32
+// weights. Include it inside the level's target region, after its simd
+// header: it lands in the level's namespace.
 #pragma once
 
 #ifndef OSSRT_CPU_KERNEL_NAMESPACE
@@ -20,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "backend/cpu/kernel_util.h"
@@ -30,19 +32,34 @@ namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
 static_assert(kQ15BlockElements == kMxfp4BlockElements, "a Q15 block pairs with an MXFP4 block");
 
-// One Q15 vector in the dot's layout. Digits: each pair of blocks (2p, 2p+1)
-// holds 128 bytes from byte 128p, the high digits then the low digits, each
-// as 64 bytes: the even elements of block 2p, those of block 2p + 1, then
-// their odd elements, 16 each, the order in which the low and high nibbles
-// of the pair's 32 code bytes come out. An unpaired last block b holds 64
-// bytes from byte 64b: high digits of its even, then its odd elements, then
-// the low digits the same way.
+// One Q15 vector in the dot's layout. Digits: blocks in groups of g (the
+// level's Simd::kQ15GroupBlocks, then pairs, then a single last block), a
+// group from byte 64 * (its first block) holding 64g bytes: the high digits
+// of each block's even elements (16 each, block by block), those of their
+// odd elements, then the low digits the same way: the order in which the
+// low and high nibbles of the group's 16g code bytes come out.
 struct Q15Vector {
   const int8_t* digits;
   const float* half_scale;  // per block: scale / 2 (the codes decode to twice their values)
   const float* offset;      // per block: half_scale * 12 * (sum of the block's values), see mxfp4_q15_dot
   const int16_t* values;    // the values in element order, for mxfp4_q15_gemm.h (null unless asked for)
+  // 512-bit groups only (null elsewhere), per block 4 lanes of 8 elements:
+  const int32_t* lane_bias;  // 12 * the sum of the lane's values (the codes' offset, see code_table)
+  const float* lane_scale;   // the block's half_scale
 };
+
+// The group of blocks that block b of a `count`-block row belongs to: its
+// first block and its size (group_blocks, 2 or 1).
+struct Q15Group {
+  size_t first, size;
+};
+inline Q15Group q15_group(size_t b, size_t count, size_t group_blocks) {
+  const size_t full = count - count % group_blocks;
+  if (b < full) return {b - b % group_blocks, group_blocks};
+  const size_t paired_end = full + (count - full) / 2 * 2;
+  if (b < paired_end) return {b - (b - full) % 2, 2};
+  return {b, 1};
+}
 
 // Vectors of `width` elements (a multiple of 32) quantized for mxfp4_q15_dot,
 // and with_values, also as plain int16 for mxfp4_q15_gemm.h.
@@ -53,12 +70,19 @@ class Q15Vectors {
         digits_(count * 2 * width),
         half_scale_(count * blocks()),
         offset_(count * blocks()),
-        values_(with_values ? count * width : 0) {}
+        values_(with_values ? count * width : 0),
+        lane_bias_(kLanes ? count * blocks() * kLanesPerBlock : 0),
+        lane_scale_(kLanes ? count * blocks() * kLanesPerBlock : 0) {}
 
   size_t blocks() const { return width_ / kQ15BlockElements; }
   Q15Vector vector(size_t v) const {
-    return Q15Vector{digits_.data() + v * 2 * width_, half_scale_.data() + v * blocks(), offset_.data() + v * blocks(),
-                     values_.empty() ? nullptr : values_.data() + v * width_};
+    const size_t lanes = v * blocks() * kLanesPerBlock;
+    return Q15Vector{digits_.data() + v * 2 * width_,
+                     half_scale_.data() + v * blocks(),
+                     offset_.data() + v * blocks(),
+                     values_.empty() ? nullptr : values_.data() + v * width_,
+                     kLanes ? lane_bias_.data() + lanes : nullptr,
+                     kLanes ? lane_scale_.data() + lanes : nullptr};
   }
 
   // Quantizes vector v from src, whose block element j sits at
@@ -73,12 +97,12 @@ class Q15Vectors {
       int16_t values[kQ15BlockElements];
       for (size_t j = 0; j < kQ15BlockElements; ++j) natural[j] = src[b * kQ15BlockElements + position(j)];
       const float scale = quantize_q15_block(natural, values);
-      const bool paired = b % 2 == 1 || b + 1 < blocks();
+      const Q15Group group = q15_group(b, blocks(), Simd::kQ15GroupBlocks);
       // Where this block's high digits of even elements start, and how far
       // its odd elements and its low digits are from there.
-      int8_t* start = digits_.data() + v * 2 * width_ + (paired ? (b / 2) * 128 + (b % 2) * kHalf : b * 64);
-      const size_t odd_offset = paired ? 32 : kHalf, low_offset = paired ? 64 : 32;
-      int sum = 0;
+      int8_t* start = digits_.data() + v * 2 * width_ + group.first * 64 + (b - group.first) * kHalf;
+      const size_t odd_offset = group.size * kHalf, low_offset = group.size * 2 * kHalf;
+      int sum = 0, lane_sums[kLanesPerBlock] = {};
       for (size_t j = 0; j < kQ15BlockElements; ++j) {
         const int value = values[j];
         const int high = (value + 64) >> 7;  // floor: value - 128 * high is within -64..63
@@ -86,6 +110,7 @@ class Q15Vectors {
         slot[0] = static_cast<int8_t>(high);
         slot[low_offset] = static_cast<int8_t>(value - 128 * high);
         sum += value;
+        lane_sums[j / (kQ15BlockElements / kLanesPerBlock)] += value;
         if (!values_.empty()) values_[v * width_ + b * kQ15BlockElements + j] = static_cast<int16_t>(value);
         if (dequantized != nullptr) {
           dequantized[b * kQ15BlockElements + Simd::decode_order(j)] = static_cast<float>(value) * scale;
@@ -93,14 +118,25 @@ class Q15Vectors {
       }
       half_scale_[v * blocks() + b] = scale / 2;
       offset_[v * blocks() + b] = scale / 2 * static_cast<float>(12 * sum);
+      for (size_t l = 0; l < (kLanes ? kLanesPerBlock : 0); ++l) {
+        lane_bias_[(v * blocks() + b) * kLanesPerBlock + l] = 12 * lane_sums[l];
+        lane_scale_[(v * blocks() + b) * kLanesPerBlock + l] = scale / 2;
+      }
     }
   }
 
  private:
+  // Whether the level multiplies 512-bit groups, whose int32 lanes each sum
+  // 8 consecutive elements of a block.
+  static constexpr bool kLanes = Simd::kQ15GroupBlocks == 4;
+  static constexpr size_t kLanesPerBlock = 4;
+
   size_t width_;
   std::vector<int8_t> digits_;
   std::vector<float> half_scale_, offset_;
   std::vector<int16_t> values_;
+  std::vector<int32_t> lane_bias_;
+  std::vector<float> lane_scale_;
 };
 
 namespace q15_detail {
@@ -154,6 +190,14 @@ inline void products(const Int (&w)[Halves], const int8_t* digits, size_t low_of
 
 }  // namespace q15_detail
 
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
+
+#if defined(OSSRT_CPU_Q15_ZMM)
+#include "backend/cpu/mxfp4_q15_zmm.h"
+#endif
+
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
+
 // sums[t] = the MXFP4 row's dot with Q15 vector x[t], for NT vectors, over
 // `count` blocks. Per block pair each int32 lane sums 8 products exactly
 // (lanes 0-3 block 2p, lanes 4-7 block 2p + 1); three horizontal adds turn a
@@ -173,9 +217,13 @@ void mxfp4_q15_dot(const uint8_t* blocks, const uint8_t* scales, size_t count, c
     return OSSRT_X86(_mm256_shuffle_epi8)(
         table, OSSRT_X86(_mm256_and_si256)(high ? OSSRT_X86(_mm256_srli_epi16)(raw, 4) : raw, nibble));
   };
-  // A group: blocks [b, b + 8) as 4 pairs.
-  constexpr size_t kGroup = 8;
   size_t b = 0;
+  float zmm_sums[NT] = {};
+#if defined(OSSRT_CPU_Q15_ZMM)
+  q15_zmm_groups<NT>(blocks, scales, count, x, b, zmm_sums);
+#endif
+  // A group: blocks [b, b + 8) as 4 pairs (the 256-bit layout's groups).
+  constexpr size_t kGroup = 8;
   for (; b + kGroup <= count; b += kGroup) {
     prefetch_ahead(blocks + b * kMxfp4BlockBytes);
     prefetch_ahead(blocks + b * kMxfp4BlockBytes + 64);
@@ -226,7 +274,9 @@ void mxfp4_q15_dot(const uint8_t* blocks, const uint8_t* scales, size_t count, c
       tail_offset[t] += power * x[t].offset[b];
     }
   }
-  for (size_t t = 0; t < NT; ++t) sums[t] = Simd::sum256(acc[t]) - (Simd::sum256(offset[t]) + tail_offset[t]);
+  for (size_t t = 0; t < NT; ++t) {
+    sums[t] = zmm_sums[t] + Simd::sum256(acc[t]) - (Simd::sum256(offset[t]) + tail_offset[t]);
+  }
 }
 
 void mxfp4_q15_dots(const uint8_t* blocks, const uint8_t* scales, size_t count, const Q15Vector* x, size_t nt,

@@ -45,6 +45,8 @@ struct Simd {
   // half the L1).
   static constexpr size_t kPanelRows = 6;
   static constexpr size_t kDepthBlock = 256;
+  // Q15 expert inputs (mxfp4_q15.h) in pairs of blocks: 256-bit products.
+  static constexpr size_t kQ15GroupBlocks = 2;
 
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec set1(float v) { return _mm256_set1_ps(v); }

@@ -28,6 +28,9 @@
 #define OSSRT_X86(name) name
 #endif
 
+// mxfp4_q15.h multiplies Q15 inputs in 512-bit groups of blocks.
+#define OSSRT_CPU_Q15_ZMM 1
+
 namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
 struct Simd {
@@ -39,6 +42,8 @@ struct Simd {
   // 32-token strips, a third to a half of the L1).
   static constexpr size_t kPanelRows = 12;
   static constexpr size_t kDepthBlock = 128;
+  // Q15 expert inputs (mxfp4_q15.h) in groups of 4 blocks: 512-bit products.
+  static constexpr size_t kQ15GroupBlocks = 4;
 
   static Vec zero() { return OSSRT_X86(_mm512_setzero_ps)(); }
   static Vec set1(float v) { return OSSRT_X86(_mm512_set1_ps)(v); }
@@ -132,6 +137,17 @@ struct Simd {
     decode_mxfp4(tables, block, scale, v);
     store(dst, v[0]);
     store(dst + 16, v[1]);
+  }
+
+  // int32 lanes to floats (SIMDe 0.7 has no 512-bit form: two 256-bit ones).
+  static Vec int_to_float(Int v) {
+#if defined(OSSRT_CPU_EMULATE_AVX512)
+    const auto low = simde_mm256_cvtepi32_ps(simde_mm512_castsi512_si256(v));
+    const auto high = simde_mm256_cvtepi32_ps(simde_mm512_extracti64x4_epi64(v, 1));
+    return simde_mm512_insertf32x8(simde_mm512_castps256_ps512(low), high, 1);
+#else
+    return _mm512_cvtepi32_ps(v);
+#endif
   }
 
  private:
