@@ -27,11 +27,12 @@ constexpr const char* kBenchUsage =
     "usage: ossrt bench (--synthetic gpt-oss-20b|gpt-oss-120b [--layers N] [--seed S] [--cache DIR] | --model DIR)\n"
     "                   [--prompt-tokens 512] [--decode-tokens 128] [--depth 8192] [--depth-fill synthetic|prefill]\n"
     "                   [--chunk 512] [--threads N] [--backend NAME] [--bandwidth-mib 1024] [--numerics exact|fast]\n"
-    "                   [--profile] [--json]\n";
+    "                   [--profile] [--scaling] [--json]\n";
 
 struct BenchSettings {
   size_t prompt_tokens = 512, decode_tokens = 128, depth = 8192, chunk = 512, threads = 0, bandwidth_mib = 1024;
   bool fill_by_prefill = false, json = false, profile = false;
+  bool scaling = false;  // also decode at depth 0 on one thread
 };
 
 // Bytes of weights one decoded token reads: every dense weight of every layer,
@@ -212,6 +213,7 @@ int run_bench(const Flags& flags) {
   BenchSettings settings;
   settings.json = flags.count("json") > 0;
   settings.profile = flags.count("profile") > 0;
+  settings.scaling = flags.count("scaling") > 0;
   if (!read_setting(flags, "prompt-tokens", settings.prompt_tokens) ||
       !read_setting(flags, "decode-tokens", settings.decode_tokens) || !read_setting(flags, "depth", settings.depth) ||
       !read_setting(flags, "chunk", settings.chunk) || !read_setting(flags, "threads", settings.threads) ||
@@ -289,6 +291,19 @@ int run_bench(const Flags& flags) {
   s.reset();
   const DecodeRun shallow = time_decode(s, settings.decode_tokens, config.vocab_size, profiler, "decode at depth 0");
   if (!shallow.status.ok()) return fail(shallow.status);
+  // Thread scaling: the same decode in a session of one thread (its own
+  // profile phase, so --profile shows each kernel's scaling).
+  DecodeRun single;
+  if (settings.scaling) {
+    ossrt::SessionOptions one = session_options;
+    one.threads = 1;
+    one.context_length = settings.decode_tokens + 2;
+    auto single_session = ossrt::Session::create(model.value(), one);
+    if (!single_session.ok()) return fail(single_session.status());
+    single = time_decode(*single_session.value(), settings.decode_tokens, config.vocab_size, profiler,
+                         "decode at depth 0, 1 thread");
+    if (!single.status.ok()) return fail(single.status);
+  }
   s.reset();
   start = Clock::now();
   if (settings.fill_by_prefill) {
@@ -311,6 +326,12 @@ int run_bench(const Flags& flags) {
   const double depth_bytes = bytes_per_token + kv_bytes_per_token(config, settings.depth, session_options.numerics);
   const double depth_ratio_pct = 100 * deep.tokens_per_s / shallow.tokens_per_s;
   const double decode_gbs = shallow.tokens_per_s * bytes_per_token / 1e9;
+  const double scaling_pct = 100 * single.tokens_per_s / shallow.tokens_per_s;
+  char scaling_json[96] = "";
+  if (settings.scaling) {
+    std::snprintf(scaling_json, sizeof scaling_json, ",\"decode_1thread_tok_s\":%.3f,\"thread_scaling_pct\":%.1f",
+                  single.tokens_per_s, scaling_pct);
+  }
   const char* numerics_name = session_options.numerics == ossrt::Numerics::fast ? "fast" : "exact";
   const char* fill_name = settings.fill_by_prefill ? "prefill" : "synthetic";
   const std::string name = synthetic != flags.end() ? synthetic->second + " (synthetic)" : directory.string();
@@ -323,12 +344,12 @@ int run_bench(const Flags& flags) {
         "\"decode_depth_tok_s\":%.3f,\"depth_ratio_pct\":%.1f,\"bandwidth_gbs\":%.2f,\"bandwidth_before_gbs\":%.2f,"
         "\"bandwidth_after_gbs\":%.2f,\"bytes_per_token\":%.0f,\"depth_bytes_per_token\":%.0f,"
         "\"roofline_tok_s\":%.3f,\"roofline_pct\":%.1f,\"decode_gbs\":%.2f,\"peak_rss_bytes\":%zu,"
-        "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f%s}\n",
+        "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f%s%s}\n",
         name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
         settings.prompt_tokens, settings.decode_tokens, settings.depth, fill_name, prefill_tok_s, prefill_gflops,
         shallow.tokens_per_s, deep.tokens_per_s, depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s,
         bytes_per_token, depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds,
-        generate_seconds, settings.profile ? profile_json(profiler.phases()).c_str() : "");
+        generate_seconds, scaling_json, settings.profile ? profile_json(profiler.phases()).c_str() : "");
     return 0;
   }
   std::printf("ossrt bench: %s, %lld layers, backend %s, %s numerics, %d threads\n", name.c_str(),
@@ -347,6 +368,10 @@ int run_bench(const Flags& flags) {
   std::printf("  %-34s %8.2f tok/s  %.1f%% of roofline, %.2f GB/s of weights\n",
               ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth 0").c_str(), shallow.tokens_per_s,
               roofline_pct, decode_gbs);
+  if (settings.scaling) {
+    std::printf("  %-34s %8.2f tok/s  %.1f%% of %d threads\n", "decode at depth 0, 1 thread", single.tokens_per_s,
+                scaling_pct, threads);
+  }
   std::printf(
       "  %-34s %8.2f tok/s  %.1f%% of depth 0; %.3f GB read per token incl. KV (%s fill %.1f s)\n",
       ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth " + std::to_string(settings.depth))
