@@ -3,10 +3,13 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ossrt.h"
@@ -21,6 +24,14 @@ struct ossrt_session {
   // Set while a call runs on the session: a second call from another thread
   // (or from inside a callback) is refused instead of corrupting its state.
   mutable std::atomic<bool> busy{false};
+  mutable std::atomic<std::thread::id> owner{};  // the thread of the running call
+  // ossrt_session_destroy during a call: another thread cancels the call and
+  // waits here for it to end; the call's own thread (destroy from a callback)
+  // leaves the deletion to the end of the call (destroy_pending).
+  mutable std::atomic<int> waiters{0};
+  mutable std::mutex mutex;
+  mutable std::condition_variable idle;
+  mutable bool destroy_pending = false;  // only touched by the owner thread
 };
 
 struct ossrt_runtime {
@@ -60,6 +71,9 @@ namespace ossrt::capi {
 void register_handle(const void* handle, const void* kind);  // throws std::bad_alloc
 bool unregister_handle(const void* handle, const void* kind) noexcept;
 bool is_live_handle(const void* handle, const void* kind) noexcept;
+// Runs fn() while `handle` is registered, holding off its unregistration
+// (so destroy cannot free it meanwhile); false, without running fn, if it is not live.
+bool with_live_handle(const void* handle, const void* kind, void (*fn)(const void*, void*), void* context) noexcept;
 
 // One distinct address per handle type.
 template <class Handle>
@@ -83,6 +97,15 @@ Handle* adopt(Handle* handle) {
     throw;
   }
   return handle;
+}
+
+// Runs fn(handle) while the handle is live and cannot be destroyed; false if it is not live.
+template <class Handle, class Fn>
+bool with_live(const Handle* handle, Fn&& fn) noexcept {
+  if (handle == nullptr) return false;
+  return with_live_handle(
+      handle, handle_kind<Handle>(),
+      [](const void* h, void* f) { (*static_cast<Fn*>(f))(static_cast<const Handle*>(h)); }, &fn);
 }
 
 // Deletes a live handle; NULL, released and foreign pointers are ignored.

@@ -308,7 +308,14 @@ OSSRT_API void ossrt_session_options_init(ossrt_session_options* options);
  * Thread-safe with respect to the model. */
 OSSRT_API ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_options* options,
                                             ossrt_session** session_out);
-/* NULL is a no-op. */
+/* Releases the session. NULL or an already released handle is a no-op.
+ * Safe while a call on the session runs on another thread (the "cancel, then
+ * destroy" pattern, or destroy alone): the handle is released at once (new
+ * calls get INVALID_ARGUMENT), the running call is cancelled, and destroy
+ * waits for it to return before freeing anything (about one layer's time).
+ * From inside a callback of the session's own running call, destroy cancels
+ * that call and returns at once; the session is freed when the call returns.
+ * Thread-safe. */
 OSSRT_API void ossrt_session_destroy(ossrt_session* session);
 
 /* Appends n tokens and runs them through the model; afterwards
@@ -380,11 +387,13 @@ OSSRT_API ossrt_status ossrt_session_generate(ossrt_session* session, const ossr
  * OUT_OF_MEMORY; *session_out = NULL. */
 OSSRT_API ossrt_status ossrt_session_fork(const ossrt_session* session, ossrt_session** session_out);
 
-/* Asks the call in progress on session (append, generate) to stop at its next
- * layer boundary; that call returns CANCELLED and the session stays valid at
- * its last committed chunk or token. Callable from any thread, at any time,
- * while the session exists; a call that starts afterwards is not affected.
- * NULL is a no-op. */
+/* Asks the call in progress on session (append, generate, sync_prefix,
+ * truncate, chat_turn: prefill, decode or between tokens) to stop at its next
+ * layer boundary; that call returns CANCELLED (a chat turn: OK with finish
+ * reason CANCELLED) and the session stays valid at its last committed chunk
+ * or token. Callable from any thread (and from a signal handler), at any
+ * time, even racing with ossrt_session_destroy; a call that starts afterwards
+ * is not affected. NULL or a released handle is a no-op. */
 OSSRT_API void ossrt_session_cancel(ossrt_session* session);
 
 /* Drops every token. Failure: INVALID_ARGUMENT (NULL session). */

@@ -116,10 +116,11 @@ class Session {
   // continuing this one. Costs a copy of the KV cache. Failure: out_of_memory.
   Result<std::unique_ptr<Session>> fork() const noexcept;
 
-  // Asks the call in progress on this session (append, generate) to stop at
-  // its next layer boundary; it returns cancelled and the session stays valid
-  // at its last committed chunk or token. Callable from any thread at any
-  // time; a call that starts afterwards is not affected.
+  // Asks the call in progress on this session (append, generate, sync_prefix,
+  // truncate, chat_turn) to stop at its next layer boundary; it returns
+  // cancelled and the session stays valid at its last committed chunk or
+  // token. Callable from any thread at any time; a call that starts
+  // afterwards is not affected.
   void cancel() noexcept;
 
   // Drops every token; the session is as newly created. Never fails.
@@ -173,6 +174,7 @@ class Session {
 
  private:
   friend Status fill_synthetic_context(Session& session, size_t positions, uint64_t seed) noexcept;
+  friend struct SessionAccess;  // lets chat_turn run one cancellable call of many appends
   struct Impl;
   explicit Session(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
