@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -171,11 +172,31 @@ void copy_versioned(const T& value, T* out) noexcept {
   out->struct_size = caller_size;
 }
 
+// One field of a C option struct: bytes [begin, end).
+struct FieldSpan {
+  size_t begin, end;
+  const char* name;
+};
+
+// The fields of each option struct (capi_struct_layouts.cpp).
+std::span<const FieldSpan> fields_of(const ossrt_model_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_session_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_sampler_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_encode_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_system_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_render_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_chat_options*) noexcept;
+
+// OK when struct_size covers struct_size itself and ends on a field boundary
+// (older headers' structs end on one; anything else would read part of a
+// pointer); otherwise reports INVALID_ARGUMENT naming the field it cuts.
+ossrt_status check_struct_size(const char* where, uint32_t struct_size, std::span<const FieldSpan> fields) noexcept;
+
 // Option structs must come from their _init function (or set struct_size):
-// a zero struct_size means a forgotten _init, refused rather than guessed at.
+// 0 means a forgotten _init and is refused rather than guessed at. NULL is OK.
 template <class T>
-bool struct_size_valid(const T* in) noexcept {
-  return in == nullptr || in->struct_size >= sizeof(uint32_t);
+ossrt_status check_options(const T* in, const char* where) noexcept {
+  return in == nullptr ? OSSRT_STATUS_OK : check_struct_size(where, in->struct_size, fields_of(in));
 }
 
 // Reads min(struct_size, sizeof(T)) bytes of the caller's options over the defaults.

@@ -89,10 +89,7 @@ ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_
   if (session_out == nullptr) return capi::invalid_argument("ossrt_session_create: session_out is NULL");
   *session_out = nullptr;
   if (!capi::live(model)) return capi::invalid_argument("ossrt_session_create: model is NULL or released");
-  if (!capi::struct_size_valid(options)) {
-    return capi::invalid_argument(
-        "ossrt_session_create: options->struct_size is 0 (initialise it with its _init function)");
-  }
+  if (ossrt_status st = capi::check_options(options, "ossrt_session_create"); st != OSSRT_STATUS_OK) return st;
   return capi::barrier("ossrt_session_create", [&] {
     ossrt_session_options defaults;
     ossrt_session_options_init(&defaults);

@@ -14,7 +14,9 @@
  *   model may be destroyed while sessions created from it still exist.
  * - Option structs start with struct_size and are initialised by their
  *   *_init function; fields are only ever appended, so a caller built against
- *   an older header keeps working.
+ *   an older header keeps working. A struct_size below 4 or ending inside a
+ *   field (the size of no version of the struct) is refused with
+ *   INVALID_ARGUMENT; a larger one (a newer header) reads the fields known here.
  * - No call aborts the process or lets a C++ exception escape.
  *
  * - Calls that fill a caller buffer return OSSRT_STATUS_BUFFER_TOO_SMALL when
@@ -294,7 +296,8 @@ typedef struct ossrt_session_options {
   uint64_t rewind_tokens; /* extra positions the sliding-window layers keep so that truncate / sync_prefix can
                              drop up to max_batch_tokens + rewind_tokens recent tokens without recomputing;
                              default 4096 (4 KiB per position per sliding layer on gpt-oss) */
-  uint32_t threads;       /* threads of this session's forward passes; 0 = OpenMP's default (one per core) */
+  uint32_t threads;       /* threads of this session's forward passes; 0 = OpenMP's default (one per core);
+                             at most 256 */
   int32_t numerics;       /* an ossrt_numerics value; default OSSRT_NUMERICS_EXACT */
 } ossrt_session_options;
 
@@ -303,8 +306,10 @@ OSSRT_API void ossrt_session_options_init(ossrt_session_options* options);
 
 /* Creates a session (token history + KV cache) over model. options may be NULL.
  * Failure: INVALID_ARGUMENT (NULL model/session_out, context_length above the
- * model maximum, max_batch_tokens 0, numerics not an ossrt_numerics value),
- * OUT_OF_MEMORY; *session_out = NULL.
+ * model maximum, max_batch_tokens 0, threads above 256, numerics not an
+ * ossrt_numerics value), OUT_OF_MEMORY; *session_out = NULL.
+ * max_batch_tokens and rewind_tokens above the context length count as the
+ * context length (so no size option can overflow the cache's arithmetic).
  * Thread-safe with respect to the model. */
 OSSRT_API ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_options* options,
                                             ossrt_session** session_out);

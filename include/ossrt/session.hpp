@@ -38,6 +38,10 @@ enum class Numerics : uint8_t {
   fast,
 };
 
+// The largest SessionOptions::threads accepted: OpenMP runtimes fail to start
+// (and libgomp then exits the process) well before thousands of threads.
+inline constexpr size_t kMaxSessionThreads = 256;
+
 struct SessionOptions {
   // Maximum tokens the session may hold; 0 = the model's maximum
   // (initial_context_length x rope_scaling_factor). KV memory of the dense
@@ -51,7 +55,8 @@ struct SessionOptions {
   // with the chunk). The progress callback runs once per chunk; cancel()
   // stops within one layer of a chunk whatever its length.
   size_t max_batch_tokens = 512;
-  // Extra positions the sliding-window layers keep so that truncate() and
+  // Extra positions the sliding-window layers keep (at most context_length
+  // are used: a larger value counts as context_length) so that truncate() and
   // sync_prefix() can drop up to max_batch_tokens + rewind_tokens of the most
   // recent tokens without recomputing anything (a chat turn's reply whose
   // analysis harmony drops from the next prompt). Dropping more re-prefills
@@ -66,7 +71,7 @@ struct SessionOptions {
   std::function<bool(size_t processed, size_t total)> prefill_progress;
   // Threads the forward pass uses; 0 = OpenMP's default (OMP_NUM_THREADS, else
   // one per core). Applies to this session's calls only. More threads than
-  // cores oversubscribe and slow everything down.
+  // cores oversubscribe and slow everything down. At most kMaxSessionThreads.
   size_t threads = 0;
   Numerics numerics = Numerics::exact;
 };
@@ -74,7 +79,9 @@ struct SessionOptions {
 class Session {
  public:
   // Failure: invalid_argument (context_length above the model maximum,
-  // max_batch_tokens 0, numerics not a Numerics value), out_of_memory.
+  // max_batch_tokens 0, threads above kMaxSessionThreads, numerics not a
+  // Numerics value), out_of_memory. max_batch_tokens and rewind_tokens above
+  // the context length count as the context length.
   static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
                                                  const SessionOptions& options = {}) noexcept;
   ~Session();

@@ -35,7 +35,15 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
       return error(StatusCode::invalid_argument, "Session::create: numerics %d is not a Numerics value",
                    static_cast<int>(resolved.numerics));
     }
+    if (resolved.threads > kMaxSessionThreads) {
+      // OpenMP cannot start that many (libgomp exits the process when it fails).
+      return error(StatusCode::invalid_argument, "Session::create: threads %zu exceeds the limit of %zu",
+                   resolved.threads, kMaxSessionThreads);
+    }
+    // Neither a chunk nor the rewind room can usefully exceed the context;
+    // bounding both keeps the ring size (window + chunk + rewind) from overflowing.
     resolved.max_batch_tokens = std::min(resolved.max_batch_tokens, resolved.context_length);
+    resolved.rewind_tokens = std::min(resolved.rewind_tokens, resolved.context_length);
     auto impl = std::make_unique<Impl>();
     impl->model = std::move(model);
     impl->options = resolved;
