@@ -27,6 +27,8 @@ ossrt_status ossrt_model_load(const char* directory, const ossrt_model_options* 
       cpp.runtime = o.runtime->runtime;
     }
     cpp.preload = o.preload != 0;
+    cpp.weights_in_memory = o.weights_in_memory != 0;
+    cpp.validate_weights = o.validate_weights != 0;
     if (o.progress != nullptr) {
       cpp.progress = [callback = o.progress, user_data = o.progress_user_data](uint64_t done, uint64_t total) {
         return callback(done, total, user_data) == 0;

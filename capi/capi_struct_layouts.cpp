@@ -15,9 +15,10 @@ namespace ossrt::capi {
 
 std::span<const FieldSpan> fields_of(const ossrt_model_options*) noexcept {
   static constexpr FieldSpan fields[] = {
-      OSSRT_FIELD(ossrt_model_options, struct_size), OSSRT_FIELD(ossrt_model_options, backend),
-      OSSRT_FIELD(ossrt_model_options, runtime),     OSSRT_FIELD(ossrt_model_options, preload),
-      OSSRT_FIELD(ossrt_model_options, progress),    OSSRT_FIELD(ossrt_model_options, progress_user_data),
+      OSSRT_FIELD(ossrt_model_options, struct_size),       OSSRT_FIELD(ossrt_model_options, backend),
+      OSSRT_FIELD(ossrt_model_options, runtime),           OSSRT_FIELD(ossrt_model_options, preload),
+      OSSRT_FIELD(ossrt_model_options, progress),          OSSRT_FIELD(ossrt_model_options, progress_user_data),
+      OSSRT_FIELD(ossrt_model_options, weights_in_memory), OSSRT_FIELD(ossrt_model_options, validate_weights),
   };
   static_assert(fields[std::size(fields) - 1].end <= sizeof(ossrt_model_options) &&
                     sizeof(ossrt_model_options) - fields[std::size(fields) - 1].end < 8,

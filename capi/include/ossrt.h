@@ -80,7 +80,8 @@ enum {
   OSSRT_STATUS_CONTEXT_OVERFLOW = 12,  /* the session's context length would be exceeded */
   OSSRT_STATUS_CANCELLED = 13,         /* the caller cancelled the operation */
   OSSRT_STATUS_INTERNAL = 14,          /* a bug in ossrt; the message says where */
-  OSSRT_STATUS_BUFFER_TOO_SMALL = 15   /* a caller buffer is too small; the size needed is reported */
+  OSSRT_STATUS_BUFFER_TOO_SMALL = 15,  /* a caller buffer is too small; the size needed is reported */
+  OSSRT_STATUS_PERMISSION_DENIED = 16  /* a file or directory exists but may not be read */
 };
 
 typedef struct ossrt_model ossrt_model;
@@ -141,6 +142,19 @@ typedef struct ossrt_model_options {
                              the embedding table stays on demand (one row per token) */
   ossrt_load_progress_callback progress; /* NULL = none */
   void* progress_user_data;
+  /* Non-zero: read every checkpoint file into private memory during load
+   * (weight bytes of RAM, a full read) instead of mapping it. Default 0: the
+   * files are memory-mapped and must stay as they are while the model lives;
+   * each append checks them (size, modification time) and fails with
+   * INVALID_STATE once one was truncated or written (the model stays
+   * unusable), but a truncation during a running call raises SIGBUS, as with
+   * any memory-mapped file. Use 1 when files may change under the process. */
+  int32_t weights_in_memory;
+  /* Non-zero: scan every weight during load (a full read); a NaN or infinity,
+   * or an MXFP4 scale of 255, fails the load with INVALID_CHECKPOINT naming
+   * the tensor. Either way, non-finite logits fail the append that computed
+   * them with INVALID_CHECKPOINT. */
+  int32_t validate_weights;
 } ossrt_model_options;
 
 /* Sets defaults. Does nothing if options is NULL. */
@@ -149,11 +163,14 @@ OSSRT_API void ossrt_model_options_init(ossrt_model_options* options);
 /* Loads a checkpoint directory (config.json + *.safetensors, original gpt-oss
  * layout), memory-mapped. options may be NULL (defaults).
  * Success: OSSRT_STATUS_OK, *model_out owns the model.
- * Failure: NOT_FOUND, IO_ERROR, INVALID_CONFIG, INVALID_CHECKPOINT,
- * UNSUPPORTED_DTYPE, TENSOR_MISMATCH, OUT_OF_MEMORY, CANCELLED (the progress
- * callback returned non-zero), INVALID_ARGUMENT (NULL path or model_out,
- * unknown backend, released runtime, struct_size too small); *model_out =
- * NULL. Thread-safe. */
+ * Failure: NOT_FOUND, PERMISSION_DENIED, IO_ERROR, INVALID_CONFIG,
+ * INVALID_CHECKPOINT (also: bytes of a data section no tensor covers; with
+ * validate_weights, a damaged tensor), UNSUPPORTED_DTYPE, TENSOR_MISMATCH,
+ * OUT_OF_MEMORY, CANCELLED (the progress callback returned non-zero),
+ * INVALID_ARGUMENT (NULL path or model_out, unknown backend, released
+ * runtime, bad struct_size, config.json or a *.safetensors that is a
+ * directory, FIFO or device: refused without blocking); *model_out = NULL.
+ * Thread-safe. */
 OSSRT_API ossrt_status ossrt_model_load(const char* directory, const ossrt_model_options* options,
                                         ossrt_model** model_out);
 /* Releases the caller's handle; sessions keep the model alive. NULL is a no-op. */
@@ -328,7 +345,9 @@ OSSRT_API void ossrt_session_destroy(ossrt_session* session);
  * Failure: INVALID_ARGUMENT (NULL session, NULL tokens with n > 0),
  * INVALID_TOKEN or CONTEXT_OVERFLOW (nothing appended), CANCELLED (the session
  * keeps the chunks that completed; if any did, there are no logits until the
- * next append), OUT_OF_MEMORY. */
+ * next append), OUT_OF_MEMORY, INVALID_CHECKPOINT (the logits came out NaN or
+ * infinite: damaged weights; no logits), INVALID_STATE (a mapped checkpoint
+ * file was truncated or written since load; see weights_in_memory). */
 OSSRT_API ossrt_status ossrt_session_append_tokens(ossrt_session* session, const int32_t* tokens, size_t n);
 
 /* Library-owned view of vocab_size logits, valid until the next non-const call

@@ -95,7 +95,10 @@ class Session {
   // Failure: invalid_token (an id outside [0, vocab_size); nothing is
   // appended), context_overflow (the context would exceed context_length;
   // nothing is appended), cancelled (cancel() or the progress callback),
-  // out_of_memory, internal. After a failure in the middle of a long append
+  // out_of_memory, internal, invalid_checkpoint (the logits came out NaN or
+  // infinite: damaged weights; logits() is then empty), invalid_state (a
+  // memory-mapped checkpoint file changed since load, see
+  // ModelOptions::weights_in_memory). After a failure in the middle of a long append
   // the session holds the chunks that completed, and logits() is empty if any
   // did (append more to get logits again); `logits_all` then holds their rows.
   Status append(std::span<const TokenId> tokens, std::vector<float>* logits_all = nullptr) noexcept;

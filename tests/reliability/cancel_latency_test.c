@@ -2,9 +2,9 @@
  * stops a prefill, a decode loop and a chat turn within about one layer's
  * time, and ossrt_session_destroy of a session whose call is running cancels
  * that call, waits for it, and frees the session only afterwards (under ASan
- * a use-after-free would be reported). The bound asserted is generous (a
- * third of the uncancelled run, which a 12-layer model needs many layers
- * for), so a loaded machine does not make it flaky.
+ * a use-after-free would be reported). The bound asserted is generous (half
+ * the uncancelled run, cancelled a quarter in; each step runs 12 layers), so
+ * a loaded machine does not make it flaky; about one layer is typical.
  *
  *   ossrt-reliability-cancel MODEL_DIR   (tiny-chat shapes, 12 layers)
  */
@@ -108,7 +108,7 @@ static int was_cancelled(operation op, ossrt_status status, int32_t finish) {
 }
 
 /* The uncancelled run's time, then a run cancelled (or destroyed) a quarter
- * of the way in: it must stop within a third of the full time after the cancel. */
+ * of the way in: it must stop within half the full time after the cancel. */
 static void test_latency(operation op, int destroy) {
   double full, latency = 0;
   int attempt, cancelled = 0;
@@ -137,7 +137,7 @@ static void test_latency(operation op, int destroy) {
   printf("%s%s: full run %.3f s, stopped %.4f s after the %s\n", kNames[op], destroy ? " (destroy)" : "", full, latency,
          destroy ? "destroy" : "cancel");
   EXPECT(cancelled);
-  EXPECT(latency < full / 3);
+  EXPECT(latency < full / 2);
 }
 
 /* The prefill callback destroys the session it is called from: the turn ends
