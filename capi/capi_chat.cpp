@@ -31,9 +31,7 @@ ossrt_status ossrt_chat_turn(ossrt_session* session, ossrt_conversation* convers
   if (result == nullptr || result->struct_size < offsetof(ossrt_chat_result, finish_reason) + sizeof(int32_t)) {
     return capi::invalid_argument("ossrt_chat_turn: result is NULL or its struct_size too small");
   }
-  if (!capi::struct_size_valid(options)) {
-    return capi::invalid_argument("ossrt_chat_turn: options->struct_size is 0 (initialise it with its _init function)");
-  }
+  if (ossrt_status st = capi::check_options(options, "ossrt_chat_turn"); st != OSSRT_STATUS_OK) return st;
   return capi::barrier("ossrt_chat_turn", [&] {
     ossrt_chat_options defaults;
     ossrt_chat_options_init(&defaults);

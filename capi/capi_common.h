@@ -3,10 +3,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
+#include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ossrt.h"
@@ -21,6 +25,14 @@ struct ossrt_session {
   // Set while a call runs on the session: a second call from another thread
   // (or from inside a callback) is refused instead of corrupting its state.
   mutable std::atomic<bool> busy{false};
+  mutable std::atomic<std::thread::id> owner{};  // the thread of the running call
+  // ossrt_session_destroy during a call: another thread cancels the call and
+  // waits here for it to end; the call's own thread (destroy from a callback)
+  // leaves the deletion to the end of the call (destroy_pending).
+  mutable std::atomic<int> waiters{0};
+  mutable std::mutex mutex;
+  mutable std::condition_variable idle;
+  mutable bool destroy_pending = false;  // only touched by the owner thread
 };
 
 struct ossrt_runtime {
@@ -60,6 +72,9 @@ namespace ossrt::capi {
 void register_handle(const void* handle, const void* kind);  // throws std::bad_alloc
 bool unregister_handle(const void* handle, const void* kind) noexcept;
 bool is_live_handle(const void* handle, const void* kind) noexcept;
+// Runs fn() while `handle` is registered, holding off its unregistration
+// (so destroy cannot free it meanwhile); false, without running fn, if it is not live.
+bool with_live_handle(const void* handle, const void* kind, void (*fn)(const void*, void*), void* context) noexcept;
 
 // One distinct address per handle type.
 template <class Handle>
@@ -83,6 +98,15 @@ Handle* adopt(Handle* handle) {
     throw;
   }
   return handle;
+}
+
+// Runs fn(handle) while the handle is live and cannot be destroyed; false if it is not live.
+template <class Handle, class Fn>
+bool with_live(const Handle* handle, Fn&& fn) noexcept {
+  if (handle == nullptr) return false;
+  return with_live_handle(
+      handle, handle_kind<Handle>(),
+      [](const void* h, void* f) { (*static_cast<Fn*>(f))(static_cast<const Handle*>(h)); }, &fn);
 }
 
 // Deletes a live handle; NULL, released and foreign pointers are ignored.
@@ -148,11 +172,31 @@ void copy_versioned(const T& value, T* out) noexcept {
   out->struct_size = caller_size;
 }
 
+// One field of a C option struct: bytes [begin, end).
+struct FieldSpan {
+  size_t begin, end;
+  const char* name;
+};
+
+// The fields of each option struct (capi_struct_layouts.cpp).
+std::span<const FieldSpan> fields_of(const ossrt_model_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_session_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_sampler_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_encode_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_system_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_render_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_chat_options*) noexcept;
+
+// OK when struct_size covers struct_size itself and ends on a field boundary
+// (older headers' structs end on one; anything else would read part of a
+// pointer); otherwise reports INVALID_ARGUMENT naming the field it cuts.
+ossrt_status check_struct_size(const char* where, uint32_t struct_size, std::span<const FieldSpan> fields) noexcept;
+
 // Option structs must come from their _init function (or set struct_size):
-// a zero struct_size means a forgotten _init, refused rather than guessed at.
+// 0 means a forgotten _init and is refused rather than guessed at. NULL is OK.
 template <class T>
-bool struct_size_valid(const T* in) noexcept {
-  return in == nullptr || in->struct_size >= sizeof(uint32_t);
+ossrt_status check_options(const T* in, const char* where) noexcept {
+  return in == nullptr ? OSSRT_STATUS_OK : check_struct_size(where, in->struct_size, fields_of(in));
 }
 
 // Reads min(struct_size, sizeof(T)) bytes of the caller's options over the defaults.

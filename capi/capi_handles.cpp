@@ -42,4 +42,13 @@ bool is_live_handle(const void* handle, const void* kind) noexcept {
   return it != r.kinds.end() && it->second == kind;
 }
 
+bool with_live_handle(const void* handle, const void* kind, void (*fn)(const void*, void*), void* context) noexcept {
+  Registry& r = registry();
+  std::shared_lock lock(r.mutex);
+  auto it = r.kinds.find(handle);
+  if (it == r.kinds.end() || it->second != kind) return false;
+  fn(handle, context);
+  return true;
+}
+
 }  // namespace ossrt::capi

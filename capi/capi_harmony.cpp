@@ -106,10 +106,7 @@ void ossrt_system_options_init(ossrt_system_options* options) {
 ossrt_status ossrt_conversation_add_system(ossrt_conversation* conversation, const ossrt_system_options* options) {
   if (!capi::live(conversation))
     return capi::invalid_argument("ossrt_conversation_add_system: conversation is NULL or released");
-  if (!capi::struct_size_valid(options)) {
-    return capi::invalid_argument(
-        "ossrt_conversation_add_system: options->struct_size is 0 (initialise it with its _init function)");
-  }
+  if (ossrt_status st = capi::check_options(options, "ossrt_conversation_add_system"); st != OSSRT_STATUS_OK) return st;
   return capi::barrier("ossrt_conversation_add_system", [&] {
     ossrt_system_options defaults;
     ossrt_system_options_init(&defaults);
@@ -179,10 +176,7 @@ ossrt_status ossrt_harmony_render(const ossrt_tokenizer* tokenizer, const ossrt_
                                   const ossrt_render_options* options, int32_t* out, size_t cap, size_t* n_out) {
   if (!capi::live(tokenizer) || !capi::live(conversation) || n_out == nullptr || (out == nullptr && cap > 0))
     return capi::invalid_argument("ossrt_harmony_render: NULL argument or released handle");
-  if (!capi::struct_size_valid(options)) {
-    return capi::invalid_argument(
-        "ossrt_harmony_render: options->struct_size is 0 (initialise it with its _init function)");
-  }
+  if (ossrt_status st = capi::check_options(options, "ossrt_harmony_render"); st != OSSRT_STATUS_OK) return st;
   return capi::barrier("ossrt_harmony_render", [&] {
     ossrt_render_options defaults;
     ossrt_render_options_init(&defaults);

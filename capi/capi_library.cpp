@@ -10,7 +10,9 @@ thread_local std::string last_error;
 
 ossrt_status report(const Status& status) noexcept {
   try {
-    last_error = status.ok() ? std::string() : status.to_string();
+    // The message alone: the code is the call's return value, and callers
+    // print ossrt_status_string() beside the message (it was there twice).
+    last_error = status.message();
   } catch (...) {
     last_error.clear();  // no memory for the message; the code still says what happened
   }
@@ -38,7 +40,7 @@ const char* ossrt_version_string(void) {
 }
 
 const char* ossrt_status_string(ossrt_status status) {
-  if (status < 0 || status > OSSRT_STATUS_BUFFER_TOO_SMALL) return "unknown_status";
+  if (status < 0 || status > OSSRT_STATUS_PERMISSION_DENIED) return "unknown_status";
   return ossrt::status_code_name(static_cast<ossrt::StatusCode>(status));
 }
 

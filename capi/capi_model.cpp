@@ -15,10 +15,7 @@ ossrt_status ossrt_model_load(const char* directory, const ossrt_model_options* 
   if (model_out == nullptr) return capi::invalid_argument("ossrt_model_load: model_out is NULL");
   *model_out = nullptr;
   if (directory == nullptr) return capi::invalid_argument("ossrt_model_load: directory is NULL");
-  if (!capi::struct_size_valid(options)) {
-    return capi::invalid_argument(
-        "ossrt_model_load: options->struct_size is 0 (initialise it with its _init function)");
-  }
+  if (ossrt_status st = capi::check_options(options, "ossrt_model_load"); st != OSSRT_STATUS_OK) return st;
   return capi::barrier("ossrt_model_load", [&] {
     ossrt_model_options defaults;
     ossrt_model_options_init(&defaults);
@@ -30,6 +27,8 @@ ossrt_status ossrt_model_load(const char* directory, const ossrt_model_options* 
       cpp.runtime = o.runtime->runtime;
     }
     cpp.preload = o.preload != 0;
+    cpp.weights_in_memory = o.weights_in_memory != 0;
+    cpp.validate_weights = o.validate_weights != 0;
     if (o.progress != nullptr) {
       cpp.progress = [callback = o.progress, user_data = o.progress_user_data](uint64_t done, uint64_t total) {
         return callback(done, total, user_data) == 0;

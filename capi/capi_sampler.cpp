@@ -24,10 +24,7 @@ void ossrt_sampler_options_init(ossrt_sampler_options* options) {
 ossrt_status ossrt_sampler_create(const ossrt_sampler_options* options, ossrt_sampler** sampler_out) {
   if (sampler_out == nullptr) return capi::invalid_argument("ossrt_sampler_create: sampler_out is NULL");
   *sampler_out = nullptr;
-  if (!capi::struct_size_valid(options)) {
-    return capi::invalid_argument(
-        "ossrt_sampler_create: options->struct_size is 0 (initialise it with its _init function)");
-  }
+  if (ossrt_status st = capi::check_options(options, "ossrt_sampler_create"); st != OSSRT_STATUS_OK) return st;
   return capi::barrier("ossrt_sampler_create", [&] {
     ossrt_sampler_options defaults;
     ossrt_sampler_options_init(&defaults);

@@ -1,5 +1,6 @@
 // ossrt_session_*: translation to ossrt::Session.
 #include <algorithm>
+#include <chrono>
 
 #include "capi_common.h"
 
@@ -8,11 +9,18 @@ using namespace ossrt;
 namespace ossrt::capi {
 
 SessionClaim::SessionClaim(const ossrt_session* session, const char* where) noexcept {
-  if (!live(session)) {
+  // Claimed under the registry's lock: once destroy has unregistered the
+  // handle no call can claim it, and a claim made before is seen by destroy.
+  bool claimed = false;
+  const bool is_live = with_live(session, [&](const ossrt_session* s) {
+    claimed = !s->busy.exchange(true);
+    if (claimed) s->owner.store(std::this_thread::get_id());
+  });
+  if (!is_live) {
     status_ = report(Status(StatusCode::invalid_argument, std::string(where) + ": session is NULL or released"));
     return;
   }
-  if (session->busy.exchange(true, std::memory_order_acquire)) {
+  if (!claimed) {
     status_ = report(Status(StatusCode::invalid_state,
                             std::string(where) + ": the session is in use by another call (another thread, or a "
                                                  "callback re-entering it); a session serves one call at a time"));
@@ -22,7 +30,19 @@ SessionClaim::SessionClaim(const ossrt_session* session, const char* where) noex
 }
 
 SessionClaim::~SessionClaim() {
-  if (session_ != nullptr) session_->busy.store(false, std::memory_order_release);
+  if (session_ == nullptr) return;
+  if (session_->destroy_pending) {  // destroyed from a callback of this call
+    delete session_;
+    return;
+  }
+  session_->owner.store(std::thread::id());
+  session_->busy.store(false);
+  // seq_cst store then load, against destroy's increment then check: one of
+  // the two sees the other, so a waiting destroy is always woken.
+  if (session_->waiters.load() > 0) {
+    std::lock_guard lock(session_->mutex);
+    session_->idle.notify_all();
+  }
 }
 
 }  // namespace ossrt::capi
@@ -69,10 +89,7 @@ ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_
   if (session_out == nullptr) return capi::invalid_argument("ossrt_session_create: session_out is NULL");
   *session_out = nullptr;
   if (!capi::live(model)) return capi::invalid_argument("ossrt_session_create: model is NULL or released");
-  if (!capi::struct_size_valid(options)) {
-    return capi::invalid_argument(
-        "ossrt_session_create: options->struct_size is 0 (initialise it with its _init function)");
-  }
+  if (ossrt_status st = capi::check_options(options, "ossrt_session_create"); st != OSSRT_STATUS_OK) return st;
   return capi::barrier("ossrt_session_create", [&] {
     ossrt_session_options defaults;
     ossrt_session_options_init(&defaults);
@@ -98,7 +115,25 @@ ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_
 }
 
 void ossrt_session_destroy(ossrt_session* session) {
-  capi::destroy(session);
+  if (session == nullptr || !capi::unregister_handle(session, capi::handle_kind<ossrt_session>())) return;
+  // No new call can claim it now; one already running is cancelled and awaited.
+  if (session->busy.load() && session->owner.load() == std::this_thread::get_id()) {
+    session->session->cancel();
+    session->destroy_pending = true;  // re-entered from a callback: the call deletes it on return
+    return;
+  }
+  session->waiters.fetch_add(1);
+  {
+    std::unique_lock lock(session->mutex);
+    // The cancel is repeated: a call that had claimed the session but not yet
+    // started its work clears the flag on entry.
+    while (session->busy.load()) {
+      session->session->cancel();
+      session->idle.wait_for(lock, std::chrono::milliseconds(1), [&] { return !session->busy.load(); });
+    }
+  }
+  session->waiters.fetch_sub(1);
+  delete session;
 }
 
 ossrt_status ossrt_session_append_tokens(ossrt_session* session, const int32_t* tokens, size_t n) {
@@ -199,7 +234,8 @@ ossrt_status ossrt_session_fork(const ossrt_session* session, ossrt_session** se
 }
 
 void ossrt_session_cancel(ossrt_session* session) {
-  if (capi::live(session)) session->session->cancel();
+  // Under the registry's lock: a destroy racing with this cancel waits for it.
+  capi::with_live(session, [](const ossrt_session* s) { s->session->cancel(); });
 }
 
 ossrt_status ossrt_session_reset(ossrt_session* session) {

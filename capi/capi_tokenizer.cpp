@@ -48,10 +48,7 @@ ossrt_status ossrt_tokenizer_encode(const ossrt_tokenizer* tokenizer, const char
   if (!capi::live(tokenizer) || n_out == nullptr || (text == nullptr && len > 0) || (out == nullptr && cap > 0)) {
     return capi::invalid_argument("ossrt_tokenizer_encode: NULL argument or released handle");
   }
-  if (!capi::struct_size_valid(options)) {
-    return capi::invalid_argument(
-        "ossrt_tokenizer_encode: options->struct_size is 0 (initialise it with its _init function)");
-  }
+  if (ossrt_status st = capi::check_options(options, "ossrt_tokenizer_encode"); st != OSSRT_STATUS_OK) return st;
   return capi::barrier("ossrt_tokenizer_encode", [&] {
     ossrt_encode_options defaults;
     ossrt_encode_options_init(&defaults);

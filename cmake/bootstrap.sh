@@ -6,7 +6,8 @@
 #       on a tiny random model (plus exact greedy generation on the bundled one)
 #   bash cmake/bootstrap.sh test
 #       the whole suite: release build + ctest, an ASan/UBSan build + ctest,
-#       and the multi-threaded C ABI test under ThreadSanitizer
+#       the multi-threaded C ABI test under ThreadSanitizer, and every
+#       libFuzzer target for 20 s from its seed corpus (clang + libFuzzer)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,6 +15,8 @@ cd "$root"
 
 # libdnnl-dev's CMake config requires OpenCL (Debian builds oneDNN with its OpenCL GPU runtime).
 packages=(g++ cmake ninja-build pkgconf libeigen3-dev libdnnl-dev ocl-icd-opencl-dev libsimdjson-dev doctest-dev libsimde-dev)
+# The fuzzers (test only): clang with libFuzzer and its OpenMP runtime.
+fuzz_packages=(clang libclang-rt-dev libomp-dev)
 
 install_missing_packages() {
   local missing=()
@@ -63,6 +66,7 @@ case "$command" in
     exec build/bin/ossrt generate --model tests/data/tiny-a --tokens 714,1108,958,985,112 --max-tokens 8
     ;;
   test)
+    packages+=("${fuzz_packages[@]}")
     install_missing_packages
     build build -DCMAKE_BUILD_TYPE=Release
     (cd build && ctest --output-on-failure)
@@ -75,6 +79,18 @@ case "$command" in
       -DOSSRT_SANITIZE=thread >/dev/null
     cmake --build build-tsan --parallel "$(nproc)" --target ossrt-c-threads-test ossrt-cli
     (cd build-tsan && ctest --output-on-failure -R '^(fixture\.tiny-chat|capi\.threads)$')
+    # Every parser and the C ABI's option structs under libFuzzer (ASan + UBSan),
+    # a short fixed budget each from the seed corpus; skipped where clang
+    # cannot link libFuzzer (a machine without the fuzz packages).
+    if echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' |
+      clang++ -x c++ -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
+      CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DOSSRT_FUZZ=ON -DOSSRT_SANITIZE=address,undefined -DOSSRT_FUZZ_SECONDS=20 >/dev/null
+      cmake --build build-fuzz --parallel "$(nproc)" --target ossrt-fuzzers
+      (cd build-fuzz && ctest --output-on-failure -L fuzz)
+    else
+      echo "bootstrap: clang with libFuzzer not found: fuzzers skipped"
+    fi
     ;;
   *)
     echo "usage: bash cmake/bootstrap.sh run [MODEL_DIR] | test" >&2

@@ -14,7 +14,9 @@
  *   model may be destroyed while sessions created from it still exist.
  * - Option structs start with struct_size and are initialised by their
  *   *_init function; fields are only ever appended, so a caller built against
- *   an older header keeps working.
+ *   an older header keeps working. A struct_size below 4 or ending inside a
+ *   field (the size of no version of the struct) is refused with
+ *   INVALID_ARGUMENT; a larger one (a newer header) reads the fields known here.
  * - No call aborts the process or lets a C++ exception escape.
  *
  * - Calls that fill a caller buffer return OSSRT_STATUS_BUFFER_TOO_SMALL when
@@ -78,7 +80,8 @@ enum {
   OSSRT_STATUS_CONTEXT_OVERFLOW = 12,  /* the session's context length would be exceeded */
   OSSRT_STATUS_CANCELLED = 13,         /* the caller cancelled the operation */
   OSSRT_STATUS_INTERNAL = 14,          /* a bug in ossrt; the message says where */
-  OSSRT_STATUS_BUFFER_TOO_SMALL = 15   /* a caller buffer is too small; the size needed is reported */
+  OSSRT_STATUS_BUFFER_TOO_SMALL = 15,  /* a caller buffer is too small; the size needed is reported */
+  OSSRT_STATUS_PERMISSION_DENIED = 16  /* a file or directory exists but may not be read */
 };
 
 typedef struct ossrt_model ossrt_model;
@@ -139,6 +142,19 @@ typedef struct ossrt_model_options {
                              the embedding table stays on demand (one row per token) */
   ossrt_load_progress_callback progress; /* NULL = none */
   void* progress_user_data;
+  /* Non-zero: read every checkpoint file into private memory during load
+   * (weight bytes of RAM, a full read) instead of mapping it. Default 0: the
+   * files are memory-mapped and must stay as they are while the model lives;
+   * each append checks them (size, modification time) and fails with
+   * INVALID_STATE once one was truncated or written (the model stays
+   * unusable), but a truncation during a running call raises SIGBUS, as with
+   * any memory-mapped file. Use 1 when files may change under the process. */
+  int32_t weights_in_memory;
+  /* Non-zero: scan every weight during load (a full read); a NaN or infinity,
+   * or an MXFP4 scale of 255, fails the load with INVALID_CHECKPOINT naming
+   * the tensor. Either way, non-finite logits fail the append that computed
+   * them with INVALID_CHECKPOINT. */
+  int32_t validate_weights;
 } ossrt_model_options;
 
 /* Sets defaults. Does nothing if options is NULL. */
@@ -147,11 +163,14 @@ OSSRT_API void ossrt_model_options_init(ossrt_model_options* options);
 /* Loads a checkpoint directory (config.json + *.safetensors, original gpt-oss
  * layout), memory-mapped. options may be NULL (defaults).
  * Success: OSSRT_STATUS_OK, *model_out owns the model.
- * Failure: NOT_FOUND, IO_ERROR, INVALID_CONFIG, INVALID_CHECKPOINT,
- * UNSUPPORTED_DTYPE, TENSOR_MISMATCH, OUT_OF_MEMORY, CANCELLED (the progress
- * callback returned non-zero), INVALID_ARGUMENT (NULL path or model_out,
- * unknown backend, released runtime, struct_size too small); *model_out =
- * NULL. Thread-safe. */
+ * Failure: NOT_FOUND, PERMISSION_DENIED, IO_ERROR, INVALID_CONFIG,
+ * INVALID_CHECKPOINT (also: bytes of a data section no tensor covers; with
+ * validate_weights, a damaged tensor), UNSUPPORTED_DTYPE, TENSOR_MISMATCH,
+ * OUT_OF_MEMORY, CANCELLED (the progress callback returned non-zero),
+ * INVALID_ARGUMENT (NULL path or model_out, unknown backend, released
+ * runtime, bad struct_size, config.json or a *.safetensors that is a
+ * directory, FIFO or device: refused without blocking); *model_out = NULL.
+ * Thread-safe. */
 OSSRT_API ossrt_status ossrt_model_load(const char* directory, const ossrt_model_options* options,
                                         ossrt_model** model_out);
 /* Releases the caller's handle; sessions keep the model alive. NULL is a no-op. */
@@ -294,7 +313,8 @@ typedef struct ossrt_session_options {
   uint64_t rewind_tokens; /* extra positions the sliding-window layers keep so that truncate / sync_prefix can
                              drop up to max_batch_tokens + rewind_tokens recent tokens without recomputing;
                              default 4096 (4 KiB per position per sliding layer on gpt-oss) */
-  uint32_t threads;       /* threads of this session's forward passes; 0 = OpenMP's default (one per core) */
+  uint32_t threads;       /* threads of this session's forward passes; 0 = OpenMP's default (one per core);
+                             at most 256 */
   int32_t numerics;       /* an ossrt_numerics value; default OSSRT_NUMERICS_EXACT */
 } ossrt_session_options;
 
@@ -303,12 +323,21 @@ OSSRT_API void ossrt_session_options_init(ossrt_session_options* options);
 
 /* Creates a session (token history + KV cache) over model. options may be NULL.
  * Failure: INVALID_ARGUMENT (NULL model/session_out, context_length above the
- * model maximum, max_batch_tokens 0, numerics not an ossrt_numerics value),
- * OUT_OF_MEMORY; *session_out = NULL.
+ * model maximum, max_batch_tokens 0, threads above 256, numerics not an
+ * ossrt_numerics value), OUT_OF_MEMORY; *session_out = NULL.
+ * max_batch_tokens and rewind_tokens above the context length count as the
+ * context length (so no size option can overflow the cache's arithmetic).
  * Thread-safe with respect to the model. */
 OSSRT_API ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_options* options,
                                             ossrt_session** session_out);
-/* NULL is a no-op. */
+/* Releases the session. NULL or an already released handle is a no-op.
+ * Safe while a call on the session runs on another thread (the "cancel, then
+ * destroy" pattern, or destroy alone): the handle is released at once (new
+ * calls get INVALID_ARGUMENT), the running call is cancelled, and destroy
+ * waits for it to return before freeing anything (about one layer's time).
+ * From inside a callback of the session's own running call, destroy cancels
+ * that call and returns at once; the session is freed when the call returns.
+ * Thread-safe. */
 OSSRT_API void ossrt_session_destroy(ossrt_session* session);
 
 /* Appends n tokens and runs them through the model; afterwards
@@ -316,7 +345,9 @@ OSSRT_API void ossrt_session_destroy(ossrt_session* session);
  * Failure: INVALID_ARGUMENT (NULL session, NULL tokens with n > 0),
  * INVALID_TOKEN or CONTEXT_OVERFLOW (nothing appended), CANCELLED (the session
  * keeps the chunks that completed; if any did, there are no logits until the
- * next append), OUT_OF_MEMORY. */
+ * next append), OUT_OF_MEMORY, INVALID_CHECKPOINT (the logits came out NaN or
+ * infinite: damaged weights; no logits), INVALID_STATE (a mapped checkpoint
+ * file was truncated or written since load; see weights_in_memory). */
 OSSRT_API ossrt_status ossrt_session_append_tokens(ossrt_session* session, const int32_t* tokens, size_t n);
 
 /* Library-owned view of vocab_size logits, valid until the next non-const call
@@ -380,11 +411,13 @@ OSSRT_API ossrt_status ossrt_session_generate(ossrt_session* session, const ossr
  * OUT_OF_MEMORY; *session_out = NULL. */
 OSSRT_API ossrt_status ossrt_session_fork(const ossrt_session* session, ossrt_session** session_out);
 
-/* Asks the call in progress on session (append, generate) to stop at its next
- * layer boundary; that call returns CANCELLED and the session stays valid at
- * its last committed chunk or token. Callable from any thread, at any time,
- * while the session exists; a call that starts afterwards is not affected.
- * NULL is a no-op. */
+/* Asks the call in progress on session (append, generate, sync_prefix,
+ * truncate, chat_turn: prefill, decode or between tokens) to stop at its next
+ * layer boundary; that call returns CANCELLED (a chat turn: OK with finish
+ * reason CANCELLED) and the session stays valid at its last committed chunk
+ * or token. Callable from any thread (and from a signal handler), at any
+ * time, even racing with ossrt_session_destroy; a call that starts afterwards
+ * is not affected. NULL or a released handle is a no-op. */
 OSSRT_API void ossrt_session_cancel(ossrt_session* session);
 
 /* Drops every token. Failure: INVALID_ARGUMENT (NULL session). */

@@ -84,7 +84,7 @@ class _SamplerOptions(ctypes.Structure):
 
 class _ModelOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("backend", ctypes.c_char_p), ("runtime", _vp), ("preload", _i32),
-                ("progress", _vp), ("progress_user_data", _vp)]
+                ("progress", _vp), ("progress_user_data", _vp), ("weights_in_memory", _i32), ("validate_weights", _i32)]
 
 
 class _SessionOptions(ctypes.Structure):

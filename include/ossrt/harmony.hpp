@@ -247,6 +247,7 @@ enum class AnomalyKind {
   undecodable_header,  // header bytes that are not UTF-8 or ids outside the vocabulary
   invalid_token,       // an id outside the vocabulary in content (becomes U+FFFD)
   missing_end,         // <|start|> inside content: the message is closed there
+  bad_recipient,       // a recipient that is not a name (header debris, U+FFFD): dropped, the message is plain
 };
 const char* anomaly_kind_name(AnomalyKind kind) noexcept;
 

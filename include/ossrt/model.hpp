@@ -74,6 +74,22 @@ struct ModelOptions {
   // read and an uncontended lock per call: well under 1 % of a token at
   // gpt-oss sizes), for Model::kernel_profile. Off by default.
   bool profile_kernels = false;
+  // Where the weights live. false (default): the files are memory-mapped and
+  // used in place (fast load, pages shared with the page cache, resident
+  // memory grows only with use). The files must then stay as they are while
+  // the model lives: each append checks (fstat: size and modification time)
+  // and fails with invalid_state once a file was truncated or written, and
+  // the model stays unusable; but a truncation *during* a call raises SIGBUS,
+  // as with any memory-mapped file. true: every file is read into private
+  // memory during load (weight bytes of RAM, a full read at load): whatever
+  // then happens to the files, the model is unaffected.
+  bool weights_in_memory = false;
+  // Scans every weight during load (a full read) and fails with
+  // invalid_checkpoint naming the first damaged tensor: a NaN or infinity in
+  // a BF16/F32 tensor, or an E8M0 scale of 255 (NaN) in an MXFP4 one.
+  // Without it damaged weights load and surface later as non-finite logits,
+  // which append reports (invalid_checkpoint) instead of handing them out.
+  bool validate_weights = false;
 };
 
 // One row of Model::kernel_profile: a kernel at one shape, e.g.
@@ -92,8 +108,11 @@ class Model {
   // gpt-oss layout; a Hugging Face repo root with an original/ folder is
   // accepted too). Weights are memory-mapped and used in place: resident
   // memory after load stays small until pages are touched.
-  // Failure: not_found / io_error for files, invalid_config for config.json,
-  // invalid_checkpoint / unsupported_dtype / tensor_mismatch for tensor data,
+  // Failure: not_found / permission_denied / io_error for files,
+  // invalid_argument for a path that is not a regular file (a FIFO named
+  // config.json is refused, never opened for blocking reads), invalid_config
+  // for config.json, invalid_checkpoint / unsupported_dtype / tensor_mismatch
+  // for tensor data (also bytes of a data section no tensor covers),
   // out_of_memory, cancelled (options.progress returned false); the message
   // names the file, key or tensor. Thread-safe.
   static Result<std::shared_ptr<const Model>> load(const std::filesystem::path& directory,

@@ -39,6 +39,10 @@ enum class Numerics : uint8_t {
   fast,
 };
 
+// The largest SessionOptions::threads accepted: OpenMP runtimes fail to start
+// (and libgomp then exits the process) well before thousands of threads.
+inline constexpr size_t kMaxSessionThreads = 256;
+
 struct SessionOptions {
   // Maximum tokens the session may hold; 0 = the model's maximum
   // (initial_context_length x rope_scaling_factor). KV memory of the dense
@@ -52,7 +56,8 @@ struct SessionOptions {
   // with the chunk). The progress callback runs once per chunk; cancel()
   // stops within one layer of a chunk whatever its length.
   size_t max_batch_tokens = 512;
-  // Extra positions the sliding-window layers keep so that truncate() and
+  // Extra positions the sliding-window layers keep (at most context_length
+  // are used: a larger value counts as context_length) so that truncate() and
   // sync_prefix() can drop up to max_batch_tokens + rewind_tokens of the most
   // recent tokens without recomputing anything (a chat turn's reply whose
   // analysis harmony drops from the next prompt). Dropping more re-prefills
@@ -67,7 +72,7 @@ struct SessionOptions {
   std::function<bool(size_t processed, size_t total)> prefill_progress;
   // Threads the forward pass uses; 0 = OpenMP's default (OMP_NUM_THREADS, else
   // one per core). Applies to this session's calls only. More threads than
-  // cores oversubscribe and slow everything down.
+  // cores oversubscribe and slow everything down. At most kMaxSessionThreads.
   size_t threads = 0;
   Numerics numerics = Numerics::exact;
 };
@@ -75,7 +80,9 @@ struct SessionOptions {
 class Session {
  public:
   // Failure: invalid_argument (context_length above the model maximum,
-  // max_batch_tokens 0, numerics not a Numerics value), out_of_memory.
+  // max_batch_tokens 0, threads above kMaxSessionThreads, numerics not a
+  // Numerics value), out_of_memory. max_batch_tokens and rewind_tokens above
+  // the context length count as the context length.
   static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
                                                  const SessionOptions& options = {}) noexcept;
   ~Session();
@@ -89,7 +96,10 @@ class Session {
   // Failure: invalid_token (an id outside [0, vocab_size); nothing is
   // appended), context_overflow (the context would exceed context_length;
   // nothing is appended), cancelled (cancel() or the progress callback),
-  // out_of_memory, internal. After a failure in the middle of a long append
+  // out_of_memory, internal, invalid_checkpoint (the logits came out NaN or
+  // infinite: damaged weights; logits() is then empty), invalid_state (a
+  // memory-mapped checkpoint file changed since load, see
+  // ModelOptions::weights_in_memory). After a failure in the middle of a long append
   // the session holds the chunks that completed, and logits() is empty if any
   // did (append more to get logits again); `logits_all` then holds their rows.
   Status append(std::span<const TokenId> tokens, std::vector<float>* logits_all = nullptr) noexcept;
@@ -117,10 +127,11 @@ class Session {
   // continuing this one. Costs a copy of the KV cache. Failure: out_of_memory.
   Result<std::unique_ptr<Session>> fork() const noexcept;
 
-  // Asks the call in progress on this session (append, generate) to stop at
-  // its next layer boundary; it returns cancelled and the session stays valid
-  // at its last committed chunk or token. Callable from any thread at any
-  // time; a call that starts afterwards is not affected.
+  // Asks the call in progress on this session (append, generate, sync_prefix,
+  // truncate, chat_turn) to stop at its next layer boundary; it returns
+  // cancelled and the session stays valid at its last committed chunk or
+  // token. Callable from any thread at any time; a call that starts
+  // afterwards is not affected.
   void cancel() noexcept;
 
   // Drops every token; the session is as newly created. Never fails.
@@ -174,6 +185,7 @@ class Session {
 
  private:
   friend Status fill_synthetic_context(Session& session, size_t positions, uint64_t seed) noexcept;
+  friend struct SessionAccess;  // lets chat_turn run one cancellable call of many appends
   struct Impl;
   explicit Session(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "model/session_impl.h"
 #include "util/errors.h"
 
 namespace ossrt {
@@ -58,13 +59,17 @@ Result<ChatTurn> chat_turn(Session& session, const Renderer& renderer, Conversat
     auto prompt = renderer.render_conversation_for_completion(with_effort(conversation, options.reasoning_effort),
                                                               Role::assistant, options.render);
     if (!prompt.ok()) return prompt.status();
+    // The turn is one call: a cancel anywhere in it (prefill, a decode step,
+    // between steps) ends it. The public append would clear the flag per token.
+    auto& s = SessionAccess::impl(session);  // Session::Impl is private: not named here
+    s.cancel_requested.store(false);
     ChatTurn turn;
     turn.prompt_tokens = prompt.value().size();
     if (turn.prompt_tokens > session.context_length()) {
       turn.finish_reason = FinishReason::context_full;
       return turn;
     }
-    auto reused = session.sync_prefix(prompt.value());
+    auto reused = s.sync_prefix(prompt.value());
     if (!reused.ok()) {
       if (reused.status().code() != StatusCode::cancelled) return reused.status();
       turn.finish_reason = FinishReason::cancelled;
@@ -98,11 +103,15 @@ Result<ChatTurn> chat_turn(Session& session, const Renderer& renderer, Conversat
         finish = FinishReason::context_full;
         break;
       }
+      if (s.cancel_requested.load()) {
+        finish = FinishReason::cancelled;
+        break;
+      }
       auto next = sampler.sample(session.logits(), session.tokens(), session.tokens().size());
       if (!next.ok()) return next.status();
       const TokenId one[1] = {next.value()};
       const bool in_analysis = parser.state() == ParserState::content && parser.current_channel() == "analysis";
-      if (Status st = session.append(one); !st.ok()) {
+      if (Status st = s.append(one, nullptr); !st.ok()) {
         if (st.code() == StatusCode::cancelled) {
           finish = FinishReason::cancelled;
           break;

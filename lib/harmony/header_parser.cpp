@@ -63,6 +63,19 @@ std::string join_words(const std::vector<std::string>& words, size_t begin, size
   return out;
 }
 
+// A recipient harmony can name: "functions.get_weather", "browser.search",
+// "python", "container.exec" (ASCII letters, digits and _ - . : /, starting
+// with a letter or underscore).
+bool is_well_formed_name(std::string_view name) {
+  if (name.empty() || name.size() > 256) return false;
+  if (!std::isalpha(static_cast<unsigned char>(name[0])) && name[0] != '_') return false;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || !(std::isalnum(u) || c == '_' || c == '-' || c == '.' || c == ':' || c == '/')) return false;
+  }
+  return true;
+}
+
 std::string strip_to(const std::string& word) {
   return word.compare(0, 3, "to=") == 0 ? word.substr(3) : word;
 }
@@ -156,6 +169,12 @@ Result<HeaderParse> parse_header(std::string header, std::optional<Role> role, b
     }
   }
   if (first < end) result.remaining = join_words(words, first, end);
+  // Lenient: header debris ("<|channel|>final" from a doubled marker, U+FFFD
+  // from undecodable ids) must not become a tool call to a made-up name.
+  if (anomalies && result.header.recipient && !is_well_formed_name(*result.header.recipient)) {
+    anomalies->push_back({AnomalyKind::bad_recipient, *result.header.recipient});
+    result.header.recipient.reset();
+  }
   return result;
 }
 

@@ -392,6 +392,8 @@ const char* anomaly_kind_name(AnomalyKind kind) noexcept {
       return "invalid_token";
     case AnomalyKind::missing_end:
       return "missing_end";
+    case AnomalyKind::bad_recipient:
+      return "bad_recipient";
   }
   return "unknown";
 }

@@ -27,7 +27,7 @@ fs::path resolve_directory(const fs::path& directory) {
 
 }  // namespace
 
-Result<std::unique_ptr<Checkpoint>> open_checkpoint(const fs::path& requested) {
+Result<std::unique_ptr<Checkpoint>> open_checkpoint(const fs::path& requested, bool in_memory) {
   std::error_code ec;
   if (!fs::is_directory(requested, ec)) {
     return error(StatusCode::not_found, "%s: not a directory (expected config.json and *.safetensors)",
@@ -52,7 +52,7 @@ Result<std::unique_ptr<Checkpoint>> open_checkpoint(const fs::path& requested) {
   checkpoint->file_names.reserve(paths.size());  // entries keep pointers to these names
 
   for (const fs::path& path : paths) {
-    Result<std::unique_ptr<MappedFile>> file = MappedFile::open(path);
+    Result<std::unique_ptr<MappedFile>> file = MappedFile::open(path, in_memory);
     if (!file.ok()) return file.status();
     checkpoint->file_names.push_back(path.filename().string());
     const std::string& file_name = checkpoint->file_names.back();

@@ -36,6 +36,7 @@ struct Checkpoint {
 // config.json, no *.safetensors), io_error, invalid_config,
 // invalid_checkpoint (including a tensor name present in two files),
 // unsupported_dtype, out_of_memory.
-Result<std::unique_ptr<Checkpoint>> open_checkpoint(const std::filesystem::path& directory);
+// With `in_memory` the files are read into private memory, not mapped.
+Result<std::unique_ptr<Checkpoint>> open_checkpoint(const std::filesystem::path& directory, bool in_memory = false);
 
 }  // namespace ossrt

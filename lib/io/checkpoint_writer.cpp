@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "io/model_config.h"
 #include "ossrt/synthetic.hpp"
 #include "util/errors.h"
 #include "util/numeric.h"
@@ -76,6 +77,11 @@ Status check_writable(const ModelConfig& c) {
                  "synthetic checkpoint: hidden_size (%lld) and intermediate_size (%lld) must be multiples of 32 "
                  "(MXFP4 blocks)",
                  static_cast<long long>(c.hidden_size), static_cast<long long>(c.intermediate_size));
+  }
+  // Only what the loader accepts (its bounds, e.g. at most 4,096 layers):
+  // checked before the tensor list is built, whose size grows with the layers.
+  if (Result<ModelConfig> reread = parse_model_config(config_json(c), "synthetic config.json"); !reread.ok()) {
+    return Status(StatusCode::invalid_argument, reread.status().message());
   }
   return Status::success();
 }

@@ -4,13 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "model/rope_yarn.h"
 #include "util/errors.h"
+#include "util/regular_file.h"
 
 namespace ossrt {
 namespace {
@@ -128,16 +127,12 @@ Result<ModelConfig> parse_model_config(std::string_view json_text, const std::st
 }
 
 Result<ModelConfig> load_model_config(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  Result<std::string> text = read_regular_file(path, "config.json");
+  if (!text.ok() && text.status().code() == StatusCode::not_found) {
     return error(StatusCode::not_found, "%s: no such file (a checkpoint directory needs config.json)", path.c_str());
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return error(StatusCode::io_error, "%s: cannot open", path.c_str());
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return error(StatusCode::io_error, "%s: read failed", path.c_str());
-  return parse_model_config(text.str(), path.string());
+  if (!text.ok()) return text.status();
+  return parse_model_config(text.value(), path.string());
 }
 
 Status validate_model_config(const ModelConfig& c, const std::string& source) {

@@ -162,14 +162,33 @@ Result<std::vector<TensorEntry>> parse_safetensors(const uint8_t* data, size_t s
     uint64_t begin = static_cast<uint64_t>(e.data - payload);
     ranges.push_back(Range{begin, begin + e.bytes, &e.name});
   }
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  std::sort(ranges.begin(), ranges.end(),
+            [](const Range& a, const Range& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
   for (size_t i = 1; i < ranges.size(); ++i) {
+    if (ranges[i].begin > ranges[i - 1].end) {
+      return error(StatusCode::invalid_checkpoint,
+                   "%s: %llu bytes between tensors '%s' and '%s' belong to no tensor: the header does not describe "
+                   "the data (shifted or damaged file)",
+                   src, static_cast<unsigned long long>(ranges[i].begin - ranges[i - 1].end),
+                   ranges[i - 1].name->c_str(), ranges[i].name->c_str());
+    }
     if (ranges[i].begin < ranges[i - 1].end) {
       return error(StatusCode::invalid_checkpoint, "%s: tensors '%s' [%llu, %llu) and '%s' [%llu, %llu) overlap", src,
                    ranges[i - 1].name->c_str(), static_cast<unsigned long long>(ranges[i - 1].begin),
                    static_cast<unsigned long long>(ranges[i - 1].end), ranges[i].name->c_str(),
                    static_cast<unsigned long long>(ranges[i].begin), static_cast<unsigned long long>(ranges[i].end));
     }
+  }
+  // Like the safetensors library: the tensors cover the data section exactly,
+  // so a header one byte off (data shifted) or trailing bytes are caught here.
+  const uint64_t covered_from = ranges.empty() ? 0 : ranges.front().begin;
+  const uint64_t covered_to = ranges.empty() ? 0 : ranges.back().end;
+  if (covered_from != 0 || covered_to != payload_size) {
+    return error(StatusCode::invalid_checkpoint,
+                 "%s: the tensors cover bytes [%llu, %llu) of the %llu-byte data section: the header does not "
+                 "describe the data (truncated, shifted or padded file)",
+                 src, static_cast<unsigned long long>(covered_from), static_cast<unsigned long long>(covered_to),
+                 static_cast<unsigned long long>(payload_size));
   }
   return entries;
 }

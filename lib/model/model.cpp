@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "io/model_config.h"
+#include "io/tensor_validation.h"
 #include "model/model_impl.h"
 #include "util/errors.h"
 #include "util/mapped_file.h"
@@ -128,6 +129,18 @@ uint64_t fingerprint(const Checkpoint& checkpoint) {
 
 Model::~Model() = default;
 
+Status Model::Impl::check_files_unchanged() const {
+  for (const auto& file : checkpoint->files) {
+    if (file->changed()) {
+      return error(StatusCode::invalid_state,
+                   "%s was truncated or written since the model was loaded: its weights can no longer be trusted; "
+                   "load the model again (or load with weights_in_memory to be immune to file changes)",
+                   file->path().c_str());
+    }
+  }
+  return Status::success();
+}
+
 const ModelInfo& Model::info() const noexcept {
   return impl_->info;
 }
@@ -159,12 +172,15 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
       impl->profiler = std::make_unique<KernelProfiler>(impl->backend);
       impl->backend = impl->profiler->table();
     }
-    Result<std::unique_ptr<Checkpoint>> checkpoint = open_checkpoint(directory);
+    Result<std::unique_ptr<Checkpoint>> checkpoint = open_checkpoint(directory, options.weights_in_memory);
     if (!checkpoint.ok()) return checkpoint.status();
     impl->checkpoint = std::move(checkpoint.value());
     Result<ModelWeights> weights = bind_weights(*impl->checkpoint);
     if (!weights.ok()) return weights.status();
     impl->weights = std::move(weights.value());
+    if (options.validate_weights) {
+      if (Status s = validate_tensors(*impl->checkpoint); !s.ok()) return s;
+    }
     Placement placement(impl->backend, options, impl->weights.bytes);
     if (Status s = place_all(placement, impl->checkpoint->config, impl->weights); !s.ok()) return s;
 

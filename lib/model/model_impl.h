@@ -32,6 +32,11 @@ struct Model::Impl {
   }
 
   const ModelConfig& config() const noexcept { return info.config; }
+
+  // invalid_state once a mapped checkpoint file was truncated or written
+  // since load (see ModelOptions::weights_in_memory); sessions check it
+  // around every forward pass.
+  Status check_files_unchanged() const;
 };
 
 }  // namespace ossrt

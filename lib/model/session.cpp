@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -10,9 +11,25 @@
 
 #include "model/session_impl.h"
 #include "util/errors.h"
+#include "util/regular_file.h"
 #include "util/thread_scope.h"
 
 namespace ossrt {
+
+namespace {
+
+// Index of the first NaN or infinity, or values.size().
+size_t first_non_finite(std::span<const float> values) {
+  // Sums propagate NaN and infinity: one pass, and the search only when needed.
+  float sum = 0;
+  for (float v : values) sum += v * 0.0f;
+  if (sum == 0) return values.size();
+  for (size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i])) return i;
+  return values.size();
+}
+
+}  // namespace
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
@@ -35,7 +52,15 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
       return error(StatusCode::invalid_argument, "Session::create: numerics %d is not a Numerics value",
                    static_cast<int>(resolved.numerics));
     }
+    if (resolved.threads > kMaxSessionThreads) {
+      // OpenMP cannot start that many (libgomp exits the process when it fails).
+      return error(StatusCode::invalid_argument, "Session::create: threads %zu exceeds the limit of %zu",
+                   resolved.threads, kMaxSessionThreads);
+    }
+    // Neither a chunk nor the rewind room can usefully exceed the context;
+    // bounding both keeps the ring size (window + chunk + rewind) from overflowing.
     resolved.max_batch_tokens = std::min(resolved.max_batch_tokens, resolved.context_length);
+    resolved.rewind_tokens = std::min(resolved.rewind_tokens, resolved.context_length);
     auto impl = std::make_unique<Impl>();
     impl->model = std::move(model);
     impl->options = resolved;
@@ -74,6 +99,7 @@ Status Session::Impl::append(std::span<const TokenId> input, std::vector<float>*
                  s.tokens.size(), s.options.context_length);
   }
   if (input.empty()) return Status::success();
+  if (Status st = s.m().check_files_unchanged(); !st.ok()) return st;
   if (Status st = s.cache.reserve(s.tokens.size() + input.size()); !st.ok()) return st;
   const size_t chunk = s.options.max_batch_tokens;
   const ThreadCountScope threads(s.options.threads);
@@ -110,6 +136,20 @@ Status Session::Impl::append(std::span<const TokenId> input, std::vector<float>*
   }
   if (logits_all != nullptr) {
     std::copy(logits_all->end() - static_cast<std::ptrdiff_t>(vocab), logits_all->end(), last.begin());
+  }
+  // The weights were read during the call: a file rewritten meanwhile, or
+  // damaged weights, must not hand out logits as if nothing happened (greedy
+  // sampling of all-NaN logits would pick token 0 and carry on).
+  if (Status st = s.m().check_files_unchanged(); !st.ok()) {
+    s.logits.clear();
+    return st;
+  }
+  if (const size_t bad = first_non_finite(last); bad < last.size()) {
+    s.logits.clear();
+    return error(StatusCode::invalid_checkpoint,
+                 "Session::append: logit %zu at position %zu is %g: the weights are damaged (load with "
+                 "validate_weights to name the tensor)",
+                 bad, s.tokens.size() - 1, static_cast<double>(last[bad]));
   }
   s.logits.swap(last);
   return Status::success();
@@ -175,6 +215,7 @@ struct Reader {
   size_t at = 0;
   template <class T>
   bool get(T* items, size_t count) {
+    if (count == 0) return true;  // an empty vector's data() may be null: no memcpy
     if (count > (blob.size() - at) / sizeof(T)) return false;
     std::memcpy(static_cast<void*>(items), blob.data() + at, count * sizeof(T));
     at += count * sizeof(T);
@@ -367,11 +408,10 @@ Status Session::save_state_file(const std::filesystem::path& path) const noexcep
 
 Status Session::restore_state_file(const std::filesystem::path& path) noexcept {
   return guard("Session::restore_state_file", [&]() -> Status {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return error(StatusCode::io_error, "Session::restore_state_file: cannot open %s", path.c_str());
-    std::vector<uint8_t> blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) return error(StatusCode::io_error, "Session::restore_state_file: cannot read %s", path.c_str());
-    return impl_->restore(blob);
+    Result<std::string> blob = read_regular_file(path, "session state");
+    if (!blob.ok()) return blob.status();
+    const std::string& bytes = blob.value();
+    return impl_->restore(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
   });
 }
 

@@ -32,4 +32,11 @@ struct Session::Impl {
   Status restore(std::span<const uint8_t> blob);
 };
 
+// The Impl behind a Session, for library code that runs one call made of
+// several steps (chat_turn's token-by-token appends): Impl's functions leave
+// the cancel flag alone, where the public ones clear it on entry.
+struct SessionAccess {
+  static Session::Impl& impl(Session& session) noexcept { return *session.impl_; }
+};
+
 }  // namespace ossrt

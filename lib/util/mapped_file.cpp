@@ -9,40 +9,66 @@
 #include <cstring>
 
 #include "util/errors.h"
+#include "util/regular_file.h"
 
 namespace ossrt {
 
-Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    return error(err == ENOENT ? StatusCode::not_found : StatusCode::io_error, "%s: cannot open: %s", path.c_str(),
-                 std::strerror(err));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    int err = errno;
-    ::close(fd);
-    return error(StatusCode::io_error, "%s: not a regular file (%s)", path.c_str(), std::strerror(err));
-  }
-  size_t size = static_cast<size_t>(st.st_size);
+Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path& path, bool in_memory) {
+  Result<RegularFile> opened = open_regular_file(path, "checkpoint file");
+  if (!opened.ok()) return opened.status();
+  const RegularFile& file = opened.value();
+  const size_t size = file.size;
   const uint8_t* data = nullptr;
   if (size > 0) {
-    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    // In memory: anonymous pages (not new[]: a failure is a status, not an
+    // exception, at any size), filled by read().
+    void* p = in_memory ? ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                        : ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.fd, 0);
     if (p == MAP_FAILED) {
       int err = errno;
-      ::close(fd);
-      return error(err == ENOMEM ? StatusCode::out_of_memory : StatusCode::io_error, "%s: mmap of %zu bytes failed: %s",
-                   path.c_str(), size, std::strerror(err));
+      ::close(file.fd);
+      return error(err == ENOMEM ? StatusCode::out_of_memory : StatusCode::io_error, "%s: %s of %zu bytes failed: %s",
+                   path.c_str(), in_memory ? "allocating" : "mmap", size, std::strerror(err));
+    }
+    if (in_memory) {
+      size_t done = 0;
+      while (done < size) {
+        const ssize_t n = ::read(file.fd, static_cast<uint8_t*>(p) + done, size - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          const int err = n < 0 ? errno : 0;
+          ::munmap(p, size);
+          ::close(file.fd);
+          return error(StatusCode::io_error, "%s: read stopped at %zu of %zu bytes: %s", path.c_str(), done, size,
+                       err != 0 ? std::strerror(err) : "the file shrank");
+        }
+        done += static_cast<size_t>(n);
+      }
+      ::mprotect(p, size, PROT_READ);
     }
     data = static_cast<const uint8_t*>(p);
   }
-  ::close(fd);  // the mapping keeps the file alive
-  return std::unique_ptr<MappedFile>(new MappedFile(path, data, size));
+  auto mapped = std::unique_ptr<MappedFile>(new MappedFile(path, data, size));
+  if (in_memory || data == nullptr) {
+    ::close(file.fd);
+  } else {
+    mapped->fd_ = file.fd;
+    mapped->mtime_ns_ = file.mtime_ns;
+  }
+  return mapped;
 }
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool MappedFile::changed() const noexcept {
+  if (fd_ < 0) return false;
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return true;
+  const long long mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  return static_cast<size_t>(st.st_size) != size_ || mtime_ns != mtime_ns_;
 }
 
 namespace {

@@ -12,9 +12,12 @@ namespace ossrt {
 
 class MappedFile {
  public:
-  // Maps `path` read-only (private mapping, nothing is read until touched).
-  // Failure: not_found, io_error (message names the path and errno text).
-  static Result<std::unique_ptr<MappedFile>> open(const std::filesystem::path& path);
+  // Maps `path` read-only (private mapping, nothing is read until touched),
+  // or with `in_memory` reads it whole into private anonymous memory: then a
+  // later truncation or rewrite of the file cannot reach the bytes (no SIGBUS).
+  // Failure: not_found, permission_denied, invalid_argument (not a regular
+  // file), io_error, out_of_memory (messages name the path and errno text).
+  static Result<std::unique_ptr<MappedFile>> open(const std::filesystem::path& path, bool in_memory = false);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -23,12 +26,20 @@ class MappedFile {
   size_t size() const noexcept { return size_; }
   const std::filesystem::path& path() const noexcept { return path_; }
 
+  // Whether the mapped file was truncated or written since open (its size or
+  // modification time differ; fstat on the open descriptor, so a file renamed
+  // over the path, which leaves the mapped one intact, does not count).
+  // Always false for an in-memory copy. One fstat: about a microsecond.
+  bool changed() const noexcept;
+
  private:
   MappedFile(std::filesystem::path path, const uint8_t* data, size_t size)
       : path_(std::move(path)), data_(data), size_(size) {}
   std::filesystem::path path_;
   const uint8_t* data_;
   size_t size_;
+  int fd_ = -1;  // kept open (mapped files only) for changed()
+  long long mtime_ns_ = 0;
 };
 
 // Marks [data, data + bytes) of a mapping as read a few rows at a time (the

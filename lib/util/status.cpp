@@ -36,6 +36,8 @@ const char* status_code_name(StatusCode code) noexcept {
       return "internal";
     case StatusCode::buffer_too_small:
       return "buffer_too_small";
+    case StatusCode::permission_denied:
+      return "permission_denied";
   }
   return "unknown_status";
 }

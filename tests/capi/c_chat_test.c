@@ -357,7 +357,7 @@ static void test_state(const ossrt_model* model, const char* foreign_directory) 
   EXPECT(ossrt_session_reset(restored) == OSSRT_STATUS_OK);
   EXPECT(ossrt_session_restore_state_file(restored, path) == OSSRT_STATUS_OK);
   EXPECT(ossrt_session_get_num_tokens(restored, &n) == OSSRT_STATUS_OK && n == 43);
-  EXPECT(ossrt_session_restore_state_file(restored, "/nonexistent/state") == OSSRT_STATUS_IO_ERROR);
+  EXPECT(ossrt_session_restore_state_file(restored, "/nonexistent/state") == OSSRT_STATUS_NOT_FOUND);
   remove(path);
 
   blob[0] = 'X';

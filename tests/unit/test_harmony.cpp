@@ -304,6 +304,24 @@ TEST_CASE("lenient: junk or nothing after <|channel|>") {
   CHECK(empty.has_anomaly(AnomalyKind::bad_channel));
 }
 
+TEST_CASE("lenient: a malformed recipient is an anomaly and plain content, never a tool call") {
+  // A doubled <|channel|> used to give a call to "<|channel|>final".
+  Parsed doubled = parse_text("<|start|>assistant to=<|channel|><|channel|>final<|message|>hi<|call|>", std::nullopt);
+  REQUIRE(doubled.messages.size() == 1);
+  CHECK_FALSE(doubled.messages[0].recipient.has_value());
+  CHECK(doubled.messages[0].text() == "hi");
+  CHECK(doubled.has_anomaly(AnomalyKind::bad_recipient));
+  Parsed garbled = parse_text("<|channel|>commentary to=\xef\xbf\xbd<|message|>{}<|call|>", Role::assistant);
+  REQUIRE(garbled.messages.size() == 1);
+  CHECK_FALSE(garbled.messages[0].recipient.has_value());
+  CHECK(garbled.has_anomaly(AnomalyKind::bad_recipient));
+  // A well-formed name is still a recipient.
+  Parsed good = parse_text("<|channel|>commentary to=functions.get_weather<|message|>{}<|call|>", Role::assistant);
+  REQUIRE(good.messages.size() == 1);
+  CHECK(good.messages[0].recipient == std::optional<std::string>("functions.get_weather"));
+  CHECK_FALSE(good.has_anomaly(AnomalyKind::bad_recipient));
+}
+
 TEST_CASE("lenient: a doubled <|start|>") {
   Parsed parsed = parse_text("<|start|><|start|>assistant<|channel|>final<|message|>hi<|return|>", std::nullopt);
   REQUIRE(parsed.messages.size() == 1);

@@ -127,7 +127,7 @@ TEST_CASE("save_state / restore_state round-trip to identical logits, and refuse
   auto from_file = make_session(8);
   REQUIRE(from_file->restore_state_file(dir.path() / "state.bin").ok());
   CHECK(max_abs_diff(from_file->logits(), session->logits()) == 0.0f);
-  CHECK(from_file->restore_state_file(dir.path() / "missing.bin").code() == StatusCode::io_error);
+  CHECK(from_file->restore_state_file(dir.path() / "missing.bin").code() == StatusCode::not_found);
 
   // Corrupt, truncated and foreign blobs are refused; the session is unchanged.
   std::vector<uint8_t> bad = blob.value();
