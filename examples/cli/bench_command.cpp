@@ -27,7 +27,7 @@ constexpr const char* kBenchUsage =
     "usage: ossrt bench (--synthetic gpt-oss-20b|gpt-oss-120b [--layers N] [--seed S] [--cache DIR] | --model DIR)\n"
     "                   [--prompt-tokens 512] [--decode-tokens 128] [--depth 8192] [--depth-fill synthetic|prefill]\n"
     "                   [--chunk 512] [--threads N] [--backend NAME] [--bandwidth-mib 1024] [--numerics exact|fast]\n"
-    "                   [--profile] [--scaling] [--json]\n";
+    "                   [--weights-in-memory] [--profile] [--scaling] [--json]\n";
 
 struct BenchSettings {
   size_t prompt_tokens = 512, decode_tokens = 128, depth = 8192, chunk = 512, threads = 0, bandwidth_mib = 1024;
@@ -255,6 +255,7 @@ int run_bench(const Flags& flags) {
 
   ossrt::ModelOptions model_options;
   model_options.preload = true;
+  model_options.weights_in_memory = flags.count("weights-in-memory") > 0;
   model_options.profile_kernels = settings.profile;
   if (auto it = flags.find("backend"); it != flags.end()) model_options.backend = it->second;
   ProgressBar bar("loading");
@@ -344,12 +345,13 @@ int run_bench(const Flags& flags) {
         "\"decode_depth_tok_s\":%.3f,\"depth_ratio_pct\":%.1f,\"bandwidth_gbs\":%.2f,\"bandwidth_before_gbs\":%.2f,"
         "\"bandwidth_after_gbs\":%.2f,\"bytes_per_token\":%.0f,\"depth_bytes_per_token\":%.0f,"
         "\"roofline_tok_s\":%.3f,\"roofline_pct\":%.1f,\"decode_gbs\":%.2f,\"peak_rss_bytes\":%zu,"
-        "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f%s%s}\n",
+        "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f,\"weights_in_memory\":%s%s%s}\n",
         name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
         settings.prompt_tokens, settings.decode_tokens, settings.depth, fill_name, prefill_tok_s, prefill_gflops,
         shallow.tokens_per_s, deep.tokens_per_s, depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s,
         bytes_per_token, depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds,
-        generate_seconds, scaling_json, settings.profile ? profile_json(profiler.phases()).c_str() : "");
+        generate_seconds, model_options.weights_in_memory ? "true" : "false", scaling_json,
+        settings.profile ? profile_json(profiler.phases()).c_str() : "");
     return 0;
   }
   std::printf("ossrt bench: %s, %lld layers, backend %s, %s numerics, %d threads\n", name.c_str(),
@@ -377,8 +379,10 @@ int run_bench(const Flags& flags) {
       ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth " + std::to_string(settings.depth))
           .c_str(),
       deep.tokens_per_s, depth_ratio_pct, depth_bytes / 1e9, fill_name, fill_seconds);
-  std::printf("  %-34s %10.3f GB  weights mmapped; KV and scratch for %zu positions\n", "peak RSS",
-              static_cast<double>(peak_rss) / 1e9, session_options.context_length);
+  std::printf("  %-34s %10.3f GB  weights %s; KV and scratch for %zu positions\n", "peak RSS",
+              static_cast<double>(peak_rss) / 1e9,
+              model_options.weights_in_memory ? "in private memory (2 MiB pages)" : "mmapped",
+              session_options.context_length);
   std::printf("  %-34s %10.1f s\n", "model load (preload)", load_seconds);
   for (const PhaseProfile& p : profiler.phases()) print_profile(p);
   return 0;

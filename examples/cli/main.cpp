@@ -27,7 +27,7 @@ constexpr const char* kUsage =
     "      writes a checkpoint with random weights in the original layout (meaningless output, real shapes)\n"
     "  ossrt bench (--synthetic gpt-oss-20b|gpt-oss-120b [--layers N] | --model DIR) [--prompt-tokens N]\n"
     "              [--decode-tokens N] [--depth N] [--depth-fill synthetic|prefill] [--chunk N] [--threads N]\n"
-    "              [--numerics exact|fast] [--profile] [--scaling] [--json]\n"
+    "              [--numerics exact|fast] [--weights-in-memory] [--profile] [--scaling] [--json]\n"
     "      prefill and decode speed against the measured memory-bandwidth roofline, peak RSS\n"
     "  ossrt --version\n";
 
@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   if (command == "tokenize") return run_tokenize(argc, argv);
   if (command == "detokenize") return run_detokenize(argc, argv);
   Flags flags;
-  if (!parse_flags(argc, argv, 2, flags, {"show-reasoning", "json", "profile", "scaling"})) return 2;
+  if (!parse_flags(argc, argv, 2, flags, {"show-reasoning", "json", "profile", "scaling", "weights-in-memory"}))
+    return 2;
   if (command == "chat") return run_chat(flags);
   if (command == "generate") return run_generate(flags);
   if (command == "info") return run_info(flags);

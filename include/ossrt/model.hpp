@@ -82,7 +82,10 @@ struct ModelOptions {
   // the model stays unusable; but a truncation *during* a call raises SIGBUS,
   // as with any memory-mapped file. true: every file is read into private
   // memory during load (weight bytes of RAM, a full read at load): whatever
-  // then happens to the files, the model is unaffected.
+  // then happens to the files, the model is unaffected. That memory asks for
+  // 2 MiB pages, and decode runs faster from it (gpt-oss-20b on a 2-core Zen
+  // 5: 10.2 against 7.1-8.1 tok/s; the README's Performance section); the
+  // file's pages are dropped from the page cache as they are copied.
   bool weights_in_memory = false;
   // Scans every weight during load (a full read) and fails with
   // invalid_checkpoint naming the first damaged tensor: a NaN or infinity in

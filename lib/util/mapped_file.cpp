@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -31,9 +32,22 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
                    path.c_str(), in_memory ? "allocating" : "mmap", size, std::strerror(err));
     }
     if (in_memory) {
+      // 2 MiB pages (THP "madvise" mode grants them only when asked): the
+      // kernels read experts and rows scattered over gigabytes, and with 4
+      // KiB pages every few rows cost a TLB miss. gpt-oss-20b, Zen 5, 2
+      // threads, fast numerics: decode 10.2 tok/s (MoE 37 ms per token)
+      // against 7.1-8.1 mapped from the page cache (MoE 52-64 ms) and
+      // 7.8-9.1 in 4 KiB anonymous pages.
+      static_cast<void>(::madvise(p, size, MADV_HUGEPAGE));
+      // Read in chunks, each dropped from the page cache once copied, so the
+      // file's bytes are not held twice (the copy is the one that counts).
+      constexpr size_t kChunk = size_t{256} << 20;
       size_t done = 0;
       while (done < size) {
-        const ssize_t n = ::read(file.fd, static_cast<uint8_t*>(p) + done, size - done);
+        const ssize_t n = ::read(file.fd, static_cast<uint8_t*>(p) + done, std::min(kChunk, size - done));
+        if (n > 0) {
+          static_cast<void>(::posix_fadvise(file.fd, static_cast<off_t>(done), n, POSIX_FADV_DONTNEED));
+        }
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
           const int err = n < 0 ? errno : 0;
