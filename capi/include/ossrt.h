@@ -149,9 +149,9 @@ typedef struct ossrt_model_options {
    * INVALID_STATE once one was truncated or written (the model stays
    * unusable), but a truncation during a running call raises SIGBUS, as with
    * any memory-mapped file. Use 1 when files may change under the process,
-   * or for speed where RAM allows: that memory asks for 2 MiB pages, and
-   * decode runs faster from it (gpt-oss-20b, 2-core Zen 5: 10.2 against
-   * 7.1-8.1 tok/s mapped). */
+   * or for steady speed where RAM allows: that memory asks for 2 MiB pages
+   * (gpt-oss-20b, 2-core Zen 5: 10.1-10.8 tok/s; mapped, 7.8-8.0 while the
+   * page cache holds the files from being written, 10.0-10.2 once read). */
   int32_t weights_in_memory;
   /* Non-zero: scan every weight during load (a full read); a NaN or infinity,
    * or an MXFP4 scale of 255, fails the load with INVALID_CHECKPOINT naming

@@ -83,9 +83,11 @@ struct ModelOptions {
   // as with any memory-mapped file. true: every file is read into private
   // memory during load (weight bytes of RAM, a full read at load): whatever
   // then happens to the files, the model is unaffected. That memory asks for
-  // 2 MiB pages, and decode runs faster from it (gpt-oss-20b on a 2-core Zen
-  // 5: 10.2 against 7.1-8.1 tok/s; the README's Performance section); the
-  // file's pages are dropped from the page cache as they are copied.
+  // 2 MiB pages, so decode speed no longer depends on how the page cache
+  // holds the files (gpt-oss-20b on a 2-core Zen 5: 10.1-10.8 tok/s; mapped,
+  // 10.0-10.2 when the files were read into the page cache, 7.8-8.0 when it
+  // held them from being written; README, Performance). The files' pages are
+  // dropped from the page cache as they are copied.
   bool weights_in_memory = false;
   // Scans every weight during load (a full read) and fails with
   // invalid_checkpoint naming the first damaged tensor: a NaN or infinity in

@@ -35,9 +35,10 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
       // 2 MiB pages (THP "madvise" mode grants them only when asked): the
       // kernels read experts and rows scattered over gigabytes, and with 4
       // KiB pages every few rows cost a TLB miss. gpt-oss-20b, Zen 5, 2
-      // threads, fast numerics: decode 10.2 tok/s (MoE 37 ms per token)
-      // against 7.1-8.1 mapped from the page cache (MoE 52-64 ms) and
-      // 7.8-9.1 in 4 KiB anonymous pages.
+      // threads, fast numerics: MoE 36-37 ms per token, 10.1-10.8 tok/s;
+      // mapped, 37-38 ms when the loader read the file into the page cache
+      // (2 MiB folios here) but 54 ms (7.8-8.0 tok/s) when the page cache
+      // held it from being written (a fresh copy or download).
       static_cast<void>(::madvise(p, size, MADV_HUGEPAGE));
       // Read in chunks, each dropped from the page cache once copied, so the
       // file's bytes are not held twice (the copy is the one that counts).
