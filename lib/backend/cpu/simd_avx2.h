@@ -45,6 +45,8 @@ struct Simd {
   // half the L1).
   static constexpr size_t kPanelRows = 6;
   static constexpr size_t kDepthBlock = 256;
+  // Rows per decode GEMV step (matmul_kernel.h dot_rows): 8 accumulators of the 16 registers.
+  static constexpr size_t kGemvRows = 4;
   // Q15 expert inputs (mxfp4_q15.h) in pairs of blocks: 256-bit products.
   static constexpr size_t kQ15GroupBlocks = 2;
 

@@ -42,6 +42,8 @@ struct Simd {
   // 32-token strips, a third to a half of the L1).
   static constexpr size_t kPanelRows = 12;
   static constexpr size_t kDepthBlock = 128;
+  // Rows per decode GEMV step (matmul_kernel.h dot_rows): 16 accumulators.
+  static constexpr size_t kGemvRows = 8;
   // Q15 expert inputs (mxfp4_q15.h) in groups of 4 blocks: 512-bit products.
   static constexpr size_t kQ15GroupBlocks = 4;
 
