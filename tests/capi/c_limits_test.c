@@ -142,6 +142,26 @@ static void test_struct_sizes(const char* directory) {
   ossrt_model_destroy(model);
 }
 
+/* Item 3 and 8 through the ABI: the in-memory and validating loads of an
+ * intact model give the mapped load's logits. */
+static void test_load_modes(const ossrt_model* mapped, const char* directory) {
+  static float expected[4096], got[4096];
+  ossrt_model_options options;
+  ossrt_model* model = NULL;
+  size_t vocab = run_prompt(mapped, NULL, expected, 4096), j;
+  ossrt_model_options_init(&options);
+  EXPECT(options.weights_in_memory == 0 && options.validate_weights == 0);
+  options.weights_in_memory = 1;
+  options.validate_weights = 1;
+  EXPECT(ossrt_model_load(directory, &options, &model) == OSSRT_STATUS_OK);
+  if (model == NULL) return;
+  EXPECT(run_prompt(model, NULL, got, 4096) == vocab);
+  for (j = 0; j < vocab; ++j)
+    if (got[j] != expected[j]) break;
+  EXPECT(j == vocab);
+  ossrt_model_destroy(model);
+}
+
 int main(int argc, char** argv) {
   ossrt_model* model = NULL;
   if (argc != 2) {
@@ -153,6 +173,7 @@ int main(int argc, char** argv) {
   test_size_options(model);
   test_threads(model);
   test_struct_sizes(argv[1]);
+  test_load_modes(model, argv[1]);
   ossrt_model_destroy(model);
   printf("%d passed, %d failed\n", passes, failures);
   return failures == 0 ? 0 : 1;
