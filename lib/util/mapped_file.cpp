@@ -46,9 +46,6 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
       size_t done = 0;
       while (done < size) {
         const ssize_t n = ::read(file.fd, static_cast<uint8_t*>(p) + done, std::min(kChunk, size - done));
-        if (n > 0) {
-          static_cast<void>(::posix_fadvise(file.fd, static_cast<off_t>(done), n, POSIX_FADV_DONTNEED));
-        }
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
           const int err = n < 0 ? errno : 0;
@@ -57,6 +54,7 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
           return error(StatusCode::io_error, "%s: read stopped at %zu of %zu bytes: %s", path.c_str(), done, size,
                        err != 0 ? std::strerror(err) : "the file shrank");
         }
+        static_cast<void>(::posix_fadvise(file.fd, static_cast<off_t>(done), n, POSIX_FADV_DONTNEED));
         done += static_cast<size_t>(n);
       }
       ::mprotect(p, size, PROT_READ);

@@ -9,10 +9,8 @@
 // (ossrt-bench-kernels). One int8 digit would be about 6.5 operations and 29
 // GB/s in a prototype of the loop, but too coarse: see q15.h.
 // The AVX-512 level multiplies groups of 4 blocks in 512-bit registers
-// (OSSRT_CPU_Q15_ZMM), each int32 lane summing 8 products of one block with
-// the bias of its codes taken off as an integer: about 5 operations per 32
-// weights. Include it inside the level's target region, after its simd
-// header: it lands in the level's namespace.
+// instead (mxfp4_q15_zmm.h), and this code takes the rest of a row. Include it inside the level's target region, after
+// its simd header: it lands in the level's namespace.
 #pragma once
 
 #ifndef OSSRT_CPU_KERNEL_NAMESPACE
@@ -21,7 +19,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "backend/cpu/kernel_util.h"
@@ -45,7 +42,7 @@ struct Q15Vector {
   const int16_t* values;    // the values in element order, for mxfp4_q15_gemm.h (null unless asked for)
   // 512-bit groups only (null elsewhere), per block 4 lanes of 8 elements:
   const int32_t* lane_bias;  // 12 * the sum of the lane's values (the codes' offset, see code_table)
-  const float* lane_scale;   // the block's half_scale
+  const float* lane_scale;   // the block's half_scale, spread so a group loads it instead of permuting
 };
 
 // The group of blocks that block b of a `count`-block row belongs to: its
@@ -71,18 +68,18 @@ class Q15Vectors {
         half_scale_(count * blocks()),
         offset_(count * blocks()),
         values_(with_values ? count * width : 0),
-        lane_bias_(kLanes ? count * blocks() * kLanesPerBlock : 0),
-        lane_scale_(kLanes ? count * blocks() * kLanesPerBlock : 0) {}
+        lane_bias_(kZmmLanes ? count * blocks() * kZmmLanesPerBlock : 0),
+        lane_scale_(kZmmLanes ? count * blocks() * kZmmLanesPerBlock : 0) {}
 
   size_t blocks() const { return width_ / kQ15BlockElements; }
   Q15Vector vector(size_t v) const {
-    const size_t lanes = v * blocks() * kLanesPerBlock;
+    const size_t lanes = v * blocks() * kZmmLanesPerBlock;
     return Q15Vector{digits_.data() + v * 2 * width_,
                      half_scale_.data() + v * blocks(),
                      offset_.data() + v * blocks(),
                      values_.empty() ? nullptr : values_.data() + v * width_,
-                     kLanes ? lane_bias_.data() + lanes : nullptr,
-                     kLanes ? lane_scale_.data() + lanes : nullptr};
+                     kZmmLanes ? lane_bias_.data() + lanes : nullptr,
+                     kZmmLanes ? lane_scale_.data() + lanes : nullptr};
   }
 
   // Quantizes vector v from src, whose block element j sits at
@@ -102,7 +99,7 @@ class Q15Vectors {
       // its odd elements and its low digits are from there.
       int8_t* start = digits_.data() + v * 2 * width_ + group.first * 64 + (b - group.first) * kHalf;
       const size_t odd_offset = group.size * kHalf, low_offset = group.size * 2 * kHalf;
-      int sum = 0, lane_sums[kLanesPerBlock] = {};
+      int sum = 0, lane_sums[kZmmLanesPerBlock] = {};
       for (size_t j = 0; j < kQ15BlockElements; ++j) {
         const int value = values[j];
         const int high = (value + 64) >> 7;  // floor: value - 128 * high is within -64..63
@@ -110,7 +107,7 @@ class Q15Vectors {
         slot[0] = static_cast<int8_t>(high);
         slot[low_offset] = static_cast<int8_t>(value - 128 * high);
         sum += value;
-        lane_sums[j / (kQ15BlockElements / kLanesPerBlock)] += value;
+        lane_sums[j / (kQ15BlockElements / kZmmLanesPerBlock)] += value;
         if (!values_.empty()) values_[v * width_ + b * kQ15BlockElements + j] = static_cast<int16_t>(value);
         if (dequantized != nullptr) {
           dequantized[b * kQ15BlockElements + Simd::decode_order(j)] = static_cast<float>(value) * scale;
@@ -118,9 +115,9 @@ class Q15Vectors {
       }
       half_scale_[v * blocks() + b] = scale / 2;
       offset_[v * blocks() + b] = scale / 2 * static_cast<float>(12 * sum);
-      for (size_t l = 0; l < (kLanes ? kLanesPerBlock : 0); ++l) {
-        lane_bias_[(v * blocks() + b) * kLanesPerBlock + l] = 12 * lane_sums[l];
-        lane_scale_[(v * blocks() + b) * kLanesPerBlock + l] = scale / 2;
+      for (size_t l = 0; l < (kZmmLanes ? kZmmLanesPerBlock : 0); ++l) {
+        lane_bias_[(v * blocks() + b) * kZmmLanesPerBlock + l] = 12 * lane_sums[l];
+        lane_scale_[(v * blocks() + b) * kZmmLanesPerBlock + l] = scale / 2;
       }
     }
   }
@@ -128,8 +125,8 @@ class Q15Vectors {
  private:
   // Whether the level multiplies 512-bit groups, whose int32 lanes each sum
   // 8 consecutive elements of a block.
-  static constexpr bool kLanes = Simd::kQ15GroupBlocks == 4;
-  static constexpr size_t kLanesPerBlock = 4;
+  static constexpr bool kZmmLanes = Simd::kQ15GroupBlocks == 4;
+  static constexpr size_t kZmmLanesPerBlock = 4;
 
   size_t width_;
   std::vector<int8_t> digits_;
