@@ -13,6 +13,17 @@
 
 namespace ossrt::capi {
 
+namespace {
+
+// Whether a table's last field ends where T does, up to tail padding: a
+// field appended to T but not to its table fails this at compile time.
+template <class T, size_t N>
+constexpr bool lists_every_field(const FieldSpan (&fields)[N]) {
+  return fields[N - 1].end <= sizeof(T) && sizeof(T) - fields[N - 1].end < 8;
+}
+
+}  // namespace
+
 std::span<const FieldSpan> fields_of(const ossrt_model_options*) noexcept {
   static constexpr FieldSpan fields[] = {
       OSSRT_FIELD(ossrt_model_options, struct_size),       OSSRT_FIELD(ossrt_model_options, backend),
@@ -20,8 +31,7 @@ std::span<const FieldSpan> fields_of(const ossrt_model_options*) noexcept {
       OSSRT_FIELD(ossrt_model_options, progress),          OSSRT_FIELD(ossrt_model_options, progress_user_data),
       OSSRT_FIELD(ossrt_model_options, weights_in_memory), OSSRT_FIELD(ossrt_model_options, validate_weights),
   };
-  static_assert(fields[std::size(fields) - 1].end <= sizeof(ossrt_model_options) &&
-                    sizeof(ossrt_model_options) - fields[std::size(fields) - 1].end < 8,
+  static_assert(lists_every_field<ossrt_model_options>(fields),
                 "a field was appended to ossrt_model_options: list it here");
   return fields;
 }
@@ -37,8 +47,7 @@ std::span<const FieldSpan> fields_of(const ossrt_session_options*) noexcept {
       OSSRT_FIELD(ossrt_session_options, threads),
       OSSRT_FIELD(ossrt_session_options, numerics),
   };
-  static_assert(fields[std::size(fields) - 1].end <= sizeof(ossrt_session_options) &&
-                    sizeof(ossrt_session_options) - fields[std::size(fields) - 1].end < 8,
+  static_assert(lists_every_field<ossrt_session_options>(fields),
                 "a field was appended to ossrt_session_options: list it here");
   return fields;
 }
@@ -59,8 +68,7 @@ std::span<const FieldSpan> fields_of(const ossrt_sampler_options*) noexcept {
       OSSRT_FIELD(ossrt_sampler_options, n_bias),
       OSSRT_FIELD(ossrt_sampler_options, seed),
   };
-  static_assert(fields[std::size(fields) - 1].end <= sizeof(ossrt_sampler_options) &&
-                    sizeof(ossrt_sampler_options) - fields[std::size(fields) - 1].end < 8,
+  static_assert(lists_every_field<ossrt_sampler_options>(fields),
                 "a field was appended to ossrt_sampler_options: list it here");
   return fields;
 }
@@ -71,8 +79,7 @@ std::span<const FieldSpan> fields_of(const ossrt_encode_options*) noexcept {
       OSSRT_FIELD(ossrt_encode_options, allowed_ids), OSSRT_FIELD(ossrt_encode_options, n_allowed),
       OSSRT_FIELD(ossrt_encode_options, raw_bytes),
   };
-  static_assert(fields[std::size(fields) - 1].end <= sizeof(ossrt_encode_options) &&
-                    sizeof(ossrt_encode_options) - fields[std::size(fields) - 1].end < 8,
+  static_assert(lists_every_field<ossrt_encode_options>(fields),
                 "a field was appended to ossrt_encode_options: list it here");
   return fields;
 }
@@ -87,8 +94,7 @@ std::span<const FieldSpan> fields_of(const ossrt_system_options*) noexcept {
       OSSRT_FIELD(ossrt_system_options, browser_tool),
       OSSRT_FIELD(ossrt_system_options, python_tool),
   };
-  static_assert(fields[std::size(fields) - 1].end <= sizeof(ossrt_system_options) &&
-                    sizeof(ossrt_system_options) - fields[std::size(fields) - 1].end < 8,
+  static_assert(lists_every_field<ossrt_system_options>(fields),
                 "a field was appended to ossrt_system_options: list it here");
   return fields;
 }
@@ -100,8 +106,7 @@ std::span<const FieldSpan> fields_of(const ossrt_render_options*) noexcept {
       OSSRT_FIELD(ossrt_render_options, next_role),
       OSSRT_FIELD(ossrt_render_options, auto_drop_analysis),
   };
-  static_assert(fields[std::size(fields) - 1].end <= sizeof(ossrt_render_options) &&
-                    sizeof(ossrt_render_options) - fields[std::size(fields) - 1].end < 8,
+  static_assert(lists_every_field<ossrt_render_options>(fields),
                 "a field was appended to ossrt_render_options: list it here");
   return fields;
 }
@@ -114,8 +119,7 @@ std::span<const FieldSpan> fields_of(const ossrt_chat_options*) noexcept {
       OSSRT_FIELD(ossrt_chat_options, auto_drop_analysis), OSSRT_FIELD(ossrt_chat_options, on_event),
       OSSRT_FIELD(ossrt_chat_options, on_event_user_data),
   };
-  static_assert(fields[std::size(fields) - 1].end <= sizeof(ossrt_chat_options) &&
-                    sizeof(ossrt_chat_options) - fields[std::size(fields) - 1].end < 8,
+  static_assert(lists_every_field<ossrt_chat_options>(fields),
                 "a field was appended to ossrt_chat_options: list it here");
   return fields;
 }
