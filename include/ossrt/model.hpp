@@ -17,7 +17,7 @@
 
 namespace ossrt {
 
-// The 16 keys of the original gpt-oss `config.json` (see docs/gpt-oss.md §1).
+// The 16 keys of the original gpt-oss `config.json` (see docs/model.md §1).
 struct ModelConfig {
   int64_t num_hidden_layers = 0;
   int64_t num_experts = 0;

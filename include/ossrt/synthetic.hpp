@@ -16,7 +16,7 @@
 namespace ossrt {
 
 // Configuration by preset name:
-//   "gpt-oss-20b", "gpt-oss-120b"  the real models' shapes (docs/gpt-oss.md §1);
+//   "gpt-oss-20b", "gpt-oss-120b"  the real models' shapes (docs/model.md §1);
 //   "tiny-chat"                    the full 201,088-id vocabulary (so harmony's
 //                                  special tokens exist) at width 32: ~26 MB;
 //   "small"                        97 ids, every feature active (YaRN, window,

@@ -1,5 +1,5 @@
 // Rotary position embedding with static YaRN ("NTK-by-parts") scaling,
-// half-split rotation (docs/gpt-oss.md §3).
+// half-split rotation (docs/model.md §3).
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,4 @@
-// Typed, shape-checked views of a checkpoint's tensors (docs/gpt-oss.md §4.1).
+// Typed, shape-checked views of a checkpoint's tensors (docs/model.md §4).
 // Nothing is copied: every pointer refers to mapped file bytes.
 #pragma once
 

@@ -1,4 +1,4 @@
-// An independent forward pass written straight from docs/gpt-oss.md: double
+// An independent forward pass written straight from docs/model.md: double
 // precision, no KV cache, the whole sequence at once, its own decoding of
 // bf16 and MXFP4. Tests compare the library against it on configurations for
 // which no golden outputs exist.

@@ -1,4 +1,4 @@
-// bf16 and MXFP4 scalar decoding (docs/gpt-oss.md §4.1).
+// bf16 and MXFP4 scalar decoding (docs/model.md §4.1).
 #include <doctest/doctest.h>
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// YaRN constants of the real models (docs/gpt-oss.md §3) and table shape.
+// YaRN constants of the real models (docs/model.md §3) and table shape.
 #include <doctest/doctest.h>
 
 #include <cmath>
