@@ -7,13 +7,15 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <string>
 #include <string_view>
 
-#include "ossrt/model.hpp"
-#include "ossrt/session.hpp"
+#include "ossrt/model_config.hpp"
 #include "ossrt/status.hpp"
 
 namespace ossrt {
+
+class Session;  // ossrt/session.hpp
 
 // Configuration by preset name:
 //   "gpt-oss-20b", "gpt-oss-120b"  the real models' shapes (docs/model.md §1);

@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "io/safetensors.h"
-#include "ossrt/model.hpp"
+#include "ossrt/model_config.hpp"
+#include "ossrt/status.hpp"
 #include "util/mapped_file.h"
 
 namespace ossrt {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "ossrt/model.hpp"
+#include "ossrt/model_config.hpp"
 
 namespace ossrt {
 

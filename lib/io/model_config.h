@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <string_view>
 
-#include "ossrt/model.hpp"
+#include "ossrt/model_config.hpp"
 #include "ossrt/status.hpp"
 
 namespace ossrt {
