@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ossrt/kernel_timing.hpp"
 #include "ossrt/model_config.hpp"
 #include "ossrt/runtime.hpp"
 #include "ossrt/status.hpp"
@@ -76,16 +77,6 @@ struct ModelOptions {
   // Without it damaged weights load and surface later as non-finite logits,
   // which append reports (invalid_checkpoint) instead of handing them out.
   bool validate_weights = false;
-};
-
-// One row of Model::kernel_profile: a kernel at one shape, e.g.
-// "matmul 5120x2880" (out x in), "moe 2880x2880 top-4", "attention window 128".
-struct KernelTiming {
-  std::string kernel;
-  uint64_t calls = 0;
-  double seconds = 0;  // wall time inside the calls (on the calling thread)
-  double bytes = 0;    // weight and KV-cache bytes the calls read (KV store: write); activations not counted
-  double flops = 0;    // floating-point operations, an FMA counted as two
 };
 
 class Model {

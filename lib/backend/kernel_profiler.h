@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "ossrt/model.hpp"
+#include "ossrt/kernel_timing.hpp"
 
 namespace ossrt {
 

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <string>
 #include <vector>
 
-#include "model/rope_yarn.h"
 #include "util/errors.h"
 #include "util/regular_file.h"
 
@@ -76,6 +76,14 @@ Status read_float(simdjson::dom::element value, const FloatKey& key, ModelConfig
 }
 
 }  // namespace
+
+YarnBand yarn_band(const ModelConfig& c) noexcept {
+  double half = static_cast<double>(c.head_dim) / 2.0;
+  double l0 = static_cast<double>(c.initial_context_length);
+  double log_theta = std::log(c.rope_theta);
+  return YarnBand{half * std::log(l0 / (c.rope_ntk_beta * 2.0 * std::numbers::pi)) / log_theta,
+                  half * std::log(l0 / (c.rope_ntk_alpha * 2.0 * std::numbers::pi)) / log_theta};
+}
 
 Result<ModelConfig> parse_model_config(std::string_view json_text, const std::string& source) {
   simdjson::dom::parser parser;

@@ -9,6 +9,14 @@
 
 namespace ossrt {
 
+// YaRN's blend band of the rotation pairs (docs/model.md §3): pairs below `low` keep the original
+// frequency, pairs above `high` are interpolated by the scaling factor.
+struct YarnBand {
+  double low = 0;
+  double high = 0;
+};
+YarnBand yarn_band(const ModelConfig& config) noexcept;
+
 // Parses the JSON text of a config.json (`source` names it in messages).
 // Exactly the 16 keys are accepted, as the reference's ModelConfig(**json)
 // does; each must have the right type and a value the model math allows.

@@ -6,14 +6,6 @@
 
 namespace ossrt {
 
-YarnBand yarn_band(const ModelConfig& c) noexcept {
-  double half = static_cast<double>(c.head_dim) / 2.0;
-  double l0 = static_cast<double>(c.initial_context_length);
-  double log_theta = std::log(c.rope_theta);
-  return YarnBand{half * std::log(l0 / (c.rope_ntk_beta * 2.0 * std::numbers::pi)) / log_theta,
-                  half * std::log(l0 / (c.rope_ntk_alpha * 2.0 * std::numbers::pi)) / log_theta};
-}
-
 RopeYarn::RopeYarn(const ModelConfig& c) {
   size_t half = static_cast<size_t>(c.head_dim / 2);
   inv_freq_.resize(half);

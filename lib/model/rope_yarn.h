@@ -5,17 +5,9 @@
 #include <cstddef>
 #include <vector>
 
-#include "ossrt/model.hpp"
+#include "io/model_config.h"
 
 namespace ossrt {
-
-// Blend band of the rotation pairs: pairs below `low` keep the original
-// frequency, pairs above `high` are interpolated by the scaling factor.
-struct YarnBand {
-  double low = 0;
-  double high = 0;
-};
-YarnBand yarn_band(const ModelConfig& config) noexcept;
 
 class RopeYarn {
  public:
