@@ -3,9 +3,11 @@
 #
 # A fenced block becomes (part of) a program when the line before it is
 #   <!-- doc-test: NAME -->
-# Blocks with the same NAME, in file order, are concatenated into one program,
-# so prose may sit between its parts. The fence's language decides what the
-# program is and how it runs (MODEL = the tiny chat model, also argv[1]):
+# or <!-- doc-test: NAME model=KEY --> to run it on another test model (KEY is
+# registered below with ossrt_doc_model). Blocks with the same NAME, in file
+# order, are concatenated into one program, so prose may sit between its parts.
+# The fence's language decides what the program is and how it runs (MODEL = the
+# model's directory, also argv[1]; the tiny chat model by default):
 #   c       compiled as C99 against the C ABI, run as `prog MODEL`
 #   cpp     compiled as C++20 against the C++ API, run as `prog MODEL`
 #   python  run with the binding on the path, as `python3 prog.py MODEL`
@@ -13,6 +15,13 @@
 # A block in one of those languages without the marker fails the configure:
 # an example nobody runs is the one that rots. Output and other text use
 # ```text or ```json.
+
+# ossrt_doc_model(KEY DIRECTORY FIXTURE): a model the guides' programs may run on.
+function(ossrt_doc_model key directory fixture)
+  set(OSSRT_DOC_MODEL_${key} ${directory} PARENT_SCOPE)
+  set(OSSRT_DOC_FIXTURE_${key} ${fixture} PARENT_SCOPE)
+endfunction()
+ossrt_doc_model(tiny-chat ${OSSRT_TINY_CHAT} tiny_chat)
 
 set(OSSRT_DOC_SNIPPET_DIR ${CMAKE_CURRENT_BINARY_DIR}/doc-snippets)
 file(REMOVE_RECURSE ${OSSRT_DOC_SNIPPET_DIR})
@@ -47,8 +56,16 @@ foreach(doc ${doc_files})
     string(FIND "${before_stripped}" "\n" last_newline REVERSE)
     math(EXPR last_line_start "${last_newline} + 1")
     string(SUBSTRING "${before_stripped}" ${last_line_start} -1 last_line)
-    if(last_line MATCHES "^<!-- doc-test: ([A-Za-z0-9_-]+) -->$")
+    set(marker_model tiny-chat)
+    if(last_line MATCHES "^<!-- doc-test: ([A-Za-z0-9_-]+)( model=([A-Za-z0-9_-]+))? -->$")
       set(marker ${CMAKE_MATCH_1})
+      if(CMAKE_MATCH_3)
+        set(marker_model ${CMAKE_MATCH_3})
+      endif()
+      if(NOT DEFINED OSSRT_DOC_MODEL_${marker_model})
+        message(FATAL_ERROR "docs/${doc_name}: doc-test ${marker} names model '${marker_model}', which no "
+                            "ossrt_doc_model() registers")
+      endif()
     endif()
     math(EXPR after_fence "${fence} + 3")
     string(SUBSTRING "${text}" ${after_fence} -1 text)
@@ -78,7 +95,7 @@ foreach(doc ${doc_files})
     if(NOT marker IN_LIST doc_programs)
       list(APPEND doc_programs ${marker})
       set(doc_language_${marker} ${language})
-      set(doc_source_${marker} ${doc_name})
+      set(doc_model_${marker} ${marker_model})
       file(WRITE ${program} "")
     elseif(NOT doc_language_${marker} STREQUAL language)
       message(FATAL_ERROR "docs/${doc_name}: doc-test ${marker} mixes ${doc_language_${marker}} and ${language}")
@@ -91,27 +108,28 @@ foreach(name ${doc_programs})
   set(language ${doc_language_${name}})
   set(program ${OSSRT_DOC_SNIPPET_DIR}/${name}.${doc_extension_${language}})
   set(test_name docs.${name})
+  set(model ${OSSRT_DOC_MODEL_${doc_model_${name}}})
   if(language STREQUAL "c")
     ossrt_add_c99_test(ossrt-doc-${name} ${program})
     target_compile_definitions(ossrt-doc-${name} PRIVATE _POSIX_C_SOURCE=200809L)
     target_link_libraries(ossrt-doc-${name} PRIVATE m)
-    add_test(NAME ${test_name} COMMAND ossrt-doc-${name} ${OSSRT_TINY_CHAT})
+    add_test(NAME ${test_name} COMMAND ossrt-doc-${name} ${model})
   elseif(language STREQUAL "cpp")
     add_executable(ossrt-doc-${name} ${program})
     target_link_libraries(ossrt-doc-${name} PRIVATE ossrt::ossrt ossrt_compile_options)
-    add_test(NAME ${test_name} COMMAND ossrt-doc-${name} ${OSSRT_TINY_CHAT})
+    add_test(NAME ${test_name} COMMAND ossrt-doc-${name} ${model})
   elseif(language STREQUAL "python")
     if(NOT Python3_Interpreter_FOUND)
       continue()
     endif()
-    add_test(NAME ${test_name} COMMAND ${Python3_EXECUTABLE} ${program} ${OSSRT_TINY_CHAT})
+    add_test(NAME ${test_name} COMMAND ${Python3_EXECUTABLE} ${program} ${model})
     set_tests_properties(${test_name} PROPERTIES ENVIRONMENT "${OSSRT_PYTHON_ENV}")
   else()
     set(work_dir ${OSSRT_DOC_SNIPPET_DIR}/${name}.work)
     file(MAKE_DIRECTORY ${work_dir})
     add_test(NAME ${test_name} COMMAND bash -eu ${program} WORKING_DIRECTORY ${work_dir})
     set_tests_properties(${test_name} PROPERTIES
-      ENVIRONMENT "PATH=$<TARGET_FILE_DIR:ossrt-cli>:$ENV{PATH};MODEL=${OSSRT_TINY_CHAT}")
+      ENVIRONMENT "PATH=$<TARGET_FILE_DIR:ossrt-cli>:$ENV{PATH};MODEL=${model}")
   endif()
-  set_tests_properties(${test_name} PROPERTIES FIXTURES_REQUIRED tiny_chat LABELS docs)
+  set_tests_properties(${test_name} PROPERTIES FIXTURES_REQUIRED ${OSSRT_DOC_FIXTURE_${doc_model_${name}}} LABELS docs)
 endforeach()
