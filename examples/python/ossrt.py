@@ -6,15 +6,16 @@ model; harmony chat needs a model with the full vocabulary: a gpt-oss
 checkpoint, or `ossrt make-checkpoint --preset tiny-chat --out DIR`):
 
     import ossrt
+    CHECKPOINT = "gpt-oss-20b/original"  # a checkpoint directory (config.json + *.safetensors)
 
     with ossrt.Model("tests/data/tiny-a") as model, model.session() as session:
         session.append([714, 1108, 958, 985, 112])      # prefill
-        session.generate(4)                             # greedy: [35, 515, 341, 570]
+        print(session.generate(4))                      # greedy: [35, 515, 341, 570]
         with ossrt.Sampler(temperature=0.8, seed=1) as sampler:
-            session.generate(8, sampler=sampler)        # sampled; same seed, same tokens
+            print(session.generate(8, sampler=sampler)) # sampled; same seed, same tokens
 
     tokenizer = ossrt.Tokenizer()
-    tokenizer.encode("Hello, world!")                   # [13225, 11, 2375, 0]
+    print(tokenizer.encode("Hello, world!"))            # [13225, 11, 2375, 0]
 
     chat = ossrt.Conversation()
     chat.add_system(reasoning_effort="low")
@@ -22,15 +23,18 @@ checkpoint, or `ossrt make-checkpoint --preset tiny-chat --out DIR`):
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}])
     chat.add_user("What is the weather in Paris?")
     with ossrt.Model(CHECKPOINT) as model, model.session() as session:
-        with session.chat_stream(chat, max_tokens=512) as stream:
+        channel = None
+        with session.chat_stream(chat, max_tokens=256) as stream:
             for event in stream:                        # events arrive while the turn runs
-                if event.kind is ossrt.EventKind.CONTENT_DELTA and event.channel == "final":
+                if event.kind is ossrt.EventKind.MESSAGE_START:
+                    channel = event.channel             # "analysis", "commentary" or "final"
+                elif event.kind is ossrt.EventKind.CONTENT_DELTA and channel == "final":
                     print(event.text, end="")
                 elif event.kind is ossrt.EventKind.TOOL_CALL:
                     call = event                        # call.recipient, call.text (the arguments)
         if stream.result.finish_reason is ossrt.FinishReason.TOOL_CALL:
             chat.add_tool_result(call.recipient, '{"celsius": 21}')
-            session.chat(chat)                          # the history is not prefilled again
+            print(session.chat(chat, max_tokens=256))   # the history is not prefilled again
 
 Also: Conversation.from_json / to_json / render, HarmonyParser (model output
 back to messages), Session.fork / save_state / restore_state / memory,

@@ -6,11 +6,16 @@ harmony chat: its words are noise, so chat checks are on structure, counts and d
 and harmony render / parse cases come from tests/data."""
 
 import base64
+import contextlib
+import io
+import os
 import dataclasses
 import gc
 import json
+import re
 import sys
 import tempfile
+import textwrap
 import threading
 import unittest
 from pathlib import Path
@@ -840,6 +845,38 @@ class HandleTest(unittest.TestCase):
         self.assertEqual(ossrt._as_enum(ossrt.FinishReason, 42), 42)
         self.assertIs(ossrt._as_enum(ossrt.FinishReason, 1), ossrt.FinishReason.TOOL_CALL)
 
+
+
+class TourTest(unittest.TestCase):
+    """The examples in the module's docstring and in README.md run as written, with the chat model for
+    CHECKPOINT, shorter turns, and the repository as the working directory."""
+
+    def run_tour(self, code):
+        code, replaced = re.subn(r"^CHECKPOINT = .*$", f"CHECKPOINT = {TINY_CHAT!r}", code, flags=re.M)
+        self.assertEqual(replaced, 1)
+        code, replaced = re.subn(r"max_tokens=256", "max_tokens=32", code)  # the random model's words are noise
+        self.assertGreater(replaced, 0)
+        output, cwd = io.StringIO(), os.getcwd()
+        os.chdir(ROOT)
+        try:
+            with contextlib.redirect_stdout(output):
+                exec(compile(code, "tour", "exec"), {})
+        finally:
+            os.chdir(cwd)
+        return output.getvalue()
+
+    def test_the_modules_tour(self):
+        code = textwrap.dedent(ossrt.__doc__.split("):\n\n", 1)[1].split("\nAlso:", 1)[0])
+        output = self.run_tour(code).splitlines()
+        self.assertEqual(output[0], "[35, 515, 341, 570]")
+        self.assertEqual(output[2], "[13225, 11, 2375, 0]")
+
+    def test_the_readmes_tour(self):
+        readme = (ROOT / "README.md").read_text()
+        code = readme[readme.index("### Python"):].split("```python\n", 1)[1].split("```", 1)[0]
+        output = self.run_tour(code).splitlines()
+        self.assertEqual(output[0], "[35, 515, 341, 570]")
+        self.assertGreater(int(output[-1]), 0)  # reused tokens
 
 
 if __name__ == "__main__":
