@@ -406,8 +406,15 @@ def _enum_value(enum_type: type[enum.IntEnum], value: enum.IntEnum | str | int) 
 
 class OssrtError(Exception):
     """A failed ossrt call. .status is the Status (a plain int for a status this binding does not know),
-    .status_name its name ("invalid_token"), .message the library's message naming what was wrong."""
+    .status_name its name ("invalid_token"), .message the library's message naming what was wrong.
+    Each status has its subclass (declared with `status=`); some also derive from the matching built-in
+    exception (InvalidArgument is a ValueError, NotFound a FileNotFoundError, ...)."""
     status: Status | int = Status.INTERNAL
+
+    def __init_subclass__(cls, status: Status, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = status
+        _ERRORS[status] = cls
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -421,79 +428,72 @@ class OssrtError(Exception):
         return f"{self.status_name}: {self.message}"
 
 
+_ERRORS: dict[int, type[OssrtError]] = {}
 Error = OssrtError  # the name of earlier versions of this binding
 
 
-class InvalidArgument(OssrtError, ValueError):
-    status = Status.INVALID_ARGUMENT
+class InvalidArgument(OssrtError, ValueError, status=Status.INVALID_ARGUMENT):
+    """A value passed is out of range, malformed or refers to nothing (a closed handle, bad JSON, ...)."""
 
 
-class InvalidState(OssrtError):
-    status = Status.INVALID_STATE
+class InvalidState(OssrtError, status=Status.INVALID_STATE):
+    """The object cannot do this now (a busy session, nothing appended yet, a closed object)."""
 
 
-class NotFound(OssrtError, FileNotFoundError):
-    status = Status.NOT_FOUND
+class NotFound(OssrtError, FileNotFoundError, status=Status.NOT_FOUND):
+    """A file or directory does not exist."""
 
 
-class IoError(OssrtError, OSError):
-    status = Status.IO_ERROR
+class IoError(OssrtError, OSError, status=Status.IO_ERROR):
+    """Opening, reading, writing or mapping a file failed."""
 
 
-class OutOfMemory(OssrtError, MemoryError):
-    status = Status.OUT_OF_MEMORY
+class OutOfMemory(OssrtError, MemoryError, status=Status.OUT_OF_MEMORY):
+    """An allocation failed."""
 
 
-class Unsupported(OssrtError):
-    status = Status.UNSUPPORTED
+class Unsupported(OssrtError, status=Status.UNSUPPORTED):
+    """Not supported by this build or backend."""
 
 
-class InvalidConfig(OssrtError):
-    status = Status.INVALID_CONFIG
+class InvalidConfig(OssrtError, status=Status.INVALID_CONFIG):
+    """config.json is missing, malformed or invalid."""
 
 
-class InvalidCheckpoint(OssrtError):
-    status = Status.INVALID_CHECKPOINT
+class InvalidCheckpoint(OssrtError, status=Status.INVALID_CHECKPOINT):
+    """A safetensors file is truncated or malformed, or a weight is not finite."""
 
 
-class UnsupportedDtype(OssrtError):
-    status = Status.UNSUPPORTED_DTYPE
+class UnsupportedDtype(OssrtError, status=Status.UNSUPPORTED_DTYPE):
+    """A tensor has an unknown dtype."""
 
 
-class TensorMismatch(OssrtError):
-    status = Status.TENSOR_MISMATCH
+class TensorMismatch(OssrtError, status=Status.TENSOR_MISMATCH):
+    """A tensor is missing, unexpected or mis-shaped for config.json."""
 
 
-class InvalidToken(OssrtError, ValueError):
-    status = Status.INVALID_TOKEN
+class InvalidToken(OssrtError, ValueError, status=Status.INVALID_TOKEN):
+    """A token id is outside the vocabulary."""
 
 
-class ContextOverflow(OssrtError):
-    status = Status.CONTEXT_OVERFLOW
+class ContextOverflow(OssrtError, status=Status.CONTEXT_OVERFLOW):
+    """The session's context length would be exceeded."""
 
 
-class Cancelled(OssrtError):
-    status = Status.CANCELLED
+class Cancelled(OssrtError, status=Status.CANCELLED):
+    """The call was cancelled (Session.cancel, or a callback asked)."""
 
 
-class InternalError(OssrtError):
-    status = Status.INTERNAL
+class InternalError(OssrtError, status=Status.INTERNAL):
+    """A bug in ossrt; the message says where."""
 
 
-class BufferTooSmall(OssrtError):
-    status = Status.BUFFER_TOO_SMALL
+class BufferTooSmall(OssrtError, status=Status.BUFFER_TOO_SMALL):
+    """A buffer was too small (the binding retries with the size reported, so this means the size changed)."""
 
 
-class PermissionDenied(OssrtError, PermissionError):
-    status = Status.PERMISSION_DENIED
-
-
-_ERRORS: dict[int, type[OssrtError]] = {
-    error_type.status: error_type
-    for error_type in (InvalidArgument, InvalidState, NotFound, IoError, OutOfMemory, Unsupported, InvalidConfig,
-                       InvalidCheckpoint, UnsupportedDtype, TensorMismatch, InvalidToken, ContextOverflow, Cancelled,
-                       InternalError, BufferTooSmall, PermissionDenied)
-}
+class PermissionDenied(OssrtError, PermissionError, status=Status.PERMISSION_DENIED):
+    """A file or directory exists but may not be read."""
 
 
 def _error(status: int) -> OssrtError:
@@ -683,7 +683,26 @@ def stop_tokens(*, for_assistant_actions: bool = False) -> list[int]:
 # ---- handles ----------------------------------------------------------------------
 
 
-class _Handle:
+class _Closes:
+    """close() at the end of a with block and when collected."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown may have torn down the module already
+            pass
+
+
+class _Handle(_Closes):
     """Owns one C handle and releases it exactly once: close(), the end of a with block, or collection."""
     _destroy: str  # the name of the C function releasing the handle
     _ptr: int | None = None
@@ -711,18 +730,6 @@ class _Handle:
         handle, self._ptr = self._ptr, None
         if handle is not None:
             getattr(_lib, self._destroy)(handle)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown may have torn down the module already
-            pass
 
 
 class Runtime(_Handle):
@@ -1411,7 +1418,7 @@ class _StreamedTurn:
         return False
 
 
-class ChatStream:
+class ChatStream(_Closes):
     """The events of a chat turn running on a worker thread (Session.chat_stream). Iterate it on one thread;
     result holds the ChatResult once the iteration has ended."""
 
@@ -1463,15 +1470,3 @@ class ChatStream:
             except queue.Empty:
                 pass
         self._join()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown
-            pass

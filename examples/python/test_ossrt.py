@@ -60,11 +60,10 @@ def chat_conversation(question="What is the capital of France?"):
 EVENTS_AT_ONCE = {200008: 1e4}
 
 
-def analysis_first():
-    """A sampler whose turn opens with <|channel|>analysis<|message|>: each of the three has the highest logit in
-    turn, the penalty over the last 3 tokens ruling out the ones just drawn. The rest is the random model's."""
-    return ossrt.Sampler(temperature=0, logit_bias={200005: 300, 35644: 200, 200008: 100}, presence_penalty=1000,
-                         penalty_last_n=3)
+# Sampler options opening a turn with <|channel|>analysis<|message|>: each of the three has the highest logit in
+# turn, the penalty over the last 3 tokens ruling out the ones just drawn. The rest is the random model's.
+ANALYSIS_FIRST = {"temperature": 0, "logit_bias": {200005: 300, 35644: 200, 200008: 100}, "presence_penalty": 1000,
+                  "penalty_last_n": 3}
 
 
 class LibraryTest(unittest.TestCase):
@@ -651,7 +650,9 @@ class ParserTest(unittest.TestCase):
             self.assertEqual(conversation.messages()[2:], json.loads(normalized(case["expected_messages"])))
 
 
-class ChatTest(unittest.TestCase):
+class ChatModelTest(unittest.TestCase):
+    """Tests on the chat model, loaded once per class."""
+
     @classmethod
     def setUpClass(cls):
         cls.model = ossrt.Model(TINY_CHAT)
@@ -660,9 +661,18 @@ class ChatTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.model.close()
 
-    def test_two_turns_reuse_the_history(self):
+    @contextlib.contextmanager
+    def turn(self, **sampler_options):
+        """A session, a conversation holding one question, and a sampler of these options."""
         with self.model.session(context_length=2048) as session, chat_conversation() as conversation, \
-                ossrt.Sampler(top_k=40, seed=5) as sampler:
+                ossrt.Sampler(**sampler_options) as sampler:
+            yield session, conversation, sampler
+
+
+class ChatTest(ChatModelTest):
+
+    def test_two_turns_reuse_the_history(self):
+        with self.turn(top_k=40, seed=5) as (session, conversation, sampler):
             events = []
             first = session.chat(conversation, sampler, max_tokens=20, on_event=events.append)
             self.assertEqual(first.prompt_tokens, len(chat_conversation().render()))
@@ -683,16 +693,15 @@ class ChatTest(unittest.TestCase):
     def test_same_seed_same_turn(self):
         runs = []
         for _ in range(2):
-            with self.model.session(context_length=2048) as session, chat_conversation() as conversation, \
-                    ossrt.Sampler(top_k=40, seed=11) as sampler:
+            with self.turn(top_k=40, seed=11) as (session, conversation, sampler):
                 events = []
                 result = session.chat(conversation, sampler, max_tokens=16, on_event=events.append)
                 runs.append((session.tokens(), events, result, conversation.to_json()))
         self.assertEqual(runs[0], runs[1])
 
     def test_options(self):
-        with self.model.session(context_length=2048) as session, chat_conversation() as conversation, \
-                ossrt.Sampler(temperature=0, logit_bias={200005: 1e4}) as sampler:  # <|channel|> forever
+        channel_forever = {200005: 1e4}  # <|channel|>
+        with self.turn(temperature=0, logit_bias=channel_forever) as (session, conversation, sampler):
             result = session.chat(conversation, sampler, max_tokens=40, reasoning_effort="high",
                                   stop_tokens=[200005])
             self.assertIs(result.finish_reason, ossrt.FinishReason.STOP)
@@ -702,8 +711,7 @@ class ChatTest(unittest.TestCase):
                 high.add_user("What is the capital of France?")
                 self.assertEqual(session.tokens()[:result.prompt_tokens], high.render())
         for budget in (0, 5):
-            with self.model.session(context_length=2048) as session, chat_conversation() as conversation, \
-                    analysis_first() as sampler:
+            with self.turn(**ANALYSIS_FIRST) as (session, conversation, sampler):
                 result = session.chat(conversation, sampler, max_tokens=30, reasoning_budget=budget)
                 self.assertEqual(conversation.messages()[2]["channel"], "analysis")
                 if budget:  # the 3 header tokens, then the budget's 5
@@ -729,8 +737,7 @@ class ChatTest(unittest.TestCase):
                 self.assertEqual(session.tokens()[:result.prompt_tokens], case["expected_tokens"], case_id)
 
     def test_on_event_stops_and_raises(self):
-        with self.model.session(context_length=2048) as session, chat_conversation() as conversation, \
-                ossrt.Sampler(temperature=0, logit_bias=EVENTS_AT_ONCE) as sampler:
+        with self.turn(temperature=0, logit_bias=EVENTS_AT_ONCE) as (session, conversation, sampler):
             stopped = session.chat(conversation, sampler, max_tokens=20, on_event=lambda event: True)
             self.assertIs(stopped.finish_reason, ossrt.FinishReason.CANCELLED)
             self.assertEqual(stopped.generated_tokens, 1)
@@ -744,8 +751,7 @@ class ChatTest(unittest.TestCase):
         raise RuntimeError("the host's callback failed")
 
     def test_a_busy_session_is_refused(self):
-        with self.model.session(context_length=2048) as session, chat_conversation() as conversation, \
-                ossrt.Sampler(temperature=0, logit_bias=EVENTS_AT_ONCE) as sampler:
+        with self.turn(temperature=0, logit_bias=EVENTS_AT_ONCE) as (session, conversation, sampler):
             refused = []
 
             def reenter(event):
@@ -759,23 +765,14 @@ class ChatTest(unittest.TestCase):
             self.assertEqual(len(refused), 1)
 
 
-class ChatStreamTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.model = ossrt.Model(TINY_CHAT)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.model.close()
+class ChatStreamTest(ChatModelTest):
 
     def test_the_stream_is_the_callbacks_events(self):
-        with self.model.session(context_length=2048) as session, chat_conversation() as conversation, \
-                ossrt.Sampler(top_k=40, seed=5) as sampler:
+        with self.turn(top_k=40, seed=5) as (session, conversation, sampler):
             called = []
             expected = session.chat(conversation, sampler, max_tokens=24, on_event=called.append)
             tokens, history = session.tokens(), conversation.to_json()
-        with self.model.session(context_length=2048) as session, chat_conversation() as conversation, \
-                ossrt.Sampler(top_k=40, seed=5) as sampler:
+        with self.turn(top_k=40, seed=5) as (session, conversation, sampler):
             with session.chat_stream(conversation, sampler, max_tokens=24) as stream:
                 self.assertIsNone(stream.result)
                 streamed = list(stream)
@@ -785,8 +782,7 @@ class ChatStreamTest(unittest.TestCase):
             self.assertEqual(list(stream), [])
 
     def test_breaking_out_cancels_the_turn(self):
-        with self.model.session(context_length=2048) as session, chat_conversation() as conversation, \
-                ossrt.Sampler(temperature=0, logit_bias=EVENTS_AT_ONCE) as sampler:
+        with self.turn(temperature=0, logit_bias=EVENTS_AT_ONCE) as (session, conversation, sampler):
             threads = threading.active_count()
             for event in session.chat_stream(conversation, sampler, max_tokens=1500):
                 break  # the dropped stream cancels the turn and waits for it
