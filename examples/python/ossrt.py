@@ -117,6 +117,8 @@ def _load_library() -> tuple[ctypes.CDLL, str]:
 _lib, _library_path = _load_library()
 
 # ---- C types: every struct as ossrt.h declares it, fields in order ----------
+# A field appended to an output struct is appended to its record too (ModelInfo, SessionMemory, ChatResult,
+# Event; LibraryTest checks that they match), converted in _record's call where it is not a plain number.
 
 _i32, _u32, _u64, _size, _float = ctypes.c_int32, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_size_t, ctypes.c_float
 _vp, _str = ctypes.c_void_p, ctypes.c_char_p
@@ -200,7 +202,8 @@ def _pointer_to(struct_type: type[ctypes.Structure]) -> Any:
     return ctypes.POINTER(struct_type)
 
 
-# Every function of ossrt.h: name -> (result type, argument types), in the header's order.
+# Every function of ossrt.h: name -> (result type, argument types), in the header's order. A function added to
+# the header gets its line here (LibraryTest checks this list against capi/exported_symbols.txt).
 _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "ossrt_abi_version": (_i32, []),
     "ossrt_version_string": (_str, []),
@@ -308,6 +311,7 @@ class Status(enum.IntEnum):
 
 
 class LogLevel(enum.IntEnum):
+    """The level of a Runtime log message."""
     DEBUG = 0
     INFO = 1
     WARNING = 2
@@ -334,6 +338,7 @@ class Numerics(enum.IntEnum):
 
 
 class Role(enum.IntEnum):
+    """The author of a harmony message."""
     NONE = -1  # parser only: the output starts with <|start|>
     SYSTEM = 0
     DEVELOPER = 1
@@ -343,6 +348,7 @@ class Role(enum.IntEnum):
 
 
 class ReasoningEffort(enum.IntEnum):
+    """How much the model reasons (the system message's "Reasoning: low|medium|high")."""
     LOW = 0
     MEDIUM = 1
     HIGH = 2
@@ -365,6 +371,7 @@ class ParseMode(enum.IntEnum):
 
 
 class EventKind(enum.IntEnum):
+    """What a harmony parser event reports."""
     MESSAGE_START = 0  # header complete: role, name, channel, recipient, content_type
     CONTENT_DELTA = 1  # text: newly completed UTF-8 of the current message
     MESSAGE_END = 2
@@ -373,6 +380,7 @@ class EventKind(enum.IntEnum):
 
 
 class FinishReason(enum.IntEnum):
+    """Why a chat turn ended (ChatResult.finish_reason)."""
     STOP = 0  # <|return|>: the final answer ended (or an extra stop token)
     TOOL_CALL = 1  # <|call|>: the last message appended is a tool call to answer
     LENGTH = 2  # max_tokens generated
@@ -422,6 +430,7 @@ class OssrtError(Exception):
 
     @property
     def status_name(self) -> str:
+        """The status's name, as the library spells it ("invalid_token")."""
         return status_string(self.status)
 
     def __str__(self) -> str:
@@ -723,6 +732,7 @@ class _Handle(_Closes):
 
     @property
     def closed(self) -> bool:
+        """Whether close() has released the handle."""
         return self._ptr is None
 
     def close(self) -> None:
@@ -852,7 +862,7 @@ class Tokenizer(_Handle):
     def encode(self, text: str | bytes, *, allowed_special: Literal["all"] | Iterable[int | str] = ()) -> list[int]:
         """The ids of text. A str is UTF-8 text; bytes are raw bytes decoded as WHATWG UTF-8 (a leading BOM is
         dropped); either way invalid sequences become U+FFFD. allowed_special: which special-token texts encode to
-        special ids: none (default: they are ordinary text), "all", or those given (ids or texts).
+        special ids: none (default: they are ordinary text), "all", or those given (ids or texts, or one text).
 
         Raises InvalidArgument (an allowed id or text that is not a special token), OutOfMemory."""
         if isinstance(text, str):
@@ -863,6 +873,8 @@ class Tokenizer(_Handle):
         if allowed_special == "all":
             specials = 1  # OSSRT_SPECIALS_ALL
         else:
+            if isinstance(allowed_special, str):
+                allowed_special = [allowed_special]  # one special token's text, not its characters
             allowed = _int32_array(self.find_special(special) if isinstance(special, str) else special
                                    for special in allowed_special)
             specials = 2 if len(allowed) else 0  # OSSRT_SPECIALS_ALLOWED / _NONE
@@ -872,26 +884,26 @@ class Tokenizer(_Handle):
                                                                     ctypes.byref(options), out, cap, n),
                     len(data) + 1)
 
+    def _decode(self, ids: Iterable[int], lossy: bool) -> bytes:
+        packed = _int32_array(ids)
+        return _bytes(lambda out, cap, n: _lib.ossrt_tokenizer_decode(self._handle, packed, len(packed), int(lossy),
+                                                                      out, cap, n), 4 * len(packed))
+
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """The bytes of ids (special ids give their text). Raises InvalidToken (an id outside the vocabulary)."""
-        packed = _int32_array(ids)
-        return _bytes(lambda out, cap, n: _lib.ossrt_tokenizer_decode(self._handle, packed, len(packed), 0, out,
-                                                                      cap, n), 4 * len(packed))
+        return self._decode(ids, lossy=False)
 
     def decode(self, ids: Iterable[int], *, lossy: bool = False) -> str:
         """The text of ids. lossy: unknown ids and invalid UTF-8 become U+FFFD and nothing is raised.
         Otherwise raises InvalidToken (an id outside the vocabulary) and UnicodeDecodeError (the ids end inside
         a character: use decode_bytes or a DetokStream for pieces of text)."""
-        if not lossy:
-            return self.decode_bytes(ids).decode("utf-8")
-        packed = _int32_array(ids)
-        return _bytes(lambda out, cap, n: _lib.ossrt_tokenizer_decode(self._handle, packed, len(packed), 1, out,
-                                                                      cap, n), 4 * len(packed)).decode("utf-8")
+        return self._decode(ids, lossy).decode("utf-8")
 
     def token_bytes(self, token: int) -> bytes:
         """The bytes of one token. Raises InvalidToken."""
         pointer, length = _vp(), _size()
-        _check(_lib.ossrt_tokenizer_token_bytes(self._handle, _token(token), ctypes.byref(pointer), ctypes.byref(length)))
+        _check(_lib.ossrt_tokenizer_token_bytes(self._handle, _token(token), ctypes.byref(pointer),
+                                                ctypes.byref(length)))
         return ctypes.string_at(pointer.value or 0, length.value) if length.value else b""
 
     def special_id(self, token: SpecialToken | str) -> int:
@@ -1424,6 +1436,7 @@ class ChatStream(_Closes):
 
     def __init__(self, session: Session, conversation: Conversation, sampler: Sampler | None,
                  options: dict[str, Any]) -> None:
+        """Starts the turn (see Session.chat_stream). Raises InvalidArgument for an on_event option."""
         if "on_event" in options:
             raise InvalidArgument("chat_stream delivers the events itself: on_event is not an option here")
         self._session, self._turn, self._finished = session, _StreamedTurn(), False

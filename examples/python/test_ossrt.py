@@ -238,6 +238,7 @@ class TokenizerTest(unittest.TestCase):
         self.assertEqual(self.tokenizer.encode("<|start|>user", allowed_special="all"), [start, 1428])
         self.assertEqual(self.tokenizer.encode("<|start|>user", allowed_special=["<|start|>"]), [start, 1428])
         self.assertEqual(self.tokenizer.encode("<|start|>user", allowed_special=[start]), [start, 1428])
+        self.assertEqual(self.tokenizer.encode("<|start|>user", allowed_special="<|start|>"), [start, 1428])
         self.assertNotIn(start, self.tokenizer.encode("<|start|>user"))
         with self.assertRaises(ossrt.InvalidArgument):
             self.tokenizer.find_special("hello")
