@@ -14,7 +14,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # libdnnl-dev's CMake config requires OpenCL (Debian builds oneDNN with its OpenCL GPU runtime).
-packages=(g++ cmake ninja-build pkgconf libeigen3-dev libdnnl-dev ocl-icd-opencl-dev libsimdjson-dev doctest-dev libsimde-dev)
+# python3-venv: the Python binding's packaging test pip-installs it into a fresh virtual environment.
+packages=(g++ cmake ninja-build pkgconf libeigen3-dev libdnnl-dev ocl-icd-opencl-dev libsimdjson-dev doctest-dev libsimde-dev
+  python3-venv)
 # The fuzzers (test only): clang with libFuzzer and its OpenMP runtime.
 fuzz_packages=(clang libclang-rt-dev libomp-dev)
 
