@@ -1,11 +1,12 @@
 // Harmony-aware chat generation: one assistant turn over a Session.
 //
 // chat_turn renders the conversation for completion (the reasoning effort is
-// the system message's: harmony::set_reasoning_effort), reuses the session's cached prefix (Session::sync_prefix:
-// a multi-turn chat does not prefill its history again), samples with the
-// lenient harmony parser attached and streams its events, stops on harmony's
-// assistant-action stop set (<|return|>, <|call|>; never on <|end|>), and
-// appends the assistant messages to the conversation as history.
+// the system message's: harmony::set_reasoning_effort), reuses the session's
+// cached prefix (Session::sync_prefix: a multi-turn chat does not prefill its
+// history again), samples with the lenient harmony parser attached and
+// streams its events, stops on harmony's assistant-action stop set
+// (<|return|>, <|call|>; never on <|end|>), and appends the assistant
+// messages to the conversation as history.
 //
 // Thread rules: as Session: one thread at a time per session; Session::cancel
 // from any thread ends the turn with FinishReason::cancelled.
