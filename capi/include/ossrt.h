@@ -722,7 +722,8 @@ typedef struct ossrt_chat_result {
   uint64_t messages_appended; /* assistant messages appended to the conversation */
   uint64_t anomalies;         /* lenient-parser recoveries (also sent as ANOMALY events) */
   /* The call to answer when finish_reason is TOOL_CALL (the last appended
-   * message); NULL / 0 otherwise. NUL-terminated strings owned by the
+   * message); NULL / 0 otherwise, and when the message <|call|> ended names
+   * no recipient (nothing to answer). NUL-terminated strings owned by the
    * session, valid until the next ossrt_chat_turn on it or its destroy.
    * Answer with ossrt_conversation_add_tool_result(conversation,
    * tool_call_recipient, output, len), then call ossrt_chat_turn again. */

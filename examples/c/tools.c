@@ -103,35 +103,37 @@ static int converse(ossrt_session* session, ossrt_conversation* conversation, co
 
 int main(int argc, char** argv) {
   const char* question = argc >= 3 ? argv[2] : "What is the weather in Paris?";
+  ossrt_conversation* conversation = NULL;
   ossrt_model* model = NULL;
   ossrt_session* session = NULL;
   ossrt_sampler* sampler = NULL;
-  ossrt_conversation* conversation = NULL;
   ossrt_status status;
   int rc = 1;
   if (argc < 2) {
     fprintf(stderr, "usage: %s MODEL_DIR [QUESTION]\n", argv[0]);
     return 2;
   }
-  status = ossrt_model_load(argv[1], NULL, &model);
-  if (status != OSSRT_STATUS_OK) return fail("model_load", status);
-  status = ossrt_session_create(model, NULL, &session);
-  ossrt_model_destroy(model); /* the session keeps it alive */
-  if (status != OSSRT_STATUS_OK) return fail("session_create", status);
-  if ((status = ossrt_sampler_create(NULL, &sampler)) != OSSRT_STATUS_OK ||
-      (status = ossrt_conversation_create(&conversation)) != OSSRT_STATUS_OK ||
-      (status = ossrt_conversation_add_system(conversation, NULL)) != OSSRT_STATUS_OK ||
+  /* The conversation needs no model. Setting the effort adds harmony's
+   * default system message; the developer message offers the tool. */
+  if ((status = ossrt_conversation_create(&conversation)) != OSSRT_STATUS_OK ||
       (status = ossrt_conversation_set_reasoning_effort(conversation, OSSRT_EFFORT_LOW)) != OSSRT_STATUS_OK ||
       (status = ossrt_conversation_add_developer(conversation, "Use get_weather for weather questions.", kTools)) !=
           OSSRT_STATUS_OK ||
       (status = ossrt_conversation_add_user(conversation, question, strlen(question))) != OSSRT_STATUS_OK) {
-    rc = fail("setup", status);
+    rc = fail("conversation", status);
+  } else if ((status = ossrt_model_load(argv[1], NULL, &model)) != OSSRT_STATUS_OK) {
+    rc = fail("model_load", status);
+  } else if ((status = ossrt_session_create(model, NULL, &session)) != OSSRT_STATUS_OK) {
+    rc = fail("session_create", status);
+  } else if ((status = ossrt_sampler_create(NULL, &sampler)) != OSSRT_STATUS_OK) {
+    rc = fail("sampler_create", status);
   } else {
     printf("> %s\n", question);
     rc = converse(session, conversation, sampler);
   }
-  ossrt_conversation_destroy(conversation);
-  ossrt_sampler_destroy(sampler);
+  ossrt_sampler_destroy(sampler); /* destroy(NULL) is a no-op */
   ossrt_session_destroy(session);
+  ossrt_model_destroy(model);
+  ossrt_conversation_destroy(conversation);
   return rc;
 }

@@ -52,8 +52,9 @@ struct ChatTurn {
   size_t generated_tokens = 0;             // sampled this turn
   size_t reasoning_tokens = 0;             // of those, on the analysis channel
   std::vector<harmony::Message> messages;  // the assistant messages appended to the conversation
-  // Set when finish_reason is tool_call: the last message's call. Answer it
-  // with harmony::add_tool_result(conversation, tool_call->recipient, output).
+  // Set when finish_reason is tool_call and the last message names a
+  // recipient: the call to answer, with
+  // harmony::add_tool_result(conversation, tool_call->recipient, output).
   std::optional<harmony::ToolCall> tool_call;
   std::vector<harmony::ParseEvent> anomalies;  // what lenient parsing recovered from
 };

@@ -183,6 +183,32 @@ static void test_result_sizes(const ossrt_model* model) {
   ossrt_session_destroy(session);
 }
 
+/* <|call|> that ends no addressed message (forced as the first token): the
+ * turn finishes TOOL_CALL with nothing to answer. */
+static void test_call_without_recipient(const ossrt_model* model) {
+  const int32_t call_id = 200012;
+  const float bias = 1e4f;
+  ossrt_session* session = NULL;
+  ossrt_sampler* sampler = NULL;
+  ossrt_sampler_options sampling;
+  ossrt_conversation* conversation = weather_question();
+  ossrt_chat_result result;
+  ossrt_sampler_options_init(&sampling);
+  sampling.bias_ids = &call_id;
+  sampling.bias_values = &bias;
+  sampling.n_bias = 1;
+  EXPECT(ossrt_session_create(model, NULL, &session) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_sampler_create(&sampling, &sampler) == OSSRT_STATUS_OK);
+  ossrt_chat_result_init(&result);
+  EXPECT(ossrt_chat_turn(session, conversation, sampler, NULL, &result) == OSSRT_STATUS_OK);
+  EXPECT(result.finish_reason == OSSRT_FINISH_TOOL_CALL && result.generated_tokens == 1);
+  EXPECT(result.tool_call_recipient == NULL && result.tool_call_arguments == NULL &&
+         result.tool_call_arguments_len == 0);
+  ossrt_conversation_destroy(conversation);
+  ossrt_sampler_destroy(sampler);
+  ossrt_session_destroy(session);
+}
+
 int main(int argc, char** argv) {
   ossrt_model* model = NULL;
   ossrt_tokenizer* tokenizer = NULL;
@@ -195,6 +221,7 @@ int main(int argc, char** argv) {
   EXPECT(ossrt_model_get_tokenizer(model, &tokenizer) == OSSRT_STATUS_OK);
   test_round_trip(model, tokenizer);
   test_result_sizes(model);
+  test_call_without_recipient(model);
   ossrt_tokenizer_destroy(tokenizer);
   ossrt_model_destroy(model);
   printf("%d passed, %d failed\n", passes, failures);
