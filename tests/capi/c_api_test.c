@@ -129,8 +129,13 @@ static void test_harmony(void) {
       EXPECT(event.channel != NULL && strcmp(event.channel, call ? "commentary" : "analysis") == 0);
       EXPECT(call ? event.recipient != NULL && strcmp(event.recipient, "functions.get_weather") == 0
                   : event.recipient == NULL);
-      memcpy(call ? arguments + n_arguments : reasoning + n_reasoning, event.text, event.text_len);
-      *(call ? &n_arguments : &n_reasoning) += event.text_len;
+      {
+        char* text = call ? arguments : reasoning;
+        size_t* n = call ? &n_arguments : &n_reasoning;
+        EXPECT(*n + event.text_len <= 64); /* both buffers hold 64 bytes */
+        if (*n + event.text_len <= 64) memcpy(text + *n, event.text, event.text_len);
+        *n += event.text_len;
+      }
     }
     if (event.kind == OSSRT_EVENT_TOOL_CALL) {
       ++calls;
