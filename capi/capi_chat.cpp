@@ -3,6 +3,39 @@
 
 using namespace ossrt;
 
+namespace {
+
+// ossrt_chat_options.reasoning_effort, deprecated: old callers set the effort
+// per turn. It replaces the system message's effort for the turn only, as it
+// always did (the conversation keeps its own), and does nothing without one.
+class TurnEffortOverride {
+ public:
+  TurnEffortOverride(harmony::Conversation& conversation, int32_t effort) noexcept : conversation_(conversation) {
+    harmony::SystemContent* system = effort >= 0 ? harmony::system_content(conversation) : nullptr;
+    if (system == nullptr) return;
+    saved_ = system->reasoning_effort;
+    system->reasoning_effort = static_cast<harmony::ReasoningEffort>(effort);
+    active_ = true;
+  }
+  // Found again: the turn appends messages, which may move the system message.
+  ~TurnEffortOverride() {
+    if (active_) harmony::system_content(conversation_)->reasoning_effort = saved_;
+  }
+  TurnEffortOverride(const TurnEffortOverride&) = delete;
+  TurnEffortOverride& operator=(const TurnEffortOverride&) = delete;
+
+ private:
+  harmony::Conversation& conversation_;
+  std::optional<harmony::ReasoningEffort> saved_;
+  bool active_ = false;
+};
+
+const char* c_string_or_null(const std::string& text) {
+  return text.empty() ? nullptr : text.c_str();
+}
+
+}  // namespace
+
 extern "C" {
 
 void ossrt_chat_options_init(ossrt_chat_options* options) {
@@ -14,6 +47,10 @@ void ossrt_chat_options_init(ossrt_chat_options* options) {
   options->max_tokens = defaults.max_tokens;
   options->reasoning_budget = defaults.reasoning_budget;
   options->auto_drop_analysis = defaults.render.auto_drop_analysis ? 1 : 0;
+}
+
+void ossrt_chat_result_init(ossrt_chat_result* result) {
+  capi::init_output(result);
 }
 
 const char* ossrt_finish_reason_string(ossrt_finish_reason reason) {
@@ -28,9 +65,8 @@ ossrt_status ossrt_chat_turn(ossrt_session* session, ossrt_conversation* convers
   if (!capi::live(conversation) || !capi::live(sampler)) {
     return capi::invalid_argument("ossrt_chat_turn: conversation or sampler is NULL or released");
   }
-  if (result == nullptr || result->struct_size < offsetof(ossrt_chat_result, finish_reason) + sizeof(int32_t)) {
-    return capi::invalid_argument("ossrt_chat_turn: result is NULL or its struct_size too small");
-  }
+  // Every caller reads finish_reason at least.
+  if (ossrt_status st = capi::check_output(result, "ossrt_chat_turn", "result", 2); st != OSSRT_STATUS_OK) return st;
   if (ossrt_status st = capi::check_options(options, "ossrt_chat_turn"); st != OSSRT_STATUS_OK) return st;
   return capi::barrier("ossrt_chat_turn", [&] {
     ossrt_chat_options defaults;
@@ -43,7 +79,6 @@ ossrt_status ossrt_chat_turn(ossrt_session* session, ossrt_conversation* convers
       return capi::invalid_argument("ossrt_chat_turn: extra_stop_tokens is NULL");
     }
     ChatOptions cpp;
-    if (o.reasoning_effort >= 0) cpp.reasoning_effort = static_cast<harmony::ReasoningEffort>(o.reasoning_effort);
     cpp.max_tokens = static_cast<size_t>(o.max_tokens);
     cpp.reasoning_budget = static_cast<size_t>(o.reasoning_budget);
     cpp.extra_stop_tokens.assign(o.extra_stop_tokens, o.extra_stop_tokens + o.n_extra_stop_tokens);
@@ -56,9 +91,13 @@ ossrt_status ossrt_chat_turn(ossrt_session* session, ossrt_conversation* convers
     }
     auto renderer = harmony::Renderer::create();
     if (!renderer.ok()) return capi::report(renderer.status());
-    auto turn = chat_turn(*session->session, renderer.value(), conversation->messages, sampler->sampler, cpp);
+    auto turn = [&] {
+      const TurnEffortOverride effort(conversation->messages, o.reasoning_effort);
+      return chat_turn(*session->session, renderer.value(), conversation->messages, sampler->sampler, cpp);
+    }();
     if (!turn.ok()) return capi::report(turn.status());
-    const ChatTurn& t = turn.value();
+    ChatTurn& t = turn.value();
+    session->last_tool_call = t.tool_call ? std::move(*t.tool_call) : harmony::ToolCall{};
     ossrt_chat_result out{};
     out.struct_size = sizeof(ossrt_chat_result);
     out.finish_reason = static_cast<ossrt_finish_reason>(t.finish_reason);
@@ -68,6 +107,15 @@ ossrt_status ossrt_chat_turn(ossrt_session* session, ossrt_conversation* convers
     out.reasoning_tokens = t.reasoning_tokens;
     out.messages_appended = t.messages.size();
     out.anomalies = t.anomalies.size();
+    if (t.tool_call) {
+      const harmony::ToolCall& call = session->last_tool_call;
+      out.tool_call_recipient = call.recipient.c_str();
+      out.tool_call_arguments = call.arguments.c_str();
+      out.tool_call_arguments_len = call.arguments.size();
+      // The parser never yields an empty channel or content type: "" means absent.
+      out.tool_call_channel = c_string_or_null(call.channel);
+      out.tool_call_content_type = c_string_or_null(call.content_type);
+    }
     capi::copy_versioned(out, result);
     return capi::report(Status::success());
   });

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,9 @@ struct ossrt_session {
   mutable std::mutex mutex;
   mutable std::condition_variable idle;
   mutable bool destroy_pending = false;  // only touched by the owner thread
+  // The call the last chat turn ended with: ossrt_chat_result's tool_call_*
+  // pointers borrow its strings until the next turn (or destroy).
+  ossrt::harmony::ToolCall last_tool_call;
 };
 
 struct ossrt_runtime {
@@ -178,7 +182,7 @@ struct FieldSpan {
   const char* name;
 };
 
-// The fields of each option struct (capi_struct_layouts.cpp).
+// The fields of each option and output struct (capi_struct_layouts.cpp).
 std::span<const FieldSpan> fields_of(const ossrt_model_options*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_session_options*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_sampler_options*) noexcept;
@@ -186,17 +190,43 @@ std::span<const FieldSpan> fields_of(const ossrt_encode_options*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_system_options*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_render_options*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_chat_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_model_info*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_session_memory*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_harmony_event*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_chat_result*) noexcept;
 
-// OK when struct_size covers struct_size itself and ends on a field boundary
-// (older headers' structs end on one; anything else would read part of a
-// pointer); otherwise reports INVALID_ARGUMENT naming the field it cuts.
-ossrt_status check_struct_size(const char* where, uint32_t struct_size, std::span<const FieldSpan> fields) noexcept;
+// OK when struct_size covers the first `required` fields (struct_size itself
+// at least) and ends on a field boundary (older headers' structs end on one;
+// anything else would read or write part of a pointer); otherwise reports
+// INVALID_ARGUMENT naming `argument` and the field it misses or cuts.
+ossrt_status check_struct_size(const char* where, const char* argument, uint32_t struct_size,
+                               std::span<const FieldSpan> fields, size_t required = 1) noexcept;
 
 // Option structs must come from their _init function (or set struct_size):
 // 0 means a forgotten _init and is refused rather than guessed at. NULL is OK.
 template <class T>
 ossrt_status check_options(const T* in, const char* where) noexcept {
-  return in == nullptr ? OSSRT_STATUS_OK : check_struct_size(where, in->struct_size, fields_of(in));
+  return in == nullptr ? OSSRT_STATUS_OK : check_struct_size(where, "options", in->struct_size, fields_of(in));
+}
+
+// An output struct must not be NULL and must have room for its first
+// `required` fields (struct_size and what every caller reads).
+template <class T>
+ossrt_status check_output(const T* out, const char* where, const char* argument, size_t required) noexcept {
+  if (out == nullptr) {
+    char message[160];
+    std::snprintf(message, sizeof message, "%s: %s is NULL", where, argument);
+    return invalid_argument(message);
+  }
+  return check_struct_size(where, argument, out->struct_size, fields_of(out), required);
+}
+
+// Zeroes an output struct and sets its struct_size (the *_init functions).
+template <class T>
+void init_output(T* out) noexcept {
+  if (out == nullptr) return;
+  *out = T{};
+  out->struct_size = sizeof(T);
 }
 
 // Reads min(struct_size, sizeof(T)) bytes of the caller's options over the defaults.

@@ -163,6 +163,41 @@ ossrt_status ossrt_conversation_add_message(ossrt_conversation* conversation, os
   });
 }
 
+ossrt_status ossrt_conversation_add_user(ossrt_conversation* conversation, const char* text, size_t len) {
+  if (!capi::live(conversation) || (text == nullptr && len > 0))
+    return capi::invalid_argument("ossrt_conversation_add_user: NULL argument or released handle");
+  return capi::barrier("ossrt_conversation_add_user", [&] {
+    conversation->messages.push_back(
+        Message::from_role_and_content(Role::user, std::string(text == nullptr ? "" : text, len)));
+    return capi::report(Status::success());
+  });
+}
+
+ossrt_status ossrt_conversation_add_tool_result(ossrt_conversation* conversation, const char* tool_name,
+                                                const char* text, size_t len) {
+  if (!capi::live(conversation) || (text == nullptr && len > 0))
+    return capi::invalid_argument("ossrt_conversation_add_tool_result: NULL argument or released handle");
+  if (tool_name == nullptr || *tool_name == '\0')
+    return capi::invalid_argument(
+        "ossrt_conversation_add_tool_result: tool_name is NULL or empty (pass the call's recipient, e.g. "
+        "\"functions.get_weather\")");
+  return capi::barrier("ossrt_conversation_add_tool_result", [&] {
+    add_tool_result(conversation->messages, tool_name, std::string(text == nullptr ? "" : text, len));
+    return capi::report(Status::success());
+  });
+}
+
+ossrt_status ossrt_conversation_set_reasoning_effort(ossrt_conversation* conversation, ossrt_reasoning_effort effort) {
+  if (!capi::live(conversation))
+    return capi::invalid_argument("ossrt_conversation_set_reasoning_effort: conversation is NULL or released");
+  if (effort < OSSRT_EFFORT_LOW || effort > OSSRT_EFFORT_HIGH)
+    return capi::invalid_argument("ossrt_conversation_set_reasoning_effort: effort must be an OSSRT_EFFORT_* value");
+  return capi::barrier("ossrt_conversation_set_reasoning_effort", [&] {
+    set_reasoning_effort(conversation->messages, static_cast<ReasoningEffort>(effort));
+    return capi::report(Status::success());
+  });
+}
+
 void ossrt_render_options_init(ossrt_render_options* options) {
   if (options == nullptr) return;
   *options = ossrt_render_options{};
@@ -259,8 +294,20 @@ ossrt_status ossrt_harmony_parser_finish(ossrt_harmony_parser* parser) {
                        [&] { return capi::report(parser->parser.finish(&parser->queue)); });
 }
 
+void ossrt_harmony_event_init(ossrt_harmony_event* event) {
+  capi::init_output(event);
+}
+
 int32_t ossrt_harmony_parser_next_event(ossrt_harmony_parser* parser, ossrt_harmony_event* event) {
-  if (!capi::live(parser) || event == nullptr || parser->next >= parser->queue.size()) return 0;
+  constexpr int32_t kRefused = -1;  // a status, not a count: the event stays queued
+  if (!capi::live(parser)) {
+    capi::invalid_argument("ossrt_harmony_parser_next_event: parser is NULL or released");
+    return kRefused;
+  }
+  // Every caller reads kind at least.
+  if (capi::check_output(event, "ossrt_harmony_parser_next_event", "event", 2) != OSSRT_STATUS_OK) return kRefused;
+  capi::report(Status::success());
+  if (parser->next >= parser->queue.size()) return 0;
   parser->current = std::move(parser->queue[parser->next++]);
   if (parser->next == parser->queue.size()) {
     parser->queue.clear();

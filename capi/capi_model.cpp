@@ -45,12 +45,14 @@ void ossrt_model_destroy(ossrt_model* model) {
   capi::destroy(model);
 }
 
+void ossrt_model_info_init(ossrt_model_info* info) {
+  capi::init_output(info);
+}
+
 ossrt_status ossrt_model_get_info(const ossrt_model* model, ossrt_model_info* info) {
-  if (!capi::live(model) || info == nullptr)
-    return capi::invalid_argument("ossrt_model_get_info: NULL argument or released handle");
-  if (info->struct_size < offsetof(ossrt_model_info, num_experts)) {
-    return capi::invalid_argument("ossrt_model_get_info: info->struct_size is too small");
-  }
+  if (!capi::live(model)) return capi::invalid_argument("ossrt_model_get_info: model is NULL or released");
+  // Every caller reads num_hidden_layers at least.
+  if (ossrt_status st = capi::check_output(info, "ossrt_model_get_info", "info", 2); st != OSSRT_STATUS_OK) return st;
   const ModelInfo& m = model->model->info();
   const ModelConfig& c = m.config;
   ossrt_model_info out{};

@@ -312,12 +312,16 @@ ossrt_status ossrt_session_restore_state_file(ossrt_session* session, const char
                        [&] { return capi::report(session->session->restore_state_file(path)); });
 }
 
+void ossrt_session_memory_init(ossrt_session_memory* memory) {
+  capi::init_output(memory);
+}
+
 ossrt_status ossrt_session_get_memory(const ossrt_session* session, ossrt_session_memory* memory) {
   capi::SessionClaim claim(session, "ossrt_session_get_memory");
   if (!claim.ok()) return claim.status();
-  if (memory == nullptr || memory->struct_size < offsetof(ossrt_session_memory, kv_cache_bytes) + sizeof(uint64_t)) {
-    return capi::invalid_argument("ossrt_session_get_memory: memory is NULL or its struct_size too small");
-  }
+  // Every caller reads kv_cache_bytes at least.
+  if (ossrt_status st = capi::check_output(memory, "ossrt_session_get_memory", "memory", 2); st != OSSRT_STATUS_OK)
+    return st;
   const Session::Memory m = session->session->memory();
   ossrt_session_memory out{};
   out.kv_cache_bytes = m.kv_cache_bytes;

@@ -1,6 +1,8 @@
-// The field layout of every C option struct, for check_struct_size: a
-// caller's struct_size must not end inside a field. Append a line here when a
-// field is appended to a struct (a test compares each table's end with sizeof).
+// The field layout of every C option and output struct, for
+// check_struct_size: a caller's struct_size must not end inside a field.
+// Append a line here when a field is appended to a struct (a static_assert
+// compares each table's end with sizeof).
+#include <algorithm>
 #include <cstddef>
 #include <cstdio>
 
@@ -124,21 +126,90 @@ std::span<const FieldSpan> fields_of(const ossrt_chat_options*) noexcept {
   return fields;
 }
 
-ossrt_status check_struct_size(const char* where, uint32_t struct_size, std::span<const FieldSpan> fields) noexcept {
+std::span<const FieldSpan> fields_of(const ossrt_model_info*) noexcept {
+  static constexpr FieldSpan fields[] = {
+      OSSRT_FIELD(ossrt_model_info, struct_size),         OSSRT_FIELD(ossrt_model_info, num_hidden_layers),
+      OSSRT_FIELD(ossrt_model_info, num_experts),         OSSRT_FIELD(ossrt_model_info, experts_per_token),
+      OSSRT_FIELD(ossrt_model_info, vocab_size),          OSSRT_FIELD(ossrt_model_info, hidden_size),
+      OSSRT_FIELD(ossrt_model_info, intermediate_size),   OSSRT_FIELD(ossrt_model_info, head_dim),
+      OSSRT_FIELD(ossrt_model_info, num_attention_heads), OSSRT_FIELD(ossrt_model_info, num_key_value_heads),
+      OSSRT_FIELD(ossrt_model_info, sliding_window),      OSSRT_FIELD(ossrt_model_info, max_context_length),
+      OSSRT_FIELD(ossrt_model_info, parameter_count),     OSSRT_FIELD(ossrt_model_info, weight_bytes),
+  };
+  static_assert(lists_every_field<ossrt_model_info>(fields), "a field was appended to ossrt_model_info: list it here");
+  return fields;
+}
+
+std::span<const FieldSpan> fields_of(const ossrt_session_memory*) noexcept {
+  static constexpr FieldSpan fields[] = {
+      OSSRT_FIELD(ossrt_session_memory, struct_size),    OSSRT_FIELD(ossrt_session_memory, kv_cache_bytes),
+      OSSRT_FIELD(ossrt_session_memory, scratch_bytes),  OSSRT_FIELD(ossrt_session_memory, logits_bytes),
+      OSSRT_FIELD(ossrt_session_memory, context_length),
+  };
+  static_assert(lists_every_field<ossrt_session_memory>(fields),
+                "a field was appended to ossrt_session_memory: list it here");
+  return fields;
+}
+
+std::span<const FieldSpan> fields_of(const ossrt_harmony_event*) noexcept {
+  static constexpr FieldSpan fields[] = {
+      OSSRT_FIELD(ossrt_harmony_event, struct_size),  OSSRT_FIELD(ossrt_harmony_event, kind),
+      OSSRT_FIELD(ossrt_harmony_event, position),     OSSRT_FIELD(ossrt_harmony_event, message_index),
+      OSSRT_FIELD(ossrt_harmony_event, role),         OSSRT_FIELD(ossrt_harmony_event, name),
+      OSSRT_FIELD(ossrt_harmony_event, channel),      OSSRT_FIELD(ossrt_harmony_event, recipient),
+      OSSRT_FIELD(ossrt_harmony_event, content_type), OSSRT_FIELD(ossrt_harmony_event, text),
+      OSSRT_FIELD(ossrt_harmony_event, text_len),     OSSRT_FIELD(ossrt_harmony_event, anomaly),
+  };
+  static_assert(lists_every_field<ossrt_harmony_event>(fields),
+                "a field was appended to ossrt_harmony_event: list it here");
+  return fields;
+}
+
+std::span<const FieldSpan> fields_of(const ossrt_chat_result*) noexcept {
+  static constexpr FieldSpan fields[] = {
+      OSSRT_FIELD(ossrt_chat_result, struct_size),
+      OSSRT_FIELD(ossrt_chat_result, finish_reason),
+      OSSRT_FIELD(ossrt_chat_result, prompt_tokens),
+      OSSRT_FIELD(ossrt_chat_result, reused_tokens),
+      OSSRT_FIELD(ossrt_chat_result, generated_tokens),
+      OSSRT_FIELD(ossrt_chat_result, reasoning_tokens),
+      OSSRT_FIELD(ossrt_chat_result, messages_appended),
+      OSSRT_FIELD(ossrt_chat_result, anomalies),
+      OSSRT_FIELD(ossrt_chat_result, tool_call_recipient),
+      OSSRT_FIELD(ossrt_chat_result, tool_call_arguments),
+      OSSRT_FIELD(ossrt_chat_result, tool_call_arguments_len),
+      OSSRT_FIELD(ossrt_chat_result, tool_call_channel),
+      OSSRT_FIELD(ossrt_chat_result, tool_call_content_type),
+  };
+  static_assert(lists_every_field<ossrt_chat_result>(fields),
+                "a field was appended to ossrt_chat_result: list it here");
+  return fields;
+}
+
+ossrt_status check_struct_size(const char* where, const char* argument, uint32_t struct_size,
+                               std::span<const FieldSpan> fields, size_t required) noexcept {
   char message[256];
   if (struct_size < sizeof(uint32_t)) {
     std::snprintf(message, sizeof message,
-                  "%s: options->struct_size is %u, too small to hold struct_size itself (initialise the struct with "
+                  "%s: %s->struct_size is %u, too small to hold struct_size itself (initialise the struct with "
                   "its _init function)",
-                  where, struct_size);
+                  where, argument, struct_size);
+    return invalid_argument(message);
+  }
+  const FieldSpan& last_required = fields[std::min(required, fields.size()) - 1];
+  if (struct_size < last_required.end) {
+    std::snprintf(message, sizeof message,
+                  "%s: %s->struct_size %u has no room for field '%s' (bytes %zu to %zu; initialise the struct "
+                  "with its _init function)",
+                  where, argument, struct_size, last_required.name, last_required.begin, last_required.end);
     return invalid_argument(message);
   }
   for (const FieldSpan& field : fields) {
     if (struct_size > field.begin && struct_size < field.end) {
       std::snprintf(message, sizeof message,
-                    "%s: options->struct_size %u ends inside field '%s' (bytes %zu to %zu): not the size of any "
+                    "%s: %s->struct_size %u ends inside field '%s' (bytes %zu to %zu): not the size of any "
                     "version of the struct (initialise it with its _init function)",
-                    where, struct_size, field.name, field.begin, field.end);
+                    where, argument, struct_size, field.name, field.begin, field.end);
       return invalid_argument(message);
     }
   }

@@ -17,6 +17,12 @@
  *   an older header keeps working. A struct_size below 4 or ending inside a
  *   field (the size of no version of the struct) is refused with
  *   INVALID_ARGUMENT; a larger one (a newer header) reads the fields known here.
+ * - Output structs (filled by the library: ossrt_model_info,
+ *   ossrt_session_memory, ossrt_harmony_event, ossrt_chat_result) follow the
+ *   same rules: they start with struct_size, their *_init function zeroes
+ *   them and sets it, and the library writes only the first struct_size bytes.
+ *   A struct_size too small for the fields every caller reads (named per
+ *   function) or ending inside a field is refused with INVALID_ARGUMENT.
  * - No call aborts the process or lets a C++ exception escape.
  *
  * - Calls that fill a caller buffer return OSSRT_STATUS_BUFFER_TOO_SMALL when
@@ -180,7 +186,7 @@ OSSRT_API ossrt_status ossrt_model_load(const char* directory, const ossrt_model
 OSSRT_API void ossrt_model_destroy(ossrt_model* model);
 
 typedef struct ossrt_model_info {
-  uint32_t struct_size; /* set by the caller to sizeof(ossrt_model_info) */
+  uint32_t struct_size; /* sizeof(ossrt_model_info), set by _init */
   int32_t num_hidden_layers;
   int32_t num_experts;
   int32_t experts_per_token;
@@ -196,9 +202,11 @@ typedef struct ossrt_model_info {
   uint64_t weight_bytes;
 } ossrt_model_info;
 
+/* Zeroes *info and sets struct_size. Does nothing if info is NULL. */
+OSSRT_API void ossrt_model_info_init(ossrt_model_info* info);
 /* Fills the first min(info->struct_size, sizeof(ossrt_model_info)) bytes.
- * Failure: INVALID_ARGUMENT (NULL model or info, struct_size smaller than
- * the first field set). Thread-safe. */
+ * Failure: INVALID_ARGUMENT (NULL model or info, struct_size not covering
+ * num_hidden_layers or ending inside a field); *info unchanged. Thread-safe. */
 OSSRT_API ossrt_status ossrt_model_get_info(const ossrt_model* model, ossrt_model_info* info);
 
 /* ---- tokenizer (o200k_harmony, compiled in, no files or network) ------- */
@@ -471,15 +479,18 @@ OSSRT_API ossrt_status ossrt_session_save_state_file(const ossrt_session* sessio
 OSSRT_API ossrt_status ossrt_session_restore_state_file(ossrt_session* session, const char* path);
 
 typedef struct ossrt_session_memory {
-  uint32_t struct_size;    /* set by the caller to sizeof(ossrt_session_memory) */
+  uint32_t struct_size;    /* sizeof(ossrt_session_memory), set by _init */
   uint64_t kv_cache_bytes; /* allocated for keys and values (dense layers grow with use) */
   uint64_t scratch_bytes;  /* activations and staging for one prefill chunk */
   uint64_t logits_bytes;   /* the logits kept for ossrt_session_get_logits */
   uint64_t context_length; /* the session's resolved context length */
 } ossrt_session_memory;
 
+/* Zeroes *memory and sets struct_size. Does nothing if memory is NULL. */
+OSSRT_API void ossrt_session_memory_init(ossrt_session_memory* memory);
 /* Fills the first min(memory->struct_size, sizeof) bytes. Failure:
- * INVALID_ARGUMENT (NULL/released session, NULL memory, struct_size too small). */
+ * INVALID_ARGUMENT (NULL/released session, NULL memory, struct_size not
+ * covering kv_cache_bytes or ending inside a field); *memory unchanged. */
 OSSRT_API ossrt_status ossrt_session_get_memory(const ossrt_session* session, ossrt_session_memory* memory);
 
 /* ---- harmony chat format ------------------------------------------------
@@ -541,13 +552,33 @@ OSSRT_API ossrt_status ossrt_conversation_add_system(ossrt_conversation* convers
 OSSRT_API ossrt_status ossrt_conversation_add_developer(ossrt_conversation* conversation, const char* instructions,
                                                         const char* function_tools_json);
 /* Appends a text message. name, channel, recipient, content_type may be NULL
- * (absent). A tool result: role TOOL, name = the called tool
- * ("functions.get_weather"), recipient "assistant", channel of the call.
+ * (absent). (A tool result is easier with ossrt_conversation_add_tool_result.)
  * Failure: INVALID_ARGUMENT (NULL conversation, unknown role, NULL text with
  * len > 0); unchanged. */
 OSSRT_API ossrt_status ossrt_conversation_add_message(ossrt_conversation* conversation, ossrt_role role,
                                                       const char* name, const char* channel, const char* recipient,
                                                       const char* content_type, const char* text, size_t len);
+/* Appends a user message with text[0..len) (UTF-8). Failure: INVALID_ARGUMENT
+ * (NULL/released conversation, NULL text with len > 0), OUT_OF_MEMORY;
+ * unchanged. */
+OSSRT_API ossrt_status ossrt_conversation_add_user(ossrt_conversation* conversation, const char* text, size_t len);
+/* Appends the answer text[0..len) of the tool tool_name (NUL-terminated, the
+ * call's recipient: "functions.get_weather", see ossrt_chat_result) as
+ * harmony expects it: authored by the tool, addressed to the assistant, on the
+ * channel of the last assistant message addressed to tool_name ("commentary"
+ * when the conversation holds no such call). Failure: INVALID_ARGUMENT
+ * (NULL/released conversation, NULL or empty tool_name, NULL text with
+ * len > 0), OUT_OF_MEMORY; unchanged. */
+OSSRT_API ossrt_status ossrt_conversation_add_tool_result(ossrt_conversation* conversation, const char* tool_name,
+                                                          const char* text, size_t len);
+/* Sets the reasoning effort where harmony renders it: in the first system
+ * message's system content; a conversation without one first gets a default
+ * system message (ossrt_system_options_init's values) at the front. The one
+ * reasoning-effort knob: chat turns render what the conversation says.
+ * Failure: INVALID_ARGUMENT (NULL/released conversation, effort not an
+ * OSSRT_EFFORT_* value), OUT_OF_MEMORY; unchanged. */
+OSSRT_API ossrt_status ossrt_conversation_set_reasoning_effort(ossrt_conversation* conversation,
+                                                               ossrt_reasoning_effort effort);
 
 typedef int32_t ossrt_render_kind;
 enum {
@@ -590,17 +621,19 @@ enum {
 typedef int32_t ossrt_event_kind;
 enum {
   OSSRT_EVENT_MESSAGE_START = 0, /* header complete: role, name, channel, recipient, content_type */
-  OSSRT_EVENT_CONTENT_DELTA = 1, /* text: newly completed UTF-8 of the current message */
+  OSSRT_EVENT_CONTENT_DELTA = 1, /* text: newly completed UTF-8 of the message its header fields name */
   OSSRT_EVENT_MESSAGE_END = 2,   /* the message is complete */
   OSSRT_EVENT_TOOL_CALL = 3,     /* after MESSAGE_END of an assistant message with a recipient; text = arguments */
   OSSRT_EVENT_ANOMALY = 4        /* lenient recovery: anomaly names the shape, text what was skipped */
 };
 
 typedef struct ossrt_harmony_event {
-  uint32_t struct_size; /* set by the caller to sizeof(ossrt_harmony_event) */
+  uint32_t struct_size; /* sizeof(ossrt_harmony_event), set by _init */
   ossrt_event_kind kind;
   size_t position;      /* index of the token that caused it among all pushed */
   size_t message_index; /* index of the message it belongs to */
+  /* The message's header, for every kind but ANOMALY (a CONTENT_DELTA says
+   * which channel and recipient its text belongs to). */
   ossrt_role role;
   const char* name;      /* NUL-terminated or NULL when absent; */
   const char* channel;   /*   every pointer is valid until the next call */
@@ -624,8 +657,14 @@ OSSRT_API void ossrt_harmony_parser_destroy(ossrt_harmony_parser* parser);
 OSSRT_API ossrt_status ossrt_harmony_parser_push(ossrt_harmony_parser* parser, int32_t token);
 /* End of stream: closes an open message. Same failure rules as push. */
 OSSRT_API ossrt_status ossrt_harmony_parser_finish(ossrt_harmony_parser* parser);
-/* Takes the oldest queued event: 1 and *event filled, or 0 when none is left
- * (also for NULL arguments). Never fails. */
+/* Zeroes *event and sets struct_size. Does nothing if event is NULL. */
+OSSRT_API void ossrt_harmony_event_init(ossrt_harmony_event* event);
+/* Takes the oldest queued event: returns 1 with *event filled (its first
+ * struct_size bytes), or 0 when none is left. Returns -1, taking nothing (the
+ * event stays queued) and setting ossrt_last_error_message, for a NULL or
+ * released parser, a NULL event, or an event whose struct_size does not cover
+ * kind or ends inside a field (0: initialise it with ossrt_harmony_event_init).
+ * Loop with `while (ossrt_harmony_parser_next_event(p, &e) == 1)`. */
 OSSRT_API int32_t ossrt_harmony_parser_next_event(ossrt_harmony_parser* parser, ossrt_harmony_event* event);
 /* The completed messages as harmony JSON (see ossrt_conversation_to_json).
  * Failure: INVALID_ARGUMENT, BUFFER_TOO_SMALL. */
@@ -658,8 +697,12 @@ OSSRT_API const char* ossrt_finish_reason_string(ossrt_finish_reason reason);
 typedef int32_t (*ossrt_event_callback)(const ossrt_harmony_event* event, void* user_data);
 
 typedef struct ossrt_chat_options {
-  uint32_t struct_size;             /* sizeof(ossrt_chat_options), set by _init */
-  int32_t reasoning_effort;         /* OSSRT_EFFORT_*, or -1 (default): as the conversation's system message says */
+  uint32_t struct_size; /* sizeof(ossrt_chat_options), set by _init */
+  /* Deprecated: use ossrt_conversation_set_reasoning_effort (the effort lives
+   * in the conversation's system message). Still honoured for old callers:
+   * OSSRT_EFFORT_* replaces the system message's effort for this turn only
+   * (nothing without a system message); -1 (the default) leaves it. */
+  int32_t reasoning_effort;
   uint64_t max_tokens;              /* tokens to generate at most; default 4096 */
   uint64_t reasoning_budget;        /* analysis-channel tokens at most; 0 = unlimited (default) */
   const int32_t* extra_stop_tokens; /* ids that end the turn besides <|return|> and <|call|> */
@@ -670,7 +713,7 @@ typedef struct ossrt_chat_options {
 } ossrt_chat_options;
 
 typedef struct ossrt_chat_result {
-  uint32_t struct_size; /* set by the caller to sizeof(ossrt_chat_result) */
+  uint32_t struct_size; /* sizeof(ossrt_chat_result), set by _init */
   ossrt_finish_reason finish_reason;
   uint64_t prompt_tokens;     /* the rendered prompt */
   uint64_t reused_tokens;     /* of those, already in the session's cache (not prefilled again) */
@@ -678,10 +721,23 @@ typedef struct ossrt_chat_result {
   uint64_t reasoning_tokens;  /* of those, on the analysis channel */
   uint64_t messages_appended; /* assistant messages appended to the conversation */
   uint64_t anomalies;         /* lenient-parser recoveries (also sent as ANOMALY events) */
+  /* The call to answer when finish_reason is TOOL_CALL (the last appended
+   * message); NULL / 0 otherwise, and when the message <|call|> ended names
+   * no recipient (nothing to answer). NUL-terminated strings owned by the
+   * session, valid until the next ossrt_chat_turn on it or its destroy.
+   * Answer with ossrt_conversation_add_tool_result(conversation,
+   * tool_call_recipient, output, len), then call ossrt_chat_turn again. */
+  const char* tool_call_recipient; /* "functions.get_weather", "browser.search", "python" */
+  const char* tool_call_arguments; /* the message text: JSON for function tools, code for python */
+  size_t tool_call_arguments_len;
+  const char* tool_call_channel;      /* "commentary" (function tools) or "analysis"; NULL if the call has none */
+  const char* tool_call_content_type; /* as written: "<|constrain|>json", "json", "code"; NULL if none */
 } ossrt_chat_result;
 
 /* Sets defaults. Does nothing if options is NULL. */
 OSSRT_API void ossrt_chat_options_init(ossrt_chat_options* options);
+/* Zeroes *result and sets struct_size. Does nothing if result is NULL. */
+OSSRT_API void ossrt_chat_result_init(ossrt_chat_result* result);
 
 /* One assistant turn: renders the conversation for completion, syncs the
  * session's cached prefix (only new tokens are prefilled), samples with the
@@ -692,7 +748,8 @@ OSSRT_API void ossrt_chat_options_init(ossrt_chat_options* options);
  * message or a tool result. options may be NULL (defaults).
  * Success: OK with *result filled (min(struct_size, sizeof) bytes); a cancel
  * or a full context is a finish reason, not a failure.
- * Failure: INVALID_ARGUMENT (NULL/released handles, bad options, a
+ * Failure: INVALID_ARGUMENT (NULL/released handles, bad options, a result
+ * whose struct_size does not cover finish_reason or ends inside a field, a
  * conversation harmony cannot render, a model whose vocabulary lacks
  * harmony's ids), INVALID_STATE (the session is busy), INVALID_TOKEN,
  * OUT_OF_MEMORY; the conversation is then unchanged.

@@ -45,8 +45,7 @@ static int ask(ossrt_session* session, ossrt_conversation* conversation, const o
   options.max_tokens = max_tokens;
   options.on_event = print_event;
   options.on_event_user_data = &p;
-  memset(&result, 0, sizeof result);
-  result.struct_size = sizeof result;
+  ossrt_chat_result_init(&result);
   printf("> %s\n", question);
   status = ossrt_chat_turn(session, conversation, sampler, &options, &result);
   if (status != OSSRT_STATUS_OK) return fail("chat_turn", status);

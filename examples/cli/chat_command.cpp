@@ -81,9 +81,10 @@ class TurnPrinter {
 
 int run_chat(const Flags& flags) {
   ossrt::ChatOptions chat;
+  std::optional<ossrt::harmony::ReasoningEffort> effort;
   if (auto it = flags.find("effort"); it != flags.end()) {
-    chat.reasoning_effort = parse_effort(it->second);
-    if (!chat.reasoning_effort) {
+    effort = parse_effort(it->second);
+    if (!effort) {
       std::fprintf(stderr, "ossrt chat: --effort must be low, medium or high\n");
       return 2;
     }
@@ -124,6 +125,7 @@ int run_chat(const Flags& flags) {
   using ossrt::harmony::Message;
   using ossrt::harmony::Role;
   conversation.push_back(Message::from_role_and_content(Role::system, ossrt::harmony::SystemContent::defaults()));
+  if (effort) ossrt::harmony::set_reasoning_effort(conversation, *effort);
   if (auto it = flags.find("system"); it != flags.end()) {
     conversation.push_back(Message::from_role_and_content(
         Role::developer, ossrt::harmony::DeveloperContent{}.with_instructions(it->second)));

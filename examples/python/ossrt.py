@@ -23,16 +23,12 @@ checkpoint, or `ossrt make-checkpoint --preset tiny-chat --out DIR`):
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}])
     chat.add_user("What is the weather in Paris?")
     with ossrt.Model(CHECKPOINT) as model, model.session() as session:
-        channel = None
         with session.chat_stream(chat, max_tokens=256) as stream:
             for event in stream:                        # events arrive while the turn runs
-                if event.kind is ossrt.EventKind.MESSAGE_START:
-                    channel = event.channel             # "analysis", "commentary" or "final"
-                elif event.kind is ossrt.EventKind.CONTENT_DELTA and channel == "final":
-                    print(event.text, end="")
-                elif event.kind is ossrt.EventKind.TOOL_CALL:
-                    call = event                        # call.recipient, call.text (the arguments)
-        if stream.result.finish_reason is ossrt.FinishReason.TOOL_CALL:
+                if event.kind is ossrt.EventKind.CONTENT_DELTA and event.channel == "final":
+                    print(event.text, end="")           # deltas name their channel: analysis, commentary, final
+        call = stream.result.tool_call                  # set when the turn ended in a tool call
+        if call is not None:                            # call.recipient, call.arguments (JSON)
             chat.add_tool_result(call.recipient, '{"celsius": 21}')
             print(session.chat(chat, max_tokens=256))   # the history is not prefilled again
 
@@ -79,7 +75,7 @@ __all__ = [
     "OssrtError", "Error", "InvalidArgument", "InvalidState", "NotFound", "IoError", "OutOfMemory", "Unsupported",
     "InvalidConfig", "InvalidCheckpoint", "UnsupportedDtype", "TensorMismatch", "InvalidToken", "ContextOverflow",
     "Cancelled", "InternalError", "BufferTooSmall", "PermissionDenied",
-    "Runtime", "Model", "ModelInfo", "Tokenizer", "DetokStream", "Session", "SessionMemory", "Sampler",
+    "Runtime", "Model", "ModelInfo", "ToolCall", "Tokenizer", "DetokStream", "Session", "SessionMemory", "Sampler",
     "Conversation", "HarmonyParser", "Event", "ChatResult", "ChatStream",
 ]
 
@@ -195,7 +191,8 @@ class _ChatOptions(ctypes.Structure):
 class _ChatResult(ctypes.Structure):
     _fields_ = [("struct_size", _u32), ("finish_reason", _i32), ("prompt_tokens", _u64), ("reused_tokens", _u64),
                 ("generated_tokens", _u64), ("reasoning_tokens", _u64), ("messages_appended", _u64),
-                ("anomalies", _u64)]
+                ("anomalies", _u64), ("tool_call_recipient", _str), ("tool_call_arguments", _vp),
+                ("tool_call_arguments_len", _size), ("tool_call_channel", _str), ("tool_call_content_type", _str)]
 
 
 def _pointer_to(struct_type: type[ctypes.Structure]) -> Any:
@@ -215,6 +212,7 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "ossrt_model_options_init": (None, [_pointer_to(_ModelOptions)]),
     "ossrt_model_load": (_i32, [_str, _pointer_to(_ModelOptions), _VPP]),
     "ossrt_model_destroy": (None, [_vp]),
+    "ossrt_model_info_init": (None, [_pointer_to(_ModelInfo)]),
     "ossrt_model_get_info": (_i32, [_vp, _pointer_to(_ModelInfo)]),
     "ossrt_encode_options_init": (None, [_pointer_to(_EncodeOptions)]),
     "ossrt_tokenizer_create": (_i32, [_VPP]),
@@ -253,6 +251,7 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "ossrt_session_restore_state": (_i32, [_vp, _str, _size]),
     "ossrt_session_save_state_file": (_i32, [_vp, _str]),
     "ossrt_session_restore_state_file": (_i32, [_vp, _str]),
+    "ossrt_session_memory_init": (None, [_pointer_to(_SessionMemory)]),
     "ossrt_session_get_memory": (_i32, [_vp, _pointer_to(_SessionMemory)]),
     "ossrt_conversation_create": (_i32, [_VPP]),
     "ossrt_conversation_from_json": (_i32, [_str, _size, _VPP]),
@@ -263,6 +262,9 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "ossrt_conversation_add_system": (_i32, [_vp, _pointer_to(_SystemOptions)]),
     "ossrt_conversation_add_developer": (_i32, [_vp, _str, _str]),
     "ossrt_conversation_add_message": (_i32, [_vp, _i32, _str, _str, _str, _str, _str, _size]),
+    "ossrt_conversation_add_user": (_i32, [_vp, _str, _size]),
+    "ossrt_conversation_add_tool_result": (_i32, [_vp, _str, _str, _size]),
+    "ossrt_conversation_set_reasoning_effort": (_i32, [_vp, _i32]),
     "ossrt_render_options_init": (None, [_pointer_to(_RenderOptions)]),
     "ossrt_harmony_render": (_i32, [_vp, _vp, _pointer_to(_RenderOptions), _I32P, _size, _SIZEP]),
     "ossrt_harmony_stop_tokens": (_i32, [_i32, _I32P, _size, _SIZEP]),
@@ -270,11 +272,13 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "ossrt_harmony_parser_destroy": (None, [_vp]),
     "ossrt_harmony_parser_push": (_i32, [_vp, _i32]),
     "ossrt_harmony_parser_finish": (_i32, [_vp]),
+    "ossrt_harmony_event_init": (None, [_pointer_to(_HarmonyEvent)]),
     "ossrt_harmony_parser_next_event": (_i32, [_vp, _pointer_to(_HarmonyEvent)]),
     "ossrt_harmony_parser_messages_json": (_i32, [_vp, _CHARP, _size, _SIZEP]),
     "ossrt_harmony_parser_append_to": (_i32, [_vp, _vp]),
     "ossrt_finish_reason_string": (_str, [_i32]),
     "ossrt_chat_options_init": (None, [_pointer_to(_ChatOptions)]),
+    "ossrt_chat_result_init": (None, [_pointer_to(_ChatResult)]),
     "ossrt_chat_turn": (_i32, [_vp, _vp, _vp, _pointer_to(_ChatOptions), _pointer_to(_ChatResult)]),
 }
 
@@ -568,10 +572,10 @@ def _options(struct_type: type[ctypes.Structure], init: Callable[[Any], None], *
     return options
 
 
-def _output(struct_type: type[ctypes.Structure]) -> Any:
-    """An output struct the library fills (up to struct_size, this binding's layout)."""
+def _output(struct_type: type[ctypes.Structure], init: Callable[[Any], None]) -> Any:
+    """An output struct the library fills, zeroed with struct_size set (this binding's layout) by its _init."""
     output = struct_type()
-    output.struct_size = ctypes.sizeof(struct_type)
+    init(ctypes.byref(output))
     return output
 
 
@@ -826,7 +830,7 @@ class Model(_Handle):
     @property
     def info(self) -> ModelInfo:
         """The model's shape and size. Raises InvalidState (closed)."""
-        info = _output(_ModelInfo)
+        info = _output(_ModelInfo, _lib.ossrt_model_info_init)
         _check(_lib.ossrt_model_get_info(self._handle, ctypes.byref(info)))
         return _record(ModelInfo, info)
 
@@ -1095,13 +1099,26 @@ class Conversation(_Handle):
                                                    _c_string(content_type), data, len(data)))
 
     def add_user(self, text: str) -> None:
-        """Appends a user message."""
-        self.add_message(Role.USER, text)
+        """Appends a user message. Raises OutOfMemory."""
+        data = _utf8(text)
+        _check(_lib.ossrt_conversation_add_user(self._handle, data, len(data)))
 
-    def add_tool_result(self, tool: str, text: str, *, channel: str = "commentary") -> None:
-        """Appends the result of a tool call: tool is the call's recipient ("functions.get_weather", "python"),
-        channel the call's (function tools: commentary; the built-in browser and python: analysis)."""
-        self.add_message(Role.TOOL, text, name=tool, channel=channel, recipient="assistant")
+    def add_tool_result(self, tool: str, text: str, *, channel: str | None = None) -> None:
+        """Appends the answer of tool (the call's recipient: ChatResult.tool_call.recipient, "functions.get_weather",
+        "python") as harmony expects it: authored by the tool, addressed to the assistant, on the channel of the
+        last assistant message addressed to that tool (commentary when there is none) unless channel says
+        otherwise. Raises InvalidArgument (empty tool)."""
+        if channel is not None:
+            self.add_message(Role.TOOL, text, name=tool, channel=channel, recipient="assistant")
+            return
+        data = _utf8(text)
+        _check(_lib.ossrt_conversation_add_tool_result(self._handle, _utf8(tool), data, len(data)))
+
+    def set_reasoning_effort(self, effort: ReasoningEffort | str) -> None:
+        """Sets the reasoning effort where harmony renders it, in the system message (a conversation without one
+        first gets a default system message at the front): the one place the effort is set; chat turns render
+        what the conversation says. Raises InvalidArgument (unknown effort)."""
+        _check(_lib.ossrt_conversation_set_reasoning_effort(self._handle, _enum_value(ReasoningEffort, effort)))
 
     def render(self, tokenizer: Tokenizer | None = None, *, kind: RenderKind | str | None = None,
                next_role: Role | str | None = None, auto_drop_analysis: bool | None = None) -> list[int]:
@@ -1132,9 +1149,11 @@ class HarmonyParser(_Handle):
                                                      ctypes.byref(handle)), handle)
 
     def _events(self) -> list[Event]:
-        events, event = [], _output(_HarmonyEvent)
-        while _lib.ossrt_harmony_parser_next_event(self._handle, ctypes.byref(event)) > 0:
+        events, event = [], _output(_HarmonyEvent, _lib.ossrt_harmony_event_init)
+        while (taken := _lib.ossrt_harmony_parser_next_event(self._handle, ctypes.byref(event))) == 1:
             events.append(_event(event))
+        if taken < 0:  # a closed parser: the library refused and kept the event
+            _check(Status.INVALID_ARGUMENT)
         return events
 
     def push(self, token: int) -> list[Event]:
@@ -1180,6 +1199,15 @@ class SessionMemory:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The call a chat turn ended with: answer it with conversation.add_tool_result(call.recipient, output)."""
+    recipient: str  # "functions.get_weather", "browser.search", "python"
+    arguments: str  # the message text: JSON for function tools, code for python
+    channel: str | None  # "commentary" (function tools) or "analysis"
+    content_type: str | None  # as written: "<|constrain|>json", "json", "code"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ChatResult:
     """How a chat turn ended and what it cost."""
     finish_reason: FinishReason
@@ -1189,6 +1217,16 @@ class ChatResult:
     reasoning_tokens: int  # of those, on the analysis channel
     messages_appended: int  # assistant messages appended to the conversation
     anomalies: int  # lenient-parser recoveries (also sent as ANOMALY events)
+    tool_call: ToolCall | None  # when finish_reason is TOOL_CALL and the call names its recipient
+
+
+def _tool_call(result: _ChatResult) -> ToolCall | None:
+    """The call a result carries, copied out (the library's strings live only until the session's next turn)."""
+    if not result.tool_call_recipient:
+        return None
+    arguments = ctypes.string_at(result.tool_call_arguments, result.tool_call_arguments_len)
+    return ToolCall(recipient=_text(result.tool_call_recipient) or "", arguments=arguments.decode("utf-8", "replace"),
+                    channel=_text(result.tool_call_channel), content_type=_text(result.tool_call_content_type))
 
 
 class Session(_Handle):
@@ -1343,12 +1381,11 @@ class Session(_Handle):
 
     def memory(self) -> SessionMemory:
         """What the session holds now."""
-        memory = _output(_SessionMemory)
+        memory = _output(_SessionMemory, _lib.ossrt_session_memory_init)
         _check(_lib.ossrt_session_get_memory(self._handle, ctypes.byref(memory)))
         return _record(SessionMemory, memory)
 
-    def chat(self, conversation: Conversation, sampler: Sampler | None = None, *,
-             reasoning_effort: ReasoningEffort | str | None = None, max_tokens: int | None = None,
+    def chat(self, conversation: Conversation, sampler: Sampler | None = None, *, max_tokens: int | None = None,
              reasoning_budget: int | None = None, stop_tokens: Iterable[int] = (),
              auto_drop_analysis: bool | None = None, on_event: Callable[[Event], object] | None = None) -> ChatResult:
         """One harmony assistant turn: renders the conversation as a prompt, prefills only what the session does not
@@ -1356,24 +1393,21 @@ class Session(_Handle):
         token in stop_tokens), and appends the assistant's messages to the conversation (a message cut short is
         kept as it stands). Add the next user message or a tool result, then call again.
 
-        reasoning_effort: None = the conversation's system message's. max_tokens default 4096;
+        The reasoning effort is the conversation's (Conversation.set_reasoning_effort). max_tokens default 4096;
         reasoning_budget: analysis tokens at most (default 0: unlimited). on_event(Event) runs on this thread
         for every parser event; returning something truthy ends the turn (finish_reason CANCELLED); it must not
         call into the session. A cancel or a full context is a finish reason, not an exception.
         Raises InvalidArgument (a conversation harmony cannot render, a model without harmony's vocabulary, bad
         options), InvalidState (busy or closed), InvalidToken, OutOfMemory (the conversation is then unchanged),
         or what on_event raised (the turn ended there, its messages appended)."""
-        options = _options(_ChatOptions, _lib.ossrt_chat_options_init,
-                           reasoning_effort=None if reasoning_effort is None else _enum_value(ReasoningEffort,
-                                                                                              reasoning_effort),
-                           max_tokens=max_tokens, reasoning_budget=reasoning_budget,
+        options = _options(_ChatOptions, _lib.ossrt_chat_options_init, max_tokens=max_tokens, reasoning_budget=reasoning_budget,
                            auto_drop_analysis=None if auto_drop_analysis is None else int(auto_drop_analysis))
         extra = _int32_array(stop_tokens)
         options.extra_stop_tokens, options.n_extra_stop_tokens = extra, len(extra)
         if on_event is not None:
             options.on_event = _EventCallback(_guarded(_cancel_flag(lambda event, _: on_event(_event(event[0]))),
                                                        1))
-        result = _output(_ChatResult)
+        result = _output(_ChatResult, _lib.ossrt_chat_result_init)
         default_sampler = Sampler() if sampler is None else None
         try:
             status = _lib.ossrt_chat_turn(self._handle, conversation._handle, (sampler or default_sampler)._handle,
@@ -1382,7 +1416,8 @@ class Session(_Handle):
             if default_sampler is not None:
                 default_sampler.close()
         _check(status)
-        return _record(ChatResult, result, finish_reason=_as_enum(FinishReason, result.finish_reason))
+        return _record(ChatResult, result, finish_reason=_as_enum(FinishReason, result.finish_reason),
+                       tool_call=_tool_call(result))
 
     def chat_stream(self, conversation: Conversation, sampler: Sampler | None = None, **options: Any) -> ChatStream:
         """chat() on a worker thread, its events delivered as an iterator while the turn runs:

@@ -1,4 +1,5 @@
-"""The Python binding, family by family: python3 test_ossrt.py TINY_A_DIR TINY_CHAT_DIR [unittest options]
+"""The Python binding, family by family:
+python3 test_ossrt.py TINY_A_DIR TINY_CHAT_DIR WEATHER_DIR [unittest options]
 
 TINY_A_DIR is the bundled reference model (its golden.json holds the official reference's logits and greedy
 tokens); TINY_CHAT_DIR a random model with the full vocabulary (`ossrt make-checkpoint --preset tiny-chat`) for
@@ -24,7 +25,7 @@ import ossrt
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
-TINY_A = TINY_CHAT = ""  # set from the command line
+TINY_A = TINY_CHAT = WEATHER = ""  # set from the command line
 
 
 def jsonl(path):
@@ -102,6 +103,12 @@ class LibraryTest(unittest.TestCase):
         for record, struct in ((ossrt.ModelInfo, ossrt._ModelInfo), (ossrt.SessionMemory, ossrt._SessionMemory),
                                (ossrt.ChatResult, ossrt._ChatResult), (ossrt.Event, ossrt._HarmonyEvent)):
             struct_fields = [name for name, _ in struct._fields_ if name not in ("struct_size", "text_len")]
+            # The tool_call_* fields are one record field, ChatResult.tool_call (a ToolCall with each of them).
+            call_fields = [name.removeprefix("tool_call_") for name in struct_fields if name.startswith("tool_call_")]
+            if call_fields:
+                self.assertEqual([field.name for field in dataclasses.fields(ossrt.ToolCall)],
+                                 [name for name in call_fields if name != "arguments_len"])
+                struct_fields = [name for name in struct_fields if not name.startswith("tool_call_")] + ["tool_call"]
             self.assertEqual([field.name for field in dataclasses.fields(record)], struct_fields, record.__name__)
 
     def test_stop_tokens(self):
@@ -703,8 +710,8 @@ class ChatTest(ChatModelTest):
     def test_options(self):
         channel_forever = {200005: 1e4}  # <|channel|>
         with self.turn(temperature=0, logit_bias=channel_forever) as (session, conversation, sampler):
-            result = session.chat(conversation, sampler, max_tokens=40, reasoning_effort="high",
-                                  stop_tokens=[200005])
+            conversation.set_reasoning_effort("high")
+            result = session.chat(conversation, sampler, max_tokens=40, stop_tokens=[200005])
             self.assertIs(result.finish_reason, ossrt.FinishReason.STOP)
             self.assertEqual(result.generated_tokens, 1)
             with ossrt.Conversation() as high:
@@ -816,6 +823,39 @@ class ChatStreamTest(ChatModelTest):
             self.assertIs(session.chat(conversation, max_tokens=1).finish_reason, ossrt.FinishReason.LENGTH)
 
 
+class ToolCallTest(unittest.TestCase):
+    """A function-calling round trip on the scripted weather model (tests/support/weather_script.h): it calls
+    get_weather while no call is in its context, and answers once one is."""
+
+    def test_round_trip(self):
+        tools = [{"name": "get_weather", "description": "Current weather for a city.",
+                  "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+        with ossrt.Model(WEATHER) as model, model.session() as session, ossrt.Conversation() as chat:
+            chat.add_system()
+            chat.set_reasoning_effort("low")
+            chat.add_developer("Use get_weather for weather questions.", functions=tools)
+            chat.add_user("What is the weather in Paris?")
+            deltas = []
+            first = session.chat(chat, on_event=lambda event: deltas.append(event)
+                                 if event.kind is ossrt.EventKind.CONTENT_DELTA else None)
+            self.assertIs(first.finish_reason, ossrt.FinishReason.TOOL_CALL)
+            self.assertEqual(first.tool_call, ossrt.ToolCall(recipient="functions.get_weather",
+                                                             arguments='{"city":"Paris"}', channel="commentary",
+                                                             content_type="<|constrain|>json"))
+            self.assertTrue(deltas)
+            for event in deltas:  # every delta names the message it belongs to
+                self.assertEqual((event.channel, event.recipient), ("commentary", "functions.get_weather"))
+            chat.add_tool_result(first.tool_call.recipient, '{"forecast": "sunny"}')
+            tool_message = chat.messages()[-1]
+            self.assertEqual((tool_message["role"], tool_message["name"], tool_message["recipient"],
+                              tool_message["channel"]), ("tool", "functions.get_weather", "assistant", "commentary"))
+            second = session.chat(chat)
+            self.assertIs(second.finish_reason, ossrt.FinishReason.STOP)
+            self.assertIsNone(second.tool_call)
+            self.assertGreater(second.reused_tokens, first.prompt_tokens)
+            self.assertEqual(chat.messages()[-1]["content"][0]["text"], "It is sunny in Paris.")
+
+
 class HandleTest(unittest.TestCase):
     def test_close_is_idempotent_and_closed_objects_refuse(self):
         objects = [ossrt.Runtime(), ossrt.Tokenizer(), ossrt.Sampler(), ossrt.Conversation(),
@@ -877,5 +917,5 @@ class TourTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    TINY_A, TINY_CHAT = sys.argv[1], sys.argv[2]
-    unittest.main(argv=[sys.argv[0]] + sys.argv[3:])
+    TINY_A, TINY_CHAT, WEATHER = sys.argv[1], sys.argv[2], sys.argv[3]
+    unittest.main(argv=[sys.argv[0]] + sys.argv[4:])

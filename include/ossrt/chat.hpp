@@ -1,11 +1,12 @@
 // Harmony-aware chat generation: one assistant turn over a Session.
 //
-// chat_turn renders the conversation for completion (with the requested
-// reasoning effort), reuses the session's cached prefix (Session::sync_prefix:
-// a multi-turn chat does not prefill its history again), samples with the
-// lenient harmony parser attached and streams its events, stops on harmony's
-// assistant-action stop set (<|return|>, <|call|>; never on <|end|>), and
-// appends the assistant messages to the conversation as history.
+// chat_turn renders the conversation for completion (the reasoning effort is
+// the system message's: harmony::set_reasoning_effort), reuses the session's
+// cached prefix (Session::sync_prefix: a multi-turn chat does not prefill its
+// history again), samples with the lenient harmony parser attached and
+// streams its events, stops on harmony's assistant-action stop set
+// (<|return|>, <|call|>; never on <|end|>), and appends the assistant
+// messages to the conversation as history.
 //
 // Thread rules: as Session: one thread at a time per session; Session::cancel
 // from any thread ends the turn with FinishReason::cancelled.
@@ -33,8 +34,6 @@ enum class FinishReason {
 const char* finish_reason_name(FinishReason reason) noexcept;  // "stop", "tool_call", ...
 
 struct ChatOptions {
-  // Replaces the reasoning effort of the conversation's system message for this turn.
-  std::optional<harmony::ReasoningEffort> reasoning_effort;
   size_t max_tokens = 4096;
   // Tokens the model may spend on the analysis channel; 0 = unlimited.
   size_t reasoning_budget = 0;
@@ -48,12 +47,15 @@ struct ChatOptions {
 
 struct ChatTurn {
   FinishReason finish_reason = FinishReason::stop;
-  size_t prompt_tokens = 0;                    // the rendered prompt
-  size_t reused_tokens = 0;                    // of those, already in the session's cache
-  size_t generated_tokens = 0;                 // sampled this turn
-  size_t reasoning_tokens = 0;                 // of those, on the analysis channel
-  std::vector<harmony::Message> messages;      // the assistant messages appended to the conversation
-  std::optional<harmony::ToolCall> tool_call;  // set when finish_reason is tool_call
+  size_t prompt_tokens = 0;                // the rendered prompt
+  size_t reused_tokens = 0;                // of those, already in the session's cache
+  size_t generated_tokens = 0;             // sampled this turn
+  size_t reasoning_tokens = 0;             // of those, on the analysis channel
+  std::vector<harmony::Message> messages;  // the assistant messages appended to the conversation
+  // Set when finish_reason is tool_call and the last message names a
+  // recipient: the call to answer, with
+  // harmony::add_tool_result(conversation, tool_call->recipient, output).
+  std::optional<harmony::ToolCall> tool_call;
   std::vector<harmony::ParseEvent> anomalies;  // what lenient parsing recovered from
 };
 

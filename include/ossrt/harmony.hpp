@@ -137,6 +137,28 @@ struct Message {
 
 using Conversation = std::vector<Message>;
 
+// Editing a conversation the way a chat loop needs (it is a plain vector, so
+// these are free functions). None of them fails other than by std::bad_alloc,
+// which leaves the conversation unchanged.
+
+// The SystemContent of the first system message that holds one, or nullptr.
+SystemContent* system_content(Conversation& conversation) noexcept;
+const SystemContent* system_content(const Conversation& conversation) noexcept;
+
+// Sets the reasoning effort where harmony renders it, in system_content(); a
+// conversation without one first gets a SystemContent::defaults() system
+// message at the front. The one place the effort lives: a chat turn renders
+// what the conversation says (changing it mid-chat changes the prompt from
+// the system message on, so that turn prefills again).
+void set_reasoning_effort(Conversation& conversation, ReasoningEffort effort);
+
+// Appends the answer of the tool `tool_name` ("functions.get_weather") as
+// harmony expects it: Message::tool_result of the last assistant message
+// addressed to `tool_name` (author the tool, recipient "assistant", the
+// call's channel), or, when no such call is in the conversation, the same
+// on the "commentary" channel.
+void add_tool_result(Conversation& conversation, std::string tool_name, std::string output);
+
 // A tool call recovered from an assistant message that has a recipient.
 struct ToolCall {
   std::string recipient;       // "functions.get_weather", "browser.search", "python"
@@ -254,7 +276,7 @@ const char* anomaly_kind_name(AnomalyKind kind) noexcept;
 struct ParseEvent {
   enum class Kind {
     message_start,  // header complete: role, name, channel, recipient, content_type are set
-    content_delta,  // text: newly completed UTF-8 of the current message
+    content_delta,  // text: newly completed UTF-8 of the current message (with its header fields)
     message_end,    // the message is in messages() at message_index
     tool_call,      // after message_end of an assistant message with a recipient; text = arguments
     anomaly,        // lenient recovery; anomaly and text (what was skipped or dropped)
@@ -262,6 +284,8 @@ struct ParseEvent {
   Kind kind = Kind::content_delta;
   size_t position = 0;       // index in tokens() of the token that caused the event
   size_t message_index = 0;  // index the current message has (or will have) in messages()
+  // The message's header, for every kind but anomaly: a content delta says
+  // which channel (and recipient) its text belongs to.
   Role role = Role::assistant;
   std::optional<std::string> name, channel, recipient, content_type;
   std::string text;

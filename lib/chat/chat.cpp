@@ -11,19 +11,6 @@ namespace {
 
 using namespace harmony;
 
-// The conversation with the system message's reasoning effort replaced.
-Conversation with_effort(const Conversation& conversation, std::optional<ReasoningEffort> effort) {
-  Conversation copy = conversation;
-  if (!effort) return copy;
-  for (Message& message : copy) {
-    if (message.author.role != Role::system) continue;
-    for (Content& item : message.content)
-      if (auto* system = std::get_if<SystemContent>(&item)) system->reasoning_effort = effort;
-    break;
-  }
-  return copy;
-}
-
 bool contains(std::span<const TokenId> ids, TokenId id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
@@ -56,8 +43,7 @@ Result<ChatTurn> chat_turn(Session& session, const Renderer& renderer, Conversat
       return error(StatusCode::invalid_argument,
                    "chat_turn: the model's vocabulary (%lld ids) cannot hold harmony's special tokens (up to %zu)",
                    static_cast<long long>(session.model().info().config.vocab_size), tokenizer.vocab_size());
-    auto prompt = renderer.render_conversation_for_completion(with_effort(conversation, options.reasoning_effort),
-                                                              Role::assistant, options.render);
+    auto prompt = renderer.render_conversation_for_completion(conversation, Role::assistant, options.render);
     if (!prompt.ok()) return prompt.status();
     // The turn is one call: a cancel anywhere in it (prefill, a decode step,
     // between steps) ends it. The public append would clear the flag per token.

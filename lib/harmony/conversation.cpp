@@ -1,4 +1,6 @@
 // Conversation values: names, builders, tool calls, harmony's built-in tools.
+#include <algorithm>
+
 #include "harmony/conversation_json.h"
 #include "ossrt/harmony.hpp"
 
@@ -194,6 +196,42 @@ std::string Message::text() const {
   for (const Content& item : content)
     if (const auto* text_item = std::get_if<TextContent>(&item)) out += text_item->text;
   return out;
+}
+
+SystemContent* system_content(Conversation& conversation) noexcept {
+  for (Message& message : conversation) {
+    if (message.author.role != Role::system) continue;
+    for (Content& item : message.content)
+      if (auto* system = std::get_if<SystemContent>(&item)) return system;
+  }
+  return nullptr;
+}
+
+const SystemContent* system_content(const Conversation& conversation) noexcept {
+  return system_content(const_cast<Conversation&>(conversation));
+}
+
+void set_reasoning_effort(Conversation& conversation, ReasoningEffort effort) {
+  if (SystemContent* system = system_content(conversation)) {
+    system->reasoning_effort = effort;
+    return;
+  }
+  conversation.insert(conversation.begin(), Message::from_role_and_content(
+                                                Role::system, SystemContent::defaults().with_reasoning_effort(effort)));
+}
+
+void add_tool_result(Conversation& conversation, std::string tool_name, std::string output) {
+  const auto call = std::find_if(conversation.rbegin(), conversation.rend(), [&](const Message& message) {
+    return message.author.role == Role::assistant && message.recipient == tool_name;
+  });
+  if (call != conversation.rend()) {
+    conversation.push_back(Message::tool_result(*call, std::move(output)));
+    return;
+  }
+  Message assumed_call;  // no call in the history: function tools answer on commentary
+  assumed_call.recipient = std::move(tool_name);
+  assumed_call.channel = "commentary";
+  conversation.push_back(Message::tool_result(assumed_call, std::move(output)));
 }
 
 std::optional<ToolCall> as_tool_call(const Message& message) {

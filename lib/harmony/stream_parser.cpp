@@ -76,12 +76,14 @@ struct StreamParser::Impl {
     event.text = std::move(text);
   }
 
-  static void describe(ParseEvent& event, const Message& message) {
-    event.role = message.author.role;
-    event.name = message.author.name;
-    event.channel = message.channel;
-    event.recipient = message.recipient;
-    event.content_type = message.content_type;
+  // Copies the header fields of a Message or a ParsedHeader (same member names).
+  template <class Header>
+  static void describe(ParseEvent& event, const Header& header) {
+    event.role = header.author.role;
+    event.name = header.author.name;
+    event.channel = header.channel;
+    event.recipient = header.recipient;
+    event.content_type = header.content_type;
   }
 
   Message header_message(std::string text) const {
@@ -143,8 +145,7 @@ struct StreamParser::Impl {
     next_role.reset();
     state = ParserState::content;
     content.clear();
-    ParseEvent& event = emit(ParseEvent::Kind::message_start);
-    describe(event, header_message(""));
+    describe(emit(ParseEvent::Kind::message_start), header);
     return Status();
   }
 
@@ -162,9 +163,12 @@ struct StreamParser::Impl {
       report(found);
       header = std::move(parsed.value().header);
       Message message = header_message(parsed.value().remaining.value_or(""));
-      ParseEvent& start = emit(ParseEvent::Kind::message_start);
-      describe(start, message);
-      if (!message.text().empty()) emit(ParseEvent::Kind::content_delta).text = message.text();
+      describe(emit(ParseEvent::Kind::message_start), message);
+      if (!message.text().empty()) {
+        ParseEvent& delta = emit(ParseEvent::Kind::content_delta);
+        describe(delta, message);
+        delta.text = message.text();
+      }
       complete(std::move(message));
     }
     next_role.reset();
@@ -201,7 +205,11 @@ struct StreamParser::Impl {
       last_delta.reset();
     } else {
       last_delta = delta;
-      emit(ParseEvent::Kind::content_delta).text = std::move(delta);
+      // Each delta names its message, so a listener can route it without
+      // remembering the last message_start.
+      ParseEvent& event = emit(ParseEvent::Kind::content_delta);
+      describe(event, header);
+      event.text = std::move(delta);
     }
   }
 

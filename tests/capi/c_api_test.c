@@ -26,8 +26,8 @@ static void test_harmony(void) {
   ossrt_harmony_event event;
   int32_t ids_built[256], ids_json[256], stops[4], output[128];
   size_t n_built = 0, n_json = 0, n_stops = 0, n_output = 0, n_messages = 0, i;
-  char json[4096];
-  size_t n_text = 0;
+  char json[4096], reasoning[64], arguments[64];
+  size_t n_text = 0, n_reasoning = 0, n_arguments = 0;
   int starts = 0, ends = 0, calls = 0, anomalies = 0;
   const char* conversation_json =
       "[{\"role\":\"system\",\"content\":[{\"type\":\"system_content\",\"model_identity\":\"You are ChatGPT, a large "
@@ -97,12 +97,46 @@ static void test_harmony(void) {
   for (i = 0; i < n_output; ++i) EXPECT(ossrt_harmony_parser_push(parser, output[i]) == OSSRT_STATUS_OK);
   EXPECT(ossrt_harmony_parser_push(parser, -7) == OSSRT_STATUS_OK); /* stray junk: lenient skips it */
   EXPECT(ossrt_harmony_parser_finish(parser) == OSSRT_STATUS_OK);
-  memset(&event, 0, sizeof event);
-  event.struct_size = sizeof event;
-  while (ossrt_harmony_parser_next_event(parser, &event)) {
+
+  /* An event the library cannot fill is refused loudly (-1, a message) and
+   * nothing is taken: the first event is still the first below. */
+  memset(&event, 0, sizeof event); /* struct_size 0: a forgotten _init */
+  EXPECT(ossrt_harmony_parser_next_event(parser, &event) == -1);
+  EXPECT(strstr(ossrt_last_error_message(), "event->struct_size is 0") != NULL);
+  EXPECT(strstr(ossrt_last_error_message(), "_init") != NULL);
+  event.struct_size = (uint32_t)offsetof(ossrt_harmony_event, position) + 4;
+  EXPECT(ossrt_harmony_parser_next_event(parser, &event) == -1);
+  EXPECT(strstr(ossrt_last_error_message(), "ends inside field 'position'") != NULL);
+  EXPECT(ossrt_harmony_parser_next_event(parser, NULL) == -1);
+  EXPECT(ossrt_harmony_parser_next_event(NULL, &event) == -1);
+  /* A caller built against an older, shorter event gets what it has room for. */
+  memset(&event, 0xab, sizeof event);
+  event.struct_size = (uint32_t)offsetof(ossrt_harmony_event, position);
+  EXPECT(ossrt_harmony_parser_next_event(parser, &event) == 1);
+  EXPECT(event.kind == OSSRT_EVENT_MESSAGE_START && event.position == (size_t)-1 / 0xff * 0xab);
+  starts = 1;
+
+  ossrt_harmony_event_init(&event);
+  EXPECT(event.struct_size == sizeof event && event.text == NULL && event.kind == 0);
+  while (ossrt_harmony_parser_next_event(parser, &event) == 1) {
     starts += event.kind == OSSRT_EVENT_MESSAGE_START;
     ends += event.kind == OSSRT_EVENT_MESSAGE_END;
     anomalies += event.kind == OSSRT_EVENT_ANOMALY;
+    if (event.kind == OSSRT_EVENT_CONTENT_DELTA) {
+      /* Each delta names its message: the analysis, then the call to the tool. */
+      const int call = event.message_index == 1;
+      EXPECT(event.role == OSSRT_ROLE_ASSISTANT && event.channel != NULL);
+      EXPECT(event.channel != NULL && strcmp(event.channel, call ? "commentary" : "analysis") == 0);
+      EXPECT(call ? event.recipient != NULL && strcmp(event.recipient, "functions.get_weather") == 0
+                  : event.recipient == NULL);
+      {
+        char* text = call ? arguments : reasoning;
+        size_t* n = call ? &n_arguments : &n_reasoning;
+        EXPECT(*n + event.text_len <= 64); /* both buffers hold 64 bytes */
+        if (*n + event.text_len <= 64) memcpy(text + *n, event.text, event.text_len);
+        *n += event.text_len;
+      }
+    }
     if (event.kind == OSSRT_EVENT_TOOL_CALL) {
       ++calls;
       EXPECT(strcmp(event.recipient, "functions.get_weather") == 0);
@@ -112,6 +146,9 @@ static void test_harmony(void) {
     }
   }
   EXPECT(starts == 2 && ends == 2 && calls == 1 && anomalies == 1);
+  EXPECT(n_reasoning == 13 && memcmp(reasoning, "Need weather.", 13) == 0);
+  EXPECT(n_arguments == 13 && memcmp(arguments, "{\"city\":\"SF\"}", 13) == 0);
+  EXPECT(ossrt_harmony_parser_next_event(parser, &event) == 0); /* drained */
   EXPECT(ossrt_harmony_parser_messages_json(parser, json, sizeof json, &n_text) == OSSRT_STATUS_OK);
   EXPECT(strstr(json, "\"recipient\":\"functions.get_weather\"") != NULL);
   EXPECT(ossrt_harmony_parser_append_to(parser, from_json) == OSSRT_STATUS_INVALID_ARGUMENT); /* NULL conversation */
@@ -168,7 +205,15 @@ int main(void) {
   EXPECT(ossrt_model_load(OSSRT_TEST_DATA_DIR "/tiny-a", &model_options, &model) == OSSRT_STATUS_OK);
   if (model == NULL) return 1;
 
-  memset(&info, 0, sizeof info);
+  memset(&info, 0x5a, sizeof info);
+  ossrt_model_info_init(&info);
+  EXPECT(info.struct_size == sizeof info && info.vocab_size == 0 && info.weight_bytes == 0);
+  info.struct_size = (uint32_t)offsetof(ossrt_model_info, max_context_length) + 4;
+  EXPECT(ossrt_model_get_info(model, &info) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(ossrt_last_error_message(), "ends inside field 'max_context_length'") != NULL);
+  info.struct_size = 4;
+  EXPECT(ossrt_model_get_info(model, &info) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(ossrt_last_error_message(), "'num_hidden_layers'") != NULL);
   info.struct_size = sizeof info;
   EXPECT(ossrt_model_get_info(model, &info) == OSSRT_STATUS_OK);
   EXPECT(info.vocab_size == 1536 && info.num_hidden_layers == 4 && info.experts_per_token == 4);
@@ -185,9 +230,8 @@ int main(void) {
     ossrt_session* fast = NULL;
     ossrt_session* exact = NULL;
     ossrt_session_memory fast_memory, exact_memory;
-    memset(&fast_memory, 0, sizeof fast_memory);
-    memset(&exact_memory, 0, sizeof exact_memory);
-    fast_memory.struct_size = exact_memory.struct_size = sizeof fast_memory;
+    ossrt_session_memory_init(&fast_memory);
+    ossrt_session_memory_init(&exact_memory);
     session_options.numerics = OSSRT_NUMERICS_FAST;
     EXPECT(ossrt_session_create(model, &session_options, &fast) == OSSRT_STATUS_OK);
     session_options.numerics = OSSRT_NUMERICS_EXACT;

@@ -154,12 +154,11 @@ static void test_multi_turn_chat(const ossrt_model* model, const ossrt_tokenizer
   int32_t prompt[4096];
 
   memset(&events, 0, sizeof events);
-  ossrt_chat_options_init(&options); /* effort -1: the system message's (low), as the render below sees it */
+  ossrt_chat_options_init(&options);
   options.max_tokens = 24;
   options.on_event = count_event;
   options.on_event_user_data = &events;
-  memset(&first, 0, sizeof first);
-  first.struct_size = sizeof first;
+  ossrt_chat_result_init(&first);
   EXPECT(ossrt_chat_turn(session, conversation, sampler, &options, &first) == OSSRT_STATUS_OK);
   EXPECT(first.reused_tokens == 0 && first.prompt_tokens > 20);
   EXPECT(first.generated_tokens > 0 && first.generated_tokens <= 24);
@@ -176,8 +175,7 @@ static void test_multi_turn_chat(const ossrt_model* model, const ossrt_tokenizer
   EXPECT(ossrt_conversation_add_message(conversation, OSSRT_ROLE_USER, NULL, NULL, NULL, NULL, "And of Italy?", 13) ==
          OSSRT_STATUS_OK);
   EXPECT(ossrt_harmony_render(tokenizer, conversation, NULL, prompt, 4096, &n_prompt) == OSSRT_STATUS_OK);
-  memset(&second, 0, sizeof second);
-  second.struct_size = sizeof second;
+  ossrt_chat_result_init(&second);
   EXPECT(ossrt_chat_turn(session, conversation, sampler, &options, &second) == OSSRT_STATUS_OK);
   EXPECT(second.prompt_tokens == n_prompt);
   EXPECT(second.reused_tokens == common_prefix(cached, n_cached, prompt, n_prompt));
@@ -197,9 +195,69 @@ static void test_multi_turn_chat(const ossrt_model* model, const ossrt_tokenizer
     old_result.struct_size = 2;
     EXPECT(ossrt_chat_turn(session, conversation, sampler, &options, &old_result) == OSSRT_STATUS_INVALID_ARGUMENT);
   }
-  options.reasoning_effort = 5;
-  EXPECT(ossrt_chat_turn(session, conversation, sampler, &options, &second) == OSSRT_STATUS_INVALID_ARGUMENT);
   free(cached);
+  ossrt_sampler_destroy(sampler);
+  ossrt_conversation_destroy(conversation);
+  ossrt_session_destroy(session);
+}
+
+/* Whether the text of the session's tokens contains `needle`. */
+static int session_says(const ossrt_session* session, const ossrt_tokenizer* tokenizer, const char* needle) {
+  static char text[65536];
+  size_t n = 0, n_text = 0;
+  int32_t* tokens = session_tokens(session, &n);
+  EXPECT(ossrt_tokenizer_decode(tokenizer, tokens, n, 1, text, sizeof text - 1, &n_text) == OSSRT_STATUS_OK);
+  text[n_text < sizeof text ? n_text : 0] = '\0';
+  free(tokens);
+  return strstr(text, needle) != NULL;
+}
+
+/* The one reasoning-effort knob lives in the conversation; the deprecated
+ * per-turn field still works for old callers: it changes that turn's prompt
+ * only, and does nothing without a system message. */
+static void test_reasoning_effort(const ossrt_model* model, const ossrt_tokenizer* tokenizer) {
+  ossrt_session* session = new_session(model, 64);
+  ossrt_conversation* conversation = new_conversation("Hi"); /* system: low */
+  ossrt_conversation* bare = NULL;
+  ossrt_sampler* sampler = new_sampler(2);
+  ossrt_chat_options options;
+  ossrt_chat_result result;
+  size_t n_messages = 0;
+  char json[8192];
+  ossrt_chat_options_init(&options);
+  EXPECT(options.reasoning_effort == -1);
+  options.max_tokens = 1;
+  ossrt_chat_result_init(&result);
+
+  EXPECT(ossrt_chat_turn(session, conversation, sampler, &options, &result) == OSSRT_STATUS_OK);
+  EXPECT(session_says(session, tokenizer, "Reasoning: low") && !session_says(session, tokenizer, "Reasoning: high"));
+  EXPECT(ossrt_conversation_set_reasoning_effort(conversation, OSSRT_EFFORT_MEDIUM) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_chat_turn(session, conversation, sampler, &options, &result) == OSSRT_STATUS_OK);
+  EXPECT(session_says(session, tokenizer, "Reasoning: medium"));
+  EXPECT(ossrt_conversation_set_reasoning_effort(conversation, 3) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(ossrt_conversation_set_reasoning_effort(NULL, OSSRT_EFFORT_LOW) == OSSRT_STATUS_INVALID_ARGUMENT);
+
+  /* Deprecated: ossrt_chat_options.reasoning_effort, for this turn only. */
+  options.reasoning_effort = OSSRT_EFFORT_HIGH;
+  EXPECT(ossrt_chat_turn(session, conversation, sampler, &options, &result) == OSSRT_STATUS_OK);
+  EXPECT(session_says(session, tokenizer, "Reasoning: high") && !session_says(session, tokenizer, "Reasoning: medium"));
+  EXPECT(ossrt_conversation_to_json(conversation, json, sizeof json, &n_messages) == OSSRT_STATUS_OK);
+  EXPECT(n_messages < sizeof json && strstr(json, "\"reasoning_effort\":\"Medium\"") != NULL);
+  EXPECT(ossrt_conversation_create(&bare) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_conversation_add_user(bare, "Hi", 2) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_chat_turn(session, bare, sampler, &options, &result) == OSSRT_STATUS_OK);
+  EXPECT(!session_says(session, tokenizer, "Reasoning:"));
+  EXPECT(ossrt_conversation_size(bare, &n_messages) == OSSRT_STATUS_OK && n_messages == 1 + result.messages_appended);
+  options.reasoning_effort = 5;
+  EXPECT(ossrt_chat_turn(session, conversation, sampler, &options, &result) == OSSRT_STATUS_INVALID_ARGUMENT);
+
+  /* set_reasoning_effort gives a conversation without one a default system message. */
+  EXPECT(ossrt_conversation_set_reasoning_effort(bare, OSSRT_EFFORT_HIGH) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_conversation_size(bare, &n_messages) == OSSRT_STATUS_OK && n_messages == 2 + result.messages_appended);
+  EXPECT(ossrt_conversation_to_json(bare, json, sizeof json, &n_messages) == OSSRT_STATUS_OK);
+  EXPECT(n_messages < sizeof json && memcmp(json, "[{\"role\":\"system\"", 17) == 0);
+  EXPECT(strstr(json, "\"reasoning_effort\":\"High\"") != NULL);
+  ossrt_conversation_destroy(bare);
   ossrt_sampler_destroy(sampler);
   ossrt_conversation_destroy(conversation);
   ossrt_session_destroy(session);
@@ -217,11 +275,10 @@ static void test_determinism(const ossrt_model* model) {
     ossrt_sampler* sampler = new_sampler(42);
     ossrt_chat_options options;
     ossrt_chat_result result;
+    EXPECT(ossrt_conversation_set_reasoning_effort(conversation, OSSRT_EFFORT_HIGH) == OSSRT_STATUS_OK);
     ossrt_chat_options_init(&options);
-    options.reasoning_effort = OSSRT_EFFORT_HIGH; /* overrides the system message's for the turn */
     options.max_tokens = 16;
-    memset(&result, 0, sizeof result);
-    result.struct_size = sizeof result;
+    ossrt_chat_result_init(&result);
     EXPECT(ossrt_chat_turn(session, conversation, sampler, &options, &result) == OSSRT_STATUS_OK);
     tokens[i] = session_tokens(session, &n[i]);
     ossrt_sampler_destroy(sampler);
@@ -378,13 +435,15 @@ static void test_state(const ossrt_model* model, const char* foreign_directory) 
   EXPECT(ossrt_session_truncate(session, 11) == OSSRT_STATUS_INVALID_ARGUMENT);
   EXPECT(ossrt_session_sync_prefix(session, prompt, 12, &reused) == OSSRT_STATUS_OK && reused == 10);
 
-  memset(&memory, 0, sizeof memory);
-  memory.struct_size = sizeof memory;
+  ossrt_session_memory_init(&memory);
   EXPECT(ossrt_session_get_memory(session, &memory) == OSSRT_STATUS_OK);
   EXPECT(memory.kv_cache_bytes > 0 && memory.scratch_bytes > 0 && memory.logits_bytes == 201088 * 4);
   EXPECT(memory.context_length == 2048);
   memory.struct_size = 4;
   EXPECT(ossrt_session_get_memory(session, &memory) == OSSRT_STATUS_INVALID_ARGUMENT);
+  memory.struct_size = (uint32_t)offsetof(ossrt_session_memory, scratch_bytes) + 4;
+  EXPECT(ossrt_session_get_memory(session, &memory) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(ossrt_last_error_message(), "ends inside field 'scratch_bytes'") != NULL);
   ossrt_session_destroy(restored);
   ossrt_session_destroy(session);
 }
@@ -426,8 +485,7 @@ static void test_misuse(const ossrt_model* model) {
     memset(&system, 0, sizeof system);
     memset(&encode, 0, sizeof encode);
     memset(&chat, 0, sizeof chat);
-    memset(&result, 0, sizeof result);
-    result.struct_size = sizeof result;
+    ossrt_chat_result_init(&result);
     EXPECT(ossrt_sampler_create(&sampling, &zeroed) == OSSRT_STATUS_INVALID_ARGUMENT && zeroed == NULL);
     EXPECT(strstr(ossrt_last_error_message(), "_init") != NULL);
     EXPECT(ossrt_conversation_create(&conversation) == OSSRT_STATUS_OK);
@@ -462,6 +520,7 @@ int main(int argc, char** argv) {
   if (model == NULL) return 1;
   EXPECT(ossrt_model_get_tokenizer(model, &tokenizer) == OSSRT_STATUS_OK);
   test_multi_turn_chat(model, tokenizer);
+  test_reasoning_effort(model, tokenizer);
   test_determinism(model);
   test_cancel_from_another_thread(model);
   test_state(model, argv[2]);

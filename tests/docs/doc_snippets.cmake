@@ -22,6 +22,8 @@ function(ossrt_doc_model key directory fixture)
   set(OSSRT_DOC_FIXTURE_${key} ${fixture} PARENT_SCOPE)
 endfunction()
 ossrt_doc_model(tiny-chat ${OSSRT_TINY_CHAT} tiny_chat)
+# Calls get_weather, then answers once the call is in its context (tests/support/scripted_checkpoint.hpp).
+ossrt_doc_model(weather ${OSSRT_WEATHER_MODEL} weather_model)
 
 set(OSSRT_DOC_SNIPPET_DIR ${CMAKE_CURRENT_BINARY_DIR}/doc-snippets)
 file(REMOVE_RECURSE ${OSSRT_DOC_SNIPPET_DIR})

@@ -1,6 +1,7 @@
 // chat_turn on a tiny model with the full 201,088-id vocabulary (random
 // weights: the text is meaningless, so these tests assert structure: cache
-// reuse, determinism, finish reasons, cancellation, history).
+// reuse, determinism, finish reasons, cancellation, history), and a tool-call
+// round trip on a scripted model (tests/support/scripted_checkpoint.hpp).
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -9,6 +10,8 @@
 
 #include "checkpoint_writer.hpp"
 #include "ossrt/chat.hpp"
+#include "scripted_checkpoint.hpp"
+#include "weather_script.h"
 
 using namespace ossrt;
 using namespace ossrt::harmony;
@@ -216,4 +219,83 @@ TEST_CASE("a model without harmony's ids is refused with a status") {
   REQUIRE_FALSE(turn.ok());
   CHECK(turn.status().code() == StatusCode::invalid_argument);
   CHECK(conversation.size() == 2);
+}
+
+TEST_CASE("the reasoning effort is the conversation's: a turn renders what its system message says") {
+  auto session = new_session();
+  Conversation conversation = opening("Hi");
+  set_reasoning_effort(conversation, ReasoningEffort::high);
+  ChatOptions options;
+  options.max_tokens = 1;
+  auto turn = chat_turn(*session, renderer(), conversation, sampler(1), options);
+  REQUIRE(turn.ok());
+  const std::string prompt = renderer().tokenizer()->decode_lossy(session->tokens());
+  CHECK(prompt.find("Reasoning: high") != std::string::npos);
+  CHECK(prompt.find("Reasoning: medium") == std::string::npos);
+}
+
+TEST_CASE("a tool call round trip on the scripted weather model") {
+  testsupport::TempDir dir;
+  const auto& tokenizer = renderer().tokenizer();
+  testsupport::write_scripted_checkpoint(dir.path(), testsupport::weather_script(*tokenizer));
+  auto model = Model::load(dir.path());
+  REQUIRE(model.ok());
+  auto created = Session::create(model.value());
+  REQUIRE(created.ok());
+  Session& session = *created.value();
+  ToolDescription get_weather{"get_weather", "Weather for a city.", std::nullopt};
+  Conversation conversation = opening("What is the weather in Paris?");
+  conversation.insert(
+      conversation.begin() + 1,
+      Message::from_role_and_content(Role::developer, DeveloperContent{}.with_function_tools({get_weather})));
+  std::vector<ParseEvent> deltas;
+  ChatOptions options;
+  options.max_tokens = 64;
+  options.on_event = [&](const ParseEvent& event) {
+    if (event.kind == ParseEvent::Kind::content_delta) deltas.push_back(event);
+    return true;
+  };
+
+  auto call = chat_turn(session, renderer(), conversation, sampler(11), options);
+  REQUIRE(call.ok());
+  CHECK(call.value().finish_reason == FinishReason::tool_call);
+  REQUIRE(call.value().tool_call.has_value());
+  const ToolCall& tool_call = *call.value().tool_call;
+  CHECK(tool_call.recipient == OSSRT_WEATHER_TOOL);
+  CHECK(tool_call.function == "get_weather");
+  CHECK(tool_call.arguments == OSSRT_WEATHER_ARGUMENTS);
+  CHECK(tool_call.channel == "commentary");
+  CHECK(tool_call.content_type == "<|constrain|>json");
+  REQUIRE_FALSE(deltas.empty());
+  for (const ParseEvent& delta : deltas) {
+    CHECK(delta.channel == std::optional<std::string>("commentary"));
+    CHECK(delta.recipient == std::optional<std::string>(OSSRT_WEATHER_TOOL));
+  }
+
+  add_tool_result(conversation, tool_call.recipient, "{\"forecast\":\"sunny\"}");
+  REQUIRE(conversation.size() == 5);
+  auto rendered = renderer().render(conversation.back());
+  REQUIRE(rendered.ok());
+  CHECK(rendered.value() == tokenizer
+                                ->encode("<|start|>functions.get_weather to=assistant<|channel|>commentary"
+                                         "<|message|>{\"forecast\":\"sunny\"}<|end|>",
+                                         AllowedSpecials::all())
+                                .value());
+
+  deltas.clear();
+  const size_t held = session.tokens().size();
+  auto answer = chat_turn(session, renderer(), conversation, sampler(11), options);
+  REQUIRE(answer.ok());
+  CHECK(answer.value().finish_reason == FinishReason::stop);
+  CHECK_FALSE(answer.value().tool_call.has_value());
+  CHECK(answer.value().reused_tokens >= held - 1);  // the call's turn stays cached
+  REQUIRE(answer.value().messages.size() == 1);
+  CHECK(answer.value().messages[0].channel == std::optional<std::string>("final"));
+  CHECK(answer.value().messages[0].text() == OSSRT_WEATHER_ANSWER);
+  std::string streamed;
+  for (const ParseEvent& delta : deltas) {
+    CHECK(delta.channel == std::optional<std::string>("final"));
+    streamed += delta.text;
+  }
+  CHECK(streamed == OSSRT_WEATHER_ANSWER);
 }

@@ -126,6 +126,59 @@ TEST_CASE("builders render like harmony's own test_simple_convo") {
   CHECK(renderer().render_conversation_for_completion(back.value(), Role::assistant).value() == ids.value());
 }
 
+TEST_CASE("set_reasoning_effort edits the system message, or adds the default one first") {
+  Conversation conversation{Message::from_role_and_content(Role::user, "What is 2 + 2?")};
+  CHECK(system_content(conversation) == nullptr);
+  set_reasoning_effort(conversation, ReasoningEffort::high);
+  REQUIRE(conversation.size() == 2);
+  REQUIRE(system_content(conversation) == std::get_if<SystemContent>(&conversation[0].content[0]));
+  set_reasoning_effort(conversation, ReasoningEffort::low);
+  CHECK(conversation.size() == 2);
+  const Conversation& view = conversation;
+  REQUIRE(system_content(view) != nullptr);
+  CHECK(system_content(view)->reasoning_effort == ReasoningEffort::low);
+  auto ids = renderer().render_conversation_for_completion(conversation, Role::assistant);
+  REQUIRE(ids.ok());
+  CHECK(ids.value() ==
+        encode_all("<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\n"
+                   "Knowledge cutoff: 2024-06\n\nReasoning: low\n\n# Valid channels: analysis, commentary, final. "
+                   "Channel must be included for every message.<|end|><|start|>user<|message|>What is 2 + 2?<|end|>"
+                   "<|start|>assistant"));
+  // A system message with only text holds no SystemContent: one is added in front.
+  Conversation text_system{Message::from_role_and_content(Role::system, "Be terse.")};
+  set_reasoning_effort(text_system, ReasoningEffort::medium);
+  REQUIRE(text_system.size() == 2);
+  CHECK(system_content(text_system) == std::get_if<SystemContent>(&text_system[0].content[0]));
+}
+
+TEST_CASE("add_tool_result answers on the channel of the last call to that tool") {
+  Conversation conversation;
+  const auto call = [](const char* recipient, std::optional<std::string> channel) {
+    Message message = Message::from_role_and_content(Role::assistant, "{}").with_recipient(recipient);
+    message.channel = std::move(channel);
+    return message;
+  };
+  conversation.push_back(call("browser.search", "commentary"));
+  conversation.push_back(call("browser.search", "analysis"));  // the last call to it decides
+  conversation.push_back(call("functions.bare", std::nullopt));
+  add_tool_result(conversation, "browser.search", "results");
+  add_tool_result(conversation, "functions.bare", "1");
+  add_tool_result(conversation, "functions.never_called", "2");
+  REQUIRE(conversation.size() == 6);
+  CHECK(tok()->decode_lossy(renderer().render(conversation[3]).value()) ==
+        "<|start|>browser.search to=assistant<|channel|>analysis<|message|>results<|end|>");
+  // A call without a channel gets an answer without one, as Message::tool_result gives.
+  CHECK(tok()->decode_lossy(renderer().render(conversation[4]).value()) ==
+        "<|start|>functions.bare to=assistant<|message|>1<|end|>");
+  CHECK(tok()->decode_lossy(renderer().render(conversation[5]).value()) ==
+        "<|start|>functions.never_called to=assistant<|channel|>commentary<|message|>2<|end|>");
+  // A user's message "to" the tool is not a call.
+  Conversation user_only{Message::from_role_and_content(Role::user, "x").with_recipient("functions.f")};
+  user_only.back().channel = "analysis";
+  add_tool_result(user_only, "functions.f", "y");
+  CHECK(user_only.back().channel == std::optional<std::string>("commentary"));
+}
+
 TEST_CASE("built-in browser and python namespaces are compiled in") {
   const ToolNamespace browser = ToolNamespace::browser();
   CHECK(browser.name == "browser");
@@ -254,8 +307,14 @@ TEST_CASE("streaming events: start, deltas per channel, end") {
   CHECK(parsed.count(ParseEvent::Kind::message_start) == 2);
   CHECK(parsed.count(ParseEvent::Kind::message_end) == 2);
   std::string analysis, final_text;
-  for (const ParseEvent& e : parsed.events)
-    if (e.kind == ParseEvent::Kind::content_delta) (e.message_index == 0 ? analysis : final_text) += e.text;
+  for (const ParseEvent& e : parsed.events) {
+    if (e.kind != ParseEvent::Kind::content_delta) continue;
+    // Each delta names its message's channel: a listener routes it without state.
+    CHECK(e.channel == std::optional<std::string>(e.message_index == 0 ? "analysis" : "final"));
+    CHECK(e.role == Role::assistant);
+    CHECK_FALSE(e.recipient.has_value());
+    (e.channel == "analysis" ? analysis : final_text) += e.text;
+  }
   CHECK(analysis == "Think.");
   CHECK(final_text == "Answer 💖 here");
   CHECK(parsed.events.front().kind == ParseEvent::Kind::message_start);
@@ -283,6 +342,11 @@ TEST_CASE("lenient: a missing <|message|> keeps the text, with or without a know
   CHECK(parsed.messages[1].channel == std::optional<std::string>("final"));
   CHECK(parsed.messages[1].text() == "The answer is 4");
   CHECK(parsed.has_anomaly(AnomalyKind::missing_message));
+  // The recovered text streams as one delta that names its channel too.
+  const ParseEvent& recovered = parsed.events[parsed.events.size() - 2];
+  REQUIRE(recovered.kind == ParseEvent::Kind::content_delta);
+  CHECK(recovered.text == "The answer is 4");
+  CHECK(recovered.channel == std::optional<std::string>("final"));
   // harmony's non-strict mode drops the second one (its role is not known in advance).
   Parsed harmony =
       parse_text("<|channel|>analysis<|message|>x<|end|><|start|>assistant<|channel|>final The answer is 4<|end|>",
