@@ -10,22 +10,22 @@ bool TurnPrinter::operator()(const ossrt::harmony::ParseEvent& event) {
     case Kind::message_start:
       channel_ = event.channel.value_or("");
       if (showing_reasoning()) {
-        std::fputs(dim_ ? "\x1b[2m[reasoning] " : "[reasoning] ", stdout);
+        std::fputs(dim_ ? "\x1b[2m[reasoning] " : "[reasoning] ", out_);
         reasoning_open_ = true;
       }
       break;
     case Kind::content_delta:
       // A message without a channel and recipient is an answer too.
       if (channel_ == "final" || (channel_.empty() && !event.recipient) || showing_reasoning()) {
-        std::fwrite(event.text.data(), 1, event.text.size(), stdout);
-        std::fflush(stdout);
+        std::fwrite(event.text.data(), 1, event.text.size(), out_);
+        std::fflush(out_);
       }
       break;
     case Kind::message_end:
       close_reasoning();
       break;
     case Kind::tool_call:
-      std::fprintf(stderr, "[tool call to %s: %s]\n", event.recipient.value_or("?").c_str(), event.text.c_str());
+      std::fprintf(notes_, "[tool call to %s: %s]\n", event.recipient.value_or("?").c_str(), event.text.c_str());
       break;
     case Kind::anomaly:
       break;
@@ -35,14 +35,14 @@ bool TurnPrinter::operator()(const ossrt::harmony::ParseEvent& event) {
 
 void TurnPrinter::close_reasoning() {
   if (!reasoning_open_) return;
-  std::fputs(dim_ ? "\x1b[0m\n" : "\n", stdout);
+  std::fputs(dim_ ? "\x1b[0m\n" : "\n", out_);
   reasoning_open_ = false;
 }
 
 void TurnPrinter::end_turn() {
   close_reasoning();
-  std::fputs("\n", stdout);
-  std::fflush(stdout);
+  std::fputs("\n", out_);
+  std::fflush(out_);
 }
 
 }  // namespace ossrt_cli

@@ -1,8 +1,9 @@
-// Prints a chat turn's events as they stream: the final channel to stdout,
-// the reasoning (analysis channel, only when asked) to stdout before it,
-// dimmed with ANSI codes when `dim`, and tool calls to stderr, a line each.
+// Prints a chat turn's events as they stream: the final channel, the
+// reasoning (analysis channel, only when asked) before it, dimmed with ANSI
+// codes when `dim`, and tool calls, a line each, on the notes stream.
 #pragma once
 
+#include <cstdio>
 #include <string>
 
 #include "ossrt/harmony.hpp"
@@ -11,7 +12,9 @@ namespace ossrt_cli {
 
 class TurnPrinter {
  public:
-  TurnPrinter(bool show_reasoning, bool dim) : show_reasoning_(show_reasoning), dim_(dim) {}
+  // Replies go to `out`, tool calls to `notes`.
+  TurnPrinter(bool show_reasoning, bool dim, std::FILE* out = stdout, std::FILE* notes = stderr)
+      : show_reasoning_(show_reasoning), dim_(dim), out_(out), notes_(notes) {}
   // Always returns true (printing never ends a turn).
   bool operator()(const ossrt::harmony::ParseEvent& event);
   // Closes reasoning a cut turn left open (ends the dimming) and the answer's line.
@@ -20,6 +23,8 @@ class TurnPrinter {
  private:
   bool showing_reasoning() const { return show_reasoning_ && channel_ == "analysis"; }
   bool show_reasoning_, dim_;
+  std::FILE* out_;
+  std::FILE* notes_;
   void close_reasoning();
   std::string channel_;          // of the message in progress
   bool reasoning_open_ = false;  // "[reasoning] " printed, its end not yet
