@@ -41,7 +41,8 @@ std::vector<CommandSpec> make_specs() {
       "harmony chat: one turn per input line (or one --prompt), the final channel streamed to stdout",
       "Reuses the cached history each turn (only new messages are prefilled); Ctrl-C cancels the turn in\n"
       "progress (between turns it exits). When the context fills, the oldest turns are dropped.\n"
-      "Lines starting with / are commands:\n" +
+      "Exits 1 when a turn or a command failed. Lines starting with / are commands (// sends one\n"
+      "starting with / as a message):\n" +
           slash_command_help(),
       std::vector<FlagSpec>{
           {"model", K::text, "DIR", "checkpoint directory (config.json + *.safetensors)", nullptr, "model"},

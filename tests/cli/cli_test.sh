@@ -115,14 +115,17 @@ case $case_name in
 
   chat-commands)
     printf '%s\n' "Hello" /tokens /bogus /tokens "/effort high" "/system Answer briefly." "/save effort.json" /help \
-      /tokens "Again" /tokens /reset /tokens "/effort extreme" "/tokens now" /quit "Never sent" >in.txt
+      /tokens "Again" /tokens /reset /tokens "/effort extreme" "/tokens now" \
+      "//slash is text" "/save after.json" /quit "Never sent" >in.txt
     input=in.txt run chat --model "$tiny_chat" --max-tokens 4 --seed 3 --stats
     expect_rc 1  # the unknown command and the bad arguments
     expect_in err.txt "ossrt chat: unknown command /bogus (/help lists the commands)"
     expect_in err.txt "ossrt chat: usage: /effort low|medium|high"
     expect_in err.txt "ossrt chat: /tokens takes no argument"
     expect_not_in err.txt "> Never sent"
-    [ "$(stats_lines | wc -l)" -eq 2 ] || fail "turns run: $(stats_lines)"  # Hello and Again only
+    expect_not_in err.txt "unknown command /slash"
+    expect_in after.json '"text":"/slash is text"'
+    [ "$(stats_lines | wc -l)" -eq 3 ] || fail "turns run: $(stats_lines)"  # Hello, Again, /slash is text
     mapfile -t counts < <(token_counts)
     [ "${#counts[@]}" -eq 5 ] || fail "/tokens printed ${#counts[*]} counts"
     [ "${counts[0]}" -gt 0 ] && [ "${counts[0]}" = "${counts[1]}" ] || fail "an unknown command changed the context: ${counts[*]}"
@@ -188,6 +191,26 @@ case $case_name in
     expect_rc 1
     expect_in err.txt "the message does not fit in half of the context (80 tokens): it was dropped"
     stats_lines | sed -n 3p | grep -q '^\[length; .* generated 5 ' || fail "turn after: $(stats_lines | sed -n 3p)"
+    ;;
+
+  chat-cancel)
+    # Ctrl-C during a turn ends that turn, not the chat.
+    label="ossrt chat, SIGINT during the turn"
+    printf '%s\n' "Hello" /tokens >in.txt
+    "$ossrt" chat --model "$tiny_chat" --max-tokens 1000000 --context 0 --stats <in.txt >out.txt 2>err.txt &
+    pid=$!
+    for _ in $(seq 100); do
+      grep -qF "> Hello" err.txt && break
+      sleep 0.1
+    done
+    sleep 1
+    kill -INT "$pid"
+    wait "$pid"
+    rc=$?
+    expect_rc 0
+    expect_in err.txt "[cancelled; prompt"
+    expect_in err.txt "> /tokens"
+    [ -n "$(token_counts)" ] || fail "no /tokens after the cancelled turn"
     ;;
 
   generate-overflow)
