@@ -63,7 +63,7 @@ case "$command" in
     [ -f "$model/model.safetensors" ] || build/bin/ossrt make-checkpoint --preset tiny-chat --seed 2026 --out "$model"
     echo "bootstrap: ossrt chat --model $model (random weights: the text is noise; pass a gpt-oss checkpoint for real answers)"
     printf '%s\n' "What is the capital of France?" "And of Italy?" |
-      build/bin/ossrt chat --model "$model" --max-tokens 32 --show-reasoning "$@"
+      build/bin/ossrt chat --model "$model" --max-tokens 32 --show-reasoning --stats "$@"
     echo "bootstrap: greedy tokens of the bundled reference model tiny-a (the official reference gives 35,515,341,570,...):"
     exec build/bin/ossrt generate --model tests/data/tiny-a --tokens 714,1108,958,985,112 --max-tokens 8
     ;;

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,14 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kBenchUsage =
-    "usage: ossrt bench (--synthetic gpt-oss-20b|gpt-oss-120b [--layers N] [--seed S] [--cache DIR] | --model DIR)\n"
-    "                   [--prompt-tokens 512] [--decode-tokens 128] [--depth 8192] [--depth-fill synthetic|prefill]\n"
-    "                   [--chunk 512] [--threads N] [--backend NAME] [--bandwidth-mib 1024] [--numerics exact|fast]\n"
-    "                   [--weights-in-memory] [--profile] [--scaling] [--json]\n";
-
+// The flags' values (their defaults are in the command table).
 struct BenchSettings {
-  size_t prompt_tokens = 512, decode_tokens = 128, depth = 8192, chunk = 512, threads = 0, bandwidth_mib = 1024;
+  size_t prompt_tokens = 0, decode_tokens = 0, depth = 0, chunk = 0, threads = 0, bandwidth_mib = 0;
   bool fill_by_prefill = false, json = false, profile = false;
   bool scaling = false;  // also decode at depth 0 on one thread
 };
@@ -83,20 +79,42 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-bool read_setting(const Flags& flags, const char* name, size_t& out) {
-  auto it = flags.find(name);
-  if (it == flags.end()) return true;
-  if (parse_size(it->second, out)) return true;
-  std::fprintf(stderr, "ossrt bench: --%s needs a non-negative integer\n", name);
-  return false;
+BenchSettings settings_from_flags(const ParsedFlags& flags) {
+  BenchSettings settings;
+  settings.prompt_tokens = flags.count("prompt-tokens").value_or(0);
+  settings.decode_tokens = flags.count("decode-tokens").value_or(0);
+  settings.depth = flags.count("depth").value_or(0);
+  settings.chunk = flags.count("chunk").value_or(0);
+  settings.threads = flags.count("threads").value_or(0);
+  settings.bandwidth_mib = flags.count("bandwidth-mib").value_or(0);
+  settings.fill_by_prefill = flags.text("depth-fill") == "prefill";
+  settings.json = flags.has("json");
+  settings.profile = flags.has("profile");
+  settings.scaling = flags.has("scaling");
+  return settings;
+}
+
+// What the flags ask that the parser cannot see is wrong ("" when nothing).
+std::string settings_problem(const ParsedFlags& flags, const BenchSettings& settings) {
+  if (flags.has("model") && (flags.has("layers") || flags.has("seed") || flags.has("cache")))
+    return "--layers, --seed and --cache apply to --synthetic only";
+  // OpenMP runtimes fail to start (libgomp then exits) long before this many threads.
+  if (settings.threads > ossrt::kMaxSessionThreads)
+    return "--threads: at most " + std::to_string(ossrt::kMaxSessionThreads);
+  if (settings.bandwidth_mib > (SIZE_MAX >> 20)) return "--bandwidth-mib: too large";
+  // Bounds the context they add up to (no model holds anywhere near this).
+  constexpr size_t kMaxTokens = size_t{1} << 40;
+  if (settings.prompt_tokens > kMaxTokens || settings.decode_tokens > kMaxTokens || settings.depth > kMaxTokens)
+    return "--prompt-tokens, --decode-tokens, --depth: at most 2^40 tokens";
+  return "";
 }
 
 // The synthetic checkpoint's directory, generated on first use: weights are
 // deterministic in (preset, layers, seed), so later runs reuse them.
-ossrt::Result<fs::path> synthetic_checkpoint(const Flags& flags, const std::string& preset,
+ossrt::Result<fs::path> synthetic_checkpoint(const ParsedFlags& flags, const std::string& preset,
                                              const ossrt::ModelConfig& config, size_t seed, double& generate_seconds) {
   fs::path root = fs::temp_directory_path() / "ossrt-synthetic";
-  if (auto it = flags.find("cache"); it != flags.end()) root = it->second;
+  if (auto cache = flags.text("cache")) root = *cache;
   const fs::path directory =
       root / (preset + "-" + std::to_string(config.num_hidden_layers) + "l-seed" + std::to_string(seed));
   const fs::path marker = directory / "complete";
@@ -209,42 +227,24 @@ DecodeRun time_decode(ossrt::Session& session, size_t count, int64_t vocab, Prof
 
 }  // namespace
 
-int run_bench(const Flags& flags) {
-  BenchSettings settings;
-  settings.json = flags.count("json") > 0;
-  settings.profile = flags.count("profile") > 0;
-  settings.scaling = flags.count("scaling") > 0;
-  if (!read_setting(flags, "prompt-tokens", settings.prompt_tokens) ||
-      !read_setting(flags, "decode-tokens", settings.decode_tokens) || !read_setting(flags, "depth", settings.depth) ||
-      !read_setting(flags, "chunk", settings.chunk) || !read_setting(flags, "threads", settings.threads) ||
-      !read_setting(flags, "bandwidth-mib", settings.bandwidth_mib))
-    return 2;
-  if (auto it = flags.find("depth-fill"); it != flags.end()) {
-    if (it->second != "synthetic" && it->second != "prefill") {
-      std::fprintf(stderr, "ossrt bench: --depth-fill is synthetic or prefill\n");
-      return 2;
-    }
-    settings.fill_by_prefill = it->second == "prefill";
-  }
-  const auto synthetic = flags.find("synthetic");
-  if ((synthetic == flags.end()) == (flags.count("model") == 0) || settings.decode_tokens == 0 ||
-      settings.prompt_tokens == 0 || settings.chunk == 0) {
-    std::fputs(kBenchUsage, stderr);
-    return 2;
-  }
+int run_bench(const ParsedFlags& flags) {
+  const BenchSettings settings = settings_from_flags(flags);
+  if (const std::string problem = settings_problem(flags, settings); !problem.empty())
+    return usage_error(flags.spec(), problem);
   const int threads = settings.threads > 0 ? static_cast<int>(settings.threads) : omp_get_max_threads();
 
   double generate_seconds = 0;
   fs::path directory;
-  if (synthetic != flags.end()) {
-    ossrt::ModelConfig config;
+  const std::optional<std::string> synthetic = flags.text("synthetic");
+  if (synthetic) {
     size_t seed = 1;
-    if (int code = parse_synthetic(flags, synthetic->second, "bench", config, seed); code != 0) return code;
-    auto made = synthetic_checkpoint(flags, synthetic->second, config, seed, generate_seconds);
+    auto config = synthetic_config_from_flags(flags, *synthetic, seed);
+    if (!config.ok()) return usage_error(flags.spec(), config.status().message());
+    auto made = synthetic_checkpoint(flags, *synthetic, config.value(), seed, generate_seconds);
     if (!made.ok()) return fail(made.status());
     directory = made.value();
   } else {
-    directory = flags.at("model");
+    directory = flags.text("model").value_or("");
   }
 
   // Bandwidth is measured before loading (so its buffer never adds to the
@@ -255,9 +255,9 @@ int run_bench(const Flags& flags) {
 
   ossrt::ModelOptions model_options;
   model_options.preload = true;
-  model_options.weights_in_memory = flags.count("weights-in-memory") > 0;
+  model_options.weights_in_memory = flags.has("weights-in-memory");
   model_options.profile_kernels = settings.profile;
-  if (auto it = flags.find("backend"); it != flags.end()) model_options.backend = it->second;
+  model_options.backend = flags.text("backend").value_or(model_options.backend);
   ProgressBar bar("loading");
   model_options.progress = [&bar](uint64_t done, uint64_t total) { return bar.update(done, total); };
   const auto load_start = Clock::now();
@@ -268,7 +268,7 @@ int run_bench(const Flags& flags) {
   const ossrt::ModelConfig& config = info.config;
 
   ossrt::SessionOptions session_options;
-  if (!parse_numerics(flags, "bench", session_options)) return 2;
+  session_options.numerics = numerics_from_flags(flags);
   session_options.threads = settings.threads;
   session_options.max_batch_tokens = settings.chunk;
   session_options.context_length =
@@ -335,7 +335,7 @@ int run_bench(const Flags& flags) {
   }
   const char* numerics_name = session_options.numerics == ossrt::Numerics::fast ? "fast" : "exact";
   const char* fill_name = settings.fill_by_prefill ? "prefill" : "synthetic";
-  const std::string name = synthetic != flags.end() ? synthetic->second + " (synthetic)" : directory.string();
+  const std::string name = synthetic ? *synthetic + " (synthetic)" : directory.string();
 
   if (settings.json) {
     std::printf(

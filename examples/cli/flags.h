@@ -1,42 +1,37 @@
-// Command-line parsing shared by the ossrt subcommands.
+// Readers of the flags several subcommands share (sampling, numerics,
+// synthetic shapes, the model), and how a subcommand reports a failure.
 #pragma once
 
-#include <map>
 #include <memory>
-#include <set>
 #include <string>
-#include <vector>
 
+#include "command_line.h"
 #include "ossrt/ossrt.hpp"
 
 namespace ossrt_cli {
 
-// --name VALUE pairs; switches (names in `switches`) take no value and map to "1".
-using Flags = std::map<std::string, std::string>;
-bool parse_flags(int argc, char** argv, int first, Flags& flags, const std::set<std::string>& switches = {});
+// The sampler of --temperature --top-k --top-p --min-p --seed. Failure:
+// invalid_argument naming the option whose value is out of its range (a
+// usage error: the values themselves were checked by the parser).
+ossrt::Result<ossrt::Sampler> sampler_from_flags(const ParsedFlags& flags);
 
-bool parse_size(const std::string& text, size_t& out);
-bool parse_ids(const std::string& text, std::vector<ossrt::TokenId>& out);
-std::string join_ids(const std::vector<ossrt::TokenId>& ids);
+// --numerics exact|fast.
+ossrt::Numerics numerics_from_flags(const ParsedFlags& flags);
 
-// Reads the sampling flags (--temperature --top-k --top-p --min-p --seed)
-// over `options`; false (after printing why) on a malformed value.
-bool parse_sampling(const Flags& flags, const char* command, ossrt::SamplerOptions& options);
+// The configuration of synthetic preset `preset` with --layers applied, and
+// --seed in `seed`. Failure: invalid_argument (an unknown preset; the message
+// lists them).
+ossrt::Result<ossrt::ModelConfig> synthetic_config_from_flags(const ParsedFlags& flags, const std::string& preset,
+                                                              size_t& seed);
 
-// The configuration of synthetic preset `preset` with --layers N applied, and
-// --seed S (default 1). Returns 0, or the exit code after printing why.
-int parse_synthetic(const Flags& flags, const std::string& preset, const char* command, ossrt::ModelConfig& config,
-                    size_t& seed);
+// The exit code of a runtime failure.
+inline constexpr int kExitFailure = 1;
 
-// Reads --numerics exact|fast (default exact) into `options`; false (after
-// printing why) on another value.
-bool parse_numerics(const Flags& flags, const char* command, ossrt::SessionOptions& options);
-
-// Prints "ossrt: <status>" to stderr and returns 1.
+// Prints "ossrt: <status>" to stderr and returns kExitFailure.
 int fail(const ossrt::Status& status);
 
-// Loads --model DIR with `options`.
-ossrt::Result<std::shared_ptr<const ossrt::Model>> load_model(const Flags& flags,
+// Loads --model DIR with `options`. Failure: Model::load's.
+ossrt::Result<std::shared_ptr<const ossrt::Model>> load_model(const ParsedFlags& flags,
                                                               const ossrt::ModelOptions& options = {});
 
 }  // namespace ossrt_cli

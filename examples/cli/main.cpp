@@ -1,59 +1,79 @@
 // ossrt — command-line front end of the library (a user of the public C++ API).
 #include <cstdio>
-#include <cstring>
+#include <exception>
+#include <string>
 #include <string_view>
+#include <vector>
 
+#include "command_table.h"
 #include "commands.h"
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage:\n"
-    "  ossrt chat --model DIR [--effort low|medium|high] [--show-reasoning] [--system TEXT] [--prompt TEXT]\n"
-    "             [--max-tokens N] [--context N] [--numerics exact|fast] [--temperature T] [--top-k K] [--top-p P]\n"
-    "             [--min-p P] [--seed S]\n"
-    "      harmony chat: one turn per input line (or one --prompt); streams the final channel, the reasoning\n"
-    "      with --show-reasoning; Ctrl-C cancels the turn in progress\n"
-    "  ossrt generate --model DIR (--tokens ID,ID,... | --prompt TEXT) [--max-tokens N] [--stop ID,...] [--chunk N]\n"
-    "                 [--numerics exact|fast] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
-    "      raw generation (greedy unless --temperature > 0); prints the ids (and their text for --prompt)\n"
-    "  ossrt tokenize [--special all|none] TEXT|-\n"
-    "      o200k_harmony token ids of TEXT (or of standard input for -)\n"
-    "  ossrt detokenize ID,ID,...\n"
-    "      the text of token ids\n"
-    "  ossrt info --model DIR\n"
-    "      loads a checkpoint and prints its configuration and resident memory\n"
-    "  ossrt make-checkpoint --preset gpt-oss-20b|gpt-oss-120b|tiny-chat|small --out DIR [--layers N] [--seed S]\n"
-    "      writes a checkpoint with random weights in the original layout (meaningless output, real shapes)\n"
-    "  ossrt bench (--synthetic gpt-oss-20b|gpt-oss-120b [--layers N] | --model DIR) [--prompt-tokens N]\n"
-    "              [--decode-tokens N] [--depth N] [--depth-fill synthetic|prefill] [--chunk N] [--threads N]\n"
-    "              [--numerics exact|fast] [--weights-in-memory] [--profile] [--scaling] [--json]\n"
-    "      prefill and decode speed against the measured memory-bandwidth roofline, peak RSS\n"
-    "  ossrt --version\n";
+using namespace ossrt_cli;
+
+struct Runner {
+  std::string_view command;
+  int (*run)(const ParsedFlags&);
+};
+
+constexpr Runner kRunners[] = {
+    {"chat", run_chat},         {"generate", run_generate},
+    {"tokenize", run_tokenize}, {"detokenize", run_detokenize},
+    {"info", run_info},         {"make-checkpoint", run_make_checkpoint},
+    {"bench", run_bench},
+};
+
+// Every command's synopsis and summary, from the command table.
+std::string overview() {
+  std::string out = "usage: ossrt COMMAND [options]   (ossrt COMMAND --help describes one)\n\n";
+  for (const CommandSpec& spec : command_specs()) out += "  ossrt " + synopsis(spec) + "\n      " + spec.summary + "\n";
+  out +=
+      "  ossrt --version\n      the library's version\n\n"
+      "exit status: 0 success, 1 failure, 2 usage error, 3 generate stopped by a full context\n";
+  return out;
+}
+
+int run(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(overview().c_str(), stderr);
+    return kExitUsage;
+  }
+  const std::string_view command = argv[1];
+  if (command == "--help" || command == "-h") {
+    std::fputs(overview().c_str(), stdout);
+    return 0;
+  }
+  if (command == "--version") {
+    std::printf("ossrt %s\n", ossrt::version_string());
+    return 0;
+  }
+  const CommandSpec* spec = find_command_spec(command);
+  const Runner* runner = nullptr;
+  for (const Runner& candidate : kRunners)
+    if (candidate.command == command) runner = &candidate;
+  if (spec == nullptr || runner == nullptr) {
+    std::vector<std::string_view> names;
+    for (const CommandSpec& known : command_specs()) names.push_back(known.name);
+    const std::string close = closest_match(command, names);
+    std::fprintf(stderr, "ossrt: unknown command '%s'%s\n\n%s", argv[1],
+                 close.empty() ? "" : ("; did you mean " + close + "?").c_str(), overview().c_str());
+    return kExitUsage;
+  }
+  ParsedFlags flags(*spec);
+  if (const std::optional<int> code = parse_or_exit(*spec, argc, argv, 2, flags)) return *code;
+  return runner->run(flags);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace ossrt_cli;
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
-    std::fputs(kUsage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+  // The library returns errors as values; what the CLI's own code could
+  // throw (std::bad_alloc) still ends with a message and a status.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ossrt: %s\n", e.what());
+    return kExitFailure;
   }
-  if (std::strcmp(argv[1], "--version") == 0) {
-    std::printf("ossrt %s\n", ossrt::version_string());
-    return 0;
-  }
-  const std::string_view command = argv[1];
-  if (command == "tokenize") return run_tokenize(argc, argv);
-  if (command == "detokenize") return run_detokenize(argc, argv);
-  Flags flags;
-  if (!parse_flags(argc, argv, 2, flags, {"show-reasoning", "json", "profile", "scaling", "weights-in-memory"}))
-    return 2;
-  if (command == "chat") return run_chat(flags);
-  if (command == "generate") return run_generate(flags);
-  if (command == "info") return run_info(flags);
-  if (command == "make-checkpoint") return run_make_checkpoint(flags);
-  if (command == "bench") return run_bench(flags);
-  std::fprintf(stderr, "ossrt: unknown command '%s'\n%s", argv[1], kUsage);
-  return 2;
 }

@@ -6,18 +6,14 @@
 
 namespace ossrt_cli {
 
-int run_make_checkpoint(const Flags& flags) {
-  const auto preset = flags.find("preset"), out = flags.find("out");
-  if (preset == flags.end() || out == flags.end()) {
-    std::fprintf(stderr, "usage: ossrt make-checkpoint --preset NAME --out DIR [--layers N] [--seed S]\n");
-    return 2;
-  }
-  ossrt::ModelConfig config;
+int run_make_checkpoint(const ParsedFlags& flags) {
+  const std::string preset = flags.text("preset").value_or(""), out = flags.text("out").value_or("");
   size_t seed = 1;
-  if (int code = parse_synthetic(flags, preset->second, "make-checkpoint", config, seed); code != 0) return code;
-  if (auto st = ossrt::write_synthetic_checkpoint(out->second, config, seed); !st.ok()) return fail(st);
-  std::printf("wrote %s (%s, %lld layers, seed %zu)\n", out->second.c_str(), preset->second.c_str(),
-              static_cast<long long>(config.num_hidden_layers), seed);
+  auto config = synthetic_config_from_flags(flags, preset, seed);
+  if (!config.ok()) return usage_error(flags.spec(), config.status().message());
+  if (auto st = ossrt::write_synthetic_checkpoint(out, config.value(), seed); !st.ok()) return fail(st);
+  std::printf("wrote %s (%s, %lld layers, seed %zu)\n", out.c_str(), preset.c_str(),
+              static_cast<long long>(config.value().num_hidden_layers), seed);
   return 0;
 }
 

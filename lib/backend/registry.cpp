@@ -21,6 +21,11 @@ bool resolve_backend(const char* name, Backend& out, const char** error_message)
   // "cpu" is the best level this CPU runs (OSSRT_CPU_ISA may lower it);
   // "cpu-<level>" asks for one level, refused if the CPU lacks it.
   if (name == nullptr || std::strcmp(name, "cpu") == 0) {
+    // A misspelt OSSRT_CPU_ISA would otherwise run another level than asked.
+    if (const char* error = cpu_isa_variable_error()) {
+      *error_message = error;
+      return false;
+    }
     found = &cpu_backend(default_cpu_isa());
   } else if (std::strcmp(name, "cpu-reference") == 0 || std::strcmp(name, "cpu-scalar") == 0) {
     found = &cpu_reference_backend();

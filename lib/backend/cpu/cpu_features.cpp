@@ -1,7 +1,10 @@
 #include "backend/cpu/cpu_features.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -81,15 +84,47 @@ CpuIsa best_cpu_isa() noexcept {
   return CpuIsa::avx2;
 }
 
-CpuIsa default_cpu_isa() noexcept {
-  static const CpuIsa isa = [] {
-    const CpuIsa best = best_cpu_isa();
+std::optional<CpuIsa> cpu_isa_for_request(const char* requested, CpuIsa best) noexcept {
+  if (requested == nullptr || *requested == '\0') return best;
+  const std::optional<CpuIsa> named = cpu_isa_from_name(requested);
+  if (!named) return std::nullopt;
+  return std::min(*named, best);
+}
+
+namespace {
+
+// OSSRT_CPU_ISA as read once: the level it gives, and the error when it names none.
+struct CpuIsaVariable {
+  CpuIsa isa = CpuIsa::scalar;
+  bool valid = true;
+  char error[160] = {};
+};
+
+const CpuIsaVariable& cpu_isa_variable() noexcept {
+  static const CpuIsaVariable variable = [] {
+    CpuIsaVariable v;
     const char* requested = std::getenv("OSSRT_CPU_ISA");
-    if (requested == nullptr) return best;
-    const std::optional<CpuIsa> named = cpu_isa_from_name(requested);
-    return named && *named < best ? *named : best;
+    const std::optional<CpuIsa> isa = cpu_isa_for_request(requested, best_cpu_isa());
+    v.valid = isa.has_value();
+    v.isa = isa.value_or(best_cpu_isa());
+    if (!v.valid) {
+      std::snprintf(v.error, sizeof v.error,
+                    "OSSRT_CPU_ISA is '%.40s'%s; it must be scalar, avx2 or avx512 (or unset: the best level)",
+                    requested, std::strlen(requested) > 40 ? "..." : "");
+    }
+    return v;
   }();
-  return isa;
+  return variable;
+}
+
+}  // namespace
+
+CpuIsa default_cpu_isa() noexcept {
+  return cpu_isa_variable().isa;
+}
+
+const char* cpu_isa_variable_error() noexcept {
+  return cpu_isa_variable().valid ? nullptr : cpu_isa_variable().error;
 }
 
 }  // namespace ossrt

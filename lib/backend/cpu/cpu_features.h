@@ -25,8 +25,15 @@ const CpuFeatures& cpu_features() noexcept;
 
 // The best level this CPU and this build support.
 CpuIsa best_cpu_isa() noexcept;
-// best_cpu_isa(), lowered to OSSRT_CPU_ISA when that names a level (read once;
-// a level above what the CPU has is ignored).
+// The level an OSSRT_CPU_ISA value asks for on a CPU whose best level is
+// `best`: `best` when the value is null or empty (unset), the named level
+// capped at `best` (it lowers, never raises), nullopt when it names no level.
+std::optional<CpuIsa> cpu_isa_for_request(const char* requested, CpuIsa best) noexcept;
+// best_cpu_isa() as OSSRT_CPU_ISA lowers it (the variable is read once); the
+// best level when the variable names no level (cpu_isa_variable_error says so).
 CpuIsa default_cpu_isa() noexcept;
+// Null, or, when OSSRT_CPU_ISA names no level, why: the message names the
+// variable, its value and the valid values (static storage; read once).
+const char* cpu_isa_variable_error() noexcept;
 
 }  // namespace ossrt
