@@ -3,9 +3,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
+#include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "ossrt/sampler.hpp"
@@ -40,38 +44,159 @@ std::vector<float> log_probs(std::vector<double> p) {
   return l;
 }
 
-// The chain written the slow, obvious way: full sort, then each filter.
-TokenId reference_draw(const SamplerOptions& o, std::vector<float> logits, uint64_t position, double u) {
-  for (float& l : logits) l /= o.temperature;
-  std::vector<TokenId> order(logits.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](TokenId a, TokenId b) { return logits[a] > logits[b]; });
-  size_t keep = o.top_k > 0 ? std::min(o.top_k, order.size()) : order.size();
-  const double top = logits[order[0]];
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i) total += std::exp(logits[order[i]] - top);
-  double mass = 0;
-  for (size_t i = 0; i < keep; ++i) {
-    const double rel = std::exp(logits[order[i]] - top);
-    if (rel < o.min_p) {
-      keep = std::max<size_t>(i, 1);
-      break;
+// The sampler as it was before selection became linear in the vocabulary
+// (sorting a growing prefix of the candidates), kept as the oracle: the chain
+// must keep its candidate sets, probabilities and draws wherever it was
+// well-defined (no NaN, a finite top scaled logit).
+struct Kept {
+  TokenId id;
+  double probability;
+};
+struct OracleDraws {
+  std::vector<Kept> kept;       // what the draw chose among, in the order it walked them
+  std::vector<TokenId> tokens;  // one per position
+};
+
+OracleDraws oracle(const SamplerOptions& o, std::span<const float> logits, std::span<const TokenId> history,
+                   std::span<const uint64_t> positions) {
+  struct Candidate {
+    TokenId id;
+    float logit;
+  };
+  const auto before = [](const Candidate& a, const Candidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+  };
+  const size_t vocab = logits.size();
+  std::vector<Candidate> c(vocab);
+  for (size_t i = 0; i < vocab; ++i) c[i] = Candidate{static_cast<TokenId>(i), logits[i]};
+  for (const auto& [id, bias] : o.logit_bias) c[static_cast<size_t>(id)].logit += bias;
+  const bool penalties = o.repetition_penalty != 1.0f || o.presence_penalty != 0.0f || o.frequency_penalty != 0.0f;
+  if (penalties && !history.empty()) {
+    const size_t window = o.penalty_last_n == 0 ? history.size() : std::min(o.penalty_last_n, history.size());
+    std::unordered_map<TokenId, int> counts;
+    for (TokenId id : history.last(window)) {
+      if (id >= 0 && static_cast<size_t>(id) < vocab) ++counts[id];
     }
-    mass += rel / total;
-    if (o.top_p < 1.0f && mass >= o.top_p) {
-      keep = i + 1;
-      break;
+    for (const auto& [id, count] : counts) {
+      float& l = c[static_cast<size_t>(id)].logit;
+      l = l > 0 ? l / o.repetition_penalty : l * o.repetition_penalty;
+      l -= o.presence_penalty + o.frequency_penalty * static_cast<float>(count);
     }
   }
-  double kept = 0;
-  for (size_t i = 0; i < keep; ++i) kept += std::exp(logits[order[i]] - top);
-  double running = 0;
-  for (size_t i = 0; i < keep; ++i) {
-    running += std::exp(logits[order[i]] - top);
-    if (running > u * kept) return order[i];
+  OracleDraws out;
+  if (o.temperature == 0.0f) {
+    const TokenId top = std::min_element(c.begin(), c.end(), before)->id;
+    out.kept = {{top, 1.0}};
+    out.tokens.assign(positions.size(), top);
+    return out;
   }
-  (void)position;
-  return order[keep - 1];
+  for (Candidate& x : c) x.logit /= o.temperature;
+  const float top = std::min_element(c.begin(), c.end(), before)->logit;
+  size_t keep = vocab, sorted = 0;
+  auto sort_prefix = [&](size_t n) {
+    n = std::min(n, keep);
+    if (n <= sorted) return;
+    std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(n),
+                      c.begin() + static_cast<std::ptrdiff_t>(keep), before);
+    sorted = n;
+  };
+  if (o.top_k > 0) {
+    sort_prefix(o.top_k);
+    keep = sorted;
+  }
+  if (o.top_p < 1.0f || o.min_p > 0.0f) {
+    double total = 0;
+    for (size_t i = 0; i < keep; ++i) total += std::exp(static_cast<double>(c[i].logit - top));
+    double mass = 0;
+    for (size_t i = 0; i < keep; ++i) {
+      if (i == sorted) sort_prefix(std::max<size_t>(256, 4 * sorted));
+      const double relative = std::exp(static_cast<double>(c[i].logit - top));
+      if (relative < static_cast<double>(o.min_p)) {
+        keep = std::max<size_t>(i, 1);
+        break;
+      }
+      mass += relative / total;
+      if (o.top_p < 1.0f && mass >= static_cast<double>(o.top_p)) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  double kept_total = 0;
+  for (size_t i = 0; i < keep; ++i) kept_total += std::exp(static_cast<double>(c[i].logit - top));
+  for (size_t i = 0; i < keep; ++i) {
+    out.kept.push_back({c[i].id, std::exp(static_cast<double>(c[i].logit - top)) / kept_total});
+  }
+  for (uint64_t position : positions) {
+    const double target = sampling_uniform(o.seed, position) * kept_total;
+    double running = 0;
+    TokenId token = c[keep - 1].id;
+    for (size_t i = 0; i < keep; ++i) {
+      running += std::exp(static_cast<double>(c[i].logit - top));
+      if (running > target) {
+        token = c[i].id;
+        break;
+      }
+    }
+    out.tokens.push_back(token);
+  }
+  return out;
+}
+
+// Logit rows of the shapes a model produces, and the awkward ones.
+enum class Shape { flat, peaked, typical, ties, masked, wide, equal };
+constexpr Shape kShapes[] = {Shape::flat,   Shape::peaked, Shape::typical, Shape::ties,
+                             Shape::masked, Shape::wide,   Shape::equal};
+
+std::vector<float> make_logits(Shape shape, size_t n, std::mt19937& rng) {
+  std::vector<float> l(n);
+  std::normal_distribution<float> normal(0, 1);
+  switch (shape) {
+    case Shape::flat:  // near-uniform: the case that used to sort the whole vocabulary
+      for (float& x : l) x = 0.01f * normal(rng);
+      break;
+    case Shape::peaked:  // one dominant token
+      for (float& x : l) x = normal(rng);
+      l[rng() % n] += 15;
+      break;
+    case Shape::typical:
+    case Shape::masked: {  // Zipf-like ranks with noise; masked: a third of the ids at -inf
+      std::vector<size_t> rank(n);
+      std::iota(rank.begin(), rank.end(), size_t{1});
+      std::shuffle(rank.begin(), rank.end(), rng);
+      for (size_t i = 0; i < n; ++i) l[i] = 12.0f - 1.2f * std::log(static_cast<float>(rank[i])) + 0.3f * normal(rng);
+      if (shape == Shape::masked) {
+        for (size_t i = 0; i < n; ++i) {
+          if (rng() % 3 == 0 && rank[i] != 1) l[i] = -std::numeric_limits<float>::infinity();
+        }
+      }
+      break;
+    }
+    case Shape::ties:  // five values: long runs of equal logits, -0 and +0 among them
+      for (float& x : l) x = std::array<float, 5>{-1.0f, -0.0f, 0.0f, 0.5f, 2.0f}[rng() % 5];
+      break;
+    case Shape::wide:  // most weights underflow
+      for (float& x : l) x = 40 * normal(rng);
+      break;
+    case Shape::equal:
+      std::fill(l.begin(), l.end(), 0.25f);
+      break;
+  }
+  return l;
+}
+
+SamplerOptions random_options(size_t vocab, std::mt19937& rng) {
+  const auto pick = [&](auto... values) {
+    const std::array<std::common_type_t<decltype(values)...>, sizeof...(values)> a{values...};
+    return a[rng() % a.size()];
+  };
+  SamplerOptions o;
+  o.temperature = pick(1.0f, 1.0f, 0.7f, 1.5f, 1e-3f, 0.05f, 1e3f, 0.0f);
+  o.top_k = pick(size_t{0}, size_t{0}, size_t{1}, size_t{2}, size_t{40}, size_t{1500}, vocab - 1, vocab, vocab + 7);
+  o.top_p = pick(1.0f, 1.0f, 0.9f, 0.5f, 0.95f, 1e-6f, 0.999999f, std::nextafter(1.0f, 0.0f));
+  o.min_p = pick(0.0f, 0.0f, 0.05f, 0.5f, 1.0f, 1e-9f, 0.2f);
+  o.seed = rng();
+  return o;
 }
 
 }  // namespace
@@ -135,29 +260,56 @@ TEST_CASE("top-k, top-p and min-p keep exactly their candidates") {
   CHECK(f[2] == doctest::Approx(0.3 / 0.9).epsilon(0.05));
 }
 
-TEST_CASE("filters over a full vocabulary agree with a full-sort reference") {
-  std::vector<float> logits(201088);
-  std::mt19937 rng(7);
-  std::normal_distribution<float> n(0, 3);
-  for (float& l : logits) l = n(rng);
-  auto filters = [](float temperature, size_t top_k, float top_p, float min_p) {
-    SamplerOptions o;
-    o.temperature = temperature;
-    o.top_k = top_k;
-    o.top_p = top_p;
-    o.min_p = min_p;
-    return o;
-  };
-  const SamplerOptions configs[] = {filters(0.7f, 0, 0.9f, 0), filters(1.0f, 1000, 0.5f, 0),
-                                    filters(1.3f, 0, 1.0f, 0.05f), filters(1.0f, 40, 1.0f, 0)};
-  for (SamplerOptions o : configs) {
-    o.seed = 99;
-    const Sampler s = make(o);
-    for (uint64_t pos = 0; pos < 30; ++pos) {
-      const double u = sampling_uniform(o.seed, pos);  // the draw the sampler makes at this position
-      CHECK(draw(s, logits, pos) == reference_draw(o, logits, pos, u));
-    }
+namespace {
+
+// Checks the sampler against the oracle on one row: the token at each of
+// `draws` positions.
+void expect_oracle_draws(const SamplerOptions& o, const std::vector<float>& logits, const std::vector<TokenId>& history,
+                         uint64_t draws) {
+  std::vector<uint64_t> positions(draws);
+  std::iota(positions.begin(), positions.end(), uint64_t{0});
+  const OracleDraws want = oracle(o, logits, history, positions);
+  const Sampler s = make(o);
+  for (uint64_t pos : positions) {
+    CAPTURE(pos);
+    CHECK(draw(s, logits, pos, history) == want.tokens[pos]);
   }
+}
+
+void expect_oracle_on_random_rows(size_t vocab, int rows, uint64_t draws, uint32_t seed) {
+  std::mt19937 rng(seed);
+  for (int row = 0; row < rows; ++row) {
+    const Shape shape = kShapes[static_cast<size_t>(row) % std::size(kShapes)];
+    const std::vector<float> logits = make_logits(shape, vocab, rng);
+    SamplerOptions o = random_options(vocab, rng);
+    std::vector<TokenId> history;
+    if (rng() % 3 == 0) {
+      o.repetition_penalty = 1.3f;
+      o.presence_penalty = 0.5f;
+      for (int i = 0; i < 8; ++i) history.push_back(static_cast<TokenId>(rng() % vocab));
+    }
+    if (rng() % 4 == 0) o.logit_bias = {{static_cast<TokenId>(rng() % vocab), rng() % 2 ? 20.0f : -5.0f}};
+    CAPTURE(vocab);
+    CAPTURE(row);
+    CAPTURE(static_cast<int>(shape));
+    CAPTURE(o.temperature);
+    CAPTURE(o.top_k);
+    CAPTURE(o.top_p);
+    CAPTURE(o.min_p);
+    expect_oracle_draws(o, logits, history, draws);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("random rows of every shape, small and mid-sized vocabularies: the oracle's draws") {
+  for (size_t vocab : {1, 2, 3, 7, 64, 1000, 1024, 1025, 3000, 20000}) {
+    expect_oracle_on_random_rows(vocab, vocab <= 3000 ? 60 : 21, 16, static_cast<uint32_t>(vocab));
+  }
+}
+
+TEST_CASE("random rows of every shape at the full vocabulary: the oracle's draws") {
+  expect_oracle_on_random_rows(201088, 28, 8, 201088);
 }
 
 TEST_CASE("penalties and logit bias") {
