@@ -1,5 +1,8 @@
 // Sampler chain: arg-max and ties, determinism, each filter, penalties, bias,
-// the distribution it draws from, and agreement with a full-sort reference.
+// the distribution it draws from; the candidates, probabilities and draws of
+// the earlier full-sorting sampler (the oracle) on random rows of every
+// shape; the bucketed chain's hand-over at rounding boundaries, its weights'
+// error bound, infinite and NaN logits, and sharing one sampler by threads.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -7,13 +10,23 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <span>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "ossrt/sampler.hpp"
+#include "sampling/block_draw.h"
+#include "sampling/bucketed_chain.h"
+#include "sampling/candidate_select.h"
 #include "sampling/draw.h"
+#include "sampling/exact_chain.h"
+#include "sampling/sampler_chain.h"
+#include "sampling/sampling_order.h"
+#include "sampling/scaled_logits.h"
+#include "sampling/vocabulary_passes.h"
 
 using namespace ossrt;
 
@@ -48,13 +61,9 @@ std::vector<float> log_probs(std::vector<double> p) {
 // (sorting a growing prefix of the candidates), kept as the oracle: the chain
 // must keep its candidate sets, probabilities and draws wherever it was
 // well-defined (no NaN, a finite top scaled logit).
-struct Kept {
-  TokenId id;
-  double probability;
-};
 struct OracleDraws {
-  std::vector<Kept> kept;       // what the draw chose among, in the order it walked them
-  std::vector<TokenId> tokens;  // one per position
+  std::vector<KeptCandidate> kept;  // what the draw chose among, in the order it walked them
+  std::vector<TokenId> tokens;      // one per position
 };
 
 OracleDraws oracle(const SamplerOptions& o, std::span<const float> logits, std::span<const TokenId> history,
@@ -262,13 +271,31 @@ TEST_CASE("top-k, top-p and min-p keep exactly their candidates") {
 
 namespace {
 
-// Checks the sampler against the oracle on one row: the token at each of
-// `draws` positions.
-void expect_oracle_draws(const SamplerOptions& o, const std::vector<float>& logits, const std::vector<TokenId>& history,
-                         uint64_t draws) {
+// Checks the sampler against the oracle on one row: the kept candidates in
+// the order the draw walks them (by id where nothing sorts them: every token,
+// in id order), their probabilities, and the token at each of `draws`
+// positions.
+void expect_oracle(const SamplerOptions& o, const std::vector<float>& logits, const std::vector<TokenId>& history,
+                   uint64_t draws) {
   std::vector<uint64_t> positions(draws);
   std::iota(positions.begin(), positions.end(), uint64_t{0});
-  const OracleDraws want = oracle(o, logits, history, positions);
+  OracleDraws want = oracle(o, logits, history, positions);
+  std::vector<KeptCandidate> kept;
+  auto token = run_sampler_chain(o, logits, history, 0, &kept);
+  REQUIRE_MESSAGE(token.ok(), token.status().to_string());
+  CHECK(token.value() == want.tokens[0]);
+  if (o.temperature != 0 && o.top_k == 0 && o.top_p == 1.0f && o.min_p == 0.0f) {
+    const auto by_id = [](const auto& a, const auto& b) { return a.id < b.id; };
+    std::sort(want.kept.begin(), want.kept.end(), by_id);
+    std::sort(kept.begin(), kept.end(), by_id);
+  }
+  REQUIRE(kept.size() == want.kept.size());
+  size_t mismatched = 0;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const double p = kept[i].probability, q = want.kept[i].probability;
+    mismatched += kept[i].id != want.kept[i].id || !(std::fabs(p - q) <= 1e-12 * std::max(p, q));
+  }
+  CHECK(mismatched == 0);
   const Sampler s = make(o);
   for (uint64_t pos : positions) {
     CAPTURE(pos);
@@ -296,19 +323,19 @@ void expect_oracle_on_random_rows(size_t vocab, int rows, uint64_t draws, uint32
     CAPTURE(o.top_k);
     CAPTURE(o.top_p);
     CAPTURE(o.min_p);
-    expect_oracle_draws(o, logits, history, draws);
+    expect_oracle(o, logits, history, draws);
   }
 }
 
 }  // namespace
 
-TEST_CASE("random rows of every shape, small and mid-sized vocabularies: the oracle's draws") {
+TEST_CASE("random rows of every shape, small and mid-sized vocabularies: the oracle's candidates and draws") {
   for (size_t vocab : {1, 2, 3, 7, 64, 1000, 1024, 1025, 3000, 20000}) {
     expect_oracle_on_random_rows(vocab, vocab <= 3000 ? 60 : 21, 16, static_cast<uint32_t>(vocab));
   }
 }
 
-TEST_CASE("random rows of every shape at the full vocabulary: the oracle's draws") {
+TEST_CASE("random rows of every shape at the full vocabulary: the oracle's candidates and draws") {
   expect_oracle_on_random_rows(201088, 28, 8, 201088);
 }
 
@@ -352,4 +379,225 @@ TEST_CASE("invalid options are refused with the option named") {
   o.repetition_penalty = 0;
   CHECK(Sampler::create(o).status().code() == StatusCode::invalid_argument);
   CHECK(make(SamplerOptions{}).sample(std::vector<float>{}, {}, 0).status().code() == StatusCode::invalid_argument);
+}
+
+namespace {
+
+// A row prepared as sampler_chain.cpp prepares it for the bucketed chain.
+struct PreparedRow {
+  SamplerScratch scratch;
+  ScaledLogits s;
+  std::optional<LogitBuckets> buckets;
+
+  PreparedRow(const SamplerOptions& o, const std::vector<float>& logits) {
+    s = scale_logits(o, logits, {}, scratch.logits).value();
+    buckets.emplace(s.top, s.lowest);
+    scratch.buckets.resize(logits.size());
+    compute_buckets(s.x, *buckets, scratch.buckets);
+    scratch.weights.resize(logits.size());
+    compute_weights(s.x, s.top, scratch.weights);
+  }
+};
+
+std::vector<KeptCandidate> kept_by(const SamplerOptions& o, const std::vector<float>& logits) {
+  std::vector<KeptCandidate> kept;
+  auto token = run_sampler_chain(o, logits, {}, 0, &kept);
+  REQUIRE_MESSAGE(token.ok(), token.status().to_string());
+  return kept;
+}
+
+}  // namespace
+
+TEST_CASE("a top-p share that lands exactly on a candidate is left to the one-by-one walk") {
+  // 4096 equal weights: the shares add up exactly, and the 2048th reaches 0.5 exactly.
+  const std::vector<float> logits(4096, 0.0f);
+  SamplerOptions o;
+  o.top_p = 0.5f;
+  PreparedRow row(o, logits);
+  const BucketedOutcome outcome =
+      bucketed_chain(o, row.s, *row.buckets, CandidateSet{}, logits.size(), 0.3, row.scratch);
+  CHECK_FALSE(outcome.kept.has_value());
+  CHECK(kept_by(o, logits).size() == 2048);
+  expect_oracle(o, logits, {}, 32);
+}
+
+TEST_CASE("a draw target that lands exactly on a running sum is left to the one-by-one walk") {
+  const std::vector<float> logits(4096, 0.0f);
+  SamplerOptions o;
+  o.top_k = 4000;  // more than the sorted walk takes: the bucketed chain runs
+  PreparedRow row(o, logits);
+  const CandidateSet top = select_top_k(row.s, o.top_k, false, row.scratch);
+  // u = 0.5: the target is 2000, the running weight through candidate 1999.
+  BucketedOutcome outcome = bucketed_chain(o, row.s, *row.buckets, top, o.top_k, 0.5, row.scratch);
+  REQUIRE(outcome.kept.has_value());
+  CHECK(outcome.kept->end == top.end);
+  CHECK_FALSE(outcome.token.has_value());
+  std::vector<OrderKey> ordered, buffer;
+  gather_in_order(row.s, outcome.kept->end, ordered, buffer);
+  CHECK(ordered.size() == 4000);
+  CHECK(ordered_draw(row.s, ordered, 0.5) == 2000);
+  // Away from a boundary it decides: u = 0.3001, target 1200.4, candidate 1200.
+  outcome = bucketed_chain(o, row.s, *row.buckets, top, o.top_k, 0.3001, row.scratch);
+  CHECK(outcome.token == std::optional<TokenId>(1200));
+
+  // The same in id order: 4096 weights of 1, target 2048.
+  const std::vector<double> weights(4096, 1.0);
+  std::vector<double> blocks;
+  CHECK_FALSE(block_draw(weights, 0.5, blocks).has_value());
+  CHECK(id_order_draw(row.s, 0.5, blocks) == 2048);
+  CHECK(block_draw(weights, 0.3, blocks) == std::optional<TokenId>(1228));  // 1229 > 0.3 x 4096 = 1228.8
+  expect_oracle(o, logits, {}, 64);
+}
+
+TEST_CASE("pass weights stay within kWeightPassError of e^(x - top)") {
+  std::mt19937 rng(5);
+  std::vector<float> d;
+  for (int i = 0; i < 200000; ++i) {
+    d.push_back(std::uniform_real_distribution<float>(-700, 0)(rng));
+    d.push_back(std::uniform_real_distribution<float>(-1, 0)(rng));
+    d.push_back(-std::ldexp(std::uniform_real_distribution<float>(1, 2)(rng), -(i % 150)));
+  }
+  for (float special : {0.0f, -0.0f, -700.0f, std::nextafter(-700.0f, 0.0f), -1e-45f, -0.5f * std::log(2.0f)}) {
+    d.push_back(special);
+  }
+  std::vector<double> w(d.size());
+  compute_weights(d, 0.0f, w);
+  size_t outside = 0;
+  for (size_t i = 0; i < d.size(); ++i) {
+    const long double e = std::exp(static_cast<long double>(d[i]));
+    outside += !(std::fabs(static_cast<long double>(w[i]) - e) <= kWeightPassError * e);
+  }
+  CHECK(outside == 0);
+  // Below -700: at most kWeightPassFloor, never negative.
+  const std::vector<float> deep = {-700.5f, -1e4f, -3e38f, -std::numeric_limits<float>::infinity()};
+  std::vector<double> tiny(deep.size());
+  compute_weights(deep, 0.0f, tiny);
+  for (double t : tiny) CHECK((t >= 0 && t <= kWeightPassFloor));
+  compute_weights(std::vector<float>{5.0f, 2.0f}, 5.0f, tiny);  // x - top: 0 and -3
+  CHECK(tiny[0] == 1.0);
+}
+
+TEST_CASE("candidate keys sort into sampling order: higher logit first, lower id on ties") {
+  std::mt19937 rng(9);
+  for (size_t n : {0, 1, 2, 511, 512, 513, 5000, 70000}) {
+    std::vector<OrderKey> keys, buffer;
+    for (uint32_t id = 0; id < n; ++id) {
+      const float x = rng() % 2 ? static_cast<float>(rng() % 7) - 3.0f  // ties, -0 among them
+                                : std::normal_distribution<float>(0, 5)(rng);
+      keys.push_back(order_key(rng() % 11 == 0 ? -0.0f : x, id));
+    }
+    std::vector<OrderKey> want = keys;
+    std::sort(want.begin(), want.end());
+    sort_in_sampling_order(keys, buffer);
+    CAPTURE(n);
+    CHECK(keys == want);
+  }
+  CHECK(order_key(2.0f, 9) < order_key(1.0f, 0));
+  CHECK(order_key(-0.0f, 3) == (order_key(0.0f, 3)));
+  CHECK(order_key(0.0f, 2) < order_key(-0.0f, 3));
+  CHECK(order_key(-std::numeric_limits<float>::infinity(), 7) < kEveryCandidate);
+}
+
+TEST_CASE("NaN logits are refused, naming the token") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (float temperature : {0.0f, 1.0f}) {
+    SamplerOptions o;
+    o.temperature = temperature;
+    auto token = make(o).sample(std::vector<float>{1.0f, nan, 2.0f}, {}, 0);
+    CHECK(token.status().code() == StatusCode::invalid_argument);
+    CHECK(token.status().message().find("token 1 is NaN") != std::string::npos);
+  }
+  SamplerOptions o;
+  o.logit_bias = {{0, -std::numeric_limits<float>::infinity()}};  // +inf - inf
+  auto token = make(o).sample(std::vector<float>{std::numeric_limits<float>::infinity(), 0.0f}, {}, 0);
+  CHECK(token.status().code() == StatusCode::invalid_argument);
+}
+
+TEST_CASE("infinite logits: the tokens at an infinite top share the probability equally") {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  SamplerOptions o;
+  const std::vector<float> two_infinite = {1.0f, kInf, 3.0f, kInf};
+  std::vector<KeptCandidate> kept = kept_by(o, two_infinite);
+  REQUIRE(kept.size() == 4);  // every token, in sampling order
+  CHECK(kept[0].id == 1);
+  CHECK(kept[1].id == 3);
+  CHECK(kept[0].probability == 0.5);
+  CHECK(kept[1].probability == 0.5);
+  CHECK(kept[2].probability == 0.0);
+  const std::vector<double> f = frequencies(make(o), two_infinite, 4000);
+  CHECK(f[0] + f[2] == 0.0);
+  CHECK(f[1] == doctest::Approx(0.5).epsilon(0.05));
+  o.temperature = 0;
+  CHECK(draw(make(o), two_infinite, 0) == 1);
+
+  o = SamplerOptions{};
+  o.top_p = 0.9f;
+  kept = kept_by(o, std::vector<float>(4, -kInf));  // every token masked: all alike
+  REQUIRE(kept.size() == 4);
+  for (const KeptCandidate& k : kept) CHECK(k.probability == 0.25);
+
+  o = SamplerOptions{};
+  o.temperature = 2e-38f;  // 10 / 2e-38 overflows to inf, -5 / 2e-38 stays finite
+  kept = kept_by(o, {10.0f, -5.0f, 10.0f});
+  REQUIRE(kept.size() == 3);
+  CHECK((kept[0].id == 0 && kept[1].id == 2 && kept[0].probability == 0.5 && kept[2].probability == 0.0));
+
+  o = SamplerOptions{};
+  o.logit_bias = {{2, kInf}};  // a bias of +inf forces a token
+  const std::vector<double> forced = frequencies(make(o), {5.0f, 1.0f, -3.0f}, 500);
+  CHECK(forced[0] + forced[1] == 0.0);
+}
+
+TEST_CASE("-0 and +0 tie: the lower id comes first") {
+  SamplerOptions o;
+  o.temperature = 0;
+  CHECK(draw(make(o), {-1.0f, -0.0f, 0.0f}, 0) == 1);
+  CHECK(draw(make(o), {-1.0f, 0.0f, -0.0f}, 0) == 1);
+  o = SamplerOptions{};
+  o.top_k = 2;
+  const std::vector<KeptCandidate> kept = kept_by(o, {-1.0f, 0.0f, -0.0f, -2.0f});
+  REQUIRE(kept.size() == 2);
+  CHECK((kept[0].id == 1 && kept[1].id == 2));
+}
+
+TEST_CASE("one sampler shared by threads gives each thread the single-threaded tokens") {
+  std::mt19937 rng(11);
+  SamplerOptions o;
+  o.top_p = 0.9f;
+  o.min_p = 0.01f;
+  o.seed = 77;
+  const Sampler sampler = make(o);
+  std::vector<std::vector<float>> rows;
+  for (size_t vocab : {100, 5000, 201088}) {
+    rows.push_back(make_logits(Shape::flat, vocab, rng));
+    rows.push_back(make_logits(Shape::typical, vocab, rng));
+  }
+  constexpr uint64_t kPositions = 12;
+  std::vector<TokenId> want;
+  for (const auto& row : rows) {
+    for (uint64_t pos = 0; pos < kPositions; ++pos) want.push_back(draw(sampler, row, pos));
+  }
+  std::vector<std::vector<TokenId>> got(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < got.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t r = 0; r < rows.size(); ++r) {  // each thread in its own order of rows
+        const auto& row = rows[(r + t) % rows.size()];
+        for (uint64_t pos = 0; pos < kPositions; ++pos) {
+          auto token = sampler.sample(row, {}, pos);
+          got[t].push_back(token.ok() ? token.value() : -1);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (size_t t = 0; t < got.size(); ++t) {
+    std::vector<TokenId> expected;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const size_t row = (r + t) % rows.size();
+      expected.insert(expected.end(), want.begin() + static_cast<std::ptrdiff_t>(row * kPositions),
+                      want.begin() + static_cast<std::ptrdiff_t>((row + 1) * kPositions));
+    }
+    CHECK(got[t] == expected);
+  }
 }
