@@ -52,7 +52,7 @@ OSSRT_PER_LEVEL ValueRange value_range(std::span<const float> x) noexcept {
   for (uint32_t l = 0; l < kLanes; ++l) {
     top[l] = -std::numeric_limits<float>::infinity();
     lowest[l] = std::numeric_limits<float>::infinity();
-    top_index[l] = l;  // the lane's first value, should all be -inf
+    top_index[l] = l;  // right when every value of the lane is -inf
     nan[l] = 0;
   }
   const float* v = x.data();
@@ -76,7 +76,9 @@ OSSRT_PER_LEVEL ValueRange value_range(std::span<const float> x) noexcept {
     range.lowest = std::min(range.lowest, lowest[l]);
     range.has_nan |= nan[l] != 0;
   }
-  for (uint32_t i = whole; i < size; ++i) {  // after every lane's values: a tie keeps the lanes' index
+  // The rest come after every lane's values, so a tie keeps the lanes' index;
+  // with no whole block the lanes saw nothing, and the first value is the top.
+  for (uint32_t i = whole; i < size; ++i) {
     if (v[i] > range.top || (whole == 0 && i == 0)) {
       range.top = v[i];
       range.top_index = i;
