@@ -1,13 +1,28 @@
 // Sampler: turns a row of logits into the next token.
 //
 // The chain, in order: logit bias -> repetition / presence / frequency
-// penalties over the recent history -> temperature (a divisor; 0 = arg-max,
-// lowest id on ties) -> top-k -> top-p -> min-p -> draw. The draw uses a
-// counter-based generator keyed by (seed, position), so the same seed, logits
-// and position give the same token on every run, machine and thread count.
+// penalties over the recent history -> temperature (a divisor; 0 = arg-max)
+// -> top-k -> top-p -> min-p -> draw. Every stage takes candidates in one
+// order: higher scaled logit first, lower id on ties (-0 and +0 tie). top-p
+// keeps candidates until their share of what top-k kept reaches top_p (the
+// one that reaches it included); min-p stops at the first below min_p x the
+// top's probability (keeping at least one). The draw uses a counter-based
+// generator keyed by (seed, position), so the same seed, logits and position
+// give the same token on every run, machine and thread count.
+//
+// Infinite scaled logits: when the top is +inf (given, biased, or a finite
+// logit over a tiny temperature) the tokens at +inf share all the
+// probability equally; when every logit is -inf, all tokens do.
+//
+// Cost: linear in the vocabulary. Only the candidates a decision falls
+// among are sorted (at most 1024 under top-k, else those of one bucket of
+// nearby logits), and the running sums are checked against a rounding bound
+// so that the result is exactly that of adding the probabilities one by one
+// in the order above.
 //
 // Thread rules: a Sampler holds only its options; sample() is const and safe
-// to call from several threads at once.
+// to call from several threads at once. Each calling thread keeps its own
+// working memory between calls (about 14 bytes per logit).
 #pragma once
 
 #include <cstddef>
@@ -42,8 +57,8 @@ class Sampler {
   // Picks the next token from `logits` (one per vocabulary id). `history` is
   // the token sequence so far (for the penalties); `position` keys the random
   // draw (use the index the token will take, e.g. the session's token count).
-  // Failure: invalid_argument (empty logits, a bias id outside them),
-  // out_of_memory.
+  // Failure: invalid_argument (empty logits, a bias id outside them, a NaN
+  // logit, given or made by bias and penalties), out_of_memory.
   Result<TokenId> sample(std::span<const float> logits, std::span<const TokenId> history,
                          uint64_t position) const noexcept;
 
