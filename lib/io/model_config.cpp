@@ -8,15 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "io/config_values.h"
 #include "util/errors.h"
 #include "util/regular_file.h"
 
 namespace ossrt {
 namespace {
-
-// Bounds that keep every derived size well inside 64 bits and token ids in int32.
-constexpr int64_t kMaxDim = int64_t{1} << 24;
-constexpr int64_t kMaxCount = 4096;
 
 struct IntKey {
   const char* name;
@@ -29,17 +26,17 @@ struct FloatKey {
 };
 
 constexpr IntKey kIntKeys[] = {
-    {"num_hidden_layers", &ModelConfig::num_hidden_layers, kMaxCount},
-    {"num_experts", &ModelConfig::num_experts, kMaxCount},
-    {"experts_per_token", &ModelConfig::experts_per_token, kMaxCount},
-    {"vocab_size", &ModelConfig::vocab_size, kMaxDim},
-    {"hidden_size", &ModelConfig::hidden_size, kMaxDim},
-    {"intermediate_size", &ModelConfig::intermediate_size, kMaxDim},
-    {"head_dim", &ModelConfig::head_dim, kMaxCount},
-    {"num_attention_heads", &ModelConfig::num_attention_heads, kMaxCount},
-    {"num_key_value_heads", &ModelConfig::num_key_value_heads, kMaxCount},
-    {"sliding_window", &ModelConfig::sliding_window, kMaxDim},
-    {"initial_context_length", &ModelConfig::initial_context_length, kMaxDim},
+    {"num_hidden_layers", &ModelConfig::num_hidden_layers, kMaxConfigCount},
+    {"num_experts", &ModelConfig::num_experts, kMaxConfigCount},
+    {"experts_per_token", &ModelConfig::experts_per_token, kMaxConfigCount},
+    {"vocab_size", &ModelConfig::vocab_size, kMaxConfigDim},
+    {"hidden_size", &ModelConfig::hidden_size, kMaxConfigDim},
+    {"intermediate_size", &ModelConfig::intermediate_size, kMaxConfigDim},
+    {"head_dim", &ModelConfig::head_dim, kMaxConfigCount},
+    {"num_attention_heads", &ModelConfig::num_attention_heads, kMaxConfigCount},
+    {"num_key_value_heads", &ModelConfig::num_key_value_heads, kMaxConfigCount},
+    {"sliding_window", &ModelConfig::sliding_window, kMaxConfigDim},
+    {"initial_context_length", &ModelConfig::initial_context_length, kMaxConfigDim},
 };
 constexpr FloatKey kFloatKeys[] = {
     {"swiglu_limit", &ModelConfig::swiglu_limit},
@@ -50,28 +47,16 @@ constexpr FloatKey kFloatKeys[] = {
 };
 
 Status read_int(simdjson::dom::element value, const IntKey& key, ModelConfig& config, const std::string& source) {
-  int64_t v = 0;
-  if (value.get_int64().get(v) != simdjson::SUCCESS) {
-    return error(StatusCode::invalid_config, "%s: key '%s' must be an integer", source.c_str(), key.name);
-  }
-  if (v <= 0 || v > key.max_value) {
-    return error(StatusCode::invalid_config, "%s: key '%s' is %lld; it must be in [1, %lld]", source.c_str(), key.name,
-                 static_cast<long long>(v), static_cast<long long>(key.max_value));
-  }
-  config.*key.field = v;
+  Result<int64_t> v = config_int(value, key.name, key.max_value, source);
+  if (!v.ok()) return v.status();
+  config.*key.field = v.value();
   return Status::success();
 }
 
 Status read_float(simdjson::dom::element value, const FloatKey& key, ModelConfig& config, const std::string& source) {
-  double v = 0;
-  if (value.get_double().get(v) != simdjson::SUCCESS) {  // integers convert too
-    return error(StatusCode::invalid_config, "%s: key '%s' must be a number", source.c_str(), key.name);
-  }
-  if (!std::isfinite(v) || v <= 0) {
-    return error(StatusCode::invalid_config, "%s: key '%s' is %g; it must be a positive finite number", source.c_str(),
-                 key.name, v);
-  }
-  config.*key.field = v;
+  Result<double> v = config_positive_number(value, key.name, source);
+  if (!v.ok()) return v.status();
+  config.*key.field = v.value();
   return Status::success();
 }
 
@@ -96,15 +81,10 @@ Result<ModelConfig> parse_model_config(std::string_view json_text, const std::st
   if (root.get_object().get(object) != simdjson::SUCCESS) {
     return error(StatusCode::invalid_config, "%s: top level must be a JSON object", source.c_str());
   }
+  if (Status status = check_unique_keys(object, source); !status.ok()) return status;
   ModelConfig config;
   std::vector<std::string_view> seen;
   for (auto field : object) {
-    for (std::string_view s : seen) {
-      if (s == field.key) {
-        return error(StatusCode::invalid_config, "%s: key '%.*s' appears twice", source.c_str(),
-                     static_cast<int>(field.key.size()), field.key.data());
-      }
-    }
     seen.push_back(field.key);
     Status status = error(StatusCode::invalid_config,
                           "%s: unknown key '%.*s' (the original gpt-oss config.json has exactly 16 keys; a Hugging "
