@@ -36,6 +36,20 @@ Result<double> config_positive_number(simdjson::dom::element value, std::string_
   return v;
 }
 
+Result<simdjson::dom::object> parse_config_object(simdjson::dom::parser& parser, std::string_view json_text,
+                                                  const std::string& source) {
+  simdjson::dom::element root;
+  if (auto err = parser.parse(json_text.data(), json_text.size()).get(root); err != simdjson::SUCCESS) {
+    return error(StatusCode::invalid_config, "%s: not valid JSON: %s", source.c_str(), simdjson::error_message(err));
+  }
+  simdjson::dom::object object;
+  if (root.get_object().get(object) != simdjson::SUCCESS) {
+    return error(StatusCode::invalid_config, "%s: top level must be a JSON object", source.c_str());
+  }
+  if (Status status = check_unique_keys(object, source); !status.ok()) return status;
+  return object;
+}
+
 Status check_unique_keys(simdjson::dom::object object, const std::string& source, std::string_view where) {
   std::unordered_set<std::string_view> seen;
   for (auto field : object) {

@@ -33,22 +33,6 @@ constexpr std::string_view kRopeKeys[] = {
     "rope_type", "type",       "factor",           "beta_fast", "beta_slow",      "original_max_position_embeddings",
     "truncate",  "rope_theta", "attention_factor", "mscale",    "mscale_all_dim", "partial_rotary_factor"};
 
-struct IntKey {
-  const char* name;
-  int64_t ModelConfig::*field;
-  int64_t max_value;
-};
-constexpr IntKey kIntKeys[] = {
-    {"num_hidden_layers", &ModelConfig::num_hidden_layers, kMaxConfigCount},
-    {"vocab_size", &ModelConfig::vocab_size, kMaxConfigDim},
-    {"hidden_size", &ModelConfig::hidden_size, kMaxConfigDim},
-    {"intermediate_size", &ModelConfig::intermediate_size, kMaxConfigDim},
-    {"head_dim", &ModelConfig::head_dim, kMaxConfigCount},
-    {"num_attention_heads", &ModelConfig::num_attention_heads, kMaxConfigCount},
-    {"num_key_value_heads", &ModelConfig::num_key_value_heads, kMaxConfigCount},
-    {"sliding_window", &ModelConfig::sliding_window, kMaxConfigDim},
-};
-
 // One JSON object's keys, named in messages as `prefix` + key
 // ("rope_scaling.factor"). A key set to null counts as absent, as transformers
 // treats None as "not set".
@@ -285,21 +269,14 @@ bool is_hf_config(std::string_view json_text) {
 
 Result<ModelConfig> parse_hf_config(std::string_view json_text, const std::string& source) {
   simdjson::dom::parser parser;
-  simdjson::padded_string padded(json_text);
-  simdjson::dom::element root;
-  if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
-    return error(StatusCode::invalid_config, "%s: not valid JSON: %s", source.c_str(), simdjson::error_message(err));
-  }
-  simdjson::dom::object object;
-  if (root.get_object().get(object) != simdjson::SUCCESS) {
-    return error(StatusCode::invalid_config, "%s: top level must be a JSON object", source.c_str());
-  }
-  if (Status status = check_unique_keys(object, source); !status.ok()) return status;
+  Result<simdjson::dom::object> parsed = parse_config_object(parser, json_text, source);
+  if (!parsed.ok()) return parsed.status();
+  const simdjson::dom::object object = parsed.value();
   const Keys top(object, "", source);
   if (Status status = check_model_type(top); !status.ok()) return status;
 
   ModelConfig c;
-  for (const IntKey& key : kIntKeys) {
+  for (const ConfigIntKey& key : kCommonSizeKeys) {
     Result<int64_t> value = top.required_int(key.name, key.max_value);
     if (!value.ok()) return value.status();
     c.*key.field = value.value();

@@ -90,38 +90,59 @@ Status write_shard(const fs::path& path, const std::vector<const Piece*>& pieces
 }  // namespace
 
 std::string hf_config_json(const ModelConfig& c) {
-  auto i = [](int64_t v) { return std::to_string(v); };
+  auto integer = [](int64_t v) { return std::to_string(v); };
   std::string layer_types;
   for (int64_t n = 0; n < c.num_hidden_layers; ++n) {
     layer_types += std::string(n > 0 ? ", " : "") + (n % 2 == 0 ? "\"sliding_attention\"" : "\"full_attention\"");
   }
   const auto max_positions =
       static_cast<int64_t>(static_cast<double>(c.initial_context_length) * std::max(1.0, c.rope_scaling_factor));
-  return "{\n  \"architectures\": [\"GptOssForCausalLM\"],\n  \"attention_bias\": true,\n"
-         "  \"attention_dropout\": 0.0,\n  \"eos_token_id\": 200002,\n  \"experts_per_token\": " +
-         i(c.experts_per_token) + ",\n  \"head_dim\": " + i(c.head_dim) +
-         ",\n  \"hidden_act\": \"silu\",\n  \"hidden_size\": " + i(c.hidden_size) +
-         ",\n  \"initial_context_length\": " + i(c.initial_context_length) +
-         ",\n  \"initializer_range\": 0.02,\n  \"intermediate_size\": " + i(c.intermediate_size) +
-         ",\n  \"layer_types\": [" + layer_types + "],\n  \"max_position_embeddings\": " + i(max_positions) +
-         ",\n  \"model_type\": \"gpt_oss\",\n  \"num_attention_heads\": " + i(c.num_attention_heads) +
-         ",\n  \"num_experts_per_tok\": " + i(c.experts_per_token) +
-         ",\n  \"num_hidden_layers\": " + i(c.num_hidden_layers) +
-         ",\n  \"num_key_value_heads\": " + i(c.num_key_value_heads) +
-         ",\n  \"num_local_experts\": " + i(c.num_experts) +
-         ",\n  \"output_router_logits\": false,\n  \"pad_token_id\": 199999,\n"
-         "  \"quantization_config\": {\"modules_to_not_convert\": [\"model.layers.*.self_attn\", "
-         "\"model.layers.*.mlp.router\", \"model.embed_tokens\", \"lm_head\"], \"quant_method\": \"mxfp4\"},\n"
-         "  \"rms_norm_eps\": 1e-05,\n  \"rope_scaling\": {\"beta_fast\": " +
-         json_number(c.rope_ntk_beta) + ", \"beta_slow\": " + json_number(c.rope_ntk_alpha) +
-         ", \"factor\": " + json_number(c.rope_scaling_factor) +
-         ", \"original_max_position_embeddings\": " + i(c.initial_context_length) +
-         ", \"rope_type\": \"yarn\", \"truncate\": false},\n  \"rope_theta\": " + json_number(c.rope_theta) +
-         ",\n  \"router_aux_loss_coef\": 0.9,\n  \"sliding_window\": " + i(c.sliding_window) +
-         ",\n  \"swiglu_limit\": " + json_number(c.swiglu_limit) +
-         ",\n  \"tie_word_embeddings\": false,\n  \"transformers_version\": \"4.55.0.dev0\",\n"
-         "  \"use_cache\": true,\n  \"vocab_size\": " +
-         i(c.vocab_size) + "\n}\n";
+  const std::string rope = "{\"beta_fast\": " + json_number(c.rope_ntk_beta) +
+                           ", \"beta_slow\": " + json_number(c.rope_ntk_alpha) +
+                           ", \"factor\": " + json_number(c.rope_scaling_factor) +
+                           ", \"original_max_position_embeddings\": " + integer(c.initial_context_length) +
+                           ", \"rope_type\": \"yarn\", \"truncate\": false}";
+  // The Hub's keys in its order; values JSON text.
+  const std::pair<const char*, std::string> keys[] = {
+      {"architectures", "[\"GptOssForCausalLM\"]"},
+      {"attention_bias", "true"},
+      {"attention_dropout", "0.0"},
+      {"eos_token_id", "200002"},
+      {"experts_per_token", integer(c.experts_per_token)},
+      {"head_dim", integer(c.head_dim)},
+      {"hidden_act", "\"silu\""},
+      {"hidden_size", integer(c.hidden_size)},
+      {"initial_context_length", integer(c.initial_context_length)},
+      {"initializer_range", "0.02"},
+      {"intermediate_size", integer(c.intermediate_size)},
+      {"layer_types", "[" + layer_types + "]"},
+      {"max_position_embeddings", integer(max_positions)},
+      {"model_type", "\"gpt_oss\""},
+      {"num_attention_heads", integer(c.num_attention_heads)},
+      {"num_experts_per_tok", integer(c.experts_per_token)},
+      {"num_hidden_layers", integer(c.num_hidden_layers)},
+      {"num_key_value_heads", integer(c.num_key_value_heads)},
+      {"num_local_experts", integer(c.num_experts)},
+      {"output_router_logits", "false"},
+      {"pad_token_id", "199999"},
+      {"quantization_config",
+       "{\"modules_to_not_convert\": [\"model.layers.*.self_attn\", \"model.layers.*.mlp.router\", "
+       "\"model.embed_tokens\", \"lm_head\"], \"quant_method\": \"mxfp4\"}"},
+      {"rms_norm_eps", "1e-05"},
+      {"rope_scaling", rope},
+      {"rope_theta", json_number(c.rope_theta)},
+      {"router_aux_loss_coef", "0.9"},
+      {"sliding_window", integer(c.sliding_window)},
+      {"swiglu_limit", json_number(c.swiglu_limit)},
+      {"tie_word_embeddings", "false"},
+      {"transformers_version", "\"4.55.0.dev0\""},
+      {"use_cache", "true"},
+      {"vocab_size", integer(c.vocab_size)},
+  };
+  std::string json = "{";
+  for (const auto& [key, value] : keys)
+    json += std::string(json.size() > 1 ? "," : "") + "\n  \"" + key + "\": " + value;
+  return json + "\n}\n";
 }
 
 Status write_hf_layout(const Checkpoint& source, const fs::path& directory, size_t shards) {

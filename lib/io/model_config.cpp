@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,29 +16,18 @@
 namespace ossrt {
 namespace {
 
-struct IntKey {
-  const char* name;
-  int64_t ModelConfig::*field;
-  int64_t max_value;
-};
 struct FloatKey {
   const char* name;
   double ModelConfig::*field;
 };
 
-constexpr IntKey kIntKeys[] = {
-    {"num_hidden_layers", &ModelConfig::num_hidden_layers, kMaxConfigCount},
+// With kCommonSizeKeys, the original layout's integer keys.
+constexpr ConfigIntKey kOriginalIntKeys[] = {
     {"num_experts", &ModelConfig::num_experts, kMaxConfigCount},
     {"experts_per_token", &ModelConfig::experts_per_token, kMaxConfigCount},
-    {"vocab_size", &ModelConfig::vocab_size, kMaxConfigDim},
-    {"hidden_size", &ModelConfig::hidden_size, kMaxConfigDim},
-    {"intermediate_size", &ModelConfig::intermediate_size, kMaxConfigDim},
-    {"head_dim", &ModelConfig::head_dim, kMaxConfigCount},
-    {"num_attention_heads", &ModelConfig::num_attention_heads, kMaxConfigCount},
-    {"num_key_value_heads", &ModelConfig::num_key_value_heads, kMaxConfigCount},
-    {"sliding_window", &ModelConfig::sliding_window, kMaxConfigDim},
     {"initial_context_length", &ModelConfig::initial_context_length, kMaxConfigDim},
 };
+constexpr std::span<const ConfigIntKey> kIntKeyTables[] = {kCommonSizeKeys, kOriginalIntKeys};
 constexpr FloatKey kFloatKeys[] = {
     {"swiglu_limit", &ModelConfig::swiglu_limit},
     {"rope_theta", &ModelConfig::rope_theta},
@@ -46,7 +36,7 @@ constexpr FloatKey kFloatKeys[] = {
     {"rope_ntk_beta", &ModelConfig::rope_ntk_beta},
 };
 
-Status read_int(simdjson::dom::element value, const IntKey& key, ModelConfig& config, const std::string& source) {
+Status read_int(simdjson::dom::element value, const ConfigIntKey& key, ModelConfig& config, const std::string& source) {
   Result<int64_t> v = config_int(value, key.name, key.max_value, source);
   if (!v.ok()) return v.status();
   config.*key.field = v.value();
@@ -72,16 +62,9 @@ YarnBand yarn_band(const ModelConfig& c) noexcept {
 
 Result<ModelConfig> parse_model_config(std::string_view json_text, const std::string& source) {
   simdjson::dom::parser parser;
-  simdjson::padded_string padded(json_text);
-  simdjson::dom::element root;
-  if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
-    return error(StatusCode::invalid_config, "%s: not valid JSON: %s", source.c_str(), simdjson::error_message(err));
-  }
-  simdjson::dom::object object;
-  if (root.get_object().get(object) != simdjson::SUCCESS) {
-    return error(StatusCode::invalid_config, "%s: top level must be a JSON object", source.c_str());
-  }
-  if (Status status = check_unique_keys(object, source); !status.ok()) return status;
+  Result<simdjson::dom::object> parsed = parse_config_object(parser, json_text, source);
+  if (!parsed.ok()) return parsed.status();
+  const simdjson::dom::object object = parsed.value();
   ModelConfig config;
   std::vector<std::string_view> seen;
   for (auto field : object) {
@@ -90,8 +73,10 @@ Result<ModelConfig> parse_model_config(std::string_view json_text, const std::st
                           "%s: unknown key '%.*s' (the original gpt-oss config.json has exactly 16 keys; a Hugging "
                           "Face config.json belongs to a different layout)",
                           source.c_str(), static_cast<int>(field.key.size()), field.key.data());
-    for (const IntKey& key : kIntKeys) {
-      if (field.key == key.name) status = read_int(field.value, key, config, source);
+    for (std::span<const ConfigIntKey> table : kIntKeyTables) {
+      for (const ConfigIntKey& key : table) {
+        if (field.key == key.name) status = read_int(field.value, key, config, source);
+      }
     }
     for (const FloatKey& key : kFloatKeys) {
       if (field.key == key.name) status = read_float(field.value, key, config, source);
@@ -104,8 +89,11 @@ Result<ModelConfig> parse_model_config(std::string_view json_text, const std::st
     }
     return false;
   };
-  for (const IntKey& key : kIntKeys) {
-    if (!present(key.name)) return error(StatusCode::invalid_config, "%s: missing key '%s'", source.c_str(), key.name);
+  for (std::span<const ConfigIntKey> table : kIntKeyTables) {
+    for (const ConfigIntKey& key : table) {
+      if (!present(key.name))
+        return error(StatusCode::invalid_config, "%s: missing key '%s'", source.c_str(), key.name);
+    }
   }
   for (const FloatKey& key : kFloatKeys) {
     if (!present(key.name)) return error(StatusCode::invalid_config, "%s: missing key '%s'", source.c_str(), key.name);

@@ -362,40 +362,45 @@ TEST_CASE("Hugging Face config values ossrt does not compute are refused by key"
   auto fails = [&](const std::string& text, const std::string& fragment) {
     check_fails(parse(text).status(), StatusCode::invalid_config, fragment);
   };
-  fails(with("\"model_type\": \"gpt_oss\"", "\"model_type\": \"llama\""), "key 'model_type' is 'llama'");
-  fails(with("\"rope_type\": \"yarn\"", "\"rope_type\": \"linear\""), "key 'rope_scaling.rope_type' is 'linear'");
-  fails(with("\"truncate\": false", "\"truncate\": true"), "key 'rope_scaling.truncate' must be false");
-  fails(with(", \"truncate\": false", ""), "key 'rope_scaling.truncate' must be false (absent means true)");
-  fails(with("\"truncate\": false", "\"truncate\": false, \"mscale\": 1.0"), "key 'rope_scaling.mscale' is set");
-  fails(with("\"truncate\": false", "\"truncate\": false, \"attention_factor\": 1.2"),
-        "key 'rope_scaling.attention_factor' is set");
-  fails(with("\"truncate\": false", "\"truncate\": false, \"low_freq_factor\": 1"),
-        "key 'rope_scaling.low_freq_factor' is not a YaRN parameter");
-  fails(with("\"truncate\": false", "\"truncate\": false, \"partial_rotary_factor\": 0.5"),
-        "key 'rope_scaling.partial_rotary_factor' is 0.5");
-  fails(with("\"truncate\": false", "\"truncate\": false, \"truncate\": false"),
-        "key 'rope_scaling.truncate' appears twice");
-  fails(with("\"original_max_position_embeddings\": 64", "\"original_max_position_embeddings\": 4096"),
-        "key 'initial_context_length' is 64 but 'rope_scaling.original_max_position_embeddings' is 4096");
-  fails(with("\"rms_norm_eps\": 1e-05", "\"rms_norm_eps\": 1e-06"), "key 'rms_norm_eps' is 1e-06");
-  fails(with("\"attention_bias\": true", "\"attention_bias\": false"), "key 'attention_bias' is false");
-  fails(with("\"tie_word_embeddings\": false", "\"tie_word_embeddings\": true"), "key 'tie_word_embeddings' is true");
-  fails(with("\"quant_method\": \"mxfp4\"", "\"quant_method\": \"bitsandbytes\""),
-        "key 'quantization_config.quant_method' is 'bitsandbytes'");
-  fails(with("\"num_experts_per_tok\": 4", "\"num_experts_per_tok\": 2"),
-        "key 'experts_per_token' is 4 but 'num_experts_per_tok' is 2");
-  fails(with("\"num_local_experts\": 8", "\"num_local_experts\": 8, \"num_experts\": 4"),
-        "key 'num_experts' is 4 but 'num_local_experts' is 8");
-  fails(with("\"num_local_experts\": 8,", ""), "key 'num_local_experts' is missing");
-  fails(with("\"sliding_window\": 8", "\"sliding_window\": null"), "key 'sliding_window' is missing");
-  fails(with("\"full_attention\"", "\"sliding_attention\""), "key 'layer_types' entry 1 is not 'full_attention'");
-  fails(with("[\"sliding_attention\", ", "[\"sliding_attention\", \"full_attention\", "),
-        "key 'layer_types' has 5 entries; num_hidden_layers is 4");
-  fails(with("\"hidden_size\": 128", "\"hidden_size\": 100"), "multiples of 32");
-  fails(with("\"rope_scaling\"", "\"rope_scalings\""), "key 'rope_scaling' is missing");
-  fails(with("\"rope_theta\": 150000.0", "\"rope_parameters\": {\"rope_type\": \"yarn\"}"),
-        "key 'rope_parameters' is set as well as 'rope_scaling'");
-  fails(with("\"swiglu_limit\": 7.0", "\"swiglu_limit\": 7.0, \"swiglu_alpha\": 1.5"), "key 'swiglu_alpha' is 1.5");
+  // {text of the valid config, its replacement, what the message says}
+  const struct {
+    const char *from, *to, *message;
+  } cases[] = {
+      {"\"model_type\": \"gpt_oss\"", "\"model_type\": \"llama\"", "key 'model_type' is 'llama'"},
+      {"\"rope_type\": \"yarn\"", "\"rope_type\": \"linear\"", "key 'rope_scaling.rope_type' is 'linear'"},
+      {"\"truncate\": false", "\"truncate\": true", "key 'rope_scaling.truncate' must be false"},
+      {", \"truncate\": false", "", "key 'rope_scaling.truncate' must be false (absent means true)"},
+      {"\"truncate\": false", "\"truncate\": false, \"mscale\": 1.0", "key 'rope_scaling.mscale' is set"},
+      {"\"truncate\": false", "\"truncate\": false, \"attention_factor\": 1.2",
+       "key 'rope_scaling.attention_factor' is set"},
+      {"\"truncate\": false", "\"truncate\": false, \"low_freq_factor\": 1",
+       "key 'rope_scaling.low_freq_factor' is not a YaRN parameter"},
+      {"\"truncate\": false", "\"truncate\": false, \"partial_rotary_factor\": 0.5",
+       "key 'rope_scaling.partial_rotary_factor' is 0.5"},
+      {"\"truncate\": false", "\"truncate\": false, \"truncate\": false", "key 'rope_scaling.truncate' appears twice"},
+      {"\"original_max_position_embeddings\": 64", "\"original_max_position_embeddings\": 4096",
+       "key 'initial_context_length' is 64 but 'rope_scaling.original_max_position_embeddings' is 4096"},
+      {"\"rms_norm_eps\": 1e-05", "\"rms_norm_eps\": 1e-06", "key 'rms_norm_eps' is 1e-06"},
+      {"\"attention_bias\": true", "\"attention_bias\": false", "key 'attention_bias' is false"},
+      {"\"tie_word_embeddings\": false", "\"tie_word_embeddings\": true", "key 'tie_word_embeddings' is true"},
+      {"\"quant_method\": \"mxfp4\"", "\"quant_method\": \"bitsandbytes\"",
+       "key 'quantization_config.quant_method' is 'bitsandbytes'"},
+      {"\"num_experts_per_tok\": 4", "\"num_experts_per_tok\": 2",
+       "key 'experts_per_token' is 4 but 'num_experts_per_tok' is 2"},
+      {"\"num_local_experts\": 8", "\"num_local_experts\": 8, \"num_experts\": 4",
+       "key 'num_experts' is 4 but 'num_local_experts' is 8"},
+      {"\"num_local_experts\": 8,", "", "key 'num_local_experts' is missing"},
+      {"\"sliding_window\": 8", "\"sliding_window\": null", "key 'sliding_window' is missing"},
+      {"\"full_attention\"", "\"sliding_attention\"", "key 'layer_types' entry 1 is not 'full_attention'"},
+      {"[\"sliding_attention\", ", "[\"sliding_attention\", \"full_attention\", ",
+       "key 'layer_types' has 5 entries; num_hidden_layers is 4"},
+      {"\"hidden_size\": 128", "\"hidden_size\": 100", "multiples of 32"},
+      {"\"rope_scaling\"", "\"rope_scalings\"", "key 'rope_scaling' is missing"},
+      {"\"rope_theta\": 150000.0", "\"rope_parameters\": {\"rope_type\": \"yarn\"}",
+       "key 'rope_parameters' is set as well as 'rope_scaling'"},
+      {"\"swiglu_limit\": 7.0", "\"swiglu_limit\": 7.0, \"swiglu_alpha\": 1.5", "key 'swiglu_alpha' is 1.5"},
+  };
+  for (const auto& c : cases) fails(with(c.from, c.to), c.message);
   fails("[]", "top level must be a JSON object");
   fails("{\"model_type\": ", "not valid JSON");
 
