@@ -27,9 +27,11 @@ struct Dims {
 };
 
 // qkv[n, q | k | v] = t W^T + b. One matmul where the blocks lie back to back
-// (original layout); otherwise one per block into its columns of qkv, which
-// reads t three times (n x H floats, cache-resident next to the weights'
-// D*(NQ+2*NKV) x H) and computes every element as the fused call does.
+// (original layout); otherwise (Hugging Face) one per block into its columns
+// of qkv rather than a 0.7 GB copy into one tensor (gpt-oss-20b): each element
+// is computed as the fused call does, t (n x H) is read three times and two
+// more parallel regions start. One thread, gpt-oss shapes, Zen 5: decode 1.03
+// ms either way, 128 tokens 28.1 vs 28.3 ms.
 void project_qkv(const Backend& be, const Dims& d, const LayerWeights& w, const float* t, size_t n, bool fast,
                  float* qkv) {
   if (w.qkv_fused) {
