@@ -81,17 +81,26 @@ struct ModelOptions {
 
 class Model {
  public:
-  // Loads `directory` (config.json + one or more *.safetensors in the original
-  // gpt-oss layout; a Hugging Face repo root with an original/ folder is
-  // accepted too). Weights are memory-mapped and used in place: resident
+  // Loads the checkpoint directory `directory`, in either layout, as it is
+  // (no conversion): weights are memory-mapped and used in place, so resident
   // memory after load stays small until pages are touched.
-  // Failure: not_found / permission_denied / io_error for files,
-  // invalid_argument for a path that is not a regular file (a FIFO named
-  // config.json is refused, never opened for blocking reads), invalid_config
-  // for config.json, invalid_checkpoint / unsupported_dtype / tensor_mismatch
-  // for tensor data (also bytes of a data section no tensor covers),
-  // out_of_memory, cancelled (options.progress returned false); the message
-  // names the file, key or tensor. Thread-safe.
+  //  - Original gpt-oss layout: config.json (its 16 keys) + every *.safetensors.
+  //  - Hugging Face layout (the Hub repository's root): transformers'
+  //    config.json + the shards model.safetensors.index.json names (or one
+  //    model.safetensors), MXFP4 experts; the dequantized BF16 expert variant
+  //    is refused (unsupported).
+  //  - A repository root holding both (original/ with config.json and
+  //    *.safetensors): the original layout in original/.
+  // Failure: not_found / permission_denied / io_error for files (also a shard
+  // the index names that is missing), invalid_argument for a path that is not
+  // a regular file (a FIFO named config.json is refused, never opened for
+  // blocking reads), invalid_config for config.json (a key of the Hugging Face
+  // config whose value ossrt does not compute is named), invalid_checkpoint /
+  // unsupported_dtype / tensor_mismatch for tensor data (also bytes of a data
+  // section no tensor covers; an index and shards that disagree), unsupported
+  // (dequantized experts), out_of_memory, cancelled (options.progress
+  // returned false); the message names the file, key or tensor (as the
+  // checkpoint's layout names it). Thread-safe.
   static Result<std::shared_ptr<const Model>> load(const std::filesystem::path& directory,
                                                    const ModelOptions& options = {}) noexcept;
 

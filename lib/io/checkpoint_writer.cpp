@@ -209,13 +209,15 @@ std::string safetensors_prefix(const std::string& header) {
   return prefix + header;
 }
 
+std::string json_number(double value) {
+  std::string text = format("%.17g", value);
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
 std::string config_json(const ModelConfig& c) {
   auto i = [](int64_t v) { return std::to_string(v); };
-  auto f = [](double v) {
-    std::string s = format("%.17g", v);
-    if (s.find_first_of(".e") == std::string::npos) s += ".0";
-    return s;
-  };
+  auto f = json_number;
   return "{\n  \"num_hidden_layers\": " + i(c.num_hidden_layers) + ",\n  \"num_experts\": " + i(c.num_experts) +
          ",\n  \"experts_per_token\": " + i(c.experts_per_token) + ",\n  \"vocab_size\": " + i(c.vocab_size) +
          ",\n  \"hidden_size\": " + i(c.hidden_size) + ",\n  \"intermediate_size\": " + i(c.intermediate_size) +

@@ -47,6 +47,10 @@ void fill_random(const TensorSpec& tensor, uint64_t stream, size_t first_byte, s
 // bytes, padded with spaces to a multiple of 8 as safetensors does.
 std::string safetensors_header(const std::vector<TensorSpec>& tensors, size_t leading_gap = 0);
 
+// `value` as a JSON number that reads back exactly and reads as a float
+// ("7.0", not "7").
+std::string json_number(double value);
+
 // The 8-byte little-endian header length followed by the header.
 std::string safetensors_prefix(const std::string& header);
 

@@ -5,42 +5,29 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "io/config_values.h"
 #include "util/errors.h"
 #include "util/regular_file.h"
 
 namespace ossrt {
 namespace {
 
-// Bounds that keep every derived size well inside 64 bits and token ids in int32.
-constexpr int64_t kMaxDim = int64_t{1} << 24;
-constexpr int64_t kMaxCount = 4096;
-
-struct IntKey {
-  const char* name;
-  int64_t ModelConfig::*field;
-  int64_t max_value;
-};
 struct FloatKey {
   const char* name;
   double ModelConfig::*field;
 };
 
-constexpr IntKey kIntKeys[] = {
-    {"num_hidden_layers", &ModelConfig::num_hidden_layers, kMaxCount},
-    {"num_experts", &ModelConfig::num_experts, kMaxCount},
-    {"experts_per_token", &ModelConfig::experts_per_token, kMaxCount},
-    {"vocab_size", &ModelConfig::vocab_size, kMaxDim},
-    {"hidden_size", &ModelConfig::hidden_size, kMaxDim},
-    {"intermediate_size", &ModelConfig::intermediate_size, kMaxDim},
-    {"head_dim", &ModelConfig::head_dim, kMaxCount},
-    {"num_attention_heads", &ModelConfig::num_attention_heads, kMaxCount},
-    {"num_key_value_heads", &ModelConfig::num_key_value_heads, kMaxCount},
-    {"sliding_window", &ModelConfig::sliding_window, kMaxDim},
-    {"initial_context_length", &ModelConfig::initial_context_length, kMaxDim},
+// With kCommonSizeKeys, the original layout's integer keys.
+constexpr ConfigIntKey kOriginalIntKeys[] = {
+    {"num_experts", &ModelConfig::num_experts, kMaxConfigCount},
+    {"experts_per_token", &ModelConfig::experts_per_token, kMaxConfigCount},
+    {"initial_context_length", &ModelConfig::initial_context_length, kMaxConfigDim},
 };
+constexpr std::span<const ConfigIntKey> kIntKeyTables[] = {kCommonSizeKeys, kOriginalIntKeys};
 constexpr FloatKey kFloatKeys[] = {
     {"swiglu_limit", &ModelConfig::swiglu_limit},
     {"rope_theta", &ModelConfig::rope_theta},
@@ -49,29 +36,17 @@ constexpr FloatKey kFloatKeys[] = {
     {"rope_ntk_beta", &ModelConfig::rope_ntk_beta},
 };
 
-Status read_int(simdjson::dom::element value, const IntKey& key, ModelConfig& config, const std::string& source) {
-  int64_t v = 0;
-  if (value.get_int64().get(v) != simdjson::SUCCESS) {
-    return error(StatusCode::invalid_config, "%s: key '%s' must be an integer", source.c_str(), key.name);
-  }
-  if (v <= 0 || v > key.max_value) {
-    return error(StatusCode::invalid_config, "%s: key '%s' is %lld; it must be in [1, %lld]", source.c_str(), key.name,
-                 static_cast<long long>(v), static_cast<long long>(key.max_value));
-  }
-  config.*key.field = v;
+Status read_int(simdjson::dom::element value, const ConfigIntKey& key, ModelConfig& config, const std::string& source) {
+  Result<int64_t> v = config_int(value, key.name, key.max_value, source);
+  if (!v.ok()) return v.status();
+  config.*key.field = v.value();
   return Status::success();
 }
 
 Status read_float(simdjson::dom::element value, const FloatKey& key, ModelConfig& config, const std::string& source) {
-  double v = 0;
-  if (value.get_double().get(v) != simdjson::SUCCESS) {  // integers convert too
-    return error(StatusCode::invalid_config, "%s: key '%s' must be a number", source.c_str(), key.name);
-  }
-  if (!std::isfinite(v) || v <= 0) {
-    return error(StatusCode::invalid_config, "%s: key '%s' is %g; it must be a positive finite number", source.c_str(),
-                 key.name, v);
-  }
-  config.*key.field = v;
+  Result<double> v = config_positive_number(value, key.name, source);
+  if (!v.ok()) return v.status();
+  config.*key.field = v.value();
   return Status::success();
 }
 
@@ -87,31 +62,21 @@ YarnBand yarn_band(const ModelConfig& c) noexcept {
 
 Result<ModelConfig> parse_model_config(std::string_view json_text, const std::string& source) {
   simdjson::dom::parser parser;
-  simdjson::padded_string padded(json_text);
-  simdjson::dom::element root;
-  if (auto err = parser.parse(padded).get(root); err != simdjson::SUCCESS) {
-    return error(StatusCode::invalid_config, "%s: not valid JSON: %s", source.c_str(), simdjson::error_message(err));
-  }
-  simdjson::dom::object object;
-  if (root.get_object().get(object) != simdjson::SUCCESS) {
-    return error(StatusCode::invalid_config, "%s: top level must be a JSON object", source.c_str());
-  }
+  Result<simdjson::dom::object> parsed = parse_config_object(parser, json_text, source);
+  if (!parsed.ok()) return parsed.status();
+  const simdjson::dom::object object = parsed.value();
   ModelConfig config;
   std::vector<std::string_view> seen;
   for (auto field : object) {
-    for (std::string_view s : seen) {
-      if (s == field.key) {
-        return error(StatusCode::invalid_config, "%s: key '%.*s' appears twice", source.c_str(),
-                     static_cast<int>(field.key.size()), field.key.data());
-      }
-    }
     seen.push_back(field.key);
     Status status = error(StatusCode::invalid_config,
                           "%s: unknown key '%.*s' (the original gpt-oss config.json has exactly 16 keys; a Hugging "
                           "Face config.json belongs to a different layout)",
                           source.c_str(), static_cast<int>(field.key.size()), field.key.data());
-    for (const IntKey& key : kIntKeys) {
-      if (field.key == key.name) status = read_int(field.value, key, config, source);
+    for (std::span<const ConfigIntKey> table : kIntKeyTables) {
+      for (const ConfigIntKey& key : table) {
+        if (field.key == key.name) status = read_int(field.value, key, config, source);
+      }
     }
     for (const FloatKey& key : kFloatKeys) {
       if (field.key == key.name) status = read_float(field.value, key, config, source);
@@ -124,8 +89,11 @@ Result<ModelConfig> parse_model_config(std::string_view json_text, const std::st
     }
     return false;
   };
-  for (const IntKey& key : kIntKeys) {
-    if (!present(key.name)) return error(StatusCode::invalid_config, "%s: missing key '%s'", source.c_str(), key.name);
+  for (std::span<const ConfigIntKey> table : kIntKeyTables) {
+    for (const ConfigIntKey& key : table) {
+      if (!present(key.name))
+        return error(StatusCode::invalid_config, "%s: missing key '%s'", source.c_str(), key.name);
+    }
   }
   for (const FloatKey& key : kFloatKeys) {
     if (!present(key.name)) return error(StatusCode::invalid_config, "%s: missing key '%s'", source.c_str(), key.name);

@@ -51,7 +51,7 @@ Status validate_tensors(const Checkpoint& checkpoint) {
     }
     if (bad >= 0) {
       return error(StatusCode::invalid_checkpoint, "%s: tensor '%s' holds %s at element %lld: damaged weights",
-                   tensor.file->c_str(), name.c_str(), what, bad);
+                   tensor.file->c_str(), e.name.c_str(), what, bad);
     }
   }
   return Status::success();

@@ -63,70 +63,17 @@ class Placement {
   Status status_;
 };
 
-Status place_all(Placement& place, const ModelConfig& c, ModelWeights& w) {
-  const size_t H = static_cast<size_t>(c.hidden_size), V = static_cast<size_t>(c.vocab_size),
-               E = static_cast<size_t>(c.num_experts), I = static_cast<size_t>(c.intermediate_size),
-               NQ = static_cast<size_t>(c.num_attention_heads), D = static_cast<size_t>(c.head_dim),
-               QKV = D * (NQ + 2 * static_cast<size_t>(c.num_key_value_heads));
-  place.step(w.embedding, V * H, "embedding", /*gathered=*/true);
-  for (LayerWeights& l : w.layers) {
-    place.step(l.attn_norm, H, "attn.norm");
-    place.step(l.qkv_weight, QKV * H, "attn.qkv.weight");
-    place.step(l.qkv_bias, QKV, "attn.qkv.bias");
-    place.step(l.sinks, NQ, "attn.sinks");
-    place.step(l.out_weight, H * NQ * D, "attn.out.weight");
-    place.step(l.out_bias, H, "attn.out.bias");
-    place.step(l.mlp_norm, H, "mlp.norm");
-    place.step(l.gate_weight, E * H, "mlp.gate.weight");
-    place.step(l.gate_bias, E, "mlp.gate.bias");
-    place.step(l.mlp1.blocks, E * 2 * I * H / 2, "mlp1 blocks");
-    place.step(l.mlp1.scales, E * 2 * I * H / 32, "mlp1 scales");
-    place.step(l.mlp1_bias, E * 2 * I, "mlp1 bias");
-    place.step(l.mlp2.blocks, E * H * I / 2, "mlp2 blocks");
-    place.step(l.mlp2.scales, E * H * I / 32, "mlp2 scales");
-    place.step(l.mlp2_bias, E * H, "mlp2 bias");
-  }
-  place.step(w.final_norm, H, "norm");
-  place.step(w.unembedding, V * H, "unembedding");
+Status place_all(Placement& place, const ModelConfig& config, ModelWeights& weights) {
+  for_each_weight(config, weights, /*blocks_apart=*/false,
+                  [&](auto*& pointer, size_t elements, const char* what, bool gathered) {
+                    place.step(pointer, elements, what, gathered);
+                  });
   return place.status();
 }
 
 }  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-namespace {
-
-// FNV-1a over what distinguishes one set of weights from another without
-// reading them all: the config and, per tensor, its name, dtype, shape and
-// the first and last bytes of its data (one page each).
-uint64_t fingerprint(const Checkpoint& checkpoint) {
-  uint64_t hash = 1469598103934665603ull;
-  auto mix = [&](const void* data, size_t size) {
-    const auto* bytes = static_cast<const uint8_t*>(data);
-    for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
-  };
-  const ModelConfig& c = checkpoint.config;
-  const int64_t ints[] = {c.num_hidden_layers, c.num_experts,           c.experts_per_token,
-                          c.vocab_size,        c.hidden_size,           c.intermediate_size,
-                          c.head_dim,          c.num_attention_heads,   c.num_key_value_heads,
-                          c.sliding_window,    c.initial_context_length};
-  const double reals[] = {c.swiglu_limit, c.rope_theta, c.rope_scaling_factor, c.rope_ntk_alpha, c.rope_ntk_beta};
-  mix(ints, sizeof ints);
-  mix(reals, sizeof reals);
-  for (const auto& [name, tensor] : checkpoint.tensors) {
-    const TensorEntry& e = tensor.entry;
-    mix(name.data(), name.size());
-    mix(&e.dtype, sizeof e.dtype);
-    mix(e.shape.data(), e.shape.size() * sizeof(int64_t));
-    const size_t edge = std::min<size_t>(e.bytes, 64);
-    mix(e.data, edge);
-    mix(e.data + e.bytes - edge, edge);
-  }
-  return hash;
-}
-
-}  // namespace
-
 Model::~Model() = default;
 
 Status Model::Impl::check_files_unchanged() const {
@@ -178,6 +125,7 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     Result<ModelWeights> weights = bind_weights(*impl->checkpoint);
     if (!weights.ok()) return weights.status();
     impl->weights = std::move(weights.value());
+    const uint64_t fingerprint = weights_fingerprint(impl->checkpoint->config, impl->weights);
     if (options.validate_weights) {
       if (Status s = validate_tensors(*impl->checkpoint); !s.ok()) return s;
     }
@@ -194,11 +142,13 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     info.checkpoint_files = impl->checkpoint->files.size();
     info.realigned_bytes = impl->checkpoint->realigned_bytes;
     info.backend = impl->backend.name;
-    info.fingerprint = fingerprint(*impl->checkpoint);
+    info.fingerprint = fingerprint;
     impl->rope = std::make_unique<RopeYarn>(info.config);
     impl->runtime = options.runtime;
-    impl->log(LogLevel::info, "loaded %s: %lld layers, %llu parameters, %llu weight bytes in %zu file(s), backend %s",
-              info.directory.c_str(), static_cast<long long>(info.config.num_hidden_layers),
+    impl->log(LogLevel::info,
+              "loaded %s (%s layout): %lld layers, %llu parameters, %llu weight bytes in %zu file(s), backend %s",
+              info.directory.c_str(), layout_name(impl->checkpoint->layout),
+              static_cast<long long>(info.config.num_hidden_layers),
               static_cast<unsigned long long>(info.parameter_count), static_cast<unsigned long long>(info.weight_bytes),
               info.checkpoint_files, info.backend.c_str());
     return std::shared_ptr<const Model>(new Model(std::move(impl)));

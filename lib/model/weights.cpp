@@ -1,5 +1,6 @@
 #include "model/weights.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -27,15 +28,16 @@ class Binder {
     if (!status_.ok()) return nullptr;
     auto it = checkpoint_.tensors.find(name);
     if (it == checkpoint_.tensors.end()) {
-      status_ = error(StatusCode::tensor_mismatch, "%s: missing tensor '%s' (expected %s %s)",
-                      checkpoint_.directory.c_str(), name.c_str(), dtype_name(dtype), shape_text(shape).c_str());
+      status_ =
+          error(StatusCode::tensor_mismatch, "%s: missing tensor '%s' (expected %s %s)", checkpoint_.directory.c_str(),
+                stored_tensor_name(checkpoint_, name).c_str(), dtype_name(dtype), shape_text(shape).c_str());
       return nullptr;
     }
     const TensorEntry& entry = it->second.entry;
     if (entry.dtype != dtype || entry.shape != shape) {
       status_ = error(StatusCode::tensor_mismatch, "%s: tensor '%s' is %s %s, expected %s %s for this config.json",
-                      it->second.file->c_str(), name.c_str(), dtype_name(entry.dtype), shape_text(entry.shape).c_str(),
-                      dtype_name(dtype), shape_text(shape).c_str());
+                      it->second.file->c_str(), entry.name.c_str(), dtype_name(entry.dtype),
+                      shape_text(entry.shape).c_str(), dtype_name(dtype), shape_text(shape).c_str());
       return nullptr;
     }
     bound_.insert(name);
@@ -55,7 +57,8 @@ class Binder {
         return error(StatusCode::tensor_mismatch,
                      "%s: unexpected tensor '%s': not part of a gpt-oss checkpoint with this config.json "
                      "(%lld layers)",
-                     tensor.file->c_str(), name.c_str(), static_cast<long long>(checkpoint_.config.num_hidden_layers));
+                     tensor.file->c_str(), tensor.entry.name.c_str(),
+                     static_cast<long long>(checkpoint_.config.num_hidden_layers));
       }
     }
     return Status::success();
@@ -76,7 +79,7 @@ class Binder {
 Result<ModelWeights> bind_weights(const Checkpoint& checkpoint) {
   const ModelConfig& c = checkpoint.config;
   const int64_t H = c.hidden_size, V = c.vocab_size, E = c.num_experts, I = c.intermediate_size;
-  const int64_t qkv_rows = c.head_dim * (c.num_attention_heads + 2 * c.num_key_value_heads);
+  const int64_t q_rows = c.head_dim * c.num_attention_heads, kv_rows = c.head_dim * c.num_key_value_heads;
   Binder b(checkpoint);
   ModelWeights w;
   w.embedding = b.bind<bf16_t>("embedding.weight", DType::bf16, {V, H});
@@ -84,8 +87,23 @@ Result<ModelWeights> bind_weights(const Checkpoint& checkpoint) {
     const std::string p = "block." + std::to_string(n) + ".";
     LayerWeights& l = w.layers.emplace_back();
     l.attn_norm = b.bind<bf16_t>(p + "attn.norm.scale", DType::bf16, {H});
-    l.qkv_weight = b.bind<bf16_t>(p + "attn.qkv.weight", DType::bf16, {qkv_rows, H});
-    l.qkv_bias = b.bind<bf16_t>(p + "attn.qkv.bias", DType::bf16, {qkv_rows});
+    if (checkpoint.fused_qkv) {
+      const bf16_t* weight = b.bind<bf16_t>(p + "attn.qkv.weight", DType::bf16, {q_rows + 2 * kv_rows, H});
+      const bf16_t* bias = b.bind<bf16_t>(p + "attn.qkv.bias", DType::bf16, {q_rows + 2 * kv_rows});
+      if (weight != nullptr && bias != nullptr) {
+        l.q = RowBlock{weight, bias};
+        l.k = RowBlock{weight + q_rows * H, bias + q_rows};
+        l.v = RowBlock{weight + (q_rows + kv_rows) * H, bias + q_rows + kv_rows};
+        l.qkv_fused = true;
+      }
+    } else {
+      l.q = RowBlock{b.bind<bf16_t>(p + "attn.q.weight", DType::bf16, {q_rows, H}),
+                     b.bind<bf16_t>(p + "attn.q.bias", DType::bf16, {q_rows})};
+      l.k = RowBlock{b.bind<bf16_t>(p + "attn.k.weight", DType::bf16, {kv_rows, H}),
+                     b.bind<bf16_t>(p + "attn.k.bias", DType::bf16, {kv_rows})};
+      l.v = RowBlock{b.bind<bf16_t>(p + "attn.v.weight", DType::bf16, {kv_rows, H}),
+                     b.bind<bf16_t>(p + "attn.v.bias", DType::bf16, {kv_rows})};
+    }
     l.sinks = b.bind<bf16_t>(p + "attn.sinks", DType::bf16, {c.num_attention_heads});
     l.out_weight = b.bind<bf16_t>(p + "attn.out.weight", DType::bf16, {H, c.head_dim * c.num_attention_heads});
     l.out_bias = b.bind<bf16_t>(p + "attn.out.bias", DType::bf16, {H});
@@ -105,6 +123,30 @@ Result<ModelWeights> bind_weights(const Checkpoint& checkpoint) {
   w.parameter_count = b.parameters();
   w.bytes = b.bytes();
   return w;
+}
+
+uint64_t weights_fingerprint(const ModelConfig& c, const ModelWeights& weights) {
+  uint64_t hash = 1469598103934665603ull;
+  auto mix = [&](const void* data, size_t size) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
+  };
+  const int64_t ints[] = {c.num_hidden_layers, c.num_experts,           c.experts_per_token,
+                          c.vocab_size,        c.hidden_size,           c.intermediate_size,
+                          c.head_dim,          c.num_attention_heads,   c.num_key_value_heads,
+                          c.sliding_window,    c.initial_context_length};
+  const double reals[] = {c.swiglu_limit, c.rope_theta, c.rope_scaling_factor, c.rope_ntk_alpha, c.rope_ntk_beta};
+  mix(ints, sizeof ints);
+  mix(reals, sizeof reals);
+  ModelWeights views = weights;  // for_each_weight may rewrite pointers; these stay as they are
+  for_each_weight(c, views, /*blocks_apart=*/true, [&](auto*& pointer, size_t elements, const char*, bool) {
+    const auto* data = reinterpret_cast<const uint8_t*>(pointer);
+    const size_t bytes = elements * sizeof(*pointer), edge = std::min<size_t>(bytes, 64);
+    mix(&bytes, sizeof bytes);
+    mix(data, edge);
+    mix(data + bytes - edge, edge);
+  });
+  return hash;
 }
 
 }  // namespace ossrt

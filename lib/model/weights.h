@@ -1,4 +1,5 @@
-// Typed, shape-checked views of a checkpoint's tensors (docs/model.md §4).
+// Typed, shape-checked views of a checkpoint's tensors (docs/model.md §4),
+// bound by canonical name whatever the layout (io/checkpoint.h).
 // Nothing is copied: every pointer refers to mapped file bytes.
 #pragma once
 
@@ -19,10 +20,20 @@ struct Mxfp4Tensor {
   const uint8_t* scales = nullptr;  // [experts, rows, in/32]     E8M0 bytes
 };
 
+// Rows of a linear layer's weight with their biases.
+struct RowBlock {
+  const bf16_t* weight = nullptr;  // [rows, H]
+  const bf16_t* bias = nullptr;    // [rows]
+};
+
 struct LayerWeights {
-  const bf16_t* attn_norm = nullptr;    // [H]
-  const bf16_t* qkv_weight = nullptr;   // [D*(NQ+2*NKV), H]
-  const bf16_t* qkv_bias = nullptr;     // [D*(NQ+2*NKV)]
+  const bf16_t* attn_norm = nullptr;  // [H]
+  // The attention input projection by output rows: q [D*NQ], k and v
+  // [D*NKV] each. `qkv_fused`: the three lie back to back in weights and in
+  // biases, as the original layout stores them (one tensor), and one matmul
+  // computes them all; otherwise (Hugging Face: three tensors) one each.
+  RowBlock q, k, v;
+  bool qkv_fused = false;
   const bf16_t* sinks = nullptr;        // [NQ]
   const bf16_t* out_weight = nullptr;   // [H, D*NQ]
   const bf16_t* out_bias = nullptr;     // [H]
@@ -46,7 +57,59 @@ struct ModelWeights {
 
 // Binds every tensor the config calls for, checking presence, dtype and
 // shape, and refuses tensors a checkpoint with this config cannot contain.
-// Failure: tensor_mismatch, naming the tensor, its file, and expected vs found.
+// Failure: tensor_mismatch, naming the tensor (as its layout names it), its
+// file, and expected vs found.
 Result<ModelWeights> bind_weights(const Checkpoint& checkpoint);
+
+// Calls visit(pointer, elements, what, gathered) for every weight range of
+// `w` in a fixed order; `pointer` (const bf16_t*& or const uint8_t*&) may be
+// replaced (placement moves weights to a device). `gathered` marks the
+// embedding, read by row. A fused attention input is one range for weights and
+// one for biases (k and v then follow q to wherever it moved) unless
+// `blocks_apart`, which visits q, k and v alone in every layout.
+template <class Visit>
+void for_each_weight(const ModelConfig& c, ModelWeights& w, bool blocks_apart, Visit&& visit) {
+  const size_t H = static_cast<size_t>(c.hidden_size), V = static_cast<size_t>(c.vocab_size),
+               E = static_cast<size_t>(c.num_experts), I = static_cast<size_t>(c.intermediate_size),
+               D = static_cast<size_t>(c.head_dim), NQ = static_cast<size_t>(c.num_attention_heads), Q = D * NQ,
+               KV = D * static_cast<size_t>(c.num_key_value_heads);
+  visit(w.embedding, V * H, "embedding", true);
+  for (LayerWeights& l : w.layers) {
+    visit(l.attn_norm, H, "attn.norm", false);
+    if (l.qkv_fused && !blocks_apart) {
+      visit(l.q.weight, (Q + 2 * KV) * H, "attn.qkv.weight", false);
+      visit(l.q.bias, Q + 2 * KV, "attn.qkv.bias", false);
+      l.k = RowBlock{l.q.weight + Q * H, l.q.bias + Q};
+      l.v = RowBlock{l.k.weight + KV * H, l.k.bias + KV};
+    } else {
+      visit(l.q.weight, Q * H, "attn.q.weight", false);
+      visit(l.q.bias, Q, "attn.q.bias", false);
+      visit(l.k.weight, KV * H, "attn.k.weight", false);
+      visit(l.k.bias, KV, "attn.k.bias", false);
+      visit(l.v.weight, KV * H, "attn.v.weight", false);
+      visit(l.v.bias, KV, "attn.v.bias", false);
+    }
+    visit(l.sinks, NQ, "attn.sinks", false);
+    visit(l.out_weight, H * Q, "attn.out.weight", false);
+    visit(l.out_bias, H, "attn.out.bias", false);
+    visit(l.mlp_norm, H, "mlp.norm", false);
+    visit(l.gate_weight, E * H, "mlp.gate.weight", false);
+    visit(l.gate_bias, E, "mlp.gate.bias", false);
+    visit(l.mlp1.blocks, E * 2 * I * H / 2, "mlp1 blocks", false);
+    visit(l.mlp1.scales, E * 2 * I * H / 32, "mlp1 scales", false);
+    visit(l.mlp1_bias, E * 2 * I, "mlp1 bias", false);
+    visit(l.mlp2.blocks, E * H * I / 2, "mlp2 blocks", false);
+    visit(l.mlp2.scales, E * H * I / 32, "mlp2 scales", false);
+    visit(l.mlp2_bias, E * H, "mlp2 bias", false);
+  }
+  visit(w.final_norm, H, "norm", false);
+  visit(w.unembedding, V * H, "unembedding", false);
+}
+
+// Identifies a set of weights without reading them all: FNV-1a over the
+// config and, per bound tensor, its size and first and last 64 bytes. The
+// same weights give the same value in every layout. Reads host memory: call
+// before the weights are placed on a device.
+uint64_t weights_fingerprint(const ModelConfig& config, const ModelWeights& weights);
 
 }  // namespace ossrt
