@@ -169,17 +169,24 @@ typedef struct ossrt_model_options {
 /* Sets defaults. Does nothing if options is NULL. */
 OSSRT_API void ossrt_model_options_init(ossrt_model_options* options);
 
-/* Loads a checkpoint directory (config.json + *.safetensors, original gpt-oss
- * layout), memory-mapped. options may be NULL (defaults).
+/* Loads a checkpoint directory, memory-mapped, as it is: the original gpt-oss
+ * layout (config.json + *.safetensors) or the Hugging Face layout (the Hub
+ * repository's root: transformers' config.json + the shards that
+ * model.safetensors.index.json names, or one model.safetensors). A root that
+ * holds both (original/ with config.json and *.safetensors) loads original/.
+ * options may be NULL (defaults).
  * Success: OSSRT_STATUS_OK, *model_out owns the model.
- * Failure: NOT_FOUND, PERMISSION_DENIED, IO_ERROR, INVALID_CONFIG,
- * INVALID_CHECKPOINT (also: bytes of a data section no tensor covers; with
- * validate_weights, a damaged tensor), UNSUPPORTED_DTYPE, TENSOR_MISMATCH,
- * OUT_OF_MEMORY, CANCELLED (the progress callback returned non-zero),
- * INVALID_ARGUMENT (NULL path or model_out, unknown backend, released
+ * Failure: NOT_FOUND (also a shard the index names), PERMISSION_DENIED,
+ * IO_ERROR, INVALID_CONFIG (a Hugging Face config value ossrt does not
+ * compute is named by its key), INVALID_CHECKPOINT (also: bytes of a data
+ * section no tensor covers; an index and shards that disagree; with
+ * validate_weights, a damaged tensor), UNSUPPORTED_DTYPE, UNSUPPORTED
+ * (dequantized BF16 expert weights), TENSOR_MISMATCH, OUT_OF_MEMORY, CANCELLED
+ * (the progress callback returned non-zero), INVALID_ARGUMENT (NULL path or
+ * model_out, unknown backend, OSSRT_CPU_ISA naming no level, released
  * runtime, bad struct_size, config.json or a *.safetensors that is a
  * directory, FIFO or device: refused without blocking); *model_out = NULL.
- * Thread-safe. */
+ * Messages name tensors as the layout does. Thread-safe. */
 OSSRT_API ossrt_status ossrt_model_load(const char* directory, const ossrt_model_options* options,
                                         ossrt_model** model_out);
 /* Releases the caller's handle; sessions keep the model alive. NULL is a no-op. */
