@@ -300,11 +300,16 @@ void ossrt_harmony_event_init(ossrt_harmony_event* event) {
 
 int32_t ossrt_harmony_parser_next_event(ossrt_harmony_parser* parser, ossrt_harmony_event* event) {
   constexpr int32_t kRefused = -1;  // a status, not a count: the event stays queued
+  // NULL arguments answer 0 as ABI v1 promised, so `while (next_event(...))` loops written to it still end.
   if (!capi::live(parser)) {
     capi::invalid_argument("ossrt_harmony_parser_next_event: parser is NULL or released");
-    return kRefused;
+    return 0;
   }
-  // Every caller reads kind at least.
+  if (event == nullptr) {
+    capi::invalid_argument("ossrt_harmony_parser_next_event: event is NULL");
+    return 0;
+  }
+  // Every caller reads kind at least; a smaller struct_size would drop the event unseen.
   if (capi::check_output(event, "ossrt_harmony_parser_next_event", "event", 2) != OSSRT_STATUS_OK) return kRefused;
   capi::report(Status::success());
   if (parser->next >= parser->queue.size()) return 0;

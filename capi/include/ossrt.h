@@ -667,11 +667,14 @@ OSSRT_API ossrt_status ossrt_harmony_parser_finish(ossrt_harmony_parser* parser)
 /* Zeroes *event and sets struct_size. Does nothing if event is NULL. */
 OSSRT_API void ossrt_harmony_event_init(ossrt_harmony_event* event);
 /* Takes the oldest queued event: returns 1 with *event filled (its first
- * struct_size bytes), or 0 when none is left. Returns -1, taking nothing (the
- * event stays queued) and setting ossrt_last_error_message, for a NULL or
- * released parser, a NULL event, or an event whose struct_size does not cover
- * kind or ends inside a field (0: initialise it with ossrt_harmony_event_init).
- * Loop with `while (ossrt_harmony_parser_next_event(p, &e) == 1)`. */
+ * struct_size bytes), or 0 when none is left (also, as in ABI v1, for a NULL
+ * or released parser or a NULL event, which set ossrt_last_error_message).
+ * Returns -1, taking nothing (the event stays queued) and setting
+ * ossrt_last_error_message, for an event whose struct_size does not cover
+ * kind or ends inside a field (0: initialise it with ossrt_harmony_event_init);
+ * before, such a call dropped the event silently. Loop with
+ * `while (ossrt_harmony_parser_next_event(p, &e) == 1)`: a `while (...)` loop
+ * over a bad struct_size would not end. */
 OSSRT_API int32_t ossrt_harmony_parser_next_event(ossrt_harmony_parser* parser, ossrt_harmony_event* event);
 /* The completed messages as harmony JSON (see ossrt_conversation_to_json).
  * Failure: INVALID_ARGUMENT, BUFFER_TOO_SMALL. */

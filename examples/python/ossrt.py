@@ -1152,7 +1152,7 @@ class HarmonyParser(_Handle):
         events, event = [], _output(_HarmonyEvent, _lib.ossrt_harmony_event_init)
         while (taken := _lib.ossrt_harmony_parser_next_event(self._handle, ctypes.byref(event))) == 1:
             events.append(_event(event))
-        if taken < 0:  # a closed parser: the library refused and kept the event
+        if taken < 0:  # a struct this binding's layout cannot hold: the library refused and kept the event
             _check(Status.INVALID_ARGUMENT)
         return events
 
@@ -1510,7 +1510,12 @@ class ChatStream(_Closes):
         if self._finished:
             return
         self._turn.stopping.set()
-        while True:
+        self._session.cancel()
+        # Waiting cannot work from the worker itself (a collection running __del__ there) or at interpreter exit
+        # (the daemon worker may never run again): cancelled is all that can be done.
+        if threading.current_thread() is self._thread or sys.is_finalizing():
+            return
+        while self._thread.is_alive():
             self._session.cancel()  # repeated: a cancel that lands before the C call starts does not stop it
             try:
                 if self._turn.events.get(timeout=0.01) is _StreamedTurn.END:

@@ -22,7 +22,8 @@
 //
 // Thread rules: a Sampler holds only its options; sample() is const and safe
 // to call from several threads at once. Each calling thread keeps its own
-// working memory between calls (about 14 bytes per logit).
+// working memory between calls (about 14 bytes per logit, up to
+// about 30 after a call that sorted the whole vocabulary).
 #pragma once
 
 #include <cstddef>

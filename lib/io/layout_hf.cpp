@@ -156,7 +156,8 @@ Status read_shards(Checkpoint& checkpoint, const WeightMap& map, bool in_memory)
   for (const auto& [shard, count] : shards) {
     const fs::path path = checkpoint.directory / shard;
     std::error_code ec;
-    if (!fs::exists(path, ec)) {
+    // Only a shard that is surely absent gets the hint; any other error (permissions, a loop) is the open's to name.
+    if (!fs::exists(path, ec) && !ec) {
       return error(StatusCode::not_found, "%s: no such file, but %s places %zu tensors in it (a shard not downloaded?)",
                    path.c_str(), kHfIndexFileName, count);
     }
@@ -207,13 +208,15 @@ Status read_hf_layout(Checkpoint& checkpoint, bool in_memory) {
 
   const fs::path index_path = checkpoint.directory / kHfIndexFileName;
   std::error_code ec;
-  if (fs::exists(index_path, ec)) {
+  const bool has_index = fs::exists(index_path, ec);
+  if (ec) return file_error(index_path, "the shard index", ec.value());
+  if (has_index) {
     Result<WeightMap> map = read_weight_map(index_path);
     if (!map.ok()) return map.status();
     return read_shards(checkpoint, map.value(), in_memory);
   }
   const fs::path single = checkpoint.directory / "model.safetensors";
-  if (!fs::exists(single, ec)) {
+  if (!fs::exists(single, ec) && !ec) {
     return error(StatusCode::not_found, "%s: neither %s nor model.safetensors", checkpoint.directory.c_str(),
                  kHfIndexFileName);
   }

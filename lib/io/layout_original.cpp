@@ -11,13 +11,24 @@ namespace ossrt {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The *.safetensors files in `directory`. Increments with an error_code: the
+// range-for's operator++ would throw on an error part-way through the listing.
+std::vector<fs::path> list_safetensors(const fs::path& directory, std::error_code& ec) {
+  std::vector<fs::path> paths;
+  for (fs::directory_iterator item(directory, ec), end; !ec && item != end; item.increment(ec)) {
+    if (item->path().extension() == ".safetensors") paths.push_back(item->path());
+  }
+  return paths;
+}
+
+}  // namespace
+
 bool holds_original_layout(const fs::path& directory) {
   std::error_code ec;
   if (!fs::exists(directory / "config.json", ec)) return false;
-  for (const auto& item : fs::directory_iterator(directory, ec)) {
-    if (item.path().extension() == ".safetensors") return true;
-  }
-  return false;
+  return !list_safetensors(directory, ec).empty();
 }
 
 Status read_original_layout(Checkpoint& checkpoint, bool in_memory) {
@@ -28,10 +39,7 @@ Status read_original_layout(Checkpoint& checkpoint, bool in_memory) {
   checkpoint.config = config.value();
 
   std::error_code ec;
-  std::vector<fs::path> paths;
-  for (const auto& item : fs::directory_iterator(checkpoint.directory, ec)) {
-    if (item.path().extension() == ".safetensors") paths.push_back(item.path());
-  }
+  std::vector<fs::path> paths = list_safetensors(checkpoint.directory, ec);
   if (ec) return error(StatusCode::io_error, "%s: cannot list: %s", checkpoint.directory.c_str(), ec.message().c_str());
   if (paths.empty()) return error(StatusCode::not_found, "%s: no *.safetensors file", checkpoint.directory.c_str());
   std::sort(paths.begin(), paths.end());

@@ -188,7 +188,9 @@ Result<size_t> Session::Impl::sync_prefix(std::span<const TokenId> target) {
 namespace {
 
 constexpr char kStateMagic[8] = {'O', 'S', 'S', 'R', 'T', 'S', 'E', 'S'};
-constexpr uint32_t kStateVersion = 1;
+// 2: the model fingerprint covers the bound weights, the same for every checkpoint layout (1 hashed the
+// original layout's tensor names, so a version 1 state names a fingerprint no model has any more).
+constexpr uint32_t kStateVersion = 2;
 
 struct StateHeader {
   char magic[8];

@@ -1,8 +1,9 @@
 // Per-thread working memory of the sampler. A Sampler is immutable and shared
 // by sessions on several threads, so what one call needs lives here: each
-// thread keeps its buffers (about 14 bytes per logit once a call has used
-// them all, more while a large set is sorted) and reuses them on its next
-// call instead of allocating again.
+// thread keeps its buffers (about 14 bytes per logit on the bucketed path; up
+// to about 30 once a call has sorted the whole vocabulary, 6 MB at 201,088
+// ids, kept until the thread ends) and reuses them on its next call instead of
+// allocating again.
 #pragma once
 
 #include <cstdint>

@@ -4,8 +4,18 @@
 #include <bit>
 #include <limits>
 
+// ThreadSanitizer's runtime is not initialised yet when the dynamic loader runs
+// ifunc resolvers, and an instrumented resolver crashes the process: one copy there.
+#if defined(__SANITIZE_THREAD__)
+#define OSSRT_THREAD_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define OSSRT_THREAD_SANITIZER 1
+#endif
+#endif
+
 // One copy per x86-64 level, chosen when the library is loaded (an ifunc).
-#if defined(__x86_64__) && defined(__ELF__)
+#if defined(__x86_64__) && defined(__ELF__) && !defined(OSSRT_THREAD_SANITIZER)
 #define OSSRT_PER_LEVEL __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define OSSRT_PER_LEVEL

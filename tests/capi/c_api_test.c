@@ -107,8 +107,11 @@ static void test_harmony(void) {
   event.struct_size = (uint32_t)offsetof(ossrt_harmony_event, position) + 4;
   EXPECT(ossrt_harmony_parser_next_event(parser, &event) == -1);
   EXPECT(strstr(ossrt_last_error_message(), "ends inside field 'position'") != NULL);
-  EXPECT(ossrt_harmony_parser_next_event(parser, NULL) == -1);
-  EXPECT(ossrt_harmony_parser_next_event(NULL, &event) == -1);
+  /* NULL arguments answer 0 (ABI v1's promise: `while (next_event(...))` ends), with a message. */
+  EXPECT(ossrt_harmony_parser_next_event(parser, NULL) == 0);
+  EXPECT(strstr(ossrt_last_error_message(), "event is NULL") != NULL);
+  EXPECT(ossrt_harmony_parser_next_event(NULL, &event) == 0);
+  EXPECT(strstr(ossrt_last_error_message(), "parser is NULL") != NULL);
   /* A caller built against an older, shorter event gets what it has room for. */
   memset(&event, 0xab, sizeof event);
   event.struct_size = (uint32_t)offsetof(ossrt_harmony_event, position);

@@ -14,7 +14,7 @@
 #   sh      run by bash -eu with build/bin first on PATH and $MODEL set
 # A block in one of those languages without the marker fails the configure:
 # an example nobody runs is the one that rots. Output and other text use
-# ```text or ```json.
+# ```text or ```json; any other language (or none) fails too.
 
 # ossrt_doc_model(KEY DIRECTORY FIXTURE): a model the guides' programs may run on.
 function(ossrt_doc_model key directory fixture)
@@ -86,6 +86,11 @@ foreach(doc ${doc_files})
 
     list(FIND doc_tested_languages "${language}" tested)
     if(tested EQUAL -1)
+      # Anything else must say it is not a program, so a ```bash or ```py example cannot slip past untested.
+      if(NOT language MATCHES "^(text|json)$")
+        message(FATAL_ERROR "docs/${doc_name}: a ``` block's language is '${language}': use c, cpp, python or sh "
+                            "(run by the tests) or text / json (not programs)")
+      endif()
       continue()
     endif()
     if(marker STREQUAL "")

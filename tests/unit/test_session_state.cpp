@@ -139,6 +139,11 @@ TEST_CASE("save_state / restore_state round-trip to identical logits, and refuse
   bad = blob.value();
   bad[8] = 9;  // format version
   CHECK(copy->restore_state(bad).code() == StatusCode::invalid_argument);
+  // A state from a build before version 2 (fingerprints over tensor names) says so, not "different model".
+  bad[8] = 1;
+  const Status old_format = copy->restore_state(bad);
+  CHECK(old_format.code() == StatusCode::invalid_argument);
+  CHECK(old_format.message().find("format version 1, this build reads 2") != std::string::npos);
   bad = blob.value();
   bad[16] ^= 1;  // fingerprint
   const Status foreign = copy->restore_state(bad);
