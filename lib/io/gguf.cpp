@@ -46,30 +46,12 @@ const BlockLayout* find_layout(uint32_t type_id) {
   return nullptr;
 }
 
-// Bytes of one element of a scalar type; 0 for string and array.
+// Bytes of one element of a scalar type, indexed by GgufType; 0 for string and array.
+constexpr uint8_t kScalarSizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+
 uint64_t scalar_size(GgufType type) {
-  switch (type) {
-    case GgufType::u8:
-    case GgufType::i8:
-    case GgufType::boolean:
-      return 1;
-    case GgufType::u16:
-    case GgufType::i16:
-      return 2;
-    case GgufType::u32:
-    case GgufType::i32:
-    case GgufType::f32:
-      return 4;
-    case GgufType::u64:
-    case GgufType::i64:
-    case GgufType::f64:
-      return 8;
-    case GgufType::string:
-    case GgufType::array:
-      return 0;
-  }
-  return 0;
-}
+  return kScalarSizes[static_cast<uint32_t>(type)];
+}  // a known type
 
 bool known_type(uint32_t type) {
   return type <= static_cast<uint32_t>(GgufType::f64);
@@ -221,15 +203,16 @@ Status read_array(Cursor& in, GgufArray& out, const std::string& what, int depth
   if (Status s = in.read(out.count, what + " element count"); !s) return s;
   if (Status s = in.check_count(out.count, min_element_size(out.element_type), count_at, what + " element count"); !s)
     return s;
+  const std::string element = what + " element";  // built once: a vocabulary has ~200k strings
   if (out.element_type == GgufType::string) {
     out.strings.resize(out.count);
     for (std::string_view& text : out.strings) {
-      if (Status s = in.read_string(text, what + " element"); !s) return s;
+      if (Status s = in.read_string(text, element); !s) return s;
     }
   } else if (out.element_type == GgufType::array) {
     out.arrays.resize(out.count);
     for (GgufArray& nested : out.arrays) {
-      if (Status s = read_array(in, nested, what + " element", depth + 1); !s) return s;
+      if (Status s = read_array(in, nested, element, depth + 1); !s) return s;
     }
   } else {
     const uint64_t at = in.pos();
@@ -332,7 +315,7 @@ Status check_tensor_ranges(const std::vector<GgufTensor>& tensors, uint64_t data
       return error(StatusCode::invalid_checkpoint,
                    "%s: tensor '%.*s' (info at byte %llu): data [%llu, +%llu) extends past the %llu-byte data "
                    "section: truncated file or bad offset",
-                   file, name, t.name.data(), at, offset, static_cast<unsigned long long>(t.bytes),
+                   file, name, t.name.data(), at, offset, static_cast<unsigned long long>(extent),
                    static_cast<unsigned long long>(data_size));
     }
     extents.push_back(Extent{t.offset, t.offset + extent, &t});

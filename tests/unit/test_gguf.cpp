@@ -107,6 +107,14 @@ GgufWriter small_writer() {
   return w;
 }
 
+// A file holding one key and nothing else.
+template <class T>
+std::vector<uint8_t> file_with(std::string_view key, T value) {
+  GgufWriter w;
+  w.add<T>(key, value);
+  return w.encode();
+}
+
 Result<GgufFile> parse(const std::vector<uint8_t>& bytes) {
   return parse_gguf(bytes, "t.gguf");
 }
@@ -339,9 +347,7 @@ TEST_CASE("gguf: lengths and counts the file cannot hold are refused before allo
   w.add_encoded("general.name", GgufType::string, text);
   check_refused(w.encode(), "key 'general.name' at byte 48: length 1000 runs past the end of the file");
 
-  GgufWriter huge_key;
-  huge_key.add<uint8_t>("k", 1);
-  std::vector<uint8_t> key_bytes = huge_key.encode();
+  std::vector<uint8_t> key_bytes = file_with<uint8_t>("k", 1);
   put_u64_at(key_bytes, 24, uint64_t{1} << 62);
   check_refused(key_bytes, "key/value 0 key at byte 24: length 4611686018427387904 runs past the end");
 
@@ -388,21 +394,15 @@ TEST_CASE("gguf: malformed values are refused with the key and byte") {
   twice.add<uint32_t>("gpt-oss.block_count", 2);
   check_refused(twice.encode(), "key 'gpt-oss.block_count' at byte 59: key appears twice");
 
-  GgufWriter bad_utf8;
-  bad_utf8.add<uint8_t>("bad\xff", 1);
-  check_refused(bad_utf8.encode(), "key/value 0 at byte 24: key is not valid UTF-8");
+  check_refused(file_with<uint8_t>("bad\xff", 1), "key/value 0 at byte 24: key is not valid UTF-8");
 }
 
 TEST_CASE("gguf: general.alignment must be a u32 power of two") {
-  GgufWriter w;
-  w.add<uint32_t>("general.alignment", 24);
-  check_refused(w.encode(), "key 'general.alignment' at byte 24: alignment 24 is not a power of two");
-  GgufWriter zero;
-  zero.add<uint32_t>("general.alignment", 0);
-  check_refused(zero.encode(), "alignment 0 is not a power of two");
-  GgufWriter wide;
-  wide.add<uint64_t>("general.alignment", 32);
-  check_refused(wide.encode(), "key 'general.alignment' at byte 24: type is u64, must be u32");
+  check_refused(file_with<uint32_t>("general.alignment", 24),
+                "key 'general.alignment' at byte 24: alignment 24 is not a power of two");
+  check_refused(file_with<uint32_t>("general.alignment", 0), "alignment 0 is not a power of two");
+  check_refused(file_with<uint64_t>("general.alignment", 32),
+                "key 'general.alignment' at byte 24: type is u64, must be u32");
 }
 
 TEST_CASE("gguf: malformed tensor infos are refused with the tensor and byte") {
@@ -461,7 +461,7 @@ TEST_CASE("gguf: tensor data misaligned, past the end or overlapping is refused"
   check_refused(inside.encode(), "tensors 'first' [0, 64) and 'k' [32, 33) overlap");
   GgufWriter beyond;
   beyond.add_tensor(GgufTensorSpec{"k", kQ4K, {256}, {}, 0});
-  check_refused(beyond.encode(), "tensor 'k' (info at byte 24): data [0, +0) extends past the 0-byte data section");
+  check_refused(beyond.encode(), "tensor 'k' (info at byte 24): data [0, +1) extends past the 0-byte data section");
 }
 
 TEST_CASE("gguf: the fuzz seed corpus is the writer's output and parses") {
