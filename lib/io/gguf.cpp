@@ -502,7 +502,8 @@ Result<std::span<const uint8_t>> GgufFile::tensor_bytes(std::string_view name) c
   return data_.subspan(tensor->offset, tensor->bytes);
 }
 
-Result<GgufFile> parse_gguf(std::span<const uint8_t> bytes, const std::string& file_name) {
+// parse_gguf without the guard; a friend of GgufFile like parse_gguf.
+Result<GgufFile> parse_gguf_unguarded(std::span<const uint8_t> bytes, const std::string& file_name) {
   Cursor in(bytes, file_name);
   const char* file = in.file();
   if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
@@ -569,6 +570,12 @@ Result<GgufFile> parse_gguf(std::span<const uint8_t> bytes, const std::string& f
   out.data_ = bytes.subspan(data_offset);
   if (Status s = check_tensor_ranges(out.tensors_, out.data_.size(), out.alignment_, file); !s) return s;
   return out;
+}
+
+// Allocation is bounded by the file size, but an allocation failure must
+// still come back as a status, never an exception.
+Result<GgufFile> parse_gguf(std::span<const uint8_t> bytes, const std::string& file_name) {
+  return guard("parse_gguf", [&] { return parse_gguf_unguarded(bytes, file_name); });
 }
 
 }  // namespace ossrt

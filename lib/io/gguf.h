@@ -133,7 +133,7 @@ class GgufFile {
   Result<std::span<const uint8_t>> tensor_bytes(std::string_view name) const;
 
  private:
-  friend Result<GgufFile> parse_gguf(std::span<const uint8_t> bytes, const std::string& file_name);
+  friend Result<GgufFile> parse_gguf_unguarded(std::span<const uint8_t> bytes, const std::string& file_name);
   Result<const GgufValue*> typed(std::string_view key, GgufType type) const;
 
   std::string file_name_;
@@ -158,8 +158,10 @@ class GgufFile {
 // in the data section and overlaps no other tensor; an unsupported type's
 // offset lies in the data section, outside other tensors' ranges.
 // Failure: invalid_checkpoint, the message naming the file, the key or tensor,
-// and the byte offset. Never reads outside `bytes`; allocation is bounded by
-// a small multiple of its size.
+// and the byte offset; out_of_memory. Never reads outside `bytes` and never
+// throws; allocation is bounded by about 14x the header's size (a key/value
+// of at least 13 bytes takes ~180 bytes decoded, a string element of at least
+// 8 takes 16). Thread rules: none (no shared state).
 Result<GgufFile> parse_gguf(std::span<const uint8_t> bytes, const std::string& file_name);
 
 }  // namespace ossrt
