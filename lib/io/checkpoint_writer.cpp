@@ -209,6 +209,14 @@ std::string safetensors_prefix(const std::string& header) {
   return prefix + header;
 }
 
+Status write_text_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return error(StatusCode::io_error, "%s: cannot write", path.c_str());
+  return Status::success();
+}
+
 std::string json_number(double value) {
   std::string text = format("%.17g", value);
   if (text.find_first_of(".e") == std::string::npos) text += ".0";
@@ -253,11 +261,7 @@ Status write_synthetic_checkpoint(const fs::path& directory, const ModelConfig& 
     fs::create_directories(directory, ec);
     if (ec) return error(StatusCode::io_error, "%s: %s", directory.c_str(), ec.message().c_str());
     const fs::path config_path = directory / "config.json", weights_path = directory / "model.safetensors";
-    {
-      std::ofstream out(config_path, std::ios::binary | std::ios::trunc);
-      out << config_json(config);
-      if (!out) return error(StatusCode::io_error, "%s: cannot write", config_path.c_str());
-    }
+    if (Status s = write_text_file(config_path, config_json(config)); !s.ok()) return s;
     std::vector<TensorSpec> tensors = tensor_layout(config);
     uint64_t total = 0, written = 0;
     for (const TensorSpec& t : tensors) total += tensor_byte_size(t);

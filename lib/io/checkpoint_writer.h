@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "ossrt/model_config.hpp"
+#include "ossrt/status.hpp"
 
 namespace ossrt {
 
@@ -53,5 +55,8 @@ std::string json_number(double value);
 
 // The 8-byte little-endian header length followed by the header.
 std::string safetensors_prefix(const std::string& header);
+
+// Writes `text` to `path` (replacing it). Failure: io_error naming the path.
+Status write_text_file(const std::filesystem::path& path, const std::string& text);
 
 }  // namespace ossrt

@@ -64,14 +64,6 @@ Result<std::vector<Piece>> hf_pieces(const Checkpoint& source) {
   return pieces;
 }
 
-Status write_text_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return error(StatusCode::io_error, "%s: cannot write", path.c_str());
-  return Status::success();
-}
-
 Status write_shard(const fs::path& path, const std::vector<const Piece*>& pieces) {
   std::vector<TensorSpec> specs;
   for (const Piece* piece : pieces) {
