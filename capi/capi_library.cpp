@@ -40,7 +40,7 @@ const char* ossrt_version_string(void) {
 }
 
 const char* ossrt_status_string(ossrt_status status) {
-  if (status < 0 || status > OSSRT_STATUS_PERMISSION_DENIED) return "unknown_status";
+  if (status < 0 || status > OSSRT_STATUS_DEVICE_ERROR) return "unknown_status";
   return ossrt::status_code_name(static_cast<ossrt::StatusCode>(status));
 }
 

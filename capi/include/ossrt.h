@@ -87,7 +87,8 @@ enum {
   OSSRT_STATUS_CANCELLED = 13,         /* the caller cancelled the operation */
   OSSRT_STATUS_INTERNAL = 14,          /* a bug in ossrt; the message says where */
   OSSRT_STATUS_BUFFER_TOO_SMALL = 15,  /* a caller buffer is too small; the size needed is reported */
-  OSSRT_STATUS_PERMISSION_DENIED = 16  /* a file or directory exists but may not be read */
+  OSSRT_STATUS_PERMISSION_DENIED = 16, /* a file or directory exists but may not be read */
+  OSSRT_STATUS_DEVICE_ERROR = 17       /* a GPU is absent, unusable, or failed during a call */
 };
 
 typedef struct ossrt_model ossrt_model;

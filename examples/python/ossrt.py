@@ -312,6 +312,7 @@ class Status(enum.IntEnum):
     INTERNAL = 14
     BUFFER_TOO_SMALL = 15
     PERMISSION_DENIED = 16
+    DEVICE_ERROR = 17
 
 
 class LogLevel(enum.IntEnum):
@@ -507,6 +508,10 @@ class BufferTooSmall(OssrtError, status=Status.BUFFER_TOO_SMALL):
 
 class PermissionDenied(OssrtError, PermissionError, status=Status.PERMISSION_DENIED):
     """A file or directory exists but may not be read."""
+
+
+class DeviceError(OssrtError, status=Status.DEVICE_ERROR):
+    """A GPU is absent, unusable, or failed during a call; the message names it."""
 
 
 def _error(status: int) -> OssrtError:

@@ -32,6 +32,7 @@ enum class StatusCode : int32_t {
   internal = 14,           // a bug in ossrt; the message says where
   buffer_too_small = 15,   // a caller buffer is too small; the size needed is reported
   permission_denied = 16,  // a file or directory exists but may not be read (EACCES, EPERM)
+  device_error = 17,       // a GPU is absent, unusable, or failed during a call; the message names it
 };
 
 // Short snake_case name of a code ("invalid_checkpoint"); never null.

@@ -17,7 +17,10 @@ namespace ossrt {
 
 // 2: release takes the size given to alloc (a backend may map large buffers
 // itself and needs the size to unmap them). 3: MoeArgs::q15_inputs.
-inline constexpr uint32_t kBackendApiVersion = 3;
+// 4: device backends: kernels run asynchronously in call order, synchronize
+// waits and reports a device failure, and a resolved table may own an
+// instance (self) that release_backend destroys.
+inline constexpr uint32_t kBackendApiVersion = 4;
 
 using bf16_t = uint16_t;  // raw bfloat16 bits
 
@@ -38,13 +41,13 @@ struct MatmulArgs {
 
 // A cache slot holds one position: a ring reuses its slots, a dense cache
 // holds every position at its own index.
-inline size_t kv_slot(size_t position, size_t capacity, bool ring) {
+constexpr size_t kv_slot(size_t position, size_t capacity, bool ring) {
   return ring ? position % capacity : position;
 }
 
 // The first key a query at `position` sees: window = 0 is dense, otherwise
 // the query sees keys j with position - window < j <= position.
-inline size_t first_visible_key(size_t position, size_t window) {
+constexpr size_t first_visible_key(size_t position, size_t window) {
   return window > 0 && position + 1 > window ? position + 1 - window : 0;
 }
 
@@ -151,14 +154,41 @@ struct Backend {
   void (*moe_mxfp4_f32)(void* self, const MoeArgs& args);
 
   void (*destroy)(void* self);  // optional
+
+  // --- v4 ---
+  // Waits until every call made so far has finished. Returns false once the
+  // device has failed (the failure is sticky: every later call fails too)
+  // and points *error at a static description. Null on backends whose
+  // entries finish before they return.
+  bool (*synchronize)(void* self, const char** error);
 };
 
 // The scalar reference implementation of every entry (host memory).
 const Backend& cpu_reference_backend() noexcept;
 
-// Looks a backend up by name ("cpu" is the best CPU backend of this build) and
-// fills its null kernel entries from the reference. Returns false if the name
-// is unknown or the table's version/size is not one this build understands.
+// Looks a backend up by name ("cpu" is the best CPU backend of this build,
+// "cuda" / "cuda:N" a GPU) and fills its null kernel entries from the
+// reference. A device backend's table owns an instance (a context on its
+// device): give it to release_backend when done. Returns false if the name
+// is unknown, the device is absent or unusable, or the table's version/size
+// is not one this build understands; *error_message is then a static string.
 bool resolve_backend(const char* name, Backend& out, const char** error_message) noexcept;
+
+// Destroys what resolve_backend created for this table (no-op for the CPU
+// backends) and clears it. Every buffer from its alloc must be released first.
+void release_backend(Backend& backend) noexcept;
+
+// A device a backend can run on, as `ossrt info` lists it.
+struct BackendDevice {
+  char name[32];          // the backend name that selects it, e.g. "cuda:0"
+  char description[128];  // e.g. "NVIDIA H200, compute capability 9.0"
+  uint64_t memory_bytes;  // total device memory
+  uint64_t free_bytes;    // free when listed
+};
+
+// Fills up to `capacity` devices of this build and machine (GPUs only; the
+// CPU is always there) and returns how many exist. Never fails: a build
+// without CUDA, or no driver, lists none.
+size_t list_backend_devices(BackendDevice* devices, size_t capacity) noexcept;
 
 }  // namespace ossrt

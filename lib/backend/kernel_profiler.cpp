@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace ossrt {
 
@@ -74,6 +75,21 @@ Cost cost_of(const MoeArgs& a) {
           2 * real(a.n * a.k) * 3 * real(a.hidden * a.intermediate)};
 }
 
+// A device backend's expert ids live in device memory: count them from a copy.
+Cost device_cost_of(const Backend& inner, const MoeArgs& a) {
+  if (inner.host_memory) return cost_of(a);
+  std::vector<int32_t> ids(a.n * a.k);
+  inner.download(inner.self, ids.data(), a.expert_ids, ids.size() * sizeof(int32_t));
+  MoeArgs host = a;
+  host.expert_ids = ids.data();
+  return cost_of(host);
+}
+
+template <class... Args>
+Cost device_cost_of(const Backend&, Args... args) {
+  return cost_of(args...);
+}
+
 // One table entry: `forward` passes a memory entry through to the inner
 // backend; `timed` times a kernel and files it under its cost.
 template <auto Member, class Fn>
@@ -88,10 +104,15 @@ struct Entry<Member, R (*)(void*, Args...)> {
   static void timed(void* self, Args... args) {
     auto* profiler = static_cast<KernelProfiler*>(self);
     const Backend& inner = profiler->inner();
+    // A device backend queues its kernels: time from an idle device to its
+    // kernel's end (the launch included, as in a step).
+    const char* ignored = nullptr;
+    if (inner.synchronize != nullptr) inner.synchronize(inner.self, &ignored);
     const auto start = Clock::now();
     (inner.*Member)(inner.self, args...);
+    if (inner.synchronize != nullptr) inner.synchronize(inner.self, &ignored);
     const auto elapsed = Clock::now() - start;
-    profiler->record(cost_of(args...), elapsed);
+    profiler->record(device_cost_of(inner, args...), elapsed);
   }
 };
 
@@ -121,6 +142,7 @@ KernelProfiler::KernelProfiler(const Backend& inner) noexcept : inner_(inner), t
   table_.attention_f32 = &EntryOf<&Backend::attention_f32>::timed;
   table_.router_topk_f32 = &EntryOf<&Backend::router_topk_f32>::timed;
   table_.moe_mxfp4_f32 = &EntryOf<&Backend::moe_mxfp4_f32>::timed;
+  if (inner.synchronize != nullptr) table_.synchronize = &EntryOf<&Backend::synchronize>::forward;
 }
 
 void KernelProfiler::record(const Cost& cost, Clock::duration elapsed) noexcept {

@@ -1,9 +1,13 @@
 // Backend lookup by name and the fallback of missing kernel entries.
+#include <cstdlib>
 #include <cstring>
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
+#if defined(OSSRT_HAVE_CUDA)
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 namespace ossrt {
 
@@ -15,6 +19,8 @@ void fill(Entry& entry, Entry fallback) {
 }
 
 }  // namespace
+
+bool resolve_cuda_backend(const char* name, Backend& out, const char** error_message) noexcept;
 
 bool resolve_backend(const char* name, Backend& out, const char** error_message) noexcept {
   const Backend* found = nullptr;
@@ -29,6 +35,8 @@ bool resolve_backend(const char* name, Backend& out, const char** error_message)
     found = &cpu_backend(default_cpu_isa());
   } else if (std::strcmp(name, "cpu-reference") == 0 || std::strcmp(name, "cpu-scalar") == 0) {
     found = &cpu_reference_backend();
+  } else if (std::strcmp(name, "cuda") == 0 || std::strncmp(name, "cuda:", 5) == 0) {
+    return resolve_cuda_backend(name, out, error_message);
   } else if (std::strncmp(name, "cpu-", 4) == 0) {
     const std::optional<CpuIsa> isa = cpu_isa_from_name(name + 4);
     if (isa && *isa > best_cpu_isa()) {
@@ -38,7 +46,7 @@ bool resolve_backend(const char* name, Backend& out, const char** error_message)
     if (isa) found = &cpu_backend(*isa);
   }
   if (found == nullptr) {
-    *error_message = "unknown backend (this build has: cpu, cpu-avx2, cpu-avx512, cpu-reference)";
+    *error_message = "unknown backend (this build has: cpu, cpu-avx2, cpu-avx512, cpu-reference, cuda, cuda:N)";
     return false;
   }
   if (found->api_version != kBackendApiVersion || found->struct_size != sizeof(Backend)) {
@@ -58,6 +66,57 @@ bool resolve_backend(const char* name, Backend& out, const char** error_message)
     fill(out.moe_mxfp4_f32, ref.moe_mxfp4_f32);
   }
   return true;
+}
+
+// A device table is complete by construction: an empty entry is refused,
+// never filled from the host reference (which would read device pointers).
+bool resolve_cuda_backend(const char* name, Backend& out, const char** error_message) noexcept {
+#if defined(OSSRT_HAVE_CUDA)
+  int device = 0;
+  if (name[4] == ':') {
+    char* end = nullptr;
+    const long parsed = std::strtol(name + 5, &end, 10);
+    if (end == name + 5 || *end != '\0' || parsed < 0 || parsed > 1024) {
+      *error_message = "cuda:N needs a device number, e.g. cuda:0";
+      return false;
+    }
+    device = static_cast<int>(parsed);
+  }
+  Backend table{};
+  if (!create_cuda_backend(device, table, error_message)) return false;
+  const bool complete = table.api_version == kBackendApiVersion && table.struct_size == sizeof(Backend) &&
+                        table.embedding_bf16_f32 && table.rmsnorm_f32_bf16w && table.matmul_f32_bf16w &&
+                        table.rope_f32 && table.kv_store_f32 && table.attention_f32 && table.router_topk_f32 &&
+                        table.moe_mxfp4_f32 && table.synchronize && table.destroy;
+  if (!complete) {
+    release_backend(table);
+    *error_message = "the cuda backend table is incomplete or of another version";
+    return false;
+  }
+  out = table;
+  return true;
+#else
+  static_cast<void>(name);
+  static_cast<void>(out);
+  *error_message =
+      "this build has no CUDA backend (configure with -DOSSRT_CUDA=ON where the CUDA toolkit is installed)";
+  return false;
+#endif
+}
+
+void release_backend(Backend& backend) noexcept {
+  if (backend.destroy != nullptr) backend.destroy(backend.self);
+  backend = Backend{};
+}
+
+size_t list_backend_devices(BackendDevice* devices, size_t capacity) noexcept {
+#if defined(OSSRT_HAVE_CUDA)
+  return list_cuda_devices(devices, capacity);
+#else
+  static_cast<void>(devices);
+  static_cast<void>(capacity);
+  return 0;
+#endif
 }
 
 }  // namespace ossrt

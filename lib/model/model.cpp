@@ -112,9 +112,14 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
   return guard("Model::load", [&]() -> Result<std::shared_ptr<const Model>> {
     auto impl = std::make_unique<Impl>();
     const char* backend_error = "";
-    if (!resolve_backend(options.backend.c_str(), impl->backend, &backend_error)) {
-      return error(StatusCode::invalid_argument, "backend '%s': %s", options.backend.c_str(), backend_error);
+    if (!resolve_backend(options.backend.c_str(), impl->owned_backend.table, &backend_error)) {
+      // A GPU name this build or machine cannot serve is a device error; a
+      // name no backend has is the caller's.
+      const bool device = options.backend.rfind("cuda", 0) == 0;
+      return error(device ? StatusCode::device_error : StatusCode::invalid_argument, "backend '%s': %s",
+                   options.backend.c_str(), backend_error);
     }
+    impl->backend = impl->owned_backend.table;
     if (options.profile_kernels) {
       impl->profiler = std::make_unique<KernelProfiler>(impl->backend);
       impl->backend = impl->profiler->table();

@@ -13,7 +13,18 @@
 
 namespace ossrt {
 
+// The resolved backend table, destroyed (a device context and the weights
+// placed on it) after everything that used it.
+struct OwnedBackend {
+  Backend table{};
+  OwnedBackend() = default;
+  OwnedBackend(const OwnedBackend&) = delete;
+  OwnedBackend& operator=(const OwnedBackend&) = delete;
+  ~OwnedBackend() { release_backend(table); }
+};
+
 struct Model::Impl {
+  OwnedBackend owned_backend;              // first member: destroyed last
   std::unique_ptr<Checkpoint> checkpoint;  // owns the mapped files
   ModelWeights weights;                    // as the backend's kernels read them
   ModelInfo info;

@@ -116,8 +116,10 @@ Status Session::Impl::append(std::span<const TokenId> input, std::vector<float>*
     const bool last_chunk = begin + n == input.size();
     float* out = logits_all != nullptr ? logits_all->data() + begin * vocab : last.data();
     const size_t logits_from = logits_all != nullptr ? 0 : (last_chunk ? n - 1 : n);
-    const bool completed = forward_chunk(s.m(), s.cache, s.workspace, input.data() + begin, n, s.tokens.size(),
-                                         logits_from, s.options.numerics, out, s.cancel_requested);
+    const Status step = forward_chunk(s.m(), s.cache, s.workspace, input.data() + begin, n, s.tokens.size(),
+                                      logits_from, s.options.numerics, out, s.cancel_requested);
+    if (!step.ok() && step.code() != StatusCode::cancelled) return step;
+    const bool completed = step.ok();
     // The callback sees every completed chunk; asking to stop after the last one is moot.
     const bool keep_going =
         !completed || !s.options.prefill_progress || s.options.prefill_progress(begin + n, input.size());

@@ -94,6 +94,16 @@ void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspac
                                     numerics == Numerics::fast, numerics == Numerics::fast});
 }
 
+// Waits for a device backend's queued work, so that a failure surfaces as
+// this step's status rather than as garbage logits or a later crash.
+Status finish_step(const Backend& be, StatusCode outcome) {
+  const char* device_error = "";
+  if (be.synchronize != nullptr && !be.synchronize(be.self, &device_error))
+    return error(StatusCode::device_error, "backend %s failed: %s", be.name, device_error);
+  if (outcome == StatusCode::cancelled) return error(StatusCode::cancelled, "forward pass cancelled");
+  return Status::success();
+}
+
 }  // namespace
 
 Result<Workspace> Workspace::create(const Model::Impl& m, size_t max_tokens) {
@@ -148,9 +158,9 @@ Status Workspace::reserve_logits(const Model::Impl& m, size_t rows) {
   return Status::success();
 }
 
-bool forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const int32_t* tokens, size_t n,
-                   size_t first_position, size_t logits_from, Numerics numerics, float* host_logits,
-                   const std::atomic<bool>& cancel) {
+Status forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const int32_t* tokens, size_t n,
+                     size_t first_position, size_t logits_from, Numerics numerics, float* host_logits,
+                     const std::atomic<bool>& cancel) {
   const Dims d(m.config());
   const Backend& be = m.backend;
   // RoPE tables for this chunk's positions, shared by every layer.
@@ -167,19 +177,19 @@ bool forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const in
     advise_rows_needed(m.weights.embedding, m.config().vocab_size, d.H * sizeof(bf16_t), tokens, n);
   be.embedding_bf16_f32(be.self, m.weights.embedding, d.H, ws.token_ids.as<int32_t>(), n, ws.residual.as());
   for (size_t layer = 0; layer < m.weights.layers.size(); ++layer) {
-    if (cancel.load(std::memory_order_relaxed)) return false;
+    if (cancel.load(std::memory_order_relaxed)) return finish_step(be, StatusCode::cancelled);
     attention_block(m, d, layer, cache.layer(layer), cache.layout().type, numerics, ws, n, first_position);
     moe_block(m, d, layer, ws, n, numerics);
   }
   const size_t rows = n - logits_from;
-  if (rows == 0) return true;
+  if (rows == 0) return finish_step(be, StatusCode::ok);
   float* last = ws.residual.as() + logits_from * d.H;
   be.rmsnorm_f32_bf16w(be.self, last, m.weights.final_norm, rows, d.H, kRmsNormEps, ws.normed.as());
   // Logits exact in both modes: fast numerics round inside the layers only.
   be.matmul_f32_bf16w(be.self, MatmulArgs{ws.normed.as(), d.H, m.weights.unembedding, nullptr, ws.logits.as(), d.V,
                                           rows, d.H, d.V, false, false});
   be.download(be.self, host_logits, ws.logits.as(), rows * d.V * sizeof(float));
-  return true;
+  return finish_step(be, StatusCode::ok);
 }
 
 }  // namespace ossrt

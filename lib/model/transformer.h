@@ -44,13 +44,14 @@ struct Workspace {
 // their keys/values in `cache` (which must already have room), and downloads
 // the logits of rows [logits_from, n) into host_logits ([n - logits_from, V]).
 // The ids must be valid and n <= workspace.max_tokens. `cancel` is checked
-// before every layer; returns false if it stopped there. A stopped chunk only
+// before every layer; a stop there returns StatusCode::cancelled. A device
+// backend's failure returns its status (the session is then unusable). A stopped chunk only
 // wrote cache slots of its own positions and of positions at least a window
 // behind first_position, so the cache stays valid for positions before it.
 // Numerics::fast lets the experts multiply bf16-rounded inputs (the cache's
 // element type is the cache's own).
-bool forward_chunk(const Model::Impl& model, KvCache& cache, Workspace& workspace, const int32_t* tokens, size_t n,
-                   size_t first_position, size_t logits_from, Numerics numerics, float* host_logits,
-                   const std::atomic<bool>& cancel);
+Status forward_chunk(const Model::Impl& model, KvCache& cache, Workspace& workspace, const int32_t* tokens, size_t n,
+                     size_t first_position, size_t logits_from, Numerics numerics, float* host_logits,
+                     const std::atomic<bool>& cancel);
 
 }  // namespace ossrt

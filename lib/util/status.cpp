@@ -38,6 +38,8 @@ const char* status_code_name(StatusCode code) noexcept {
       return "buffer_too_small";
     case StatusCode::permission_denied:
       return "permission_denied";
+    case StatusCode::device_error:
+      return "device_error";
   }
   return "unknown_status";
 }

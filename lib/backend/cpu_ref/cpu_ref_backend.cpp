@@ -31,6 +31,7 @@ const Backend& cpu_reference_backend() noexcept {
       .router_topk_f32 = cpu_ref::router_topk_f32,
       .moe_mxfp4_f32 = cpu_ref::moe_mxfp4_f32,
       .destroy = nullptr,
+      .synchronize = nullptr,
   };
   return table;
 }

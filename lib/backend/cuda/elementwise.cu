@@ -1,0 +1,105 @@
+// Embedding, RMSNorm, RoPE and the KV store: one thread per element (a block
+// per row for RMSNorm's sum).
+#include "backend/cuda/cuda_context.cuh"
+#include "backend/cuda/device_math.h"
+
+namespace ossrt::cuda {
+
+namespace {
+
+using cuda_math::bf16_to_float;
+using cuda_math::float_to_bf16;
+
+__global__ void embedding_kernel(const bf16_t* table, size_t dim, const int32_t* ids, size_t n, float* out) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= n * dim) return;
+  const size_t t = i / dim, c = i % dim;
+  out[i] = bf16_to_float(table[static_cast<size_t>(ids[t]) * dim + c]);
+}
+
+// The sum of squares in double, as the reference takes it, so that the
+// inverse RMS agrees to the last bit or two.
+__global__ void rmsnorm_kernel(const float* x, const bf16_t* scale, size_t dim, float eps, float* y) {
+  __shared__ double partial[kBlockThreads];
+  const float* row = x + blockIdx.x * dim;
+  double sum = 0;
+  for (size_t i = threadIdx.x; i < dim; i += blockDim.x) sum += static_cast<double>(row[i]) * row[i];
+  partial[threadIdx.x] = sum;
+  __syncthreads();
+  for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
+    __syncthreads();
+  }
+  const float inv_rms = static_cast<float>(1.0 / sqrt(partial[0] / static_cast<double>(dim) + eps));
+  for (size_t i = threadIdx.x; i < dim; i += blockDim.x)
+    y[blockIdx.x * dim + i] = row[i] * inv_rms * bf16_to_float(scale[i]);
+}
+
+// Half-split rotation: pair i couples dims i and i + head_dim/2.
+__global__ void rope_kernel(float* x, size_t n, size_t row_stride, size_t heads, size_t head_dim, const float* cos,
+                            const float* sin) {
+  const size_t half = head_dim / 2;
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= n * heads * half) return;
+  const size_t t = i / (heads * half), h = (i / half) % heads, p = i % half;
+  float* v = x + t * row_stride + h * head_dim;
+  const float c = cos[t * half + p], s = sin[t * half + p];
+  const float x1 = v[p], x2 = v[p + half];
+  v[p] = x1 * c - x2 * s;
+  v[p + half] = x2 * c + x1 * s;
+}
+
+__global__ void kv_store_kernel(KvStoreArgs a) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= a.n * a.width) return;
+  const size_t t = i / a.width, c = i % a.width;
+  const size_t slot = kv_slot(a.first_position + t, a.capacity, a.ring);
+  const float k = a.k[t * a.src_stride + c], v = a.v[t * a.src_stride + c];
+  const size_t at = slot * a.width + c;
+  if (a.kv_type == KvType::f32) {
+    static_cast<float*>(a.k_cache)[at] = k;
+    static_cast<float*>(a.v_cache)[at] = v;
+  } else {
+    static_cast<bf16_t*>(a.k_cache)[at] = float_to_bf16(k);
+    static_cast<bf16_t*>(a.v_cache)[at] = float_to_bf16(v);
+  }
+}
+
+}  // namespace
+
+void embedding_bf16_f32(void* self, const bf16_t* table, size_t dim, const int32_t* ids, size_t n, float* out) {
+  Context& c = context_of(self);
+  if (n * dim == 0) return;
+  c.enter();
+  embedding_kernel<<<blocks_for(n * dim, kBlockThreads), kBlockThreads, 0, c.stream>>>(table, dim, ids, n, out);
+  c.check_launch();
+}
+
+void rmsnorm_f32_bf16w(void* self, const float* x, const bf16_t* scale, size_t n, size_t dim, float eps, float* y) {
+  Context& c = context_of(self);
+  if (n == 0) return;
+  c.enter();
+  rmsnorm_kernel<<<static_cast<unsigned>(n), kBlockThreads, 0, c.stream>>>(x, scale, dim, eps, y);
+  c.check_launch();
+}
+
+void rope_f32(void* self, float* x, size_t n, size_t row_stride, size_t heads, size_t head_dim, const float* cos,
+              const float* sin) {
+  Context& c = context_of(self);
+  const size_t items = n * heads * (head_dim / 2);
+  if (items == 0) return;
+  c.enter();
+  rope_kernel<<<blocks_for(items, kBlockThreads), kBlockThreads, 0, c.stream>>>(x, n, row_stride, heads, head_dim, cos,
+                                                                                sin);
+  c.check_launch();
+}
+
+void kv_store_f32(void* self, const KvStoreArgs& args) {
+  Context& c = context_of(self);
+  if (args.n * args.width == 0) return;
+  c.enter();
+  kv_store_kernel<<<blocks_for(args.n * args.width, kBlockThreads), kBlockThreads, 0, c.stream>>>(args);
+  c.check_launch();
+}
+
+}  // namespace ossrt::cuda

@@ -1,0 +1,145 @@
+// y = x W^T + bias with bf16 weights, fp32 inputs and fp32 sums. Decode
+// (a few rows) reads each weight row once with one warp per output, 16-byte
+// loads; larger batches go through shared-memory tiles.
+#include <cstdint>
+
+#include "backend/cuda/cuda_context.cuh"
+#include "backend/cuda/device_math.h"
+
+namespace ossrt::cuda {
+
+namespace {
+
+using cuda_math::bf16_to_float;
+
+constexpr size_t kGemvMaxRows = 8;  // rows of x one warp carries per weight row
+
+__device__ inline float warp_sum(float v) {
+  for (unsigned offset = kWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+__device__ inline void store_output(const MatmulArgs& a, size_t t, size_t o, float sum) {
+  if (a.bias != nullptr) sum += bf16_to_float(a.bias[o]);
+  float& y = a.y[t * a.y_stride + o];
+  y = a.accumulate ? y + sum : sum;
+}
+
+// One warp per output row o, for Rows (<= kGemvMaxRows) rows of x at a time.
+// Vectorized: lane-strided runs of 8 weights (16 bytes) and 8 inputs.
+template <size_t Rows, bool Vectorized>
+__global__ void gemv_kernel(MatmulArgs a) {
+  const size_t o = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) / kWarp;
+  const unsigned lane = threadIdx.x % kWarp;
+  if (o >= a.out) return;
+  const bf16_t* w = a.w + o * a.in;
+  for (size_t first = 0; first < a.n; first += Rows) {
+    const size_t rows = a.n - first < Rows ? a.n - first : Rows;
+    float sum[Rows] = {};
+    if constexpr (Vectorized) {
+      for (size_t i = lane * 8; i < a.in; i += kWarp * 8) {
+        const uint4 packed = __ldg(reinterpret_cast<const uint4*>(w + i));
+        const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
+        float wf[8];
+        for (int j = 0; j < 4; ++j) {
+          wf[2 * j] = cuda_math::float_from_bits(words[j] << 16);
+          wf[2 * j + 1] = cuda_math::float_from_bits(words[j] & 0xffff0000u);
+        }
+#pragma unroll
+        for (size_t r = 0; r < Rows; ++r) {
+          if (r < rows) {
+            const float* x = a.x + (first + r) * a.x_stride + i;
+            const float4 lo = *reinterpret_cast<const float4*>(x), hi = *reinterpret_cast<const float4*>(x + 4);
+            sum[r] += wf[0] * lo.x + wf[1] * lo.y + wf[2] * lo.z + wf[3] * lo.w + wf[4] * hi.x + wf[5] * hi.y +
+                      wf[6] * hi.z + wf[7] * hi.w;
+          }
+        }
+      }
+    } else {
+      for (size_t i = lane; i < a.in; i += kWarp) {
+        const float wi = bf16_to_float(w[i]);
+#pragma unroll
+        for (size_t r = 0; r < Rows; ++r)
+          if (r < rows) sum[r] += a.x[(first + r) * a.x_stride + i] * wi;
+      }
+    }
+#pragma unroll
+    for (size_t r = 0; r < Rows; ++r) {
+      if (r < rows) {
+        const float total = warp_sum(sum[r]);
+        if (lane == 0) store_output(a, first + r, o, total);
+      }
+    }
+  }
+}
+
+// Tiles of 64 rows x 64 outputs, 16 inputs deep; each thread 4 x 4 outputs.
+constexpr unsigned kTile = 64, kDepth = 16, kPerThread = 4;
+
+__global__ void __launch_bounds__(kBlockThreads) gemm_kernel(MatmulArgs a) {
+  __shared__ float xs[kDepth][kTile + 4];
+  __shared__ float ws[kDepth][kTile + 4];
+  const size_t row0 = blockIdx.y * static_cast<size_t>(kTile), out0 = blockIdx.x * static_cast<size_t>(kTile);
+  const unsigned tx = threadIdx.x % (kTile / kPerThread), ty = threadIdx.x / (kTile / kPerThread);
+  float sum[kPerThread][kPerThread] = {};
+  for (size_t k0 = 0; k0 < a.in; k0 += kDepth) {
+    // 64 x 16 elements of each operand, 4 per thread, stored depth-major.
+    for (unsigned e = threadIdx.x; e < kTile * kDepth; e += kBlockThreads) {
+      const unsigned r = e / kDepth, k = e % kDepth;
+      const size_t row = row0 + r, out = out0 + r, depth = k0 + k;
+      xs[k][r] = row < a.n && depth < a.in ? a.x[row * a.x_stride + depth] : 0.0f;
+      ws[k][r] = out < a.out && depth < a.in ? bf16_to_float(a.w[out * a.in + depth]) : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (unsigned k = 0; k < kDepth; ++k) {
+      float xv[kPerThread], wv[kPerThread];
+#pragma unroll
+      for (unsigned i = 0; i < kPerThread; ++i) {
+        xv[i] = xs[k][ty * kPerThread + i];
+        wv[i] = ws[k][tx * kPerThread + i];
+      }
+#pragma unroll
+      for (unsigned i = 0; i < kPerThread; ++i)
+#pragma unroll
+        for (unsigned j = 0; j < kPerThread; ++j) sum[i][j] += xv[i] * wv[j];
+    }
+    __syncthreads();
+  }
+  for (unsigned i = 0; i < kPerThread; ++i) {
+    const size_t row = row0 + ty * kPerThread + i;
+    if (row >= a.n) continue;
+    for (unsigned j = 0; j < kPerThread; ++j) {
+      const size_t out = out0 + tx * kPerThread + j;
+      if (out < a.out) store_output(a, row, out, sum[i][j]);
+    }
+  }
+}
+
+bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+}  // namespace
+
+void matmul_f32_bf16w(void* self, const MatmulArgs& a) {
+  Context& c = context_of(self);
+  if (a.n * a.out == 0) return;
+  c.enter();
+  if (a.n > kGemvMaxRows) {
+    const dim3 grid(blocks_for(a.out, kTile), blocks_for(a.n, kTile));
+    gemm_kernel<<<grid, kBlockThreads, 0, c.stream>>>(a);
+  } else {
+    const bool vectorized = a.in % 8 == 0 && aligned16(a.w) && aligned16(a.x) && a.x_stride % 4 == 0;
+    const unsigned blocks = blocks_for(a.out, kBlockWarps);
+    if (vectorized && a.n == 1)
+      gemv_kernel<1, true><<<blocks, kBlockThreads, 0, c.stream>>>(a);
+    else if (vectorized)
+      gemv_kernel<kGemvMaxRows, true><<<blocks, kBlockThreads, 0, c.stream>>>(a);
+    else
+      gemv_kernel<kGemvMaxRows, false><<<blocks, kBlockThreads, 0, c.stream>>>(a);
+  }
+  c.check_launch();
+}
+
+}  // namespace ossrt::cuda
