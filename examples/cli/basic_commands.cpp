@@ -8,10 +8,30 @@
 
 namespace ossrt_cli {
 
+namespace {
+
+void print_devices() {
+  const std::vector<ossrt::DeviceInfo> devices = ossrt::list_devices();
+  std::printf("backends             cpu, cpu-avx2, cpu-avx512, cpu-reference%s\n",
+              devices.empty() ? "" : ", cuda, cuda:N");
+  if (devices.empty()) std::printf("gpus                 none (no CUDA build, driver or device)\n");
+  for (const ossrt::DeviceInfo& d : devices) {
+    std::printf("gpu %-16s %s, %.1f GiB (%.1f GiB free)\n", d.backend.c_str(), d.description.c_str(),
+                static_cast<double>(d.memory_bytes) / (1ull << 30), static_cast<double>(d.free_bytes) / (1ull << 30));
+  }
+}
+
+}  // namespace
+
 int run_info(const ParsedFlags& flags) {
+  if (!flags.text("model")) {
+    print_devices();
+    return 0;
+  }
   const auto before = ossrt_cli::resident_memory();
   auto model = load_model(flags);
   if (!model.ok()) return fail(model.status());
+  print_devices();
   const auto after = ossrt_cli::resident_memory();
   const ossrt::ModelInfo& info = model.value()->info();
   const ossrt::ModelConfig& c = info.config;

@@ -250,14 +250,26 @@ int run_bench(const ParsedFlags& flags) {
   // Bandwidth is measured before loading (so its buffer never adds to the
   // peak RSS of the run) and again after the runs; the VM's bandwidth drifts.
   const size_t bandwidth_bytes = settings.bandwidth_mib << 20;
-  const Bandwidth before = measure_read_bandwidth(bandwidth_bytes, threads, 5);
+  // A GPU's roofline is its device memory's: a device-to-device copy, bytes
+  // read plus written (the host's read bandwidth says nothing about it).
+  const std::string backend = flags.text("backend").value_or("cpu");
+  const bool device_backend = backend.rfind("cuda", 0) == 0;
+  const auto measure_bandwidth = [&]() -> ossrt::Result<Bandwidth> {
+    if (!device_backend) return measure_read_bandwidth(bandwidth_bytes, threads, 5);
+    auto copy = ossrt::measure_copy_bandwidth(backend, bandwidth_bytes, 5);
+    if (!copy.ok()) return copy.status();
+    return Bandwidth{copy.value(), bandwidth_bytes, 0};
+  };
+  const auto before_measured = measure_bandwidth();
+  if (!before_measured.ok()) return fail(before_measured.status());
+  const Bandwidth before = before_measured.value();
   const double fma_peak = measure_fma_peak_gflops(threads);
 
   ossrt::ModelOptions model_options;
   model_options.preload = true;
   model_options.weights_in_memory = flags.has("weights-in-memory");
   model_options.profile_kernels = settings.profile;
-  model_options.backend = flags.text("backend").value_or(model_options.backend);
+  model_options.backend = backend;
   ProgressBar bar("loading");
   model_options.progress = [&bar](uint64_t done, uint64_t total) { return bar.update(done, total); };
   const auto load_start = Clock::now();
@@ -318,7 +330,9 @@ int run_bench(const ParsedFlags& flags) {
   if (!deep.status.ok()) return fail(deep.status);
   const size_t peak_rss = resident_memory().peak_bytes;
   session.value().reset();
-  const Bandwidth after = measure_read_bandwidth(bandwidth_bytes, threads, 5);
+  const auto after_measured = measure_bandwidth();
+  if (!after_measured.ok()) return fail(after_measured.status());
+  const Bandwidth after = after_measured.value();
 
   const double bandwidth = (before.gb_per_s + after.gb_per_s) / 2;
   const double bytes_per_token = weight_bytes_per_token(config);
@@ -359,8 +373,8 @@ int run_bench(const ParsedFlags& flags) {
   if (generate_seconds > 0)
     std::printf("  (synthetic weights written in %.1f s to %s)\n", generate_seconds, directory.c_str());
   std::printf("  %-34s %12s  %s\n", "measurement", "value", "detail");
-  std::printf("  %-34s %9.2f GB/s  before %.2f, after %.2f (read of %zu MiB, best of 5)\n", "memory bandwidth",
-              bandwidth, before.gb_per_s, after.gb_per_s, settings.bandwidth_mib);
+  std::printf("  %-34s %9.2f GB/s  before %.2f, after %.2f (%s of %zu MiB, best of 5)\n", "memory bandwidth", bandwidth,
+              before.gb_per_s, after.gb_per_s, device_backend ? "device copy" : "read", settings.bandwidth_mib);
   std::printf("  %-34s %10.3f GB  weights read per decoded token\n", "bytes per token", bytes_per_token / 1e9);
   std::printf("  %-34s %8.2f tok/s  bandwidth / bytes per token\n", "decode roofline", roofline_tok_s);
   std::printf("  %-34s %9.1f GFLOP/s  fp32 FMA, all threads (register-only loop)\n", "compute peak", fma_peak);

@@ -23,6 +23,9 @@ std::vector<FlagSpec> sampling_flags(const char* default_temperature) {
   };
 }
 
+const FlagSpec kBackend{"backend", K::text, "NAME",
+                        "cpu, cpu-avx2, cpu-avx512, cpu-reference, cuda or cuda:N (ossrt info lists devices)", "cpu"};
+
 const FlagSpec kNumerics{"numerics", K::choice, "exact|fast",
                          "exact: fp32 activations and KV cache; fast: bf16 cache, integer experts", "exact"};
 
@@ -54,6 +57,7 @@ std::vector<CommandSpec> make_specs() {
           {"show-reasoning", K::none, nullptr, "print the reasoning (analysis channel) before the answer"},
           {"color", K::choice, "auto|always|never", "dim the reasoning; auto: when stdout is a terminal", "auto"},
           {"stats", K::none, nullptr, "after each turn, a line on stderr: finish, tokens, reused, tok/s"},
+          kBackend,
           kNumerics,
       } + sampling_flags("1"),
       std::nullopt,
@@ -71,6 +75,7 @@ std::vector<CommandSpec> make_specs() {
           {"stop", K::ids, "ID,...", "stop after generating one of these ids (it is printed)"},
           {"context", K::count, "N", "context length in tokens; 0 = the model's maximum", "0"},
           {"chunk", K::positive, "N", "prompt tokens per forward pass during prefill", "512"},
+          kBackend,
           kNumerics,
       } + sampling_flags("0"),
       std::nullopt,
@@ -84,9 +89,10 @@ std::vector<CommandSpec> make_specs() {
   specs.push_back(
       {"detokenize", "the text of token ids", "", {}, FlagSpec{"ids", K::ids, "ID,...", "comma-separated token ids"}});
   specs.push_back({"info",
-                   "loads a checkpoint and prints its configuration and resident memory",
+                   "the backends and GPUs of this build and machine; with --model, a checkpoint's configuration and "
+                   "resident memory",
                    "",
-                   {{"model", K::text, "DIR", "checkpoint directory", nullptr, "model"}},
+                   {{"model", K::text, "DIR", "checkpoint directory"}, kBackend},
                    std::nullopt});
   specs.push_back({
       "make-checkpoint",
@@ -114,7 +120,7 @@ std::vector<CommandSpec> make_specs() {
               {"depth-fill", K::choice, "synthetic|prefill", "how that depth is filled", "synthetic"},
               {"chunk", K::positive, "N", "prompt tokens per forward pass", "512"},
               {"threads", K::count, "N", "threads; 0 = OpenMP's default", "0"},
-              {"backend", K::text, "NAME", "cpu, cpu-avx2, cpu-avx512 or cpu-reference", "cpu"},
+              kBackend,
               {"bandwidth-mib", K::positive, "N", "buffer of the bandwidth measurement, MiB", "1024"},
               kNumerics,
               {"weights-in-memory", K::none, nullptr, "read the weights into private memory instead of mapping"},

@@ -40,7 +40,9 @@ ossrt::Result<std::shared_ptr<const ossrt::Model>> load_model(const ParsedFlags&
                                                               const ossrt::ModelOptions& options) {
   const std::optional<std::string> directory = flags.text("model");
   if (!directory) return ossrt::Status(ossrt::StatusCode::invalid_argument, "--model DIR is required");
-  return ossrt::Model::load(*directory, options);
+  ossrt::ModelOptions with_backend = options;
+  if (const std::optional<std::string> backend = flags.text("backend")) with_backend.backend = *backend;
+  return ossrt::Model::load(*directory, with_backend);
 }
 
 }  // namespace ossrt_cli

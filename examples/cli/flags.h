@@ -30,7 +30,8 @@ inline constexpr int kExitFailure = 1;
 // Prints "ossrt: <status>" to stderr and returns kExitFailure.
 int fail(const ossrt::Status& status);
 
-// Loads --model DIR with `options`. Failure: Model::load's.
+// Loads --model DIR with `options` on --backend NAME where the command has
+// that flag. Failure: Model::load's.
 ossrt::Result<std::shared_ptr<const ossrt::Model>> load_model(const ParsedFlags& flags,
                                                               const ossrt::ModelOptions& options = {});
 

@@ -38,7 +38,11 @@ struct ModelInfo {
 };
 
 struct ModelOptions {
-  // Compute backend by name; "cpu" (the default) is always present.
+  // Compute backend by name; "cpu" (the default) is always present: the best
+  // level of this CPU, or one level ("cpu-avx2", "cpu-avx512",
+  // "cpu-reference"). "cuda" (device 0) or "cuda:N" runs on an NVIDIA GPU
+  // (ossrt/devices.hpp lists them); where the build or machine has none, load
+  // fails with StatusCode::device_error, never falling back to the CPU.
   std::string backend = "cpu";
   // Where the model and its sessions log (load summary, session memory,
   // recovered harmony anomalies); null = nowhere.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ossrt/chat.hpp"       // chat_turn, ChatOptions, FinishReason
+#include "ossrt/devices.hpp"    // list_devices, measure_copy_bandwidth
 #include "ossrt/harmony.hpp"    // harmony conversations, Renderer, StreamParser
 #include "ossrt/json.hpp"       // JsonValue (ordered)
 #include "ossrt/model.hpp"      // Model, ModelConfig, ModelInfo, ModelOptions

@@ -254,6 +254,20 @@ case $case_name in
     rc=$?
     expect_rc 0
     expect_in out.txt "backend              cpu-reference"
+    label="ossrt info without a model: the backends and GPUs"
+    "$ossrt" info >out.txt 2>err.txt
+    rc=$?
+    expect_rc 0
+    expect_in out.txt "backends             cpu, cpu-avx2, cpu-avx512, cpu-reference"
+    grep -qE "^(gpus                 none|gpu cuda:0 )" out.txt || fail "no GPU line: $(cat out.txt)"
+    label="ossrt generate --backend cuda where no GPU is usable"
+    if ! grep -q "^gpu cuda:0 " out.txt; then
+      "$ossrt" generate --model "$tiny_a" --backend cuda --prompt hi >out.txt 2>err.txt
+      rc=$?
+      expect_rc 1
+      expect_in err.txt "ossrt: device_error: backend 'cuda': "
+      expect_empty out.txt
+    fi
     ;;
 
   *)

@@ -115,12 +115,14 @@ __global__ void probe_kernel() {}
 }  // namespace cuda
 
 bool create_cuda_backend(int device, Backend& out, const char** error_message) noexcept {
-  int count = 0;
+  int count = 0, driver = 0;
   if (const cudaError_t status = cudaGetDeviceCount(&count); status != cudaSuccess) {
     cudaGetLastError();
-    *error_message = status == cudaErrorInsufficientDriver
-                         ? "the NVIDIA driver is older than this build's CUDA runtime"
-                         : "no CUDA device is available (no NVIDIA driver or GPU found)";
+    // The runtime says "insufficient driver" also where there is none at all.
+    const bool old_driver =
+        status == cudaErrorInsufficientDriver && cudaDriverGetVersion(&driver) == cudaSuccess && driver > 0;
+    *error_message = old_driver ? "the NVIDIA driver is older than this build's CUDA runtime"
+                                : "no CUDA device is available (no NVIDIA driver or GPU found)";
     return false;
   }
   if (count == 0) {
