@@ -1,0 +1,703 @@
+// One list of kernel ops, each run on cpu-reference and on every backend this
+// machine resolves (the CPU levels; CUDA where a GPU is present) through the
+// backend's own memory entries, as the model drives a device backend. The
+// environment variable OSSRT_TEST_BACKENDS (comma-separated names) lists
+// backends that must be present, so that a GPU machine's check cannot pass
+// by skipping its device. Also: loading a model on cuda, present or not.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_features.h"
+#include "ossrt/ossrt.hpp"
+#include "util/numeric.h"
+
+using namespace ossrt;
+
+namespace {
+
+// --- random inputs ---
+
+size_t pick(std::mt19937& rng, size_t low, size_t high) {
+  return std::uniform_int_distribution<size_t>(low, high)(rng);
+}
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng, float spread = 1.0f) {
+  std::uniform_real_distribution<float> dist(-spread, spread);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<bf16_t> random_bf16(size_t n, std::mt19937& rng, float spread = 1.0f) {
+  std::vector<bf16_t> v(n);
+  for (bf16_t& x : v) x = f32_to_bf16(std::uniform_real_distribution<float>(-spread, spread)(rng));
+  return v;
+}
+
+std::vector<uint8_t> random_bytes(size_t n, std::mt19937& rng, int low, int high) {
+  std::uniform_int_distribution<int> dist(low, high);
+  std::vector<uint8_t> v(n);
+  for (uint8_t& b : v) b = static_cast<uint8_t>(dist(rng));
+  return v;
+}
+
+// --- comparisons: whole buffers, padding included, so that a write outside
+// an op's rows shows too ---
+
+// Copies and conversions (embedding, KV store, router ids): every bit.
+template <class T>
+void expect_equal(const std::vector<T>& got, const std::vector<T>& want, const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  size_t first = got.size();
+  for (size_t i = 0; i < got.size() && first == got.size(); ++i) {
+    if (std::memcmp(&got[i], &want[i], sizeof(T)) != 0) first = i;
+  }
+  INFO(what);
+  // The message is built only on failure, when `first` is an element.
+  CHECK_MESSAGE(first == got.size(),
+                "first difference at element " << first << ": " << +got[first] << " vs reference " << +want[first]);
+}
+
+// fp32 ops whose only freedom is rounding (RMSNorm, RoPE, the router's
+// softmax): within 1e-4 of the reference output's scale.
+constexpr float kRoundingTolerance = 1e-4f;
+// Long fp32 sums in another order (matmul, attention, MoE; the Q15 MoE's
+// integer block products agree exactly, only the blocks' float sums differ).
+constexpr float kSumTolerance = 2e-4f;
+
+// The worst element of got against want, and whether it is within
+// relative * max(1, max |want|).
+struct Deviation {
+  size_t index = 0;
+  float difference = 0, limit = 0;
+  bool within() const { return difference <= limit; }
+};
+
+Deviation deviation(const std::vector<float>& got, const std::vector<float>& want, float relative) {
+  REQUIRE(got.size() == want.size());
+  float scale = 1;
+  for (float v : want) scale = std::max(scale, std::fabs(v));
+  Deviation d;
+  d.limit = relative * scale;
+  for (size_t i = 0; i < got.size(); ++i) {
+    // A NaN where the reference has a number is the worst difference there is.
+    const float difference = std::isnan(got[i]) != std::isnan(want[i]) ? INFINITY
+                             : std::isnan(got[i])                      ? 0.0f
+                                                                       : std::fabs(got[i] - want[i]);
+    if (difference > d.difference) {
+      d.difference = difference;
+      d.index = i;
+    }
+  }
+  return d;
+}
+
+void report(const Deviation& d, const std::vector<float>& got, const std::vector<float>& want,
+            const std::string& what) {
+  INFO(what);
+  INFO("worst element " << d.index << ": " << got[d.index] << " vs reference " << want[d.index] << " (difference "
+                        << d.difference << ", tolerance " << d.limit << ")");
+  CHECK(d.within());
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, float relative,
+                  const std::string& what) {
+  report(deviation(got, want, relative), got, want, what);
+}
+
+// Numerics::fast lets a backend round its fp32 inputs to bf16 (or not):
+// either reference is a correct result, the nearer one is reported.
+void expect_close_to_either(const std::vector<float>& got, const std::vector<float>& exact,
+                            const std::vector<float>& rounded, float relative, const std::string& what) {
+  const Deviation to_exact = deviation(got, exact, relative), to_rounded = deviation(got, rounded, relative);
+  if (to_exact.within() || to_exact.difference <= to_rounded.difference) {
+    report(to_exact, got, exact, what);
+  } else {
+    report(to_rounded, got, rounded, what + " (against bf16-rounded inputs)");
+  }
+}
+
+// --- the backend under test's memory ---
+
+// Host data through a backend's memory entries: buffers from its alloc,
+// filled by upload; finish() synchronizes and downloads the outputs; every
+// buffer is released at the end. On a host-memory backend the same calls
+// copy, so every backend takes this one path.
+class Staging {
+ public:
+  explicit Staging(const Backend& backend) : be_(backend) {}
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
+  ~Staging() {
+    for (const Buffer& b : buffers_) be_.release(be_.self, b.device, b.bytes);
+  }
+
+  template <class T>
+  T* input(const std::vector<T>& host) {
+    const size_t bytes = host.size() * sizeof(T);
+    void* device = be_.alloc(be_.self, bytes);
+    REQUIRE_MESSAGE(device != nullptr, std::string(be_.name) << ": alloc of " << bytes << " bytes failed");
+    buffers_.push_back({device, bytes});
+    if (bytes > 0) be_.upload(be_.self, device, host.data(), bytes);
+    return static_cast<T*>(device);
+  }
+
+  // A buffer the kernels write (or update): starts as `host`, which finish()
+  // overwrites with its final contents.
+  template <class T>
+  T* output(std::vector<T>& host) {
+    T* device = input(host);
+    outputs_.push_back({device, host.data(), host.size() * sizeof(T)});
+    return device;
+  }
+
+  void finish() {
+    synchronize();
+    for (const Output& o : outputs_) be_.download(be_.self, o.host, o.device, o.bytes);
+    synchronize();  // a failed download is reported here
+  }
+
+ private:
+  void synchronize() {
+    if (be_.synchronize == nullptr) return;
+    const char* error = "";
+    REQUIRE_MESSAGE(be_.synchronize(be_.self, &error), std::string(be_.name)
+                                                           << ": the device failed: " << std::string(error));
+  }
+
+  struct Buffer {
+    void* device;
+    size_t bytes;
+  };
+  struct Output {
+    const void* device;
+    void* host;
+    size_t bytes;
+  };
+  const Backend& be_;
+  std::vector<Buffer> buffers_;
+  std::vector<Output> outputs_;
+};
+
+// Weights as the model places them: prepare_weights' copy (kept until the
+// backend is released), or the host data in place on a host-memory backend.
+template <class T>
+const T* place_weights(const Backend& be, const std::vector<T>& host) {
+  if (be.prepare_weights != nullptr) {
+    if (const void* placed = be.prepare_weights(be.self, host.data(), host.size() * sizeof(T))) {
+      return static_cast<const T*>(placed);
+    }
+  }
+  REQUIRE_MESSAGE(be.host_memory, std::string(be.name) << ": prepare_weights failed");
+  return host.data();
+}
+
+const Backend& ref_backend() {
+  return cpu_reference_backend();
+}
+
+std::string str(size_t v) {
+  return std::to_string(v);
+}
+
+// --- the ops: each builds its cases, runs them on the reference and on `be` ---
+
+void check_embedding(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const Backend& ref = ref_backend();
+  constexpr size_t kRows = 37;
+  for (size_t dim : {1, 2, 3, 7, 8, 64, 100, 255, 300, 2880}) {
+    const auto table = random_bf16(kRows * dim, rng, 4.0f);
+    const bf16_t* placed = place_weights(be, table);
+    for (size_t n = 1; n <= 9; ++n) {
+      std::vector<int32_t> ids(n);
+      for (int32_t& id : ids) id = static_cast<int32_t>(pick(rng, 0, kRows - 1));
+      ids[0] = kRows - 1;  // the table's last row, and its first
+      if (n > 1) ids[1] = 0;
+      const auto start = random_floats(n * dim, rng);
+      std::vector<float> want = start, got = start;
+      ref.embedding_bf16_f32(ref.self, table.data(), dim, ids.data(), n, want.data());
+      Staging s(be);
+      be.embedding_bf16_f32(be.self, placed, dim, s.input(ids), n, s.output(got));
+      s.finish();
+      expect_equal(got, want, label + " dim=" + str(dim) + " n=" + str(n));
+    }
+  }
+}
+
+void check_rmsnorm(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const Backend& ref = ref_backend();
+  for (size_t dim : {1, 7, 64, 2880}) {
+    const auto scale = random_bf16(dim, rng, 2.0f);
+    const bf16_t* placed = place_weights(be, scale);
+    for (size_t n = 1; n <= 5; ++n) {
+      const auto x = random_floats(n * dim, rng, 3.0f);
+      const auto start = random_floats(n * dim, rng);
+      std::vector<float> want = start, got = start;
+      ref.rmsnorm_f32_bf16w(ref.self, x.data(), scale.data(), n, dim, 1e-5f, want.data());
+      Staging s(be);
+      be.rmsnorm_f32_bf16w(be.self, s.input(x), placed, n, dim, 1e-5f, s.output(got));
+      s.finish();
+      expect_close(got, want, kRoundingTolerance, label + " dim=" + str(dim) + " n=" + str(n));
+    }
+  }
+}
+
+// The same matmul with its inputs rounded to bf16, as Numerics::fast allows.
+std::vector<float> rounded_to_bf16(std::vector<float> x) {
+  for (float& v : x) v = bf16_to_f32(f32_to_bf16(v));
+  return x;
+}
+
+void check_matmul(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const Backend& ref = ref_backend();
+  // Each shape in four layouts: plain; bias, accumulate and padded rows of
+  // an odd stride; bf16 products allowed, rows padded by 16 bytes; the same
+  // rows one float off 16-byte alignment (the vectorized path's fallback for
+  // that reason alone).
+  struct Layout {
+    bool bias, accumulate, bf16_products;
+    size_t x_pad, y_pad, x_offset;
+  };
+  const Layout layouts[] = {{false, false, false, 0, 0, 0},
+                            {true, true, false, 3, 3, 0},
+                            {true, false, true, 4, 3, 0},
+                            {false, true, true, 4, 0, 1}};
+  for (size_t in : {8, 24, 100, 2880}) {
+    for (size_t out : {1, 5, 64, 77, 201}) {
+      const auto w = random_bf16(out * in, rng);
+      const auto bias = random_bf16(out, rng);
+      const bf16_t* w_placed = place_weights(be, w);
+      const bf16_t* bias_placed = place_weights(be, bias);
+      for (size_t n : {1, 2, 7, 8, 9, 33, 100}) {
+        for (const Layout& l : layouts) {
+          const size_t x_stride = in + l.x_pad, y_stride = out + l.y_pad;
+          const auto x = random_floats(n * x_stride, rng);
+          const auto start = random_floats(n * y_stride, rng);
+          std::vector<float> want = start, got = start;
+          MatmulArgs args{
+              x.data(), x_stride,     w.data(),       l.bias ? bias.data() : nullptr, want.data(), y_stride, n, in,
+              out,      l.accumulate, l.bf16_products};
+          ref.matmul_f32_bf16w(ref.self, args);
+          {
+            Staging s(be);
+            std::vector<float> x_staged(l.x_offset, 0.0f);
+            x_staged.insert(x_staged.end(), x.begin(), x.end());
+            args.x = s.input(x_staged) + l.x_offset;
+            args.w = w_placed;
+            args.bias = l.bias ? bias_placed : nullptr;
+            args.y = s.output(got);
+            be.matmul_f32_bf16w(be.self, args);
+            s.finish();
+          }
+          const std::string what = label + " n=" + str(n) + " in=" + str(in) + " out=" + str(out) +
+                                   " x_stride=" + str(x_stride) + " y_stride=" + str(y_stride) +
+                                   (l.bias ? " bias" : "") + (l.accumulate ? " accumulate" : "") +
+                                   (l.bf16_products ? " bf16_products" : "") + (l.x_offset ? " x unaligned" : "");
+          if (!l.bf16_products) {
+            expect_close(got, want, kSumTolerance, what);
+            continue;
+          }
+          const auto x_rounded = rounded_to_bf16(x);
+          std::vector<float> want_rounded = start;
+          args = MatmulArgs{x_rounded.data(),
+                            x_stride,
+                            w.data(),
+                            l.bias ? bias.data() : nullptr,
+                            want_rounded.data(),
+                            y_stride,
+                            n,
+                            in,
+                            out,
+                            l.accumulate,
+                            false};
+          ref.matmul_f32_bf16w(ref.self, args);
+          expect_close_to_either(got, want, want_rounded, kSumTolerance, what);
+        }
+      }
+    }
+  }
+}
+
+void check_rope(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const Backend& ref = ref_backend();
+  for (size_t head_dim : {2, 6, 64, 128}) {
+    for (size_t heads : {1, 3, 8}) {
+      for (size_t n = 1; n <= 5; ++n) {
+        const size_t half = head_dim / 2, row_stride = heads * head_dim + (n % 2 == 0 ? 0 : 5);
+        const auto angles = random_floats(n * half, rng, 100.0f);
+        std::vector<float> cos(n * half), sin(n * half);
+        for (size_t i = 0; i < angles.size(); ++i) {
+          cos[i] = std::cos(angles[i]);
+          sin[i] = std::sin(angles[i]);
+        }
+        const auto start = random_floats(n * row_stride, rng, 3.0f);
+        std::vector<float> want = start, got = start;
+        ref.rope_f32(ref.self, want.data(), n, row_stride, heads, head_dim, cos.data(), sin.data());
+        Staging s(be);
+        be.rope_f32(be.self, s.output(got), n, row_stride, heads, head_dim, s.input(cos), s.input(sin));
+        s.finish();
+        expect_close(got, want, kRoundingTolerance,
+                     label + " n=" + str(n) + " heads=" + str(heads) + " head_dim=" + str(head_dim) +
+                         " row_stride=" + str(row_stride));
+      }
+    }
+  }
+}
+
+// The one layout description the KV store and attention cases share.
+std::string cache_name(KvType type, bool ring, size_t capacity) {
+  return std::string(type == KvType::bf16 ? " bf16" : " f32") + (ring ? " ring " : " dense ") + str(capacity);
+}
+
+void check_kv_store(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const Backend& ref = ref_backend();
+  struct Case {
+    size_t first_position, capacity;
+    bool ring;
+  };
+  // Rings start near their end so that the rows wrap to slot 0.
+  const Case cases[] = {{0, 16, false}, {5, 16, false}, {300, 512, false}, {7, 10, true}, {298, 9, true}};
+  for (KvType type : {KvType::f32, KvType::bf16}) {
+    for (size_t width : {1, 64, 360}) {
+      for (const Case& c : cases) {
+        for (size_t n = 1; n <= 9; ++n) {
+          const size_t src_stride = width + 2;
+          const auto k = random_floats(n * src_stride, rng, 8.0f), v = random_floats(n * src_stride, rng, 8.0f);
+          // Slots the call does not write keep their (random) bytes.
+          const size_t bytes = c.capacity * width * kv_element_bytes(type);
+          const auto k_start = random_bytes(bytes, rng, 0, 255), v_start = random_bytes(bytes, rng, 0, 255);
+          std::vector<uint8_t> k_want = k_start, v_want = v_start, k_got = k_start, v_got = v_start;
+          KvStoreArgs args{k.data(),      v.data(),   src_stride, n,   c.first_position, width, k_want.data(),
+                           v_want.data(), c.capacity, c.ring,     type};
+          ref.kv_store_f32(ref.self, args);
+          Staging s(be);
+          args.k = s.input(k);
+          args.v = s.input(v);
+          args.k_cache = s.output(k_got);
+          args.v_cache = s.output(v_got);
+          be.kv_store_f32(be.self, args);
+          s.finish();
+          const std::string what = label + cache_name(type, c.ring, c.capacity) + " width=" + str(width) +
+                                   " first_position=" + str(c.first_position) + " n=" + str(n);
+          expect_equal(k_got, k_want, what + " keys");
+          expect_equal(v_got, v_want, what + " values");
+        }
+      }
+    }
+  }
+}
+
+void check_attention(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const Backend& ref = ref_backend();
+  struct Shape {
+    size_t q_heads, kv_heads, head_dim;
+  };
+  struct Case {
+    size_t n, first_position, window, capacity;
+    bool ring;
+  };
+  // Decode and prefill, from position 0 and deep; rings smaller than the
+  // positions (they wrap) but holding window + n - 1 keys.
+  const Case cases[] = {
+      {1, 0, 0, 8, false},        {1, 300, 0, 512, false},   {40, 0, 0, 64, false}, {40, 300, 0, 512, false},
+      {33, 300, 128, 512, false}, {5, 2, 4, 16, false},      {1, 300, 4, 6, true},  {17, 300, 4, 21, true},
+      {1, 300, 128, 130, true},   {40, 300, 128, 167, true}, {40, 10, 4, 43, true},
+  };
+  // Head groups of 1, 2 and 8; head sizes of 64, 48 and 96.
+  const Shape shapes[] = {{2, 2, 64}, {4, 2, 48}, {8, 1, 96}, {16, 2, 64}};
+  for (const Shape& shape : shapes) {
+    const size_t width = shape.kv_heads * shape.head_dim, q_width = shape.q_heads * shape.head_dim;
+    const auto sinks = random_bf16(shape.q_heads, rng, 2.0f);
+    const bf16_t* sinks_placed = place_weights(be, sinks);
+    for (KvType type : {KvType::f32, KvType::bf16}) {
+      for (const Case& c : cases) {
+        // Every key some query sees, stored once in position order.
+        const size_t first_key = first_visible_key(c.first_position, c.window), last = c.first_position + c.n;
+        REQUIRE(last - first_key <= c.capacity);
+        REQUIRE((c.ring || last <= c.capacity));
+        const size_t stored = last - first_key;
+        const auto k_rows = random_floats(stored * width, rng), v_rows = random_floats(stored * width, rng);
+        const std::vector<uint8_t> empty_cache(c.capacity * width * kv_element_bytes(type));
+        std::vector<uint8_t> k_ref = empty_cache, v_ref = empty_cache;
+        const KvStoreArgs store{k_rows.data(), v_rows.data(), width,      stored, first_key, width,
+                                k_ref.data(),  v_ref.data(),  c.capacity, c.ring, type};
+        ref.kv_store_f32(ref.self, store);
+
+        const size_t q_stride = q_width + 5, out_stride = q_width + 3;
+        const auto q = random_floats(c.n * q_stride, rng, 2.0f);
+        const auto start = random_floats(c.n * out_stride, rng);
+        std::vector<float> want = start, got = start;
+        AttentionArgs args{q.data(),       q_stride,      k_ref.data(),
+                           v_ref.data(),   c.capacity,    c.ring,
+                           type,           c.n,           c.first_position,
+                           c.window,       shape.q_heads, shape.kv_heads,
+                           shape.head_dim, sinks.data(),  1.0f / std::sqrt(static_cast<float>(shape.head_dim)),
+                           want.data(),    out_stride};
+        ref.attention_f32(ref.self, args);
+        {
+          Staging s(be);
+          KvStoreArgs device_store = store;
+          device_store.k = s.input(k_rows);
+          device_store.v = s.input(v_rows);
+          device_store.k_cache = s.input(empty_cache);
+          device_store.v_cache = s.input(empty_cache);
+          be.kv_store_f32(be.self, device_store);
+          args.q = s.input(q);
+          args.k_cache = device_store.k_cache;
+          args.v_cache = device_store.v_cache;
+          args.sinks = sinks_placed;
+          args.out = s.output(got);
+          be.attention_f32(be.self, args);
+          s.finish();
+        }
+        expect_close(got, want, kSumTolerance,
+                     label + " heads " + str(shape.q_heads) + "/" + str(shape.kv_heads) + "x" + str(shape.head_dim) +
+                         " n=" + str(c.n) + " at " + str(c.first_position) + " window " + str(c.window) +
+                         cache_name(type, c.ring, c.capacity));
+      }
+    }
+  }
+}
+
+void check_router(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const Backend& ref = ref_backend();
+  for (size_t experts : {4, 5, 8, 17, 32}) {
+    for (size_t k = 1; k <= 4; ++k) {
+      for (size_t n : {1, 2, 5, 9}) {
+        // Few distinct values, so that ties are common; the last token's all equal.
+        std::vector<float> logits(n * experts);
+        for (float& g : logits) g = 0.5f * static_cast<float>(pick(rng, 0, 5)) - 1.0f;
+        std::fill(logits.end() - static_cast<long>(experts), logits.end(), 0.25f);
+        std::vector<int32_t> ids_want(n * k, -7), ids_got = ids_want;
+        const auto weights_start = random_floats(n * k, rng);
+        std::vector<float> weights_want = weights_start, weights_got = weights_start;
+        ref.router_topk_f32(ref.self, logits.data(), n, experts, k, ids_want.data(), weights_want.data());
+        Staging s(be);
+        be.router_topk_f32(be.self, s.input(logits), n, experts, k, s.output(ids_got), s.output(weights_got));
+        s.finish();
+        const std::string what = label + " experts=" + str(experts) + " k=" + str(k) + " n=" + str(n);
+        expect_equal(ids_got, ids_want, what + " ids");
+        expect_close(weights_got, weights_want, kRoundingTolerance, what + " weights");
+      }
+    }
+  }
+}
+
+void check_moe(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const Backend& ref = ref_backend();
+  struct Shape {
+    size_t hidden, intermediate;
+  };
+  // 2880 inputs and 1056 activations: rows of more blocks than a warp has lanes.
+  const Shape shapes[] = {{32, 32}, {64, 96}, {96, 64}, {2880, 64}, {32, 1056}};
+  for (const Shape& shape : shapes) {
+    const size_t H = shape.hidden, I = shape.intermediate;
+    for (size_t k = 1; k <= 4; ++k) {
+      // E = k + 4 experts (5..8), each given at most 5 of the 9 tokens' pairs: the
+      // CPU levels take bf16 products (Numerics::fast) for experts of 8 pairs or
+      // more, which only bf16 tolerances would accept.
+      const size_t E = k + 4;
+      const auto w1_blocks = random_bytes(E * 2 * I * H / 2, rng, 0, 255);
+      const auto w1_scales = random_bytes(E * 2 * I * H / 32, rng, 120, 132);
+      const auto b1 = random_bf16(E * 2 * I, rng, 0.5f);
+      const auto w2_blocks = random_bytes(E * H * I / 2, rng, 0, 255);
+      const auto w2_scales = random_bytes(E * H * I / 32, rng, 120, 132);
+      const auto b2 = random_bf16(E * H, rng, 0.5f);
+      MoeArgs placed{};
+      placed.w1_blocks = place_weights(be, w1_blocks);
+      placed.w1_scales = place_weights(be, w1_scales);
+      placed.b1 = place_weights(be, b1);
+      placed.w2_blocks = place_weights(be, w2_blocks);
+      placed.w2_scales = place_weights(be, w2_scales);
+      placed.b2 = place_weights(be, b2);
+      for (size_t n : {1, 3, 9}) {
+        // k distinct experts per token, handed out in turn from a random start.
+        std::vector<int32_t> ids(n * k);
+        const size_t offset = pick(rng, 0, E - 1);
+        for (size_t pair = 0; pair < n * k; ++pair) ids[pair] = static_cast<int32_t>((offset + pair) % E);
+        std::vector<float> weights(n * k);
+        for (size_t t = 0; t < n; ++t) {
+          float sum = 0;
+          for (size_t s = 0; s < k; ++s) sum += (weights[t * k + s] = 0.1f + static_cast<float>(pick(rng, 0, 9)));
+          for (size_t s = 0; s < k; ++s) weights[t * k + s] /= sum;
+        }
+        const auto x = random_floats(n * H, rng, 2.0f);
+        const auto start = random_floats(n * H, rng);
+        for (bool fast : {false, true}) {
+          std::vector<float> scratch(n * k * 3 * I), want = start, got = start;
+          MoeArgs args{x.data(),
+                       n,
+                       H,
+                       I,
+                       k,
+                       ids.data(),
+                       weights.data(),
+                       w1_blocks.data(),
+                       w1_scales.data(),
+                       b1.data(),
+                       w2_blocks.data(),
+                       w2_scales.data(),
+                       b2.data(),
+                       7.0f,
+                       scratch.data(),
+                       want.data(),
+                       fast,
+                       fast};
+          ref.moe_mxfp4_f32(ref.self, args);
+          {
+            Staging s(be);
+            args.x = s.input(x);
+            args.expert_ids = s.input(ids);
+            args.expert_weights = s.input(weights);
+            args.w1_blocks = placed.w1_blocks;
+            args.w1_scales = placed.w1_scales;
+            args.b1 = placed.b1;
+            args.w2_blocks = placed.w2_blocks;
+            args.w2_scales = placed.w2_scales;
+            args.b2 = placed.b2;
+            args.scratch = s.input(scratch);
+            args.y = s.output(got);
+            be.moe_mxfp4_f32(be.self, args);
+            s.finish();
+          }
+          expect_close(got, want, kSumTolerance,
+                       label + " H=" + str(H) + " I=" + str(I) + " E=" + str(E) + " k=" + str(k) + " n=" + str(n) +
+                           (fast ? " fast (q15_inputs, bf16_products)" : " exact"));
+        }
+      }
+    }
+  }
+}
+
+struct KernelOp {
+  const char* name;
+  // `label` names the backend and the op; the check adds the shape.
+  void (*check)(const Backend& be, const std::string& label, std::mt19937& rng);
+};
+
+// Every kernel entry of the backend table.
+const KernelOp kKernelOps[] = {
+    {"embedding_bf16_f32", check_embedding}, {"rmsnorm_f32_bf16w", check_rmsnorm},
+    {"matmul_f32_bf16w", check_matmul},      {"rope_f32", check_rope},
+    {"kv_store_f32", check_kv_store},        {"attention_f32", check_attention},
+    {"router_topk_f32", check_router},       {"moe_mxfp4_f32", check_moe},
+};
+
+// --- which backends run ---
+
+// OSSRT_TEST_BACKENDS, split at commas.
+std::vector<std::string> required_backends() {
+  std::vector<std::string> names;
+  const char* variable = std::getenv("OSSRT_TEST_BACKENDS");
+  std::string rest = variable != nullptr ? variable : "";
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    std::string name = rest.substr(0, comma);
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    if (!name.empty()) names.push_back(name);
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+  }
+  return names;
+}
+
+bool is_required(const std::string& name) {
+  const std::vector<std::string> required = required_backends();
+  return std::find(required.begin(), required.end(), name) != required.end();
+}
+
+// The resolved tables (a device's owns its instance until released).
+struct BackendsUnderTest {
+  std::vector<Backend> tables;
+  BackendsUnderTest() = default;
+  BackendsUnderTest(const BackendsUnderTest&) = delete;
+  BackendsUnderTest& operator=(const BackendsUnderTest&) = delete;
+  ~BackendsUnderTest() {
+    for (Backend& table : tables) release_backend(table);
+  }
+};
+
+// Every CPU level this machine runs, every device the registry resolves, and
+// every required name; one that is required and does not resolve fails.
+void resolve_backends_under_test(BackendsUnderTest& out) {
+  std::vector<std::string> names;
+  for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512}) {
+    if (isa <= best_cpu_isa()) names.push_back(std::string("cpu-") + cpu_isa_name(isa));
+  }
+  names.push_back("cuda");
+  for (const std::string& name : required_backends()) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  for (const std::string& name : names) {
+    Backend table{};
+    const char* message = "";
+    if (resolve_backend(name.c_str(), table, &message)) {
+      out.tables.push_back(table);
+    } else if (is_required(name)) {
+      FAIL_CHECK("backend " << name
+                            << " is required (OSSRT_TEST_BACKENDS) but does not resolve: " << std::string(message));
+    } else {
+      MESSAGE("backend " << name << " is absent here: " << std::string(message));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("kernel ops on every backend equal cpu-reference: ragged shapes, strides, rings, fast numerics") {
+  BackendsUnderTest backends;
+  resolve_backends_under_test(backends);
+  std::string ran;
+  for (const Backend& table : backends.tables) ran += (ran.empty() ? "" : ", ") + std::string(table.name);
+  MESSAGE("backends under test: " << (ran.empty() ? "none" : ran));
+  for (const Backend& table : backends.tables) {
+    for (size_t op = 0; op < std::size(kKernelOps); ++op) {
+      std::mt19937 rng(static_cast<unsigned>(27 + op));  // the same inputs on every backend
+      kKernelOps[op].check(table, std::string(table.name) + " " + kKernelOps[op].name, rng);
+    }
+  }
+}
+
+TEST_CASE("the cuda backend: a model loads on it where it resolves; elsewhere device_error names cuda") {
+  Backend probe{};
+  const char* message = "";
+  const bool present = resolve_backend("cuda", probe, &message);
+  if (present) release_backend(probe);
+  if (is_required("cuda")) REQUIRE_MESSAGE(present, "cuda is required (OSSRT_TEST_BACKENDS): " << std::string(message));
+  ModelOptions options;
+  options.backend = "cuda";
+  auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a", options);
+  if (present) {
+    REQUIRE_MESSAGE(model.ok(), model.status().to_string());
+    CHECK(model.value()->info().backend == "cuda");
+    // The official reference's greedy tokens, as on the CPU.
+    auto session = Session::create(model.value());
+    REQUIRE_MESSAGE(session.ok(), session.status().to_string());
+    REQUIRE(session.value()->append(std::vector<TokenId>{714, 1108, 958, 985, 112}).ok());
+    auto greedy = session.value()->generate_greedy(4);
+    REQUIRE_MESSAGE(greedy.ok(), greedy.status().to_string());
+    CHECK(greedy.value() == std::vector<TokenId>{35, 515, 341, 570});
+  } else {
+    REQUIRE_FALSE(model.ok());
+    CHECK(model.status().code() == StatusCode::device_error);
+    CHECK(model.status().message().find("cuda") != std::string::npos);
+  }
+  // Not a device number: refused whether or not a GPU is present.
+  for (const char* bad : {"cuda:x", "cuda:-1", "cuda:", "cuda:0x"}) {
+    options.backend = bad;
+    auto refused = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a", options);
+    INFO(bad);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().code() == StatusCode::device_error);
+    CHECK(refused.status().message().find("cuda") != std::string::npos);
+  }
+}
