@@ -71,7 +71,12 @@ const void* prepare_weights(void* self, const void* host, size_t bytes) {
     cudaGetLastError();
     return nullptr;
   }
-  if (cudaMemcpy(device, host, bytes, cudaMemcpyHostToDevice) != cudaSuccess) {
+  // On the instance's stream and waited for: a plain cudaMemcpy from pageable
+  // memory may return before the data has landed, and the kernels' stream
+  // does not wait for the legacy default stream.
+  if (cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, c.stream) != cudaSuccess ||
+      cudaStreamSynchronize(c.stream) != cudaSuccess) {
+    cudaGetLastError();
     cudaFree(device);
     return nullptr;
   }
@@ -184,8 +189,8 @@ bool create_cuda_backend(int device, Backend& out, const char** error_message) n
 }
 
 size_t list_cuda_devices(BackendDevice* devices, size_t capacity) noexcept {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+  int count = 0, current = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || cudaGetDevice(&current) != cudaSuccess) {
     cudaGetLastError();
     return 0;
   }
@@ -210,6 +215,7 @@ size_t list_cuda_devices(BackendDevice* devices, size_t capacity) noexcept {
       cudaGetLastError();
     }
   }
+  cudaSetDevice(current);  // the caller's current device, as it was
   return static_cast<size_t>(count);
 }
 

@@ -36,6 +36,14 @@ OSSRT_HD uint32_t bits_from_float(float f) {
 #endif
 }
 
+OSSRT_HD bool is_finite(float x) {
+#if defined(__CUDA_ARCH__)
+  return isfinite(x);
+#else
+  return std::isfinite(x);
+#endif
+}
+
 OSSRT_HD float bf16_to_float(uint16_t bits) {
   return float_from_bits(static_cast<uint32_t>(bits) << 16);
 }
@@ -71,8 +79,9 @@ OSSRT_HD float e8m0_scale(uint8_t scale) {
 // gpt-oss's clamped SwiGLU of one (glu, linear) pair: glu clamped from above,
 // linear both ways, alpha 1.702, linear + 1.
 OSSRT_HD float swiglu(float glu, float linear, float limit) {
-  glu = fminf(glu, limit);
-  linear = fminf(fmaxf(linear, -limit), limit);
+  // Comparisons as std::min / std::clamp make them: a NaN input stays NaN.
+  glu = limit < glu ? limit : glu;
+  linear = linear < -limit ? -limit : (limit < linear ? limit : linear);
   return glu / (1.0f + expf(-1.702f * glu)) * (linear + 1.0f);
 }
 
@@ -86,7 +95,7 @@ OSSRT_HD float q15_inverse(float amax) {
 
 // False: every code of the block is 0 and its scale is q15_scale_unusable.
 OSSRT_HD bool q15_usable(bool all_finite, float inverse) {
-  return all_finite && isfinite(inverse);
+  return all_finite && is_finite(inverse);
 }
 
 OSSRT_HD float q15_scale_unusable(bool all_finite) {

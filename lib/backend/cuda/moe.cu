@@ -54,7 +54,7 @@ __device__ void quantize_block(const float* x, size_t block, Q15 out, unsigned l
   float amax = fabsf(v);
   for (unsigned offset = kWarp / 2; offset > 0; offset /= 2)
     amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
-  const bool all_finite = __all_sync(0xffffffffu, isfinite(v));
+  const bool all_finite = __all_sync(0xffffffffu, cuda_math::is_finite(v));
   const float inverse = cuda_math::q15_inverse(amax);
   const bool usable = cuda_math::q15_usable(all_finite, inverse);
   out.codes[block * kBlockElements + lane] = usable ? cuda_math::q15_code(v, inverse) : 0;
@@ -188,6 +188,12 @@ void moe_mxfp4_f32(void* self, const MoeArgs& a) {
   Context& c = context_of(self);
   const size_t pairs = a.n * a.k, I = a.intermediate, H = a.hidden;
   if (pairs == 0) return;
+  // The kernels read a block's 16 code bytes in one load: the tensors come
+  // from prepare_weights or alloc, both 256-byte aligned.
+  if (reinterpret_cast<uintptr_t>(a.w1_blocks) % 16 != 0 || reinterpret_cast<uintptr_t>(a.w2_blocks) % 16 != 0) {
+    c.check(cudaErrorMisalignedAddress);
+    return;
+  }
   c.enter();
   // Fast numerics' Q15 copies of the inputs and activations: stream-ordered
   // scratch, freed once the kernels that read it have run.
