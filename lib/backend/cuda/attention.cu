@@ -54,8 +54,7 @@ __global__ void __launch_bounds__(kBlockThreads) attention_kernel(AttentionArgs 
       const size_t d = lane + c * kWarp;
       if (c < per_lane && d < a.head_dim) partial += qv[c] * cache_at<Type>(a.k_cache, row + d);
     }
-    for (unsigned offset = kWarp / 2; offset > 0; offset /= 2) partial += __shfl_xor_sync(0xffffffffu, partial, offset);
-    const float score = partial * a.scale;
+    const float score = warp_sum(partial) * a.scale;
     const float new_max = fmaxf(running_max, score);
     const float rescale = expf(running_max - new_max), p = expf(score - new_max);
     denominator = denominator * rescale + p;

@@ -51,4 +51,10 @@ inline unsigned blocks_for(size_t items, size_t per_block) {
   return static_cast<unsigned>((items + per_block - 1) / per_block);
 }
 
+// The sum of v over the warp, in every lane (all 32 lanes must call it).
+__device__ inline float warp_sum(float v) {
+  for (unsigned offset = kWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
 }  // namespace ossrt::cuda

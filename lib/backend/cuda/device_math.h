@@ -71,9 +71,13 @@ OSSRT_HD float fp4_value(unsigned code) {
   return twice == 0 ? ((code & 8u) != 0 ? -0.0f : 0.0f) : 0.5f * static_cast<float>(twice);
 }
 
-// E8M0 scale byte -> 2^(s - 127) (255 is not special-cased, as in the reference).
+// E8M0 scale byte -> 2^(s - 127), built from its exponent bits: 0 is the
+// subnormal 2^-127 and 255 overflows to infinity, as ldexp gives them in the
+// reference (which does not special-case 255 as NaN).
 OSSRT_HD float e8m0_scale(uint8_t scale) {
-  return ldexpf(1.0f, static_cast<int>(scale) - 127);
+  if (scale == 0) return float_from_bits(0x00400000u);
+  if (scale == 255) return float_from_bits(0x7f800000u);
+  return float_from_bits(static_cast<uint32_t>(scale) << 23);
 }
 
 // gpt-oss's clamped SwiGLU of one (glu, linear) pair: glu clamped from above,

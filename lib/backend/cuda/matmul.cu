@@ -14,11 +14,6 @@ using cuda_math::bf16_to_float;
 
 constexpr size_t kGemvMaxRows = 8;  // rows of x one warp carries per weight row
 
-__device__ inline float warp_sum(float v) {
-  for (unsigned offset = kWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
-}
-
 __device__ inline void store_output(const MatmulArgs& a, size_t t, size_t o, float sum) {
   if (a.bias != nullptr) sum += bf16_to_float(a.bias[o]);
   float& y = a.y[t * a.y_stride + o];

@@ -69,52 +69,85 @@ __global__ void quantize_rows_kernel(const float* x, size_t count, size_t width,
   quantize_block(x + row * stride + b * kBlockElements, warp, out, threadIdx.x % kWarp);
 }
 
-// An MXFP4 row (blocks_per_row blocks of 16 code bytes and a scale byte each)
-// dotted with fp32 x, lanes striding over the blocks; the warp's sum.
-__device__ float mxfp4_dot(const uint8_t* blocks, const uint8_t* scales, size_t blocks_per_row, const float* x,
-                           unsigned lane) {
-  float sum = 0;
-  for (size_t b = lane; b < blocks_per_row; b += kWarp) {
-    const uint4 packed = __ldg(reinterpret_cast<const uint4*>(blocks + b * kBlockBytes));
-    const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
-    const float* xb = x + b * kBlockElements;
-    float block_sum = 0;
-#pragma unroll
-    for (int byte = 0; byte < 16; ++byte) {
-      const unsigned value = (words[byte / 4] >> (8 * (byte % 4))) & 0xffu;
-      block_sum +=
-          cuda_math::fp4_value(value & 0x0fu) * xb[2 * byte] + cuda_math::fp4_value(value >> 4) * xb[2 * byte + 1];
-    }
-    sum += block_sum * cuda_math::e8m0_scale(scales[b]);
+// The 16 E2M1 values (exact numerics) and their doubles (Q15 integer
+// products), looked up in shared memory: lanes reading different entries hit
+// different banks, the same entry is a broadcast.
+struct Fp4Tables {
+  float value[16];
+  int twice[16];
+};
+
+__device__ void fill_fp4_tables(Fp4Tables& tables) {
+  if (threadIdx.x < 16) {
+    tables.value[threadIdx.x] = cuda_math::fp4_value(threadIdx.x);
+    tables.twice[threadIdx.x] = cuda_math::fp4_twice_value(threadIdx.x);
   }
-  for (unsigned offset = kWarp / 2; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-  return sum;
+  __syncthreads();
+}
+
+// A row's code bytes are read 4 at a time (8 elements) by consecutive lanes,
+// so a warp reads 128 contiguous bytes of weights and 1 KiB of contiguous
+// input per step; 4 lanes share one 32-element block and its scale.
+constexpr size_t kChunkElements = 8, kChunksPerBlock = kBlockElements / kChunkElements;
+
+// An MXFP4 row dotted with fp32 x; the warp's sum.
+__device__ float mxfp4_dot(const uint8_t* blocks, const uint8_t* scales, size_t blocks_per_row, const float* x,
+                           const Fp4Tables& tables, unsigned lane) {
+  const auto* words = reinterpret_cast<const uint32_t*>(blocks);
+  const size_t chunks = blocks_per_row * kChunksPerBlock;
+  float sum = 0;
+#pragma unroll 4
+  for (size_t c = lane; c < chunks; c += kWarp) {
+    const uint32_t w = __ldg(words + c);
+    const float4 lo = *reinterpret_cast<const float4*>(x + c * kChunkElements);
+    const float4 hi = *reinterpret_cast<const float4*>(x + c * kChunkElements + 4);
+    const float* v = tables.value;
+    const float part = v[w & 15u] * lo.x + v[(w >> 4) & 15u] * lo.y + v[(w >> 8) & 15u] * lo.z +
+                       v[(w >> 12) & 15u] * lo.w + v[(w >> 16) & 15u] * hi.x + v[(w >> 20) & 15u] * hi.y +
+                       v[(w >> 24) & 15u] * hi.z + v[w >> 28] * hi.w;
+    sum += part * cuda_math::e8m0_scale(__ldg(scales + c / kChunksPerBlock));
+  }
+  return warp_sum(sum);
 }
 
 // The same row against a Q15 vector: each block's products summed exactly as
-// integers (codes doubled), then scaled.
+// int32 (the 4 lanes of a block combine theirs), then scaled once per block.
 __device__ float mxfp4_dot_q15(const uint8_t* blocks, const uint8_t* scales, size_t blocks_per_row,
-                               const int16_t* codes, const float* vector_scales, unsigned lane) {
+                               const int16_t* codes, const float* vector_scales, const Fp4Tables& tables,
+                               unsigned lane) {
+  const auto* words = reinterpret_cast<const uint32_t*>(blocks);
+  const size_t chunks = blocks_per_row * kChunksPerBlock;
   float sum = 0;
-  for (size_t b = lane; b < blocks_per_row; b += kWarp) {
-    const uint4 packed = __ldg(reinterpret_cast<const uint4*>(blocks + b * kBlockBytes));
-    const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
-    const int16_t* xb = codes + b * kBlockElements;
+  // Whole warps per step (no lane leaves early): the shuffles need all 32.
+#pragma unroll 2
+  for (size_t first = 0; first < chunks; first += kWarp) {
+    const size_t c = first + lane;
     int32_t products = 0;
+    if (c < chunks) {
+      const uint32_t w = __ldg(words + c);
+      const uint4 q = *reinterpret_cast<const uint4*>(codes + c * kChunkElements);
+      const uint32_t pairs[4] = {q.x, q.y, q.z, q.w};
+      const int* twice = tables.twice;
 #pragma unroll
-    for (int byte = 0; byte < 16; ++byte) {
-      const unsigned value = (words[byte / 4] >> (8 * (byte % 4))) & 0xffu;
-      products += cuda_math::fp4_twice_value(value & 0x0fu) * xb[2 * byte] +
-                  cuda_math::fp4_twice_value(value >> 4) * xb[2 * byte + 1];
+      for (int i = 0; i < 4; ++i) {
+        const int low = static_cast<int16_t>(pairs[i] & 0xffffu), high = static_cast<int32_t>(pairs[i]) >> 16;
+        products += twice[(w >> (8 * i)) & 15u] * low + twice[(w >> (8 * i + 4)) & 15u] * high;
+      }
     }
-    sum += cuda_math::q15_block_result(products, vector_scales[b], scales[b]);
+    products += __shfl_xor_sync(0xffffffffu, products, 1);
+    products += __shfl_xor_sync(0xffffffffu, products, 2);
+    if (c < chunks && lane % kChunksPerBlock == 0) {
+      const size_t b = c / kChunksPerBlock;
+      sum += cuda_math::q15_block_result(products, vector_scales[b], __ldg(scales + b));
+    }
   }
-  for (unsigned offset = kWarp / 2; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-  return sum;
+  return warp_sum(sum);
 }
 
 // Stage 1: h[pair, r] = W1[e] row r . x[t] + b1[e, r], one warp per row.
 __global__ void mlp1_kernel(MoeArgs a, Q15 x_q15) {
+  __shared__ Fp4Tables tables;
+  fill_fp4_tables(tables);
   const size_t rows = 2 * a.intermediate;
   const size_t warp = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) / kWarp;
   if (warp >= a.n * a.k * rows) return;
@@ -125,8 +158,8 @@ __global__ void mlp1_kernel(MoeArgs a, Q15 x_q15) {
   const uint8_t* scales = a.w1_scales + row * blocks_per_row;
   const unsigned lane = threadIdx.x % kWarp;
   const float dot = a.q15_inputs ? mxfp4_dot_q15(blocks, scales, blocks_per_row, x_q15.codes + t * a.hidden,
-                                                 x_q15.scales + t * blocks_per_row, lane)
-                                 : mxfp4_dot(blocks, scales, blocks_per_row, a.x + t * a.hidden, lane);
+                                                 x_q15.scales + t * blocks_per_row, tables, lane)
+                                 : mxfp4_dot(blocks, scales, blocks_per_row, a.x + t * a.hidden, tables, lane);
   if (lane == 0) a.scratch[pair * 3 * a.intermediate + r] = dot + bf16_to_float(a.b1[row]);
 }
 
@@ -148,6 +181,8 @@ __global__ void activation_kernel(MoeArgs a, Q15 act_q15) {
 
 // Stage 2: y[t, r] += sum over slots of weight * (W2[e] row r . act + b2[e, r]).
 __global__ void mlp2_kernel(MoeArgs a, Q15 act_q15) {
+  __shared__ Fp4Tables tables;
+  fill_fp4_tables(tables);
   const size_t I = a.intermediate, H = a.hidden;
   const size_t warp = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) / kWarp;
   if (warp >= a.n * H) return;
@@ -161,9 +196,10 @@ __global__ void mlp2_kernel(MoeArgs a, Q15 act_q15) {
     const size_t row = e * H + r;
     const uint8_t* blocks = a.w2_blocks + row * blocks_per_row * kBlockBytes;
     const uint8_t* scales = a.w2_scales + row * blocks_per_row;
-    const float dot = a.q15_inputs ? mxfp4_dot_q15(blocks, scales, blocks_per_row, act_q15.codes + pair * I,
-                                                   act_q15.scales + pair * blocks_per_row, lane)
-                                   : mxfp4_dot(blocks, scales, blocks_per_row, a.scratch + pair * 3 * I + 2 * I, lane);
+    const float dot = a.q15_inputs
+                          ? mxfp4_dot_q15(blocks, scales, blocks_per_row, act_q15.codes + pair * I,
+                                          act_q15.scales + pair * blocks_per_row, tables, lane)
+                          : mxfp4_dot(blocks, scales, blocks_per_row, a.scratch + pair * 3 * I + 2 * I, tables, lane);
     total += a.expert_weights[pair] * (dot + bf16_to_float(a.b2[row]));
   }
   if (lane == 0) a.y[t * H + r] += total;
@@ -207,8 +243,9 @@ void moe_mxfp4_f32(void* self, const MoeArgs& a) {
       c.check(status);
       return;
     }
-    auto* scales = static_cast<float*>(q15_memory);
-    auto* codes = reinterpret_cast<int16_t*>(scales + (x_codes + act_codes) / kBlockElements);
+    // Codes first: their rows are read 16 bytes at a time.
+    auto* codes = static_cast<int16_t*>(q15_memory);
+    auto* scales = reinterpret_cast<float*>(codes + x_codes + act_codes);
     x_q15 = {codes, scales};
     act_q15 = {codes + x_codes, scales + x_codes / kBlockElements};
     quantize_rows_kernel<<<warp_blocks(x_codes / kBlockElements), kBlockThreads, 0, c.stream>>>(a.x, a.n, H, H, x_q15);
