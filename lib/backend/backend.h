@@ -18,8 +18,9 @@ namespace ossrt {
 // 2: release takes the size given to alloc (a backend may map large buffers
 // itself and needs the size to unmap them). 3: MoeArgs::q15_inputs.
 // 4: device backends: kernels run asynchronously in call order, synchronize
-// waits and reports a device failure, and a resolved table may own an
-// instance (self) that release_backend destroys.
+// waits and reports a device failure, a resolved table may own an instance
+// (self) that release_backend destroys, and a step bracket lets a device
+// record a forward step once and replay it (CUDA graphs).
 inline constexpr uint32_t kBackendApiVersion = 4;
 
 using bf16_t = uint16_t;  // raw bfloat16 bits
@@ -161,6 +162,20 @@ struct Backend {
   // and points *error at a static description. Null on backends whose
   // entries finish before they return.
   bool (*synchronize)(void* self, const char** error);
+
+  // Step bracket (optional; both or neither). The kernel calls between
+  // begin_step and end_step form one forward step at `position` (the
+  // first_position of every KvStoreArgs / AttentionArgs inside it). A
+  // device may record the step and replay the recording for a later
+  // bracket with the same `key` whose calls have the same arguments except
+  // their positions, which it then takes from this bracket's `position`.
+  // The caller promises: the same key means the same sequence of calls;
+  // no memory entry (alloc, upload, download, copy, release, synchronize)
+  // inside the bracket. end_step(run = false) drops the step's calls
+  // (cancel); run = true queues them. One bracket at a time per instance:
+  // other threads' calls wait for its end.
+  void (*begin_step)(void* self, uint64_t key, size_t position);
+  void (*end_step)(void* self, bool run);
 };
 
 // The scalar reference implementation of every entry (host memory).

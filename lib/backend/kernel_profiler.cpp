@@ -143,6 +143,9 @@ KernelProfiler::KernelProfiler(const Backend& inner) noexcept : inner_(inner), t
   table_.router_topk_f32 = &EntryOf<&Backend::router_topk_f32>::timed;
   table_.moe_mxfp4_f32 = &EntryOf<&Backend::moe_mxfp4_f32>::timed;
   if (inner.synchronize != nullptr) table_.synchronize = &EntryOf<&Backend::synchronize>::forward;
+  // Timing each kernel needs each to run when called, not in a replayed step.
+  table_.begin_step = nullptr;
+  table_.end_step = nullptr;
 }
 
 void KernelProfiler::record(const Cost& cost, Clock::duration elapsed) noexcept {

@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -699,5 +701,55 @@ TEST_CASE("the cuda backend: a model loads on it where it resolves; elsewhere de
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.status().code() == StatusCode::device_error);
     CHECK(refused.status().message().find("cuda") != std::string::npos);
+  }
+}
+
+// Decode on a device backend runs in step brackets (recorded once, replayed
+// after): two sessions decoding in turn (two recordings), their caches
+// growing (the calls change, so the step runs unrecorded and is recorded
+// again), fast numerics too: every step's logits as the CPU reference's.
+TEST_CASE("recorded decode steps on a device backend equal cpu-reference: interleaved sessions, growing caches") {
+  Backend probe{};
+  const char* message = "";
+  if (!resolve_backend("cuda", probe, &message)) {
+    MESSAGE("no device backend here: " << std::string(message));
+    return;
+  }
+  release_backend(probe);
+  ModelOptions on_device, on_cpu;
+  on_device.backend = "cuda";
+  on_cpu.backend = "cpu-reference";
+  auto device_model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a", on_device);
+  auto cpu_model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a", on_cpu);
+  REQUIRE_MESSAGE(device_model.ok(), device_model.status().to_string());
+  REQUIRE(cpu_model.ok());
+  for (Numerics numerics : {Numerics::exact, Numerics::fast}) {
+    SessionOptions options;
+    options.numerics = numerics;
+    std::vector<std::unique_ptr<Session>> device_sessions, cpu_sessions;
+    for (int i = 0; i < 2; ++i) {
+      auto d = Session::create(device_model.value(), options);
+      auto c = Session::create(cpu_model.value(), options);
+      REQUIRE(d.ok());
+      REQUIRE(c.ok());
+      device_sessions.push_back(std::move(d.value()));
+      cpu_sessions.push_back(std::move(c.value()));
+    }
+    std::mt19937 rng(5);
+    std::uniform_int_distribution<TokenId> token(0, 200000);
+    float worst = 0;
+    for (int step = 0; step < 300; ++step) {
+      const size_t s = static_cast<size_t>(step % 2);
+      const TokenId next = token(rng);
+      REQUIRE(device_sessions[s]->append(std::span<const TokenId>(&next, 1)).ok());
+      REQUIRE(cpu_sessions[s]->append(std::span<const TokenId>(&next, 1)).ok());
+      const auto a = device_sessions[s]->logits(), b = cpu_sessions[s]->logits();
+      REQUIRE(a.size() == b.size());
+      for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+    }
+    INFO("numerics " << (numerics == Numerics::exact ? "exact" : "fast") << ", worst logit difference " << worst);
+    // Exact: fp32 throughout (the golden tolerance); fast: the same Q15
+    // products, sums in another order and a bf16 cache on both sides.
+    CHECK(worst < (numerics == Numerics::exact ? 1e-3f : 2e-2f));
   }
 }

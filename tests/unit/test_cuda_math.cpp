@@ -16,6 +16,7 @@
 #include "util/numeric.h"
 #include "util/q15.h"
 
+#include "backend/cuda/call_signature.h"
 #include "backend/cuda/device_math.h"
 
 using namespace ossrt;
@@ -328,4 +329,50 @@ TEST_CASE("cuda device math: tiles_covering is the ceiling of extent / tile") {
       CHECK((tiles == 0 || (tiles - 1) * tile < extent));
     }
   }
+}
+
+// A recorded step is replayed only for calls with equal signatures: every
+// argument counts except the step's position, which the replay takes from
+// its bracket.
+TEST_CASE("cuda call signatures: every argument but the position distinguishes a call") {
+  float buffer[8] = {};
+  AttentionArgs base{};
+  base.q = buffer;
+  base.n = 1;
+  base.first_position = 10;
+  base.q_heads = 8;
+  base.scale = 0.125f;
+  const uint64_t reference = cuda::signature_of(base);
+  AttentionArgs moved = base;
+  moved.first_position = 11;
+  CHECK(cuda::signature_of(moved) == reference);
+  AttentionArgs changed = base;
+  changed.window = 128;
+  CHECK(cuda::signature_of(changed) != reference);
+  changed = base;
+  changed.q = buffer + 1;
+  CHECK(cuda::signature_of(changed) != reference);
+  changed = base;
+  changed.kv_type = KvType::bf16;
+  CHECK(cuda::signature_of(changed) != reference);
+
+  KvStoreArgs store{};
+  store.n = 1;
+  store.first_position = 3;
+  KvStoreArgs later = store;
+  later.first_position = 4;
+  CHECK(cuda::signature_of(store) == cuda::signature_of(later));
+  later.ring = true;
+  CHECK(cuda::signature_of(store) != cuda::signature_of(later));
+
+  MatmulArgs a{}, b{};
+  a.n = b.n = 1;
+  CHECK(cuda::signature_of(a) == cuda::signature_of(b));
+  b.accumulate = true;
+  CHECK(cuda::signature_of(a) != cuda::signature_of(b));
+  MoeArgs m{}, q{};
+  q.q15_inputs = true;
+  CHECK(cuda::signature_of(m) != cuda::signature_of(q));
+  // The same values under another entry are another call.
+  CHECK(cuda::CallSignature(1).add(size_t{4}).value() != cuda::CallSignature(2).add(size_t{4}).value());
 }

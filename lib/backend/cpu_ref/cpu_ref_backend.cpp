@@ -32,6 +32,8 @@ const Backend& cpu_reference_backend() noexcept {
       .moe_mxfp4_f32 = cpu_ref::moe_mxfp4_f32,
       .destroy = nullptr,
       .synchronize = nullptr,
+      .begin_step = nullptr,
+      .end_step = nullptr,
   };
   return table;
 }

@@ -26,14 +26,14 @@ __device__ inline float cache_at(const void* cache, size_t index) {
 }
 
 template <KvType Type>
-__global__ void __launch_bounds__(kBlockThreads) attention_kernel(AttentionArgs a) {
+__global__ void __launch_bounds__(kBlockThreads) attention_kernel(AttentionArgs a, const int64_t* step) {
   __shared__ float warp_max[kBlockWarps], warp_denominator[kBlockWarps];
   __shared__ float warp_out[kBlockWarps][kMaxHeadDim];
   const size_t h = blockIdx.x, t = blockIdx.y;
   const unsigned lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   const size_t group = a.q_heads / a.kv_heads, kv_width = a.kv_heads * a.head_dim;
   const size_t kv_offset = (h / group) * a.head_dim;
-  const size_t position = a.first_position + t;
+  const size_t position = position_at(step, a.first_position) + t;
   const size_t first_key = first_visible_key(position, a.window);
   const size_t per_lane = (a.head_dim + kWarp - 1) / kWarp;
   const float* q = a.q + t * a.q_stride + h * a.head_dim;
@@ -107,13 +107,13 @@ void attention_f32(void* self, const AttentionArgs& a) {
     c.check(cudaErrorInvalidValue);  // no gpt-oss shape reaches these limits
     return;
   }
-  c.enter();
-  const dim3 grid(static_cast<unsigned>(a.q_heads), static_cast<unsigned>(a.n));
-  if (a.kv_type == KvType::f32)
-    attention_kernel<KvType::f32><<<grid, kBlockThreads, 0, c.stream>>>(a);
-  else
-    attention_kernel<KvType::bf16><<<grid, kBlockThreads, 0, c.stream>>>(a);
-  c.check_launch();
+  c.run(signature_of(a), [a, &c, position = c.position_source()] {
+    const dim3 grid(static_cast<unsigned>(a.q_heads), static_cast<unsigned>(a.n));
+    if (a.kv_type == KvType::f32)
+      attention_kernel<KvType::f32><<<grid, kBlockThreads, 0, c.stream>>>(a, position);
+    else
+      attention_kernel<KvType::bf16><<<grid, kBlockThreads, 0, c.stream>>>(a, position);
+  });
 }
 
 }  // namespace ossrt::cuda

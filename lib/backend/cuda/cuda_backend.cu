@@ -22,6 +22,7 @@ namespace {
 
 void* alloc(void* self, size_t bytes) {
   Context& c = context_of(self);
+  const std::lock_guard<std::recursive_mutex> step(c.step_mutex);  // never inside another thread's bracket
   c.enter();
   void* ptr = nullptr;
   // An allocation failure is the caller's out_of_memory, not a device failure.
@@ -36,6 +37,7 @@ void* alloc(void* self, size_t bytes) {
 void release(void* self, void* ptr, size_t) {
   if (ptr == nullptr) return;
   Context& c = context_of(self);
+  const std::lock_guard<std::recursive_mutex> step(c.step_mutex);  // never inside another thread's bracket
   c.enter();
   // Kernels queued on the buffer finish first (cudaFree waits for the device).
   c.check(cudaFree(ptr));
@@ -43,6 +45,7 @@ void release(void* self, void* ptr, size_t) {
 
 void upload(void* self, void* dst, const void* host_src, size_t bytes) {
   Context& c = context_of(self);
+  const std::lock_guard<std::recursive_mutex> step(c.step_mutex);  // never inside another thread's bracket
   c.enter();
   // From pageable memory the call returns once the source is staged, so the
   // caller may reuse host_src at once.
@@ -51,6 +54,7 @@ void upload(void* self, void* dst, const void* host_src, size_t bytes) {
 
 void download(void* self, void* host_dst, const void* src, size_t bytes) {
   Context& c = context_of(self);
+  const std::lock_guard<std::recursive_mutex> step(c.step_mutex);  // never inside another thread's bracket
   c.enter();
   c.check(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, c.stream));
   c.check(cudaStreamSynchronize(c.stream));
@@ -58,6 +62,7 @@ void download(void* self, void* host_dst, const void* src, size_t bytes) {
 
 void copy(void* self, void* dst, const void* src, size_t bytes) {
   Context& c = context_of(self);
+  const std::lock_guard<std::recursive_mutex> step(c.step_mutex);  // never inside another thread's bracket
   c.enter();
   c.check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, c.stream));
 }
@@ -65,6 +70,7 @@ void copy(void* self, void* dst, const void* src, size_t bytes) {
 // Weights are uploaded once and live as long as the instance.
 const void* prepare_weights(void* self, const void* host, size_t bytes) {
   Context& c = context_of(self);
+  const std::lock_guard<std::recursive_mutex> step(c.step_mutex);  // never inside another thread's bracket
   c.enter();
   void* device = nullptr;
   if (cudaMalloc(&device, bytes == 0 ? 1 : bytes) != cudaSuccess) {
@@ -92,6 +98,7 @@ const void* prepare_weights(void* self, const void* host, size_t bytes) {
 
 bool synchronize(void* self, const char** error) {
   Context& c = context_of(self);
+  const std::lock_guard<std::recursive_mutex> step(c.step_mutex);  // never inside another thread's bracket
   c.enter();
   c.check(cudaStreamSynchronize(c.stream));
   c.check_launch();
@@ -106,10 +113,107 @@ void destroy(void* self) {
   if (c == nullptr) return;
   c->enter();
   cudaStreamSynchronize(c->stream);
+  for (const Context::Recording& r : c->recordings) cudaGraphExecDestroy(r.exec);
   for (void* weights : c->placed_weights) cudaFree(weights);
+  cudaFree(c->step_position);
   cudaStreamDestroy(c->stream);
   delete c;
 }
+
+__global__ void set_position_kernel(int64_t* target, int64_t value) {
+  *target = value;
+}
+
+Context::Recording* find_recording(Context& c, uint64_t key) {
+  for (Context::Recording& r : c.recordings)
+    if (r.key == key) return &r;
+  return nullptr;
+}
+
+void forget_recording(Context& c, uint64_t key) {
+  for (size_t i = 0; i < c.recordings.size(); ++i) {
+    if (c.recordings[i].key != key) continue;
+    cudaGraphExecDestroy(c.recordings[i].exec);
+    c.recordings.erase(c.recordings.begin() + static_cast<std::ptrdiff_t>(i));
+    return;
+  }
+}
+
+// Keeps a new recording, dropping the least recently used beyond a few
+// (decode needs one per session workspace).
+void keep_recording(Context& c, uint64_t key, uint64_t signature, cudaGraphExec_t exec) {
+  constexpr size_t kMaxRecordings = 16;
+  if (c.recordings.size() >= kMaxRecordings) {
+    auto oldest = c.recordings.begin();
+    for (auto it = c.recordings.begin(); it != c.recordings.end(); ++it)
+      if (it->last_use < oldest->last_use) oldest = it;
+    forget_recording(c, oldest->key);
+  }
+  c.recordings.push_back({key, signature, ++c.use_clock, exec});
+}
+
+// The bracket's launches one by one (no usable recording).
+void run_step_calls(Context& c) {
+  for (const std::function<void()>& launch : c.step_calls) {
+    launch();
+    c.check_launch();
+  }
+}
+
+}  // namespace
+
+void begin_step(void* self, uint64_t key, size_t position) {
+  Context& c = context_of(self);
+  c.step_mutex.lock();  // until end_step
+  c.enter();
+  // Outside the recording: every replay of it reads this step's position.
+  set_position_kernel<<<1, 1, 0, c.stream>>>(c.step_position, static_cast<int64_t>(position));
+  c.check_launch();
+  c.step_key = key;
+  c.step_signature = 0;
+  c.step_calls.clear();
+  if (find_recording(c, key) != nullptr) {
+    c.mode = StepMode::replaying;
+  } else if (cudaStreamBeginCapture(c.stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
+    c.mode = StepMode::recording;
+  } else {
+    cudaGetLastError();
+    c.mode = StepMode::replaying;  // no recording: its calls run one by one at the end
+  }
+}
+
+void end_step(void* self, bool run) {
+  Context& c = context_of(self);
+  c.enter();
+  const StepMode was = c.mode;
+  c.mode = StepMode::eager;
+  cudaGraph_t graph = nullptr;
+  if (was == StepMode::recording && cudaStreamEndCapture(c.stream, &graph) != cudaSuccess) {
+    cudaGetLastError();  // the recording broke: the calls run one by one
+    graph = nullptr;
+  }
+  if (run) {
+    Context::Recording* recording = find_recording(c, c.step_key);
+    cudaGraphExec_t exec = nullptr;
+    if (graph != nullptr && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess) {
+      keep_recording(c, c.step_key, c.step_signature, exec);
+      c.check(cudaGraphLaunch(exec, c.stream));
+    } else if (graph == nullptr && recording != nullptr && recording->signature == c.step_signature) {
+      recording->last_use = ++c.use_clock;
+      c.check(cudaGraphLaunch(recording->exec, c.stream));
+    } else {
+      cudaGetLastError();
+      // Another call sequence under this key: record it afresh next time.
+      if (recording != nullptr) forget_recording(c, c.step_key);
+      run_step_calls(c);
+    }
+  }
+  if (graph != nullptr) cudaGraphDestroy(graph);
+  c.step_calls.clear();
+  c.step_mutex.unlock();
+}
+
+namespace {
 
 // A trivial kernel whose presence tells whether this build holds code the
 // device can run.
@@ -163,6 +267,13 @@ bool create_cuda_backend(int device, Backend& out, const char** error_message) n
     *error_message = "could not create a CUDA stream";
     return false;
   }
+  if (cudaMalloc(&context->step_position, sizeof(int64_t)) != cudaSuccess) {
+    cudaGetLastError();
+    cudaStreamDestroy(context->stream);
+    delete context;
+    *error_message = "out of device memory";
+    return false;
+  }
   out = Backend{};
   out.struct_size = sizeof(Backend);
   out.api_version = kBackendApiVersion;
@@ -185,6 +296,8 @@ bool create_cuda_backend(int device, Backend& out, const char** error_message) n
   out.moe_mxfp4_f32 = cuda::moe_mxfp4_f32;
   out.destroy = cuda::destroy;
   out.synchronize = cuda::synchronize;
+  out.begin_step = cuda::begin_step;
+  out.end_step = cuda::end_step;
   return true;
 }
 

@@ -5,19 +5,43 @@
 
 #include <cuda_runtime.h>
 
+#include <functional>
 #include <mutex>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cuda/call_signature.h"
 
 namespace ossrt::cuda {
+
+// How kernel entries run: at once (outside a step bracket), or inside one,
+// recorded into a graph (the bracket's key has no recording yet) or only
+// noted (a recording exists and will be replayed at the bracket's end).
+enum class StepMode { eager, recording, replaying };
 
 struct Context {
   int device = 0;
   cudaStream_t stream = nullptr;
-  std::mutex mutex;                   // guards the members below
+  std::mutex mutex;                   // guards failure and placed_weights
   cudaError_t failure = cudaSuccess;  // the first failure; sticky
   std::vector<void*> placed_weights;  // freed by destroy
+
+  // --- step bracket (cuda_backend.cu) ---
+  // Held by the bracket's thread from begin_step to end_step, and by every
+  // entry for its call, so another thread's work never lands in a recording.
+  std::recursive_mutex step_mutex;
+  StepMode mode = StepMode::eager;
+  uint64_t step_key = 0, step_signature = 0;
+  int64_t* step_position = nullptr;  // device scalar: the bracket's position
+  // The bracket's launches, kept to run them one by one where no recording
+  // can be used (its signature differs, or recording failed).
+  std::vector<std::function<void()>> step_calls;
+  struct Recording {
+    uint64_t key, signature, last_use;
+    cudaGraphExec_t exec;
+  };
+  std::vector<Recording> recordings;
+  uint64_t use_clock = 0;
 
   // Makes this instance's device current on the calling thread (the runtime
   // keeps one current device per host thread).
@@ -25,11 +49,39 @@ struct Context {
   // Files a failed call (or the last launch's error) and keeps the first.
   void check(cudaError_t status);
   void check_launch() { check(cudaGetLastError()); }
+
+  // Where kernels read the step's position: null outside a bracket (they use
+  // their arguments' first_position), the device scalar inside one.
+  const int64_t* position_source() const { return mode == StepMode::eager ? nullptr : step_position; }
+
+  // Runs one entry's launches (a callable taking no arguments, copied when
+  // kept) according to the mode; `signature` identifies the call.
+  template <class Launch>
+  void run(uint64_t signature, const Launch& launch) {
+    std::lock_guard<std::recursive_mutex> lock(step_mutex);
+    enter();
+    if (mode != StepMode::eager) {
+      step_signature = step_signature * 0x9e3779b97f4a7c15ull + signature;
+      step_calls.emplace_back(launch);
+      if (mode == StepMode::replaying) return;
+    }
+    launch();
+    check_launch();
+  }
 };
+
+// The position a kernel works at: the bracket's, or its argument's.
+__device__ inline size_t position_at(const int64_t* source, size_t argument) {
+  return source != nullptr ? static_cast<size_t>(*source) : argument;
+}
 
 inline Context& context_of(void* self) {
   return *static_cast<Context*>(self);
 }
+
+// Step bracket entries (cuda_backend.cu).
+void begin_step(void* self, uint64_t key, size_t position);
+void end_step(void* self, bool run);
 
 // Kernel entries of the table, one file per component.
 void embedding_bf16_f32(void* self, const bf16_t* table, size_t dim, const int32_t* ids, size_t n, float* out);

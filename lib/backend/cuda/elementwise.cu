@@ -49,11 +49,11 @@ __global__ void rope_kernel(float* x, size_t n, size_t row_stride, size_t heads,
   v[p + half] = x2 * c + x1 * s;
 }
 
-__global__ void kv_store_kernel(KvStoreArgs a) {
+__global__ void kv_store_kernel(KvStoreArgs a, const int64_t* position) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i >= a.n * a.width) return;
   const size_t t = i / a.width, c = i % a.width;
-  const size_t slot = kv_slot(a.first_position + t, a.capacity, a.ring);
+  const size_t slot = kv_slot(position_at(position, a.first_position) + t, a.capacity, a.ring);
   const float k = a.k[t * a.src_stride + c], v = a.v[t * a.src_stride + c];
   const size_t at = slot * a.width + c;
   if (a.kv_type == KvType::f32) {
@@ -70,17 +70,16 @@ __global__ void kv_store_kernel(KvStoreArgs a) {
 void embedding_bf16_f32(void* self, const bf16_t* table, size_t dim, const int32_t* ids, size_t n, float* out) {
   Context& c = context_of(self);
   if (n * dim == 0) return;
-  c.enter();
-  embedding_kernel<<<blocks_for(n * dim, kBlockThreads), kBlockThreads, 0, c.stream>>>(table, dim, ids, n, out);
-  c.check_launch();
+  c.run(CallSignature(uint64_t(Entry::embedding)).add(table, dim, ids, n, out).value(), [=, &c] {
+    embedding_kernel<<<blocks_for(n * dim, kBlockThreads), kBlockThreads, 0, c.stream>>>(table, dim, ids, n, out);
+  });
 }
 
 void rmsnorm_f32_bf16w(void* self, const float* x, const bf16_t* scale, size_t n, size_t dim, float eps, float* y) {
   Context& c = context_of(self);
   if (n == 0) return;
-  c.enter();
-  rmsnorm_kernel<<<static_cast<unsigned>(n), kBlockThreads, 0, c.stream>>>(x, scale, dim, eps, y);
-  c.check_launch();
+  c.run(CallSignature(uint64_t(Entry::rmsnorm)).add(x, scale, n, dim, eps, y).value(),
+        [=, &c] { rmsnorm_kernel<<<static_cast<unsigned>(n), kBlockThreads, 0, c.stream>>>(x, scale, dim, eps, y); });
 }
 
 void rope_f32(void* self, float* x, size_t n, size_t row_stride, size_t heads, size_t head_dim, const float* cos,
@@ -88,18 +87,18 @@ void rope_f32(void* self, float* x, size_t n, size_t row_stride, size_t heads, s
   Context& c = context_of(self);
   const size_t items = n * heads * (head_dim / 2);
   if (items == 0) return;
-  c.enter();
-  rope_kernel<<<blocks_for(items, kBlockThreads), kBlockThreads, 0, c.stream>>>(x, n, row_stride, heads, head_dim, cos,
-                                                                                sin);
-  c.check_launch();
+  c.run(CallSignature(uint64_t(Entry::rope)).add(x, n, row_stride, heads, head_dim, cos, sin).value(), [=, &c] {
+    rope_kernel<<<blocks_for(items, kBlockThreads), kBlockThreads, 0, c.stream>>>(x, n, row_stride, heads, head_dim,
+                                                                                  cos, sin);
+  });
 }
 
 void kv_store_f32(void* self, const KvStoreArgs& args) {
   Context& c = context_of(self);
   if (args.n * args.width == 0) return;
-  c.enter();
-  kv_store_kernel<<<blocks_for(args.n * args.width, kBlockThreads), kBlockThreads, 0, c.stream>>>(args);
-  c.check_launch();
+  c.run(signature_of(args), [=, &c, position = c.position_source()] {
+    kv_store_kernel<<<blocks_for(args.n * args.width, kBlockThreads), kBlockThreads, 0, c.stream>>>(args, position);
+  });
 }
 
 }  // namespace ossrt::cuda

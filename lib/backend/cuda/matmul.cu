@@ -120,11 +120,12 @@ bool aligned16(const void* p) {
 void matmul_f32_bf16w(void* self, const MatmulArgs& a) {
   Context& c = context_of(self);
   if (a.n * a.out == 0) return;
-  c.enter();
-  if (a.n > kGemvMaxRows) {
-    const dim3 grid(blocks_for(a.out, kTile), blocks_for(a.n, kTile));
-    gemm_kernel<<<grid, kBlockThreads, 0, c.stream>>>(a);
-  } else {
+  c.run(signature_of(a), [a, &c] {
+    if (a.n > kGemvMaxRows) {
+      const dim3 grid(blocks_for(a.out, kTile), blocks_for(a.n, kTile));
+      gemm_kernel<<<grid, kBlockThreads, 0, c.stream>>>(a);
+      return;
+    }
     const bool vectorized = a.in % 8 == 0 && aligned16(a.w) && aligned16(a.x) && a.x_stride % 4 == 0;
     const unsigned blocks = blocks_for(a.out, kBlockWarps);
     if (vectorized && a.n == 1)
@@ -133,8 +134,7 @@ void matmul_f32_bf16w(void* self, const MatmulArgs& a) {
       gemv_kernel<kGemvMaxRows, true><<<blocks, kBlockThreads, 0, c.stream>>>(a);
     else
       gemv_kernel<kGemvMaxRows, false><<<blocks, kBlockThreads, 0, c.stream>>>(a);
-  }
-  c.check_launch();
+  });
 }
 
 }  // namespace ossrt::cuda

@@ -215,22 +215,15 @@ void router_topk_f32(void* self, const float* logits, size_t n, size_t experts, 
                      float* weights) {
   Context& c = context_of(self);
   if (n == 0 || k == 0) return;
-  c.enter();
-  router_kernel<<<blocks_for(n, 128), 128, 0, c.stream>>>(logits, n, experts, k, ids, weights);
-  c.check_launch();
+  c.run(CallSignature(uint64_t(Entry::router)).add(logits, n, experts, k, ids, weights).value(),
+        [=, &c] { router_kernel<<<blocks_for(n, 128), 128, 0, c.stream>>>(logits, n, experts, k, ids, weights); });
 }
 
-void moe_mxfp4_f32(void* self, const MoeArgs& a) {
-  Context& c = context_of(self);
+namespace {
+
+// The launches of one MoE call, on the instance's stream.
+void launch_moe(Context& c, const MoeArgs& a) {
   const size_t pairs = a.n * a.k, I = a.intermediate, H = a.hidden;
-  if (pairs == 0) return;
-  // The kernels read a block's 16 code bytes in one load: the tensors come
-  // from prepare_weights or alloc, both 256-byte aligned.
-  if (reinterpret_cast<uintptr_t>(a.w1_blocks) % 16 != 0 || reinterpret_cast<uintptr_t>(a.w2_blocks) % 16 != 0) {
-    c.check(cudaErrorMisalignedAddress);
-    return;
-  }
-  c.enter();
   // Fast numerics' Q15 copies of the inputs and activations: stream-ordered
   // scratch, freed once the kernels that read it have run.
   Q15 x_q15{}, act_q15{};
@@ -258,6 +251,20 @@ void moe_mxfp4_f32(void* self, const MoeArgs& a) {
   mlp2_kernel<<<warp_blocks(a.n * H), kBlockThreads, 0, c.stream>>>(a, act_q15);
   c.check_launch();
   if (q15_memory != nullptr) c.check(cudaFreeAsync(q15_memory, c.stream));
+}
+
+}  // namespace
+
+void moe_mxfp4_f32(void* self, const MoeArgs& a) {
+  Context& c = context_of(self);
+  if (a.n * a.k == 0) return;
+  // The kernels read a block's 16 code bytes in one load: the tensors come
+  // from prepare_weights or alloc, both 256-byte aligned.
+  if (reinterpret_cast<uintptr_t>(a.w1_blocks) % 16 != 0 || reinterpret_cast<uintptr_t>(a.w2_blocks) % 16 != 0) {
+    c.check(cudaErrorMisalignedAddress);
+    return;
+  }
+  c.run(signature_of(a), [a, &c] { launch_moe(c, a); });
 }
 
 }  // namespace ossrt::cuda
