@@ -13,14 +13,15 @@ set -u
 cd "$(dirname "$0")/.."
 root=$PWD
 out=/tmp/ossrt-device-check
-prebuilt="" layers=24 prompt=2048
+prebuilt="" layers=24 prompt=2048 ncu=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --prebuilt) prebuilt=$2; shift 2 ;;
     --layers) layers=$2; shift 2 ;;
     --prompt-tokens) prompt=$2; shift 2 ;;
     --logs) out=$2; shift 2 ;;
-    *) echo "usage: tools/device-check.sh [--prebuilt DIR] [--logs DIR] [--layers N] [--prompt-tokens N]" >&2; exit 2 ;;
+    --ncu) ncu=1; shift ;;
+    *) echo "usage: tools/device-check.sh [--prebuilt DIR] [--logs DIR] [--layers N] [--prompt-tokens N] [--ncu]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$out"
@@ -94,6 +95,17 @@ done
 # Where decode's time goes, per kernel (each kernel synchronized: slower than a real step).
 run profile-fast "$bin/ossrt" bench --synthetic gpt-oss-20b --layers "$layers" --backend cuda --numerics fast \
   --prompt-tokens 512 --decode-tokens 32 --depth 0 --cache /tmp/ossrt-synthetic --profile
+
+# --ncu: each kernel's GPU time in a short generation (prefill of 3 tokens,
+# then recorded decode steps), without launch gaps or host time.
+if [ "$ncu" = 1 ] && command -v ncu >/dev/null; then
+  model=$(ls -d /tmp/ossrt-synthetic/*/ | head -1)
+  for numerics in exact fast; do
+    run "ncu-$numerics" ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+      --launch-count 1200 "$bin/ossrt" generate --model "$model" --backend cuda --numerics "$numerics" \
+      --tokens 1,2,3 --max-tokens 4
+  done
+fi
 
 summary="device-check:"
 for name in unit memcheck-kernels memcheck-golden golden-cuda-exact golden-cuda-fast golden-cuda-hf golden-cpu-exact golden-cpu-fast bench-exact bench-fast; do

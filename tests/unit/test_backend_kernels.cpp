@@ -736,12 +736,14 @@ TEST_CASE("recorded decode steps on a device backend equal cpu-reference: interl
       cpu_sessions.push_back(std::move(c.value()));
     }
     std::mt19937 rng(5);
-    std::uniform_int_distribution<TokenId> token(0, 200000);
+    std::uniform_int_distribution<TokenId> token(
+        0, static_cast<TokenId>(device_model.value()->info().config.vocab_size - 1));
     float worst = 0;
     for (int step = 0; step < 300; ++step) {
       const size_t s = static_cast<size_t>(step % 2);
       const TokenId next = token(rng);
-      REQUIRE(device_sessions[s]->append(std::span<const TokenId>(&next, 1)).ok());
+      const Status appended = device_sessions[s]->append(std::span<const TokenId>(&next, 1));
+      REQUIRE_MESSAGE(appended.ok(), appended.to_string());
       REQUIRE(cpu_sessions[s]->append(std::span<const TokenId>(&next, 1)).ok());
       const auto a = device_sessions[s]->logits(), b = cpu_sessions[s]->logits();
       REQUIRE(a.size() == b.size());

@@ -267,6 +267,16 @@ bool create_cuda_backend(int device, Backend& out, const char** error_message) n
     *error_message = "could not create a CUDA stream";
     return false;
   }
+  // Stream-ordered scratch (the experts' Q15 inputs) is freed and allocated
+  // again every call: the pool keeps its memory instead of returning it to
+  // the device at each synchronization (which made a decode MoE call cost
+  // ~0.2 ms on an H200).
+  cudaMemPool_t pool = nullptr;
+  if (cudaDeviceGetDefaultMemPool(&pool, device) == cudaSuccess) {
+    uint64_t keep = UINT64_MAX;
+    cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+  }
+  cudaGetLastError();
   if (cudaMalloc(&context->step_position, sizeof(int64_t)) != cudaSuccess) {
     cudaGetLastError();
     cudaStreamDestroy(context->stream);

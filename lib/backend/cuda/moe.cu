@@ -17,28 +17,55 @@ using cuda_math::bf16_to_float;
 
 constexpr size_t kBlockElements = 32, kBlockBytes = 16;
 
-// Per token: the k best logits by repeated selection, then their softmax.
+// Per token, one warp: k rounds of a warp-wide arg-max over the experts not
+// yet taken (each lane holds every 32nd expert's logit and a taken mask in
+// registers), then the softmax over the k values.
+constexpr size_t kMaxExpertsPerLane = 8;  // 256 experts; gpt-oss has 32 or 128
+
 __global__ void router_kernel(const float* logits, size_t n, size_t experts, size_t k, int32_t* ids, float* weights) {
-  const size_t t = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  const size_t t = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) / kWarp;
+  const unsigned lane = threadIdx.x % kWarp;
   if (t >= n) return;
   const float* g = logits + t * experts;
-  int32_t* chosen = ids + t * k;
-  float* w = weights + t * k;
+  float mine[kMaxExpertsPerLane];
+  unsigned taken = 0;
+#pragma unroll
+  for (size_t j = 0; j < kMaxExpertsPerLane; ++j) mine[j] = lane + j * kWarp < experts ? g[lane + j * kWarp] : 0.0f;
+  float top = 0, sum = 0;
   for (size_t s = 0; s < k; ++s) {
-    int best = -1;
-    for (size_t e = 0; e < experts; ++e) {
-      bool taken = false;
-      for (size_t p = 0; p < s; ++p) taken |= chosen[p] == static_cast<int32_t>(e);
-      if (!taken && cuda_math::router_prefers(g[e], static_cast<int>(e), best < 0 ? 0.0f : g[best], best))
-        best = static_cast<int>(e);
+    // This lane's best untaken expert, then the warp's (lower id on ties).
+    float best = 0;
+    int best_id = -1;
+#pragma unroll
+    for (size_t j = 0; j < kMaxExpertsPerLane; ++j) {
+      const int id = static_cast<int>(lane + j * kWarp);
+      if (static_cast<size_t>(id) < experts && (taken & (1u << j)) == 0 &&
+          cuda_math::router_prefers(mine[j], id, best, best_id)) {
+        best = mine[j];
+        best_id = id;
+      }
     }
-    chosen[s] = best;
-    w[s] = g[best];
+    for (unsigned offset = kWarp / 2; offset > 0; offset /= 2) {
+      const float other = __shfl_xor_sync(0xffffffffu, best, offset);
+      const int other_id = __shfl_xor_sync(0xffffffffu, best_id, offset);
+      if (other_id >= 0 && cuda_math::router_prefers(other, other_id, best, best_id)) {
+        best = other;
+        best_id = other_id;
+      }
+    }
+    if (best_id >= 0 && static_cast<unsigned>(best_id) % kWarp == lane) taken |= 1u << (best_id / kWarp);
+    if (s == 0) top = best;
+    // Softmax over the k values, relative to the largest (the first).
+    const float e = expf(best - top);
+    sum += e;
+    if (lane == 0) {
+      ids[t * k + s] = best_id;
+      weights[t * k + s] = e;
+    }
   }
-  const float top = w[0];
-  float sum = 0;
-  for (size_t s = 0; s < k; ++s) sum += (w[s] = expf(w[s] - top));
-  for (size_t s = 0; s < k; ++s) w[s] /= sum;
+  __syncwarp();
+  if (lane == 0)
+    for (size_t s = 0; s < k; ++s) weights[t * k + s] /= sum;
 }
 
 // Q15 vectors: codes and one scale per 32 elements.
