@@ -274,7 +274,9 @@ void check_matmul(const Backend& be, const std::string& label, std::mt19937& rng
                             {true, false, true, 4, 3, 0},
                             {false, true, true, 4, 0, 1}};
   for (size_t in : {8, 24, 100, 2880}) {
-    for (size_t out : {1, 5, 64, 77, 201}) {
+    // 1100 outputs: more than a device gives a block each (a warp each instead).
+    for (size_t out : {1, 5, 64, 77, 201, 1100}) {
+      if (out > 1000 && in > 100) continue;  // the reference's time
       const auto w = random_bf16(out * in, rng);
       const auto bias = random_bf16(out, rng);
       const bf16_t* w_placed = place_weights(be, w);

@@ -18,19 +18,19 @@ __global__ void embedding_kernel(const bf16_t* table, size_t dim, const int32_t*
 }
 
 // The sum of squares in double, as the reference takes it, so that the
-// inverse RMS agrees to the last bit or two.
+// inverse RMS agrees to the last bit or two; warp shuffles, then one step
+// across the block's warps.
 __global__ void rmsnorm_kernel(const float* x, const bf16_t* scale, size_t dim, float eps, float* y) {
-  __shared__ double partial[kBlockThreads];
+  __shared__ double warp_sums[kBlockWarps];
   const float* row = x + blockIdx.x * dim;
   double sum = 0;
   for (size_t i = threadIdx.x; i < dim; i += blockDim.x) sum += static_cast<double>(row[i]) * row[i];
-  partial[threadIdx.x] = sum;
+  for (unsigned offset = kWarp / 2; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+  if (threadIdx.x % kWarp == 0) warp_sums[threadIdx.x / kWarp] = sum;
   __syncthreads();
-  for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
-    __syncthreads();
-  }
-  const float inv_rms = static_cast<float>(1.0 / sqrt(partial[0] / static_cast<double>(dim) + eps));
+  double total = 0;
+  for (unsigned w = 0; w < kBlockWarps; ++w) total += warp_sums[w];
+  const float inv_rms = static_cast<float>(1.0 / sqrt(total / static_cast<double>(dim) + eps));
   for (size_t i = threadIdx.x; i < dim; i += blockDim.x)
     y[blockIdx.x * dim + i] = row[i] * inv_rms * bf16_to_float(scale[i]);
 }

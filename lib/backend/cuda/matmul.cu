@@ -20,19 +20,25 @@ __device__ inline void store_output(const MatmulArgs& a, size_t t, size_t o, flo
   y = a.accumulate ? y + sum : sum;
 }
 
-// One warp per output row o, for Rows (<= kGemvMaxRows) rows of x at a time.
-// Vectorized: lane-strided runs of 8 weights (16 bytes) and 8 inputs.
-template <size_t Rows, bool Vectorized>
+// Split warps per output row o (1, or a whole block where there are few
+// outputs, so that short matrices still spread over the GPU), for Rows
+// (<= kGemvMaxRows) rows of x at a time. Vectorized: runs of 8 weights (16
+// bytes) and 8 inputs strided over the row's threads.
+template <size_t Rows, bool Vectorized, unsigned Split>
 __global__ void gemv_kernel(MatmulArgs a) {
-  const size_t o = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) / kWarp;
-  const unsigned lane = threadIdx.x % kWarp;
-  if (o >= a.out) return;
+  static_assert(Split == 1 || Split == kBlockWarps, "a row is one warp or one block");
+  __shared__ float partial[Split][Rows];
+  const size_t warp = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) / kWarp;
+  const size_t o = warp / Split;
+  const unsigned lane = threadIdx.x % kWarp, part = static_cast<unsigned>(warp % Split);
+  if (o >= a.out) return;  // the whole block where Split > 1
+  const size_t thread = part * kWarp + lane, threads = Split * kWarp;
   const bf16_t* w = a.w + o * a.in;
   for (size_t first = 0; first < a.n; first += Rows) {
     const size_t rows = a.n - first < Rows ? a.n - first : Rows;
     float sum[Rows] = {};
     if constexpr (Vectorized) {
-      for (size_t i = lane * 8; i < a.in; i += kWarp * 8) {
+      for (size_t i = thread * 8; i < a.in; i += threads * 8) {
         const uint4 packed = __ldg(reinterpret_cast<const uint4*>(w + i));
         const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
         float wf[8];
@@ -51,7 +57,7 @@ __global__ void gemv_kernel(MatmulArgs a) {
         }
       }
     } else {
-      for (size_t i = lane; i < a.in; i += kWarp) {
+      for (size_t i = thread; i < a.in; i += threads) {
         const float wi = bf16_to_float(w[i]);
 #pragma unroll
         for (size_t r = 0; r < Rows; ++r)
@@ -62,10 +68,34 @@ __global__ void gemv_kernel(MatmulArgs a) {
     for (size_t r = 0; r < Rows; ++r) {
       if (r < rows) {
         const float total = warp_sum(sum[r]);
-        if (lane == 0) store_output(a, first + r, o, total);
+        if constexpr (Split == 1) {
+          if (lane == 0) store_output(a, first + r, o, total);
+        } else if (lane == 0) {
+          partial[part][r] = total;
+        }
       }
     }
+    if constexpr (Split > 1) {
+      __syncthreads();
+      if (threadIdx.x < rows) {
+        float total = 0;
+        for (unsigned p = 0; p < Split; ++p) total += partial[p][threadIdx.x];
+        store_output(a, first + threadIdx.x, o, total);
+      }
+      __syncthreads();
+    }
   }
+}
+
+template <size_t Rows, bool Vectorized>
+void launch_gemv(Context& c, const MatmulArgs& a) {
+  // Fewer outputs than a few waves of warps (the router's 32 x 2880): a block
+  // per output instead of a warp (9.3 -> 3 us on an H200 expected).
+  constexpr size_t kFewOutputs = 1024;
+  if (a.out <= kFewOutputs)
+    gemv_kernel<Rows, Vectorized, kBlockWarps><<<static_cast<unsigned>(a.out), kBlockThreads, 0, c.stream>>>(a);
+  else
+    gemv_kernel<Rows, Vectorized, 1><<<blocks_for(a.out, kBlockWarps), kBlockThreads, 0, c.stream>>>(a);
 }
 
 // Tiles of 64 rows x 64 outputs, 16 inputs deep; each thread 4 x 4 outputs.
@@ -127,13 +157,12 @@ void matmul_f32_bf16w(void* self, const MatmulArgs& a) {
       return;
     }
     const bool vectorized = a.in % 8 == 0 && aligned16(a.w) && aligned16(a.x) && a.x_stride % 4 == 0;
-    const unsigned blocks = blocks_for(a.out, kBlockWarps);
     if (vectorized && a.n == 1)
-      gemv_kernel<1, true><<<blocks, kBlockThreads, 0, c.stream>>>(a);
+      launch_gemv<1, true>(c, a);
     else if (vectorized)
-      gemv_kernel<kGemvMaxRows, true><<<blocks, kBlockThreads, 0, c.stream>>>(a);
+      launch_gemv<kGemvMaxRows, true>(c, a);
     else
-      gemv_kernel<kGemvMaxRows, false><<<blocks, kBlockThreads, 0, c.stream>>>(a);
+      launch_gemv<kGemvMaxRows, false>(c, a);
   });
 }
 

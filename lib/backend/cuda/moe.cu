@@ -117,77 +117,118 @@ __device__ void fill_fp4_tables(Fp4Tables& tables) {
 // input per step; 4 lanes share one 32-element block and its scale.
 constexpr size_t kChunkElements = 8, kChunksPerBlock = kBlockElements / kChunkElements;
 
-// An MXFP4 row dotted with fp32 x; the warp's sum.
-__device__ float mxfp4_dot(const uint8_t* blocks, const uint8_t* scales, size_t blocks_per_row, const float* x,
-                           const Fp4Tables& tables, unsigned lane) {
+// Rows consecutive MXFP4 rows (blocks_per_row blocks each) dotted with fp32
+// x; every lane gets each row's sum. A warp streams the rows side by side so
+// that more loads are in flight and each input chunk is read once for all.
+template <size_t Rows>
+__device__ void mxfp4_rows_dot(const uint8_t* blocks, const uint8_t* scales, size_t blocks_per_row, const float* x,
+                               const Fp4Tables& tables, unsigned lane, float (&out)[Rows]) {
   const auto* words = reinterpret_cast<const uint32_t*>(blocks);
   const size_t chunks = blocks_per_row * kChunksPerBlock;
-  float sum = 0;
-#pragma unroll 4
+  float sum[Rows] = {};
+#pragma unroll 2
   for (size_t c = lane; c < chunks; c += kWarp) {
-    const uint32_t w = __ldg(words + c);
+    uint32_t w[Rows];
+    uint8_t scale[Rows];
+#pragma unroll
+    for (size_t r = 0; r < Rows; ++r) {
+      w[r] = __ldg(words + r * chunks + c);
+      scale[r] = __ldg(scales + r * blocks_per_row + c / kChunksPerBlock);
+    }
     const float4 lo = *reinterpret_cast<const float4*>(x + c * kChunkElements);
     const float4 hi = *reinterpret_cast<const float4*>(x + c * kChunkElements + 4);
     const float* v = tables.value;
-    const float part = v[w & 15u] * lo.x + v[(w >> 4) & 15u] * lo.y + v[(w >> 8) & 15u] * lo.z +
-                       v[(w >> 12) & 15u] * lo.w + v[(w >> 16) & 15u] * hi.x + v[(w >> 20) & 15u] * hi.y +
-                       v[(w >> 24) & 15u] * hi.z + v[w >> 28] * hi.w;
-    sum += part * cuda_math::e8m0_scale(__ldg(scales + c / kChunksPerBlock));
+#pragma unroll
+    for (size_t r = 0; r < Rows; ++r) {
+      const uint32_t b = w[r];
+      const float part = v[b & 15u] * lo.x + v[(b >> 4) & 15u] * lo.y + v[(b >> 8) & 15u] * lo.z +
+                         v[(b >> 12) & 15u] * lo.w + v[(b >> 16) & 15u] * hi.x + v[(b >> 20) & 15u] * hi.y +
+                         v[(b >> 24) & 15u] * hi.z + v[b >> 28] * hi.w;
+      sum[r] += part * cuda_math::e8m0_scale(scale[r]);
+    }
   }
-  return warp_sum(sum);
+#pragma unroll
+  for (size_t r = 0; r < Rows; ++r) out[r] = warp_sum(sum[r]);
 }
 
-// The same row against a Q15 vector: each block's products summed exactly as
-// int32 (the 4 lanes of a block combine theirs), then scaled once per block.
-__device__ float mxfp4_dot_q15(const uint8_t* blocks, const uint8_t* scales, size_t blocks_per_row,
-                               const int16_t* codes, const float* vector_scales, const Fp4Tables& tables,
-                               unsigned lane) {
+// The same rows against a Q15 vector: each block's products summed exactly
+// as int32 (the 4 lanes of a block combine theirs), then scaled once.
+template <size_t Rows>
+__device__ void mxfp4_rows_dot_q15(const uint8_t* blocks, const uint8_t* scales, size_t blocks_per_row,
+                                   const int16_t* codes, const float* vector_scales, const Fp4Tables& tables,
+                                   unsigned lane, float (&out)[Rows]) {
   const auto* words = reinterpret_cast<const uint32_t*>(blocks);
   const size_t chunks = blocks_per_row * kChunksPerBlock;
-  float sum = 0;
+  float sum[Rows] = {};
   // Whole warps per step (no lane leaves early): the shuffles need all 32.
-#pragma unroll 2
   for (size_t first = 0; first < chunks; first += kWarp) {
     const size_t c = first + lane;
-    int32_t products = 0;
-    if (c < chunks) {
-      const uint32_t w = __ldg(words + c);
+    const bool active = c < chunks;
+    int32_t products[Rows] = {};
+    if (active) {
+      uint32_t w[Rows];
+#pragma unroll
+      for (size_t r = 0; r < Rows; ++r) w[r] = __ldg(words + r * chunks + c);
       const uint4 q = *reinterpret_cast<const uint4*>(codes + c * kChunkElements);
-      const uint32_t pairs[4] = {q.x, q.y, q.z, q.w};
+      const uint32_t packed[4] = {q.x, q.y, q.z, q.w};
       const int* twice = tables.twice;
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        const int low = static_cast<int16_t>(pairs[i] & 0xffffu), high = static_cast<int32_t>(pairs[i]) >> 16;
-        products += twice[(w >> (8 * i)) & 15u] * low + twice[(w >> (8 * i + 4)) & 15u] * high;
+        const int low = static_cast<int16_t>(packed[i] & 0xffffu), high = static_cast<int32_t>(packed[i]) >> 16;
+#pragma unroll
+        for (size_t r = 0; r < Rows; ++r)
+          products[r] += twice[(w[r] >> (8 * i)) & 15u] * low + twice[(w[r] >> (8 * i + 4)) & 15u] * high;
       }
     }
-    products += __shfl_xor_sync(0xffffffffu, products, 1);
-    products += __shfl_xor_sync(0xffffffffu, products, 2);
-    if (c < chunks && lane % kChunksPerBlock == 0) {
-      const size_t b = c / kChunksPerBlock;
-      sum += cuda_math::q15_block_result(products, vector_scales[b], __ldg(scales + b));
+#pragma unroll
+    for (size_t r = 0; r < Rows; ++r) {
+      products[r] += __shfl_xor_sync(0xffffffffu, products[r], 1);
+      products[r] += __shfl_xor_sync(0xffffffffu, products[r], 2);
+      if (active && lane % kChunksPerBlock == 0) {
+        const size_t b = c / kChunksPerBlock;
+        sum[r] += cuda_math::q15_block_result(products[r], vector_scales[b], __ldg(scales + r * blocks_per_row + b));
+      }
     }
   }
-  return warp_sum(sum);
+#pragma unroll
+  for (size_t r = 0; r < Rows; ++r) out[r] = warp_sum(sum[r]);
 }
 
-// Stage 1: h[pair, r] = W1[e] row r . x[t] + b1[e, r], one warp per row.
+// Rows of one expert's matrix handled by one warp (the matrices' row counts,
+// 2I and H, are multiples of 32).
+constexpr size_t kRowsPerWarp = 4;
+
+// Rows r..r+3 of expert e's matrix (`rows` x `inputs`) dotted with one input
+// vector (fp32, or Q15 under fast numerics).
+__device__ void expert_rows_dot(const MoeArgs& a, bool mlp1, size_t e, size_t r, const float* x, const int16_t* codes,
+                                const float* vector_scales, const Fp4Tables& tables, unsigned lane,
+                                float (&out)[kRowsPerWarp]) {
+  const size_t rows = mlp1 ? 2 * a.intermediate : a.hidden, inputs = mlp1 ? a.hidden : a.intermediate;
+  const size_t blocks_per_row = inputs / kBlockElements, row = e * rows + r;
+  const uint8_t* blocks = (mlp1 ? a.w1_blocks : a.w2_blocks) + row * blocks_per_row * kBlockBytes;
+  const uint8_t* scales = (mlp1 ? a.w1_scales : a.w2_scales) + row * blocks_per_row;
+  if (a.q15_inputs)
+    mxfp4_rows_dot_q15<kRowsPerWarp>(blocks, scales, blocks_per_row, codes, vector_scales, tables, lane, out);
+  else
+    mxfp4_rows_dot<kRowsPerWarp>(blocks, scales, blocks_per_row, x, tables, lane, out);
+}
+
+// Stage 1: h[pair, r] = W1[e] row r . x[t] + b1[e, r], one warp per 4 rows.
 __global__ void mlp1_kernel(MoeArgs a, Q15 x_q15) {
   __shared__ Fp4Tables tables;
   fill_fp4_tables(tables);
-  const size_t rows = 2 * a.intermediate;
+  const size_t rows = 2 * a.intermediate, groups = rows / kRowsPerWarp;
   const size_t warp = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) / kWarp;
-  if (warp >= a.n * a.k * rows) return;
-  const size_t pair = warp / rows, r = warp % rows, t = pair / a.k;
+  if (warp >= a.n * a.k * groups) return;
+  const size_t pair = warp / groups, r = (warp % groups) * kRowsPerWarp, t = pair / a.k;
   const size_t e = static_cast<size_t>(a.expert_ids[pair]);
-  const size_t blocks_per_row = a.hidden / kBlockElements, row = e * rows + r;
-  const uint8_t* blocks = a.w1_blocks + row * blocks_per_row * kBlockBytes;
-  const uint8_t* scales = a.w1_scales + row * blocks_per_row;
   const unsigned lane = threadIdx.x % kWarp;
-  const float dot = a.q15_inputs ? mxfp4_dot_q15(blocks, scales, blocks_per_row, x_q15.codes + t * a.hidden,
-                                                 x_q15.scales + t * blocks_per_row, tables, lane)
-                                 : mxfp4_dot(blocks, scales, blocks_per_row, a.x + t * a.hidden, tables, lane);
-  if (lane == 0) a.scratch[pair * 3 * a.intermediate + r] = dot + bf16_to_float(a.b1[row]);
+  const size_t blocks_per_row = a.hidden / kBlockElements;
+  float dot[kRowsPerWarp];
+  expert_rows_dot(a, true, e, r, a.x + t * a.hidden, x_q15.codes + t * a.hidden, x_q15.scales + t * blocks_per_row,
+                  tables, lane, dot);
+  if (lane < kRowsPerWarp)
+    a.scratch[pair * 3 * a.intermediate + r + lane] = dot[lane] + bf16_to_float(a.b1[e * rows + r + lane]);
 }
 
 // SwiGLU of each (glu, linear) pair into scratch[pair, 2I..3I), one warp per
@@ -206,30 +247,35 @@ __global__ void activation_kernel(MoeArgs a, Q15 act_q15) {
   if (a.q15_inputs) quantize_block(act, warp, act_q15, lane);
 }
 
-// Stage 2: y[t, r] += sum over slots of weight * (W2[e] row r . act + b2[e, r]).
-__global__ void mlp2_kernel(MoeArgs a, Q15 act_q15) {
+// Stage 2 per pair: out[pair, r] = W2[e] row r . act[pair], one warp per 4
+// rows (the slots of a token in parallel; they are summed in order below).
+__global__ void mlp2_kernel(MoeArgs a, Q15 act_q15, float* pair_out) {
   __shared__ Fp4Tables tables;
   fill_fp4_tables(tables);
-  const size_t I = a.intermediate, H = a.hidden;
+  const size_t I = a.intermediate, H = a.hidden, groups = H / kRowsPerWarp;
   const size_t warp = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) / kWarp;
-  if (warp >= a.n * H) return;
-  const size_t t = warp / H, r = warp % H;
-  const size_t blocks_per_row = I / kBlockElements;
+  if (warp >= a.n * a.k * groups) return;
+  const size_t pair = warp / groups, r = (warp % groups) * kRowsPerWarp;
+  const size_t e = static_cast<size_t>(a.expert_ids[pair]);
   const unsigned lane = threadIdx.x % kWarp;
+  float dot[kRowsPerWarp];
+  expert_rows_dot(a, false, e, r, a.scratch + pair * 3 * I + 2 * I, act_q15.codes + pair * I,
+                  act_q15.scales + pair * (I / kBlockElements), tables, lane, dot);
+  if (lane < kRowsPerWarp) pair_out[pair * H + r + lane] = dot[lane];
+}
+
+// y[t, r] += sum over the slots, in order, of weight * (out[pair, r] + b2[e, r]).
+__global__ void combine_slots_kernel(MoeArgs a, const float* pair_out) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= a.n * a.hidden) return;
+  const size_t t = i / a.hidden, r = i % a.hidden;
   float total = 0;
   for (size_t s = 0; s < a.k; ++s) {
     const size_t pair = t * a.k + s;
     const size_t e = static_cast<size_t>(a.expert_ids[pair]);
-    const size_t row = e * H + r;
-    const uint8_t* blocks = a.w2_blocks + row * blocks_per_row * kBlockBytes;
-    const uint8_t* scales = a.w2_scales + row * blocks_per_row;
-    const float dot = a.q15_inputs
-                          ? mxfp4_dot_q15(blocks, scales, blocks_per_row, act_q15.codes + pair * I,
-                                          act_q15.scales + pair * blocks_per_row, tables, lane)
-                          : mxfp4_dot(blocks, scales, blocks_per_row, a.scratch + pair * 3 * I + 2 * I, tables, lane);
-    total += a.expert_weights[pair] * (dot + bf16_to_float(a.b2[row]));
+    total += a.expert_weights[pair] * (pair_out[pair * a.hidden + r] + bf16_to_float(a.b2[e * a.hidden + r]));
   }
-  if (lane == 0) a.y[t * H + r] += total;
+  a.y[i] += total;
 }
 
 unsigned warp_blocks(size_t warps) {
@@ -242,8 +288,9 @@ void router_topk_f32(void* self, const float* logits, size_t n, size_t experts, 
                      float* weights) {
   Context& c = context_of(self);
   if (n == 0 || k == 0) return;
-  c.run(CallSignature(uint64_t(Entry::router)).add(logits, n, experts, k, ids, weights).value(),
-        [=, &c] { router_kernel<<<blocks_for(n, 128), 128, 0, c.stream>>>(logits, n, experts, k, ids, weights); });
+  c.run(CallSignature(uint64_t(Entry::router)).add(logits, n, experts, k, ids, weights).value(), [=, &c] {
+    router_kernel<<<blocks_for(n, kBlockWarps), kBlockThreads, 0, c.stream>>>(logits, n, experts, k, ids, weights);
+  });
 }
 
 namespace {
@@ -251,33 +298,34 @@ namespace {
 // The launches of one MoE call, on the instance's stream.
 void launch_moe(Context& c, const MoeArgs& a) {
   const size_t pairs = a.n * a.k, I = a.intermediate, H = a.hidden;
-  // Fast numerics' Q15 copies of the inputs and activations: stream-ordered
-  // scratch, freed once the kernels that read it have run.
-  Q15 x_q15{}, act_q15{};
-  void* q15_memory = nullptr;
+  // Stream-ordered scratch, freed once the kernels that read it have ran:
+  // each pair's stage-2 outputs, and under fast numerics the Q15 copies of
+  // the inputs and activations (codes first: read 16 bytes at a time).
+  const size_t x_codes = a.q15_inputs ? a.n * H : 0, act_codes = a.q15_inputs ? pairs * I : 0;
+  const size_t bytes = pairs * H * sizeof(float) + (x_codes + act_codes) * sizeof(int16_t) +
+                       (x_codes + act_codes) / kBlockElements * sizeof(float);
+  void* memory = nullptr;
+  if (cudaError_t status = cudaMallocAsync(&memory, bytes, c.stream); status != cudaSuccess) {
+    c.check(status);
+    return;
+  }
+  auto* pair_out = static_cast<float*>(memory);
+  auto* codes = reinterpret_cast<int16_t*>(pair_out + pairs * H);
+  auto* scales = reinterpret_cast<float*>(codes + x_codes + act_codes);
+  const Q15 x_q15{codes, scales}, act_q15{codes + x_codes, scales + x_codes / kBlockElements};
   if (a.q15_inputs) {
-    const size_t x_codes = a.n * H, act_codes = pairs * I;
-    const size_t bytes =
-        (x_codes + act_codes) * sizeof(int16_t) + (x_codes + act_codes) / kBlockElements * sizeof(float);
-    if (cudaError_t status = cudaMallocAsync(&q15_memory, bytes, c.stream); status != cudaSuccess) {
-      c.check(status);
-      return;
-    }
-    // Codes first: their rows are read 16 bytes at a time.
-    auto* codes = static_cast<int16_t*>(q15_memory);
-    auto* scales = reinterpret_cast<float*>(codes + x_codes + act_codes);
-    x_q15 = {codes, scales};
-    act_q15 = {codes + x_codes, scales + x_codes / kBlockElements};
     quantize_rows_kernel<<<warp_blocks(x_codes / kBlockElements), kBlockThreads, 0, c.stream>>>(a.x, a.n, H, H, x_q15);
     c.check_launch();
   }
-  mlp1_kernel<<<warp_blocks(pairs * 2 * I), kBlockThreads, 0, c.stream>>>(a, x_q15);
+  mlp1_kernel<<<warp_blocks(pairs * 2 * I / kRowsPerWarp), kBlockThreads, 0, c.stream>>>(a, x_q15);
   c.check_launch();
   activation_kernel<<<warp_blocks(pairs * I / kBlockElements), kBlockThreads, 0, c.stream>>>(a, act_q15);
   c.check_launch();
-  mlp2_kernel<<<warp_blocks(a.n * H), kBlockThreads, 0, c.stream>>>(a, act_q15);
+  mlp2_kernel<<<warp_blocks(pairs * H / kRowsPerWarp), kBlockThreads, 0, c.stream>>>(a, act_q15, pair_out);
   c.check_launch();
-  if (q15_memory != nullptr) c.check(cudaFreeAsync(q15_memory, c.stream));
+  combine_slots_kernel<<<blocks_for(a.n * H, kBlockThreads), kBlockThreads, 0, c.stream>>>(a, pair_out);
+  c.check_launch();
+  c.check(cudaFreeAsync(memory, c.stream));
 }
 
 }  // namespace
