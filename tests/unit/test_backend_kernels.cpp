@@ -20,6 +20,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_features.h"
 #include "ossrt/ossrt.hpp"
+#include "random_inputs.hpp"
 #include "util/numeric.h"
 
 using namespace ossrt;
@@ -32,25 +33,9 @@ size_t pick(std::mt19937& rng, size_t low, size_t high) {
   return std::uniform_int_distribution<size_t>(low, high)(rng);
 }
 
-std::vector<float> random_floats(size_t n, std::mt19937& rng, float spread = 1.0f) {
-  std::uniform_real_distribution<float> dist(-spread, spread);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-std::vector<bf16_t> random_bf16(size_t n, std::mt19937& rng, float spread = 1.0f) {
-  std::vector<bf16_t> v(n);
-  for (bf16_t& x : v) x = f32_to_bf16(std::uniform_real_distribution<float>(-spread, spread)(rng));
-  return v;
-}
-
-std::vector<uint8_t> random_bytes(size_t n, std::mt19937& rng, int low, int high) {
-  std::uniform_int_distribution<int> dist(low, high);
-  std::vector<uint8_t> v(n);
-  for (uint8_t& b : v) b = static_cast<uint8_t>(dist(rng));
-  return v;
-}
+using ossrt::test::random_bf16;
+using ossrt::test::random_bytes;
+using ossrt::test::random_floats;
 
 // --- comparisons: whole buffers, padding included, so that a write outside
 // an op's rows shows too ---

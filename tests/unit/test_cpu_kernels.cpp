@@ -12,6 +12,7 @@
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
 #include "backend/kernel_profiler.h"
+#include "random_inputs.hpp"
 #include "util/numeric.h"
 #include "util/q15.h"
 #include "util/thread_scope.h"
@@ -67,25 +68,9 @@ std::vector<FastVariant> fast_variants() {
   return variants;
 }
 
-std::vector<float> random_floats(size_t n, std::mt19937& rng, float spread = 1.0f) {
-  std::uniform_real_distribution<float> dist(-spread, spread);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-std::vector<bf16_t> random_bf16(size_t n, std::mt19937& rng, float spread = 1.0f) {
-  std::vector<bf16_t> v(n);
-  for (bf16_t& x : v) x = f32_to_bf16(std::uniform_real_distribution<float>(-spread, spread)(rng));
-  return v;
-}
-
-std::vector<uint8_t> random_bytes(size_t n, std::mt19937& rng, int low, int high) {
-  std::uniform_int_distribution<int> dist(low, high);
-  std::vector<uint8_t> v(n);
-  for (uint8_t& b : v) b = static_cast<uint8_t>(dist(rng));
-  return v;
-}
+using ossrt::test::random_bf16;
+using ossrt::test::random_bytes;
+using ossrt::test::random_floats;
 
 // Fails at the first output farther from the reference than
 // tolerance(reference value, largest |reference value|).

@@ -16,24 +16,22 @@
 
 namespace ossrt::cuda_math {
 
+// The bits of a value as another type of the same size (memcpy compiles to
+// a register move on both sides).
+template <class To, class From>
+OSSRT_HD To bits_as(From from) {
+  static_assert(sizeof(To) == sizeof(From), "same size");
+  To to;
+  memcpy(&to, &from, sizeof to);
+  return to;
+}
+
 OSSRT_HD float float_from_bits(uint32_t u) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(u);
-#else
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-#endif
+  return bits_as<float>(u);
 }
 
 OSSRT_HD uint32_t bits_from_float(float f) {
-#if defined(__CUDA_ARCH__)
-  return __float_as_uint(f);
-#else
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-#endif
+  return bits_as<uint32_t>(f);
 }
 
 OSSRT_HD bool is_finite(float x) {
