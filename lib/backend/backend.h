@@ -60,6 +60,17 @@ inline size_t kv_element_bytes(KvType type) {
   return type == KvType::bf16 ? sizeof(bf16_t) : sizeof(float);
 }
 
+// One row of a batched step (rows of several sessions in one forward pass):
+// the row's own position and KV cache. An array of these lives in backend
+// memory (a device reads it per step).
+struct KvRow {
+  size_t position;
+  void* k_cache;  // [capacity, width] elements of the args' kv_type
+  void* v_cache;
+  size_t capacity;
+  bool ring;
+};
+
 // Copies the new tokens' keys and values into the cache at kv_slot(position),
 // converted to the cache's element type.
 struct KvStoreArgs {
@@ -72,6 +83,9 @@ struct KvStoreArgs {
   size_t capacity;
   bool ring;
   KvType kv_type;
+  // v4, batched steps: null, or one KvRow per row (row t at rows[t].position
+  // in rows[t]'s cache; first_position and the cache fields above unused).
+  const KvRow* rows;
 };
 
 // Causal GQA attention with per-head sinks for n queries at positions
@@ -92,6 +106,10 @@ struct AttentionArgs {
   float scale;          // applied to q.k, not to the sink
   float* out;           // [n, q_heads * head_dim], rows out_stride apart
   size_t out_stride;
+  // v4, batched steps: null, or one KvRow per row (query t at rows[t].position
+  // over rows[t]'s cache, which holds its keys up to that position; the
+  // first_position and cache fields above unused).
+  const KvRow* rows;
 };
 
 // Mixture of experts with MXFP4 weights for n tokens, k experts each:

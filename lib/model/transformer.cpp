@@ -67,12 +67,13 @@ void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, Kv
   be.rope_f32(be.self, k, n, d.qkv, d.NKV, d.D, ws.rope_cos.as(), ws.rope_sin.as());
   const size_t kv_width = d.NKV * d.D;
   be.kv_store_f32(be.self, KvStoreArgs{k, v, d.qkv, n, first_position, kv_width, cache.k.as(), cache.v.as(),
-                                       cache.capacity, cache.ring, kv_type});
+                                       cache.capacity, cache.ring, kv_type, nullptr});
   // Even layers are banded: a query sees sliding_window keys, itself included.
   const size_t window = layer_index % 2 == 0 ? static_cast<size_t>(m.config().sliding_window) : 0;
-  be.attention_f32(be.self, AttentionArgs{q, d.qkv, cache.k.as(), cache.v.as(), cache.capacity, cache.ring, kv_type, n,
-                                          first_position, window, d.NQ, d.NKV, d.D, w.sinks,
-                                          1.0f / std::sqrt(static_cast<float>(d.D)), ws.attention.as(), d.NQ * d.D});
+  be.attention_f32(be.self,
+                   AttentionArgs{q, d.qkv, cache.k.as(), cache.v.as(), cache.capacity, cache.ring, kv_type, n,
+                                 first_position, window, d.NQ, d.NKV, d.D, w.sinks,
+                                 1.0f / std::sqrt(static_cast<float>(d.D)), ws.attention.as(), d.NQ * d.D, nullptr});
   be.matmul_f32_bf16w(be.self, MatmulArgs{ws.attention.as(), d.NQ * d.D, w.out_weight, w.out_bias, x, d.H, n,
                                           d.NQ * d.D, d.H, true, fast});
 }

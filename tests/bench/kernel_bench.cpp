@@ -193,16 +193,18 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
       Rotating<float> kv(
           2 * elements, [&](std::vector<float>& v) { fill.floats(v, 1.0f); }, &be);
       measure(name, 2.0 * elements * sizeof(float), true, [&](size_t i) {
-        be.attention_f32(be.self, AttentionArgs{q.data(), QKV, kv.at(i), kv.at(i) + elements, depth, false, KvType::f32,
-                                                1, depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
+        be.attention_f32(be.self,
+                         AttentionArgs{q.data(), QKV, kv.at(i), kv.at(i) + elements, depth, false, KvType::f32, 1,
+                                       depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D, nullptr});
       });
     }
     // The same in bf16 (Numerics::fast): half the bytes to read.
     Rotating<bf16_t> kv(
         2 * elements, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 1.0f); }, &be);
     measure(name + ", bf16 cache", 2.0 * elements * sizeof(bf16_t), true, [&](size_t i) {
-      be.attention_f32(be.self, AttentionArgs{q.data(), QKV, kv.at(i), kv.at(i) + elements, depth, false, KvType::bf16,
-                                              1, depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
+      be.attention_f32(
+          be.self, AttentionArgs{q.data(), QKV, kv.at(i), kv.at(i) + elements, depth, false, KvType::bf16, 1, depth - 1,
+                                 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D, nullptr});
     });
   }
   if (quick) return out;
@@ -241,7 +243,7 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   fill.floats(v_cache, 1.0f);
   measure("attention prefill, 512 tokens", flops, false, [&](size_t) {
     be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), T, false, KvType::f32, T, 0,
-                                            0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D});
+                                            0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D, nullptr});
   });
   return out;
 }

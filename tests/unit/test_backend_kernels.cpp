@@ -19,6 +19,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels.h"
 #include "ossrt/ossrt.hpp"
 #include "random_inputs.hpp"
 #include "util/numeric.h"
@@ -365,8 +366,8 @@ void check_kv_store(const Backend& be, const std::string& label, std::mt19937& r
           const size_t bytes = c.capacity * width * kv_element_bytes(type);
           const auto k_start = random_bytes(bytes, rng, 0, 255), v_start = random_bytes(bytes, rng, 0, 255);
           std::vector<uint8_t> k_want = k_start, v_want = v_start, k_got = k_start, v_got = v_start;
-          KvStoreArgs args{k.data(),      v.data(),   src_stride, n,   c.first_position, width, k_want.data(),
-                           v_want.data(), c.capacity, c.ring,     type};
+          KvStoreArgs args{k.data(),      v.data(),   src_stride, n,    c.first_position, width, k_want.data(),
+                           v_want.data(), c.capacity, c.ring,     type, nullptr};
           ref.kv_store_f32(ref.self, args);
           Staging s(be);
           args.k = s.input(k);
@@ -418,7 +419,7 @@ void check_attention(const Backend& be, const std::string& label, std::mt19937& 
         const std::vector<uint8_t> empty_cache(c.capacity * width * kv_element_bytes(type));
         std::vector<uint8_t> k_ref = empty_cache, v_ref = empty_cache;
         const KvStoreArgs store{k_rows.data(), v_rows.data(), width,      stored, first_key, width,
-                                k_ref.data(),  v_ref.data(),  c.capacity, c.ring, type};
+                                k_ref.data(),  v_ref.data(),  c.capacity, c.ring, type,      nullptr};
         ref.kv_store_f32(ref.self, store);
 
         const size_t q_stride = q_width + 5, out_stride = q_width + 3;
@@ -430,7 +431,7 @@ void check_attention(const Backend& be, const std::string& label, std::mt19937& 
                            type,           c.n,           c.first_position,
                            c.window,       shape.q_heads, shape.kv_heads,
                            shape.head_dim, sinks.data(),  1.0f / std::sqrt(static_cast<float>(shape.head_dim)),
-                           want.data(),    out_stride};
+                           want.data(),    out_stride,    nullptr};
         ref.attention_f32(ref.self, args);
         {
           Staging s(be);
@@ -740,5 +741,62 @@ TEST_CASE("recorded decode steps on a device backend equal cpu-reference: interl
     // Exact: fp32 throughout (the golden tolerance); fast: the same Q15
     // products, sums in another order and a bf16 cache on both sides.
     CHECK(worst < (numerics == Numerics::exact ? 1e-3f : 2e-2f));
+  }
+}
+
+// Batched steps (v4 KvRow): rows of different sessions, each at its own
+// position in its own cache (dense or ring), give what each row gives as a
+// one-session call. Host-memory backends; devices take rows later (issue 31).
+TEST_CASE("batched rows: kv store and attention per row equal one-session calls on each row's cache") {
+  std::mt19937 rng(31);
+  const size_t q_heads = 8, kv_heads = 2, head_dim = 64, width = kv_heads * head_dim, q_width = q_heads * head_dim;
+  const auto sinks = random_bf16(q_heads, rng, 2.0f);
+  struct Session {
+    size_t position, capacity;
+    bool ring;
+  };
+  const Session sessions[] = {{0, 16, false}, {37, 64, false}, {300, 130, true}};
+  const size_t n = std::size(sessions);
+  const Backend& ref = cpu_reference_backend();
+  // One-session calls on the reference; batched ones on it and on this CPU's level.
+  for (const Backend* be : {&ref, &cpu_backend(default_cpu_isa())}) {
+    for (KvType type : {KvType::f32, KvType::bf16}) {
+      for (size_t window : {size_t{0}, size_t{128}}) {
+        const auto k = random_floats(n * width, rng), v = random_floats(n * width, rng);
+        const auto q = random_floats(n * q_width, rng);
+        // Each cache starts with random earlier keys; the batched and the
+        // one-by-one runs work on copies of them.
+        std::vector<std::vector<uint8_t>> k_single, v_single;
+        for (const Session& s : sessions) {
+          k_single.push_back(random_bytes(s.capacity * width * kv_element_bytes(type), rng, 0, 63));
+          v_single.push_back(random_bytes(s.capacity * width * kv_element_bytes(type), rng, 0, 63));
+        }
+        auto k_batched = k_single, v_batched = v_single;
+        std::vector<float> out_single(n * q_width), out_batched(n * q_width);
+        for (size_t t = 0; t < n; ++t) {
+          const Session& s = sessions[t];
+          ref.kv_store_f32(ref.self,
+                           KvStoreArgs{k.data() + t * width, v.data() + t * width, width, 1, s.position, width,
+                                       k_single[t].data(), v_single[t].data(), s.capacity, s.ring, type, nullptr});
+          ref.attention_f32(ref.self,
+                            AttentionArgs{q.data() + t * q_width, q_width, k_single[t].data(), v_single[t].data(),
+                                          s.capacity, s.ring, type, 1, s.position, window, q_heads, kv_heads, head_dim,
+                                          sinks.data(), 0.125f, out_single.data() + t * q_width, q_width, nullptr});
+        }
+        std::vector<KvRow> rows;
+        for (size_t t = 0; t < n; ++t)
+          rows.push_back(KvRow{sessions[t].position, k_batched[t].data(), v_batched[t].data(), sessions[t].capacity,
+                               sessions[t].ring});
+        be->kv_store_f32(be->self, KvStoreArgs{k.data(), v.data(), width, n, 0, width, nullptr, nullptr, 0, false, type,
+                                               rows.data()});
+        be->attention_f32(be->self, AttentionArgs{q.data(), q_width, nullptr, nullptr, 0, false, type, n, 0, window,
+                                                  q_heads, kv_heads, head_dim, sinks.data(), 0.125f, out_batched.data(),
+                                                  q_width, rows.data()});
+        INFO(be->name << (type == KvType::bf16 ? " bf16" : " f32") << " window " << window);
+        CHECK(k_batched == k_single);
+        CHECK(v_batched == v_single);
+        expect_close(out_batched, out_single, kRoundingTolerance, std::string(be->name) + " batched attention");
+      }
+    }
   }
 }

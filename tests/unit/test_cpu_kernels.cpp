@@ -451,7 +451,7 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
         // which rounds to bf16 for a bf16 cache.
         std::vector<uint8_t> k_cache(c.capacity * width * kv_element_bytes(kv_type)), v_cache(k_cache.size());
         ref.kv_store_f32(ref.self, KvStoreArgs{k_rows.data(), v_rows.data(), width, c.capacity, 0, width,
-                                               k_cache.data(), v_cache.data(), c.capacity, false, kv_type});
+                                               k_cache.data(), v_cache.data(), c.capacity, false, kv_type, nullptr});
         if (kv_type == KvType::bf16) {
           bf16_t stored;
           std::memcpy(&stored, v_cache.data() + (width - 1) * sizeof stored, sizeof stored);
@@ -465,7 +465,7 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
                            kv_type,        c.n,           c.first_position,
                            c.window,       shape.q_heads, shape.kv_heads,
                            shape.head_dim, sinks.data(),  1.0f / std::sqrt(float(shape.head_dim)),
-                           out_ref.data(), q_width};
+                           out_ref.data(), q_width,       nullptr};
         ref.attention_f32(ref.self, args);
         args.out = out_fast.data();
         // Decode splits its keys into a chunk per thread.

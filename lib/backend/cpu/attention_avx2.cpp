@@ -404,8 +404,9 @@ class SplitDecode {
 
 }  // namespace
 
+// Batched rows (each its own cache) take the reference until issue 31's kernels.
 bool attention_supported(const AttentionArgs& a) {
-  return a.head_dim % 8 == 0 && a.q_heads / a.kv_heads <= kMaxGroup;
+  return a.rows == nullptr && a.head_dim % 8 == 0 && a.q_heads / a.kv_heads <= kMaxGroup;
 }
 
 void attention_f32(void* self, const AttentionArgs& a) {

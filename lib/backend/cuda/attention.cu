@@ -192,7 +192,8 @@ void launch_attention(Context& c, const AttentionArgs& a, const int64_t* positio
 void attention_f32(void* self, const AttentionArgs& a) {
   Context& c = context_of(self);
   if (a.n * a.q_heads == 0) return;
-  if (a.head_dim > kMaxHeadDim || a.kv_heads == 0 || a.n > 65535) {
+  // Batched rows (each its own cache) are not on this device yet (issue 31).
+  if (a.head_dim > kMaxHeadDim || a.kv_heads == 0 || a.n > 65535 || a.rows != nullptr) {
     c.check(cudaErrorInvalidValue);  // no gpt-oss shape reaches these limits
     return;
   }

@@ -49,14 +49,14 @@ inline uint64_t signature_of(const MatmulArgs& a) {
 // first_position is left out: a replay takes it from the bracket.
 inline uint64_t signature_of(const KvStoreArgs& a) {
   return CallSignature(uint64_t(Entry::kv_store))
-      .add(a.k, a.v, a.src_stride, a.n, a.width, a.k_cache, a.v_cache, a.capacity, a.ring, a.kv_type)
+      .add(a.k, a.v, a.src_stride, a.n, a.width, a.k_cache, a.v_cache, a.capacity, a.ring, a.kv_type, a.rows)
       .value();
 }
 
 inline uint64_t signature_of(const AttentionArgs& a) {
   return CallSignature(uint64_t(Entry::attention))
       .add(a.q, a.q_stride, a.k_cache, a.v_cache, a.capacity, a.ring, a.kv_type, a.n, a.window, a.q_heads)
-      .add(a.kv_heads, a.head_dim, a.sinks, a.scale, a.out, a.out_stride)
+      .add(a.kv_heads, a.head_dim, a.sinks, a.scale, a.out, a.out_stride, a.rows)
       .value();
 }
 

@@ -96,6 +96,10 @@ void rope_f32(void* self, float* x, size_t n, size_t row_stride, size_t heads, s
 void kv_store_f32(void* self, const KvStoreArgs& args) {
   Context& c = context_of(self);
   if (args.n * args.width == 0) return;
+  if (args.rows != nullptr) {
+    c.check(cudaErrorNotSupported);  // batched rows: not on this device yet (issue 31)
+    return;
+  }
   c.run(signature_of(args), [=, &c, position = c.position_source()] {
     kv_store_kernel<<<blocks_for(args.n * args.width, kBlockThreads), kBlockThreads, 0, c.stream>>>(args, position);
   });
