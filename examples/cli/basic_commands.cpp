@@ -37,6 +37,9 @@ int run_info(const ParsedFlags& flags) {
   const ossrt::ModelConfig& c = info.config;
   std::printf("directory            %s\n", info.directory.c_str());
   std::printf("backend              %s\n", info.backend.c_str());
+  if (info.cpu_expert_layers > 0)
+    std::printf("experts on the cpu   %zu layers, %llu bytes in host memory\n", info.cpu_expert_layers,
+                static_cast<unsigned long long>(info.host_expert_bytes));
   std::printf("layers               %lld\n", static_cast<long long>(c.num_hidden_layers));
   std::printf("hidden / intermediate %lld / %lld\n", static_cast<long long>(c.hidden_size),
               static_cast<long long>(c.intermediate_size));

@@ -270,6 +270,7 @@ int run_bench(const ParsedFlags& flags) {
   model_options.weights_in_memory = flags.has("weights-in-memory");
   model_options.profile_kernels = settings.profile;
   model_options.backend = backend;
+  model_options.cpu_expert_layers = flags.count("cpu-expert-layers").value_or(0);
   ProgressBar bar("loading");
   model_options.progress = [&bar](uint64_t done, uint64_t total) { return bar.update(done, total); };
   const auto load_start = Clock::now();
@@ -359,12 +360,14 @@ int run_bench(const ParsedFlags& flags) {
         "\"decode_depth_tok_s\":%.3f,\"depth_ratio_pct\":%.1f,\"bandwidth_gbs\":%.2f,\"bandwidth_before_gbs\":%.2f,"
         "\"bandwidth_after_gbs\":%.2f,\"bytes_per_token\":%.0f,\"depth_bytes_per_token\":%.0f,"
         "\"roofline_tok_s\":%.3f,\"roofline_pct\":%.1f,\"decode_gbs\":%.2f,\"peak_rss_bytes\":%zu,"
-        "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f,\"weights_in_memory\":%s%s%s}\n",
+        "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f,\"weights_in_memory\":%s,"
+        "\"cpu_expert_layers\":%zu,\"host_expert_bytes\":%llu%s%s}\n",
         name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
         settings.prompt_tokens, settings.decode_tokens, settings.depth, fill_name, prefill_tok_s, prefill_gflops,
         shallow.tokens_per_s, deep.tokens_per_s, depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s,
         bytes_per_token, depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds,
-        generate_seconds, model_options.weights_in_memory ? "true" : "false", scaling_json,
+        generate_seconds, model_options.weights_in_memory ? "true" : "false", info.cpu_expert_layers,
+        static_cast<unsigned long long>(info.host_expert_bytes), scaling_json,
         settings.profile ? profile_json(profiler.phases()).c_str() : "");
     return 0;
   }
@@ -372,6 +375,9 @@ int run_bench(const ParsedFlags& flags) {
               static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads);
   if (generate_seconds > 0)
     std::printf("  (synthetic weights written in %.1f s to %s)\n", generate_seconds, directory.c_str());
+  if (info.cpu_expert_layers > 0)
+    std::printf("  (experts of %zu layers on the CPU: %.3f GB in host memory)\n", info.cpu_expert_layers,
+                static_cast<double>(info.host_expert_bytes) / 1e9);
   std::printf("  %-34s %12s  %s\n", "measurement", "value", "detail");
   std::printf("  %-34s %9.2f GB/s  before %.2f, after %.2f (%s of %zu MiB, best of 5)\n", "memory bandwidth", bandwidth,
               before.gb_per_s, after.gb_per_s, device_backend ? "device copy" : "read", settings.bandwidth_mib);

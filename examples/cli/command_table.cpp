@@ -26,6 +26,9 @@ std::vector<FlagSpec> sampling_flags(const char* default_temperature) {
 const FlagSpec kBackend{"backend", K::text, "NAME",
                         "cpu, cpu-avx2, cpu-avx512, cpu-reference, cuda or cuda:N (ossrt info lists devices)", "cpu"};
 
+const FlagSpec kCpuExpertLayers{"cpu-expert-layers", K::count, "N",
+                                "run the first N layers' experts on the CPU from host memory (GPU offload)", "0"};
+
 const FlagSpec kNumerics{"numerics", K::choice, "exact|fast",
                          "exact: fp32 activations and KV cache; fast: bf16 cache, integer experts", "exact"};
 
@@ -58,6 +61,7 @@ std::vector<CommandSpec> make_specs() {
           {"color", K::choice, "auto|always|never", "dim the reasoning; auto: when stdout is a terminal", "auto"},
           {"stats", K::none, nullptr, "after each turn, a line on stderr: finish, tokens, reused, tok/s"},
           kBackend,
+          kCpuExpertLayers,
           kNumerics,
       } + sampling_flags("1"),
       std::nullopt,
@@ -76,6 +80,7 @@ std::vector<CommandSpec> make_specs() {
           {"context", K::count, "N", "context length in tokens; 0 = the model's maximum", "0"},
           {"chunk", K::positive, "N", "prompt tokens per forward pass during prefill", "512"},
           kBackend,
+          kCpuExpertLayers,
           kNumerics,
       } + sampling_flags("0"),
       std::nullopt,
@@ -92,7 +97,7 @@ std::vector<CommandSpec> make_specs() {
                    "the backends and GPUs of this build and machine; with --model, a checkpoint's configuration and "
                    "resident memory",
                    "",
-                   {{"model", K::text, "DIR", "checkpoint directory"}, kBackend},
+                   {{"model", K::text, "DIR", "checkpoint directory"}, kBackend, kCpuExpertLayers},
                    std::nullopt});
   specs.push_back({
       "make-checkpoint",
@@ -121,6 +126,7 @@ std::vector<CommandSpec> make_specs() {
               {"chunk", K::positive, "N", "prompt tokens per forward pass", "512"},
               {"threads", K::count, "N", "threads; 0 = OpenMP's default", "0"},
               kBackend,
+              kCpuExpertLayers,
               {"bandwidth-mib", K::positive, "N", "buffer of the bandwidth measurement, MiB", "1024"},
               kNumerics,
               {"weights-in-memory", K::none, nullptr, "read the weights into private memory instead of mapping"},

@@ -42,6 +42,7 @@ ossrt::Result<std::shared_ptr<const ossrt::Model>> load_model(const ParsedFlags&
   if (!directory) return ossrt::Status(ossrt::StatusCode::invalid_argument, "--model DIR is required");
   ossrt::ModelOptions with_backend = options;
   if (const std::optional<std::string> backend = flags.text("backend")) with_backend.backend = *backend;
+  if (const auto layers = flags.count("cpu-expert-layers")) with_backend.cpu_expert_layers = *layers;
   return ossrt::Model::load(*directory, with_backend);
 }
 

@@ -31,6 +31,10 @@ struct ModelInfo {
   // in the file (0 for well-formed checkpoints, whose headers are padded).
   uint64_t realigned_bytes = 0;
   std::string backend;  // name of the compute backend in use
+  // Layers whose experts run on the CPU (ModelOptions::cpu_expert_layers,
+  // capped at the layer count) and the weight bytes they keep in host memory.
+  size_t cpu_expert_layers = 0;
+  uint64_t host_expert_bytes = 0;
   // Identifies the weights: a hash of the config and of every tensor's name,
   // dtype, shape and first and last bytes. Saved session state carries it, so
   // state is never restored into a different model.
@@ -81,6 +85,15 @@ struct ModelOptions {
   // Without it damaged weights load and surface later as non-finite logits,
   // which append reports (invalid_checkpoint) instead of handing them out.
   bool validate_weights = false;
+  // Expert offload: the MXFP4 experts of the first N layers stay in host
+  // memory (mapped, as the rest of a CPU model) and run on the best CPU
+  // backend, while everything else runs on `backend`: with a GPU, this is how
+  // a model larger than the GPU's memory runs (gpt-oss-120b's experts are
+  // ~95 % of its weights). Per offloaded layer and step the normed input,
+  // the expert choice and the residual cross to the host and the residual
+  // back. 0 (default): none; at least the layer count: all. With a CPU
+  // backend the result is the same (the experts run on this CPU's best level).
+  size_t cpu_expert_layers = 0;
 };
 
 class Model {

@@ -26,8 +26,10 @@ void touch_pages(const void* data, size_t bytes) {
 // take its own copy, and reports progress.
 class Placement {
  public:
-  Placement(const Backend& backend, const ModelOptions& options, uint64_t total_bytes)
-      : be_(backend), options_(options), total_(total_bytes) {}
+  // `host_resident`: tensors that stay where they are (offloaded experts).
+  Placement(const Backend& backend, const ModelOptions& options, uint64_t total_bytes,
+            std::vector<const void*> host_resident)
+      : be_(backend), options_(options), total_(total_bytes), host_resident_(std::move(host_resident)) {}
 
   // `gathered`: a table read by row (the embedding), which preloading leaves
   // to demand paging, on small pages: a conversation touches a few thousand of
@@ -40,7 +42,8 @@ class Placement {
     const size_t bytes = elements * sizeof(T);
     if (gathered) advise_sparse_reads(pointer, bytes);
     if (options_.preload && !gathered) touch_pages(pointer, bytes);
-    if (be_.prepare_weights != nullptr) {
+    const bool stays = std::find(host_resident_.begin(), host_resident_.end(), pointer) != host_resident_.end();
+    if (be_.prepare_weights != nullptr && !stays) {
       const void* prepared = be_.prepare_weights(be_.self, pointer, bytes);
       if (prepared != nullptr) {
         pointer = static_cast<const T*>(prepared);
@@ -60,8 +63,25 @@ class Placement {
   const Backend& be_;
   const ModelOptions& options_;
   uint64_t total_ = 0, done_ = 0;
+  std::vector<const void*> host_resident_;
   Status status_;
 };
+
+// The expert tensors of the first `layers` layers, and their bytes.
+std::vector<const void*> offloaded_experts(const ModelConfig& c, const ModelWeights& w, size_t layers,
+                                           uint64_t& bytes) {
+  const uint64_t E = static_cast<uint64_t>(c.num_experts), H = static_cast<uint64_t>(c.hidden_size),
+                 I = static_cast<uint64_t>(c.intermediate_size);
+  const uint64_t per_layer = E * 3 * H * I / 2 + E * 3 * H * I / 32 + (E * 2 * I + E * H) * sizeof(bf16_t);
+  std::vector<const void*> tensors;
+  for (size_t l = 0; l < layers; ++l) {
+    const LayerWeights& lw = w.layers[l];
+    tensors.insert(tensors.end(),
+                   {lw.mlp1.blocks, lw.mlp1.scales, lw.mlp1_bias, lw.mlp2.blocks, lw.mlp2.scales, lw.mlp2_bias});
+  }
+  bytes = per_layer * layers;
+  return tensors;
+}
 
 Status place_all(Placement& place, const ModelConfig& config, ModelWeights& weights) {
   for_each_weight(config, weights, /*blocks_apart=*/false,
@@ -134,7 +154,13 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     if (options.validate_weights) {
       if (Status s = validate_tensors(*impl->checkpoint); !s.ok()) return s;
     }
-    Placement placement(impl->backend, options, impl->weights.bytes);
+    impl->cpu_expert_layers = std::min(options.cpu_expert_layers, impl->weights.layers.size());
+    uint64_t host_expert_bytes = 0;
+    std::vector<const void*> host_resident =
+        offloaded_experts(impl->checkpoint->config, impl->weights, impl->cpu_expert_layers, host_expert_bytes);
+    if (impl->cpu_expert_layers > 0 && !resolve_backend("cpu", impl->expert_backend, &backend_error))
+      return error(StatusCode::invalid_argument, "cpu_expert_layers: the CPU backend: %s", backend_error);
+    Placement placement(impl->backend, options, impl->weights.bytes, std::move(host_resident));
     if (Status s = place_all(placement, impl->checkpoint->config, impl->weights); !s.ok()) return s;
 
     ModelInfo& info = impl->info;
@@ -147,6 +173,8 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     info.checkpoint_files = impl->checkpoint->files.size();
     info.realigned_bytes = impl->checkpoint->realigned_bytes;
     info.backend = impl->backend.name;
+    info.cpu_expert_layers = impl->cpu_expert_layers;
+    info.host_expert_bytes = host_expert_bytes;
     info.fingerprint = fingerprint;
     impl->rope = std::make_unique<RopeYarn>(info.config);
     impl->runtime = options.runtime;

@@ -29,6 +29,10 @@ struct Model::Impl {
   ModelWeights weights;                    // as the backend's kernels read them
   ModelInfo info;
   Backend backend;  // the profiler's table when profiling
+  // ModelOptions::cpu_expert_layers: the first layers' experts stay in host
+  // memory and run on this (CPU) backend.
+  size_t cpu_expert_layers = 0;
+  Backend expert_backend{};
   std::unique_ptr<KernelProfiler> profiler;
   std::unique_ptr<RopeYarn> rope;
   std::shared_ptr<const Runtime> runtime;  // may be null: no logging

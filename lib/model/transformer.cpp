@@ -89,10 +89,27 @@ void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspac
   be.matmul_f32_bf16w(
       be.self, MatmulArgs{t, d.H, w.gate_weight, w.gate_bias, ws.router_logits.as(), d.E, n, d.H, d.E, false, false});
   be.router_topk_f32(be.self, ws.router_logits.as(), n, d.E, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as());
-  be.moe_mxfp4_f32(be.self, MoeArgs{t, n, d.H, d.I, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as(),
-                                    w.mlp1.blocks, w.mlp1.scales, w.mlp1_bias, w.mlp2.blocks, w.mlp2.scales,
-                                    w.mlp2_bias, static_cast<float>(m.config().swiglu_limit), ws.moe_scratch.as(), x,
-                                    numerics == Numerics::fast, numerics == Numerics::fast});
+  const bool fast = numerics == Numerics::fast;
+  if (layer_index >= m.cpu_expert_layers) {
+    be.moe_mxfp4_f32(be.self,
+                     MoeArgs{t, n, d.H, d.I, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as(), w.mlp1.blocks,
+                             w.mlp1.scales, w.mlp1_bias, w.mlp2.blocks, w.mlp2.scales, w.mlp2_bias,
+                             static_cast<float>(m.config().swiglu_limit), ws.moe_scratch.as(), x, fast, fast});
+    return;
+  }
+  // This layer's experts stay in host memory: the CPU runs them on copies of
+  // the normed input, the choice and the residual, which then goes back.
+  const Backend& cpu = m.expert_backend;
+  be.download(be.self, ws.host_normed.data(), t, n * d.H * sizeof(float));
+  be.download(be.self, ws.host_expert_ids.data(), ws.expert_ids.as(), n * d.K * sizeof(int32_t));
+  be.download(be.self, ws.host_expert_weights.data(), ws.expert_weights.as(), n * d.K * sizeof(float));
+  be.download(be.self, ws.host_residual.data(), x, n * d.H * sizeof(float));
+  cpu.moe_mxfp4_f32(cpu.self,
+                    MoeArgs{ws.host_normed.data(), n, d.H, d.I, d.K, ws.host_expert_ids.data(),
+                            ws.host_expert_weights.data(), w.mlp1.blocks, w.mlp1.scales, w.mlp1_bias, w.mlp2.blocks,
+                            w.mlp2.scales, w.mlp2_bias, static_cast<float>(m.config().swiglu_limit),
+                            ws.host_moe_scratch.data(), ws.host_residual.data(), fast, fast});
+  be.upload(be.self, x, ws.host_residual.data(), n * d.H * sizeof(float));
 }
 
 // Waits for a device backend's queued work, so that a failure surfaces as
@@ -144,12 +161,22 @@ Result<Workspace> Workspace::create(const Model::Impl& m, size_t max_tokens) {
   }
   ws.host_cos.resize(T * (d.D / 2));
   ws.host_sin.resize(T * (d.D / 2));
+  if (m.cpu_expert_layers > 0) {
+    ws.host_normed.resize(T * d.H);
+    ws.host_residual.resize(T * d.H);
+    ws.host_expert_ids.resize(T * d.K);
+    ws.host_expert_weights.resize(T * d.K);
+    ws.host_moe_scratch.resize(T * d.K * 3 * d.I);
+  }
   if (Status s = ws.reserve_logits(m, 1); !s.ok()) return s;
   return ws;
 }
 
 size_t Workspace::bytes() const noexcept {
-  size_t total = (host_cos.size() + host_sin.size()) * sizeof(float);
+  size_t total = (host_cos.size() + host_sin.size() + host_normed.size() + host_residual.size() +
+                  host_expert_weights.size() + host_moe_scratch.size()) *
+                     sizeof(float) +
+                 host_expert_ids.size() * sizeof(int32_t);
   for (const DeviceBuffer* buffer : {&token_ids, &residual, &normed, &qkv, &attention, &router_logits, &expert_ids,
                                      &expert_weights, &moe_scratch, &rope_cos, &rope_sin, &logits})
     total += buffer->bytes();
@@ -188,7 +215,8 @@ Status forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const 
   // device backend records the first and replays it (one launch per token
   // instead of hundreds). The key names the buffers; the backend also checks
   // that the calls match before it replays.
-  const bool bracket = be.begin_step != nullptr && n == 1;
+  // (Not with experts on the CPU: those steps copy between host and device.)
+  const bool bracket = be.begin_step != nullptr && n == 1 && m.cpu_expert_layers == 0;
   if (bracket) be.begin_step(be.self, step_key(ws, cache, logits_from, numerics), first_position);
   be.embedding_bf16_f32(be.self, m.weights.embedding, d.H, ws.token_ids.as<int32_t>(), n, ws.residual.as());
   for (size_t layer = 0; layer < m.weights.layers.size(); ++layer) {

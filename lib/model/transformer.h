@@ -31,6 +31,11 @@ struct Workspace {
   DeviceBuffer logits;          // [logits_rows, V]
   size_t logits_rows = 0;
   std::vector<float> host_cos, host_sin;  // [T, D/2] staging for the RoPE tables
+  // Host copies for experts run on the CPU (ModelOptions::cpu_expert_layers).
+  std::vector<float> host_normed, host_residual;  // [T, H]
+  std::vector<int32_t> host_expert_ids;           // [T, k]
+  std::vector<float> host_expert_weights;         // [T, k]
+  std::vector<float> host_moe_scratch;            // [T, k, 3I]
 
   // Failure: out_of_memory.
   static Result<Workspace> create(const Model::Impl& model, size_t max_tokens);

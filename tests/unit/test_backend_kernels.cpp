@@ -676,6 +676,18 @@ TEST_CASE("the cuda backend: a model loads on it where it resolves; elsewhere de
     auto greedy = session.value()->generate_greedy(4);
     REQUIRE_MESSAGE(greedy.ok(), greedy.status().to_string());
     CHECK(greedy.value() == std::vector<TokenId>{35, 515, 341, 570});
+    // Expert offload: half the layers' experts on the CPU, the rest on the GPU.
+    ModelOptions offload = options;
+    offload.cpu_expert_layers = 2;
+    auto split = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a", offload);
+    REQUIRE_MESSAGE(split.ok(), split.status().to_string());
+    CHECK(split.value()->info().cpu_expert_layers == 2);
+    auto split_session = Session::create(split.value());
+    REQUIRE(split_session.ok());
+    REQUIRE(split_session.value()->append(std::vector<TokenId>{714, 1108, 958, 985, 112}).ok());
+    auto split_greedy = split_session.value()->generate_greedy(4);
+    REQUIRE_MESSAGE(split_greedy.ok(), split_greedy.status().to_string());
+    CHECK(split_greedy.value() == std::vector<TokenId>{35, 515, 341, 570});
   } else {
     REQUIRE_FALSE(model.ok());
     CHECK(model.status().code() == StatusCode::device_error);

@@ -169,6 +169,49 @@ TEST_CASE("tiny-a golden: last logits of the 5-token prompt") {
   CHECK(top == 35);
 }
 
+// Expert offload (ModelOptions::cpu_expert_layers): the first layers' experts
+// run on the CPU backend from host copies while the rest runs on the model's
+// backend; the reference backend here, so the CPU level's experts differ
+// only in rounding. Decode and a prefill chunk, both numerics.
+TEST_CASE("experts of the first layers on the CPU give the same logits; the info says how many and their bytes") {
+  const std::vector<TokenId> prompt = {714, 1108, 958, 985, 112, 35, 515};
+  for (Numerics numerics : {Numerics::exact, Numerics::fast}) {
+    std::vector<float> baseline;
+    for (size_t offloaded : {size_t{0}, size_t{2}, size_t{99}}) {
+      ModelOptions options;
+      options.backend = "cpu-reference";
+      options.cpu_expert_layers = offloaded;
+      auto model = Model::load(OSSRT_TEST_DATA_DIR "/tiny-a", options);
+      REQUIRE_MESSAGE(model.ok(), model.status().to_string());
+      const ModelInfo& info = model.value()->info();
+      CHECK(info.cpu_expert_layers == std::min<size_t>(offloaded, 4));
+      // 8 experts x (3 x 128 x 96 / 2 code bytes + scale bytes + biases) per layer.
+      const uint64_t per_layer = 8 * (3 * 128 * 96 / 2 + 3 * 128 * 96 / 32 + (2 * 96 + 128) * 2);
+      CHECK(info.host_expert_bytes == per_layer * info.cpu_expert_layers);
+      SessionOptions session_options;
+      session_options.numerics = numerics;
+      session_options.max_batch_tokens = 4;  // a prefill chunk of 4, then 3
+      auto session = Session::create(model.value(), session_options);
+      REQUIRE(session.ok());
+      std::vector<float> logits;
+      REQUIRE(session.value()->append(prompt).ok());
+      for (TokenId next : {TokenId{341}, TokenId{570}}) {
+        logits.insert(logits.end(), session.value()->logits().begin(), session.value()->logits().end());
+        REQUIRE(session.value()->append(std::vector<TokenId>{next}).ok());
+      }
+      if (offloaded == 0) {
+        baseline = logits;
+        continue;
+      }
+      const std::string mode = numerics == Numerics::fast ? "fast" : "exact";
+      INFO("offloaded " << offloaded << ", " << mode);
+      // Fast: the CPU level's expert products (bf16 for busy experts) against
+      // the reference's, within fast numerics' own error.
+      CHECK(max_abs_diff(logits, baseline) < (numerics == Numerics::fast ? 1e-2 : 1e-4));
+    }
+  }
+}
+
 TEST_CASE("a kernel profile counts every kernel call and leaves the results unchanged") {
   ModelOptions options;
   options.profile_kernels = true;
