@@ -8,6 +8,11 @@ namespace {
 thread_local std::string last_error;
 }
 
+// report() passes C++ codes through as C statuses and ossrt_status_string
+// names every C status up to the last: the two enums must end alike.
+static_assert(OSSRT_STATUS_DEVICE_ERROR == static_cast<int>(StatusCode::device_error),
+              "a StatusCode was added: add its OSSRT_STATUS_ value and move ossrt_status_string's bound");
+
 ossrt_status report(const Status& status) noexcept {
   try {
     // The message alone: the code is the call's return value, and callers

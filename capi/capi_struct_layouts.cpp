@@ -126,6 +126,17 @@ std::span<const FieldSpan> fields_of(const ossrt_chat_options*) noexcept {
   return fields;
 }
 
+std::span<const FieldSpan> fields_of(const ossrt_device_info*) noexcept {
+  static constexpr FieldSpan fields[] = {
+      OSSRT_FIELD(ossrt_device_info, struct_size), OSSRT_FIELD(ossrt_device_info, backend),
+      OSSRT_FIELD(ossrt_device_info, description), OSSRT_FIELD(ossrt_device_info, memory_bytes),
+      OSSRT_FIELD(ossrt_device_info, free_bytes),
+  };
+  static_assert(lists_every_field<ossrt_device_info>(fields),
+                "a field was appended to ossrt_device_info: list it here");
+  return fields;
+}
+
 std::span<const FieldSpan> fields_of(const ossrt_model_info*) noexcept {
   static constexpr FieldSpan fields[] = {
       OSSRT_FIELD(ossrt_model_info, struct_size),         OSSRT_FIELD(ossrt_model_info, num_hidden_layers),

@@ -17,10 +17,11 @@
  *   an older header keeps working. A struct_size below 4 or ending inside a
  *   field (the size of no version of the struct) is refused with
  *   INVALID_ARGUMENT; a larger one (a newer header) reads the fields known here.
- * - Output structs (filled by the library: ossrt_model_info,
- *   ossrt_session_memory, ossrt_harmony_event, ossrt_chat_result) follow the
- *   same rules: they start with struct_size, their *_init function zeroes
- *   them and sets it, and the library writes only the first struct_size bytes.
+ * - Output structs (filled by the library: ossrt_device_info,
+ *   ossrt_model_info, ossrt_session_memory, ossrt_harmony_event,
+ *   ossrt_chat_result) follow the same rules: they start with struct_size,
+ *   their *_init function zeroes them and sets it, and the library writes
+ *   only the first struct_size bytes.
  *   A struct_size too small for the fields every caller reads (named per
  *   function) or ending inside a field is refused with INVALID_ARGUMENT.
  * - No call aborts the process or lets a C++ exception escape.
@@ -38,6 +39,7 @@
  *   ossrt_conversation  one thread at a time (plain data being built).
  *   ossrt_harmony_parser one thread at a time (one per output stream).
  *   ossrt_runtime       every call is thread-safe.
+ *   devices             every call is thread-safe (no handle).
  *
  * Handles: every entry point checks that a handle argument is one *_create
  * handed out and *_destroy has not released (INVALID_ARGUMENT otherwise), and
@@ -135,6 +137,31 @@ OSSRT_API void ossrt_runtime_destroy(ossrt_runtime* runtime);
 OSSRT_API ossrt_status ossrt_runtime_set_log_callback(ossrt_runtime* runtime, ossrt_log_callback callback,
                                                       void* user_data, ossrt_log_level min_level);
 
+/* ---- devices: the GPUs a model can be loaded on ------------------------- */
+
+/* One GPU. The CPU is not listed: it is always there. */
+typedef struct ossrt_device_info {
+  uint32_t struct_size;  /* sizeof(ossrt_device_info), set by _init */
+  char backend[32];      /* the ossrt_model_options.backend name that selects it, e.g. "cuda:0"; NUL-terminated */
+  char description[128]; /* e.g. "NVIDIA H200, compute capability 9.0"; NUL-terminated */
+  uint64_t memory_bytes; /* total device memory */
+  uint64_t free_bytes;   /* free when this call listed it (other processes and models use the rest) */
+} ossrt_device_info;
+
+/* Zeroes *info and sets struct_size. Does nothing if info is NULL. */
+OSSRT_API void ossrt_device_info_init(ossrt_device_info* info);
+/* How many GPUs this build and machine offer, in *count_out. A build without
+ * CUDA, or a machine without a driver or GPU, has 0: that is a success, never
+ * an error. Failure: INVALID_ARGUMENT (NULL count_out). Thread-safe. */
+OSSRT_API ossrt_status ossrt_device_count(size_t* count_out);
+/* Fills the first min(info->struct_size, sizeof(ossrt_device_info)) bytes
+ * with GPU `index`, 0 to count - 1 (each call lists the devices again, so
+ * free_bytes is current). Failure: INVALID_ARGUMENT (index not below
+ * ossrt_device_count's count, so any index where it is 0; NULL info;
+ * struct_size not covering backend or ending inside a field); *info
+ * unchanged. Thread-safe. */
+OSSRT_API ossrt_status ossrt_device_get_info(size_t index, ossrt_device_info* info);
+
 /* ---- model ------------------------------------------------------------ */
 
 /* Load progress: called on the loading thread after each weight tensor with
@@ -142,8 +169,13 @@ OSSRT_API ossrt_status ossrt_runtime_set_log_callback(ossrt_runtime* runtime, os
 typedef int32_t (*ossrt_load_progress_callback)(uint64_t done, uint64_t total, void* user_data);
 
 typedef struct ossrt_model_options {
-  uint32_t struct_size;   /* sizeof(ossrt_model_options), set by _init */
-  const char* backend;    /* backend name; NULL or "cpu" = the best CPU backend */
+  uint32_t struct_size; /* sizeof(ossrt_model_options), set by _init */
+  /* Where the arithmetic runs. NULL or "cpu": the best CPU level ("cpu-avx512", else "cpu-avx2", else
+   * "cpu-reference"; OSSRT_CPU_ISA may lower it); one of those names: that level (a level this CPU lacks is
+   * INVALID_ARGUMENT). "cuda" (GPU 0) or "cuda:N" (GPU N, ossrt_device_get_info's backend names): an NVIDIA
+   * GPU; where no GPU can serve it (a build without CUDA, no driver, no such device) the load fails with
+   * OSSRT_STATUS_DEVICE_ERROR, never falling back to the CPU. */
+  const char* backend;
   ossrt_runtime* runtime; /* where the model and its sessions log; NULL = nowhere */
   int32_t preload;        /* non-zero: read every weight page during load (first tokens not slowed by page faults);
                              the embedding table stays on demand (one row per token) */
@@ -183,10 +215,13 @@ OSSRT_API void ossrt_model_options_init(ossrt_model_options* options);
  * section no tensor covers; an index and shards that disagree; with
  * validate_weights, a damaged tensor), UNSUPPORTED_DTYPE, UNSUPPORTED
  * (dequantized BF16 expert weights), TENSOR_MISMATCH, OUT_OF_MEMORY, CANCELLED
- * (the progress callback returned non-zero), INVALID_ARGUMENT (NULL path or
- * model_out, unknown backend, OSSRT_CPU_ISA naming no level, released
- * runtime, bad struct_size, config.json or a *.safetensors that is a
- * directory, FIFO or device: refused without blocking); *model_out = NULL.
+ * (the progress callback returned non-zero), DEVICE_ERROR (a "cuda" or
+ * "cuda:..." backend that no GPU of this build and machine can serve, also
+ * a malformed device number; the message names the backend),
+ * INVALID_ARGUMENT (NULL path or model_out, unknown backend, a CPU level
+ * this CPU lacks, OSSRT_CPU_ISA naming no level, released runtime, bad
+ * struct_size, config.json or a *.safetensors that is a directory, FIFO or
+ * device: refused without blocking); *model_out = NULL.
  * Messages name tensors as the layout does. Thread-safe. */
 OSSRT_API ossrt_status ossrt_model_load(const char* directory, const ossrt_model_options* options,
                                         ossrt_model** model_out);

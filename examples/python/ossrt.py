@@ -34,7 +34,8 @@ checkpoint, or `ossrt make-checkpoint --preset tiny-chat --out DIR`):
 
 Also: Conversation.from_json / to_json / render, HarmonyParser (model output
 back to messages), Session.fork / save_state / restore_state / memory,
-Model.info, Runtime (a log sink), cancel from any thread.
+Model.info, Runtime (a log sink), cancel from any thread, devices() (the GPUs
+that Model(path, backend="cuda:N") runs on).
 
 Errors raise OssrtError subclasses (InvalidArgument, NotFound, InvalidToken,
 ContextOverflow, Cancelled, ...) carrying .status, .status_name and the
@@ -69,14 +70,14 @@ from typing import Any, Literal, Self, TypeVar
 
 __all__ = [
     "ABI_VERSION", "OMIT", "version", "abi_version", "library_path", "status_string", "finish_reason_string",
-    "stop_tokens",
+    "stop_tokens", "devices",
     "Status", "Role", "ReasoningEffort", "RenderKind", "ParseMode", "EventKind", "FinishReason", "Numerics",
     "SpecialToken", "LogLevel",
     "OssrtError", "Error", "InvalidArgument", "InvalidState", "NotFound", "IoError", "OutOfMemory", "Unsupported",
     "InvalidConfig", "InvalidCheckpoint", "UnsupportedDtype", "TensorMismatch", "InvalidToken", "ContextOverflow",
-    "Cancelled", "InternalError", "BufferTooSmall", "PermissionDenied",
-    "Runtime", "Model", "ModelInfo", "ToolCall", "Tokenizer", "DetokStream", "Session", "SessionMemory", "Sampler",
-    "Conversation", "HarmonyParser", "Event", "ChatResult", "ChatStream",
+    "Cancelled", "InternalError", "BufferTooSmall", "PermissionDenied", "DeviceError",
+    "Device", "Runtime", "Model", "ModelInfo", "ToolCall", "Tokenizer", "DetokStream", "Session", "SessionMemory",
+    "Sampler", "Conversation", "HarmonyParser", "Event", "ChatResult", "ChatStream",
 ]
 
 # OSSRT_ABI_VERSION of the header this binding mirrors; the library must report the same.
@@ -124,6 +125,11 @@ _CHARP = ctypes.POINTER(ctypes.c_char)
 _LogCallback = ctypes.CFUNCTYPE(None, _i32, _vp, _size, _vp)
 _LoadProgress = ctypes.CFUNCTYPE(_i32, _u64, _u64, _vp)
 _PrefillProgress = ctypes.CFUNCTYPE(_i32, _size, _size, _vp)
+
+
+class _DeviceInfo(ctypes.Structure):
+    _fields_ = [("struct_size", _u32), ("backend", ctypes.c_char * 32), ("description", ctypes.c_char * 128),
+                ("memory_bytes", _u64), ("free_bytes", _u64)]
 
 
 class _ModelOptions(ctypes.Structure):
@@ -209,6 +215,9 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "ossrt_runtime_create": (_i32, [_VPP]),
     "ossrt_runtime_destroy": (None, [_vp]),
     "ossrt_runtime_set_log_callback": (_i32, [_vp, _LogCallback, _vp, _i32]),
+    "ossrt_device_info_init": (None, [_pointer_to(_DeviceInfo)]),
+    "ossrt_device_count": (_i32, [_SIZEP]),
+    "ossrt_device_get_info": (_i32, [_size, _pointer_to(_DeviceInfo)]),
     "ossrt_model_options_init": (None, [_pointer_to(_ModelOptions)]),
     "ossrt_model_load": (_i32, [_str, _pointer_to(_ModelOptions), _VPP]),
     "ossrt_model_destroy": (None, [_vp]),
@@ -698,6 +707,32 @@ def stop_tokens(*, for_assistant_actions: bool = False) -> list[int]:
     return _ids(lambda out, cap, n: _lib.ossrt_harmony_stop_tokens(int(for_assistant_actions), out, cap, n), 3)
 
 
+# ---- devices ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Device:
+    """One GPU. backend is the name that selects it (Model(path, backend="cuda:0"))."""
+    backend: str
+    description: str  # e.g. "NVIDIA H200, compute capability 9.0"
+    memory_bytes: int
+    free_bytes: int  # free when listed
+
+
+def devices() -> list[Device]:
+    """The GPUs this build and machine offer, in order; the CPU is always there and not listed. Empty (never an
+    error) without a CUDA build, a driver or a GPU. Thread-safe."""
+    count = _size()
+    _check(_lib.ossrt_device_count(ctypes.byref(count)))
+    found = []
+    for index in range(count.value):
+        info = _output(_DeviceInfo, _lib.ossrt_device_info_init)
+        _check(_lib.ossrt_device_get_info(index, ctypes.byref(info)))
+        found.append(_record(Device, info, backend=info.backend.decode(),
+                             description=info.description.decode("utf-8", "replace")))
+    return found
+
+
 # ---- handles ----------------------------------------------------------------------
 
 
@@ -815,12 +850,15 @@ class Model(_Handle):
                  validate_weights: bool = False, progress: Callable[[int, int], object] | None = None) -> None:
         """Loads the checkpoint, memory-mapped unless weights_in_memory (read into private memory: the files may
         then change). preload reads every weight page now; validate_weights scans every weight for NaN, infinity
-        and bad scales. backend: None or "cpu" = the best CPU backend. progress(bytes_done, bytes_total) is called
-        after each tensor; returning something truthy cancels the load.
+        and bad scales. backend: None or "cpu" = the best CPU level, or one level ("cpu-avx512", "cpu-avx2",
+        "cpu-reference"); "cuda" (GPU 0) or "cuda:N" = an NVIDIA GPU (devices() lists them), DeviceError where no
+        GPU can serve it (never a silent CPU fallback). progress(bytes_done, bytes_total) is called after each
+        tensor; returning something truthy cancels the load.
 
         Raises NotFound, PermissionDenied, IoError, InvalidConfig, InvalidCheckpoint, UnsupportedDtype,
-        TensorMismatch, OutOfMemory, Cancelled (progress asked), InvalidArgument (unknown backend, closed runtime,
-        a config.json that is a directory or FIFO), or what progress raised."""
+        TensorMismatch, OutOfMemory, Cancelled (progress asked), DeviceError (a GPU backend no GPU can serve),
+        InvalidArgument (unknown backend, a CPU level this CPU lacks, closed runtime, a config.json that is a
+        directory or FIFO), or what progress raised."""
         self._runtime = runtime  # its log callback must live as long as this model may log
         trampoline = None if progress is None else _LoadProgress(_guarded(_cancel_flag(
             lambda done, total, _: progress(done, total)), 1))

@@ -101,7 +101,8 @@ class LibraryTest(unittest.TestCase):
     def test_records_mirror_their_structs(self):
         # Every field the library fills reaches Python (a field appended to a struct must reach its record).
         for record, struct in ((ossrt.ModelInfo, ossrt._ModelInfo), (ossrt.SessionMemory, ossrt._SessionMemory),
-                               (ossrt.ChatResult, ossrt._ChatResult), (ossrt.Event, ossrt._HarmonyEvent)):
+                               (ossrt.ChatResult, ossrt._ChatResult), (ossrt.Event, ossrt._HarmonyEvent),
+                               (ossrt.Device, ossrt._DeviceInfo)):
             struct_fields = [name for name, _ in struct._fields_ if name not in ("struct_size", "text_len")]
             # The tool_call_* fields are one record field, ChatResult.tool_call (a ToolCall with each of them).
             call_fields = [name.removeprefix("tool_call_") for name in struct_fields if name.startswith("tool_call_")]
@@ -214,6 +215,31 @@ class ModelTest(unittest.TestCase):
             model.info
         session.append(golden_prompts()[0]["prompt"])
         self.assertEqual(session.generate(4), golden_prompts()[0]["greedy"]["tokens"][:4])
+
+
+class DeviceTest(unittest.TestCase):
+    def test_devices_are_listed(self):
+        devices = ossrt.devices()  # empty without a CUDA build, driver or GPU: not an error
+        self.assertIsInstance(devices, list)
+        for index, device in enumerate(devices):
+            self.assertIsInstance(device, ossrt.Device)
+            self.assertEqual(device.backend, f"cuda:{index}")
+            self.assertTrue(device.description)
+            self.assertLessEqual(device.free_bytes, device.memory_bytes)
+
+    def test_gpu_backends_fail_loudly_without_a_gpu(self):
+        # Where a GPU is listed, "cuda" loads on it; where none is, no CPU fallback but DeviceError.
+        for backend in ("cuda", "cuda:0"):
+            if ossrt.devices():
+                with ossrt.Model(TINY_A, backend=backend) as model:
+                    self.assertGreater(model.info.vocab_size, 0)
+                continue
+            with self.assertRaises(ossrt.DeviceError) as raised:
+                ossrt.Model(TINY_A, backend=backend)
+            self.assertEqual(raised.exception.status, ossrt.Status.DEVICE_ERROR)
+            self.assertIn(backend, raised.exception.message)
+        with self.assertRaises(ossrt.DeviceError):
+            ossrt.Model(TINY_A, backend="cuda:x")  # a malformed device number is the device's error too
 
 
 class TokenizerTest(unittest.TestCase):

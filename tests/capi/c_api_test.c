@@ -1,6 +1,7 @@
 /* Exercises the C ABI from C99: load, info, sessions, greedy generation on the
- * bundled tiny model, and the failure contract (statuses, NULL out-handles,
- * messages, NULL-safe destroy). Exits non-zero on the first failed check. */
+ * bundled tiny model, devices, and the failure contract (statuses, NULL
+ * out-handles, messages, NULL-safe destroy). Exits non-zero on the first
+ * failed check. */
 #include <stdio.h>
 #include <string.h>
 
@@ -171,6 +172,61 @@ static void test_harmony(void) {
   ossrt_conversation_destroy(NULL);
   ossrt_conversation_destroy(built);
   ossrt_tokenizer_destroy(tokenizer);
+}
+
+/* Loads tiny-a on `backend` and checks the status: DEVICE_ERROR naming the
+ * backend where no GPU is listed, a model where one is. */
+static void expect_gpu_load(const char* backend, size_t devices, ossrt_status where_listed) {
+  ossrt_model_options options;
+  ossrt_model* model = NULL;
+  ossrt_status status;
+  ossrt_model_options_init(&options);
+  options.backend = backend;
+  status = ossrt_model_load(OSSRT_TEST_DATA_DIR "/tiny-a", &options, &model);
+  if (devices == 0) {
+    EXPECT(status == OSSRT_STATUS_DEVICE_ERROR && model == NULL);
+    EXPECT(strstr(ossrt_last_error_message(), backend) != NULL);
+  } else {
+    EXPECT(status == where_listed && (model != NULL) == (status == OSSRT_STATUS_OK));
+  }
+  ossrt_model_destroy(model);
+}
+
+/* Devices: a count that never fails (0 without a GPU), info per index within
+ * it, refusals outside it, and GPU backends that fail loudly where none is. */
+static void test_devices(void) {
+  ossrt_device_info info;
+  size_t count = 99, i;
+
+  EXPECT(ossrt_device_count(&count) == OSSRT_STATUS_OK && count != 99);
+  EXPECT(ossrt_device_count(NULL) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(ossrt_last_error_message(), "count_out") != NULL);
+  EXPECT(strcmp(ossrt_status_string(OSSRT_STATUS_DEVICE_ERROR), "device_error") == 0);
+
+  memset(&info, 0x5a, sizeof info);
+  ossrt_device_info_init(&info);
+  EXPECT(info.struct_size == sizeof info && info.backend[0] == '\0' && info.memory_bytes == 0);
+  ossrt_device_info_init(NULL);
+  for (i = 0; i < count; ++i) {
+    EXPECT(ossrt_device_get_info(i, &info) == OSSRT_STATUS_OK);
+    EXPECT(strncmp(info.backend, "cuda:", 5) == 0 && strlen(info.description) > 0);
+    EXPECT(info.memory_bytes > 0 && info.free_bytes <= info.memory_bytes && info.struct_size == sizeof info);
+  }
+  /* Past the end (index 0 where there is none): refused, info unchanged. */
+  info.memory_bytes = 7;
+  EXPECT(ossrt_device_get_info(count, &info) == OSSRT_STATUS_INVALID_ARGUMENT && info.memory_bytes == 7);
+  EXPECT(strstr(ossrt_last_error_message(), "index") != NULL);
+  EXPECT(ossrt_device_get_info(0, NULL) == OSSRT_STATUS_INVALID_ARGUMENT);
+  info.struct_size = 0;
+  EXPECT(ossrt_device_get_info(0, &info) == OSSRT_STATUS_INVALID_ARGUMENT);
+  info.struct_size = (uint32_t)offsetof(ossrt_device_info, backend) + 4;
+  EXPECT(ossrt_device_get_info(0, &info) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(strstr(ossrt_last_error_message(), "'backend'") != NULL);
+
+  /* "cuda" is GPU 0; a malformed device number is a device error too. */
+  expect_gpu_load("cuda", count, OSSRT_STATUS_OK);
+  expect_gpu_load("cuda:0", count, OSSRT_STATUS_OK);
+  expect_gpu_load("cuda:x", count, OSSRT_STATUS_DEVICE_ERROR);
 }
 
 int main(void) {
@@ -394,6 +450,7 @@ int main(void) {
   }
 
   test_harmony();
+  test_devices();
   printf("%d passed, %d failed\n", passes, failures);
   return failures == 0 ? 0 : 1;
 }
