@@ -194,6 +194,7 @@ std::span<const FieldSpan> fields_of(const ossrt_model_info*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_session_memory*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_harmony_event*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_chat_result*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_device_info*) noexcept;
 
 // OK when struct_size covers the first `required` fields (struct_size itself
 // at least) and ends on a field boundary (older headers' structs end on one;

@@ -11,11 +11,6 @@ using namespace ossrt;
 
 namespace ossrt::capi {
 
-// Defined with the other layouts (capi_struct_layouts.cpp); declared here
-// rather than in capi_common.h, which is why check_output (whose lookup sees
-// only that header's overloads) is not used below.
-std::span<const FieldSpan> fields_of(const ossrt_device_info*) noexcept;
-
 namespace {
 
 // The backend layer fills fixed buffers of these very sizes, so a name that
@@ -45,12 +40,8 @@ ossrt_status ossrt_device_count(size_t* count_out) {
 }
 
 ossrt_status ossrt_device_get_info(size_t index, ossrt_device_info* info) {
-  if (info == nullptr) return capi::invalid_argument("ossrt_device_get_info: info is NULL");
   // Every caller reads backend at least.
-  if (ossrt_status st =
-          capi::check_struct_size("ossrt_device_get_info", "info", info->struct_size, capi::fields_of(info), 2);
-      st != OSSRT_STATUS_OK)
-    return st;
+  if (ossrt_status st = capi::check_output(info, "ossrt_device_get_info", "info", 2); st != OSSRT_STATUS_OK) return st;
   return capi::barrier("ossrt_device_get_info", [&] {
     const std::vector<DeviceInfo> devices = list_devices();
     char message[160];

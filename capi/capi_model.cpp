@@ -29,6 +29,7 @@ ossrt_status ossrt_model_load(const char* directory, const ossrt_model_options* 
     cpp.preload = o.preload != 0;
     cpp.weights_in_memory = o.weights_in_memory != 0;
     cpp.validate_weights = o.validate_weights != 0;
+    cpp.cpu_expert_layers = o.cpu_expert_layers > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(o.cpu_expert_layers);
     if (o.progress != nullptr) {
       cpp.progress = [callback = o.progress, user_data = o.progress_user_data](uint64_t done, uint64_t total) {
         return callback(done, total, user_data) == 0;
@@ -69,6 +70,8 @@ ossrt_status ossrt_model_get_info(const ossrt_model* model, ossrt_model_info* in
   out.max_context_length = m.max_context_length;
   out.parameter_count = m.parameter_count;
   out.weight_bytes = m.weight_bytes;
+  out.cpu_expert_layers = m.cpu_expert_layers;
+  out.host_expert_bytes = m.host_expert_bytes;
   capi::copy_versioned(out, info);
   return capi::report(Status::success());
 }

@@ -32,6 +32,7 @@ std::span<const FieldSpan> fields_of(const ossrt_model_options*) noexcept {
       OSSRT_FIELD(ossrt_model_options, runtime),           OSSRT_FIELD(ossrt_model_options, preload),
       OSSRT_FIELD(ossrt_model_options, progress),          OSSRT_FIELD(ossrt_model_options, progress_user_data),
       OSSRT_FIELD(ossrt_model_options, weights_in_memory), OSSRT_FIELD(ossrt_model_options, validate_weights),
+      OSSRT_FIELD(ossrt_model_options, cpu_expert_layers),
   };
   static_assert(lists_every_field<ossrt_model_options>(fields),
                 "a field was appended to ossrt_model_options: list it here");
@@ -146,6 +147,7 @@ std::span<const FieldSpan> fields_of(const ossrt_model_info*) noexcept {
       OSSRT_FIELD(ossrt_model_info, num_attention_heads), OSSRT_FIELD(ossrt_model_info, num_key_value_heads),
       OSSRT_FIELD(ossrt_model_info, sliding_window),      OSSRT_FIELD(ossrt_model_info, max_context_length),
       OSSRT_FIELD(ossrt_model_info, parameter_count),     OSSRT_FIELD(ossrt_model_info, weight_bytes),
+      OSSRT_FIELD(ossrt_model_info, cpu_expert_layers),   OSSRT_FIELD(ossrt_model_info, host_expert_bytes),
   };
   static_assert(lists_every_field<ossrt_model_info>(fields), "a field was appended to ossrt_model_info: list it here");
   return fields;

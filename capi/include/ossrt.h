@@ -197,6 +197,11 @@ typedef struct ossrt_model_options {
    * the tensor. Either way, non-finite logits fail the append that computed
    * them with INVALID_CHECKPOINT. */
   int32_t validate_weights;
+  /* Expert offload: the MXFP4 experts of the first N layers stay in host
+   * memory and run on the CPU while the rest runs on `backend` (how a model
+   * larger than a GPU's memory runs on it). 0 (default): none; the layer
+   * count or more: all. ossrt_model_info reports what was kept on the host. */
+  uint64_t cpu_expert_layers;
 } ossrt_model_options;
 
 /* Sets defaults. Does nothing if options is NULL. */
@@ -243,6 +248,8 @@ typedef struct ossrt_model_info {
   uint64_t max_context_length;
   uint64_t parameter_count;
   uint64_t weight_bytes;
+  uint64_t cpu_expert_layers; /* layers whose experts run on the CPU (options, capped at the layer count) */
+  uint64_t host_expert_bytes; /* their weight bytes, kept in host memory */
 } ossrt_model_info;
 
 /* Zeroes *info and sets struct_size. Does nothing if info is NULL. */

@@ -135,7 +135,7 @@ class _DeviceInfo(ctypes.Structure):
 class _ModelOptions(ctypes.Structure):
     _fields_ = [("struct_size", _u32), ("backend", _str), ("runtime", _vp), ("preload", _i32),
                 ("progress", _LoadProgress), ("progress_user_data", _vp), ("weights_in_memory", _i32),
-                ("validate_weights", _i32)]
+                ("validate_weights", _i32), ("cpu_expert_layers", _u64)]
 
 
 class _ModelInfo(ctypes.Structure):
@@ -143,7 +143,8 @@ class _ModelInfo(ctypes.Structure):
                 ("experts_per_token", _i32), ("vocab_size", _i32), ("hidden_size", _i32),
                 ("intermediate_size", _i32), ("head_dim", _i32), ("num_attention_heads", _i32),
                 ("num_key_value_heads", _i32), ("sliding_window", _i32), ("max_context_length", _u64),
-                ("parameter_count", _u64), ("weight_bytes", _u64)]
+                ("parameter_count", _u64), ("weight_bytes", _u64), ("cpu_expert_layers", _u64),
+                ("host_expert_bytes", _u64)]
 
 
 class _EncodeOptions(ctypes.Structure):
@@ -838,6 +839,8 @@ class ModelInfo:
     max_context_length: int
     parameter_count: int
     weight_bytes: int
+    cpu_expert_layers: int
+    host_expert_bytes: int
 
 
 class Model(_Handle):
@@ -847,12 +850,14 @@ class Model(_Handle):
 
     def __init__(self, directory: str | os.PathLike[str], *, runtime: Runtime | None = None,
                  backend: str | None = None, preload: bool = False, weights_in_memory: bool = False,
-                 validate_weights: bool = False, progress: Callable[[int, int], object] | None = None) -> None:
+                 validate_weights: bool = False, cpu_expert_layers: int = 0,
+                 progress: Callable[[int, int], object] | None = None) -> None:
         """Loads the checkpoint, memory-mapped unless weights_in_memory (read into private memory: the files may
         then change). preload reads every weight page now; validate_weights scans every weight for NaN, infinity
         and bad scales. backend: None or "cpu" = the best CPU level, or one level ("cpu-avx512", "cpu-avx2",
         "cpu-reference"); "cuda" (GPU 0) or "cuda:N" = an NVIDIA GPU (devices() lists them), DeviceError where no
-        GPU can serve it (never a silent CPU fallback). progress(bytes_done, bytes_total) is called after each
+        GPU can serve it (never a silent CPU fallback). cpu_expert_layers=N keeps the experts of the first N layers
+        in host memory and runs them on the CPU (GPU offload). progress(bytes_done, bytes_total) is called after each
         tensor; returning something truthy cancels the load.
 
         Raises NotFound, PermissionDenied, IoError, InvalidConfig, InvalidCheckpoint, UnsupportedDtype,
@@ -865,7 +870,7 @@ class Model(_Handle):
         options = _options(_ModelOptions, _lib.ossrt_model_options_init, backend=_c_string(backend),
                            runtime=None if runtime is None else runtime._handle, preload=int(preload),
                            weights_in_memory=int(weights_in_memory), validate_weights=int(validate_weights),
-                           progress=trampoline)
+                           cpu_expert_layers=int(cpu_expert_layers), progress=trampoline)
         handle = _vp()
         self._adopt(_lib.ossrt_model_load(os.fsencode(directory), ctypes.byref(options), ctypes.byref(handle)),
                     handle)

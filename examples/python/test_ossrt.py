@@ -167,12 +167,17 @@ class ModelTest(unittest.TestCase):
         self.assertEqual(info.max_context_length, config["initial_context_length"] * config["rope_scaling_factor"])
         self.assertGreater(info.parameter_count, 0)
         self.assertLessEqual(info.weight_bytes, (Path(TINY_A) / "model.safetensors").stat().st_size)
+        self.assertEqual((info.cpu_expert_layers, info.host_expert_bytes), (0, 0))
+        with ossrt.Model(TINY_A, cpu_expert_layers=2) as model:
+            info = model.info
+        self.assertEqual(info.cpu_expert_layers, 2)
+        self.assertGreater(info.host_expert_bytes, 0)
 
     def test_load_options_give_the_same_logits(self):
         prompt = golden_prompts()[0]["prompt"]
         logits = []
         for options in ({}, {"preload": True}, {"weights_in_memory": True, "validate_weights": True},
-                        {"backend": "cpu"}):
+                        {"backend": "cpu"}, {"cpu_expert_layers": 99}):
             with ossrt.Model(TINY_A, **options) as model, model.session() as session:
                 session.append(prompt)
                 logits.append(session.logits())

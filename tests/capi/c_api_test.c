@@ -264,6 +264,19 @@ int main(void) {
   EXPECT(ossrt_model_load(OSSRT_TEST_DATA_DIR "/tiny-a", &model_options, &model) == OSSRT_STATUS_OK);
   if (model == NULL) return 1;
 
+  /* Expert offload: two layers' experts on the CPU, reported in the info. */
+  {
+    ossrt_model* offloaded = NULL;
+    ossrt_model_options_init(&model_options);
+    EXPECT(model_options.cpu_expert_layers == 0);
+    model_options.cpu_expert_layers = 2;
+    EXPECT(ossrt_model_load(OSSRT_TEST_DATA_DIR "/tiny-a", &model_options, &offloaded) == OSSRT_STATUS_OK);
+    ossrt_model_info_init(&info);
+    EXPECT(offloaded != NULL && ossrt_model_get_info(offloaded, &info) == OSSRT_STATUS_OK);
+    EXPECT(info.cpu_expert_layers == 2 && info.host_expert_bytes > 0);
+    ossrt_model_destroy(offloaded);
+  }
+
   memset(&info, 0x5a, sizeof info);
   ossrt_model_info_init(&info);
   EXPECT(info.struct_size == sizeof info && info.vocab_size == 0 && info.weight_bytes == 0);
