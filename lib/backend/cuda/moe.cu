@@ -8,6 +8,7 @@
 
 #include "backend/cuda/cuda_context.cuh"
 #include "backend/cuda/device_math.h"
+#include "backend/cuda/moe_grouped.cuh"
 
 namespace ossrt::cuda {
 
@@ -40,12 +41,6 @@ __global__ void router_kernel(const float* logits, size_t n, size_t experts, siz
   for (size_t s = 0; s < k; ++s) sum += (w[s] = expf(w[s] - top));
   for (size_t s = 0; s < k; ++s) w[s] /= sum;
 }
-
-// Q15 vectors: codes and one scale per 32 elements.
-struct Q15 {
-  int16_t* codes;
-  float* scales;
-};
 
 // One warp per 32-element block of `count` vectors of `width` (rows `stride`
 // floats apart): each lane quantizes its element with the block's |max|.
@@ -175,6 +170,12 @@ unsigned warp_blocks(size_t warps) {
 
 }  // namespace
 
+void moe_activation(Context& c, const MoeArgs& a, Q15 act_q15) {
+  const size_t warps = a.n * a.k * a.intermediate / kBlockElements;
+  activation_kernel<<<warp_blocks(warps), kBlockThreads, 0, c.stream>>>(a, act_q15);
+  c.check_launch();
+}
+
 void router_topk_f32(void* self, const float* logits, size_t n, size_t experts, size_t k, int32_t* ids,
                      float* weights) {
   Context& c = context_of(self);
@@ -214,10 +215,14 @@ void moe_mxfp4_f32(void* self, const MoeArgs& a) {
     quantize_rows_kernel<<<warp_blocks(x_codes / kBlockElements), kBlockThreads, 0, c.stream>>>(a.x, a.n, H, H, x_q15);
     c.check_launch();
   }
+  if (moe_grouped_applies(a)) {  // prefill-sized batches: grouped by expert (moe_grouped.cu)
+    moe_mxfp4_grouped(c, a, x_q15, act_q15);
+    if (q15_memory != nullptr) c.check(cudaFreeAsync(q15_memory, c.stream));
+    return;
+  }
   mlp1_kernel<<<warp_blocks(pairs * 2 * I), kBlockThreads, 0, c.stream>>>(a, x_q15);
   c.check_launch();
-  activation_kernel<<<warp_blocks(pairs * I / kBlockElements), kBlockThreads, 0, c.stream>>>(a, act_q15);
-  c.check_launch();
+  moe_activation(c, a, act_q15);
   mlp2_kernel<<<warp_blocks(a.n * H), kBlockThreads, 0, c.stream>>>(a, act_q15);
   c.check_launch();
   if (q15_memory != nullptr) c.check(cudaFreeAsync(q15_memory, c.stream));
