@@ -8,6 +8,7 @@
 
 #include "backend/cuda/cuda_context.cuh"
 #include "backend/cuda/device_math.h"
+#include "backend/cuda/moe_grouped.cuh"
 
 namespace ossrt::cuda {
 
@@ -67,12 +68,6 @@ __global__ void router_kernel(const float* logits, size_t n, size_t experts, siz
   if (lane == 0)
     for (size_t s = 0; s < k; ++s) weights[t * k + s] /= sum;
 }
-
-// Q15 vectors: codes and one scale per 32 elements.
-struct Q15 {
-  int16_t* codes;
-  float* scales;
-};
 
 // One warp per 32-element block of `count` vectors of `width` (rows `stride`
 // floats apart): each lane quantizes its element with the block's |max|.
@@ -284,6 +279,12 @@ unsigned warp_blocks(size_t warps) {
 
 }  // namespace
 
+void moe_activation(Context& c, const MoeArgs& a, Q15 act_q15) {
+  const size_t warps = a.n * a.k * a.intermediate / kBlockElements;
+  activation_kernel<<<warp_blocks(warps), kBlockThreads, 0, c.stream>>>(a, act_q15);
+  c.check_launch();
+}
+
 void router_topk_f32(void* self, const float* logits, size_t n, size_t experts, size_t k, int32_t* ids,
                      float* weights) {
   Context& c = context_of(self);
@@ -301,26 +302,36 @@ void launch_moe(Context& c, const MoeArgs& a) {
   // Stream-ordered scratch, freed once the kernels that read it have ran:
   // each pair's stage-2 outputs, and under fast numerics the Q15 copies of
   // the inputs and activations (codes first: read 16 bytes at a time).
+  // Prefill-sized batches take tiled GEMMs over each expert's pairs
+  // (moe_grouped.cu), which keep their own stage-2 outputs.
+  const bool grouped = moe_grouped_applies(a);
   const size_t x_codes = a.q15_inputs ? a.n * H : 0, act_codes = a.q15_inputs ? pairs * I : 0;
-  const size_t bytes = pairs * H * sizeof(float) + (x_codes + act_codes) * sizeof(int16_t) +
+  const size_t outputs = grouped ? 0 : pairs * H;
+  const size_t bytes = outputs * sizeof(float) + (x_codes + act_codes) * sizeof(int16_t) +
                        (x_codes + act_codes) / kBlockElements * sizeof(float);
-  void* memory = nullptr;
-  if (cudaError_t status = cudaMallocAsync(&memory, bytes, c.stream); status != cudaSuccess) {
+  void* memory = nullptr;  // none needed: grouped, exact numerics
+  if (cudaError_t status = bytes > 0 ? cudaMallocAsync(&memory, bytes, c.stream) : cudaSuccess; status != cudaSuccess) {
     c.check(status);
     return;
   }
   auto* pair_out = static_cast<float*>(memory);
-  auto* codes = reinterpret_cast<int16_t*>(pair_out + pairs * H);
+  auto* codes = reinterpret_cast<int16_t*>(pair_out + outputs);
   auto* scales = reinterpret_cast<float*>(codes + x_codes + act_codes);
-  const Q15 x_q15{codes, scales}, act_q15{codes + x_codes, scales + x_codes / kBlockElements};
+  Q15 x_q15{}, act_q15{};  // null under exact numerics
   if (a.q15_inputs) {
+    x_q15 = {codes, scales};
+    act_q15 = {codes + x_codes, scales + x_codes / kBlockElements};
     quantize_rows_kernel<<<warp_blocks(x_codes / kBlockElements), kBlockThreads, 0, c.stream>>>(a.x, a.n, H, H, x_q15);
     c.check_launch();
   }
+  if (grouped) {
+    moe_mxfp4_grouped(c, a, x_q15, act_q15);
+    if (memory != nullptr) c.check(cudaFreeAsync(memory, c.stream));
+    return;
+  }
   mlp1_kernel<<<warp_blocks(pairs * 2 * I / kRowsPerWarp), kBlockThreads, 0, c.stream>>>(a, x_q15);
   c.check_launch();
-  activation_kernel<<<warp_blocks(pairs * I / kBlockElements), kBlockThreads, 0, c.stream>>>(a, act_q15);
-  c.check_launch();
+  moe_activation(c, a, act_q15);
   mlp2_kernel<<<warp_blocks(pairs * H / kRowsPerWarp), kBlockThreads, 0, c.stream>>>(a, act_q15, pair_out);
   c.check_launch();
   combine_slots_kernel<<<blocks_for(a.n * H, kBlockThreads), kBlockThreads, 0, c.stream>>>(a, pair_out);
