@@ -61,6 +61,40 @@ int run_info(const ParsedFlags& flags) {
   return 0;
 }
 
+int run_estimate(const ParsedFlags& flags) {
+  ossrt::ModelOptions model_options;
+  model_options.backend = flags.text("backend").value_or("cpu");
+  model_options.cpu_expert_layers = flags.count("cpu-expert-layers").value_or(0);
+  ossrt::SessionOptions session_options;
+  session_options.context_length = flags.count("context").value_or(0);
+  session_options.max_batch_tokens = flags.count("chunk").value_or(512);
+  session_options.numerics = numerics_from_flags(flags);
+  auto estimate = ossrt::estimate_memory(flags.text("model").value_or(""), model_options, session_options);
+  if (!estimate.ok()) return fail(estimate.status());
+  const ossrt::MemoryEstimate& e = estimate.value();
+  const struct {
+    const char* key;
+    uint64_t bytes;
+  } rows[] = {{"weight_bytes", e.weight_bytes},           {"backend_weight_bytes", e.backend_weight_bytes},
+              {"host_weight_bytes", e.host_weight_bytes}, {"kv_bytes_per_token", e.kv_bytes_per_token},
+              {"kv_ring_bytes", e.kv_ring_bytes},         {"kv_bytes", e.kv_bytes},
+              {"scratch_bytes", e.scratch_bytes},         {"session_bytes", e.session_bytes},
+              {"backend_bytes", e.backend_bytes},         {"total_bytes", e.total_bytes}};
+  if (flags.has("json")) {
+    const char* separator = "{";
+    for (const auto& row : rows) {
+      std::printf("%s\"%s\":%llu", separator, row.key, static_cast<unsigned long long>(row.bytes));
+      separator = ",";
+    }
+    std::printf("}\n");
+    return 0;
+  }
+  for (const auto& row : rows)
+    std::printf("%-22s %16llu  %10.3f GiB\n", row.key, static_cast<unsigned long long>(row.bytes),
+                static_cast<double>(row.bytes) / (1ull << 30));
+  return 0;
+}
+
 int run_tokenize(const ParsedFlags& flags) {
   const ossrt::AllowedSpecials allowed =
       flags.text("special") == "all" ? ossrt::AllowedSpecials::all() : ossrt::AllowedSpecials::none();

@@ -100,6 +100,22 @@ std::vector<CommandSpec> make_specs() {
                    {{"model", K::text, "DIR", "checkpoint directory"}, kBackend, kCpuExpertLayers},
                    std::nullopt});
   specs.push_back({
+      "estimate",
+      "memory a model and one session will take, from the checkpoint's headers alone (nothing loaded)",
+      "Weights (on the device for a GPU backend, on the host for offloaded experts), the KV cache at the\n"
+      "context length and per token, and one chunk's scratch.\n",
+      std::vector<FlagSpec>{
+          {"model", K::text, "DIR", "checkpoint directory", nullptr, "model"},
+          {"context", K::count, "N", "context length in tokens; 0 = the model's maximum", "0"},
+          {"chunk", K::positive, "N", "prompt tokens per forward pass", "512"},
+          kBackend,
+          kCpuExpertLayers,
+          kNumerics,
+          {"json", K::none, nullptr, "print one JSON object instead of the table"},
+      },
+      std::nullopt,
+  });
+  specs.push_back({
       "make-checkpoint",
       "writes a checkpoint with random weights in the original layout (meaningless output, real shapes)",
       "",

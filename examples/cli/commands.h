@@ -17,5 +17,6 @@ int run_detokenize(const ParsedFlags& flags);
 int run_chat(const ParsedFlags& flags);
 int run_make_checkpoint(const ParsedFlags& flags);
 int run_bench(const ParsedFlags& flags);
+int run_estimate(const ParsedFlags& flags);
 
 }  // namespace ossrt_cli

@@ -21,7 +21,7 @@ constexpr Runner kRunners[] = {
     {"chat", run_chat},         {"generate", run_generate},
     {"tokenize", run_tokenize}, {"detokenize", run_detokenize},
     {"info", run_info},         {"make-checkpoint", run_make_checkpoint},
-    {"bench", run_bench},
+    {"bench", run_bench},       {"estimate", run_estimate},
 };
 
 // Every command's synopsis and summary, from the command table.

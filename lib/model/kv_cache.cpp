@@ -11,13 +11,31 @@ namespace {
 constexpr size_t kMinDenseCapacity = 256;
 }
 
+size_t KvCache::ring_capacity(const KvLayout& layout) noexcept {
+  return std::min(layout.sliding_window + layout.max_batch_tokens - 1 + layout.rewind_tokens, layout.context_length);
+}
+
+// Doubling from kMinDenseCapacity, capped at the context (or exactly
+// `positions` beyond it).
+size_t KvCache::dense_capacity(const KvLayout& layout, size_t current, size_t positions) noexcept {
+  size_t capacity = std::max(kMinDenseCapacity, current);
+  while (capacity < positions) capacity *= 2;
+  return std::min(capacity, std::max(positions, layout.context_length));
+}
+
+uint64_t KvCache::bytes_at(const KvLayout& layout, size_t positions) noexcept {
+  const uint64_t row = 2ull * layout.width * kv_element_bytes(layout.type);  // keys and values
+  const size_t banded = (layout.layers + 1) / 2, dense = layout.layers / 2;
+  const size_t dense_positions = positions == 0 ? 0 : dense_capacity(layout, 0, positions);
+  return row * (banded * ring_capacity(layout) + dense * dense_positions);
+}
+
 Result<KvCache> KvCache::create(const Backend& backend, const KvLayout& layout) {
   KvCache cache;
   cache.backend_ = &backend;
   cache.layout_ = layout;
   cache.layers_.resize(layout.layers);
-  const size_t ring_capacity =
-      std::min(layout.sliding_window + layout.max_batch_tokens - 1 + layout.rewind_tokens, layout.context_length);
+  const size_t ring_capacity = KvCache::ring_capacity(layout);
   for (size_t n = 0; n < layout.layers; n += 2) {  // even layers are banded
     Layer& layer = cache.layers_[n];
     layer.ring = true;
@@ -36,9 +54,7 @@ Status KvCache::reserve(size_t positions) {
   for (size_t n = 1; n < layers_.size(); n += 2) {
     Layer& layer = layers_[n];
     if (positions <= layer.capacity) continue;
-    size_t capacity = std::max(kMinDenseCapacity, layer.capacity);
-    while (capacity < positions) capacity *= 2;
-    capacity = std::min(capacity, std::max(positions, layout_.context_length));
+    const size_t capacity = dense_capacity(layout_, layer.capacity, positions);
     const size_t bytes = capacity * row_bytes();
     DeviceBuffer k(*backend_, bytes), v(*backend_, bytes);
     if (!k.ok() || !v.ok()) {

@@ -37,6 +37,13 @@ class KvCache {
   // Allocates the rings of the banded layers. Failure: out_of_memory.
   static Result<KvCache> create(const Backend& backend, const KvLayout& layout);
 
+  // Sizes, without a cache: positions of each banded layer's ring, the
+  // capacity a dense layer grows to for `positions` (from `current`), and the
+  // bytes a cache holds once it holds `positions` (memory estimates).
+  static size_t ring_capacity(const KvLayout& layout) noexcept;
+  static size_t dense_capacity(const KvLayout& layout, size_t current, size_t positions) noexcept;
+  static uint64_t bytes_at(const KvLayout& layout, size_t positions) noexcept;
+
   // Makes room for positions [0, positions) in every dense layer, keeping the
   // cached content. Failure: out_of_memory (the cache is unchanged).
   Status reserve(size_t positions);

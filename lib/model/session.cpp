@@ -31,6 +31,42 @@ size_t first_non_finite(std::span<const float> values) {
 
 }  // namespace
 
+Result<SessionOptions> resolve_session_options(size_t max_context_length, const SessionOptions& options) {
+  SessionOptions resolved = options;
+  if (resolved.context_length == 0) resolved.context_length = max_context_length;
+  if (resolved.context_length > max_context_length) {
+    return error(StatusCode::invalid_argument, "Session::create: context_length %zu exceeds the model's maximum %zu",
+                 resolved.context_length, max_context_length);
+  }
+  if (resolved.max_batch_tokens == 0) {
+    return Status(StatusCode::invalid_argument, "Session::create: max_batch_tokens must be at least 1");
+  }
+  if (resolved.numerics != Numerics::exact && resolved.numerics != Numerics::fast) {
+    return error(StatusCode::invalid_argument, "Session::create: numerics %d is not a Numerics value",
+                 static_cast<int>(resolved.numerics));
+  }
+  if (resolved.threads > kMaxSessionThreads) {
+    // OpenMP cannot start that many (libgomp exits the process when it fails).
+    return error(StatusCode::invalid_argument, "Session::create: threads %zu exceeds the limit of %zu",
+                 resolved.threads, kMaxSessionThreads);
+  }
+  // Neither a chunk nor the rewind room can usefully exceed the context;
+  // bounding both keeps the ring size (window + chunk + rewind) from overflowing.
+  resolved.max_batch_tokens = std::min(resolved.max_batch_tokens, resolved.context_length);
+  resolved.rewind_tokens = std::min(resolved.rewind_tokens, resolved.context_length);
+  return resolved;
+}
+
+KvLayout kv_layout(const ModelConfig& c, const SessionOptions& resolved) {
+  return KvLayout{static_cast<size_t>(c.num_hidden_layers),
+                  static_cast<size_t>(c.num_key_value_heads * c.head_dim),
+                  static_cast<size_t>(c.sliding_window),
+                  resolved.context_length,
+                  resolved.max_batch_tokens,
+                  resolved.rewind_tokens,
+                  resolved.numerics == Numerics::fast ? KvType::bf16 : KvType::f32};
+}
+
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
 
@@ -39,39 +75,13 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   return guard("Session::create", [&]() -> Result<std::unique_ptr<Session>> {
     if (!model) return Status(StatusCode::invalid_argument, "Session::create: model is null");
     const ModelInfo& info = model->info();
-    SessionOptions resolved = options;
-    if (resolved.context_length == 0) resolved.context_length = info.max_context_length;
-    if (resolved.context_length > info.max_context_length) {
-      return error(StatusCode::invalid_argument, "Session::create: context_length %zu exceeds the model's maximum %zu",
-                   resolved.context_length, info.max_context_length);
-    }
-    if (resolved.max_batch_tokens == 0) {
-      return Status(StatusCode::invalid_argument, "Session::create: max_batch_tokens must be at least 1");
-    }
-    if (resolved.numerics != Numerics::exact && resolved.numerics != Numerics::fast) {
-      return error(StatusCode::invalid_argument, "Session::create: numerics %d is not a Numerics value",
-                   static_cast<int>(resolved.numerics));
-    }
-    if (resolved.threads > kMaxSessionThreads) {
-      // OpenMP cannot start that many (libgomp exits the process when it fails).
-      return error(StatusCode::invalid_argument, "Session::create: threads %zu exceeds the limit of %zu",
-                   resolved.threads, kMaxSessionThreads);
-    }
-    // Neither a chunk nor the rewind room can usefully exceed the context;
-    // bounding both keeps the ring size (window + chunk + rewind) from overflowing.
-    resolved.max_batch_tokens = std::min(resolved.max_batch_tokens, resolved.context_length);
-    resolved.rewind_tokens = std::min(resolved.rewind_tokens, resolved.context_length);
+    Result<SessionOptions> checked = resolve_session_options(info.max_context_length, options);
+    if (!checked.ok()) return checked.status();
+    const SessionOptions& resolved = checked.value();
     auto impl = std::make_unique<Impl>();
     impl->model = std::move(model);
     impl->options = resolved;
-    const ModelConfig& c = info.config;
-    KvLayout layout{static_cast<size_t>(c.num_hidden_layers),
-                    static_cast<size_t>(c.num_key_value_heads * c.head_dim),
-                    static_cast<size_t>(c.sliding_window),
-                    resolved.context_length,
-                    resolved.max_batch_tokens,
-                    resolved.rewind_tokens,
-                    resolved.numerics == Numerics::fast ? KvType::bf16 : KvType::f32};
+    const KvLayout layout = kv_layout(info.config, resolved);
     Result<KvCache> cache = KvCache::create(impl->m().backend, layout);
     if (!cache.ok()) return cache.status();
     impl->cache = std::move(cache.value());

@@ -13,6 +13,12 @@
 
 namespace ossrt {
 
+// Session::create's checks and defaults (context 0 = the model's maximum;
+// chunk and rewind room capped at the context). Failure: invalid_argument.
+Result<SessionOptions> resolve_session_options(size_t max_context_length, const SessionOptions& options);
+// The KV cache layout of a session with resolved options.
+KvLayout kv_layout(const ModelConfig& config, const SessionOptions& resolved);
+
 struct Session::Impl {
   std::shared_ptr<const Model> model;
   SessionOptions options;

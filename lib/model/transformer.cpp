@@ -1,5 +1,6 @@
 #include "model/transformer.h"
 
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -130,7 +131,26 @@ uint64_t step_key(const Workspace& ws, const KvCache& cache, size_t logits_from,
   return key;
 }
 
+// The backend buffers of a workspace for T tokens, in Workspace's member
+// order (token_ids .. rope_sin; the logits are sized apart).
+std::array<size_t, 11> buffer_bytes(const Dims& d, size_t T) {
+  return {T * sizeof(int32_t),           T * d.H * sizeof(float),        T * d.H * sizeof(float),
+          T * d.qkv * sizeof(float),     T * d.NQ * d.D * sizeof(float), T * d.E * sizeof(float),
+          T * d.K * sizeof(int32_t),     T * d.K * sizeof(float),        T * d.K * 3 * d.I * sizeof(float),
+          T * (d.D / 2) * sizeof(float), T * (d.D / 2) * sizeof(float)};
+}
+
 }  // namespace
+
+uint64_t Workspace::bytes_for(const ModelConfig& config, size_t max_tokens, size_t logits_rows,
+                              bool cpu_experts) noexcept {
+  const Dims d(config);
+  const uint64_t T = max_tokens;
+  uint64_t total = logits_rows * d.V * sizeof(float) + 2 * T * (d.D / 2) * sizeof(float);  // + RoPE staging
+  for (size_t bytes : buffer_bytes(d, max_tokens)) total += bytes;
+  if (cpu_experts) total += (2 * T * d.H + T * d.K + T * d.K * 3 * d.I) * sizeof(float) + T * d.K * sizeof(int32_t);
+  return total;
+}
 
 Result<Workspace> Workspace::create(const Model::Impl& m, size_t max_tokens) {
   const Dims d(m.config());
@@ -138,26 +158,15 @@ Result<Workspace> Workspace::create(const Model::Impl& m, size_t max_tokens) {
   Workspace ws;
   ws.max_tokens = max_tokens;
   const size_t T = max_tokens;
-  struct Request {
-    DeviceBuffer* buffer;
-    size_t bytes;
-  } requests[] = {
-      {&ws.token_ids, T * sizeof(int32_t)},
-      {&ws.residual, T * d.H * sizeof(float)},
-      {&ws.normed, T * d.H * sizeof(float)},
-      {&ws.qkv, T * d.qkv * sizeof(float)},
-      {&ws.attention, T * d.NQ * d.D * sizeof(float)},
-      {&ws.router_logits, T * d.E * sizeof(float)},
-      {&ws.expert_ids, T * d.K * sizeof(int32_t)},
-      {&ws.expert_weights, T * d.K * sizeof(float)},
-      {&ws.moe_scratch, T * d.K * 3 * d.I * sizeof(float)},
-      {&ws.rope_cos, T * (d.D / 2) * sizeof(float)},
-      {&ws.rope_sin, T * (d.D / 2) * sizeof(float)},
-  };
-  for (const Request& r : requests) {
-    *r.buffer = DeviceBuffer(be, r.bytes);
-    if (!r.buffer->ok())
-      return error(StatusCode::out_of_memory, "session workspace: cannot allocate %zu bytes", r.bytes);
+  DeviceBuffer* buffers[] = {&ws.token_ids,   &ws.residual,      &ws.normed,     &ws.qkv,
+                             &ws.attention,   &ws.router_logits, &ws.expert_ids, &ws.expert_weights,
+                             &ws.moe_scratch, &ws.rope_cos,      &ws.rope_sin};
+  const auto sizes = buffer_bytes(d, T);
+  static_assert(std::size(buffers) == std::tuple_size_v<decltype(sizes)>);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    *buffers[i] = DeviceBuffer(be, sizes[i]);
+    if (!buffers[i]->ok())
+      return error(StatusCode::out_of_memory, "session workspace: cannot allocate %zu bytes", sizes[i]);
   }
   ws.host_cos.resize(T * (d.D / 2));
   ws.host_sin.resize(T * (d.D / 2));

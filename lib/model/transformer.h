@@ -39,6 +39,10 @@ struct Workspace {
 
   // Failure: out_of_memory.
   static Result<Workspace> create(const Model::Impl& model, size_t max_tokens);
+  // What bytes() is after create and reserve_logits(logits_rows), with the
+  // host staging of experts on the CPU or without.
+  static uint64_t bytes_for(const ModelConfig& config, size_t max_tokens, size_t logits_rows,
+                            bool cpu_experts) noexcept;
   // Makes room for `rows` rows of logits. Failure: out_of_memory.
   Status reserve_logits(const Model::Impl& model, size_t rows);
   // Bytes of every buffer (device and host staging).

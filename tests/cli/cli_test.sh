@@ -90,7 +90,7 @@ case $case_name in
     expect_in out.txt "usage: ossrt COMMAND"
     expect_empty err.txt
     commands=$(sed -n 's/^  ossrt \([a-z-]*\) .*/\1/p' out.txt | tr '\n' ' ')
-    [ "$commands" = "chat generate tokenize detokenize info make-checkpoint bench " ] ||
+    [ "$commands" = "chat generate tokenize detokenize info estimate make-checkpoint bench " ] ||
       fail "ossrt --help lists '$commands'"
     for command in $commands; do
       for flag in --help -h; do
@@ -242,6 +242,24 @@ case $case_name in
     expect_in err.txt "ossrt: not_found"
     ;;
 
+  estimate)
+    # From the headers alone; the session's figures follow --context and --numerics.
+    run estimate --model "$tiny_a" --context 300 --chunk 64 --json
+    expect_rc 0
+    expect_in out.txt '"kv_bytes":'
+    expect_in out.txt '"kv_bytes_per_token":2048,'
+    run estimate --model "$tiny_a" --context 300 --numerics fast --json
+    expect_in out.txt '"kv_bytes_per_token":1024,'
+    run estimate --model "$tiny_a" --backend cuda --cpu-expert-layers 2
+    expect_rc 0
+    expect_in out.txt "backend_weight_bytes"
+    run estimate --model "$work/none"
+    expect_rc 1
+    expect_in err.txt "ossrt: not_found"
+    run estimate --model "$tiny_a" --context 100000000
+    expect_rc 1
+    expect_in err.txt "exceeds the model's maximum"
+    ;;
   cpu-isa)
     label="OSSRT_CPU_ISA=bogus ossrt info"
     OSSRT_CPU_ISA=bogus "$ossrt" info --model "$tiny_a" >out.txt 2>err.txt

@@ -142,3 +142,54 @@ TEST_CASE("rows of a mapped table are asked for ahead; ids outside the table are
   for (int32_t id : {0, 3, 5, 39}) CHECK(table[id * kRowBytes + kRowBytes - 1] == id);
   advise_rows_needed(nullptr, kRows, kRowBytes, ids, std::size(ids));  // no table: nothing to do
 }
+
+// The estimate before loading equals what a loaded model and a session that
+// filled its context hold: the same formulas, from the headers alone.
+TEST_CASE("estimate_memory equals the loaded model's weights and a full session's cache and scratch") {
+  const std::string tiny_a = OSSRT_TEST_DATA_DIR "/tiny-a";
+  for (ossrt::Numerics numerics : {ossrt::Numerics::exact, ossrt::Numerics::fast}) {
+    ossrt::SessionOptions session_options;
+    session_options.context_length = 300;
+    session_options.max_batch_tokens = 64;
+    session_options.numerics = numerics;
+    auto estimate = ossrt::estimate_memory(tiny_a, {}, session_options);
+    REQUIRE_MESSAGE(estimate.ok(), estimate.status().to_string());
+    const ossrt::MemoryEstimate& e = estimate.value();
+    auto model = ossrt::Model::load(tiny_a);
+    REQUIRE(model.ok());
+    CHECK(e.weight_bytes == model.value()->info().weight_bytes);
+    CHECK(e.host_weight_bytes == e.weight_bytes);  // the CPU reads the mapped files
+    CHECK(e.backend_weight_bytes == 0);
+    auto session = ossrt::Session::create(model.value(), session_options);
+    REQUIRE(session.ok());
+    std::vector<ossrt::TokenId> tokens(300);
+    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<ossrt::TokenId>((i * 37) % 1536);
+    REQUIRE(session.value()->append(tokens).ok());
+    const auto memory = session.value()->memory();
+    CHECK(e.kv_bytes == memory.kv_cache_bytes);
+    CHECK(e.scratch_bytes == memory.scratch_bytes);
+    CHECK(e.session_bytes == e.kv_bytes + e.scratch_bytes);
+    CHECK(e.total_bytes == e.weight_bytes + e.session_bytes);
+    // Per position of the 2 dense layers: keys and values of 2 heads x 64.
+    const uint64_t element = numerics == ossrt::Numerics::fast ? 2 : 4;
+    CHECK(e.kv_bytes_per_token == 2 * 2 * 128 * element);
+  }
+  // On a GPU with offload: the offloaded experts stay on the host, as the load reports.
+  ossrt::ModelOptions on_gpu;
+  on_gpu.backend = "cuda";
+  on_gpu.cpu_expert_layers = 2;
+  auto estimate = ossrt::estimate_memory(tiny_a, on_gpu);
+  REQUIRE(estimate.ok());
+  ossrt::ModelOptions offloaded;
+  offloaded.cpu_expert_layers = 2;
+  auto model = ossrt::Model::load(tiny_a, offloaded);
+  REQUIRE(model.ok());
+  CHECK(estimate.value().host_weight_bytes == model.value()->info().host_expert_bytes);
+  CHECK(estimate.value().backend_weight_bytes + estimate.value().host_weight_bytes == estimate.value().weight_bytes);
+  CHECK(estimate.value().backend_bytes == estimate.value().backend_weight_bytes + estimate.value().session_bytes);
+  // Refusals: Model::load's for the files, Session::create's for the options.
+  CHECK(ossrt::estimate_memory("/nonexistent/ossrt-model").status().code() == ossrt::StatusCode::not_found);
+  ossrt::SessionOptions too_long;
+  too_long.context_length = 1u << 30;
+  CHECK(ossrt::estimate_memory(tiny_a, {}, too_long).status().code() == ossrt::StatusCode::invalid_argument);
+}
