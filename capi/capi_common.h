@@ -124,6 +124,12 @@ ossrt_status report(const Status& status) noexcept;
 // Shorthand for an invalid-argument failure naming the function.
 ossrt_status invalid_argument(const char* message) noexcept;
 
+// The C option structs as C++ options (read through their struct_size, over
+// the defaults). OK, or INVALID_ARGUMENT naming `where` (a released runtime,
+// a numerics value outside the enum).
+ossrt_status model_options_from(const ossrt_model_options* options, const char* where, ModelOptions& cpp);
+ossrt_status session_options_from(const ossrt_session_options* options, const char* where, SessionOptions& cpp);
+
 // Copies `items` into a caller buffer with the required-size idiom.
 template <class T>
 ossrt_status fill_buffer(const T* items, size_t count, T* out, size_t cap, size_t* n_out) noexcept {
@@ -195,6 +201,7 @@ std::span<const FieldSpan> fields_of(const ossrt_session_memory*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_harmony_event*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_chat_result*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_device_info*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_memory_estimate*) noexcept;
 
 // OK when struct_size covers the first `required` fields (struct_size itself
 // at least) and ends on a field boundary (older headers' structs end on one;

@@ -72,6 +72,28 @@ ossrt_session* wrap(std::unique_ptr<Session> session) {
 
 }  // namespace
 
+namespace ossrt::capi {
+
+ossrt_status session_options_from(const ossrt_session_options* options, const char* where, SessionOptions& cpp) {
+  ossrt_session_options defaults;
+  ossrt_session_options_init(&defaults);
+  const ossrt_session_options o = read_versioned(options, defaults);
+  cpp.context_length = static_cast<size_t>(o.context_length);
+  cpp.max_batch_tokens = static_cast<size_t>(o.max_batch_tokens);
+  cpp.rewind_tokens = static_cast<size_t>(o.rewind_tokens);
+  cpp.threads = o.threads;
+  if (o.numerics != OSSRT_NUMERICS_EXACT && o.numerics != OSSRT_NUMERICS_FAST)
+    return invalid_argument((std::string(where) + ": options->numerics is not an ossrt_numerics value").c_str());
+  cpp.numerics = o.numerics == OSSRT_NUMERICS_FAST ? Numerics::fast : Numerics::exact;
+  if (o.prefill_progress != nullptr) {
+    cpp.prefill_progress = [callback = o.prefill_progress, user_data = o.prefill_progress_user_data](
+                               size_t processed, size_t total) { return callback(processed, total, user_data) == 0; };
+  }
+  return OSSRT_STATUS_OK;
+}
+
+}  // namespace ossrt::capi
+
 extern "C" {
 
 void ossrt_session_options_init(ossrt_session_options* options) {
@@ -91,22 +113,9 @@ ossrt_status ossrt_session_create(const ossrt_model* model, const ossrt_session_
   if (!capi::live(model)) return capi::invalid_argument("ossrt_session_create: model is NULL or released");
   if (ossrt_status st = capi::check_options(options, "ossrt_session_create"); st != OSSRT_STATUS_OK) return st;
   return capi::barrier("ossrt_session_create", [&] {
-    ossrt_session_options defaults;
-    ossrt_session_options_init(&defaults);
-    const ossrt_session_options o = capi::read_versioned(options, defaults);
     SessionOptions cpp;
-    cpp.context_length = static_cast<size_t>(o.context_length);
-    cpp.max_batch_tokens = static_cast<size_t>(o.max_batch_tokens);
-    cpp.rewind_tokens = static_cast<size_t>(o.rewind_tokens);
-    cpp.threads = o.threads;
-    if (o.numerics != OSSRT_NUMERICS_EXACT && o.numerics != OSSRT_NUMERICS_FAST) {
-      return capi::invalid_argument("ossrt_session_create: options->numerics is not an ossrt_numerics value");
-    }
-    cpp.numerics = o.numerics == OSSRT_NUMERICS_FAST ? Numerics::fast : Numerics::exact;
-    if (o.prefill_progress != nullptr) {
-      cpp.prefill_progress = [callback = o.prefill_progress, user_data = o.prefill_progress_user_data](
-                                 size_t processed, size_t total) { return callback(processed, total, user_data) == 0; };
-    }
+    if (ossrt_status st = capi::session_options_from(options, "ossrt_session_create", cpp); st != OSSRT_STATUS_OK)
+      return st;
     auto session = Session::create(model->model, cpp);
     if (!session.ok()) return capi::report(session.status());
     *session_out = wrap(std::move(session.value()));

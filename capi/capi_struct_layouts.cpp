@@ -127,6 +127,25 @@ std::span<const FieldSpan> fields_of(const ossrt_chat_options*) noexcept {
   return fields;
 }
 
+std::span<const FieldSpan> fields_of(const ossrt_memory_estimate*) noexcept {
+  static constexpr FieldSpan fields[] = {
+      OSSRT_FIELD(ossrt_memory_estimate, struct_size),
+      OSSRT_FIELD(ossrt_memory_estimate, weight_bytes),
+      OSSRT_FIELD(ossrt_memory_estimate, backend_weight_bytes),
+      OSSRT_FIELD(ossrt_memory_estimate, host_weight_bytes),
+      OSSRT_FIELD(ossrt_memory_estimate, kv_bytes_per_token),
+      OSSRT_FIELD(ossrt_memory_estimate, kv_ring_bytes),
+      OSSRT_FIELD(ossrt_memory_estimate, kv_bytes),
+      OSSRT_FIELD(ossrt_memory_estimate, scratch_bytes),
+      OSSRT_FIELD(ossrt_memory_estimate, session_bytes),
+      OSSRT_FIELD(ossrt_memory_estimate, backend_bytes),
+      OSSRT_FIELD(ossrt_memory_estimate, total_bytes),
+  };
+  static_assert(lists_every_field<ossrt_memory_estimate>(fields),
+                "a field was appended to ossrt_memory_estimate: list it here");
+  return fields;
+}
+
 std::span<const FieldSpan> fields_of(const ossrt_device_info*) noexcept {
   static constexpr FieldSpan fields[] = {
       OSSRT_FIELD(ossrt_device_info, struct_size), OSSRT_FIELD(ossrt_device_info, backend),

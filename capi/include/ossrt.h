@@ -382,6 +382,36 @@ typedef struct ossrt_session_options {
 /* Sets defaults. Does nothing if options is NULL. */
 OSSRT_API void ossrt_session_options_init(ossrt_session_options* options);
 
+/* What loading `directory` with model_options and one session with
+ * session_options (at its whole context_length; 0 = the model's maximum)
+ * would take, from the checkpoint's headers alone: nothing is loaded and no
+ * backend is started (a GPU's figures need no GPU). Bytes: */
+typedef struct ossrt_memory_estimate {
+  uint32_t struct_size;          /* sizeof(ossrt_memory_estimate), set by _init */
+  uint64_t weight_bytes;         /* every weight tensor */
+  uint64_t backend_weight_bytes; /* copied to a GPU backend's memory (0 on the CPU: the files are mapped) */
+  uint64_t host_weight_bytes;    /* read from host memory (all on the CPU; offloaded experts on a GPU) */
+  uint64_t kv_bytes_per_token;   /* one position of every dense layer, at the session's numerics */
+  uint64_t kv_ring_bytes;        /* the sliding-window layers' rings (fixed) */
+  uint64_t kv_bytes;             /* the whole cache at context_length */
+  uint64_t scratch_bytes;        /* activations for one chunk and one row of logits */
+  uint64_t session_bytes;        /* kv_bytes + scratch_bytes, on the backend */
+  uint64_t backend_bytes;        /* backend_weight_bytes + session_bytes */
+  uint64_t total_bytes;          /* weight_bytes + session_bytes */
+} ossrt_memory_estimate;
+
+/* Zeroes *estimate and sets struct_size. NULL does nothing. */
+OSSRT_API void ossrt_memory_estimate_init(ossrt_memory_estimate* estimate);
+/* Success: OK and *estimate filled (as far as its struct_size reaches).
+ * Failure: INVALID_ARGUMENT (NULL directory or estimate, a struct_size that
+ * is 0 or ends inside a field, session options ossrt_session_create would
+ * refuse such as a context_length above the model's maximum), and
+ * ossrt_model_load's for the files and config (NOT_FOUND, INVALID_CONFIG,
+ * ...); *estimate is then unchanged. Thread-safe. */
+OSSRT_API ossrt_status ossrt_model_estimate(const char* directory, const ossrt_model_options* model_options,
+                                            const ossrt_session_options* session_options,
+                                            ossrt_memory_estimate* estimate);
+
 /* Creates a session (token history + KV cache) over model. options may be NULL.
  * Failure: INVALID_ARGUMENT (NULL model/session_out, context_length above the
  * model maximum, max_batch_tokens 0, threads above 256, numerics not an

@@ -70,7 +70,7 @@ from typing import Any, Literal, Self, TypeVar
 
 __all__ = [
     "ABI_VERSION", "OMIT", "version", "abi_version", "library_path", "status_string", "finish_reason_string",
-    "stop_tokens", "devices",
+    "stop_tokens", "devices", "estimate_memory", "MemoryEstimate",
     "Status", "Role", "ReasoningEffort", "RenderKind", "ParseMode", "EventKind", "FinishReason", "Numerics",
     "SpecialToken", "LogLevel",
     "OssrtError", "Error", "InvalidArgument", "InvalidState", "NotFound", "IoError", "OutOfMemory", "Unsupported",
@@ -130,6 +130,12 @@ _PrefillProgress = ctypes.CFUNCTYPE(_i32, _size, _size, _vp)
 class _DeviceInfo(ctypes.Structure):
     _fields_ = [("struct_size", _u32), ("backend", ctypes.c_char * 32), ("description", ctypes.c_char * 128),
                 ("memory_bytes", _u64), ("free_bytes", _u64)]
+
+
+class _MemoryEstimate(ctypes.Structure):
+    _fields_ = [("struct_size", _u32)] + [(name, _u64) for name in (
+        "weight_bytes", "backend_weight_bytes", "host_weight_bytes", "kv_bytes_per_token", "kv_ring_bytes", "kv_bytes",
+        "scratch_bytes", "session_bytes", "backend_bytes", "total_bytes")]
 
 
 class _ModelOptions(ctypes.Structure):
@@ -220,6 +226,9 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "ossrt_device_count": (_i32, [_SIZEP]),
     "ossrt_device_get_info": (_i32, [_size, _pointer_to(_DeviceInfo)]),
     "ossrt_model_options_init": (None, [_pointer_to(_ModelOptions)]),
+    "ossrt_memory_estimate_init": (None, [_pointer_to(_MemoryEstimate)]),
+    "ossrt_model_estimate": (_i32, [_str, _pointer_to(_ModelOptions), _pointer_to(_SessionOptions),
+                                    _pointer_to(_MemoryEstimate)]),
     "ossrt_model_load": (_i32, [_str, _pointer_to(_ModelOptions), _VPP]),
     "ossrt_model_destroy": (None, [_vp]),
     "ossrt_model_info_init": (None, [_pointer_to(_ModelInfo)]),
@@ -732,6 +741,42 @@ def devices() -> list[Device]:
         found.append(_record(Device, info, backend=info.backend.decode(),
                              description=info.description.decode("utf-8", "replace")))
     return found
+
+
+# ---- memory estimate --------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MemoryEstimate:
+    """What a model and one session at its full context will take, in bytes (see ossrt.h)."""
+    weight_bytes: int
+    backend_weight_bytes: int  # on a GPU's memory (0 on the CPU: mapped files)
+    host_weight_bytes: int  # read from host memory (all on the CPU; offloaded experts on a GPU)
+    kv_bytes_per_token: int
+    kv_ring_bytes: int
+    kv_bytes: int
+    scratch_bytes: int
+    session_bytes: int
+    backend_bytes: int
+    total_bytes: int
+
+
+def estimate_memory(directory: str | os.PathLike[str], *, backend: str | None = None, cpu_expert_layers: int = 0,
+                    context_length: int = 0, max_batch_tokens: int = 512,
+                    numerics: Numerics | str | None = None) -> MemoryEstimate:
+    """What Model(directory, backend=..., cpu_expert_layers=...) and one session (context_length 0 = the model's
+    maximum) would take, from the checkpoint's headers alone (nothing loaded, no GPU needed). Thread-safe.
+    Raises NotFound, InvalidConfig, ... as Model does for the files; InvalidArgument for session options
+    Session would refuse (a context_length above the model's maximum)."""
+    model_options = _options(_ModelOptions, _lib.ossrt_model_options_init, backend=_c_string(backend),
+                             cpu_expert_layers=int(cpu_expert_layers))
+    session_options = _options(_SessionOptions, _lib.ossrt_session_options_init, context_length=context_length,
+                               max_batch_tokens=max_batch_tokens,
+                               numerics=None if numerics is None else _enum_value(Numerics, numerics))
+    out = _output(_MemoryEstimate, _lib.ossrt_memory_estimate_init)
+    _check(_lib.ossrt_model_estimate(os.fsencode(directory), ctypes.byref(model_options),
+                                     ctypes.byref(session_options), ctypes.byref(out)))
+    return _record(MemoryEstimate, out)
 
 
 # ---- handles ----------------------------------------------------------------------

@@ -168,6 +168,13 @@ class ModelTest(unittest.TestCase):
         self.assertGreater(info.parameter_count, 0)
         self.assertLessEqual(info.weight_bytes, (Path(TINY_A) / "model.safetensors").stat().st_size)
         self.assertEqual((info.cpu_expert_layers, info.host_expert_bytes), (0, 0))
+        estimate = ossrt.estimate_memory(TINY_A, context_length=300, max_batch_tokens=64)
+        self.assertEqual(estimate.weight_bytes, info.weight_bytes)
+        self.assertEqual(estimate.kv_bytes_per_token, 2 * 2 * 128 * 4)
+        self.assertEqual(estimate.total_bytes, estimate.weight_bytes + estimate.session_bytes)
+        self.assertEqual(ossrt.estimate_memory(TINY_A, numerics="fast").kv_bytes_per_token, 2 * 2 * 128 * 2)
+        with self.assertRaises(ossrt.InvalidArgument):
+            ossrt.estimate_memory(TINY_A, context_length=1 << 30)
         with ossrt.Model(TINY_A, cpu_expert_layers=2) as model:
             info = model.info
         self.assertEqual(info.cpu_expert_layers, 2)

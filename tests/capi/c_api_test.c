@@ -264,6 +264,23 @@ int main(void) {
   EXPECT(ossrt_model_load(OSSRT_TEST_DATA_DIR "/tiny-a", &model_options, &model) == OSSRT_STATUS_OK);
   if (model == NULL) return 1;
 
+  /* The memory estimate from the headers: the loaded model's weights, refusals. */
+  {
+    ossrt_memory_estimate estimate;
+    ossrt_session_options estimate_session;
+    ossrt_memory_estimate_init(&estimate);
+    ossrt_session_options_init(&estimate_session);
+    estimate_session.context_length = 300;
+    EXPECT(ossrt_model_estimate(OSSRT_TEST_DATA_DIR "/tiny-a", NULL, &estimate_session, &estimate) == OSSRT_STATUS_OK);
+    EXPECT(estimate.weight_bytes > 0 && estimate.kv_bytes_per_token == 2 * 2 * 128 * 4);
+    EXPECT(estimate.total_bytes == estimate.weight_bytes + estimate.session_bytes);
+    EXPECT(ossrt_model_estimate("/nonexistent/ossrt-model", NULL, NULL, &estimate) == OSSRT_STATUS_NOT_FOUND);
+    EXPECT(ossrt_model_estimate(OSSRT_TEST_DATA_DIR "/tiny-a", NULL, NULL, NULL) == OSSRT_STATUS_INVALID_ARGUMENT);
+    estimate_session.context_length = (uint64_t)1 << 40;
+    EXPECT(ossrt_model_estimate(OSSRT_TEST_DATA_DIR "/tiny-a", NULL, &estimate_session, &estimate) ==
+           OSSRT_STATUS_INVALID_ARGUMENT);
+  }
+
   /* Expert offload: two layers' experts on the CPU, reported in the info. */
   {
     ossrt_model* offloaded = NULL;
