@@ -18,6 +18,7 @@ ossrt_status model_options_from(const ossrt_model_options* options, const char* 
   cpp.weights_in_memory = o.weights_in_memory != 0;
   cpp.validate_weights = o.validate_weights != 0;
   cpp.cpu_expert_layers = o.cpu_expert_layers > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(o.cpu_expert_layers);
+  cpp.memory_budget_bytes = o.memory_budget_bytes;
   if (o.progress != nullptr) {
     cpp.progress = [callback = o.progress, user_data = o.progress_user_data](uint64_t done, uint64_t total) {
       return callback(done, total, user_data) == 0;

@@ -32,7 +32,7 @@ std::span<const FieldSpan> fields_of(const ossrt_model_options*) noexcept {
       OSSRT_FIELD(ossrt_model_options, runtime),           OSSRT_FIELD(ossrt_model_options, preload),
       OSSRT_FIELD(ossrt_model_options, progress),          OSSRT_FIELD(ossrt_model_options, progress_user_data),
       OSSRT_FIELD(ossrt_model_options, weights_in_memory), OSSRT_FIELD(ossrt_model_options, validate_weights),
-      OSSRT_FIELD(ossrt_model_options, cpu_expert_layers),
+      OSSRT_FIELD(ossrt_model_options, cpu_expert_layers), OSSRT_FIELD(ossrt_model_options, memory_budget_bytes),
   };
   static_assert(lists_every_field<ossrt_model_options>(fields),
                 "a field was appended to ossrt_model_options: list it here");

@@ -202,6 +202,11 @@ typedef struct ossrt_model_options {
    * larger than a GPU's memory runs on it). 0 (default): none; the layer
    * count or more: all. ossrt_model_info reports what was kept on the host. */
   uint64_t cpu_expert_layers;
+  /* Non-zero: the load fails up front with OUT_OF_MEMORY (before any weight
+   * is placed or validated) when the weights need more bytes of the backend's memory than
+   * this (a GPU's device memory, or host memory for a CPU backend; see
+   * ossrt_model_estimate's backend_weight_bytes and weight_bytes). */
+  uint64_t memory_budget_bytes;
 } ossrt_model_options;
 
 /* Sets defaults. Does nothing if options is NULL. */

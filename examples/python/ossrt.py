@@ -141,7 +141,7 @@ class _MemoryEstimate(ctypes.Structure):
 class _ModelOptions(ctypes.Structure):
     _fields_ = [("struct_size", _u32), ("backend", _str), ("runtime", _vp), ("preload", _i32),
                 ("progress", _LoadProgress), ("progress_user_data", _vp), ("weights_in_memory", _i32),
-                ("validate_weights", _i32), ("cpu_expert_layers", _u64)]
+                ("validate_weights", _i32), ("cpu_expert_layers", _u64), ("memory_budget_bytes", _u64)]
 
 
 class _ModelInfo(ctypes.Structure):
@@ -895,14 +895,15 @@ class Model(_Handle):
 
     def __init__(self, directory: str | os.PathLike[str], *, runtime: Runtime | None = None,
                  backend: str | None = None, preload: bool = False, weights_in_memory: bool = False,
-                 validate_weights: bool = False, cpu_expert_layers: int = 0,
+                 validate_weights: bool = False, cpu_expert_layers: int = 0, memory_budget_bytes: int = 0,
                  progress: Callable[[int, int], object] | None = None) -> None:
         """Loads the checkpoint, memory-mapped unless weights_in_memory (read into private memory: the files may
         then change). preload reads every weight page now; validate_weights scans every weight for NaN, infinity
         and bad scales. backend: None or "cpu" = the best CPU level, or one level ("cpu-avx512", "cpu-avx2",
         "cpu-reference"); "cuda" (GPU 0) or "cuda:N" = an NVIDIA GPU (devices() lists them), DeviceError where no
         GPU can serve it (never a silent CPU fallback). cpu_expert_layers=N keeps the experts of the first N layers
-        in host memory and runs them on the CPU (GPU offload). progress(bytes_done, bytes_total) is called after each
+        in host memory and runs them on the CPU (GPU offload). memory_budget_bytes (non-zero) refuses the load up front
+        (OutOfMemory) when the weights need more of the backend's memory. progress(bytes_done, bytes_total) is called after each
         tensor; returning something truthy cancels the load.
 
         Raises NotFound, PermissionDenied, IoError, InvalidConfig, InvalidCheckpoint, UnsupportedDtype,
@@ -915,7 +916,8 @@ class Model(_Handle):
         options = _options(_ModelOptions, _lib.ossrt_model_options_init, backend=_c_string(backend),
                            runtime=None if runtime is None else runtime._handle, preload=int(preload),
                            weights_in_memory=int(weights_in_memory), validate_weights=int(validate_weights),
-                           cpu_expert_layers=int(cpu_expert_layers), progress=trampoline)
+                           cpu_expert_layers=int(cpu_expert_layers), memory_budget_bytes=int(memory_budget_bytes),
+                           progress=trampoline)
         handle = _vp()
         self._adopt(_lib.ossrt_model_load(os.fsencode(directory), ctypes.byref(options), ctypes.byref(handle)),
                     handle)

@@ -94,6 +94,11 @@ struct ModelOptions {
   // back. 0 (default): none; at least the layer count: all. With a CPU
   // backend the result is the same (the experts run on this CPU's best level).
   size_t cpu_expert_layers = 0;
+  // Refuses the load up front (out_of_memory, before any weight is placed,
+  // validated or hashed; weights_in_memory has read the files by then) when the weights would need more than this many
+  // bytes of the backend's memory: a GPU's device memory (what ossrt/memory_estimate.hpp calls backend_weight_bytes),
+  // or the host's for a CPU backend (weight_bytes). 0 (default): no budget.
+  uint64_t memory_budget_bytes = 0;
 };
 
 class Model {

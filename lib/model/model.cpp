@@ -150,14 +150,23 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     Result<ModelWeights> weights = bind_weights(*impl->checkpoint);
     if (!weights.ok()) return weights.status();
     impl->weights = std::move(weights.value());
-    const uint64_t fingerprint = weights_fingerprint(impl->checkpoint->config, impl->weights);
-    if (options.validate_weights) {
-      if (Status s = validate_tensors(*impl->checkpoint); !s.ok()) return s;
-    }
     impl->cpu_expert_layers = std::min(options.cpu_expert_layers, impl->weights.layers.size());
     uint64_t host_expert_bytes = 0;
     std::vector<const void*> host_resident =
         offloaded_experts(impl->checkpoint->config, impl->weights, impl->cpu_expert_layers, host_expert_bytes);
+    // The budget is checked before weights are hashed, validated or placed.
+    const uint64_t needed = impl->backend.host_memory ? impl->weights.bytes : impl->weights.bytes - host_expert_bytes;
+    if (options.memory_budget_bytes > 0 && needed > options.memory_budget_bytes) {
+      return error(StatusCode::out_of_memory,
+                   "Model::load: the weights need %llu bytes of %s memory, over the budget of %llu bytes%s",
+                   static_cast<unsigned long long>(needed), impl->backend.name,
+                   static_cast<unsigned long long>(options.memory_budget_bytes),
+                   impl->backend.host_memory ? "" : " (cpu_expert_layers keeps experts on the host)");
+    }
+    const uint64_t fingerprint = weights_fingerprint(impl->checkpoint->config, impl->weights);
+    if (options.validate_weights) {
+      if (Status s = validate_tensors(*impl->checkpoint); !s.ok()) return s;
+    }
     if (impl->cpu_expert_layers > 0 && !resolve_backend("cpu", impl->expert_backend, &backend_error))
       return error(StatusCode::invalid_argument, "cpu_expert_layers: the CPU backend: %s", backend_error);
     Placement placement(impl->backend, options, impl->weights.bytes, std::move(host_resident));

@@ -193,3 +193,17 @@ TEST_CASE("estimate_memory equals the loaded model's weights and a full session'
   too_long.context_length = 1u << 30;
   CHECK(ossrt::estimate_memory(tiny_a, {}, too_long).status().code() == ossrt::StatusCode::invalid_argument);
 }
+
+TEST_CASE("a memory budget below the weights refuses the load up front") {
+  const std::string tiny_a = OSSRT_TEST_DATA_DIR "/tiny-a";
+  auto estimate = ossrt::estimate_memory(tiny_a);
+  REQUIRE(estimate.ok());
+  ossrt::ModelOptions options;
+  options.memory_budget_bytes = estimate.value().weight_bytes - 1;
+  auto refused = ossrt::Model::load(tiny_a, options);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == ossrt::StatusCode::out_of_memory);
+  CHECK(refused.status().message().find("over the budget") != std::string::npos);
+  options.memory_budget_bytes = estimate.value().weight_bytes;
+  CHECK(ossrt::Model::load(tiny_a, options).ok());
+}
