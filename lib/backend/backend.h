@@ -207,6 +207,16 @@ const Backend& cpu_reference_backend() noexcept;
 // is not one this build understands; *error_message is then a static string.
 bool resolve_backend(const char* name, Backend& out, const char** error_message) noexcept;
 
+// Whether `name` asks for a GPU ("cuda", "cuda:N", any name starting with
+// "cuda"): a refusal of such a name is a device error, not the caller's.
+bool names_device_backend(const char* name) noexcept;
+
+class Status;  // ossrt/status.hpp (kept out of the device code's includes)
+
+// resolve_backend as a Status naming the backend: device_error for a GPU
+// name this build or machine cannot serve, invalid_argument otherwise.
+Status resolve_backend_status(const char* name, Backend& out) noexcept;
+
 // Destroys what resolve_backend created for this table (no-op for the CPU
 // backends) and clears it. Every buffer from its alloc must be released first.
 void release_backend(Backend& backend) noexcept;

@@ -28,12 +28,8 @@ Result<double> measure_copy_bandwidth(const std::string& backend, size_t bytes, 
     if (bytes == 0 || repeats <= 0)
       return error(StatusCode::invalid_argument, "measure_copy_bandwidth: bytes and repeats must be positive");
     Backend table{};
+    if (Status s = resolve_backend_status(backend.c_str(), table); !s.ok()) return s;
     const char* message = "";
-    if (!resolve_backend(backend.c_str(), table, &message)) {
-      const bool device = backend.rfind("cuda", 0) == 0;
-      return error(device ? StatusCode::device_error : StatusCode::invalid_argument, "backend '%s': %s",
-                   backend.c_str(), message);
-    }
     struct Owned {
       Backend& table;
       void* from = nullptr;

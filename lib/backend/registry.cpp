@@ -5,6 +5,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
+#include "util/errors.h"
 #if defined(OSSRT_HAVE_CUDA)
 #include "backend/cuda/cuda_backend.h"
 #endif
@@ -103,6 +104,17 @@ bool resolve_cuda_backend(const char* name, Backend& out, const char** error_mes
       "this build has no CUDA backend (configure with -DOSSRT_CUDA=ON where the CUDA toolkit is installed)";
   return false;
 #endif
+}
+
+bool names_device_backend(const char* name) noexcept {
+  return name != nullptr && std::strncmp(name, "cuda", 4) == 0;
+}
+
+Status resolve_backend_status(const char* name, Backend& out) noexcept {
+  const char* message = "";
+  if (resolve_backend(name, out, &message)) return Status::success();
+  return error(names_device_backend(name) ? StatusCode::device_error : StatusCode::invalid_argument, "backend '%s': %s",
+               name != nullptr ? name : "(null)", message);
 }
 
 void release_backend(Backend& backend) noexcept {

@@ -28,12 +28,9 @@ Result<MemoryEstimate> estimate_memory(const std::filesystem::path& directory, c
     MemoryEstimate e;
     e.weight_bytes = weights.value().bytes;
     // Experts offloaded from a device stay in host memory (Model::load's rule).
-    const uint64_t E = static_cast<uint64_t>(config.num_experts), H = static_cast<uint64_t>(config.hidden_size),
-                   I = static_cast<uint64_t>(config.intermediate_size);
-    const uint64_t experts_per_layer = E * 3 * H * I / 2 + E * 3 * H * I / 32 + (E * 2 * I + E * H) * 2;
     const size_t offloaded = std::min(model_options.cpu_expert_layers, static_cast<size_t>(config.num_hidden_layers));
-    const bool device = model_options.backend.rfind("cuda", 0) == 0;
-    e.host_weight_bytes = device ? experts_per_layer * offloaded : e.weight_bytes;
+    const bool device = names_device_backend(model_options.backend.c_str());
+    e.host_weight_bytes = device ? expert_bytes_per_layer(config) * offloaded : e.weight_bytes;
     e.backend_weight_bytes = device ? e.weight_bytes - e.host_weight_bytes : 0;
 
     const KvLayout layout = kv_layout(config, session.value());

@@ -70,16 +70,13 @@ class Placement {
 // The expert tensors of the first `layers` layers, and their bytes.
 std::vector<const void*> offloaded_experts(const ModelConfig& c, const ModelWeights& w, size_t layers,
                                            uint64_t& bytes) {
-  const uint64_t E = static_cast<uint64_t>(c.num_experts), H = static_cast<uint64_t>(c.hidden_size),
-                 I = static_cast<uint64_t>(c.intermediate_size);
-  const uint64_t per_layer = E * 3 * H * I / 2 + E * 3 * H * I / 32 + (E * 2 * I + E * H) * sizeof(bf16_t);
   std::vector<const void*> tensors;
   for (size_t l = 0; l < layers; ++l) {
     const LayerWeights& lw = w.layers[l];
     tensors.insert(tensors.end(),
                    {lw.mlp1.blocks, lw.mlp1.scales, lw.mlp1_bias, lw.mlp2.blocks, lw.mlp2.scales, lw.mlp2_bias});
   }
-  bytes = per_layer * layers;
+  bytes = expert_bytes_per_layer(c) * layers;
   return tensors;
 }
 
@@ -131,14 +128,7 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
                                                  const ModelOptions& options) noexcept {
   return guard("Model::load", [&]() -> Result<std::shared_ptr<const Model>> {
     auto impl = std::make_unique<Impl>();
-    const char* backend_error = "";
-    if (!resolve_backend(options.backend.c_str(), impl->owned_backend.table, &backend_error)) {
-      // A GPU name this build or machine cannot serve is a device error; a
-      // name no backend has is the caller's.
-      const bool device = options.backend.rfind("cuda", 0) == 0;
-      return error(device ? StatusCode::device_error : StatusCode::invalid_argument, "backend '%s': %s",
-                   options.backend.c_str(), backend_error);
-    }
+    if (Status s = resolve_backend_status(options.backend.c_str(), impl->owned_backend.table); !s.ok()) return s;
     impl->backend = impl->owned_backend.table;
     if (options.profile_kernels) {
       impl->profiler = std::make_unique<KernelProfiler>(impl->backend);
@@ -167,8 +157,9 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     if (options.validate_weights) {
       if (Status s = validate_tensors(*impl->checkpoint); !s.ok()) return s;
     }
-    if (impl->cpu_expert_layers > 0 && !resolve_backend("cpu", impl->expert_backend, &backend_error))
-      return error(StatusCode::invalid_argument, "cpu_expert_layers: the CPU backend: %s", backend_error);
+    if (impl->cpu_expert_layers > 0) {
+      if (Status s = resolve_backend_status("cpu", impl->expert_backend); !s.ok()) return s;
+    }
     Placement placement(impl->backend, options, impl->weights.bytes, std::move(host_resident));
     if (Status s = place_all(placement, impl->checkpoint->config, impl->weights); !s.ok()) return s;
 

@@ -76,6 +76,12 @@ class Binder {
 
 }  // namespace
 
+uint64_t expert_bytes_per_layer(const ModelConfig& c) noexcept {
+  const uint64_t E = static_cast<uint64_t>(c.num_experts), H = static_cast<uint64_t>(c.hidden_size),
+                 I = static_cast<uint64_t>(c.intermediate_size);
+  return E * 3 * H * I / 2 + E * 3 * H * I / 32 + (E * 2 * I + E * H) * sizeof(bf16_t);
+}
+
 Result<ModelWeights> bind_weights(const Checkpoint& checkpoint) {
   const ModelConfig& c = checkpoint.config;
   const int64_t H = c.hidden_size, V = c.vocab_size, E = c.num_experts, I = c.intermediate_size;

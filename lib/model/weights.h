@@ -55,6 +55,10 @@ struct ModelWeights {
   uint64_t bytes = 0;
 };
 
+// Bytes of one layer's experts (MXFP4 codes and scales of both matrices,
+// their bf16 biases): what ModelOptions::cpu_expert_layers keeps on the host.
+uint64_t expert_bytes_per_layer(const ModelConfig& config) noexcept;
+
 // Binds every tensor the config calls for, checking presence, dtype and
 // shape, and refuses tensors a checkpoint with this config cannot contain.
 // Failure: tensor_mismatch, naming the tensor (as its layout names it), its
