@@ -91,11 +91,26 @@ void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspac
       be.self, MatmulArgs{t, d.H, w.gate_weight, w.gate_bias, ws.router_logits.as(), d.E, n, d.H, d.E, false, false});
   be.router_topk_f32(be.self, ws.router_logits.as(), n, d.E, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as());
   const bool fast = numerics == Numerics::fast;
+  MoeArgs args{t,
+               n,
+               d.H,
+               d.I,
+               d.K,
+               ws.expert_ids.as<int32_t>(),
+               ws.expert_weights.as(),
+               w.mlp1.blocks,
+               w.mlp1.scales,
+               w.mlp1_bias,
+               w.mlp2.blocks,
+               w.mlp2.scales,
+               w.mlp2_bias,
+               static_cast<float>(m.config().swiglu_limit),
+               ws.moe_scratch.as(),
+               x,
+               fast,
+               fast};
   if (layer_index >= m.cpu_expert_layers) {
-    be.moe_mxfp4_f32(be.self,
-                     MoeArgs{t, n, d.H, d.I, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as(), w.mlp1.blocks,
-                             w.mlp1.scales, w.mlp1_bias, w.mlp2.blocks, w.mlp2.scales, w.mlp2_bias,
-                             static_cast<float>(m.config().swiglu_limit), ws.moe_scratch.as(), x, fast, fast});
+    be.moe_mxfp4_f32(be.self, args);
     return;
   }
   // This layer's experts stay in host memory: the CPU runs them on copies of
@@ -105,11 +120,12 @@ void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspac
   be.download(be.self, ws.host_expert_ids.data(), ws.expert_ids.as(), n * d.K * sizeof(int32_t));
   be.download(be.self, ws.host_expert_weights.data(), ws.expert_weights.as(), n * d.K * sizeof(float));
   be.download(be.self, ws.host_residual.data(), x, n * d.H * sizeof(float));
-  cpu.moe_mxfp4_f32(cpu.self,
-                    MoeArgs{ws.host_normed.data(), n, d.H, d.I, d.K, ws.host_expert_ids.data(),
-                            ws.host_expert_weights.data(), w.mlp1.blocks, w.mlp1.scales, w.mlp1_bias, w.mlp2.blocks,
-                            w.mlp2.scales, w.mlp2_bias, static_cast<float>(m.config().swiglu_limit),
-                            ws.host_moe_scratch.data(), ws.host_residual.data(), fast, fast});
+  args.x = ws.host_normed.data();
+  args.expert_ids = ws.host_expert_ids.data();
+  args.expert_weights = ws.host_expert_weights.data();
+  args.scratch = ws.host_moe_scratch.data();
+  args.y = ws.host_residual.data();
+  cpu.moe_mxfp4_f32(cpu.self, args);
   be.upload(be.self, x, ws.host_residual.data(), n * d.H * sizeof(float));
 }
 
