@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "backend/cuda/call_signature.h"
+#include "backend/cuda/device_math.h"
 
 namespace ossrt::cuda {
 
@@ -100,7 +101,7 @@ inline constexpr unsigned kBlockThreads = 256;
 inline constexpr unsigned kBlockWarps = kBlockThreads / kWarp;
 
 inline unsigned blocks_for(size_t items, size_t per_block) {
-  return static_cast<unsigned>((items + per_block - 1) / per_block);
+  return static_cast<unsigned>(cuda_math::tiles_covering(items, per_block));
 }
 
 // The sum of v over the warp, in every lane (all 32 lanes must call it).
