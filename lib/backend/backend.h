@@ -20,8 +20,9 @@ namespace ossrt {
 // 4: device backends: kernels run asynchronously in call order, synchronize
 // waits and reports a device failure, a resolved table may own an instance
 // (self) that release_backend destroys, and a step bracket lets a device
-// record a forward step once and replay it (CUDA graphs).
-inline constexpr uint32_t kBackendApiVersion = 4;
+// record a forward step once and replay it (CUDA graphs). 5: dense weights
+// in ggml's Q8_0 (GGUF files): embedding_q8_0_f32, matmul_f32_q8_0w.
+inline constexpr uint32_t kBackendApiVersion = 5;
 
 using bf16_t = uint16_t;  // raw bfloat16 bits
 
@@ -39,6 +40,13 @@ struct MatmulArgs {
   // fp32) where that runs on faster units.
   bool bf16_products;
 };
+
+// ggml's Q8_0, a dense weight format of GGUF files: each run of 32 weights
+// along a row is one block, an fp16 scale d (2 bytes, little-endian, at any
+// alignment) then 32 int8 codes q; weight j = d * q[j]. A row of `in` weights
+// is in/32 blocks back to back.
+inline constexpr size_t kQ8_0BlockValues = 32;
+inline constexpr size_t kQ8_0BlockBytes = 34;
 
 // A cache slot holds one position: a ring reuses its slots, a dense cache
 // holds every position at its own index.
@@ -194,6 +202,19 @@ struct Backend {
   // other threads' calls wait for its end.
   void (*begin_step)(void* self, uint64_t key, size_t position);
   void (*end_step)(void* self, bool run);
+
+  // --- v5: dense weights in Q8_0 (required of a device backend) ---
+  // out[t] = row ids[t] of `table` ([rows, dim/32] Q8_0 blocks) as fp32;
+  // ids already validated, dim a multiple of 32.
+  void (*embedding_q8_0_f32)(void* self, const uint8_t* table, size_t dim, const int32_t* ids, size_t n, float* out);
+  // matmul_f32_bf16w with the weights `w` in Q8_0 ([out, in/32] blocks;
+  // args.w unused, args.in a multiple of 32). Exact numerics: fp32 products
+  // of x and d * q, fp32 sums. args.bf16_products (Numerics::fast): every
+  // backend, the reference too, quantizes each x row to Q15 blocks
+  // (util/q15.h) and sums each block's products q * v exactly as integers,
+  // so y[t, o] = sum over blocks of float(integer sum) * (x scale * d), then
+  // + bias; only the order of those float sums differs between backends.
+  void (*matmul_f32_q8_0w)(void* self, const MatmulArgs& args, const uint8_t* w);
 };
 
 // The scalar reference implementation of every entry (host memory).

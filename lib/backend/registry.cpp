@@ -65,6 +65,8 @@ bool resolve_backend(const char* name, Backend& out, const char** error_message)
     fill(out.attention_f32, ref.attention_f32);
     fill(out.router_topk_f32, ref.router_topk_f32);
     fill(out.moe_mxfp4_f32, ref.moe_mxfp4_f32);
+    fill(out.embedding_q8_0_f32, ref.embedding_q8_0_f32);
+    fill(out.matmul_f32_q8_0w, ref.matmul_f32_q8_0w);
   }
   return true;
 }

@@ -25,6 +25,26 @@ inline uint16_t f32_to_bf16(float value) noexcept {
   return static_cast<uint16_t>(u >> 16);
 }
 
+// IEEE binary16 -> fp32, exact for every value (subnormals, infinities, NaN).
+inline float f16_to_f32(uint16_t bits) noexcept {
+  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
+  const uint32_t exponent = (bits >> 10) & 0x1fu, mantissa = bits & 0x3ffu;
+  uint32_t u;
+  if (exponent == 0x1f) {
+    u = sign | 0x7f800000u | (mantissa << 13);
+  } else if (exponent != 0) {
+    u = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else {
+    // Zero or subnormal: mantissa * 2^-24, exact in fp32.
+    const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
+    std::memcpy(&u, &magnitude, sizeof u);
+    u |= sign;
+  }
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
 inline constexpr size_t kMxfp4BlockElements = 32;  // elements sharing one scale byte
 inline constexpr size_t kMxfp4BlockBytes = 16;     // two FP4 codes per byte
 

@@ -47,4 +47,12 @@ inline float quantize_q15_block(const float* x, int16_t* v) noexcept {
   return amax / static_cast<float>(kQ15Max);
 }
 
+// A row of `width` (a multiple of 32) elements as width/32 Q15 blocks:
+// codes v[width], scales[width / 32].
+inline void quantize_q15_row(const float* x, size_t width, int16_t* v, float* scales) noexcept {
+  for (size_t b = 0; b < width / kQ15BlockElements; ++b) {
+    scales[b] = quantize_q15_block(x + b * kQ15BlockElements, v + b * kQ15BlockElements);
+  }
+}
+
 }  // namespace ossrt

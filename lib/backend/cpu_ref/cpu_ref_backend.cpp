@@ -34,6 +34,8 @@ const Backend& cpu_reference_backend() noexcept {
       .synchronize = nullptr,
       .begin_step = nullptr,
       .end_step = nullptr,
+      .embedding_q8_0_f32 = cpu_ref::embedding_q8_0_f32,
+      .matmul_f32_q8_0w = cpu_ref::matmul_f32_q8_0w,
   };
   return table;
 }

@@ -19,5 +19,7 @@ void kv_store_f32(void* self, const KvStoreArgs& args);
 void attention_f32(void* self, const AttentionArgs& args);
 void router_topk_f32(void* self, const float* logits, size_t n, size_t experts, size_t k, int32_t* ids, float* weights);
 void moe_mxfp4_f32(void* self, const MoeArgs& args);
+void embedding_q8_0_f32(void* self, const uint8_t* table, size_t dim, const int32_t* ids, size_t n, float* out);
+void matmul_f32_q8_0w(void* self, const MatmulArgs& args, const uint8_t* w);
 
 }  // namespace ossrt::cpu_ref

@@ -37,10 +37,7 @@ struct Q15Vectors {
 
   Q15Vectors(size_t count, size_t width_) : width(width_), q(count * width), scale(count * width / kQ15BlockElements) {}
   void quantize(size_t v, const float* x) {
-    for (size_t b = 0; b < width / kQ15BlockElements; ++b) {
-      const size_t first = v * width + b * kQ15BlockElements;
-      scale[first / kQ15BlockElements] = quantize_q15_block(x + b * kQ15BlockElements, q.data() + first);
-    }
+    quantize_q15_row(x, width, q.data() + v * width, scale.data() + v * width / kQ15BlockElements);
   }
 };
 
