@@ -159,14 +159,25 @@ std::span<const FieldSpan> fields_of(const ossrt_device_info*) noexcept {
 
 std::span<const FieldSpan> fields_of(const ossrt_model_info*) noexcept {
   static constexpr FieldSpan fields[] = {
-      OSSRT_FIELD(ossrt_model_info, struct_size),         OSSRT_FIELD(ossrt_model_info, num_hidden_layers),
-      OSSRT_FIELD(ossrt_model_info, num_experts),         OSSRT_FIELD(ossrt_model_info, experts_per_token),
-      OSSRT_FIELD(ossrt_model_info, vocab_size),          OSSRT_FIELD(ossrt_model_info, hidden_size),
-      OSSRT_FIELD(ossrt_model_info, intermediate_size),   OSSRT_FIELD(ossrt_model_info, head_dim),
-      OSSRT_FIELD(ossrt_model_info, num_attention_heads), OSSRT_FIELD(ossrt_model_info, num_key_value_heads),
-      OSSRT_FIELD(ossrt_model_info, sliding_window),      OSSRT_FIELD(ossrt_model_info, max_context_length),
-      OSSRT_FIELD(ossrt_model_info, parameter_count),     OSSRT_FIELD(ossrt_model_info, weight_bytes),
-      OSSRT_FIELD(ossrt_model_info, cpu_expert_layers),   OSSRT_FIELD(ossrt_model_info, host_expert_bytes),
+      OSSRT_FIELD(ossrt_model_info, struct_size),
+      OSSRT_FIELD(ossrt_model_info, num_hidden_layers),
+      OSSRT_FIELD(ossrt_model_info, num_experts),
+      OSSRT_FIELD(ossrt_model_info, experts_per_token),
+      OSSRT_FIELD(ossrt_model_info, vocab_size),
+      OSSRT_FIELD(ossrt_model_info, hidden_size),
+      OSSRT_FIELD(ossrt_model_info, intermediate_size),
+      OSSRT_FIELD(ossrt_model_info, head_dim),
+      OSSRT_FIELD(ossrt_model_info, num_attention_heads),
+      OSSRT_FIELD(ossrt_model_info, num_key_value_heads),
+      OSSRT_FIELD(ossrt_model_info, sliding_window),
+      OSSRT_FIELD(ossrt_model_info, max_context_length),
+      OSSRT_FIELD(ossrt_model_info, parameter_count),
+      OSSRT_FIELD(ossrt_model_info, weight_bytes),
+      OSSRT_FIELD(ossrt_model_info, cpu_expert_layers),
+      OSSRT_FIELD(ossrt_model_info, host_expert_bytes),
+      OSSRT_FIELD(ossrt_model_info, layout),
+      OSSRT_FIELD(ossrt_model_info, dense_format),
+      OSSRT_FIELD(ossrt_model_info, converted_bytes),
   };
   static_assert(lists_every_field<ossrt_model_info>(fields), "a field was appended to ossrt_model_info: list it here");
   return fields;

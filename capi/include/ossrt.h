@@ -217,14 +217,19 @@ OSSRT_API void ossrt_model_options_init(ossrt_model_options* options);
  * repository's root: transformers' config.json + the shards that
  * model.safetensors.index.json names, or one model.safetensors). A root that
  * holds both (original/ with config.json and *.safetensors) loads original/.
+ * A llama.cpp GGUF file of gpt-oss loads by its path, or by a directory that
+ * holds only it (no config.json): Q8_0 / BF16 dense matrices in place, MXFP4
+ * experts repacked once into private memory (about the file's size).
  * options may be NULL (defaults).
  * Success: OSSRT_STATUS_OK, *model_out owns the model.
  * Failure: NOT_FOUND (also a shard the index names), PERMISSION_DENIED,
  * IO_ERROR, INVALID_CONFIG (a Hugging Face config value ossrt does not
  * compute is named by its key), INVALID_CHECKPOINT (also: bytes of a data
  * section no tensor covers; an index and shards that disagree; with
- * validate_weights, a damaged tensor), UNSUPPORTED_DTYPE, UNSUPPORTED
- * (dequantized BF16 expert weights), TENSOR_MISMATCH, OUT_OF_MEMORY, CANCELLED
+ * validate_weights, a damaged tensor; a GGUF vocabulary other than
+ * o200k_harmony), UNSUPPORTED_DTYPE (also a GGUF tensor in a type such as
+ * Q4_K, named with it), UNSUPPORTED (dequantized BF16 expert weights; another
+ * GGUF architecture; Q8_0 weights on a backend without Q8_0 kernels), TENSOR_MISMATCH, OUT_OF_MEMORY, CANCELLED
  * (the progress callback returned non-zero), DEVICE_ERROR (a "cuda" or
  * "cuda:..." backend that no GPU of this build and machine can serve, also
  * a malformed device number; the message names the backend),
@@ -255,6 +260,11 @@ typedef struct ossrt_model_info {
   uint64_t weight_bytes;
   uint64_t cpu_expert_layers; /* layers whose experts run on the CPU (options, capped at the layer count) */
   uint64_t host_expert_bytes; /* their weight bytes, kept in host memory */
+  /* The checkpoint's layout: "original", "Hugging Face" or "GGUF"; the dense
+   * matrices' format: "bf16", "Q8_0" or "Q8_0 + bf16". Static strings. */
+  const char* layout;
+  const char* dense_format;
+  uint64_t converted_bytes; /* weights converted at load into private memory (GGUF: experts repacked) */
 } ossrt_model_info;
 
 /* Zeroes *info and sets struct_size. Does nothing if info is NULL. */

@@ -36,6 +36,7 @@ int run_info(const ParsedFlags& flags) {
   const ossrt::ModelInfo& info = model.value()->info();
   const ossrt::ModelConfig& c = info.config;
   std::printf("directory            %s\n", info.directory.c_str());
+  std::printf("layout               %s (dense weights %s)\n", info.layout.c_str(), info.dense_format.c_str());
   std::printf("backend              %s\n", info.backend.c_str());
   if (info.cpu_expert_layers > 0)
     std::printf("experts on the cpu   %zu layers, %llu bytes in host memory\n", info.cpu_expert_layers,
@@ -55,6 +56,10 @@ int run_info(const ParsedFlags& flags) {
   if (info.realigned_bytes > 0) {
     std::printf("realigned (copied)   %llu bytes: tensor data not aligned in the file\n",
                 static_cast<unsigned long long>(info.realigned_bytes));
+  }
+  if (info.converted_bytes > 0) {
+    std::printf("converted at load    %llu bytes in private memory (experts repacked, vectors to bf16)\n",
+                static_cast<unsigned long long>(info.converted_bytes));
   }
   std::printf("resident after load  %zu bytes (%+lld over the process before loading)\n", after.current_bytes,
               static_cast<long long>(after.current_bytes) - static_cast<long long>(before.current_bytes));

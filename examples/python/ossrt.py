@@ -150,7 +150,7 @@ class _ModelInfo(ctypes.Structure):
                 ("intermediate_size", _i32), ("head_dim", _i32), ("num_attention_heads", _i32),
                 ("num_key_value_heads", _i32), ("sliding_window", _i32), ("max_context_length", _u64),
                 ("parameter_count", _u64), ("weight_bytes", _u64), ("cpu_expert_layers", _u64),
-                ("host_expert_bytes", _u64)]
+                ("host_expert_bytes", _u64), ("layout", _str), ("dense_format", _str), ("converted_bytes", _u64)]
 
 
 class _EncodeOptions(ctypes.Structure):
@@ -886,10 +886,13 @@ class ModelInfo:
     weight_bytes: int
     cpu_expert_layers: int
     host_expert_bytes: int
+    layout: str  # "original", "Hugging Face" or "GGUF"
+    dense_format: str  # "bf16", "Q8_0" or "Q8_0 + bf16"
+    converted_bytes: int  # weights converted at load into private memory (GGUF: experts repacked)
 
 
 class Model(_Handle):
-    """A gpt-oss checkpoint (directory with config.json + *.safetensors, the original layout). Immutable; every
+    """A gpt-oss checkpoint (a directory in the original or Hugging Face layout, or a GGUF file). Immutable; every
     method is thread-safe. Sessions keep the model alive after close()."""
     _destroy = "ossrt_model_destroy"
 
@@ -927,7 +930,7 @@ class Model(_Handle):
         """The model's shape and size. Raises InvalidState (closed)."""
         info = _output(_ModelInfo, _lib.ossrt_model_info_init)
         _check(_lib.ossrt_model_get_info(self._handle, ctypes.byref(info)))
-        return _record(ModelInfo, info)
+        return _record(ModelInfo, info, layout=info.layout.decode(), dense_format=info.dense_format.decode())
 
     @property
     def tokenizer(self) -> Tokenizer:

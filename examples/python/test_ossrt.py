@@ -168,6 +168,7 @@ class ModelTest(unittest.TestCase):
         self.assertGreater(info.parameter_count, 0)
         self.assertLessEqual(info.weight_bytes, (Path(TINY_A) / "model.safetensors").stat().st_size)
         self.assertEqual((info.cpu_expert_layers, info.host_expert_bytes), (0, 0))
+        self.assertEqual((info.layout, info.dense_format, info.converted_bytes), ("original", "bf16", 0))
         estimate = ossrt.estimate_memory(TINY_A, context_length=300, max_batch_tokens=64)
         self.assertEqual(estimate.weight_bytes, info.weight_bytes)
         self.assertEqual(estimate.kv_bytes_per_token, 2 * 2 * 128 * 4)

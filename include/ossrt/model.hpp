@@ -30,6 +30,13 @@ struct ModelInfo {
   // Bytes copied because a tensor's data was not aligned to its element size
   // in the file (0 for well-formed checkpoints, whose headers are padded).
   uint64_t realigned_bytes = 0;
+  std::string layout;  // the checkpoint's layout: "original", "Hugging Face" or "GGUF"
+  // Format of the dense matrices (attention, router, embeddings): "bf16",
+  // "Q8_0", or "Q8_0 + bf16" when a file mixes them (GGUF).
+  std::string dense_format;
+  // Bytes the loader converted or repacked into private memory: a GGUF's
+  // MXFP4 experts into the kernels' order, its F32 vectors to bf16.
+  uint64_t converted_bytes = 0;
   std::string backend;  // name of the compute backend in use
   // Layers whose experts run on the CPU (ModelOptions::cpu_expert_layers,
   // capped at the layer count) and the weight bytes they keep in host memory.

@@ -33,6 +33,19 @@ Cost cost_of(const MatmulArgs& a) {
   return {{"matmul %llux%llu", {a.out, a.in}}, weights, 2 * real(a.n * a.in * a.out)};
 }
 
+double q8_0_bytes(size_t rows, size_t cols) {
+  return real(rows * (cols / kQ8_0BlockValues) * kQ8_0BlockBytes);
+}
+
+Cost cost_of(const uint8_t*, size_t dim, const int32_t*, size_t n, float*) {
+  return {{"embedding q8_0 %llu", {dim}}, q8_0_bytes(n, dim), 0};
+}
+
+Cost cost_of(const MatmulArgs& a, const uint8_t*) {
+  const double weights = q8_0_bytes(a.out, a.in) + (a.bias != nullptr ? real(a.out * sizeof(bf16_t)) : 0);
+  return {{"matmul q8_0 %llux%llu", {a.out, a.in}}, weights, 2 * real(a.n * a.in * a.out)};
+}
+
 Cost cost_of(float*, size_t n, size_t, size_t heads, size_t head_dim, const float*, const float*) {
   return {{"rope %llux%llu", {heads, head_dim}}, 0, real(3 * n * heads * head_dim)};
 }
@@ -142,6 +155,8 @@ KernelProfiler::KernelProfiler(const Backend& inner) noexcept : inner_(inner), t
   table_.attention_f32 = &EntryOf<&Backend::attention_f32>::timed;
   table_.router_topk_f32 = &EntryOf<&Backend::router_topk_f32>::timed;
   table_.moe_mxfp4_f32 = &EntryOf<&Backend::moe_mxfp4_f32>::timed;
+  if (inner.embedding_q8_0_f32 != nullptr) table_.embedding_q8_0_f32 = &EntryOf<&Backend::embedding_q8_0_f32>::timed;
+  if (inner.matmul_f32_q8_0w != nullptr) table_.matmul_f32_q8_0w = &EntryOf<&Backend::matmul_f32_q8_0w>::timed;
   if (inner.synchronize != nullptr) table_.synchronize = &EntryOf<&Backend::synchronize>::forward;
   // Timing each kernel needs each to run when called, not in a replayed step.
   table_.begin_step = nullptr;

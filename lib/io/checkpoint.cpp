@@ -4,6 +4,7 @@
 #include <new>
 #include <system_error>
 
+#include "io/layout_gguf.h"
 #include "io/layout_hf.h"
 #include "io/layout_original.h"
 #include "util/errors.h"
@@ -13,22 +14,39 @@ namespace ossrt {
 namespace fs = std::filesystem;
 
 const char* layout_name(CheckpointLayout layout) noexcept {
-  return layout == CheckpointLayout::hugging_face ? "Hugging Face" : "original";
+  switch (layout) {
+    case CheckpointLayout::hugging_face:
+      return "Hugging Face";
+    case CheckpointLayout::gguf:
+      return "GGUF";
+    default:
+      return "original";
+  }
 }
 
-Result<std::unique_ptr<Checkpoint>> open_checkpoint(const fs::path& path, bool in_memory) {
+Result<std::unique_ptr<Checkpoint>> open_checkpoint(const fs::path& path, bool in_memory, bool metadata_only) {
   std::error_code ec;
-  if (!fs::is_directory(path, ec)) {
-    return error(StatusCode::not_found, "%s: not a directory (expected config.json and *.safetensors)", path.c_str());
-  }
   auto checkpoint = std::make_unique<Checkpoint>();
   checkpoint->directory = path;
+  if (!fs::is_directory(path, ec)) {
+    if (!is_gguf_file(path)) {
+      return error(StatusCode::not_found, "%s: neither a directory (config.json and *.safetensors) nor a GGUF file",
+                   path.c_str());
+    }
+    if (Status status = read_gguf_layout(*checkpoint, path, in_memory, metadata_only); !status.ok()) return status;
+    return checkpoint;
+  }
   Status status;
   if (holds_original_layout(path / "original")) {
     checkpoint->directory = path / "original";
     status = read_original_layout(*checkpoint, in_memory);
   } else if (looks_like_hf_layout(path)) {
     status = read_hf_layout(*checkpoint, in_memory);
+  } else if (!fs::exists(path / "config.json", ec)) {
+    Result<fs::path> gguf = find_gguf_file(path);
+    if (!gguf.ok()) return gguf.status();
+    status = gguf.value().empty() ? read_original_layout(*checkpoint, in_memory)
+                                  : read_gguf_layout(*checkpoint, gguf.value(), in_memory, metadata_only);
   } else {
     status = read_original_layout(*checkpoint, in_memory);
   }
@@ -37,7 +55,14 @@ Result<std::unique_ptr<Checkpoint>> open_checkpoint(const fs::path& path, bool i
 }
 
 std::string stored_tensor_name(const Checkpoint& checkpoint, const std::string& canonical) {
-  return checkpoint.layout == CheckpointLayout::hugging_face ? hf_tensor_name(canonical) : canonical;
+  switch (checkpoint.layout) {
+    case CheckpointLayout::hugging_face:
+      return hf_tensor_name(canonical);
+    case CheckpointLayout::gguf:
+      return gguf_tensor_name(canonical);
+    default:
+      return canonical;
+  }
 }
 
 Result<std::vector<TensorEntry>> map_safetensors_file(Checkpoint& checkpoint, const fs::path& path, bool in_memory,

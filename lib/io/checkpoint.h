@@ -12,19 +12,22 @@
 #include <string>
 #include <vector>
 
+#include "io/gguf.h"
 #include "io/safetensors.h"
 #include "ossrt/model_config.hpp"
 #include "ossrt/status.hpp"
 #include "util/mapped_file.h"
+#include "util/owned_pages.h"
 
 namespace ossrt {
 
 enum class CheckpointLayout : uint8_t {
   original,      // config.json + *.safetensors, as the reference loads it (original/ on the Hub)
   hugging_face,  // transformers' layout: the Hub repository's root
+  gguf,          // llama.cpp's GGUF file (layout_gguf.h)
 };
 
-// "original", "Hugging Face".
+// "original", "Hugging Face", "GGUF".
 const char* layout_name(CheckpointLayout layout) noexcept;
 
 struct CheckpointTensor {
@@ -48,6 +51,12 @@ struct Checkpoint {
   // file (never the case for well-formed checkpoints); entries point into these.
   std::vector<std::unique_ptr<uint8_t[]>> realigned;
   uint64_t realigned_bytes = 0;
+  // Weights the layout converted or repacked at load into private memory
+  // (GGUF: MXFP4 experts into the kernels' order, F32 vectors to bf16).
+  std::vector<OwnedPages> converted;
+  uint64_t converted_bytes = 0;
+  // A GGUF layout's parsed file: its metadata (the tokenizer's) stays readable.
+  std::unique_ptr<GgufFile> gguf;
 };
 
 // Opens the checkpoint at `path`, recognising its layout:
@@ -56,15 +65,21 @@ struct Checkpoint {
 //    original is the reference's own, its attention input one tensor);
 //  - else a directory with model.safetensors.index.json, or whose config.json
 //    has "model_type": the Hugging Face layout (layout_hf.h);
-//  - else a directory: the original layout (layout_original.h).
-// With `in_memory` the files are read into private memory, not mapped.
+//  - else a directory with config.json: the original layout (layout_original.h);
+//  - else a directory holding one *.gguf file, or `path` a GGUF file itself:
+//    llama.cpp's GGUF (layout_gguf.h);
+//  - else: the original layout (whose error names the missing config.json).
+// With `in_memory` the files are read into private memory, not mapped. With
+// `metadata_only` (estimates), weights a layout converts at load are
+// described with null data and not converted.
 // Failure: not_found (no directory, no config.json, no weights file),
 // permission_denied, io_error, invalid_argument (config.json or a weights file
 // that is not a regular file), invalid_config, invalid_checkpoint (a file's
 // structure, a tensor in two files), unsupported_dtype, unsupported (a tensor
 // form ossrt does not compute), tensor_mismatch (a name the layout does not
 // have), out_of_memory; messages name the file, key or tensor.
-Result<std::unique_ptr<Checkpoint>> open_checkpoint(const std::filesystem::path& path, bool in_memory = false);
+Result<std::unique_ptr<Checkpoint>> open_checkpoint(const std::filesystem::path& path, bool in_memory = false,
+                                                    bool metadata_only = false);
 
 // The name the checkpoint's layout gives canonical tensor `canonical`, for
 // messages about a tensor it lacks.

@@ -53,6 +53,7 @@ struct Range {
 }  // namespace
 
 const char* dtype_name(DType dtype) noexcept {
+  if (dtype == DType::q8_0) return "Q8_0";
   for (const DTypeInfo& info : kDTypes) {
     if (info.dtype == dtype) return info.name;
   }
@@ -60,6 +61,7 @@ const char* dtype_name(DType dtype) noexcept {
 }
 
 size_t dtype_size(DType dtype) noexcept {
+  if (dtype == DType::q8_0) return 1;  // blocks with a 2-byte scale at any alignment
   for (const DTypeInfo& info : kDTypes) {
     if (info.dtype == dtype) return info.size;
   }

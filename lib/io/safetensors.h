@@ -12,10 +12,12 @@
 
 namespace ossrt {
 
-enum class DType : uint8_t { bool_, u8, i8, f8_e5m2, f8_e4m3, i16, u16, f16, bf16, i32, u32, f32, f64, i64, u64 };
+// q8_0: ggml's Q8_0 blocks (backend.h), which only GGUF files hold; a
+// tensor of that type has its logical shape and blocks of 34 bytes per 32.
+enum class DType : uint8_t { bool_, u8, i8, f8_e5m2, f8_e4m3, i16, u16, f16, bf16, i32, u32, f32, f64, i64, u64, q8_0 };
 
 const char* dtype_name(DType dtype) noexcept;  // safetensors spelling: "BF16"
-size_t dtype_size(DType dtype) noexcept;       // bytes per element
+size_t dtype_size(DType dtype) noexcept;       // bytes per element; alignment 1 for q8_0 blocks
 
 struct TensorEntry {
   std::string name;

@@ -40,6 +40,15 @@ Status validate_tensors(const Checkpoint& checkpoint) {
       case DType::f64:
         bad = first_all_ones<uint64_t>(e.data, e.bytes, 0x7ff0000000000000ull);
         break;
+      case DType::q8_0:
+        // Each 34-byte block opens with its fp16 scale.
+        for (size_t block = 0; block * 34 < e.bytes && bad < 0; ++block) {
+          if (first_all_ones<uint16_t>(e.data + block * 34, sizeof(uint16_t), 0x7c00) == 0) {
+            bad = static_cast<long long>(block * 32);
+          }
+        }
+        what = "a NaN or infinite Q8_0 block scale";
+        break;
       case DType::u8:
         if (name.ends_with(".scales")) {
           bad = first_all_ones<uint8_t>(e.data, e.bytes, 0xff);

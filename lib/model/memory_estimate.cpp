@@ -17,7 +17,7 @@ namespace ossrt {
 Result<MemoryEstimate> estimate_memory(const std::filesystem::path& directory, const ModelOptions& model_options,
                                        const SessionOptions& session_options) noexcept {
   return guard("estimate_memory", [&]() -> Result<MemoryEstimate> {
-    Result<std::unique_ptr<Checkpoint>> checkpoint = open_checkpoint(directory, false);
+    Result<std::unique_ptr<Checkpoint>> checkpoint = open_checkpoint(directory, false, /*metadata_only=*/true);
     if (!checkpoint.ok()) return checkpoint.status();
     const ModelConfig& config = checkpoint.value()->config;
     Result<ModelWeights> weights = bind_weights(*checkpoint.value());

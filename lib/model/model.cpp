@@ -4,6 +4,7 @@
 
 #include "io/model_config.h"
 #include "io/tensor_validation.h"
+#include "model/gguf_vocabulary.h"
 #include "model/model_impl.h"
 #include "util/errors.h"
 #include "util/mapped_file.h"
@@ -140,6 +141,22 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     Result<ModelWeights> weights = bind_weights(*impl->checkpoint);
     if (!weights.ok()) return weights.status();
     impl->weights = std::move(weights.value());
+    const DenseFormats formats = dense_formats(impl->weights);
+    if (formats.q8_0 > 0 &&
+        (impl->backend.matmul_f32_q8_0w == nullptr || impl->backend.embedding_q8_0_f32 == nullptr)) {
+      return error(StatusCode::unsupported, "Model::load: backend '%s' has no kernels for Q8_0 weights (%s)",
+                   impl->backend.name, impl->checkpoint->directory.c_str());
+    }
+    if (impl->checkpoint->gguf != nullptr) {
+      Result<std::shared_ptr<const Tokenizer>> tokenizer = Tokenizer::o200k_harmony();
+      if (!tokenizer.ok()) return tokenizer.status();
+      if (Status s =
+              check_gguf_vocabulary(*impl->checkpoint->gguf, *tokenizer.value(), impl->checkpoint->config.vocab_size,
+                                    impl->checkpoint->files.front()->path().string());
+          !s.ok()) {
+        return s;
+      }
+    }
     impl->cpu_expert_layers = std::min(options.cpu_expert_layers, impl->weights.layers.size());
     uint64_t host_expert_bytes = 0;
     std::vector<const void*> host_resident =
@@ -172,6 +189,9 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     for (const auto& file : impl->checkpoint->files) info.mapped_file_bytes += file->size();
     info.checkpoint_files = impl->checkpoint->files.size();
     info.realigned_bytes = impl->checkpoint->realigned_bytes;
+    info.layout = layout_name(impl->checkpoint->layout);
+    info.dense_format = formats.name();
+    info.converted_bytes = impl->checkpoint->converted_bytes;
     info.backend = impl->backend.name;
     info.cpu_expert_layers = impl->cpu_expert_layers;
     info.host_expert_bytes = host_expert_bytes;

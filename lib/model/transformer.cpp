@@ -27,6 +27,17 @@ struct Dims {
         qkv(D * (NQ + 2 * NKV)) {}
 };
 
+// args.y (+)= args.x W^T + args.bias, W in its format (args.w is set here).
+void linear(const Backend& be, const DenseMatrix& weight, MatmulArgs args) {
+  if (weight.q8_0 != nullptr) {
+    args.w = nullptr;
+    be.matmul_f32_q8_0w(be.self, args, weight.q8_0);
+  } else {
+    args.w = weight.bf16;
+    be.matmul_f32_bf16w(be.self, args);
+  }
+}
+
 // qkv[n, q | k | v] = t W^T + b. One matmul where the blocks lie back to back
 // (original layout); otherwise (Hugging Face) one per block into its columns
 // of qkv rather than a 0.7 GB copy into one tensor (gpt-oss-20b): each element
@@ -36,7 +47,7 @@ struct Dims {
 void project_qkv(const Backend& be, const Dims& d, const LayerWeights& w, const float* t, size_t n, bool fast,
                  float* qkv) {
   if (w.qkv_fused) {
-    be.matmul_f32_bf16w(be.self, MatmulArgs{t, d.H, w.q.weight, w.q.bias, qkv, d.qkv, n, d.H, d.qkv, false, fast});
+    linear(be, w.q.weight, MatmulArgs{t, d.H, nullptr, w.q.bias, qkv, d.qkv, n, d.H, d.qkv, false, fast});
     return;
   }
   const size_t kv = d.NKV * d.D;
@@ -45,8 +56,8 @@ void project_qkv(const Backend& be, const Dims& d, const LayerWeights& w, const 
     size_t first_column, rows;
   } blocks[] = {{w.q, 0, d.NQ * d.D}, {w.k, d.NQ * d.D, kv}, {w.v, d.NQ * d.D + kv, kv}};
   for (const auto& b : blocks) {
-    be.matmul_f32_bf16w(be.self, MatmulArgs{t, d.H, b.block.weight, b.block.bias, qkv + b.first_column, d.qkv, n, d.H,
-                                            b.rows, false, fast});
+    linear(be, b.block.weight,
+           MatmulArgs{t, d.H, nullptr, b.block.bias, qkv + b.first_column, d.qkv, n, d.H, b.rows, false, fast});
   }
 }
 
@@ -75,8 +86,8 @@ void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, Kv
                    AttentionArgs{q, d.qkv, cache.k.as(), cache.v.as(), cache.capacity, cache.ring, kv_type, n,
                                  first_position, window, d.NQ, d.NKV, d.D, w.sinks,
                                  1.0f / std::sqrt(static_cast<float>(d.D)), ws.attention.as(), d.NQ * d.D, nullptr});
-  be.matmul_f32_bf16w(be.self, MatmulArgs{ws.attention.as(), d.NQ * d.D, w.out_weight, w.out_bias, x, d.H, n,
-                                          d.NQ * d.D, d.H, true, fast});
+  linear(be, w.out_weight,
+         MatmulArgs{ws.attention.as(), d.NQ * d.D, nullptr, w.out_bias, x, d.H, n, d.NQ * d.D, d.H, true, fast});
 }
 
 // x += sum over the top-k experts of weight * expert(norm(x))
@@ -87,8 +98,8 @@ void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspac
   float* t = ws.normed.as();
   be.rmsnorm_f32_bf16w(be.self, x, w.mlp_norm, n, d.H, kRmsNormEps, t);
   // The router stays exact under fast numerics: a rounded logit could flip an expert choice.
-  be.matmul_f32_bf16w(
-      be.self, MatmulArgs{t, d.H, w.gate_weight, w.gate_bias, ws.router_logits.as(), d.E, n, d.H, d.E, false, false});
+  linear(be, w.gate_weight,
+         MatmulArgs{t, d.H, nullptr, w.gate_bias, ws.router_logits.as(), d.E, n, d.H, d.E, false, false});
   be.router_topk_f32(be.self, ws.router_logits.as(), n, d.E, d.K, ws.expert_ids.as<int32_t>(), ws.expert_weights.as());
   const bool fast = numerics == Numerics::fast;
   MoeArgs args{t,
@@ -235,7 +246,9 @@ Status forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const 
   // asked for together, so a cold file costs one round of reads, not n
   // (512 rows: 0.93 ms per token before, on the EPYC VM's disk).
   if (be.host_memory && n > 1)
-    advise_rows_needed(m.weights.embedding, m.config().vocab_size, d.H * sizeof(bf16_t), tokens, n);
+    advise_rows_needed(m.weights.embedding.q8_0 != nullptr ? static_cast<const void*>(m.weights.embedding.q8_0)
+                                                           : m.weights.embedding.bf16,
+                       m.config().vocab_size, m.weights.embedding.row_bytes(d.H), tokens, n);
   // Decode steps of one session repeat the same calls at a new position: a
   // device backend records the first and replays it (one launch per token
   // instead of hundreds). The key names the buffers; the backend also checks
@@ -243,7 +256,11 @@ Status forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const 
   // (Not with experts on the CPU: those steps copy between host and device.)
   const bool bracket = be.begin_step != nullptr && n == 1 && m.cpu_expert_layers == 0;
   if (bracket) be.begin_step(be.self, step_key(ws, cache, logits_from, numerics), first_position);
-  be.embedding_bf16_f32(be.self, m.weights.embedding, d.H, ws.token_ids.as<int32_t>(), n, ws.residual.as());
+  if (m.weights.embedding.q8_0 != nullptr) {
+    be.embedding_q8_0_f32(be.self, m.weights.embedding.q8_0, d.H, ws.token_ids.as<int32_t>(), n, ws.residual.as());
+  } else {
+    be.embedding_bf16_f32(be.self, m.weights.embedding.bf16, d.H, ws.token_ids.as<int32_t>(), n, ws.residual.as());
+  }
   for (size_t layer = 0; layer < m.weights.layers.size(); ++layer) {
     if (cancel.load(std::memory_order_relaxed)) {
       if (bracket) be.end_step(be.self, false);
@@ -257,8 +274,8 @@ Status forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const 
     float* last = ws.residual.as() + logits_from * d.H;
     be.rmsnorm_f32_bf16w(be.self, last, m.weights.final_norm, rows, d.H, kRmsNormEps, ws.normed.as());
     // Logits exact in both modes: fast numerics round inside the layers only.
-    be.matmul_f32_bf16w(be.self, MatmulArgs{ws.normed.as(), d.H, m.weights.unembedding, nullptr, ws.logits.as(), d.V,
-                                            rows, d.H, d.V, false, false});
+    linear(be, m.weights.unembedding,
+           MatmulArgs{ws.normed.as(), d.H, nullptr, nullptr, ws.logits.as(), d.V, rows, d.H, d.V, false, false});
   }
   if (bracket) be.end_step(be.self, true);
   if (rows > 0) be.download(be.self, host_logits, ws.logits.as(), rows * d.V * sizeof(float));

@@ -50,6 +50,15 @@ class Binder {
     return reinterpret_cast<const T*>(entry.data);
   }
 
+  // A dense matrix [rows, cols] in bf16 or Q8_0 (GGUF files).
+  DenseMatrix dense(const std::string& name, int64_t rows, int64_t cols) {
+    auto it = checkpoint_.tensors.find(name);
+    if (status_.ok() && it != checkpoint_.tensors.end() && it->second.entry.dtype == DType::q8_0) {
+      return DenseMatrix{nullptr, bind<uint8_t>(name, DType::q8_0, {rows, cols})};
+    }
+    return DenseMatrix{bind<bf16_t>(name, DType::bf16, {rows, cols}), nullptr};
+  }
+
   Status finish() {
     if (!status_.ok()) return status_;
     for (const auto& [name, tensor] : checkpoint_.tensors) {
@@ -76,6 +85,17 @@ class Binder {
 
 }  // namespace
 
+DenseFormats dense_formats(const ModelWeights& w) noexcept {
+  DenseFormats formats;
+  auto count = [&](const DenseMatrix& m) { ++(m.q8_0 != nullptr ? formats.q8_0 : formats.bf16); };
+  count(w.embedding);
+  count(w.unembedding);
+  for (const LayerWeights& l : w.layers) {
+    for (const DenseMatrix* m : {&l.q.weight, &l.k.weight, &l.v.weight, &l.out_weight, &l.gate_weight}) count(*m);
+  }
+  return formats;
+}
+
 uint64_t expert_bytes_per_layer(const ModelConfig& c) noexcept {
   const uint64_t E = static_cast<uint64_t>(c.num_experts), H = static_cast<uint64_t>(c.hidden_size),
                  I = static_cast<uint64_t>(c.intermediate_size);
@@ -88,7 +108,7 @@ Result<ModelWeights> bind_weights(const Checkpoint& checkpoint) {
   const int64_t q_rows = c.head_dim * c.num_attention_heads, kv_rows = c.head_dim * c.num_key_value_heads;
   Binder b(checkpoint);
   ModelWeights w;
-  w.embedding = b.bind<bf16_t>("embedding.weight", DType::bf16, {V, H});
+  w.embedding = b.dense("embedding.weight", V, H);
   for (int64_t n = 0; n < c.num_hidden_layers; ++n) {
     const std::string p = "block." + std::to_string(n) + ".";
     LayerWeights& l = w.layers.emplace_back();
@@ -97,24 +117,23 @@ Result<ModelWeights> bind_weights(const Checkpoint& checkpoint) {
       const bf16_t* weight = b.bind<bf16_t>(p + "attn.qkv.weight", DType::bf16, {q_rows + 2 * kv_rows, H});
       const bf16_t* bias = b.bind<bf16_t>(p + "attn.qkv.bias", DType::bf16, {q_rows + 2 * kv_rows});
       if (weight != nullptr && bias != nullptr) {
-        l.q = RowBlock{weight, bias};
-        l.k = RowBlock{weight + q_rows * H, bias + q_rows};
-        l.v = RowBlock{weight + (q_rows + kv_rows) * H, bias + q_rows + kv_rows};
+        l.q = RowBlock{DenseMatrix{weight}, bias};
+        l.k = RowBlock{DenseMatrix{weight + q_rows * H}, bias + q_rows};
+        l.v = RowBlock{DenseMatrix{weight + (q_rows + kv_rows) * H}, bias + q_rows + kv_rows};
         l.qkv_fused = true;
       }
     } else {
-      l.q = RowBlock{b.bind<bf16_t>(p + "attn.q.weight", DType::bf16, {q_rows, H}),
-                     b.bind<bf16_t>(p + "attn.q.bias", DType::bf16, {q_rows})};
-      l.k = RowBlock{b.bind<bf16_t>(p + "attn.k.weight", DType::bf16, {kv_rows, H}),
-                     b.bind<bf16_t>(p + "attn.k.bias", DType::bf16, {kv_rows})};
-      l.v = RowBlock{b.bind<bf16_t>(p + "attn.v.weight", DType::bf16, {kv_rows, H}),
-                     b.bind<bf16_t>(p + "attn.v.bias", DType::bf16, {kv_rows})};
+      l.q = RowBlock{b.dense(p + "attn.q.weight", q_rows, H), b.bind<bf16_t>(p + "attn.q.bias", DType::bf16, {q_rows})};
+      l.k =
+          RowBlock{b.dense(p + "attn.k.weight", kv_rows, H), b.bind<bf16_t>(p + "attn.k.bias", DType::bf16, {kv_rows})};
+      l.v =
+          RowBlock{b.dense(p + "attn.v.weight", kv_rows, H), b.bind<bf16_t>(p + "attn.v.bias", DType::bf16, {kv_rows})};
     }
     l.sinks = b.bind<bf16_t>(p + "attn.sinks", DType::bf16, {c.num_attention_heads});
-    l.out_weight = b.bind<bf16_t>(p + "attn.out.weight", DType::bf16, {H, c.head_dim * c.num_attention_heads});
+    l.out_weight = b.dense(p + "attn.out.weight", H, c.head_dim * c.num_attention_heads);
     l.out_bias = b.bind<bf16_t>(p + "attn.out.bias", DType::bf16, {H});
     l.mlp_norm = b.bind<bf16_t>(p + "mlp.norm.scale", DType::bf16, {H});
-    l.gate_weight = b.bind<bf16_t>(p + "mlp.gate.weight", DType::bf16, {E, H});
+    l.gate_weight = b.dense(p + "mlp.gate.weight", E, H);
     l.gate_bias = b.bind<bf16_t>(p + "mlp.gate.bias", DType::bf16, {E});
     l.mlp1.blocks = b.bind<uint8_t>(p + "mlp.mlp1_weight.blocks", DType::u8, {E, 2 * I, H / 32, 16});
     l.mlp1.scales = b.bind<uint8_t>(p + "mlp.mlp1_weight.scales", DType::u8, {E, 2 * I, H / 32});
@@ -124,7 +143,7 @@ Result<ModelWeights> bind_weights(const Checkpoint& checkpoint) {
     l.mlp2_bias = b.bind<bf16_t>(p + "mlp.mlp2_bias", DType::bf16, {E, H});
   }
   w.final_norm = b.bind<bf16_t>("norm.scale", DType::bf16, {H});
-  w.unembedding = b.bind<bf16_t>("unembedding.weight", DType::bf16, {V, H});
+  w.unembedding = b.dense("unembedding.weight", V, H);
   if (Status status = b.finish(); !status.ok()) return status;
   w.parameter_count = b.parameters();
   w.bytes = b.bytes();

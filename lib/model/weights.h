@@ -20,10 +20,20 @@ struct Mxfp4Tensor {
   const uint8_t* scales = nullptr;  // [experts, rows, in/32]     E8M0 bytes
 };
 
+// A dense matrix [rows, cols]: bf16 as the checkpoints hold it, or ggml's
+// Q8_0 blocks (backend.h) as GGUF files may; exactly one pointer is set.
+struct DenseMatrix {
+  const bf16_t* bf16 = nullptr;
+  const uint8_t* q8_0 = nullptr;
+
+  // Bytes of one row of `cols` weights in this matrix's format.
+  size_t row_bytes(size_t cols) const noexcept { return q8_0 != nullptr ? cols / 32 * 34 : cols * sizeof(bf16_t); }
+};
+
 // Rows of a linear layer's weight with their biases.
 struct RowBlock {
-  const bf16_t* weight = nullptr;  // [rows, H]
-  const bf16_t* bias = nullptr;    // [rows]
+  DenseMatrix weight;            // [rows, H]
+  const bf16_t* bias = nullptr;  // [rows]
 };
 
 struct LayerWeights {
@@ -34,26 +44,34 @@ struct LayerWeights {
   // computes them all; otherwise (Hugging Face: three tensors) one each.
   RowBlock q, k, v;
   bool qkv_fused = false;
-  const bf16_t* sinks = nullptr;        // [NQ]
-  const bf16_t* out_weight = nullptr;   // [H, D*NQ]
-  const bf16_t* out_bias = nullptr;     // [H]
-  const bf16_t* mlp_norm = nullptr;     // [H]
-  const bf16_t* gate_weight = nullptr;  // [E, H]
-  const bf16_t* gate_bias = nullptr;    // [E]
-  Mxfp4Tensor mlp1;                     // [E, 2I, H/32, 16] rows alternate glu / linear
-  const bf16_t* mlp1_bias = nullptr;    // [E, 2I]
-  Mxfp4Tensor mlp2;                     // [E, H, I/32, 16]
-  const bf16_t* mlp2_bias = nullptr;    // [E, H]
+  const bf16_t* sinks = nullptr;      // [NQ]
+  DenseMatrix out_weight;             // [H, D*NQ]
+  const bf16_t* out_bias = nullptr;   // [H]
+  const bf16_t* mlp_norm = nullptr;   // [H]
+  DenseMatrix gate_weight;            // [E, H]
+  const bf16_t* gate_bias = nullptr;  // [E]
+  Mxfp4Tensor mlp1;                   // [E, 2I, H/32, 16] rows alternate glu / linear
+  const bf16_t* mlp1_bias = nullptr;  // [E, 2I]
+  Mxfp4Tensor mlp2;                   // [E, H, I/32, 16]
+  const bf16_t* mlp2_bias = nullptr;  // [E, H]
 };
 
 struct ModelWeights {
-  const bf16_t* embedding = nullptr;    // [V, H]
-  std::vector<LayerWeights> layers;     // [L]
-  const bf16_t* final_norm = nullptr;   // [H]
-  const bf16_t* unembedding = nullptr;  // [V, H]
+  DenseMatrix embedding;               // [V, H]
+  std::vector<LayerWeights> layers;    // [L]
+  const bf16_t* final_norm = nullptr;  // [H]
+  DenseMatrix unembedding;             // [V, H]
   uint64_t parameter_count = 0;
   uint64_t bytes = 0;
 };
+
+// How many dense matrices are held in each format ("bf16", "Q8_0", or
+// "Q8_0 + bf16" for ModelInfo::dense_format).
+struct DenseFormats {
+  size_t bf16 = 0, q8_0 = 0;
+  const char* name() const noexcept { return q8_0 == 0 ? "bf16" : bf16 == 0 ? "Q8_0" : "Q8_0 + bf16"; }
+};
+DenseFormats dense_formats(const ModelWeights& weights) noexcept;
 
 // Bytes of one layer's experts (MXFP4 codes and scales of both matrices,
 // their bf16 biases): what ModelOptions::cpu_expert_layers keeps on the host.
@@ -66,38 +84,44 @@ uint64_t expert_bytes_per_layer(const ModelConfig& config) noexcept;
 Result<ModelWeights> bind_weights(const Checkpoint& checkpoint);
 
 // Calls visit(pointer, elements, what, gathered) for every weight range of
-// `w` in a fixed order; `pointer` (const bf16_t*& or const uint8_t*&) may be
-// replaced (placement moves weights to a device). `gathered` marks the
-// embedding, read by row. A fused attention input is one range for weights and
-// one for biases (k and v then follow q to wherever it moved) unless
-// `blocks_apart`, which visits q, k and v alone in every layout.
+// `w` in a fixed order; `pointer` (const bf16_t*& or const uint8_t*&, whose
+// elements are bytes: MXFP4 and Q8_0 blocks) may be replaced (placement moves weights to a device). `gathered` marks
+// the embedding, read by row. A fused attention input is one range for weights and one for biases (k and v then follow
+// q to wherever it moved) unless `blocks_apart`, which visits q, k and v alone in every layout.
 template <class Visit>
 void for_each_weight(const ModelConfig& c, ModelWeights& w, bool blocks_apart, Visit&& visit) {
   const size_t H = static_cast<size_t>(c.hidden_size), V = static_cast<size_t>(c.vocab_size),
                E = static_cast<size_t>(c.num_experts), I = static_cast<size_t>(c.intermediate_size),
                D = static_cast<size_t>(c.head_dim), NQ = static_cast<size_t>(c.num_attention_heads), Q = D * NQ,
                KV = D * static_cast<size_t>(c.num_key_value_heads);
-  visit(w.embedding, V * H, "embedding", true);
+  auto dense = [&](DenseMatrix& m, size_t rows, size_t cols, const char* what, bool gathered) {
+    if (m.q8_0 != nullptr) {
+      visit(m.q8_0, rows * m.row_bytes(cols), what, gathered);
+    } else {
+      visit(m.bf16, rows * cols, what, gathered);
+    }
+  };
+  dense(w.embedding, V, H, "embedding", true);
   for (LayerWeights& l : w.layers) {
     visit(l.attn_norm, H, "attn.norm", false);
     if (l.qkv_fused && !blocks_apart) {
-      visit(l.q.weight, (Q + 2 * KV) * H, "attn.qkv.weight", false);
+      visit(l.q.weight.bf16, (Q + 2 * KV) * H, "attn.qkv.weight", false);
       visit(l.q.bias, Q + 2 * KV, "attn.qkv.bias", false);
-      l.k = RowBlock{l.q.weight + Q * H, l.q.bias + Q};
-      l.v = RowBlock{l.k.weight + KV * H, l.k.bias + KV};
+      l.k = RowBlock{DenseMatrix{l.q.weight.bf16 + Q * H}, l.q.bias + Q};
+      l.v = RowBlock{DenseMatrix{l.k.weight.bf16 + KV * H}, l.k.bias + KV};
     } else {
-      visit(l.q.weight, Q * H, "attn.q.weight", false);
+      dense(l.q.weight, Q, H, "attn.q.weight", false);
       visit(l.q.bias, Q, "attn.q.bias", false);
-      visit(l.k.weight, KV * H, "attn.k.weight", false);
+      dense(l.k.weight, KV, H, "attn.k.weight", false);
       visit(l.k.bias, KV, "attn.k.bias", false);
-      visit(l.v.weight, KV * H, "attn.v.weight", false);
+      dense(l.v.weight, KV, H, "attn.v.weight", false);
       visit(l.v.bias, KV, "attn.v.bias", false);
     }
     visit(l.sinks, NQ, "attn.sinks", false);
-    visit(l.out_weight, H * Q, "attn.out.weight", false);
+    dense(l.out_weight, H, Q, "attn.out.weight", false);
     visit(l.out_bias, H, "attn.out.bias", false);
     visit(l.mlp_norm, H, "mlp.norm", false);
-    visit(l.gate_weight, E * H, "mlp.gate.weight", false);
+    dense(l.gate_weight, E, H, "mlp.gate.weight", false);
     visit(l.gate_bias, E, "mlp.gate.bias", false);
     visit(l.mlp1.blocks, E * 2 * I * H / 2, "mlp1 blocks", false);
     visit(l.mlp1.scales, E * 2 * I * H / 32, "mlp1 scales", false);
@@ -107,7 +131,7 @@ void for_each_weight(const ModelConfig& c, ModelWeights& w, bool blocks_apart, V
     visit(l.mlp2_bias, E * H, "mlp2 bias", false);
   }
   visit(w.final_norm, H, "norm", false);
-  visit(w.unembedding, V * H, "unembedding", false);
+  dense(w.unembedding, V, H, "unembedding", false);
 }
 
 // Identifies a set of weights without reading them all: FNV-1a over the

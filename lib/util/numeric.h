@@ -45,6 +45,27 @@ inline float f16_to_f32(uint16_t bits) noexcept {
   return f;
 }
 
+// fp32 -> IEEE binary16, rounded to nearest even; beyond 65504 (from
+// 65520 up) infinity, NaN stays NaN.
+inline uint16_t f32_to_f16(float value) noexcept {
+  uint32_t u;
+  std::memcpy(&u, &value, sizeof u);
+  const auto sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  u &= 0x7fffffffu;
+  if (u > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);
+  if (u >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);
+  if (u < 0x38800000u) {
+    // Below 2^-14: a subnormal, |value| * 2^24 rounded to an integer (1024
+    // rounds up into the smallest normal, which has the same bits).
+    float magnitude;
+    std::memcpy(&magnitude, &u, sizeof magnitude);
+    return static_cast<uint16_t>(sign | static_cast<uint16_t>(std::nearbyint(magnitude * 16777216.0f)));
+  }
+  u -= 112u << 23;  // rebias the exponent from 127 to 15
+  u += 0xfffu + ((u >> 13) & 1u);
+  return static_cast<uint16_t>(sign | (u >> 13));
+}
+
 inline constexpr size_t kMxfp4BlockElements = 32;  // elements sharing one scale byte
 inline constexpr size_t kMxfp4BlockBytes = 16;     // two FP4 codes per byte
 

@@ -291,6 +291,8 @@ int main(void) {
     ossrt_model_info_init(&info);
     EXPECT(offloaded != NULL && ossrt_model_get_info(offloaded, &info) == OSSRT_STATUS_OK);
     EXPECT(info.cpu_expert_layers == 2 && info.host_expert_bytes > 0);
+    EXPECT(strcmp(info.layout, "original") == 0 && strcmp(info.dense_format, "bf16") == 0);
+    EXPECT(info.converted_bytes == 0);
     ossrt_model_destroy(offloaded);
   }
 

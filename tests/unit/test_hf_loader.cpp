@@ -16,10 +16,15 @@
 #include "io/hf_config.h"
 #include "io/hf_layout_writer.h"
 #include "io/layout_hf.h"
+#include "layout_runs.hpp"
 #include "model/weights.h"
 #include "ossrt/ossrt.hpp"
 
 using namespace ossrt;
+using testsupport::bound_bytes;
+using testsupport::check_fails;
+using testsupport::Run;
+using testsupport::run;
 using testsupport::TempDir;
 namespace fs = std::filesystem;
 
@@ -59,43 +64,6 @@ void replace_once(const fs::path& path, const std::string& from, const std::stri
   REQUIRE_MESSAGE(at != std::string::npos, from);
   text.replace(at, from.size(), to);
   testsupport::write_text(path, text);
-}
-
-void check_fails(const Status& status, StatusCode code, const std::string& fragment) {
-  CHECK_MESSAGE(status.code() == code, status.to_string());
-  CHECK_MESSAGE(status.message().find(fragment) != std::string::npos, status.to_string());
-}
-
-// Every weight range the model binds, q, k and v apart, as bytes.
-std::vector<std::span<const uint8_t>> bound_bytes(const Checkpoint& checkpoint) {
-  Result<ModelWeights> weights = bind_weights(checkpoint);
-  REQUIRE_MESSAGE(weights.ok(), weights.status().to_string());
-  std::vector<std::span<const uint8_t>> ranges;
-  for_each_weight(checkpoint.config, weights.value(), /*blocks_apart=*/true,
-                  [&](auto*& pointer, size_t elements, const char*, bool) {
-                    ranges.emplace_back(reinterpret_cast<const uint8_t*>(pointer), elements * sizeof(*pointer));
-                  });
-  return ranges;
-}
-
-struct Run {
-  std::vector<float> logits;  // every position of the prompt
-  std::vector<TokenId> greedy;
-};
-
-Run run(const fs::path& path, std::span<const TokenId> prompt, Numerics numerics, const ModelOptions& options = {}) {
-  auto model = Model::load(path, options);
-  REQUIRE_MESSAGE(model.ok(), model.status().to_string());
-  SessionOptions session_options;
-  session_options.numerics = numerics;
-  auto session = Session::create(model.value(), session_options);
-  REQUIRE(session.ok());
-  Run result;
-  REQUIRE(session.value()->append(prompt, &result.logits).ok());
-  auto greedy = session.value()->generate_greedy(8);
-  REQUIRE(greedy.ok());
-  result.greedy = greedy.value();
-  return result;
 }
 
 }  // namespace
