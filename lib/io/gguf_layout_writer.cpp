@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include "io/gguf_writer.h"
 #include "util/errors.h"
@@ -17,11 +18,30 @@ namespace {
 
 constexpr size_t kQ8Block = 32, kQ8BlockBytes = 34, kGgmlMxfp4BlockBytes = 17;
 
+// Bytes of a tensor of `type` with these dims.
+uint64_t tensor_bytes(GgmlType type, const std::vector<uint64_t>& dims) {
+  uint64_t n = 1;
+  for (uint64_t d : dims) n *= d;
+  switch (type) {
+    case GgmlType::f32:
+      return 4 * n;
+    case GgmlType::q8_0:
+      return n / kQ8Block * kQ8BlockBytes;
+    case GgmlType::mxfp4:
+      return n / 32 * kGgmlMxfp4BlockBytes;
+    default:
+      return 2 * n;
+  }
+}
+
+// Collects the tensors with a producer each; the file is streamed, one
+// tensor's bytes in memory at a time.
 struct Writer {
   const Checkpoint& source;
   const GgufWriteOptions& options;
   GgufWriter gguf;
   Status status;
+  std::vector<std::function<std::vector<uint8_t>()>> producers;
 
   const TensorEntry* find(const std::string& canonical) {
     auto it = source.tensors.find(canonical);
@@ -32,8 +52,10 @@ struct Writer {
     return &it->second.entry;
   }
 
-  void add(std::string name, GgmlType type, std::vector<uint64_t> dims, std::vector<uint8_t> data) {
-    gguf.add_tensor(GgufTensorSpec{std::move(name), static_cast<uint32_t>(type), std::move(dims), std::move(data), {}});
+  void add(std::string name, GgmlType type, std::vector<uint64_t> dims, std::function<std::vector<uint8_t>()> produce) {
+    const uint64_t bytes = tensor_bytes(type, dims);
+    gguf.add_tensor(GgufTensorSpec{std::move(name), static_cast<uint32_t>(type), std::move(dims), {}, {}, bytes});
+    producers.push_back(std::move(produce));
   }
 
   // bf16 elements [first, first + count) of a BF16 entry, as fp32.
@@ -65,19 +87,25 @@ struct Writer {
   // A dense matrix [rows, cols] from rows [first_row, first_row + rows) of a BF16 entry.
   void dense(const std::string& name, const TensorEntry* e, size_t first_row, size_t rows, size_t cols) {
     if (e == nullptr) return;
-    std::vector<float> x = floats(*e, first_row * cols, rows * cols);
+    const GgmlType type = options.dense == GgufDenseType::f32    ? GgmlType::f32
+                          : options.dense == GgufDenseType::bf16 ? GgmlType::bf16
+                                                                 : GgmlType::q8_0;
+    add(name, type, {cols, rows}, [this, e, first_row, rows, cols] { return dense_bytes(*e, first_row, rows, cols); });
+  }
+
+  std::vector<uint8_t> dense_bytes(const TensorEntry& e, size_t first_row, size_t rows, size_t cols) const {
+    std::vector<float> x = floats(e, first_row * cols, rows * cols);
     if (options.snap_dense_to_q8_0) {
       for (size_t b = 0; b < x.size() / kQ8Block; ++b) snap_block(x.data() + b * kQ8Block);
     }
-    const std::vector<uint64_t> dims = {cols, rows};
-    if (options.dense == GgufDenseType::f32) return add(name, GgmlType::f32, dims, f32_bytes(x));
+    if (options.dense == GgufDenseType::f32) return f32_bytes(x);
     if (options.dense == GgufDenseType::bf16) {
       std::vector<uint8_t> bytes(x.size() * 2);
       for (size_t i = 0; i < x.size(); ++i) {
         const uint16_t bits = f32_to_bf16(x[i]);
         std::memcpy(bytes.data() + i * 2, &bits, 2);
       }
-      return add(name, GgmlType::bf16, dims, std::move(bytes));
+      return bytes;
     }
     std::vector<uint8_t> bytes(x.size() / kQ8Block * kQ8BlockBytes);
     for (size_t b = 0; b < x.size() / kQ8Block; ++b) {
@@ -96,12 +124,13 @@ struct Writer {
         out[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::nearbyint(block[j] * inverse)));
       }
     }
-    add(name, GgmlType::q8_0, dims, std::move(bytes));
+    return bytes;
   }
 
   // A vector (norm, bias, sinks) as F32 with the entry's shape, or rows of it.
   void vector(const std::string& name, const TensorEntry* e, size_t first, size_t count, std::vector<uint64_t> dims) {
-    if (e != nullptr) add(name, GgmlType::f32, std::move(dims), f32_bytes(floats(*e, first, count)));
+    if (e != nullptr)
+      add(name, GgmlType::f32, std::move(dims), [e, first, count] { return f32_bytes(floats(*e, first, count)); });
   }
   void vector(const std::string& name, const TensorEntry* e) {
     if (e == nullptr) return;
@@ -115,6 +144,15 @@ struct Writer {
   template <class Pick>
   void experts(const std::string& name, const TensorEntry* blocks, const TensorEntry* scales, size_t rows, Pick pick) {
     if (blocks == nullptr || scales == nullptr) return;
+    const auto E = static_cast<uint64_t>(blocks->shape[0]), per_row = static_cast<uint64_t>(blocks->shape[2]);
+    add(name, GgmlType::mxfp4, {per_row * 32, rows, E},
+        [blocks, scales, rows, pick] { return expert_bytes(*blocks, *scales, rows, pick); });
+  }
+
+  template <class Pick>
+  static std::vector<uint8_t> expert_bytes(const TensorEntry& blocks_entry, const TensorEntry& scales_entry,
+                                           size_t rows, Pick pick) {
+    const TensorEntry *blocks = &blocks_entry, *scales = &scales_entry;
     const auto E = static_cast<size_t>(blocks->shape[0]), source_rows = static_cast<size_t>(blocks->shape[1]),
                per_row = static_cast<size_t>(blocks->shape[2]);
     std::vector<uint8_t> out(E * rows * per_row * kGgmlMxfp4BlockBytes);
@@ -132,7 +170,7 @@ struct Writer {
         }
       }
     }
-    add(name, GgmlType::mxfp4, {per_row * 32, rows, E}, std::move(out));
+    return out;
   }
 
   void layer(size_t n) {
@@ -168,7 +206,7 @@ struct Writer {
     auto gate_row = [](size_t r) { return 2 * r; };
     auto up_row = [](size_t r) { return 2 * r + 1; };
     if (options.fused_gate_up) {
-      experts(g + "ffn_gate_up_exps.weight", b1, s1, 2 * I, [&](size_t r) { return r < I ? 2 * r : 2 * (r - I) + 1; });
+      experts(g + "ffn_gate_up_exps.weight", b1, s1, 2 * I, [I](size_t r) { return r < I ? 2 * r : 2 * (r - I) + 1; });
     } else {
       experts(g + "ffn_gate_exps.weight", b1, s1, I, gate_row);
       experts(g + "ffn_up_exps.weight", b1, s1, I, up_row);
@@ -187,10 +225,10 @@ struct Writer {
           std::copy_n(gate.begin() + static_cast<long>(e * I), I, fused.begin() + static_cast<long>(e * 2 * I));
           std::copy_n(up.begin() + static_cast<long>(e * I), I, fused.begin() + static_cast<long>(e * 2 * I + I));
         }
-        add(g + "ffn_gate_up_exps.bias", GgmlType::f32, {2 * I, E}, f32_bytes(fused));
+        add(g + "ffn_gate_up_exps.bias", GgmlType::f32, {2 * I, E}, [fused] { return f32_bytes(fused); });
       } else {
-        add(g + "ffn_gate_exps.bias", GgmlType::f32, {I, E}, f32_bytes(gate));
-        add(g + "ffn_up_exps.bias", GgmlType::f32, {I, E}, f32_bytes(up));
+        add(g + "ffn_gate_exps.bias", GgmlType::f32, {I, E}, [gate] { return f32_bytes(gate); });
+        add(g + "ffn_up_exps.bias", GgmlType::f32, {I, E}, [up] { return f32_bytes(up); });
       }
     }
     experts(g + "ffn_down_exps.weight", find(p + "mlp.mlp2_weight.blocks"), find(p + "mlp.mlp2_weight.scales"), H,
@@ -240,7 +278,7 @@ Status write_gguf_layout(const Checkpoint& source, const fs::path& file, const G
                    tensor.entry.name.c_str(), dtype_name(tensor.entry.dtype));
     }
   }
-  Writer w{source, options, GgufWriter(), Status()};
+  Writer w{source, options, GgufWriter(), Status(), {}};
   w.metadata();
   w.dense("token_embd.weight", w.find("embedding.weight"), 0, static_cast<size_t>(source.config.vocab_size),
           static_cast<size_t>(source.config.hidden_size));
@@ -249,11 +287,10 @@ Status write_gguf_layout(const Checkpoint& source, const fs::path& file, const G
   w.dense("output.weight", w.find("unembedding.weight"), 0, static_cast<size_t>(source.config.vocab_size),
           static_cast<size_t>(source.config.hidden_size));
   if (!w.status.ok()) return w.status;
-  const std::vector<uint8_t> bytes = w.gguf.encode();
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  Status status = w.gguf.write(out, [&](size_t index) { return w.producers[index](); });
   out.close();
-  if (!out) return error(StatusCode::io_error, "%s: cannot write", file.c_str());
+  if (!status.ok() || !out) return error(StatusCode::io_error, "%s: cannot write", file.c_str());
   return Status::success();
 }
 

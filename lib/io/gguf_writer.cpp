@@ -91,30 +91,60 @@ OSSRT_GGUF_WRITER_TYPE(double)
 OSSRT_GGUF_WRITER_TYPE(bool)
 #undef OSSRT_GGUF_WRITER_TYPE
 
-std::vector<uint8_t> GgufWriter::encode() const {
+std::vector<uint8_t> GgufWriter::encode_header(std::vector<uint64_t>& offsets, uint64_t& data_bytes) const {
   std::vector<uint8_t> out = {'G', 'G', 'U', 'F'};
   gguf_put_u32(out, version);
   gguf_put_u64(out, tensors_.size());
   gguf_put_u64(out, kv_count_);
   out.insert(out.end(), kv_bytes_.begin(), kv_bytes_.end());
-  std::vector<uint64_t> offsets;
-  uint64_t next = 0;
+  offsets.clear();
+  data_bytes = 0;
   for (const GgufTensorSpec& tensor : tensors_) {
-    const uint64_t offset = tensor.offset.value_or(align_up(next, alignment_));
+    const uint64_t offset = tensor.offset.value_or(align_up(data_bytes, alignment_));
     offsets.push_back(offset);
-    next = std::max(next, offset + tensor.data.size());
+    data_bytes = std::max(data_bytes, offset + data_size(tensor));
     gguf_put_string(out, tensor.name);
     gguf_put_u32(out, static_cast<uint32_t>(tensor.dims.size()));
     for (uint64_t dim : tensor.dims) gguf_put_u64(out, dim);
     gguf_put_u32(out, tensor.type_id);
     gguf_put_u64(out, offset);
   }
-  const size_t data_start = align_up(out.size(), alignment_);
-  out.resize(data_start + next, 0);
+  out.resize(align_up(out.size(), alignment_), 0);
+  return out;
+}
+
+std::vector<uint8_t> GgufWriter::encode() const {
+  std::vector<uint64_t> offsets;
+  uint64_t data_bytes = 0;
+  std::vector<uint8_t> out = encode_header(offsets, data_bytes);
+  const size_t data_start = out.size();
+  out.resize(data_start + data_bytes, 0);
   for (size_t i = 0; i < tensors_.size(); ++i) {
     std::copy(tensors_[i].data.begin(), tensors_[i].data.end(), out.begin() + data_start + offsets[i]);
   }
   return out;
+}
+
+Status GgufWriter::write(std::ostream& out, const std::function<std::vector<uint8_t>(size_t)>& produce) const {
+  std::vector<uint64_t> offsets;
+  uint64_t data_bytes = 0;
+  const std::vector<uint8_t> header = encode_header(offsets, data_bytes);
+  out.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
+  // Streamed tensors go in file order, each at its offset (padding between).
+  uint64_t written = 0;
+  for (size_t i = 0; i < tensors_.size() && out; ++i) {
+    const std::vector<uint8_t> streamed = tensors_[i].data.empty() ? produce(i) : std::vector<uint8_t>();
+    const std::vector<uint8_t>& bytes = tensors_[i].data.empty() ? streamed : tensors_[i].data;
+    if (offsets[i] < written || bytes.size() != data_size(tensors_[i])) {
+      return Status(StatusCode::invalid_argument, "GgufWriter::write: tensors must be in offset order, sized");
+    }
+    const std::vector<char> padding(offsets[i] - written, 0);
+    out.write(padding.data(), static_cast<std::streamsize>(padding.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    written = offsets[i] + bytes.size();
+  }
+  if (!out) return Status(StatusCode::io_error, "GgufWriter::write: the stream failed");
+  return Status::success();
 }
 
 }  // namespace ossrt

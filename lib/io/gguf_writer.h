@@ -3,13 +3,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "io/gguf.h"
+#include "ossrt/status.hpp"
 
 namespace ossrt {
 
@@ -21,6 +24,8 @@ struct GgufTensorSpec {
   // Offset in the data section; unset: the next aligned byte after the
   // previous tensor. Tests set it to write misplaced tensors.
   std::optional<uint64_t> offset;
+  // Size of the data when `data` is empty and write() streams it instead.
+  uint64_t streamed_bytes = 0;
 };
 
 // Collects key/values and tensors, then encodes them (GGUF version 3 unless
@@ -50,7 +55,19 @@ class GgufWriter {
   // alignment, tensor data (each at its offset, zero padding between).
   std::vector<uint8_t> encode() const;
 
+  // The same file streamed to `out`, each tensor's data from produce(index)
+  // (streamed_bytes long, for tensors added without data), so a file of
+  // gigabytes needs one tensor in memory at a time. Failure: io_error.
+  Status write(std::ostream& out, const std::function<std::vector<uint8_t>(size_t)>& produce) const;
+
  private:
+  // Header, key/values and tensor infos padded to the data section; each
+  // tensor's offset in it and the section's size.
+  std::vector<uint8_t> encode_header(std::vector<uint64_t>& offsets, uint64_t& data_bytes) const;
+  static uint64_t data_size(const GgufTensorSpec& tensor) {
+    return tensor.data.empty() ? tensor.streamed_bytes : tensor.data.size();
+  }
+
   uint32_t alignment_;
   uint64_t kv_count_ = 0;
   std::vector<uint8_t> kv_bytes_;
