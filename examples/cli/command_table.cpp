@@ -51,7 +51,8 @@ std::vector<CommandSpec> make_specs() {
       "starting with / as a message):\n" +
           slash_command_help(),
       std::vector<FlagSpec>{
-          {"model", K::text, "DIR", "checkpoint directory (config.json + *.safetensors)", nullptr, "model"},
+          {"model", K::text, "PATH", "checkpoint: a directory (original or Hugging Face layout) or a GGUF file",
+           nullptr, "model"},
           {"prompt", K::text, "TEXT", "run one turn with TEXT and exit, instead of reading turns from stdin"},
           {"system", K::text, "TEXT", "instructions for the model (harmony's developer message)"},
           {"effort", K::choice, "low|medium|high", "reasoning effort", "medium"},
@@ -72,7 +73,7 @@ std::vector<CommandSpec> make_specs() {
       "When the context fills first, every token generated so far is printed, stderr says so and the\n"
       "exit status is 3.\n",
       std::vector<FlagSpec>{
-          {"model", K::text, "DIR", "checkpoint directory", nullptr, "model"},
+          {"model", K::text, "PATH", "checkpoint directory or GGUF file", nullptr, "model"},
           {"tokens", K::ids, "ID,...", "the prompt as token ids", nullptr, "prompt"},
           {"prompt", K::text, "TEXT", "the prompt as text (harmony special tokens allowed)", nullptr, "prompt"},
           {"max-tokens", K::count, "N", "tokens to generate at most", "16"},
@@ -97,7 +98,7 @@ std::vector<CommandSpec> make_specs() {
                    "the backends and GPUs of this build and machine; with --model, a checkpoint's configuration and "
                    "resident memory",
                    "",
-                   {{"model", K::text, "DIR", "checkpoint directory"}, kBackend, kCpuExpertLayers},
+                   {{"model", K::text, "PATH", "checkpoint directory or GGUF file"}, kBackend, kCpuExpertLayers},
                    std::nullopt});
   specs.push_back({
       "estimate",
@@ -105,7 +106,7 @@ std::vector<CommandSpec> make_specs() {
       "Weights (on the device for a GPU backend, on the host for offloaded experts), the KV cache at the\n"
       "context length and per token, and one chunk's scratch.\n",
       std::vector<FlagSpec>{
-          {"model", K::text, "DIR", "checkpoint directory", nullptr, "model"},
+          {"model", K::text, "PATH", "checkpoint directory or GGUF file", nullptr, "model"},
           {"context", K::count, "N", "context length in tokens; 0 = the model's maximum", "0"},
           {"chunk", K::positive, "N", "prompt tokens per forward pass", "512"},
           kBackend,

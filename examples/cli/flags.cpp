@@ -39,7 +39,7 @@ int fail(const ossrt::Status& status) {
 ossrt::Result<std::shared_ptr<const ossrt::Model>> load_model(const ParsedFlags& flags,
                                                               const ossrt::ModelOptions& options) {
   const std::optional<std::string> directory = flags.text("model");
-  if (!directory) return ossrt::Status(ossrt::StatusCode::invalid_argument, "--model DIR is required");
+  if (!directory) return ossrt::Status(ossrt::StatusCode::invalid_argument, "--model PATH is required");
   ossrt::ModelOptions with_backend = options;
   if (const std::optional<std::string> backend = flags.text("backend")) with_backend.backend = *backend;
   if (const auto layers = flags.count("cpu-expert-layers")) with_backend.cpu_expert_layers = *layers;

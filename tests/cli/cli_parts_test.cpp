@@ -139,13 +139,13 @@ TEST_CASE("malformed numbers are refused: sign, junk, overflow, zero where posit
 }
 
 TEST_CASE("missing values, repeated flags, choices, groups and operands") {
-  CHECK(refusal("chat", {"--model"}) == "--model needs a value (DIR)");
-  CHECK(refusal("chat", {"--model", "--stats"}) == "--model needs a value (DIR)");
+  CHECK(refusal("chat", {"--model"}) == "--model needs a value (PATH)");
+  CHECK(refusal("chat", {"--model", "--stats"}) == "--model needs a value (PATH)");
   CHECK(refusal("chat", {"--model", "a", "--model", "b"}) == "--model is given twice");
   CHECK(refusal("chat", {"--model", "a", "--stats=1"}) == "--stats takes no value");
   CHECK(refusal("chat", {"--model", "a", "--effort", "hihg"}) ==
         "--effort: 'hihg' is not one of low, medium, high; did you mean high?");
-  CHECK(refusal("chat", {}) == "--model DIR is required");
+  CHECK(refusal("chat", {}) == "--model PATH is required");
   CHECK(refusal("generate", {"--model", "m"}) == "one of --tokens, --prompt is required");
   CHECK(refusal("generate", {"--model", "m", "--tokens", "1", "--prompt", "x"}) ==
         "--tokens, --prompt: give only one of them");
@@ -192,7 +192,8 @@ TEST_CASE("each command's usage lists its synopsis and every flag of its table, 
     if (spec.operand) CHECK(text.find(spec.operand->value_name) != std::string::npos);
     CHECK(text.find("-h, --help") != std::string::npos);
   }
-  CHECK(synopsis(*find_command_spec("generate")) == "generate --model DIR (--tokens ID,... | --prompt TEXT) [options]");
+  CHECK(synopsis(*find_command_spec("generate")) ==
+        "generate --model PATH (--tokens ID,... | --prompt TEXT) [options]");
   CHECK(synopsis(*find_command_spec("tokenize")) == "tokenize [options] TEXT|-");
   CHECK(synopsis(*find_command_spec("info")) == "info [options]");
   // The chat's own commands are in its --help.

@@ -61,7 +61,7 @@ case $case_name in
     expect_usage_error "--tokens: '1,,2' is not a comma-separated list of token ids" generate --model "$tiny_a" --tokens 1,,2
     expect_usage_error "--effort: 'hihg' is not one of low, medium, high; did you mean high?" chat --model "$tiny_chat" --effort hihg
     # Missing, repeated, exclusive, stray.
-    expect_usage_error "--model needs a value (DIR)" generate --model
+    expect_usage_error "--model needs a value (PATH)" generate --model
     expect_usage_error "--seed is given twice" generate --model "$tiny_a" --tokens 1 --seed 1 --seed 2
     expect_usage_error "one of --tokens, --prompt is required" generate --model "$tiny_a"
     expect_usage_error "unexpected argument 'extra'" info --model "$tiny_a" extra

@@ -24,6 +24,8 @@ endfunction()
 ossrt_doc_model(tiny-chat ${OSSRT_TINY_CHAT} tiny_chat)
 # Calls get_weather, then answers once the call is in its context (tests/support/scripted_checkpoint.hpp).
 ossrt_doc_model(weather ${OSSRT_WEATHER_MODEL} weather_model)
+# tiny-a written as llama.cpp's GGUF (tests/tools/write_gguf.cpp).
+ossrt_doc_model(tiny-a-gguf ${OSSRT_TINY_A_GGUF} tiny_a_gguf)
 
 set(OSSRT_DOC_SNIPPET_DIR ${CMAKE_CURRENT_BINARY_DIR}/doc-snippets)
 file(REMOVE_RECURSE ${OSSRT_DOC_SNIPPET_DIR})
