@@ -155,7 +155,8 @@ class Model {
   struct Impl;
 
  private:
-  friend class Session;  // sessions run the model's weights through its backend
+  friend class Session;       // sessions run the model's weights through its backend
+  friend class BatchDecoder;  // as do batched steps of several sessions
   const Impl& impl() const noexcept { return *impl_; }
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -1,6 +1,7 @@
 // Umbrella header of the ossrt C++ API.
 #pragma once
 
+#include "ossrt/batch_decoder.hpp"    // BatchDecoder: several sessions, one forward pass per token
 #include "ossrt/chat.hpp"             // chat_turn, ChatOptions, FinishReason
 #include "ossrt/devices.hpp"          // list_devices, measure_copy_bandwidth
 #include "ossrt/harmony.hpp"          // harmony conversations, Renderer, StreamParser

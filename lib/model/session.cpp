@@ -16,9 +16,6 @@
 
 namespace ossrt {
 
-namespace {
-
-// Index of the first NaN or infinity, or values.size().
 size_t first_non_finite(std::span<const float> values) {
   // Sums propagate NaN and infinity: one pass, and the search only when needed.
   float sum = 0;
@@ -29,7 +26,7 @@ size_t first_non_finite(std::span<const float> values) {
   return values.size();
 }
 
-}  // namespace
+namespace {}  // namespace
 
 Result<SessionOptions> resolve_session_options(size_t max_context_length, const SessionOptions& options) {
   SessionOptions resolved = options;

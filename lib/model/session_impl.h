@@ -19,6 +19,9 @@ Result<SessionOptions> resolve_session_options(size_t max_context_length, const 
 // The KV cache layout of a session with resolved options.
 KvLayout kv_layout(const ModelConfig& config, const SessionOptions& resolved);
 
+// Index of the first NaN or infinity in logits, or values.size().
+size_t first_non_finite(std::span<const float> values);
+
 struct Session::Impl {
   std::shared_ptr<const Model> model;
   SessionOptions options;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <span>
 #include <vector>
 
 #include "util/errors.h"
@@ -61,9 +62,23 @@ void project_qkv(const Backend& be, const Dims& d, const LayerWeights& w, const 
   }
 }
 
+// Where a step's keys and values live: one session's cache at consecutive
+// positions from first_position, or, batched, row t in caches[t] at
+// positions[t] (KvRow arrays in backend memory, one per layer).
+struct StepCaches {
+  KvCache* cache = nullptr;
+  size_t first_position = 0;
+  std::span<KvCache* const> caches;
+  std::span<const size_t> positions;
+  KvRow* rows = nullptr;  // [layers][n], batched only
+  bool batched() const { return cache == nullptr; }
+  KvType kv_type() const { return batched() ? caches[0]->layout().type : cache->layout().type; }
+};
+
 // x += out(attention(rope(qkv(norm(x)))))
-void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, KvCache::Layer& cache, KvType kv_type,
-                     Numerics numerics, Workspace& ws, size_t n, size_t first_position) {
+void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, const StepCaches& at, Numerics numerics,
+                     Workspace& ws, size_t n) {
+  const KvType kv_type = at.kv_type();
   const bool fast = numerics == Numerics::fast;
   const Backend& be = m.backend;
   const LayerWeights& w = m.weights.layers[layer_index];
@@ -78,14 +93,29 @@ void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, Kv
   be.rope_f32(be.self, q, n, d.qkv, d.NQ, d.D, ws.rope_cos.as(), ws.rope_sin.as());
   be.rope_f32(be.self, k, n, d.qkv, d.NKV, d.D, ws.rope_cos.as(), ws.rope_sin.as());
   const size_t kv_width = d.NKV * d.D;
-  be.kv_store_f32(be.self, KvStoreArgs{k, v, d.qkv, n, first_position, kv_width, cache.k.as(), cache.v.as(),
-                                       cache.capacity, cache.ring, kv_type, nullptr});
   // Even layers are banded: a query sees sliding_window keys, itself included.
   const size_t window = layer_index % 2 == 0 ? static_cast<size_t>(m.config().sliding_window) : 0;
-  be.attention_f32(be.self,
-                   AttentionArgs{q, d.qkv, cache.k.as(), cache.v.as(), cache.capacity, cache.ring, kv_type, n,
-                                 first_position, window, d.NQ, d.NKV, d.D, w.sinks,
-                                 1.0f / std::sqrt(static_cast<float>(d.D)), ws.attention.as(), d.NQ * d.D, nullptr});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d.D));
+  if (at.batched()) {
+    // Each row's own cache and position, for this layer.
+    std::vector<KvRow> host_rows(n);
+    for (size_t row = 0; row < n; ++row) {
+      KvCache::Layer& layer = at.caches[row]->layer(layer_index);
+      host_rows[row] = KvRow{at.positions[row], layer.k.as(), layer.v.as(), layer.capacity, layer.ring};
+    }
+    KvRow* rows = at.rows + layer_index * n;
+    be.upload(be.self, rows, host_rows.data(), n * sizeof(KvRow));
+    be.kv_store_f32(be.self, KvStoreArgs{k, v, d.qkv, n, 0, kv_width, nullptr, nullptr, 0, false, kv_type, rows});
+    be.attention_f32(be.self, AttentionArgs{q, d.qkv, nullptr, nullptr, 0, false, kv_type, n, 0, window, d.NQ, d.NKV,
+                                            d.D, w.sinks, scale, ws.attention.as(), d.NQ * d.D, rows});
+  } else {
+    KvCache::Layer& cache = at.cache->layer(layer_index);
+    be.kv_store_f32(be.self, KvStoreArgs{k, v, d.qkv, n, at.first_position, kv_width, cache.k.as(), cache.v.as(),
+                                         cache.capacity, cache.ring, kv_type, nullptr});
+    be.attention_f32(be.self, AttentionArgs{q, d.qkv, cache.k.as(), cache.v.as(), cache.capacity, cache.ring, kv_type,
+                                            n, at.first_position, window, d.NQ, d.NKV, d.D, w.sinks, scale,
+                                            ws.attention.as(), d.NQ * d.D, nullptr});
+  }
   linear(be, w.out_weight,
          MatmulArgs{ws.attention.as(), d.NQ * d.D, nullptr, w.out_bias, x, d.H, n, d.NQ * d.D, d.H, true, fast});
 }
@@ -214,7 +244,7 @@ size_t Workspace::bytes() const noexcept {
                      sizeof(float) +
                  host_expert_ids.size() * sizeof(int32_t);
   for (const DeviceBuffer* buffer : {&token_ids, &residual, &normed, &qkv, &attention, &router_logits, &expert_ids,
-                                     &expert_weights, &moe_scratch, &rope_cos, &rope_sin, &logits})
+                                     &expert_weights, &moe_scratch, &rope_cos, &rope_sin, &logits, &kv_rows})
     total += buffer->bytes();
   return total;
 }
@@ -230,14 +260,31 @@ Status Workspace::reserve_logits(const Model::Impl& m, size_t rows) {
   return Status::success();
 }
 
-Status forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const int32_t* tokens, size_t n,
-                     size_t first_position, size_t logits_from, Numerics numerics, float* host_logits,
-                     const std::atomic<bool>& cancel) {
+Status Workspace::reserve_rows(const Model::Impl& m, size_t rows) {
+  if (rows <= kv_row_count) return Status::success();
+  const size_t bytes = rows * m.weights.layers.size() * sizeof(KvRow);
+  DeviceBuffer buffer(m.backend, bytes);
+  if (!buffer.ok()) return error(StatusCode::out_of_memory, "batch workspace: cannot allocate %zu bytes", bytes);
+  kv_rows = std::move(buffer);
+  kv_row_count = rows;
+  return Status::success();
+}
+
+namespace {
+
+Status forward_pass(const Model::Impl& m, const StepCaches& at, Workspace& ws, const int32_t* tokens, size_t n,
+                    size_t logits_from, Numerics numerics, float* host_logits, const std::atomic<bool>& cancel) {
   const Dims d(m.config());
   const Backend& be = m.backend;
   // RoPE tables for this chunk's positions, shared by every layer.
   const size_t table_bytes = n * (d.D / 2) * sizeof(float);
-  m.rope->tables(first_position, n, ws.host_cos.data(), ws.host_sin.data());
+  if (at.batched()) {
+    for (size_t t = 0; t < n; ++t) {
+      m.rope->tables(at.positions[t], 1, ws.host_cos.data() + t * (d.D / 2), ws.host_sin.data() + t * (d.D / 2));
+    }
+  } else {
+    m.rope->tables(at.first_position, n, ws.host_cos.data(), ws.host_sin.data());
+  }
   be.upload(be.self, ws.rope_cos.as(), ws.host_cos.data(), table_bytes);
   be.upload(be.self, ws.rope_sin.as(), ws.host_sin.data(), table_bytes);
   be.upload(be.self, ws.token_ids.as(), tokens, n * sizeof(int32_t));
@@ -254,8 +301,8 @@ Status forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const 
   // instead of hundreds). The key names the buffers; the backend also checks
   // that the calls match before it replays.
   // (Not with experts on the CPU: those steps copy between host and device.)
-  const bool bracket = be.begin_step != nullptr && n == 1 && m.cpu_expert_layers == 0;
-  if (bracket) be.begin_step(be.self, step_key(ws, cache, logits_from, numerics), first_position);
+  const bool bracket = be.begin_step != nullptr && n == 1 && m.cpu_expert_layers == 0 && !at.batched();
+  if (bracket) be.begin_step(be.self, step_key(ws, *at.cache, logits_from, numerics), at.first_position);
   if (m.weights.embedding.q8_0 != nullptr) {
     be.embedding_q8_0_f32(be.self, m.weights.embedding.q8_0, d.H, ws.token_ids.as<int32_t>(), n, ws.residual.as());
   } else {
@@ -266,7 +313,7 @@ Status forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const 
       if (bracket) be.end_step(be.self, false);
       return finish_step(be, StatusCode::cancelled);
     }
-    attention_block(m, d, layer, cache.layer(layer), cache.layout().type, numerics, ws, n, first_position);
+    attention_block(m, d, layer, at, numerics, ws, n);
     moe_block(m, d, layer, ws, n, numerics);
   }
   const size_t rows = n - logits_from;
@@ -280,6 +327,30 @@ Status forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const 
   if (bracket) be.end_step(be.self, true);
   if (rows > 0) be.download(be.self, host_logits, ws.logits.as(), rows * d.V * sizeof(float));
   return finish_step(be, StatusCode::ok);
+}
+
+}  // namespace
+
+Status forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const int32_t* tokens, size_t n,
+                     size_t first_position, size_t logits_from, Numerics numerics, float* host_logits,
+                     const std::atomic<bool>& cancel) {
+  StepCaches at;
+  at.cache = &cache;
+  at.first_position = first_position;
+  return forward_pass(m, at, ws, tokens, n, logits_from, numerics, host_logits, cancel);
+}
+
+Status forward_rows(const Model::Impl& m, std::span<KvCache* const> caches, std::span<const size_t> positions,
+                    Workspace& ws, const int32_t* tokens, Numerics numerics, float* host_logits,
+                    const std::atomic<bool>& cancel) {
+  const size_t n = caches.size();
+  if (Status s = ws.reserve_rows(m, n); !s.ok()) return s;
+  if (Status s = ws.reserve_logits(m, n); !s.ok()) return s;
+  StepCaches at;
+  at.caches = caches;
+  at.positions = positions;
+  at.rows = ws.kv_rows.as<KvRow>();
+  return forward_pass(m, at, ws, tokens, n, 0, numerics, host_logits, cancel);
 }
 
 }  // namespace ossrt

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <span>
 #include <vector>
 
 #include "model/device_buffer.h"
@@ -30,6 +31,8 @@ struct Workspace {
   DeviceBuffer rope_sin;        // [T, D/2]
   DeviceBuffer logits;          // [logits_rows, V]
   size_t logits_rows = 0;
+  DeviceBuffer kv_rows;  // [layers, kv_row_count] KvRow: batched steps' caches (forward_rows)
+  size_t kv_row_count = 0;
   std::vector<float> host_cos, host_sin;  // [T, D/2] staging for the RoPE tables
   // Host copies for experts run on the CPU (ModelOptions::cpu_expert_layers).
   std::vector<float> host_normed, host_residual;  // [T, H]
@@ -45,6 +48,8 @@ struct Workspace {
                             bool cpu_experts) noexcept;
   // Makes room for `rows` rows of logits. Failure: out_of_memory.
   Status reserve_logits(const Model::Impl& model, size_t rows);
+  // Makes room for batched steps of `rows` rows. Failure: out_of_memory.
+  Status reserve_rows(const Model::Impl& model, size_t rows);
   // Bytes of every buffer (device and host staging).
   size_t bytes() const noexcept;
 };
@@ -62,5 +67,15 @@ struct Workspace {
 Status forward_chunk(const Model::Impl& model, KvCache& cache, Workspace& workspace, const int32_t* tokens, size_t n,
                      size_t first_position, size_t logits_from, Numerics numerics, float* host_logits,
                      const std::atomic<bool>& cancel);
+
+// One batched step: row t is the next token of a conversation whose cache
+// is caches[t], at positions[t] (the cache has room there); each row's keys
+// and values go to its own cache and its attention reads only that cache.
+// Downloads every row's logits into host_logits ([n, V]). The rows must share
+// the caches' element type (one numerics) and n <= workspace.max_tokens.
+// Every weight is read once for all rows. Failure: as forward_chunk.
+Status forward_rows(const Model::Impl& model, std::span<KvCache* const> caches, std::span<const size_t> positions,
+                    Workspace& workspace, const int32_t* tokens, Numerics numerics, float* host_logits,
+                    const std::atomic<bool>& cancel);
 
 }  // namespace ossrt
