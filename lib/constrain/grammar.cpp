@@ -1,6 +1,7 @@
 #include "constrain/grammar.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 
@@ -461,6 +462,8 @@ class SchemaCompiler {
 // ---- Grammar ----
 
 Grammar::Grammar() {
+  static std::atomic<uint64_t> next_serial{1};
+  serial_ = next_serial++;
   nodes_.resize(7);
   nodes_[kAny].kind = NodeKind::choice;
   nodes_[kAny].options = {kAnyObject, kAnyArray, kAnyString, kAnyNumber, kBoolean, kNull};

@@ -11,6 +11,8 @@
 //    not declared names;
 //  - strings with a pattern or format hold printable ASCII without escapes;
 //  - oneOf is generated as anyOf (its branches should not overlap);
+//  - numbers have at most 18 integer digits and 2 exponent digits (every
+//    reader gets an int64 or a finite double);
 //  - nesting deeper than kMaxDepth is refused.
 #pragma once
 
@@ -115,6 +117,8 @@ class Grammar {
   const LiteralTries& tries() const noexcept { return tries_; }
   const DfaPool& dfas() const noexcept { return dfas_; }
   size_t node_count() const noexcept { return nodes_.size(); }
+  // Unique per grammar in a process (never reused, unlike an address): keys cached masks.
+  uint64_t serial() const noexcept { return serial_; }
 
  private:
   friend class SchemaCompiler;
@@ -126,6 +130,7 @@ class Grammar {
   LiteralTries tries_;
   DfaPool dfas_;
   int32_t root_ = kAny;
+  uint64_t serial_;
 };
 
 }  // namespace ossrt::constrain

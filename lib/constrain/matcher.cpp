@@ -13,6 +13,8 @@ enum NumberPhase : uint8_t { kNumStart, kNumMinus, kNumZero, kNumInt, kNumDot, k
 
 // Frames per thread: values nest at most kMaxDepth deep, each with a key frame on top at most.
 constexpr size_t kMaxFrames = 2 * kMaxDepth + 2;
+constexpr int32_t kMaxIntegerDigits = 18;
+constexpr int64_t kMaxExponentDigits = 2;
 
 // 128-bit arithmetic keeps the range checks of 19-digit integers exact.
 __extension__ typedef __int128 Wide;
@@ -89,7 +91,8 @@ State ByteStepper::initial() const {
 
 bool ByteStepper::advance(const State& from, uint8_t byte, State& to, bool* exited) const {
   to.clear();
-  std::vector<Frame> stack;
+  // One scratch stack per thread: advance() is the walk's inner loop and must not allocate.
+  thread_local std::vector<Frame> stack;
   for (size_t t = 0; t < from.thread_count(); ++t) {
     stack.assign(from.frames.begin() + static_cast<ptrdiff_t>(from.begin_of(t)),
                  from.frames.begin() + static_cast<ptrdiff_t>(from.ends[t]));
@@ -352,6 +355,8 @@ void ByteStepper::feed(std::vector<Frame>& stack, uint8_t b, State& out, bool* e
           }
           case kObjAfter:
             if (b == ',') {
+              // Only when a member can follow: a declared one not yet passed, or an extra one.
+              if (static_cast<size_t>(f.a) >= n.properties.size() && n.additional < 0) return;
               f.phase = kObjNeedKey;
               break;
             }
@@ -446,13 +451,13 @@ void ByteStepper::feed(std::vector<Frame>& stack, uint8_t b, State& out, bool* e
         if (b == '-' && f.phase == kNumStart) f.aux = 1;
         const bool int_digit = is_digit(b) && (next == kNumInt || next == kNumZero);
         f.phase = static_cast<uint8_t>(next);
-        if (n.bounded) {
-          if (int_digit) {
-            f.c = f.c * 10 + (b - '0');
-            ++f.b;
-          }
-          if (!number_feasible(f)) return;
+        if (int_digit) {
+          // At most 18 integer digits, so that every integer fits int64 for any reader.
+          if (++f.b > kMaxIntegerDigits) return;
+          if (n.bounded) f.c = f.c * 10 + (b - '0');
         }
+        if (next == kNumExp && !n.bounded && ++f.c > kMaxExponentDigits) return;  // e99 at most: no infinities
+        if (n.bounded && !number_feasible(f)) return;
         out.add_thread(stack.data(), stack.size());
         return;
       }

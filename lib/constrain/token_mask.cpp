@@ -34,12 +34,17 @@ std::shared_ptr<const MaskCacheEntry> MaskCache::find(const Key& key) {
 }
 
 void MaskCache::insert(const Key& key, std::shared_ptr<const MaskCacheEntry> entry) {
+  constexpr size_t kMaxGrammarBound = 512;
   std::lock_guard<std::mutex> lock(mutex_);
+  if (key.grammar != 0 && ++grammar_bound_ > kMaxGrammarBound) {
+    std::erase_if(entries_, [](const auto& e) { return e.first.grammar != 0; });
+    grammar_bound_ = 1;
+  }
   entries_.emplace(key, std::move(entry));
 }
 
 MaskComputer::MaskComputer(std::shared_ptr<const TokenVocabulary> vocabulary, std::shared_ptr<const Grammar> grammar)
-    : vocabulary_(std::move(vocabulary)), stepper_(std::move(grammar)), shared_(shared_cache_for(vocabulary_)) {}
+    : vocabulary_(std::move(vocabulary)), stepper_(std::move(grammar)), cache_(shared_cache_for(vocabulary_)) {}
 
 template <class Visit>
 void MaskComputer::walk(const ByteTrie& trie, const State& start, Visit&& visit) {
@@ -69,11 +74,13 @@ std::shared_ptr<const MaskCacheEntry> MaskComputer::entry_for(const Frame& top) 
   const Node& n = stepper_.grammar().node(top.node);
   const bool string = top.kind == FrameKind::string;
   const bool grammar_bound = string && (n.dfa >= 0 || (top.flags & kFreeKey)) && top.b >= 0;
-  const uint64_t lo = static_cast<uint64_t>(top.kind) | uint64_t{top.phase} << 8 | uint64_t{top.aux} << 16 |
-                      uint64_t{static_cast<uint8_t>(top.flags & ~kLifted)} << 24 |
-                      uint64_t{!string && n.integer} << 32 | uint64_t{string && n.dfa >= 0} << 33;
-  const MaskCache::Key key{lo, grammar_bound ? top.b : -1};
-  MaskCache& cache = grammar_bound ? own_ : *shared_;
+  const uint64_t frame = static_cast<uint64_t>(top.kind) | uint64_t{top.phase} << 8 | uint64_t{top.aux} << 16 |
+                         uint64_t{static_cast<uint8_t>(top.flags & ~kLifted)} << 24 |
+                         uint64_t{!string && n.integer} << 32 | uint64_t{string && n.dfa >= 0} << 33;
+  // Strings: the pattern state or key-trie node; numbers: the digit counts their limits depend on.
+  const int64_t detail = string ? (grammar_bound ? top.b : -1) : top.b * 4 + top.c;
+  const MaskCache::Key key{frame, detail, grammar_bound ? stepper_.grammar().serial() : 0};
+  MaskCache& cache = *cache_;
   if (auto found = cache.find(key)) {
     ++stats_.cache_hits;
     return found;

@@ -48,19 +48,28 @@ struct MaskCacheEntry {
   std::vector<std::pair<int32_t, int32_t>> exits;      // (token, characters before the close)
 };
 
+// Entries by frame; those that depend on a grammar (pattern states, extra
+// keys next to declared names) carry its serial and are dropped in bulk
+// when there are too many.
 class MaskCache {
  public:
-  using Key = std::pair<uint64_t, int32_t>;
+  struct Key {
+    uint64_t frame;
+    int64_t detail;
+    uint64_t grammar;  // 0: valid for every grammar
+    auto operator<=>(const Key&) const = default;
+  };
   std::shared_ptr<const MaskCacheEntry> find(const Key& key);
   void insert(const Key& key, std::shared_ptr<const MaskCacheEntry> entry);
 
  private:
   std::mutex mutex_;
   std::map<Key, std::shared_ptr<const MaskCacheEntry>> entries_;
+  size_t grammar_bound_ = 0;
 };
 
 // Computes masks for one grammar. Not thread-safe: one per request (the
-// shared entries it uses are).
+// cache it shares is).
 class MaskComputer {
  public:
   MaskComputer(std::shared_ptr<const TokenVocabulary> vocabulary, std::shared_ptr<const Grammar> grammar);
@@ -83,9 +92,8 @@ class MaskComputer {
 
   std::shared_ptr<const TokenVocabulary> vocabulary_;
   ByteStepper stepper_;
-  std::shared_ptr<MaskCache> shared_;  // grammar-independent entries, per vocabulary
-  MaskCache own_;
-  std::vector<State> states_;  // walk stack, one per depth
+  std::shared_ptr<MaskCache> cache_;  // per vocabulary, shared by every computer over it
+  std::vector<State> states_;         // walk stack, one per depth
   Stats stats_;
 };
 
