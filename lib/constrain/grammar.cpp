@@ -513,7 +513,58 @@ Status Grammar::finish() {
   for (size_t i = 0; i < nodes_.size(); ++i)
     if (!visit(visit, static_cast<int32_t>(i)))
       return error(StatusCode::invalid_argument, "schema refers to itself without consuming input (a $ref cycle)");
-  if (starts_[static_cast<size_t>(root_)].empty()) return error(StatusCode::invalid_argument, "schema admits no value");
+  // Nesting needs by fixpoint: containers need 1 + what their required parts need.
+  nesting_.assign(nodes_.size(), kNoValue);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const Node& n = nodes_[i];
+      auto need = [&](int32_t id) { return id < 0 ? kNoValue : nesting_[static_cast<size_t>(id)]; };
+      uint32_t value = kNoValue;
+      switch (n.kind) {
+        case NodeKind::nothing:
+          break;
+        case NodeKind::alias:
+          value = need(n.target);
+          break;
+        case NodeKind::choice:
+          for (int32_t o : n.options) value = std::min(value, need(o));
+          break;
+        case NodeKind::object:
+          value = 0;
+          for (const Property& p : n.properties)
+            if (p.required) value = std::max(value, need(p.node));
+          value = std::min(kNoValue, value + 1);
+          break;
+        case NodeKind::array:
+          value = 0;
+          for (uint32_t k = 0; k < n.min_items; ++k) {
+            value = std::max(value, need(k < n.prefix_items.size() ? n.prefix_items[k] : n.items));
+            if (k >= n.prefix_items.size()) break;  // the rest are all `items`
+          }
+          value = std::min(kNoValue, value + 1);
+          break;
+        default:
+          value = 0;
+          break;
+      }
+      if (value < nesting_[i]) {
+        nesting_[i] = value;
+        changed = true;
+      }
+    }
+  }
+  property_nesting_.assign(nodes_.size(), 0);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    for (const Property& p : nodes_[i].properties)
+      property_nesting_[i] = std::max(property_nesting_[i], nesting_[static_cast<size_t>(p.node)]);
+    if (nodes_[i].additional >= 0)
+      property_nesting_[i] = std::max(property_nesting_[i], nesting_[static_cast<size_t>(nodes_[i].additional)]);
+  }
+  if (starts_[static_cast<size_t>(root_)].empty() || nesting(root_) >= kNoValue)
+    return error(StatusCode::invalid_argument, "schema admits no value");
+  if (nesting(root_) > kMaxDepth)
+    return error(StatusCode::invalid_argument, "schema needs values nested deeper than %zu levels", kMaxDepth);
   return Status::success();
 }
 

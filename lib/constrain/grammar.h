@@ -45,6 +45,13 @@ class LiteralTries {
   bool has_children(int32_t node) const noexcept { return !nodes_[static_cast<size_t>(node)].edges.empty(); }
   // Whether some literal below `node` has a value in [lo, hi].
   bool has_value_in(int32_t node, int32_t lo, int32_t hi) const noexcept;
+  // Whether some value below `node` in [lo, hi] satisfies `keep`.
+  template <class Keep>
+  bool has_value_in(int32_t node, int32_t lo, int32_t hi, Keep&& keep) const {
+    for (int32_t v : nodes_[static_cast<size_t>(node)].below)
+      if (v >= lo && v <= hi && keep(v)) return true;
+    return false;
+  }
 
  private:
   struct Node {
@@ -114,6 +121,13 @@ class Grammar {
   const Node& node(int32_t id) const noexcept { return nodes_[static_cast<size_t>(id)]; }
   // The concrete nodes (object/array/string/number/literal) a value of `id` may be.
   const std::vector<int32_t>& starts(int32_t id) const noexcept { return starts_[static_cast<size_t>(id)]; }
+  // Fewest nested containers a value of `id` needs (a scalar: 0; kNoValue
+  // when it has none): a value is started only where it fits under kMaxDepth,
+  // so that generation never walks into a dead end.
+  static constexpr uint32_t kNoValue = 1u << 20;
+  uint32_t nesting(int32_t id) const noexcept { return nesting_[static_cast<size_t>(id)]; }
+  // The largest nesting of an object's properties (kNoValue included).
+  uint32_t property_nesting(int32_t id) const noexcept { return property_nesting_[static_cast<size_t>(id)]; }
   const LiteralTries& tries() const noexcept { return tries_; }
   const DfaPool& dfas() const noexcept { return dfas_; }
   size_t node_count() const noexcept { return nodes_.size(); }
@@ -127,6 +141,8 @@ class Grammar {
 
   std::vector<Node> nodes_;
   std::vector<std::vector<int32_t>> starts_;
+  std::vector<uint32_t> nesting_;
+  std::vector<uint32_t> property_nesting_;
   LiteralTries tries_;
   DfaPool dfas_;
   int32_t root_ = kAny;

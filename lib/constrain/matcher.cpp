@@ -11,8 +11,6 @@ enum ArrayPhase : uint8_t { kArrBegin, kArrOpen, kArrNeedItem, kArrValue, kArrAf
 enum StringPhase : uint8_t { kStrBegin, kStrNormal, kStrEscape, kStrHex, kStrUtf8 };
 enum NumberPhase : uint8_t { kNumStart, kNumMinus, kNumZero, kNumInt, kNumDot, kNumFrac, kNumE, kNumESign, kNumExp };
 
-// Frames per thread: values nest at most kMaxDepth deep, each with a key frame on top at most.
-constexpr size_t kMaxFrames = 2 * kMaxDepth + 2;
 constexpr int32_t kMaxIntegerDigits = 18;
 constexpr int64_t kMaxExponentDigits = 2;
 
@@ -199,22 +197,44 @@ bool ByteStepper::close_top(std::vector<Frame>& stack) const {
   return true;
 }
 
-// At the '"' that opens a key: a declared property (in order, skipping only
-// optional ones) or, once nothing required is pending, an extra member.
+uint32_t ByteStepper::containers(const std::vector<Frame>& stack) {
+  uint32_t depth = 0;
+  for (const Frame& f : stack) depth += (f.kind == FrameKind::object || f.kind == FrameKind::array) ? 1 : 0;
+  return depth;
+}
+
+bool ByteStepper::fits(int32_t node, uint32_t depth) const {
+  return node >= 0 && static_cast<uint64_t>(depth) + grammar_->nesting(node) <= kMaxDepth;
+}
+
+// Next keys: declared properties in order, skipping only optional ones; an
+// extra member once nothing required is pending. Only values that fit under
+// the depth limit are offered.
+ByteStepper::KeyChoice ByteStepper::key_choice(const Frame& object, uint32_t depth) const {
+  const Node& n = grammar_->node(object.node);
+  const auto count = static_cast<int32_t>(n.properties.size());
+  KeyChoice choice;
+  choice.first = object.a;
+  int32_t last = object.a;
+  while (last < count && !n.properties[static_cast<size_t>(last)].required) ++last;
+  const bool required_pending = last < count;
+  choice.last = std::min(last, count - 1);
+  choice.extra = !required_pending && fits(n.additional, depth);
+  return choice;
+}
+
 bool ByteStepper::start_key(std::vector<Frame>& stack, State& out) const {
   const Frame& object = stack.back();
   const Node& n = grammar_->node(object.node);
-  const auto count = static_cast<int32_t>(n.properties.size());
-  int32_t hi = object.a;
-  while (hi < count && !n.properties[static_cast<size_t>(hi)].required) ++hi;
-  const bool required_pending = hi < count;
-  if (hi >= count) hi = count - 1;
+  const uint32_t depth = containers(stack);
+  const KeyChoice choice = key_choice(object, depth);
   const LiteralTries& tries = grammar_->tries();
   const int32_t after_quote = tries.child(n.keys, '"');
-  const bool declared = object.a < count && after_quote >= 0 && tries.has_value_in(after_quote, object.a, hi);
-  const bool extra = n.additional >= 0 && !required_pending;
-  if (stack.size() + 1 > kMaxFrames) return false;
-  if (extra) {
+  const bool declared = choice.first <= choice.last && after_quote >= 0 &&
+                        tries.has_value_in(after_quote, choice.first, choice.last, [&](int32_t p) {
+                          return fits(n.properties[static_cast<size_t>(p)].node, depth);
+                        });
+  if (choice.extra) {
     Frame key;
     key.kind = FrameKind::string;
     key.phase = kStrNormal;
@@ -234,11 +254,11 @@ bool ByteStepper::start_key(std::vector<Frame>& stack, State& out) const {
     key.kind = FrameKind::key;
     key.node = object.node;
     key.a = after_quote;
-    key.b = object.a;
-    key.c = hi;
+    key.b = choice.first;
+    key.c = choice.last;
     stack.push_back(key);
   }
-  return declared || extra;
+  return declared || choice.extra;
 }
 
 void ByteStepper::feed(std::vector<Frame>& stack, uint8_t b, State& out, bool* exited) const {
@@ -256,7 +276,7 @@ void ByteStepper::feed(std::vector<Frame>& stack, uint8_t b, State& out, bool* e
       case FrameKind::value: {
         const std::vector<int32_t>& starts = g.starts(f.node);
         stack.pop_back();
-        if (stack.size() + 1 > kMaxFrames) return;
+        const uint32_t depth = containers(stack);
         int32_t only = -1;
         size_t matching = 0;
         for (int32_t s : starts) {
@@ -281,7 +301,7 @@ void ByteStepper::feed(std::vector<Frame>& stack, uint8_t b, State& out, bool* e
             default:
               break;
           }
-          if (!ok) continue;
+          if (!ok || !fits(s, depth)) continue;
           ++matching;
           only = s;
         }
@@ -315,6 +335,13 @@ void ByteStepper::feed(std::vector<Frame>& stack, uint8_t b, State& out, bool* e
           continue;  // the new frame reads `b`
         }
         for (int32_t s : starts) {
+          const Node& n = g.node(s);
+          const bool ok = n.kind == NodeKind::object   ? b == '{'
+                          : n.kind == NodeKind::array  ? b == '['
+                          : n.kind == NodeKind::string ? b == '"'
+                          : n.kind == NodeKind::number ? (b == '-' || is_digit(b))
+                                                       : tries.child(n.trie, b) >= 0;
+          if (!ok || !fits(s, depth)) continue;
           std::vector<Frame> copy = stack;
           copy.push_back(start_frame(s));
           feed(copy, b, out, exited);
@@ -356,7 +383,12 @@ void ByteStepper::feed(std::vector<Frame>& stack, uint8_t b, State& out, bool* e
           case kObjAfter:
             if (b == ',') {
               // Only when a member can follow: a declared one not yet passed, or an extra one.
-              if (static_cast<size_t>(f.a) >= n.properties.size() && n.additional < 0) return;
+              const uint32_t depth = containers(stack);
+              const KeyChoice choice = key_choice(f, depth);
+              bool any = choice.extra;
+              for (int32_t p = choice.first; p <= choice.last && !any; ++p)
+                any = fits(n.properties[static_cast<size_t>(p)].node, depth);
+              if (!any) return;
               f.phase = kObjNeedKey;
               break;
             }
@@ -373,10 +405,12 @@ void ByteStepper::feed(std::vector<Frame>& stack, uint8_t b, State& out, bool* e
 
       case FrameKind::array: {
         const Node& n = g.node(f.node);
+        const uint32_t depth = containers(stack);
         auto item_node = [&](int32_t index) {
           if (static_cast<uint32_t>(index) >= n.max_items) return -1;
-          return static_cast<size_t>(index) < n.prefix_items.size() ? n.prefix_items[static_cast<size_t>(index)]
-                                                                    : n.items;
+          const int32_t item =
+              static_cast<size_t>(index) < n.prefix_items.size() ? n.prefix_items[static_cast<size_t>(index)] : n.items;
+          return fits(item, depth) ? item : -1;
         };
         if (f.phase == kArrBegin) {
           if (b != '[') return;
@@ -407,6 +441,15 @@ void ByteStepper::feed(std::vector<Frame>& stack, uint8_t b, State& out, bool* e
       case FrameKind::key: {
         const int32_t next = tries.child(f.a, b);
         if (next < 0 || !tries.has_value_in(next, f.b, static_cast<int32_t>(f.c))) return;
+        const uint32_t depth = containers(stack);
+        if (depth + g.property_nesting(f.node) > kMaxDepth) {
+          // Near the depth limit: only properties whose values still fit.
+          const Node& object = g.node(f.node);
+          if (!tries.has_value_in(next, f.b, static_cast<int32_t>(f.c), [&](int32_t p) {
+                return fits(object.properties[static_cast<size_t>(p)].node, depth);
+              }))
+            return;
+        }
         const int32_t property = tries.value(next);
         if (property < 0) {
           f.a = next;

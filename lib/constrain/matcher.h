@@ -68,6 +68,15 @@ class ByteStepper {
  private:
   void feed(std::vector<Frame>& stack, uint8_t byte, State& out, bool* exited) const;
   bool start_key(std::vector<Frame>& stack, State& out) const;
+  // The containers on a thread's stack, and whether a value of `node` fits below them.
+  static uint32_t containers(const std::vector<Frame>& stack);
+  bool fits(int32_t node, uint32_t depth) const;
+  // Declared properties [first, last] that may come next, and whether an extra member may.
+  struct KeyChoice {
+    int32_t first = 0, last = -1;
+    bool extra = false;
+  };
+  KeyChoice key_choice(const Frame& object, uint32_t depth) const;
   void value_done(std::vector<Frame>& stack) const;
   bool number_in_range(const Frame& f) const;
   bool number_feasible(const Frame& f) const;
