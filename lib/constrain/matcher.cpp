@@ -41,6 +41,24 @@ bool continuation_ok(uint8_t bounds, uint8_t b) {
   }
 }
 
+// Whether a value of the concrete node `n` may begin with `b`.
+bool can_start(const Node& n, const LiteralTries& tries, uint8_t b) {
+  switch (n.kind) {
+    case NodeKind::object:
+      return b == '{';
+    case NodeKind::array:
+      return b == '[';
+    case NodeKind::string:
+      return b == '"';
+    case NodeKind::number:
+      return b == '-' || is_digit(b);
+    case NodeKind::literal:
+      return tries.child(n.trie, b) >= 0;
+    default:
+      return false;
+  }
+}
+
 int number_next(uint8_t phase, uint8_t b, bool integer) {
   const bool digit = is_digit(b);
   switch (phase) {
@@ -280,28 +298,7 @@ void ByteStepper::feed(std::vector<Frame>& stack, uint8_t b, State& out, bool* e
         int32_t only = -1;
         size_t matching = 0;
         for (int32_t s : starts) {
-          const Node& n = g.node(s);
-          bool ok = false;
-          switch (n.kind) {
-            case NodeKind::object:
-              ok = b == '{';
-              break;
-            case NodeKind::array:
-              ok = b == '[';
-              break;
-            case NodeKind::string:
-              ok = b == '"';
-              break;
-            case NodeKind::number:
-              ok = b == '-' || is_digit(b);
-              break;
-            case NodeKind::literal:
-              ok = tries.child(n.trie, b) >= 0;
-              break;
-            default:
-              break;
-          }
-          if (!ok || !fits(s, depth)) continue;
+          if (!can_start(g.node(s), tries, b) || !fits(s, depth)) continue;
           ++matching;
           only = s;
         }
@@ -335,13 +332,7 @@ void ByteStepper::feed(std::vector<Frame>& stack, uint8_t b, State& out, bool* e
           continue;  // the new frame reads `b`
         }
         for (int32_t s : starts) {
-          const Node& n = g.node(s);
-          const bool ok = n.kind == NodeKind::object   ? b == '{'
-                          : n.kind == NodeKind::array  ? b == '['
-                          : n.kind == NodeKind::string ? b == '"'
-                          : n.kind == NodeKind::number ? (b == '-' || is_digit(b))
-                                                       : tries.child(n.trie, b) >= 0;
-          if (!ok || !fits(s, depth)) continue;
+          if (!can_start(g.node(s), tries, b) || !fits(s, depth)) continue;
           std::vector<Frame> copy = stack;
           copy.push_back(start_frame(s));
           feed(copy, b, out, exited);
