@@ -4,7 +4,9 @@
 // object with --json.
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -27,22 +29,47 @@ using Clock = std::chrono::steady_clock;
 // The flags' values (their defaults are in the command table).
 struct BenchSettings {
   size_t prompt_tokens = 0, decode_tokens = 0, depth = 0, chunk = 0, threads = 0, bandwidth_mib = 0;
+  size_t sessions = 1;  // > 1: also decode that many sessions together (BatchDecoder)
   bool fill_by_prefill = false, json = false, profile = false;
   bool scaling = false;  // also decode at depth 0 on one thread
 };
 
-// Bytes of weights one decoded token reads: every dense weight of every layer,
-// k experts' MXFP4 rows, the final norm, the unembedding and one embedding row.
-double weight_bytes_per_token(const ossrt::ModelConfig& c) {
+// Bytes per weight of the dense matrices (attention, router, unembedding):
+// bf16, or a GGUF's Q8_0 (34 bytes per 32); a mix counts as bf16.
+double dense_bytes_per_weight(const ossrt::ModelInfo& info) {
+  return info.dense_format == "Q8_0" ? 34.0 / 32 : 2.0;
+}
+
+// Bytes of one expert's weights (MXFP4 rows of both matrices and biases).
+double expert_bytes(const ossrt::ModelConfig& c) {
   const double H = static_cast<double>(c.hidden_size), I = static_cast<double>(c.intermediate_size);
+  return 3 * I * H * 17.0 / 32 + 2 * (2 * I + H);
+}
+
+// Bytes of weights one step reads when its rows route to `experts` distinct
+// experts per layer: every dense weight of every layer, those experts' MXFP4
+// rows, the final norm, the unembedding and one embedding row a row.
+double step_weight_bytes(const ossrt::ModelConfig& c, double dense, double experts) {
+  const double H = static_cast<double>(c.hidden_size);
   const double qkv = static_cast<double>(c.head_dim * (c.num_attention_heads + 2 * c.num_key_value_heads));
   const double attn_out = static_cast<double>(c.head_dim * c.num_attention_heads);
+  const double E = static_cast<double>(c.num_experts);
+  const double layer = dense * (qkv * H + H * attn_out + E * H) +
+                       2 * (2 * H + qkv + static_cast<double>(c.num_attention_heads) + H + E) +
+                       experts * expert_bytes(c);
+  return static_cast<double>(c.num_hidden_layers) * layer + 2 * H + dense * static_cast<double>(c.vocab_size) * H +
+         dense * H;
+}
+
+// Bytes of weights one decoded token reads: k experts a layer.
+double weight_bytes_per_token(const ossrt::ModelConfig& c, double dense) {
+  return step_weight_bytes(c, dense, static_cast<double>(c.experts_per_token));
+}
+
+// Expected distinct experts per layer when n rows each pick k of E at random.
+double distinct_experts(const ossrt::ModelConfig& c, size_t n) {
   const double E = static_cast<double>(c.num_experts), K = static_cast<double>(c.experts_per_token);
-  constexpr double kMxfp4BytesPerWeight = 17.0 / 32;  // 16 bytes of codes + 1 scale byte per 32 weights
-  const double layer =
-      2 * (2 * H + qkv * H + qkv + static_cast<double>(c.num_attention_heads) + H * attn_out + H + E * H + E) +
-      K * (2 * I * H * kMxfp4BytesPerWeight + 2 * 2 * I + H * I * kMxfp4BytesPerWeight + 2 * H);
-  return static_cast<double>(c.num_hidden_layers) * layer + 2 * (H + static_cast<double>(c.vocab_size) * H + H);
+  return E * (1 - std::pow(1 - K / E, static_cast<double>(n)));
 }
 
 // Bytes of keys and values one decoded token reads at `depth` (4-byte
@@ -91,6 +118,7 @@ BenchSettings settings_from_flags(const ParsedFlags& flags) {
   settings.json = flags.has("json");
   settings.profile = flags.has("profile");
   settings.scaling = flags.has("scaling");
+  settings.sessions = flags.count("sessions").value_or(1);
   return settings;
 }
 
@@ -225,6 +253,41 @@ DecodeRun time_decode(ossrt::Session& session, size_t count, int64_t vocab, Prof
   return run;
 }
 
+// --sessions N: N sessions, one token of context each, decoding `count`
+// greedy tokens together, one BatchDecoder step a token for all of them.
+DecodeRun time_batch(const std::shared_ptr<const ossrt::Model>& model, ossrt::SessionOptions options, size_t n,
+                     size_t count, Profiler& profiler) {
+  DecodeRun run;
+  options.context_length = count + 2;
+  std::vector<std::unique_ptr<ossrt::Session>> sessions;
+  std::vector<ossrt::Session*> rows;
+  const int64_t vocab = model->info().config.vocab_size;
+  for (size_t i = 0; i < n; ++i) {
+    auto session = ossrt::Session::create(model, options);
+    if (!session.ok()) return {0, session.status()};
+    if (run.status = session.value()->append(random_tokens(1, vocab, static_cast<uint32_t>(11 + i))); !run.status.ok())
+      return run;
+    rows.push_back(session.value().get());
+    sessions.push_back(std::move(session.value()));
+  }
+  auto decoder = ossrt::BatchDecoder::create(model, n);
+  if (!decoder.ok()) return {0, decoder.status()};
+  std::vector<ossrt::TokenId> next(n);
+  profiler.start_phase();
+  const auto start = Clock::now();
+  for (size_t step = 0; step < count; ++step) {
+    for (size_t i = 0; i < n; ++i) {
+      const auto logits = rows[i]->logits();
+      next[i] = static_cast<ossrt::TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    }
+    if (run.status = decoder.value()->step(rows, next); !run.status.ok()) return run;
+  }
+  const double seconds = seconds_since(start);
+  run.tokens_per_s = static_cast<double>(n * count) / seconds;
+  run.status = profiler.end_phase(std::to_string(n) + " sessions decoded together", seconds, n * count);
+  return run;
+}
+
 }  // namespace
 
 int run_bench(const ParsedFlags& flags) {
@@ -329,6 +392,11 @@ int run_bench(const ParsedFlags& flags) {
   const DecodeRun deep = time_decode(s, settings.decode_tokens, config.vocab_size, profiler,
                                      "decode at depth " + std::to_string(settings.depth));
   if (!deep.status.ok()) return fail(deep.status);
+  DecodeRun batch;
+  if (settings.sessions > 1) {
+    batch = time_batch(model.value(), session_options, settings.sessions, settings.decode_tokens, profiler);
+    if (!batch.status.ok()) return fail(batch.status);
+  }
   const size_t peak_rss = resident_memory().peak_bytes;
   session.value().reset();
   const auto after_measured = measure_bandwidth();
@@ -336,7 +404,24 @@ int run_bench(const ParsedFlags& flags) {
   const Bandwidth after = after_measured.value();
 
   const double bandwidth = (before.gb_per_s + after.gb_per_s) / 2;
-  const double bytes_per_token = weight_bytes_per_token(config);
+  const double dense = dense_bytes_per_weight(info);
+  const double bytes_per_token = weight_bytes_per_token(config, dense);
+  // A batched step reads the experts its rows route to (random routing:
+  // distinct_experts) once, and computes every row.
+  const double step_experts = distinct_experts(config, settings.sessions);
+  const double step_bytes = step_weight_bytes(config, dense, step_experts);
+  const double step_flops = static_cast<double>(settings.sessions) * prefill_flops(config, 1);
+  const double batch_memory_tok_s = bandwidth * 1e9 / step_bytes * static_cast<double>(settings.sessions);
+  const double batch_compute_tok_s = fma_peak * 1e9 / step_flops * static_cast<double>(settings.sessions);
+  char sessions_json[256] = "";
+  if (settings.sessions > 1) {
+    std::snprintf(sessions_json, sizeof sessions_json,
+                  ",\"sessions\":%zu,\"single_decode_tok_s\":%.3f,\"aggregate_decode_tok_s\":%.3f,"
+                  "\"batch_step_bytes\":%.0f,\"batch_step_flops\":%.0f,\"batch_memory_bound_tok_s\":%.2f,"
+                  "\"batch_compute_bound_tok_s\":%.2f",
+                  settings.sessions, shallow.tokens_per_s, batch.tokens_per_s, step_bytes, step_flops,
+                  batch_memory_tok_s, batch_compute_tok_s);
+  }
   const double roofline_tok_s = bandwidth * 1e9 / bytes_per_token;
   const double roofline_pct = 100 * shallow.tokens_per_s / roofline_tok_s;
   const double depth_bytes = bytes_per_token + kv_bytes_per_token(config, settings.depth, session_options.numerics);
@@ -361,18 +446,19 @@ int run_bench(const ParsedFlags& flags) {
         "\"bandwidth_after_gbs\":%.2f,\"bytes_per_token\":%.0f,\"depth_bytes_per_token\":%.0f,"
         "\"roofline_tok_s\":%.3f,\"roofline_pct\":%.1f,\"decode_gbs\":%.2f,\"peak_rss_bytes\":%zu,"
         "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f,\"weights_in_memory\":%s,"
-        "\"cpu_expert_layers\":%zu,\"host_expert_bytes\":%llu%s%s}\n",
+        "\"cpu_expert_layers\":%zu,\"host_expert_bytes\":%llu,\"dense_format\":\"%s\"%s%s%s}\n",
         name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
         settings.prompt_tokens, settings.decode_tokens, settings.depth, fill_name, prefill_tok_s, prefill_gflops,
         shallow.tokens_per_s, deep.tokens_per_s, depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s,
         bytes_per_token, depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds,
         generate_seconds, model_options.weights_in_memory ? "true" : "false", info.cpu_expert_layers,
-        static_cast<unsigned long long>(info.host_expert_bytes), scaling_json,
+        static_cast<unsigned long long>(info.host_expert_bytes), info.dense_format.c_str(), scaling_json, sessions_json,
         settings.profile ? profile_json(profiler.phases()).c_str() : "");
     return 0;
   }
-  std::printf("ossrt bench: %s, %lld layers, backend %s, %s numerics, %d threads\n", name.c_str(),
-              static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads);
+  std::printf("ossrt bench: %s, %lld layers, backend %s, %s numerics, %d threads, %s dense weights\n", name.c_str(),
+              static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
+              info.dense_format.c_str());
   if (generate_seconds > 0)
     std::printf("  (synthetic weights written in %.1f s to %s)\n", generate_seconds, directory.c_str());
   if (info.cpu_expert_layers > 0)
@@ -399,6 +485,14 @@ int run_bench(const ParsedFlags& flags) {
       ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth " + std::to_string(settings.depth))
           .c_str(),
       deep.tokens_per_s, depth_ratio_pct, depth_bytes / 1e9, fill_name, fill_seconds);
+  if (settings.sessions > 1) {
+    std::printf(
+        "  %-34s %8.2f tok/s  %.2fx one session; a step reads %.3f GB (%.1f distinct experts a layer), "
+        "%.1f GFLOP: %.1f tok/s at the bandwidth, %.1f at the FMA peak\n",
+        (std::to_string(settings.sessions) + " sessions together").c_str(), batch.tokens_per_s,
+        batch.tokens_per_s / shallow.tokens_per_s, step_bytes / 1e9, step_experts, step_flops / 1e9, batch_memory_tok_s,
+        batch_compute_tok_s);
+  }
   std::printf("  %-34s %10.3f GB  weights %s; KV and scratch for %zu positions\n", "peak RSS",
               static_cast<double>(peak_rss) / 1e9,
               model_options.weights_in_memory ? "in private memory (2 MiB pages)" : "mmapped",

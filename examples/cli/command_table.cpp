@@ -132,7 +132,7 @@ std::vector<CommandSpec> make_specs() {
       "--synthetic writes the preset's random weights once under --cache and reuses them.\n",
       std::vector<FlagSpec>{
           {"synthetic", K::text, "PRESET", "a synthetic checkpoint: gpt-oss-20b or gpt-oss-120b", nullptr, "source"},
-          {"model", K::text, "DIR", "a checkpoint directory", nullptr, "source"},
+          {"model", K::text, "PATH", "a checkpoint directory or GGUF file", nullptr, "source"},
       } + synthetic_shape_flags() +
           std::vector<FlagSpec>{
               {"cache", K::text, "DIR", "where synthetic checkpoints are kept (default: TMPDIR/ossrt-synthetic)"},
@@ -149,6 +149,7 @@ std::vector<CommandSpec> make_specs() {
               {"weights-in-memory", K::none, nullptr, "read the weights into private memory instead of mapping"},
               {"profile", K::none, nullptr, "also time each kernel, per phase"},
               {"scaling", K::none, nullptr, "also decode at depth 0 on one thread"},
+              {"sessions", K::positive, "N", "also decode N sessions together, one forward pass a token", "1"},
               {"json", K::none, nullptr, "print one JSON object instead of the table"},
           },
       std::nullopt,

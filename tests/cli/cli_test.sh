@@ -242,6 +242,18 @@ case $case_name in
     expect_in err.txt "ossrt: not_found"
     ;;
 
+  bench-sessions)
+    # Several sessions decoded together: the keys issue 31 names, a GGUF's dense format.
+    run bench --model "$tiny_a" --prompt-tokens 4 --decode-tokens 3 --depth 4 --bandwidth-mib 16 --sessions 3 --json
+    expect_rc 0
+    expect_in out.txt '"sessions":3,"single_decode_tok_s":'
+    expect_in out.txt '"aggregate_decode_tok_s":'
+    expect_in out.txt '"dense_format":"bf16"'
+    run bench --model "$tiny_a" --prompt-tokens 4 --decode-tokens 3 --depth 4 --bandwidth-mib 16 --sessions 2
+    expect_rc 0
+    expect_in out.txt "2 sessions together"
+    ;;
+
   estimate)
     # From the headers alone; the session's figures follow --context and --numerics.
     run estimate --model "$tiny_a" --context 300 --chunk 64 --json
