@@ -5,7 +5,9 @@
 // Many tokens (prefill): the register-tiled panel product (panel_gemm.h), or
 // oneDNN's GEMM on widened weight rows for the longest chunks; under
 // Numerics::fast, where oneDNN has native bf16, its bf16 products
-// (bf16_products.h). Include once per level's kernel file, after panel_gemm.h.
+// (bf16_products.h). The many-token fp32 path takes any row widening
+// (matmul_widened): the Q8_0 kernel (q8_0_kernel.h) reuses it. Include once
+// per level's kernel file, after panel_gemm.h.
 #pragma once
 
 #include <algorithm>
@@ -88,8 +90,10 @@ void store_output(const MatmulArgs& a, size_t t, size_t o, float sum) {
 // Rows per parallel job of the panel product: eight panels.
 constexpr size_t kPanelJobRows = 8 * kPanelRows;
 
-// Rows [first_row, out) through the panel product.
-void matmul_panels(const MatmulArgs& a, size_t first_row) {
+// Rows [first_row, out) through the panel product; widen(r, dst) writes
+// weight row r as a.in floats (the bf16 rows widened, Q8_0 rows dequantized).
+template <class Widen>
+void matmul_panels(const MatmulArgs& a, size_t first_row, Widen widen) {
   // Buffers first: nothing may throw inside a parallel region.
   std::vector<float> packed(packed_tokens_floats(a.n, a.in));
   PerThreadBuffer panels(multiply_rows_buffer_floats(kPanelJobRows, a.in));
@@ -105,9 +109,8 @@ void matmul_panels(const MatmulArgs& a, size_t first_row) {
   for (long long job = 0; job < jobs; ++job) {
     const size_t first = first_row + static_cast<size_t>(job) * kPanelJobRows;
     const size_t last = std::min(first + kPanelJobRows, a.out);
-    multiply_rows(
-        first, last, x, panels.mine(), [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); },
-        [&](size_t t, size_t r, float sum) { store_output(a, t, r, sum); });
+    multiply_rows(first, last, x, panels.mine(), widen,
+                  [&](size_t t, size_t r, float sum) { store_output(a, t, r, sum); });
   }
 }
 
@@ -124,8 +127,9 @@ constexpr size_t kOnednnMinTokens = 512;
 constexpr size_t kOnednnChunkBytes = size_t{16} << 20;
 
 // The rows oneDNN computed, all of them unless it refused a call (the caller
-// computes the rest); y rows past that are untouched.
-size_t matmul_onednn(const MatmulArgs& a) {
+// computes the rest); y rows past that are untouched. widen as for matmul_panels.
+template <class Widen>
+size_t matmul_onednn(const MatmulArgs& a, Widen widen) {
   const size_t chunk_rows_max = std::max<size_t>(64, kOnednnChunkBytes / (a.in * sizeof(float)));
   std::vector<float> widened(std::min(chunk_rows_max, a.out) * a.in);
   for (size_t r0 = 0; r0 < a.out; r0 += chunk_rows_max) {
@@ -134,7 +138,7 @@ size_t matmul_onednn(const MatmulArgs& a) {
 #pragma omp parallel for schedule(static)
     for (long long r = 0; r < chunk_rows; ++r) {
       const size_t row = static_cast<size_t>(r);
-      widen_bf16(a.w + (r0 + row) * a.in, a.in, widened.data() + row * a.in);
+      widen(r0 + row, widened.data() + row * a.in);
     }
     const float beta = a.accumulate ? 1.0f : 0.0f;
     if (!onednn_gemm_nt(a.n, rows, a.in, a.x, a.x_stride, widened.data(), a.in, beta, a.y + r0, a.y_stride)) {
@@ -149,6 +153,16 @@ size_t matmul_onednn(const MatmulArgs& a) {
     }
   }
   return a.out;
+}
+
+// Many tokens (kPanelMinTokens or more) in fp32 products of weight rows
+// widened once (widen as for matmul_panels): oneDNN's GEMM from
+// kOnednnMinTokens tokens, the panel product below that or where oneDNN
+// refused a call.
+template <class Widen>
+void matmul_widened(const MatmulArgs& a, Widen widen) {
+  const size_t done = a.n >= kOnednnMinTokens ? matmul_onednn(a, widen) : 0;
+  if (done < a.out) matmul_panels(a, done, widen);
 }
 
 // Numerics::fast where the CPU multiplies bf16 natively: the tokens rounded
@@ -187,12 +201,9 @@ bool matmul_bf16_products(const MatmulArgs& a) {
 template <class Products>
 void matmul_with(const MatmulArgs& a) {
   if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
-  if (a.n >= kOnednnMinTokens) {
-    const size_t done = matmul_onednn(a);
-    if (done < a.out) matmul_panels(a, done);
-    return;
+  if (a.n >= kPanelMinTokens) {
+    return matmul_widened(a, [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); });
   }
-  if (a.n >= kPanelMinTokens) return matmul_panels(a, 0);
   const long long row_blocks = static_cast<long long>((a.out + kBf16RowBlock - 1) / kBf16RowBlock);
 #pragma omp parallel for schedule(static)
   for (long long block = 0; block < row_blocks; ++block) {
