@@ -14,12 +14,6 @@ using cuda_math::bf16_to_float;
 
 constexpr size_t kGemvMaxRows = 8;  // rows of x one warp carries per weight row
 
-__device__ inline void store_output(const MatmulArgs& a, size_t t, size_t o, float sum) {
-  if (a.bias != nullptr) sum += bf16_to_float(a.bias[o]);
-  float& y = a.y[t * a.y_stride + o];
-  y = a.accumulate ? y + sum : sum;
-}
-
 // Split warps per output row o (1, or a whole block where there are few
 // outputs, so that short matrices still spread over the GPU), for Rows
 // (<= kGemvMaxRows) rows of x at a time. Vectorized: runs of 8 weights (16
@@ -69,7 +63,7 @@ __global__ void gemv_kernel(MatmulArgs a) {
       if (r < rows) {
         const float total = warp_sum(sum[r]);
         if constexpr (Split == 1) {
-          if (lane == 0) store_output(a, first + r, o, total);
+          if (lane == 0) store_matmul_output(a, first + r, o, total);
         } else if (lane == 0) {
           partial[part][r] = total;
         }
@@ -80,7 +74,7 @@ __global__ void gemv_kernel(MatmulArgs a) {
       if (threadIdx.x < rows) {
         float total = 0;
         for (unsigned p = 0; p < Split; ++p) total += partial[p][threadIdx.x];
-        store_output(a, first + threadIdx.x, o, total);
+        store_matmul_output(a, first + threadIdx.x, o, total);
       }
       __syncthreads();
     }
@@ -136,7 +130,7 @@ __global__ void __launch_bounds__(kBlockThreads) gemm_kernel(MatmulArgs a) {
     if (row >= a.n) continue;
     for (unsigned j = 0; j < kPerThread; ++j) {
       const size_t out = out0 + tx * kPerThread + j;
-      if (out < a.out) store_output(a, row, out, sum[i][j]);
+      if (out < a.out) store_matmul_output(a, row, out, sum[i][j]);
     }
   }
 }
