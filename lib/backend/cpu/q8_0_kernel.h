@@ -61,12 +61,13 @@ void widen_q8_row(const uint8_t* row, size_t blocks, float* dst) {
   }
 }
 
-// Software prefetch of the rows' streams: a block every other one (68
-// bytes), each prefetch kPrefetchBytes ahead.
+// Software prefetch of the R rows after `rows` (contiguous with them: a
+// thread's rows are one range, which it takes R at a time), spread over the
+// blocks: R blocks' bytes of them per block of these.
 template <size_t R>
 void prefetch_q8_rows(const uint8_t* rows, size_t row_bytes, size_t b) {
-  if (b % 2 != 0) return;
-  for (size_t r = 0; r < R; ++r) prefetch_ahead(rows + r * row_bytes + b * kQ8_0BlockBytes);
+  const uint8_t* next = rows + R * row_bytes + b * R * kQ8_0BlockBytes;
+  for (size_t line = 0; line < R * kQ8_0BlockBytes; line += 64) prefetch_at(next + line);
 }
 
 // sums[r][t] = dot(row r, x[t]) for R rows from `rows` (row_bytes apart)
