@@ -24,8 +24,8 @@ namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
 namespace {
 
-constexpr size_t kBf16TokenBlock = 4;
-constexpr size_t kBf16RowBlock = 16;
+constexpr size_t kDecodeTokenBlock = 4;
+constexpr size_t kDecodeRowBlock = 16;
 
 // sums[j] = dot(w[0..in), x[j][0..in)) for NT tokens.
 template <size_t NT>
@@ -196,6 +196,39 @@ bool matmul_bf16_products(const MatmulArgs& a) {
   return true;
 }
 
+// Decode (fewer than kPanelMinTokens tokens): rows in parallel jobs of
+// kDecodeRowBlock, each job's rows against the tokens in blocks of up to
+// kDecodeTokenBlock; one token takes Simd::kGemvRows rows at a time, more
+// tokens one row at a time. dot(o, t0, sums) fills float sums[R][NT]: rows
+// o .. o + R against tokens t0 .. t0 + NT (R is 1 or Simd::kGemvRows with
+// NT 1). y[t, o] (+)= sums + bias.
+template <class Dot>
+void decode_rows(const MatmulArgs& a, Dot dot) {
+  const long long row_blocks = static_cast<long long>((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock);
+#pragma omp parallel for schedule(static)
+  for (long long job = 0; job < row_blocks; ++job) {
+    const size_t first = static_cast<size_t>(job) * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
+    for (size_t t0 = 0; t0 < a.n; t0 += kDecodeTokenBlock) {
+      const size_t nt = std::min(kDecodeTokenBlock, a.n - t0);
+      size_t o = first;
+      if (nt == 1) {
+        for (; o + Simd::kGemvRows <= last; o += Simd::kGemvRows) {
+          float sums[Simd::kGemvRows][1];
+          dot(o, t0, sums);
+          for (size_t r = 0; r < Simd::kGemvRows; ++r) store_output(a, t0, o + r, sums[r][0]);
+        }
+      }
+      for (; o < last; ++o) {
+        with_count<kDecodeTokenBlock>(nt, [&](auto tokens) {
+          float sums[1][decltype(tokens)::value];
+          dot(o, t0, sums);
+          for (size_t j = 0; j < tokens; ++j) store_output(a, t0 + j, o, sums[0][j]);
+        });
+      }
+    }
+  }
+}
+
 // The matmul entry, with the bf16 products it takes under bf16_products
 // (from kPanelMinTokens tokens: fewer read the weights at memory speed anyway).
 template <class Products>
@@ -204,29 +237,15 @@ void matmul_with(const MatmulArgs& a) {
   if (a.n >= kPanelMinTokens) {
     return matmul_widened(a, [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); });
   }
-  const long long row_blocks = static_cast<long long>((a.out + kBf16RowBlock - 1) / kBf16RowBlock);
-#pragma omp parallel for schedule(static)
-  for (long long block = 0; block < row_blocks; ++block) {
-    const size_t first = static_cast<size_t>(block) * kBf16RowBlock, last = std::min(first + kBf16RowBlock, a.out);
-    for (size_t t0 = 0; t0 < a.n; t0 += kBf16TokenBlock) {
-      const size_t nt = std::min(kBf16TokenBlock, a.n - t0);
-      const float* x[kBf16TokenBlock];
-      for (size_t j = 0; j < nt; ++j) x[j] = a.x + (t0 + j) * a.x_stride;
-      size_t o = first;
-      if (nt == 1) {
-        for (; o + Simd::kGemvRows <= last; o += Simd::kGemvRows) {
-          float sums[Simd::kGemvRows];
-          dot_rows(a.w + o * a.in, a.in, x[0], sums);
-          for (size_t r = 0; r < Simd::kGemvRows; ++r) store_output(a, t0, o + r, sums[r]);
-        }
-      }
-      for (; o < last; ++o) {
-        float sums[kBf16TokenBlock];
-        with_count<kBf16TokenBlock>(nt, [&](auto tokens) { dot_row<tokens>(a.w + o * a.in, x, a.in, sums); });
-        for (size_t j = 0; j < nt; ++j) store_output(a, t0 + j, o, sums[j]);
-      }
+  decode_rows(a, [&]<size_t R, size_t NT>(size_t o, size_t t0, float(&sums)[R][NT]) {
+    const float* x[NT];
+    for (size_t j = 0; j < NT; ++j) x[j] = a.x + (t0 + j) * a.x_stride;
+    if constexpr (R == 1) {
+      dot_row<NT>(a.w + o * a.in, x, a.in, sums[0]);
+    } else {
+      dot_rows(a.w + o * a.in, a.in, x[0], &sums[0][0]);  // sums is [R][1]
     }
-  }
+  });
 }
 
 }  // namespace

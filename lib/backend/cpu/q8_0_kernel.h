@@ -2,10 +2,10 @@
 // scale d per block), ISA-generic (one instance per level, in its namespace).
 //
 // Decode (fewer than kPanelMinTokens tokens) reads every row once, at memory
-// speed: one token takes Simd::kGemvRows rows at a time, which share each
-// load of x and keep that many streams of misses outstanding; more tokens
-// take a row at a time with up to four tokens sharing its decode (as
-// matmul_kernel.h does for bf16). Exact numerics widen the codes to fp32,
+// speed, through matmul_kernel.h's decode_rows: one token takes
+// Simd::kGemvRows rows at a time, which share each load of x, while the next
+// rows are prefetched; more tokens take a row at a time with up to four
+// tokens sharing its decode. Exact numerics widen the codes to fp32,
 // multiply them with x and scale each block's vector sum by d with one FMA.
 // Numerics::fast quantizes x to Q15 blocks once per call (util/q15.h), as
 // the reference does, and multiplies the codes sign-extended to int16 with
@@ -41,8 +41,6 @@ namespace {
 static_assert(kQ8_0BlockValues == kQ15BlockElements && kQ8_0BlockValues == kMxfp4BlockElements,
               "a Q8_0 block pairs with a Q15 block and fills a tile block");
 
-constexpr size_t kQ8TokenBlock = 4;  // tokens sharing a row's decode (decode, 2+ tokens)
-constexpr size_t kQ8RowBlock = 16;   // rows per parallel decode job
 constexpr size_t kQ8TileJobRows = 4 * kQ15TileRows;
 
 constexpr size_t q8_row_bytes(size_t in) {
@@ -150,37 +148,6 @@ class Q15Rows {
   std::vector<float> scales_;
 };
 
-// Decode: rows in parallel jobs of kQ8RowBlock, each job's rows against the
-// tokens in blocks of up to kQ8TokenBlock. dot(rows, t0, sums) fills
-// float sums[R][NT] for R rows from `rows` and tokens t0 .. t0 + NT.
-template <class Dot>
-void q8_decode(const MatmulArgs& a, const uint8_t* w, Dot dot) {
-  const size_t row_bytes = q8_row_bytes(a.in);
-  const long long row_blocks = static_cast<long long>((a.out + kQ8RowBlock - 1) / kQ8RowBlock);
-#pragma omp parallel for schedule(static)
-  for (long long job = 0; job < row_blocks; ++job) {
-    const size_t first = static_cast<size_t>(job) * kQ8RowBlock, last = std::min(first + kQ8RowBlock, a.out);
-    for (size_t t0 = 0; t0 < a.n; t0 += kQ8TokenBlock) {
-      const size_t nt = std::min(kQ8TokenBlock, a.n - t0);
-      size_t o = first;
-      if (nt == 1) {
-        for (; o + Simd::kGemvRows <= last; o += Simd::kGemvRows) {
-          float sums[Simd::kGemvRows][1];
-          dot(w + o * row_bytes, t0, sums);
-          for (size_t r = 0; r < Simd::kGemvRows; ++r) store_output(a, t0, o + r, sums[r][0]);
-        }
-      }
-      for (; o < last; ++o) {
-        with_count<kQ8TokenBlock>(nt, [&](auto tokens) {
-          float sums[1][decltype(tokens)::value];
-          dot(w + o * row_bytes, t0, sums);
-          for (size_t j = 0; j < tokens; ++j) store_output(a, t0 + j, o, sums[0][j]);
-        });
-      }
-    }
-  }
-}
-
 // Prefill under Numerics::fast: jobs of kQ8TileJobRows rows, each through
 // 16-row int16 tiles multiplied with every token.
 void q8_prefill_q15(const MatmulArgs& a, const uint8_t* w, const Q15Rows& x) {
@@ -228,18 +195,18 @@ void matmul_f32_q8_0w(void*, const MatmulArgs& a, const uint8_t* w) {
     if (a.n >= kPanelMinTokens) {
       return matmul_widened(a, [&](size_t r, float* dst) { widen_q8_row(w + r * row_bytes, blocks, dst); });
     }
-    return q8_decode(a, w, [&]<size_t R, size_t NT>(const uint8_t* rows, size_t t0, float(&sums)[R][NT]) {
+    return decode_rows(a, [&]<size_t R, size_t NT>(size_t o, size_t t0, float(&sums)[R][NT]) {
       const float* x[NT];
       for (size_t t = 0; t < NT; ++t) x[t] = a.x + (t0 + t) * a.x_stride;
-      q8_dot<R, NT>(rows, row_bytes, blocks, x, sums);
+      q8_dot<R, NT>(w + o * row_bytes, row_bytes, blocks, x, sums);
     });
   }
   const Q15Rows x(a);
   if (a.n >= kPanelMinTokens) return q8_prefill_q15(a, w, x);
-  q8_decode(a, w, [&]<size_t R, size_t NT>(const uint8_t* rows, size_t t0, float(&sums)[R][NT]) {
+  decode_rows(a, [&]<size_t R, size_t NT>(size_t o, size_t t0, float(&sums)[R][NT]) {
     Q15Values rows_x[NT];
     for (size_t t = 0; t < NT; ++t) rows_x[t] = x.row(t0 + t);
-    q8_dot_q15<R, NT>(rows, row_bytes, blocks, rows_x, sums);
+    q8_dot_q15<R, NT>(w + o * row_bytes, row_bytes, blocks, rows_x, sums);
   });
 }
 
