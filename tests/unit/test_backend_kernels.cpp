@@ -200,26 +200,41 @@ std::string str(size_t v) {
 
 // --- the ops: each builds its cases, runs them on the reference and on `be` ---
 
-void check_embedding(const Backend& be, const std::string& label, std::mt19937& rng) {
+// An embedding gather: for each width in `dims` a table of 37 rows from
+// make_table(dim), gathered for each count of tokens in `counts`, the table's
+// first and last rows among them; gather(backend, table, dim, ids, n, out)
+// calls the backend's entry. Every output bit as the reference's.
+template <class MakeTable, class Gather>
+void check_gather(const Backend& be, const std::string& label, std::mt19937& rng, std::span<const size_t> dims,
+                  std::span<const size_t> counts, MakeTable make_table, Gather gather) {
   const Backend& ref = ref_backend();
   constexpr size_t kRows = 37;
-  for (size_t dim : {1, 2, 3, 7, 8, 64, 100, 255, 300, 2880}) {
-    const auto table = random_bf16(kRows * dim, rng, 4.0f);
-    const bf16_t* placed = place_weights(be, table);
-    for (size_t n = 1; n <= 9; ++n) {
+  for (size_t dim : dims) {
+    const auto table = make_table(kRows, dim);
+    const auto* placed = place_weights(be, table);
+    for (size_t n : counts) {
       std::vector<int32_t> ids(n);
       for (int32_t& id : ids) id = static_cast<int32_t>(pick(rng, 0, kRows - 1));
       ids[0] = kRows - 1;  // the table's last row, and its first
       if (n > 1) ids[1] = 0;
       const auto start = random_floats(n * dim, rng);
       std::vector<float> want = start, got = start;
-      ref.embedding_bf16_f32(ref.self, table.data(), dim, ids.data(), n, want.data());
+      gather(ref, table.data(), dim, ids.data(), n, want.data());
       Staging s(be);
-      be.embedding_bf16_f32(be.self, placed, dim, s.input(ids), n, s.output(got));
+      gather(be, placed, dim, s.input(ids), n, s.output(got));
       s.finish();
       expect_equal(got, want, label + " dim=" + str(dim) + " n=" + str(n));
     }
   }
+}
+
+void check_embedding(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const size_t dims[] = {1, 2, 3, 7, 8, 64, 100, 255, 300, 2880}, counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  check_gather(
+      be, label, rng, dims, counts, [&](size_t rows, size_t dim) { return random_bf16(rows * dim, rng, 4.0f); },
+      [](const Backend& b, const bf16_t* table, size_t dim, const int32_t* ids, size_t n, float* out) {
+        b.embedding_bf16_f32(b.self, table, dim, ids, n, out);
+      });
 }
 
 void check_rmsnorm(const Backend& be, const std::string& label, std::mt19937& rng) {
@@ -246,16 +261,43 @@ std::vector<float> rounded_to_bf16(std::vector<float> x) {
   return x;
 }
 
+// A matmul case's layout: bias and accumulation, args.bf16_products, floats
+// of padding after each row of x and y, and x's offset from an allocation's
+// start (in floats).
+struct MatmulLayout {
+  bool bias, accumulate, bf16_products;
+  size_t x_pad, y_pad, x_offset;
+};
+
+// Runs call(args) on `be` with args' x (the host's `x`, x_offset floats into
+// its buffer), bias (placed weights or null) and y (starting as `got`, which
+// receives the result) in the backend's memory.
+template <class Call>
+void run_matmul(const Backend& be, MatmulArgs args, const std::vector<float>& x, const MatmulLayout& l,
+                const bf16_t* bias_placed, std::vector<float>& got, Call call) {
+  Staging s(be);
+  std::vector<float> x_staged(l.x_offset, 0.0f);
+  x_staged.insert(x_staged.end(), x.begin(), x.end());
+  args.x = s.input(x_staged) + l.x_offset;
+  args.bias = l.bias ? bias_placed : nullptr;
+  args.y = s.output(got);
+  call(args);
+  s.finish();
+}
+
+std::string matmul_case(const std::string& label, const MatmulArgs& a, const MatmulLayout& l) {
+  return label + " n=" + str(a.n) + " in=" + str(a.in) + " out=" + str(a.out) + " x_stride=" + str(a.x_stride) +
+         " y_stride=" + str(a.y_stride) + (l.bias ? " bias" : "") + (l.accumulate ? " accumulate" : "") +
+         (l.bf16_products ? " bf16_products" : "") + (l.x_offset ? " x unaligned" : "");
+}
+
 void check_matmul(const Backend& be, const std::string& label, std::mt19937& rng) {
   const Backend& ref = ref_backend();
   // Each shape in four layouts: plain; bias, accumulate and padded rows of
   // an odd stride; bf16 products allowed, rows padded by 16 bytes; the same
   // rows one float off 16-byte alignment (the vectorized path's fallback for
   // that reason alone).
-  struct Layout {
-    bool bias, accumulate, bf16_products;
-    size_t x_pad, y_pad, x_offset;
-  };
+  using Layout = MatmulLayout;
   const Layout layouts[] = {{false, false, false, 0, 0, 0},
                             {true, true, false, 3, 3, 0},
                             {true, false, true, 4, 3, 0},
@@ -278,21 +320,9 @@ void check_matmul(const Backend& be, const std::string& label, std::mt19937& rng
               x.data(), x_stride,     w.data(),       l.bias ? bias.data() : nullptr, want.data(), y_stride, n, in,
               out,      l.accumulate, l.bf16_products};
           ref.matmul_f32_bf16w(ref.self, args);
-          {
-            Staging s(be);
-            std::vector<float> x_staged(l.x_offset, 0.0f);
-            x_staged.insert(x_staged.end(), x.begin(), x.end());
-            args.x = s.input(x_staged) + l.x_offset;
-            args.w = w_placed;
-            args.bias = l.bias ? bias_placed : nullptr;
-            args.y = s.output(got);
-            be.matmul_f32_bf16w(be.self, args);
-            s.finish();
-          }
-          const std::string what = label + " n=" + str(n) + " in=" + str(in) + " out=" + str(out) +
-                                   " x_stride=" + str(x_stride) + " y_stride=" + str(y_stride) +
-                                   (l.bias ? " bias" : "") + (l.accumulate ? " accumulate" : "") +
-                                   (l.bf16_products ? " bf16_products" : "") + (l.x_offset ? " x unaligned" : "");
+          args.w = w_placed;
+          run_matmul(be, args, x, l, bias_placed, got, [&](const MatmulArgs& a) { be.matmul_f32_bf16w(be.self, a); });
+          const std::string what = matmul_case(label, args, l);
           if (!l.bf16_products) {
             expect_close(got, want, kSumTolerance, what);
             continue;
@@ -593,25 +623,12 @@ void check_moe(const Backend& be, const std::string& label, std::mt19937& rng) {
 constexpr size_t kQ8_0Widths[] = {32, 64, 96, 2880};
 
 void check_embedding_q8_0(const Backend& be, const std::string& label, std::mt19937& rng) {
-  const Backend& ref = ref_backend();
-  constexpr size_t kRows = 37;
-  for (size_t dim : kQ8_0Widths) {
-    const auto table = random_q8_0(kRows, dim, rng);
-    const uint8_t* placed = place_weights(be, table);
-    for (size_t n : {1, 2, 5, 9}) {
-      std::vector<int32_t> ids(n);
-      for (int32_t& id : ids) id = static_cast<int32_t>(pick(rng, 0, kRows - 1));
-      ids[0] = kRows - 1;  // the table's last row, and its first
-      if (n > 1) ids[1] = 0;
-      const auto start = random_floats(n * dim, rng);
-      std::vector<float> want = start, got = start;
-      ref.embedding_q8_0_f32(ref.self, table.data(), dim, ids.data(), n, want.data());
-      Staging s(be);
-      be.embedding_q8_0_f32(be.self, placed, dim, s.input(ids), n, s.output(got));
-      s.finish();
-      expect_equal(got, want, label + " dim=" + str(dim) + " n=" + str(n));
-    }
-  }
+  const size_t counts[] = {1, 2, 5, 9};
+  check_gather(
+      be, label, rng, kQ8_0Widths, counts, [&](size_t rows, size_t dim) { return random_q8_0(rows, dim, rng); },
+      [](const Backend& b, const uint8_t* table, size_t dim, const int32_t* ids, size_t n, float* out) {
+        b.embedding_q8_0_f32(b.self, table, dim, ids, n, out);
+      });
 }
 
 // Differences relative to an output's sum |x * w| + |bias| (+ |y| when
@@ -625,16 +642,13 @@ constexpr double kQ8_0ExactTolerance = 1e-5, kQ8_0FastTolerance = 2e-6;
 
 void check_matmul_q8_0(const Backend& be, const std::string& label, std::mt19937& rng) {
   const Backend& ref = ref_backend();
-  // Each numerics with and without bias and accumulation; rows of x (and y)
-  // padded; x one float off 16-byte alignment once per numerics.
-  struct Layout {
-    bool fast, bias, accumulate;
-    size_t x_pad, y_pad, x_offset;
-  };
-  const Layout layouts[] = {{false, false, false, 0, 0, 0},
-                            {false, true, true, 5, 3, 1},
-                            {true, true, false, 4, 0, 0},
-                            {true, false, true, 3, 2, 1}};
+  // Each numerics (bf16_products: Numerics::fast) with and without bias and
+  // accumulation; rows of x (and y) padded; x one float off 16-byte
+  // alignment once per numerics.
+  const MatmulLayout layouts[] = {{false, false, false, 0, 0, 0},
+                                  {true, true, false, 5, 3, 1},
+                                  {true, false, true, 4, 0, 0},
+                                  {false, true, true, 3, 2, 1}};
   for (size_t in : kQ8_0Widths) {
     for (size_t out : {1, 7, 33, 130}) {
       const auto w = random_q8_0(out, in, rng);
@@ -647,28 +661,18 @@ void check_matmul_q8_0(const Backend& be, const std::string& label, std::mt19937
       std::vector<float> dequantized(out * in);
       ref.embedding_q8_0_f32(ref.self, w.data(), in, all_rows.data(), out, dequantized.data());
       for (size_t n : {1, 2, 3, 5, 17, 64}) {
-        for (const Layout& l : layouts) {
+        for (const MatmulLayout& l : layouts) {
           const size_t x_stride = in + l.x_pad, y_stride = out + l.y_pad;
           const auto x = random_floats(n * x_stride, rng, 2.0f);
           const auto start = random_floats(n * y_stride, rng);
           std::vector<float> want = start, got = start;
-          MatmulArgs args{x.data(), x_stride,     nullptr, l.bias ? bias.data() : nullptr, want.data(), y_stride, n, in,
-                          out,      l.accumulate, l.fast};
+          MatmulArgs args{
+              x.data(), x_stride,     nullptr,        l.bias ? bias.data() : nullptr, want.data(), y_stride, n, in,
+              out,      l.accumulate, l.bf16_products};
           ref.matmul_f32_q8_0w(ref.self, args, w.data());
-          {
-            Staging s(be);
-            std::vector<float> x_staged(l.x_offset, 0.0f);
-            x_staged.insert(x_staged.end(), x.begin(), x.end());
-            args.x = s.input(x_staged) + l.x_offset;
-            args.bias = l.bias ? bias_placed : nullptr;
-            args.y = s.output(got);
-            be.matmul_f32_q8_0w(be.self, args, w_placed);
-            s.finish();
-          }
-          const std::string what = label + " n=" + str(n) + " in=" + str(in) + " out=" + str(out) +
-                                   " x_stride=" + str(x_stride) + " y_stride=" + str(y_stride) +
-                                   (l.fast ? " fast" : " exact") + (l.bias ? " bias" : "") +
-                                   (l.accumulate ? " accumulate" : "") + (l.x_offset ? " x unaligned" : "");
+          run_matmul(be, args, x, l, bias_placed, got,
+                     [&](const MatmulArgs& a) { be.matmul_f32_q8_0w(be.self, a, w_placed); });
+          const std::string what = matmul_case(label, args, l);
           // Each output against its own magnitude; the padding stays as it was.
           size_t worst = 0;
           double worst_ratio = 0;
@@ -693,7 +697,7 @@ void check_matmul_q8_0(const Backend& be, const std::string& label, std::mt19937
           INFO(what);
           INFO("worst element " << worst << ": " << got[worst] << " vs reference " << want[worst]
                                 << " (difference relative to sum |x * w|: " << worst_ratio << ")");
-          CHECK(worst_ratio <= (l.fast ? kQ8_0FastTolerance : kQ8_0ExactTolerance));
+          CHECK(worst_ratio <= (l.bf16_products ? kQ8_0FastTolerance : kQ8_0ExactTolerance));
           CHECK(padding_kept);
         }
       }
