@@ -11,6 +11,7 @@
 
 #include "backend/cuda/cuda_context.cuh"
 #include "backend/cuda/device_math.h"
+#include "backend/cuda/matmul_tile.cuh"
 #include "backend/cuda/q15.cuh"
 
 namespace ossrt::cuda {
@@ -81,20 +82,17 @@ __global__ void gemv_kernel(MatmulArgs a, const uint8_t* w, Q15 x_q15) {
   }
 }
 
-// Tiles of 64 rows of x by 64 outputs, one block deep; each thread sums 4 x 4
-// outputs. Exact: x and the weights d * q as floats. Q15: x's codes and the
-// weights' codes as integers, each block's sums scaled once.
-constexpr unsigned kTile = 64, kPerThread = 4, kTileThreads = kTile / kPerThread;
-static_assert(kTileThreads * kTileThreads == kBlockThreads, "a thread per 4 x 4 outputs");
-
+// Tiles of 64 rows of x by 64 outputs, one block deep (matmul_tile.cuh).
+// Exact: x and the weights d * q as floats. Q15: x's codes and the weights'
+// codes as integers, each block's sums scaled once.
 template <bool kQ15>
 __global__ void __launch_bounds__(kBlockThreads) gemm_kernel(MatmulArgs a, const uint8_t* w, Q15 x_q15) {
   using Value = std::conditional_t<kQ15, int32_t, float>;
-  __shared__ Value xs[kValues][kTile + 4];  // [input][row of x]
-  __shared__ Value ws[kValues][kTile + 4];  // [input][output]
+  __shared__ Value xs[kValues][kTileStride];  // [input][row of x]
+  __shared__ Value ws[kValues][kTileStride];  // [input][output]
   __shared__ float x_scales[kTile], w_scales[kTile];
   const size_t row0 = blockIdx.y * static_cast<size_t>(kTile), out0 = blockIdx.x * static_cast<size_t>(kTile);
-  const unsigned tx = threadIdx.x % kTileThreads, ty = threadIdx.x / kTileThreads;
+  const TileThread me = tile_thread();
   const size_t blocks = a.in / kValues;
   float sum[kPerThread][kPerThread] = {};
   for (size_t b = 0; b < blocks; ++b) {
@@ -121,40 +119,21 @@ __global__ void __launch_bounds__(kBlockThreads) gemm_kernel(MatmulArgs a, const
     }
     __syncthreads();
     Value block_sum[kPerThread][kPerThread] = {};
-#pragma unroll 8
-    for (unsigned k = 0; k < kValues; ++k) {
-      Value xv[kPerThread], wv[kPerThread];
-#pragma unroll
-      for (unsigned i = 0; i < kPerThread; ++i) {
-        xv[i] = xs[k][ty * kPerThread + i];
-        wv[i] = ws[k][tx * kPerThread + i];
-      }
-#pragma unroll
-      for (unsigned i = 0; i < kPerThread; ++i)
-#pragma unroll
-        for (unsigned j = 0; j < kPerThread; ++j) block_sum[i][j] += xv[i] * wv[j];
-    }
+    tile_products(xs, ws, me, block_sum);
 #pragma unroll
     for (unsigned i = 0; i < kPerThread; ++i)
 #pragma unroll
       for (unsigned j = 0; j < kPerThread; ++j) {
         if constexpr (kQ15) {
-          sum[i][j] += cuda_math::q8_0_q15_block_result(block_sum[i][j], x_scales[ty * kPerThread + i],
-                                                        w_scales[tx * kPerThread + j]);
+          sum[i][j] += cuda_math::q8_0_q15_block_result(block_sum[i][j], x_scales[me.ty * kPerThread + i],
+                                                        w_scales[me.tx * kPerThread + j]);
         } else {
           sum[i][j] += block_sum[i][j];
         }
       }
     __syncthreads();
   }
-  for (unsigned i = 0; i < kPerThread; ++i) {
-    const size_t row = row0 + ty * kPerThread + i;
-    if (row >= a.n) continue;
-    for (unsigned j = 0; j < kPerThread; ++j) {
-      const size_t out = out0 + tx * kPerThread + j;
-      if (out < a.out) store_matmul_output(a, row, out, sum[i][j]);
-    }
-  }
+  store_tile(a, row0, out0, me, sum);
 }
 
 // The launches of one matmul, on the instance's stream.
