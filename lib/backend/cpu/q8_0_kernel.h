@@ -124,14 +124,16 @@ void q8_dot_q15(const uint8_t* rows, size_t row_bytes, size_t blocks, const Q15V
   }
 }
 
-// Every x row as Q15 blocks (util/q15.h), quantized once per call in
-// parallel; built before any other parallel region (it allocates).
+// Every x row as Q15 blocks (util/q15.h), quantized once per call, in
+// parallel for prefill (decode's few rows take microseconds: a parallel
+// region of their own would cost more); built before any other parallel
+// region (it allocates).
 class Q15Rows {
  public:
   explicit Q15Rows(const MatmulArgs& a) : in_(a.in), codes_(a.n * a.in), scales_(a.n * a.in / kQ15BlockElements) {
     const size_t blocks = a.in / kQ15BlockElements;
     const long long total = static_cast<long long>(a.n * blocks);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (a.n >= kPanelMinTokens)
     for (long long job = 0; job < total; ++job) {
       const size_t t = static_cast<size_t>(job) / blocks, b = static_cast<size_t>(job) % blocks;
       scales_[static_cast<size_t>(job)] = quantize_q15_block(a.x + t * a.x_stride + b * kQ15BlockElements,
