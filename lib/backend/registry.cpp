@@ -90,7 +90,8 @@ bool resolve_cuda_backend(const char* name, Backend& out, const char** error_mes
   const bool complete = table.api_version == kBackendApiVersion && table.struct_size == sizeof(Backend) &&
                         table.embedding_bf16_f32 && table.rmsnorm_f32_bf16w && table.matmul_f32_bf16w &&
                         table.rope_f32 && table.kv_store_f32 && table.attention_f32 && table.router_topk_f32 &&
-                        table.moe_mxfp4_f32 && table.synchronize && table.destroy &&
+                        table.moe_mxfp4_f32 && table.embedding_q8_0_f32 && table.matmul_f32_q8_0w &&
+                        table.synchronize && table.destroy &&
                         (table.begin_step == nullptr) == (table.end_step == nullptr);
   if (!complete) {
     release_backend(table);

@@ -58,6 +58,15 @@ struct Filler {
   void bf16s(std::vector<bf16_t>& v, float spread) {
     for (bf16_t& x : v) x = f32_to_bf16(spread * (static_cast<float>(next() % 2001) / 1000.0f - 1.0f));
   }
+  // Q8_0 blocks: random codes, scales d of about 2^-11 (weights within +-0.06).
+  void q8_0s(std::vector<uint8_t>& v) {
+    bytes(v, 0, 255);
+    for (size_t b = 0; b + kQ8_0BlockBytes <= v.size(); b += kQ8_0BlockBytes) {
+      const uint32_t half = 0x1000u | next() % 1024u;
+      v[b] = static_cast<uint8_t>(half & 0xff);
+      v[b + 1] = static_cast<uint8_t>(half >> 8);
+    }
+  }
   void bytes(std::vector<uint8_t>& v, int low, int high) {
     for (uint8_t& b : v)
       b = static_cast<uint8_t>(low + static_cast<int>(next() % static_cast<uint32_t>(high - low + 1)));
@@ -139,6 +148,35 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
     measure("gemv bf16 qkv 5120x2880", 2.0 * QKV * H, true, [&](size_t i) {
       be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.at(i), nullptr, y.data(), QKV, 1, H, QKV, false, false});
     });
+  }
+
+  // The attention output projection (4096 inputs), and the GEMVs in Q8_0
+  // (GGUF files: 34 bytes per 32 weights against bf16's 64) in both numerics.
+  constexpr size_t O = NQ * D;
+  if (wanted("gemv bf16 out 2880x4096")) {
+    Rotating<bf16_t> w(H * O, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 0.03f); });
+    measure("gemv bf16 out 2880x4096", 2.0 * H * O, true, [&](size_t i) {
+      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), O, w.at(i), nullptr, y.data(), H, 1, O, H, false, false});
+    });
+  }
+  struct Q8Gemv {
+    const char* shape;
+    size_t out, in;
+  };
+  for (const Q8Gemv& g :
+       {Q8Gemv{"qkv 5120x2880", QKV, H}, Q8Gemv{"out 2880x4096", H, O}, Q8Gemv{"unembedding 201088x2880", V, H}}) {
+    const std::string name = std::string("gemv q8_0 ") + g.shape, fast_name = name + ", fast numerics";
+    if (!wanted(name) && !wanted(fast_name)) continue;
+    const size_t bytes = g.out * g.in / kQ8_0BlockValues * kQ8_0BlockBytes;
+    Rotating<uint8_t> w(bytes, [&](std::vector<uint8_t>& v) { fill.q8_0s(v); });
+    std::vector<float> outputs(g.out);
+    for (bool fast : {false, true}) {
+      measure(fast ? fast_name : name, static_cast<double>(bytes), true, [&](size_t i) {
+        be.matmul_f32_q8_0w(
+            be.self, MatmulArgs{x.data(), g.in, nullptr, nullptr, outputs.data(), g.out, 1, g.in, g.out, false, fast},
+            w.at(i));
+      });
+    }
   }
 
   // MXFP4 MoE, one token through 4 of 32 experts (different experts each call).
@@ -224,6 +262,28 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
       measure(gemm_qkv_fast, 2.0 * T * QKV * H, false, [&](size_t) {
         be.matmul_f32_bf16w(be.self,
                             MatmulArgs{x.data(), H, w.data(), nullptr, rows.data(), QKV, T, H, QKV, false, true});
+      });
+    }
+  }
+  // The attention output projection's prefill, bf16 and Q8_0 (both numerics).
+  const std::string gemm_out = "gemm bf16 out, 512 tokens", gemm_out_q8 = "gemm q8_0 out, 512 tokens",
+                    gemm_out_q8_fast = gemm_out_q8 + ", fast numerics";
+  if (wanted(gemm_out)) {
+    std::vector<bf16_t> w(H * O);
+    fill.bf16s(w, 0.03f);
+    std::vector<float> rows(T * H);
+    measure(gemm_out, 2.0 * T * H * O, false, [&](size_t) {
+      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), O, w.data(), nullptr, rows.data(), H, T, O, H, false, false});
+    });
+  }
+  if (wanted(gemm_out_q8) || wanted(gemm_out_q8_fast)) {
+    std::vector<uint8_t> w(H * O / kQ8_0BlockValues * kQ8_0BlockBytes);
+    fill.q8_0s(w);
+    std::vector<float> rows(T * H);
+    for (bool fast : {false, true}) {
+      measure(fast ? gemm_out_q8_fast : gemm_out_q8, 2.0 * T * H * O, false, [&](size_t) {
+        be.matmul_f32_q8_0w(be.self, MatmulArgs{x.data(), O, nullptr, nullptr, rows.data(), H, T, O, H, false, fast},
+                            w.data());
       });
     }
   }

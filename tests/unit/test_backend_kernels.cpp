@@ -37,6 +37,7 @@ size_t pick(std::mt19937& rng, size_t low, size_t high) {
 using ossrt::test::random_bf16;
 using ossrt::test::random_bytes;
 using ossrt::test::random_floats;
+using ossrt::test::random_q8_0;
 
 // --- comparisons: whole buffers, padding included, so that a write outside
 // an op's rows shows too ---
@@ -199,26 +200,41 @@ std::string str(size_t v) {
 
 // --- the ops: each builds its cases, runs them on the reference and on `be` ---
 
-void check_embedding(const Backend& be, const std::string& label, std::mt19937& rng) {
+// An embedding gather: for each width in `dims` a table of 37 rows from
+// make_table(dim), gathered for each count of tokens in `counts`, the table's
+// first and last rows among them; gather(backend, table, dim, ids, n, out)
+// calls the backend's entry. Every output bit as the reference's.
+template <class MakeTable, class Gather>
+void check_gather(const Backend& be, const std::string& label, std::mt19937& rng, std::span<const size_t> dims,
+                  std::span<const size_t> counts, MakeTable make_table, Gather gather) {
   const Backend& ref = ref_backend();
   constexpr size_t kRows = 37;
-  for (size_t dim : {1, 2, 3, 7, 8, 64, 100, 255, 300, 2880}) {
-    const auto table = random_bf16(kRows * dim, rng, 4.0f);
-    const bf16_t* placed = place_weights(be, table);
-    for (size_t n = 1; n <= 9; ++n) {
+  for (size_t dim : dims) {
+    const auto table = make_table(kRows, dim);
+    const auto* placed = place_weights(be, table);
+    for (size_t n : counts) {
       std::vector<int32_t> ids(n);
       for (int32_t& id : ids) id = static_cast<int32_t>(pick(rng, 0, kRows - 1));
       ids[0] = kRows - 1;  // the table's last row, and its first
       if (n > 1) ids[1] = 0;
       const auto start = random_floats(n * dim, rng);
       std::vector<float> want = start, got = start;
-      ref.embedding_bf16_f32(ref.self, table.data(), dim, ids.data(), n, want.data());
+      gather(ref, table.data(), dim, ids.data(), n, want.data());
       Staging s(be);
-      be.embedding_bf16_f32(be.self, placed, dim, s.input(ids), n, s.output(got));
+      gather(be, placed, dim, s.input(ids), n, s.output(got));
       s.finish();
       expect_equal(got, want, label + " dim=" + str(dim) + " n=" + str(n));
     }
   }
+}
+
+void check_embedding(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const size_t dims[] = {1, 2, 3, 7, 8, 64, 100, 255, 300, 2880}, counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  check_gather(
+      be, label, rng, dims, counts, [&](size_t rows, size_t dim) { return random_bf16(rows * dim, rng, 4.0f); },
+      [](const Backend& b, const bf16_t* table, size_t dim, const int32_t* ids, size_t n, float* out) {
+        b.embedding_bf16_f32(b.self, table, dim, ids, n, out);
+      });
 }
 
 void check_rmsnorm(const Backend& be, const std::string& label, std::mt19937& rng) {
@@ -245,16 +261,43 @@ std::vector<float> rounded_to_bf16(std::vector<float> x) {
   return x;
 }
 
+// A matmul case's layout: bias and accumulation, args.bf16_products, floats
+// of padding after each row of x and y, and x's offset from an allocation's
+// start (in floats).
+struct MatmulLayout {
+  bool bias, accumulate, bf16_products;
+  size_t x_pad, y_pad, x_offset;
+};
+
+// Runs call(args) on `be` with args' x (the host's `x`, x_offset floats into
+// its buffer), bias (placed weights or null) and y (starting as `got`, which
+// receives the result) in the backend's memory.
+template <class Call>
+void run_matmul(const Backend& be, MatmulArgs args, const std::vector<float>& x, const MatmulLayout& l,
+                const bf16_t* bias_placed, std::vector<float>& got, Call call) {
+  Staging s(be);
+  std::vector<float> x_staged(l.x_offset, 0.0f);
+  x_staged.insert(x_staged.end(), x.begin(), x.end());
+  args.x = s.input(x_staged) + l.x_offset;
+  args.bias = l.bias ? bias_placed : nullptr;
+  args.y = s.output(got);
+  call(args);
+  s.finish();
+}
+
+std::string matmul_case(const std::string& label, const MatmulArgs& a, const MatmulLayout& l) {
+  return label + " n=" + str(a.n) + " in=" + str(a.in) + " out=" + str(a.out) + " x_stride=" + str(a.x_stride) +
+         " y_stride=" + str(a.y_stride) + (l.bias ? " bias" : "") + (l.accumulate ? " accumulate" : "") +
+         (l.bf16_products ? " bf16_products" : "") + (l.x_offset ? " x unaligned" : "");
+}
+
 void check_matmul(const Backend& be, const std::string& label, std::mt19937& rng) {
   const Backend& ref = ref_backend();
   // Each shape in four layouts: plain; bias, accumulate and padded rows of
   // an odd stride; bf16 products allowed, rows padded by 16 bytes; the same
   // rows one float off 16-byte alignment (the vectorized path's fallback for
   // that reason alone).
-  struct Layout {
-    bool bias, accumulate, bf16_products;
-    size_t x_pad, y_pad, x_offset;
-  };
+  using Layout = MatmulLayout;
   const Layout layouts[] = {{false, false, false, 0, 0, 0},
                             {true, true, false, 3, 3, 0},
                             {true, false, true, 4, 3, 0},
@@ -277,21 +320,9 @@ void check_matmul(const Backend& be, const std::string& label, std::mt19937& rng
               x.data(), x_stride,     w.data(),       l.bias ? bias.data() : nullptr, want.data(), y_stride, n, in,
               out,      l.accumulate, l.bf16_products};
           ref.matmul_f32_bf16w(ref.self, args);
-          {
-            Staging s(be);
-            std::vector<float> x_staged(l.x_offset, 0.0f);
-            x_staged.insert(x_staged.end(), x.begin(), x.end());
-            args.x = s.input(x_staged) + l.x_offset;
-            args.w = w_placed;
-            args.bias = l.bias ? bias_placed : nullptr;
-            args.y = s.output(got);
-            be.matmul_f32_bf16w(be.self, args);
-            s.finish();
-          }
-          const std::string what = label + " n=" + str(n) + " in=" + str(in) + " out=" + str(out) +
-                                   " x_stride=" + str(x_stride) + " y_stride=" + str(y_stride) +
-                                   (l.bias ? " bias" : "") + (l.accumulate ? " accumulate" : "") +
-                                   (l.bf16_products ? " bf16_products" : "") + (l.x_offset ? " x unaligned" : "");
+          args.w = w_placed;
+          run_matmul(be, args, x, l, bias_placed, got, [&](const MatmulArgs& a) { be.matmul_f32_bf16w(be.self, a); });
+          const std::string what = matmul_case(label, args, l);
           if (!l.bf16_products) {
             expect_close(got, want, kSumTolerance, what);
             continue;
@@ -588,6 +619,92 @@ void check_moe(const Backend& be, const std::string& label, std::mt19937& rng) {
   }
 }
 
+// Q8_0 rows of the widths a model's dense layers have, and ragged ones.
+constexpr size_t kQ8_0Widths[] = {32, 64, 96, 2880};
+
+void check_embedding_q8_0(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const size_t counts[] = {1, 2, 5, 9};
+  check_gather(
+      be, label, rng, kQ8_0Widths, counts, [&](size_t rows, size_t dim) { return random_q8_0(rows, dim, rng); },
+      [](const Backend& b, const uint8_t* table, size_t dim, const int32_t* ids, size_t n, float* out) {
+        b.embedding_q8_0_f32(b.self, table, dim, ids, n, out);
+      });
+}
+
+// Differences relative to an output's sum |x * w| + |bias| (+ |y| when
+// accumulating). Exact numerics: the reference's products, summed in another
+// order (the reference sums a row's products one by one: up to 1.1e-6 seen
+// at 2880 inputs). Fast: the same Q15 values and exact integer block sums,
+// only the blocks' (or their lanes') scaled results summed in another order
+// (up to 2.6e-7 seen); a Q15 value off by one step moves an output by about
+// 1 / 16256 of its block's share.
+constexpr double kQ8_0ExactTolerance = 1e-5, kQ8_0FastTolerance = 2e-6;
+
+void check_matmul_q8_0(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const Backend& ref = ref_backend();
+  // Each numerics (bf16_products: Numerics::fast) with and without bias and
+  // accumulation; rows of x (and y) padded; x one float off 16-byte
+  // alignment once per numerics.
+  const MatmulLayout layouts[] = {{false, false, false, 0, 0, 0},
+                                  {true, true, false, 5, 3, 1},
+                                  {true, false, true, 4, 0, 0},
+                                  {false, true, true, 3, 2, 1}};
+  for (size_t in : kQ8_0Widths) {
+    for (size_t out : {1, 7, 33, 130}) {
+      const auto w = random_q8_0(out, in, rng);
+      const auto bias = random_bf16(out, rng, 4.0f);
+      const uint8_t* w_placed = place_weights(be, w);
+      const bf16_t* bias_placed = place_weights(be, bias);
+      // The weights as fp32 (the reference's embedding gather of every row), for the magnitudes.
+      std::vector<int32_t> all_rows(out);
+      for (size_t o = 0; o < out; ++o) all_rows[o] = static_cast<int32_t>(o);
+      std::vector<float> dequantized(out * in);
+      ref.embedding_q8_0_f32(ref.self, w.data(), in, all_rows.data(), out, dequantized.data());
+      for (size_t n : {1, 2, 3, 5, 17, 64}) {
+        for (const MatmulLayout& l : layouts) {
+          const size_t x_stride = in + l.x_pad, y_stride = out + l.y_pad;
+          const auto x = random_floats(n * x_stride, rng, 2.0f);
+          const auto start = random_floats(n * y_stride, rng);
+          std::vector<float> want = start, got = start;
+          MatmulArgs args{
+              x.data(), x_stride,     nullptr,        l.bias ? bias.data() : nullptr, want.data(), y_stride, n, in,
+              out,      l.accumulate, l.bf16_products};
+          ref.matmul_f32_q8_0w(ref.self, args, w.data());
+          run_matmul(be, args, x, l, bias_placed, got,
+                     [&](const MatmulArgs& a) { be.matmul_f32_q8_0w(be.self, a, w_placed); });
+          const std::string what = matmul_case(label, args, l);
+          // Each output against its own magnitude; the padding stays as it was.
+          size_t worst = 0;
+          double worst_ratio = 0;
+          bool padding_kept = true;
+          for (size_t t = 0; t < n; ++t) {
+            for (size_t o = 0; o < y_stride; ++o) {
+              const size_t i = t * y_stride + o;
+              if (o >= out) {
+                padding_kept = padding_kept && std::memcmp(&got[i], &start[i], sizeof(float)) == 0;
+                continue;
+              }
+              double magnitude =
+                  (l.bias ? std::fabs(bf16_to_f32(bias[o])) : 0.0) + (l.accumulate ? std::fabs(start[i]) : 0.0);
+              for (size_t k = 0; k < in; ++k) magnitude += std::fabs(x[t * x_stride + k] * dequantized[o * in + k]);
+              const double ratio = std::fabs(static_cast<double>(got[i]) - want[i]) / std::max(magnitude, 1e-30);
+              if (!(ratio <= worst_ratio)) {  // a NaN is the worst there is
+                worst_ratio = std::isnan(ratio) ? INFINITY : ratio;
+                worst = i;
+              }
+            }
+          }
+          INFO(what);
+          INFO("worst element " << worst << ": " << got[worst] << " vs reference " << want[worst]
+                                << " (difference relative to sum |x * w|: " << worst_ratio << ")");
+          CHECK(worst_ratio <= (l.bf16_products ? kQ8_0FastTolerance : kQ8_0ExactTolerance));
+          CHECK(padding_kept);
+        }
+      }
+    }
+  }
+}
+
 struct KernelOp {
   const char* name;
   // `label` names the backend and the op; the check adds the shape.
@@ -596,11 +713,25 @@ struct KernelOp {
 
 // Every kernel entry of the backend table.
 const KernelOp kKernelOps[] = {
-    {"embedding_bf16_f32", check_embedding}, {"rmsnorm_f32_bf16w", check_rmsnorm},
-    {"matmul_f32_bf16w", check_matmul},      {"rope_f32", check_rope},
-    {"kv_store_f32", check_kv_store},        {"attention_f32", check_attention},
-    {"router_topk_f32", check_router},       {"moe_mxfp4_f32", check_moe},
+    {"embedding_bf16_f32", check_embedding},
+    {"rmsnorm_f32_bf16w", check_rmsnorm},
+    {"matmul_f32_bf16w", check_matmul},
+    {"rope_f32", check_rope},
+    {"kv_store_f32", check_kv_store},
+    {"attention_f32", check_attention},
+    {"router_topk_f32", check_router},
+    {"moe_mxfp4_f32", check_moe},
+    {"embedding_q8_0_f32", check_embedding_q8_0},
+    {"matmul_f32_q8_0w", check_matmul_q8_0},
 };
+
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+}  // namespace
+namespace ossrt::cpu_avx512_emulated {
+void fill_kernels(Backend& table) noexcept;  // tests/unit/cpu_avx512_emulated.cpp
+}  // namespace ossrt::cpu_avx512_emulated
+namespace {
+#endif
 
 // --- which backends run ---
 
@@ -676,6 +807,22 @@ TEST_CASE("kernel ops on every backend equal cpu-reference: ragged shapes, strid
     }
   }
 }
+
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+// The AVX-512 level's Q8_0 kernels compiled on SIMDe (the other ops' AVX-512
+// kernels are held to the reference in test_cpu_kernels.cpp), so that their
+// logic is checked on CPUs without AVX-512 too.
+TEST_CASE("Q8_0 ops of the AVX-512 kernels on SIMDe equal cpu-reference") {
+  Backend table = cpu_reference_backend();
+  table.name = "cpu-avx512-emulated";
+  cpu_avx512_emulated::fill_kernels(table);
+  for (const KernelOp& op : kKernelOps) {
+    if (std::string(op.name).find("q8_0") == std::string::npos) continue;
+    std::mt19937 rng(5);
+    op.check(table, std::string(table.name) + " " + op.name, rng);
+  }
+}
+#endif
 
 TEST_CASE("the cuda backend: a model loads on it where it resolves; elsewhere device_error names cuda") {
   Backend probe{};

@@ -232,6 +232,39 @@ TEST_CASE("cuda device math: a Q15 block's scaled products equal the reference's
   m.check("q15_block_result");
 }
 
+TEST_CASE("cuda device math: fp16 conversion equals f16_to_f32 on every bit pattern; Q8_0 scales at odd addresses") {
+  size_t wrong = 0;
+  for (uint32_t pattern = 0; pattern <= 0xffff; ++pattern) {
+    const auto h = static_cast<uint16_t>(pattern);
+    if (bits(cm::f16_to_float(h)) != bits(f16_to_f32(h))) ++wrong;  // NaN payloads and signed zeros too
+  }
+  CHECK(wrong == 0);
+  // A block's scale is two little-endian bytes wherever the block starts.
+  const uint8_t bytes[5] = {0x00, 0x01, 0xbc, 0x00, 0x3c};
+  CHECK(cm::q8_0_scale(bytes + 1) == f16_to_f32(0xbc01));
+  CHECK(cm::q8_0_scale(bytes + 3) == 1.0f);
+}
+
+TEST_CASE("cuda device math: a Q8_0 block's scaled Q15 products equal the reference's expression") {
+  std::mt19937 rng(8);
+  // Whole blocks' sums: up to 32 * 128 * 16256 in magnitude (not all exact as floats).
+  std::uniform_int_distribution<int32_t> products(-32 * 128 * 16256, 32 * 128 * 16256);
+  std::uniform_int_distribution<int> halves(0, 0x7bff);
+  std::uniform_real_distribution<float> x_scale(1e-8f, 1.0f);
+  Mismatches m;
+  for (int i = 0; i < 20000; ++i) {
+    const int32_t p = i == 0 ? 0 : products(rng);
+    const float s = i == 1 ? 0.0f : x_scale(rng);
+    const float d = f16_to_f32(static_cast<uint16_t>(halves(rng) | (i % 2) << 15));
+    // The reference's form (cpu_ref/q8_0.cpp).
+    const float want = static_cast<float>(p) * (s * d);
+    const float got = cm::q8_0_q15_block_result(p, s, d);
+    m.note(same_float(got, want),
+           [&](std::ostream& o) { o << p << " x " << s << " x " << d << ": " << got << " vs reference " << want; });
+  }
+  m.check("q8_0_q15_block_result");
+}
+
 TEST_CASE("cuda device math: merged online-softmax states equal the one-pass softmax; an empty state adds nothing") {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> score_dist(-30.0f, 30.0f), value_dist(0.0f, 1.0f);
@@ -370,6 +403,13 @@ TEST_CASE("cuda call signatures: every argument but the position distinguishes a
   CHECK(cuda::signature_of(a) == cuda::signature_of(b));
   b.accumulate = true;
   CHECK(cuda::signature_of(a) != cuda::signature_of(b));
+  // Q8_0 weights: their own entry, the blocks' pointer in place of args.w.
+  const uint8_t blocks[68] = {};
+  CHECK(cuda::matmul_signature(cuda::Entry::matmul_q8_0, a, blocks) != cuda::signature_of(a));
+  CHECK(cuda::matmul_signature(cuda::Entry::matmul_q8_0, a, blocks) !=
+        cuda::matmul_signature(cuda::Entry::matmul_q8_0, a, blocks + 34));
+  CHECK(cuda::matmul_signature(cuda::Entry::matmul_q8_0, a, blocks) !=
+        cuda::matmul_signature(cuda::Entry::matmul_q8_0, b, blocks));
   MoeArgs m{}, q{};
   q.q15_inputs = true;
   CHECK(cuda::signature_of(m) != cuda::signature_of(q));

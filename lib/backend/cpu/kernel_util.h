@@ -29,6 +29,11 @@ inline void prefetch_ahead(const void* p) {
   asm volatile("prefetcht0 %0" : : "m"(*(static_cast<const char*>(p) + kPrefetchBytes)));
 }
 
+// The same at p itself, for kernels that know which bytes come next.
+inline void prefetch_at(const void* p) {
+  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+}
+
 // Calls f(std::integral_constant<size_t, N>{}) with N = min(n, Max) for
 // n >= 1 (n = 0: no call). The register-blocked kernels take their block
 // sizes (tokens, rows, vectors) as template arguments so that every loop over

@@ -1,4 +1,4 @@
-// The AVX2 + FMA level: the ISA-generic matmul and MoE kernels instantiated
+// The AVX2 + FMA level: the ISA-generic matmul, MoE and Q8_0 kernels instantiated
 // for it (attention has its own AVX2 file), and its backend entries.
 #include <algorithm>
 #include <cmath>
@@ -23,6 +23,7 @@
 
 #include "backend/cpu/matmul_kernel.h"
 #include "backend/cpu/moe_kernel.h"
+#include "backend/cpu/q8_0_kernel.h"
 
 #include "backend/cpu/avx2_target_end.h"
 
@@ -31,6 +32,8 @@ namespace ossrt::cpu_avx2 {
 void fill_kernels(Backend& table) noexcept {
   table.matmul_f32_bf16w = matmul_f32_bf16w;
   table.moe_mxfp4_f32 = moe_mxfp4_f32;
+  table.embedding_q8_0_f32 = embedding_q8_0_f32;
+  table.matmul_f32_q8_0w = matmul_f32_q8_0w;
   table.attention_f32 = attention_f32;
 }
 

@@ -1,4 +1,4 @@
-// The AVX-512 level: the ISA-generic matmul and MoE kernels instantiated for
+// The AVX-512 level: the ISA-generic matmul, MoE and Q8_0 kernels instantiated for
 // it, and its backend entries (attention reads the KV cache at memory speed
 // with the AVX2 kernel, so that one serves here too). Compiled a second time
 // by the tests with OSSRT_CPU_EMULATE_AVX512, on SIMDe (see simd_avx512.h).
@@ -28,6 +28,7 @@
 
 #include "backend/cpu/matmul_kernel.h"
 #include "backend/cpu/moe_kernel.h"
+#include "backend/cpu/q8_0_kernel.h"
 
 #if !defined(OSSRT_CPU_EMULATE_AVX512)
 #include "backend/cpu/avx512_target_end.h"
@@ -45,6 +46,8 @@ bool q15_vnni() noexcept {
 void fill_kernels(Backend& table) noexcept {
   table.matmul_f32_bf16w = matmul_f32_bf16w;
   table.moe_mxfp4_f32 = moe_mxfp4_f32;
+  table.embedding_q8_0_f32 = embedding_q8_0_f32;
+  table.matmul_f32_q8_0w = matmul_f32_q8_0w;
   table.attention_f32 = cpu_avx2::attention_f32;
 }
 

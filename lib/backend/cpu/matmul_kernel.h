@@ -5,7 +5,9 @@
 // Many tokens (prefill): the register-tiled panel product (panel_gemm.h), or
 // oneDNN's GEMM on widened weight rows for the longest chunks; under
 // Numerics::fast, where oneDNN has native bf16, its bf16 products
-// (bf16_products.h). Include once per level's kernel file, after panel_gemm.h.
+// (bf16_products.h). The many-token fp32 path takes any row widening
+// (matmul_widened): the Q8_0 kernel (q8_0_kernel.h) reuses it. Include once
+// per level's kernel file, after panel_gemm.h.
 #pragma once
 
 #include <algorithm>
@@ -22,8 +24,8 @@ namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
 namespace {
 
-constexpr size_t kBf16TokenBlock = 4;
-constexpr size_t kBf16RowBlock = 16;
+constexpr size_t kDecodeTokenBlock = 4;
+constexpr size_t kDecodeRowBlock = 16;
 
 // sums[j] = dot(w[0..in), x[j][0..in)) for NT tokens.
 template <size_t NT>
@@ -88,8 +90,10 @@ void store_output(const MatmulArgs& a, size_t t, size_t o, float sum) {
 // Rows per parallel job of the panel product: eight panels.
 constexpr size_t kPanelJobRows = 8 * kPanelRows;
 
-// Rows [first_row, out) through the panel product.
-void matmul_panels(const MatmulArgs& a, size_t first_row) {
+// Rows [first_row, out) through the panel product; widen(r, dst) writes
+// weight row r as a.in floats (the bf16 rows widened, Q8_0 rows dequantized).
+template <class Widen>
+void matmul_panels(const MatmulArgs& a, size_t first_row, Widen widen) {
   // Buffers first: nothing may throw inside a parallel region.
   std::vector<float> packed(packed_tokens_floats(a.n, a.in));
   PerThreadBuffer panels(multiply_rows_buffer_floats(kPanelJobRows, a.in));
@@ -105,9 +109,8 @@ void matmul_panels(const MatmulArgs& a, size_t first_row) {
   for (long long job = 0; job < jobs; ++job) {
     const size_t first = first_row + static_cast<size_t>(job) * kPanelJobRows;
     const size_t last = std::min(first + kPanelJobRows, a.out);
-    multiply_rows(
-        first, last, x, panels.mine(), [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); },
-        [&](size_t t, size_t r, float sum) { store_output(a, t, r, sum); });
+    multiply_rows(first, last, x, panels.mine(), widen,
+                  [&](size_t t, size_t r, float sum) { store_output(a, t, r, sum); });
   }
 }
 
@@ -124,8 +127,9 @@ constexpr size_t kOnednnMinTokens = 512;
 constexpr size_t kOnednnChunkBytes = size_t{16} << 20;
 
 // The rows oneDNN computed, all of them unless it refused a call (the caller
-// computes the rest); y rows past that are untouched.
-size_t matmul_onednn(const MatmulArgs& a) {
+// computes the rest); y rows past that are untouched. widen as for matmul_panels.
+template <class Widen>
+size_t matmul_onednn(const MatmulArgs& a, Widen widen) {
   const size_t chunk_rows_max = std::max<size_t>(64, kOnednnChunkBytes / (a.in * sizeof(float)));
   std::vector<float> widened(std::min(chunk_rows_max, a.out) * a.in);
   for (size_t r0 = 0; r0 < a.out; r0 += chunk_rows_max) {
@@ -134,7 +138,7 @@ size_t matmul_onednn(const MatmulArgs& a) {
 #pragma omp parallel for schedule(static)
     for (long long r = 0; r < chunk_rows; ++r) {
       const size_t row = static_cast<size_t>(r);
-      widen_bf16(a.w + (r0 + row) * a.in, a.in, widened.data() + row * a.in);
+      widen(r0 + row, widened.data() + row * a.in);
     }
     const float beta = a.accumulate ? 1.0f : 0.0f;
     if (!onednn_gemm_nt(a.n, rows, a.in, a.x, a.x_stride, widened.data(), a.in, beta, a.y + r0, a.y_stride)) {
@@ -149,6 +153,16 @@ size_t matmul_onednn(const MatmulArgs& a) {
     }
   }
   return a.out;
+}
+
+// Many tokens (kPanelMinTokens or more) in fp32 products of weight rows
+// widened once (widen as for matmul_panels): oneDNN's GEMM from
+// kOnednnMinTokens tokens, the panel product below that or where oneDNN
+// refused a call.
+template <class Widen>
+void matmul_widened(const MatmulArgs& a, Widen widen) {
+  const size_t done = a.n >= kOnednnMinTokens ? matmul_onednn(a, widen) : 0;
+  if (done < a.out) matmul_panels(a, done, widen);
 }
 
 // Numerics::fast where the CPU multiplies bf16 natively: the tokens rounded
@@ -182,40 +196,56 @@ bool matmul_bf16_products(const MatmulArgs& a) {
   return true;
 }
 
+// Decode (fewer than kPanelMinTokens tokens): rows in parallel jobs of
+// kDecodeRowBlock, each job's rows against the tokens in blocks of up to
+// kDecodeTokenBlock; one token takes Simd::kGemvRows rows at a time, more
+// tokens one row at a time. dot(o, t0, sums) fills float sums[R][NT]: rows
+// o .. o + R against tokens t0 .. t0 + NT (R is 1 or Simd::kGemvRows with
+// NT 1). y[t, o] (+)= sums + bias.
+template <class Dot>
+void decode_rows(const MatmulArgs& a, Dot dot) {
+  const long long row_blocks = static_cast<long long>((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock);
+#pragma omp parallel for schedule(static)
+  for (long long job = 0; job < row_blocks; ++job) {
+    const size_t first = static_cast<size_t>(job) * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
+    for (size_t t0 = 0; t0 < a.n; t0 += kDecodeTokenBlock) {
+      const size_t nt = std::min(kDecodeTokenBlock, a.n - t0);
+      size_t o = first;
+      if (nt == 1) {
+        for (; o + Simd::kGemvRows <= last; o += Simd::kGemvRows) {
+          float sums[Simd::kGemvRows][1];
+          dot(o, t0, sums);
+          for (size_t r = 0; r < Simd::kGemvRows; ++r) store_output(a, t0, o + r, sums[r][0]);
+        }
+      }
+      for (; o < last; ++o) {
+        with_count<kDecodeTokenBlock>(nt, [&](auto tokens) {
+          float sums[1][decltype(tokens)::value];
+          dot(o, t0, sums);
+          for (size_t j = 0; j < tokens; ++j) store_output(a, t0 + j, o, sums[0][j]);
+        });
+      }
+    }
+  }
+}
+
 // The matmul entry, with the bf16 products it takes under bf16_products
 // (from kPanelMinTokens tokens: fewer read the weights at memory speed anyway).
 template <class Products>
 void matmul_with(const MatmulArgs& a) {
   if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
-  if (a.n >= kOnednnMinTokens) {
-    const size_t done = matmul_onednn(a);
-    if (done < a.out) matmul_panels(a, done);
-    return;
+  if (a.n >= kPanelMinTokens) {
+    return matmul_widened(a, [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); });
   }
-  if (a.n >= kPanelMinTokens) return matmul_panels(a, 0);
-  const long long row_blocks = static_cast<long long>((a.out + kBf16RowBlock - 1) / kBf16RowBlock);
-#pragma omp parallel for schedule(static)
-  for (long long block = 0; block < row_blocks; ++block) {
-    const size_t first = static_cast<size_t>(block) * kBf16RowBlock, last = std::min(first + kBf16RowBlock, a.out);
-    for (size_t t0 = 0; t0 < a.n; t0 += kBf16TokenBlock) {
-      const size_t nt = std::min(kBf16TokenBlock, a.n - t0);
-      const float* x[kBf16TokenBlock];
-      for (size_t j = 0; j < nt; ++j) x[j] = a.x + (t0 + j) * a.x_stride;
-      size_t o = first;
-      if (nt == 1) {
-        for (; o + Simd::kGemvRows <= last; o += Simd::kGemvRows) {
-          float sums[Simd::kGemvRows];
-          dot_rows(a.w + o * a.in, a.in, x[0], sums);
-          for (size_t r = 0; r < Simd::kGemvRows; ++r) store_output(a, t0, o + r, sums[r]);
-        }
-      }
-      for (; o < last; ++o) {
-        float sums[kBf16TokenBlock];
-        with_count<kBf16TokenBlock>(nt, [&](auto tokens) { dot_row<tokens>(a.w + o * a.in, x, a.in, sums); });
-        for (size_t j = 0; j < nt; ++j) store_output(a, t0 + j, o, sums[j]);
-      }
+  decode_rows(a, [&]<size_t R, size_t NT>(size_t o, size_t t0, float(&sums)[R][NT]) {
+    const float* x[NT];
+    for (size_t j = 0; j < NT; ++j) x[j] = a.x + (t0 + j) * a.x_stride;
+    if constexpr (R == 1) {
+      dot_row<NT>(a.w + o * a.in, x, a.in, sums[0]);
+    } else {
+      dot_rows(a.w + o * a.in, a.in, x[0], &sums[0][0]);  // sums is [R][1]
     }
-  }
+  });
 }
 
 }  // namespace

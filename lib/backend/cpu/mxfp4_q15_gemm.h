@@ -6,7 +6,9 @@
 // conversion and FMA per block apply the scales. 22 multiply-adds per cycle
 // in a single-thread prototype against the fp32 FMA's peak of 16 (EPYC,
 // AVX2); the MoE prefill of 512 tokens at gpt-oss-20b shapes runs at 194
-// GFLOP/s-equivalent against 139 in fp32.
+// GFLOP/s-equivalent against 139 in fp32. The tiles take any rows that
+// decode to int16 pairs (q15_tiles_times_vectors): Q8_0's prefill under
+// Numerics::fast too (q8_0_kernel.h).
 // The code is the same on both levels (256-bit, like mxfp4_q15.h): include
 // it inside the level's target region, after its simd header and
 // mxfp4_q15.h; it lands in the level's namespace.
@@ -82,24 +84,22 @@ inline Int as_int(Lanes lanes) {
 
 }  // namespace q15_gemm_detail
 
-// Packs `count` (<= 16) rows of `in` elements, rows row_bytes / row_scales
-// apart, into a tile: block b's pair p of row r at
-// pairs[(kBlockPairs b + p) * kQ15TileRows + r], the row's scale power at
-// powers[kQ15TileRows b + r]; rows past count are zero.
-inline void pack_q15_tile(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t in, int32_t* pairs,
-                          float* powers) {
+// Packs `count` (<= 16) rows of `in` elements into a tile: block b's pair p
+// of row r at pairs[(kBlockPairs b + p) * kQ15TileRows + r], its scale at
+// powers[kQ15TileRows b + r]; rows past count are zero. The rows come from
+// decode(r, b, Int (&pairs)[2]), block b of row r as 16 int16 pairs (pairs
+// 0-7, then 8-15, the even element low), and scale(r, b), its block's scale.
+template <class Decode, class Scale>
+void pack_q15_tile_with(size_t count, size_t in, Decode decode, Scale scale, int32_t* pairs, float* powers) {
   using namespace q15_gemm_detail;
   const size_t block_count = in / kMxfp4BlockElements;
-  const size_t row_bytes = block_count * kMxfp4BlockBytes;
   for (size_t b = 0; b < block_count; ++b) {
-    for (size_t r = 0; r < kQ15TileRows; ++r) {
-      powers[b * kQ15TileRows + r] = r < count ? q15_detail::scale_power(scales[r * block_count + b]) : 0.0f;
-    }
+    for (size_t r = 0; r < kQ15TileRows; ++r) powers[b * kQ15TileRows + r] = r < count ? scale(r, b) : 0.0f;
     for (size_t half = 0; half < kQ15TileRows; half += 8) {
       Float low[8], high[8];  // pairs 0-7 and 8-15 of 8 rows, transposed to 8 rows per pair
       for (size_t r = 0; r < 8; ++r) {
         Int decoded[2] = {OSSRT_X86(_mm256_setzero_si256)(), OSSRT_X86(_mm256_setzero_si256)()};
-        if (half + r < count) decode_pairs(blocks + (half + r) * row_bytes + b * kMxfp4BlockBytes, decoded);
+        if (half + r < count) decode(half + r, b, decoded);
         low[r] = OSSRT_X86(_mm256_castsi256_ps)(decoded[0]);
         high[r] = OSSRT_X86(_mm256_castsi256_ps)(decoded[1]);
       }
@@ -114,10 +114,29 @@ inline void pack_q15_tile(const uint8_t* blocks, const uint8_t* scales, size_t c
   }
 }
 
-// sums[t][r] = row r of the packed tile times Q15 vector x[t] (its values),
-// for NT vectors.
+// An MXFP4 tile: rows row_bytes / row_scales apart, twice the FP4 values
+// (decode_pairs) and the scale bytes' powers.
+inline void pack_q15_tile(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t in, int32_t* pairs,
+                          float* powers) {
+  const size_t block_count = in / kMxfp4BlockElements, row_bytes = block_count * kMxfp4BlockBytes;
+  pack_q15_tile_with(
+      count, in,
+      [&](size_t r, size_t b, q15_gemm_detail::Int(&decoded)[2]) {
+        q15_gemm_detail::decode_pairs(blocks + r * row_bytes + b * kMxfp4BlockBytes, decoded);
+      },
+      [&](size_t r, size_t b) { return q15_detail::scale_power(scales[r * block_count + b]); }, pairs, powers);
+}
+
+// A Q15 vector as the tiles multiply it: its values in element order and the
+// scale each block's integer sums are multiplied with (besides the row's).
+struct Q15Values {
+  const int16_t* values;
+  const float* scales;
+};
+
+// sums[t][r] = row r of the packed tile times Q15 vector x[t], for NT vectors.
 template <size_t NT>
-void q15_tile_product(const int32_t* pairs, const float* powers, size_t in, const Q15Vector* x,
+void q15_tile_product(const int32_t* pairs, const float* powers, size_t in, const Q15Values* x,
                       float (&sums)[kQ15TileVectors][kQ15TileRows]) {
   using namespace q15_gemm_detail;
   Float total[NT][2];
@@ -136,15 +155,16 @@ void q15_tile_product(const int32_t* pairs, const float* powers, size_t in, cons
         block_sums[t][1] += as_lanes(OSSRT_X86(_mm256_madd_epi16)(w1, both));
       }
     }
-    // Exact below 2^24: 32 products of at most 12 * 16256.
+    // Each block's whole integer sum converts once, as the reference's does
+    // (MXFP4: exact, 32 products of at most 12 * 16256 stay below 2^24).
     const Float power0 = OSSRT_X86(_mm256_loadu_ps)(powers + b * kQ15TileRows);
     const Float power1 = OSSRT_X86(_mm256_loadu_ps)(powers + b * kQ15TileRows + 8);
     for (size_t t = 0; t < NT; ++t) {
-      const Float half_scale = OSSRT_X86(_mm256_set1_ps)(x[t].half_scale[b]);
+      const Float scale = OSSRT_X86(_mm256_set1_ps)(x[t].scales[b]);
       total[t][0] = OSSRT_X86(_mm256_fmadd_ps)(OSSRT_X86(_mm256_cvtepi32_ps)(as_int(block_sums[t][0])),
-                                               OSSRT_X86(_mm256_mul_ps)(power0, half_scale), total[t][0]);
+                                               OSSRT_X86(_mm256_mul_ps)(power0, scale), total[t][0]);
       total[t][1] = OSSRT_X86(_mm256_fmadd_ps)(OSSRT_X86(_mm256_cvtepi32_ps)(as_int(block_sums[t][1])),
-                                               OSSRT_X86(_mm256_mul_ps)(power1, half_scale), total[t][1]);
+                                               OSSRT_X86(_mm256_mul_ps)(power1, scale), total[t][1]);
     }
   }
   for (size_t t = 0; t < NT; ++t) {
@@ -153,20 +173,19 @@ void q15_tile_product(const int32_t* pairs, const float* powers, size_t in, cons
   }
 }
 
-// output(t, r, dot(row r, vector(t))) for rows [first, last) of one expert
-// (its rows from `blocks` / `scales`) and vectors [0, n): tiles of 16 rows
-// packed once into `pairs` / `powers` (q15_tile_pairs, q15_tile_powers),
-// then multiplied with the vectors 4 at a time.
-template <class Vector, class Output>
-void mxfp4_q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
-                                  size_t n, Vector vector, int32_t* pairs, float* powers, Output output) {
-  const size_t row_scales = in / kMxfp4BlockElements, row_bytes = row_scales * kMxfp4BlockBytes;
+// output(t, r, dot(row r, vector(t))) for rows [first, last) and vectors
+// [0, n) (vector(t) -> Q15Values): tiles of 16 rows packed once by
+// pack(r0, count, pairs, powers) into `pairs` / `powers` (q15_tile_pairs,
+// q15_tile_powers), then multiplied with the vectors 4 at a time.
+template <class Pack, class Vector, class Output>
+void q15_tiles_times_vectors(size_t first, size_t last, size_t in, size_t n, Pack pack, Vector vector, int32_t* pairs,
+                             float* powers, Output output) {
   for (size_t r0 = first; r0 < last; r0 += kQ15TileRows) {
     const size_t count = std::min(kQ15TileRows, last - r0);
-    pack_q15_tile(blocks + r0 * row_bytes, scales + r0 * row_scales, count, in, pairs, powers);
+    pack(r0, count, pairs, powers);
     for (size_t t0 = 0; t0 < n; t0 += kQ15TileVectors) {
       const size_t nt = std::min(kQ15TileVectors, n - t0);
-      Q15Vector x[kQ15TileVectors];
+      Q15Values x[kQ15TileVectors];
       for (size_t t = 0; t < nt; ++t) x[t] = vector(t0 + t);
       float sums[kQ15TileVectors][kQ15TileRows];
       with_count<kQ15TileVectors>(nt, [&](auto vectors) { q15_tile_product<vectors>(pairs, powers, in, x, sums); });
@@ -175,6 +194,25 @@ void mxfp4_q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, 
       }
     }
   }
+}
+
+// The MXFP4 rows of one expert (`blocks` / `scales`) times its Q15 vectors
+// (vector(t) -> Q15Vector, which carries its int16 values and half scales:
+// the tiles hold twice the FP4 values).
+template <class Vector, class Output>
+void mxfp4_q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
+                                  size_t n, Vector vector, int32_t* pairs, float* powers, Output output) {
+  const size_t row_scales = in / kMxfp4BlockElements, row_bytes = row_scales * kMxfp4BlockBytes;
+  q15_tiles_times_vectors(
+      first, last, in, n,
+      [&](size_t r0, size_t count, int32_t* tile_pairs, float* tile_powers) {
+        pack_q15_tile(blocks + r0 * row_bytes, scales + r0 * row_scales, count, in, tile_pairs, tile_powers);
+      },
+      [&](size_t t) {
+        const Q15Vector v = vector(t);
+        return Q15Values{v.values, v.half_scale};
+      },
+      pairs, powers, output);
 }
 
 }  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "backend/backend.h"
 
@@ -68,6 +69,39 @@ struct Simd {
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
   static float sum(Vec v) { return horizontal_sum(v); }
+
+  // Q8_0 blocks (q8_0_kernel.h): the fp16 scale at any alignment; the 32
+  // int8 codes as kQ8Vectors vectors of floats (exact); the codes, and a
+  // Q15 block's values, as 32 int16 words; and two such blocks' products,
+  // lane l the sum of 4 of them (exact: within 4 * 128 * 16256, below 2^24
+  // also as a float).
+  static float load_f16(const uint8_t* p) {
+    uint16_t bits;
+    std::memcpy(&bits, p, sizeof bits);
+    return _cvtsh_ss(bits);
+  }
+  static constexpr size_t kQ8Vectors = 4;
+  static void load_q8(const uint8_t* codes, Vec out[kQ8Vectors]) {
+    for (size_t q = 0; q < kQ8Vectors; ++q) {
+      out[q] =
+          _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + 8 * q))));
+    }
+  }
+  struct Words {
+    __m256i half[2];
+  };
+  static Words load_q8_words(const uint8_t* codes) {
+    return {_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes))),
+            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16)))};
+  }
+  static Words load_words(const int16_t* values) {
+    return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(values)),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + 16))};
+  }
+  static Vec word_products(const Words& a, const Words& b) {
+    return _mm256_cvtepi32_ps(
+        _mm256_add_epi32(_mm256_madd_epi16(a.half[0], b.half[0]), _mm256_madd_epi16(a.half[1], b.half[1])));
+  }
   static float sum256(Vec v) { return horizontal_sum(v); }  // as the AVX-512 level has it (mxfp4_q15.h)
 
   // A 32-element MXFP4 block's FP4 codes as 2x their E2M1 values, without

@@ -12,11 +12,14 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "backend/backend.h"
 
 #if defined(OSSRT_CPU_EMULATE_AVX512)
 #include <simde/x86/avx512.h>
+
+#include "util/numeric.h"  // f16_to_f32 (no target region here: baseline code)
 #define OSSRT_CPU_KERNEL_NAMESPACE cpu_avx512_emulated
 #define OSSRT_X86(name) simde##name
 #else
@@ -52,6 +55,7 @@ struct Simd {
   static Vec load(const float* p) { return OSSRT_X86(_mm512_loadu_ps)(p); }
   static void store(float* p, Vec v) { OSSRT_X86(_mm512_storeu_ps)(p, v); }
   static Vec add(Vec a, Vec b) { return OSSRT_X86(_mm512_add_ps)(a, b); }
+  static Vec mul(Vec a, Vec b) { return OSSRT_X86(_mm512_mul_ps)(a, b); }
   static Vec fmadd(Vec a, Vec b, Vec c) { return OSSRT_X86(_mm512_fmadd_ps)(a, b, c); }
 
   static float sum(Vec v) {
@@ -141,6 +145,38 @@ struct Simd {
     store(dst + 16, v[1]);
   }
 
+  // Q8_0 blocks (q8_0_kernel.h): the fp16 scale at any alignment; the 32
+  // int8 codes as kQ8Vectors vectors of floats (exact); the codes, and a
+  // Q15 block's values, as 32 int16 words; and two such blocks' products,
+  // lane l the sum of words 2l and 2l + 1's (exact: within 2 * 128 * 16256,
+  // below 2^24 also as a float).
+  static float load_f16(const uint8_t* p) {
+    uint16_t bits;
+    std::memcpy(&bits, p, sizeof bits);
+#if defined(OSSRT_CPU_EMULATE_AVX512)
+    return f16_to_f32(bits);
+#else
+    return _cvtsh_ss(bits);
+#endif
+  }
+  static constexpr size_t kQ8Vectors = 2;
+  static void load_q8(const uint8_t* codes, Vec out[kQ8Vectors]) {
+    out[0] = int_to_float(widen_i8(OSSRT_X86(_mm_loadu_si128)(reinterpret_cast<const OSSRT_X86(__m128i)*>(codes))));
+    out[1] =
+        int_to_float(widen_i8(OSSRT_X86(_mm_loadu_si128)(reinterpret_cast<const OSSRT_X86(__m128i)*>(codes + 16))));
+  }
+  using Words = Int;
+  static Words load_q8_words(const uint8_t* codes) {
+    return OSSRT_X86(_mm512_cvtepi8_epi16)(
+        OSSRT_X86(_mm256_loadu_si256)(reinterpret_cast<const OSSRT_X86(__m256i)*>(codes)));
+  }
+  static Words load_words(const int16_t* values) {
+    return OSSRT_X86(_mm512_loadu_si512)(values);
+  }
+  static Vec word_products(Words a, Words b) {
+    return int_to_float(OSSRT_X86(_mm512_madd_epi16)(a, b));
+  }
+
   // int32 lanes to floats (SIMDe 0.7 has no 512-bit form: two 256-bit ones).
   static Vec int_to_float(Int v) {
 #if defined(OSSRT_CPU_EMULATE_AVX512)
@@ -153,7 +189,7 @@ struct Simd {
   }
 
  private:
-  // Zero extension of 16 bytes / 16 words to 32-bit lanes. SIMDe 0.7 has
+  // Zero (sign) extension of 16 bytes / 16 words to 32-bit lanes. SIMDe 0.7 has
   // no 512-bit form, so the emulation joins two 256-bit ones.
   static Int widen_u8(OSSRT_X86(__m128i) bytes) {
 #if defined(OSSRT_CPU_EMULATE_AVX512)
@@ -161,6 +197,14 @@ struct Simd {
     return simde_mm512_inserti64x4(simde_mm512_castsi256_si512(low), high, 1);
 #else
     return _mm512_cvtepu8_epi32(bytes);
+#endif
+  }
+  static Int widen_i8(OSSRT_X86(__m128i) bytes) {
+#if defined(OSSRT_CPU_EMULATE_AVX512)
+    const auto low = simde_mm256_cvtepi8_epi32(bytes), high = simde_mm256_cvtepi8_epi32(simde_mm_srli_si128(bytes, 8));
+    return simde_mm512_inserti64x4(simde_mm512_castsi256_si512(low), high, 1);
+#else
+    return _mm512_cvtepi8_epi32(bytes);
 #endif
   }
   static Int widen_u16(OSSRT_X86(__m256i) words) {

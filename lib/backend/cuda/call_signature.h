@@ -38,12 +38,28 @@ class CallSignature {
 };
 
 // Entries are numbered so that equal arguments of different entries differ.
-enum class Entry : uint64_t { embedding = 1, rmsnorm, matmul, rope, kv_store, attention, router, moe };
+enum class Entry : uint64_t {
+  embedding = 1,
+  rmsnorm,
+  matmul,
+  rope,
+  kv_store,
+  attention,
+  router,
+  moe,
+  embedding_q8_0,
+  matmul_q8_0
+};
+
+// A matmul's arguments with its weights `w` (args.w, or the Q8_0 blocks).
+inline uint64_t matmul_signature(Entry entry, const MatmulArgs& a, const void* w) {
+  return CallSignature(uint64_t(entry))
+      .add(a.x, a.x_stride, w, a.bias, a.y, a.y_stride, a.n, a.in, a.out, a.accumulate, a.bf16_products)
+      .value();
+}
 
 inline uint64_t signature_of(const MatmulArgs& a) {
-  return CallSignature(uint64_t(Entry::matmul))
-      .add(a.x, a.x_stride, a.w, a.bias, a.y, a.y_stride, a.n, a.in, a.out, a.accumulate, a.bf16_products)
-      .value();
+  return matmul_signature(Entry::matmul, a, a.w);
 }
 
 // first_position is left out: a replay takes it from the bracket.

@@ -304,6 +304,8 @@ bool create_cuda_backend(int device, Backend& out, const char** error_message) n
   out.attention_f32 = cuda::attention_f32;
   out.router_topk_f32 = cuda::router_topk_f32;
   out.moe_mxfp4_f32 = cuda::moe_mxfp4_f32;
+  out.embedding_q8_0_f32 = cuda::embedding_q8_0_f32;
+  out.matmul_f32_q8_0w = cuda::matmul_f32_q8_0w;
   out.destroy = cuda::destroy;
   out.synchronize = cuda::synchronize;
   out.begin_step = cuda::begin_step;

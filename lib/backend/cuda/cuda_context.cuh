@@ -94,6 +94,8 @@ void matmul_f32_bf16w(void* self, const MatmulArgs& args);
 void attention_f32(void* self, const AttentionArgs& args);
 void router_topk_f32(void* self, const float* logits, size_t n, size_t experts, size_t k, int32_t* ids, float* weights);
 void moe_mxfp4_f32(void* self, const MoeArgs& args);
+void embedding_q8_0_f32(void* self, const uint8_t* table, size_t dim, const int32_t* ids, size_t n, float* out);
+void matmul_f32_q8_0w(void* self, const MatmulArgs& args, const uint8_t* w);
 
 // Launch geometry shared by the kernels: warps of 32, blocks of 256 threads.
 inline constexpr unsigned kWarp = 32;
@@ -102,6 +104,13 @@ inline constexpr unsigned kBlockWarps = kBlockThreads / kWarp;
 
 inline unsigned blocks_for(size_t items, size_t per_block) {
   return static_cast<unsigned>(cuda_math::tiles_covering(items, per_block));
+}
+
+// A matmul output: y[t, o] (+)= sum + bias[o] (matmul.cu, q8_0.cu).
+__device__ inline void store_matmul_output(const MatmulArgs& a, size_t t, size_t o, float sum) {
+  if (a.bias != nullptr) sum += cuda_math::bf16_to_float(a.bias[o]);
+  float& y = a.y[t * a.y_stride + o];
+  y = a.accumulate ? y + sum : sum;
 }
 
 // The sum of v over the warp, in every lane (all 32 lanes must call it).

@@ -54,6 +54,28 @@ OSSRT_HD uint16_t float_to_bf16(float value) {
   return static_cast<uint16_t>(u >> 16);
 }
 
+// IEEE binary16 -> fp32, as util/numeric.h's f16_to_f32: exact for every
+// value (subnormals, infinities; a NaN keeps its sign and payload).
+OSSRT_HD float f16_to_float(uint16_t bits) {
+  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
+  const uint32_t exponent = (bits >> 10) & 0x1fu, mantissa = bits & 0x3ffu;
+  if (exponent == 0x1f) return float_from_bits(sign | 0x7f800000u | (mantissa << 13));
+  if (exponent != 0) return float_from_bits(sign | ((exponent + 112) << 23) | (mantissa << 13));
+  // Zero or subnormal: mantissa * 2^-24, exact in fp32 (a normal float).
+  return float_from_bits(sign | bits_from_float(static_cast<float>(mantissa) * float_from_bits(0x33800000u)));
+}
+
+// A Q8_0 block's scale d (backend.h): fp16, little-endian, at any alignment.
+OSSRT_HD float q8_0_scale(const uint8_t* block) {
+  return f16_to_float(static_cast<uint16_t>(block[0] | block[1] << 8));
+}
+
+// A Q8_0 block's integer products with a Q15 block, scaled: the reference's
+// expression (cpu_ref/q8_0.cpp).
+OSSRT_HD float q8_0_q15_block_result(int32_t products, float x_scale, float d) {
+  return static_cast<float>(products) * (x_scale * d);
+}
+
 // Twice the E2M1 value of a 4-bit code: an integer in -12..12, so that Q15
 // products stay integers. Bit 3 is the sign, bits 1-2 the exponent, bit 0
 // the mantissa; exponent 0 is subnormal (0 or 0.5).

@@ -5,6 +5,7 @@
 
 #include "backend/cuda/cuda_context.cuh"
 #include "backend/cuda/device_math.h"
+#include "backend/cuda/matmul_tile.cuh"
 
 namespace ossrt::cuda {
 
@@ -13,12 +14,6 @@ namespace {
 using cuda_math::bf16_to_float;
 
 constexpr size_t kGemvMaxRows = 8;  // rows of x one warp carries per weight row
-
-__device__ inline void store_output(const MatmulArgs& a, size_t t, size_t o, float sum) {
-  if (a.bias != nullptr) sum += bf16_to_float(a.bias[o]);
-  float& y = a.y[t * a.y_stride + o];
-  y = a.accumulate ? y + sum : sum;
-}
 
 // Split warps per output row o (1, or a whole block where there are few
 // outputs, so that short matrices still spread over the GPU), for Rows
@@ -69,7 +64,7 @@ __global__ void gemv_kernel(MatmulArgs a) {
       if (r < rows) {
         const float total = warp_sum(sum[r]);
         if constexpr (Split == 1) {
-          if (lane == 0) store_output(a, first + r, o, total);
+          if (lane == 0) store_matmul_output(a, first + r, o, total);
         } else if (lane == 0) {
           partial[part][r] = total;
         }
@@ -80,7 +75,7 @@ __global__ void gemv_kernel(MatmulArgs a) {
       if (threadIdx.x < rows) {
         float total = 0;
         for (unsigned p = 0; p < Split; ++p) total += partial[p][threadIdx.x];
-        store_output(a, first + threadIdx.x, o, total);
+        store_matmul_output(a, first + threadIdx.x, o, total);
       }
       __syncthreads();
     }
@@ -98,14 +93,14 @@ void launch_gemv(Context& c, const MatmulArgs& a) {
     gemv_kernel<Rows, Vectorized, 1><<<blocks_for(a.out, kBlockWarps), kBlockThreads, 0, c.stream>>>(a);
 }
 
-// Tiles of 64 rows x 64 outputs, 16 inputs deep; each thread 4 x 4 outputs.
-constexpr unsigned kTile = 64, kDepth = 16, kPerThread = 4;
+// Tiles of 64 rows x 64 outputs, 16 inputs deep (matmul_tile.cuh).
+constexpr unsigned kDepth = 16;
 
 __global__ void __launch_bounds__(kBlockThreads) gemm_kernel(MatmulArgs a) {
-  __shared__ float xs[kDepth][kTile + 4];
-  __shared__ float ws[kDepth][kTile + 4];
+  __shared__ float xs[kDepth][kTileStride];
+  __shared__ float ws[kDepth][kTileStride];
   const size_t row0 = blockIdx.y * static_cast<size_t>(kTile), out0 = blockIdx.x * static_cast<size_t>(kTile);
-  const unsigned tx = threadIdx.x % (kTile / kPerThread), ty = threadIdx.x / (kTile / kPerThread);
+  const TileThread me = tile_thread();
   float sum[kPerThread][kPerThread] = {};
   for (size_t k0 = 0; k0 < a.in; k0 += kDepth) {
     // 64 x 16 elements of each operand, 4 per thread, stored depth-major.
@@ -116,29 +111,10 @@ __global__ void __launch_bounds__(kBlockThreads) gemm_kernel(MatmulArgs a) {
       ws[k][r] = out < a.out && depth < a.in ? bf16_to_float(a.w[out * a.in + depth]) : 0.0f;
     }
     __syncthreads();
-#pragma unroll
-    for (unsigned k = 0; k < kDepth; ++k) {
-      float xv[kPerThread], wv[kPerThread];
-#pragma unroll
-      for (unsigned i = 0; i < kPerThread; ++i) {
-        xv[i] = xs[k][ty * kPerThread + i];
-        wv[i] = ws[k][tx * kPerThread + i];
-      }
-#pragma unroll
-      for (unsigned i = 0; i < kPerThread; ++i)
-#pragma unroll
-        for (unsigned j = 0; j < kPerThread; ++j) sum[i][j] += xv[i] * wv[j];
-    }
+    tile_products(xs, ws, me, sum);
     __syncthreads();
   }
-  for (unsigned i = 0; i < kPerThread; ++i) {
-    const size_t row = row0 + ty * kPerThread + i;
-    if (row >= a.n) continue;
-    for (unsigned j = 0; j < kPerThread; ++j) {
-      const size_t out = out0 + tx * kPerThread + j;
-      if (out < a.out) store_output(a, row, out, sum[i][j]);
-    }
-  }
+  store_tile(a, row0, out0, me, sum);
 }
 
 bool aligned16(const void* p) {

@@ -279,6 +279,13 @@ unsigned warp_blocks(size_t warps) {
 
 }  // namespace
 
+void quantize_q15_rows(Context& c, const float* x, size_t count, size_t width, size_t stride, Q15 out) {
+  const size_t blocks = count * width / kBlockElements;
+  if (blocks == 0) return;
+  quantize_rows_kernel<<<warp_blocks(blocks), kBlockThreads, 0, c.stream>>>(x, count, width, stride, out);
+  c.check_launch();
+}
+
 void moe_activation(Context& c, const MoeArgs& a, Q15 act_q15) {
   const size_t warps = a.n * a.k * a.intermediate / kBlockElements;
   activation_kernel<<<warp_blocks(warps), kBlockThreads, 0, c.stream>>>(a, act_q15);
@@ -321,8 +328,7 @@ void launch_moe(Context& c, const MoeArgs& a) {
   if (a.q15_inputs) {
     x_q15 = {codes, scales};
     act_q15 = {codes + x_codes, scales + x_codes / kBlockElements};
-    quantize_rows_kernel<<<warp_blocks(x_codes / kBlockElements), kBlockThreads, 0, c.stream>>>(a.x, a.n, H, H, x_q15);
-    c.check_launch();
+    quantize_q15_rows(c, a.x, a.n, H, H, x_q15);
   }
   if (grouped) {
     moe_mxfp4_grouped(c, a, x_q15, act_q15);

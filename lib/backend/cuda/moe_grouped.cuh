@@ -1,19 +1,14 @@
 // The MoE experts grouped by expert for prefill-sized batches
 // (moe_grouped.cu), and what that path shares with the per-pair GEMVs of
-// moe.cu: the Q15 buffers and the SwiGLU step.
+// moe.cu: the Q15 buffers (q15.cuh) and the SwiGLU step.
 #pragma once
 
 #include <cstdint>
 
 #include "backend/cuda/cuda_context.cuh"
+#include "backend/cuda/q15.cuh"
 
 namespace ossrt::cuda {
-
-// Q15 vectors: codes and one scale per 32 elements.
-struct Q15 {
-  int16_t* codes;
-  float* scales;
-};
 
 // SwiGLU of every pair's mlp1 output in scratch[pair, 0..2I) into
 // scratch[pair, 2I..3I), quantized into act_q15 under fast numerics (moe.cu).
