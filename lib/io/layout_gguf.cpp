@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "io/gguf_config.h"
+#include "io/layer_names.h"
 #include "util/errors.h"
 #include "util/numeric.h"
 #include "util/owned_pages.h"
@@ -70,19 +71,6 @@ constexpr std::string_view kExpertNames[kExpertParts] = {
     "ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_gate_up_exps.weight", "ffn_down_exps.weight",
     "ffn_gate_exps.bias",   "ffn_up_exps.bias",   "ffn_gate_up_exps.bias",
 };
-
-// Splits "<prefix><layer>.<rest>" with a plain decimal layer number.
-bool split_layer(std::string_view name, std::string_view prefix, std::string_view& layer, std::string_view& rest) {
-  if (!name.starts_with(prefix)) return false;
-  name.remove_prefix(prefix.size());
-  const size_t dot = name.find('.');
-  if (dot == 0 || dot == std::string_view::npos || dot > 9) return false;
-  layer = name.substr(0, dot);
-  if (layer.size() > 1 && layer[0] == '0') return false;
-  if (!std::all_of(layer.begin(), layer.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) return false;
-  rest = name.substr(dot + 1);
-  return true;
-}
 
 std::vector<int64_t> shape_of(const GgufTensor& t) {
   return std::vector<int64_t>(t.dims.rbegin(), t.dims.rend());
@@ -159,7 +147,7 @@ class GgufReader {
     for (const GgufTensor& t : gguf_.tensors()) {
       std::string_view layer, rest;
       Status status;
-      if (split_layer(t.name, kGgufLayerPrefix, layer, rest)) {
+      if (split_layer_name(t.name, kGgufLayerPrefix, layer, rest)) {
         const std::string canonical_prefix = std::string(kCanonicalLayerPrefix) + std::string(layer) + ".";
         const auto part = std::find(std::begin(kExpertNames), std::end(kExpertNames), rest);
         const auto simple = std::find_if(std::begin(kLayerNames), std::end(kLayerNames),
@@ -455,7 +443,7 @@ Status read_gguf_layout(Checkpoint& checkpoint, const fs::path& file, bool in_me
 
 std::string gguf_tensor_name(std::string_view canonical) {
   std::string_view layer, rest;
-  if (split_layer(canonical, kCanonicalLayerPrefix, layer, rest)) {
+  if (split_layer_name(canonical, kCanonicalLayerPrefix, layer, rest)) {
     const std::string prefix = std::string(kGgufLayerPrefix) + std::string(layer) + ".";
     for (const NameMap& m : kLayerNames) {
       if (m.canonical == rest) return prefix + std::string(m.gguf);

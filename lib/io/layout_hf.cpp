@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "io/hf_config.h"
+#include "io/layer_names.h"
 #include "util/errors.h"
 #include "util/regular_file.h"
 
@@ -52,22 +53,6 @@ constexpr NamePair kModelNames[] = {
 };
 // The dequantized variant's expert weights (BF16, transposed to x·W).
 constexpr std::string_view kDequantizedExperts[] = {"mlp.experts.gate_up_proj", "mlp.experts.down_proj"};
-
-// Splits "<prefix><layer>.<rest>": a layer number in plain decimal (no sign,
-// no leading zero, at most 9 digits), so that each name has one spelling.
-bool split_layer_name(std::string_view name, std::string_view prefix, std::string_view& layer, std::string_view& rest) {
-  if (!name.starts_with(prefix)) return false;
-  name.remove_prefix(prefix.size());
-  const size_t dot = name.find('.');
-  if (dot == 0 || dot == std::string_view::npos || dot > 9) return false;
-  layer = name.substr(0, dot);
-  if (layer.size() > 1 && layer[0] == '0') return false;
-  for (char ch : layer) {
-    if (ch < '0' || ch > '9') return false;
-  }
-  rest = name.substr(dot + 1);
-  return true;
-}
 
 // `name` translated between the layouts: from the `from` member of the pairs to the `to` member.
 std::optional<std::string> translate(std::string_view name, std::string_view NamePair::*from,

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -15,6 +16,12 @@
 #include "ossrt/ossrt.hpp"
 
 namespace testsupport {
+
+inline std::unique_ptr<ossrt::Checkpoint> open_or_fail(const std::filesystem::path& path) {
+  auto checkpoint = ossrt::open_checkpoint(path);
+  REQUIRE_MESSAGE(checkpoint.ok(), checkpoint.status().to_string());
+  return std::move(checkpoint.value());
+}
 
 // Every weight range the model binds, q, k and v apart, as bytes.
 inline std::vector<std::span<const uint8_t>> bound_bytes(const ossrt::Checkpoint& checkpoint) {

@@ -25,6 +25,7 @@
 using namespace ossrt;
 using testsupport::bound_bytes;
 using testsupport::check_fails;
+using testsupport::open_or_fail;
 using testsupport::Run;
 using testsupport::run;
 using testsupport::TempDir;
@@ -34,12 +35,6 @@ namespace {
 
 const fs::path kTinyA = OSSRT_TEST_DATA_DIR "/tiny-a";
 const std::vector<TokenId> kPrompt = {714, 1108, 958, 985, 112};
-
-std::unique_ptr<Checkpoint> open_or_fail(const fs::path& path) {
-  auto checkpoint = open_checkpoint(path);
-  REQUIRE_MESSAGE(checkpoint.ok(), checkpoint.status().to_string());
-  return std::move(checkpoint.value());
-}
 
 // tiny-a written as a GGUF file in a fresh directory.
 struct GgufCopy {

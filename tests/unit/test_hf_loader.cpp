@@ -23,6 +23,7 @@
 using namespace ossrt;
 using testsupport::bound_bytes;
 using testsupport::check_fails;
+using testsupport::open_or_fail;
 using testsupport::Run;
 using testsupport::run;
 using testsupport::TempDir;
@@ -33,12 +34,6 @@ namespace {
 const fs::path kTinyA = OSSRT_TEST_DATA_DIR "/tiny-a";
 constexpr const char* kShard0 = "model-00000-of-00001.safetensors";  // of two: numbered from 0, as on the Hub
 constexpr const char* kShard1 = "model-00001-of-00001.safetensors";
-
-std::unique_ptr<Checkpoint> open_or_fail(const fs::path& path) {
-  auto checkpoint = open_checkpoint(path);
-  REQUIRE_MESSAGE(checkpoint.ok(), checkpoint.status().to_string());
-  return std::move(checkpoint.value());
-}
 
 // tiny-a (or `source`) written in the Hugging Face layout into a fresh directory.
 struct HfCopy {
