@@ -39,6 +39,10 @@ struct ossrt_session {
   ossrt::harmony::ToolCall last_tool_call;
 };
 
+struct ossrt_batch_decoder {
+  std::unique_ptr<ossrt::BatchDecoder> decoder;
+};
+
 struct ossrt_runtime {
   std::shared_ptr<ossrt::Runtime> runtime;
 };

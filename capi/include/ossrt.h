@@ -529,6 +529,44 @@ OSSRT_API void ossrt_session_cancel(ossrt_session* session);
 /* Drops every token. Failure: INVALID_ARGUMENT (NULL session). */
 OSSRT_API ossrt_status ossrt_session_reset(ossrt_session* session);
 
+/* ---- Batched decode: several sessions of one model, one forward pass per token ---- */
+
+typedef struct ossrt_batch_decoder ossrt_batch_decoder;
+
+/* A decoder advancing up to max_sessions sessions of `model` together: each
+ * step reads every weight once for all of them, where separate appends read
+ * it once each (decode is bound by those reads).
+ * Success: OK, *decoder_out owns it (ossrt_batch_decoder_destroy).
+ * Failure: INVALID_ARGUMENT (NULL/released model, NULL decoder_out,
+ * max_sessions 0 or over 4096), OUT_OF_MEMORY; *decoder_out = NULL.
+ * Thread-safe. */
+OSSRT_API ossrt_status ossrt_batch_decoder_create(const ossrt_model* model, size_t max_sessions,
+                                                  ossrt_batch_decoder** decoder_out);
+/* Releases the decoder. Must not race a step on it. NULL is a no-op. */
+OSSRT_API void ossrt_batch_decoder_destroy(ossrt_batch_decoder* decoder);
+
+/* Appends tokens[i] to sessions[i] for i < count in one forward pass. On
+ * success each session is as if ossrt_session_append_tokens(sessions[i],
+ * &tokens[i], 1) had run alone (logits within 1e-5 in exact numerics, the
+ * same greedy tokens). The sessions must be distinct, of the decoder's model,
+ * of one numerics mode, each with room for one more token.
+ * Failure (no session changed): INVALID_ARGUMENT (NULL arrays with count > 0,
+ * count 0 or above max_sessions, a NULL/released/foreign session, mixed
+ * numerics), INVALID_STATE (a session busy in another call, or given twice),
+ * INVALID_TOKEN, CONTEXT_OVERFLOW, CANCELLED (ossrt_batch_decoder_cancel),
+ * OUT_OF_MEMORY. INVALID_CHECKPOINT when a row's logits are not finite (every
+ * token appended; that session has no logits).
+ * Thread rules: one step at a time per decoder; the sessions are claimed for
+ * the step (another call on one of them meanwhile gets INVALID_STATE).
+ * ossrt_session_cancel does not stop a step: cancel the decoder. */
+OSSRT_API ossrt_status ossrt_batch_decoder_step(ossrt_batch_decoder* decoder, ossrt_session* const* sessions,
+                                                const int32_t* tokens, size_t count);
+
+/* Stops the decoder's running step at the next layer boundary, or its next
+ * step if none runs; that step returns CANCELLED and changes no session.
+ * Any thread. NULL or a released handle is a no-op. */
+OSSRT_API void ossrt_batch_decoder_cancel(ossrt_batch_decoder* decoder);
+
 /* The tokens the session holds, in order. Failure: INVALID_ARGUMENT,
  * BUFFER_TOO_SMALL (*n_out = tokens held). */
 OSSRT_API ossrt_status ossrt_session_get_tokens(const ossrt_session* session, int32_t* out, size_t cap, size_t* n_out);

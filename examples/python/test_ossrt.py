@@ -371,6 +371,35 @@ class SessionTest(unittest.TestCase):
         with ossrt.Sampler(temperature=0.9, seed=4) as other, self.primed() as c:
             self.assertNotEqual(c.generate(8, sampler=other), generated)
 
+    def test_batch_decoder_steps_like_each_session_alone(self):
+        prompts = [prompt["prompt"] for prompt in self.prompts[:3]]
+        expected = []
+        for prompt in prompts:
+            with self.model.session() as alone:
+                alone.append(prompt)
+                expected.append(alone.generate(6))
+        sessions = [self.model.session() for _ in prompts]
+        try:
+            for session, prompt in zip(sessions, prompts):
+                session.append(prompt)
+            with ossrt.BatchDecoder(self.model, len(sessions)) as decoder:
+                for _ in range(6):
+                    tokens = [max(range(len(s.logits())), key=s.logits().__getitem__) for s in sessions]
+                    decoder.step(sessions, tokens)
+                for session, prompt, greedy in zip(sessions, prompts, expected):
+                    self.assertEqual(session.tokens(), prompt + greedy)
+                with self.assertRaises(ossrt.InvalidState):  # the same session twice
+                    decoder.step([sessions[0], sessions[0]], [1, 2])
+                with self.assertRaises(ossrt.InvalidToken):
+                    decoder.step(sessions[:2], [1, 99999])
+                decoder.cancel()
+                with self.assertRaises(ossrt.Cancelled):
+                    decoder.step(sessions[:1], [1])
+                self.assertEqual(sessions[0].tokens(), prompts[0] + expected[0])
+        finally:
+            for session in sessions:
+                session.close()
+
     def test_fork_continues_identically(self):
         with self.primed() as session:
             session.generate(3)

@@ -335,6 +335,46 @@ int main(void) {
     ossrt_session_destroy(fast);
     ossrt_session_destroy(exact);
   }
+  {
+    /* Two sessions decoded together: the step appends each token; a session
+     * given twice is busy in the step; another numerics is refused. */
+    ossrt_batch_decoder* decoder = NULL;
+    ossrt_session* rows[2] = {NULL, NULL};
+    ossrt_session* fast = NULL;
+    const int32_t next[2] = {7, 9};
+    size_t held = 0;
+    EXPECT(ossrt_batch_decoder_create(model, 0, &decoder) == OSSRT_STATUS_INVALID_ARGUMENT && decoder == NULL);
+    EXPECT(ossrt_batch_decoder_create(model, 2, &decoder) == OSSRT_STATUS_OK && decoder != NULL);
+    EXPECT(ossrt_session_create(model, &session_options, &rows[0]) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_create(model, &session_options, &rows[1]) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_append_tokens(rows[0], prompt, 5) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_append_tokens(rows[1], prompt, 2) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_batch_decoder_step(decoder, rows, next, 2) == OSSRT_STATUS_OK);
+    EXPECT(ossrt_session_get_num_tokens(rows[0], &held) == OSSRT_STATUS_OK && held == 6);
+    EXPECT(ossrt_session_get_num_tokens(rows[1], &held) == OSSRT_STATUS_OK && held == 3);
+    {
+      ossrt_session* twice[2] = {rows[0], rows[0]};
+      EXPECT(ossrt_batch_decoder_step(decoder, twice, next, 2) == OSSRT_STATUS_INVALID_STATE);
+    }
+    session_options.numerics = OSSRT_NUMERICS_FAST;
+    EXPECT(ossrt_session_create(model, &session_options, &fast) == OSSRT_STATUS_OK);
+    session_options.numerics = OSSRT_NUMERICS_EXACT;
+    EXPECT(ossrt_session_append_tokens(fast, prompt, 1) == OSSRT_STATUS_OK);
+    {
+      ossrt_session* mixed[2] = {rows[0], fast};
+      EXPECT(ossrt_batch_decoder_step(decoder, mixed, next, 2) == OSSRT_STATUS_INVALID_ARGUMENT);
+      EXPECT(strstr(ossrt_last_error_message(), "other numerics") != NULL);
+    }
+    ossrt_batch_decoder_cancel(decoder);
+    EXPECT(ossrt_batch_decoder_step(decoder, rows, next, 2) == OSSRT_STATUS_CANCELLED);
+    EXPECT(ossrt_session_get_num_tokens(rows[0], &held) == OSSRT_STATUS_OK && held == 6);
+    EXPECT(ossrt_batch_decoder_step(NULL, rows, next, 2) == OSSRT_STATUS_INVALID_ARGUMENT);
+    ossrt_batch_decoder_destroy(decoder);
+    ossrt_batch_decoder_destroy(NULL);
+    ossrt_session_destroy(fast);
+    ossrt_session_destroy(rows[0]);
+    ossrt_session_destroy(rows[1]);
+  }
   session_options.max_batch_tokens = 2;
   EXPECT(ossrt_session_create(model, &session_options, &session) == OSSRT_STATUS_OK);
   ossrt_model_destroy(model); /* the session keeps the model alive */
