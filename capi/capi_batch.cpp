@@ -32,6 +32,19 @@ ossrt_status ossrt_batch_decoder_step(ossrt_batch_decoder* decoder, ossrt_sessio
     if (count > 0 && (sessions == nullptr || tokens == nullptr)) {
       return capi::invalid_argument("ossrt_batch_decoder_step: sessions or tokens is NULL");
     }
+    if (count == 0 || count > decoder->decoder->max_sessions()) {
+      return capi::invalid_argument("ossrt_batch_decoder_step: count must be 1 to the decoder's max_sessions");
+    }
+    bool claimed = false;
+    capi::with_live(decoder, [&](const ossrt_batch_decoder* d) { claimed = !d->busy.exchange(true); });
+    if (!claimed) {
+      return capi::report(Status(StatusCode::invalid_state,
+                                 "ossrt_batch_decoder_step: the decoder is running a step on another thread"));
+    }
+    struct Release {
+      const ossrt_batch_decoder* d;
+      ~Release() { d->busy.store(false); }
+    } release{decoder};
     // Every session is claimed for the step, as one call of its own.
     std::vector<std::unique_ptr<capi::SessionClaim>> claims;
     std::vector<Session*> rows;

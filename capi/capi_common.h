@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -41,6 +42,9 @@ struct ossrt_session {
 
 struct ossrt_batch_decoder {
   std::unique_ptr<ossrt::BatchDecoder> decoder;
+  // Set while a step runs: a second step from another thread is refused
+  // (the decoder's scratch serves one step at a time).
+  mutable std::atomic<bool> busy{false};
 };
 
 struct ossrt_runtime {
@@ -121,6 +125,15 @@ bool with_live(const Handle* handle, Fn&& fn) noexcept {
 template <class Handle>
 void destroy(Handle* handle) noexcept {
   if (handle != nullptr && unregister_handle(handle, handle_kind<Handle>())) delete handle;
+}
+
+// The literal among `names` equal to `text` ("" if none): C fields promised
+// static take these rather than pointers into a model's strings.
+inline const char* static_name(const std::string& text, std::initializer_list<const char*> names) noexcept {
+  for (const char* name : names) {
+    if (text == name) return name;
+  }
+  return "";
 }
 
 // Records status's message for ossrt_last_error_message() and returns its code.

@@ -122,8 +122,9 @@ ossrt_status ossrt_model_get_info(const ossrt_model* model, ossrt_model_info* in
   out.weight_bytes = m.weight_bytes;
   out.cpu_expert_layers = m.cpu_expert_layers;
   out.host_expert_bytes = m.host_expert_bytes;
-  out.layout = m.layout.c_str();
-  out.dense_format = m.dense_format.c_str();
+  // Static strings (the header's promise): they outlive the model.
+  out.layout = capi::static_name(m.layout, {"original", "Hugging Face", "GGUF"});
+  out.dense_format = capi::static_name(m.dense_format, {"bf16", "Q8_0", "Q8_0 + bf16"});
   out.converted_bytes = m.converted_bytes;
   capi::copy_versioned(out, info);
   return capi::report(Status::success());

@@ -552,7 +552,8 @@ OSSRT_API void ossrt_batch_decoder_destroy(ossrt_batch_decoder* decoder);
  * of one numerics mode, each with room for one more token.
  * Failure (no session changed): INVALID_ARGUMENT (NULL arrays with count > 0,
  * count 0 or above max_sessions, a NULL/released/foreign session, mixed
- * numerics), INVALID_STATE (a session busy in another call, or given twice),
+ * numerics), INVALID_STATE (a session busy in another call, or given twice;
+ * the decoder running a step on another thread),
  * INVALID_TOKEN, CONTEXT_OVERFLOW, CANCELLED (ossrt_batch_decoder_cancel),
  * OUT_OF_MEMORY. INVALID_CHECKPOINT when a row's logits are not finite (every
  * token appended; that session has no logits).

@@ -493,10 +493,10 @@ int run_bench(const ParsedFlags& flags) {
         batch.tokens_per_s / shallow.tokens_per_s, step_bytes / 1e9, step_experts, step_flops / 1e9, batch_memory_tok_s,
         batch_compute_tok_s);
   }
-  std::printf("  %-34s %10.3f GB  weights %s; KV and scratch for %zu positions\n", "peak RSS",
+  std::printf("  %-34s %10.3f GB  weights %s; KV and scratch for %zu positions%s\n", "peak RSS",
               static_cast<double>(peak_rss) / 1e9,
               model_options.weights_in_memory ? "in private memory (2 MiB pages)" : "mmapped",
-              session_options.context_length);
+              session_options.context_length, settings.sessions > 1 ? ", and the sessions decoded together" : "");
   std::printf("  %-34s %10.1f s\n", "model load (preload)", load_seconds);
   for (const PhaseProfile& p : profiler.phases()) print_profile(p);
   return 0;

@@ -84,6 +84,10 @@ Result<ModelConfig> gguf_model_config(const GgufFile& gguf, int64_t vocab_size, 
     return error(StatusCode::unsupported, "%s: a GGUF of architecture '%.*s'; ossrt runs gpt-oss", source.c_str(),
                  static_cast<int>(architecture.value().size()), architecture.value().data());
   }
+  if (vocab_size < 1 || vocab_size > kMaxConfigDim) {
+    return error(StatusCode::invalid_config, "%s: the token embedding has %lld rows, outside [1, %lld]", source.c_str(),
+                 static_cast<long long>(vocab_size), static_cast<long long>(kMaxConfigDim));
+  }
   const Keys keys(gguf, source);
   ModelConfig c;
   c.vocab_size = vocab_size;

@@ -127,8 +127,9 @@ void repack_mxfp4_row(const uint8_t* source, size_t blocks, uint8_t* codes, uint
   }
 }
 
-// Lets the kernel drop the mapped pages of [data, data + bytes) once read
-// (file pages: they stay in the page cache, reclaimable, but leave our RSS).
+// Lets the kernel drop the pages of [data, data + bytes) once read (a file
+// mapping's stay in the page cache, reclaimable; an in-memory copy's are
+// freed and would read back as zeros) so they leave our RSS.
 void release_mapped_pages(const uint8_t* data, size_t bytes) {
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
@@ -271,6 +272,16 @@ class GgufReader {
       return missing_part(prefix, p[gate] == nullptr ? gate : up);
     }
     if (p[down] == nullptr) return missing_part(prefix, down);
+    // Biases of the other form would be silently unused: refuse them.
+    const ExpertPart split_biases[] = {gate_bias, up_bias}, fused_biases[] = {gate_up_bias};
+    for (const ExpertPart stray :
+         fused ? std::span<const ExpertPart>(split_biases) : std::span<const ExpertPart>(fused_biases)) {
+      if (p[stray] != nullptr) {
+        return error(StatusCode::invalid_checkpoint, "%s: tensor '%.*s' does not match the layer's %s gate/up weights",
+                     file_->c_str(), static_cast<int>(p[stray]->name.size()), p[stray]->name.data(),
+                     fused ? "fused" : "split");
+      }
+    }
     // mlp1's rows alternate glu / linear; source row r of either half.
     const GgufTensor& first = fused ? *p[gate_up] : *p[gate];
     int64_t rows = 0, up_rows = 0, down_rows = 0;
@@ -437,7 +448,10 @@ Status read_gguf_layout(Checkpoint& checkpoint, const fs::path& file, bool in_me
   Result<ModelConfig> config = gguf_model_config(*checkpoint.gguf, embedding->dims[1], file.string());
   if (!config.ok()) return config.status();
   checkpoint.config = config.value();
-  GgufReader reader(checkpoint, *checkpoint.gguf, file_name, !in_memory && !metadata_only, metadata_only);
+  // Once repacked, the file's expert bytes are never read again: their pages
+  // go (mapped: back to the page cache; in memory: freed, else the experts
+  // would be held twice).
+  GgufReader reader(checkpoint, *checkpoint.gguf, file_name, !metadata_only, metadata_only);
   return reader.read();
 }
 

@@ -136,6 +136,10 @@ TEST_CASE("a GGUF loads by its path or by its directory, and computes the origin
       CHECK(got.logits == expected.logits);
       CHECK(got.greedy == expected.greedy);
     }
+    // Read into private memory, whose expert bytes are released once repacked.
+    ModelOptions in_memory;
+    in_memory.weights_in_memory = true;
+    CHECK(run(copy.file, kPrompt, numerics, in_memory).logits == expected.logits);
   }
   // A second GGUF in the directory makes it ambiguous.
   fs::copy_file(copy.file, copy.dir.path() / "other.gguf");
