@@ -440,6 +440,14 @@ Status read_gguf_layout(Checkpoint& checkpoint, const fs::path& file, bool in_me
   Result<GgufFile> gguf = parse_gguf(std::span<const uint8_t>(bytes.data(), bytes.size()), file.string());
   if (!gguf.ok()) return gguf.status();
   checkpoint.gguf = std::make_unique<GgufFile>(std::move(gguf.value()));
+  // llama.cpp's gguf-split spreads a model over files that each hold some
+  // tensors: one part alone would fail later on a missing tensor.
+  if (Result<uint64_t> parts = checkpoint.gguf->get_uint("split.count"); parts.ok() && parts.value() > 1) {
+    return error(StatusCode::unsupported,
+                 "%s is one of %llu parts of a split GGUF, which ossrt does not read yet: merge them into one file "
+                 "with llama.cpp's `llama-gguf-split --merge FIRST-PART OUT.gguf`",
+                 file.c_str(), static_cast<unsigned long long>(parts.value()));
+  }
 
   const GgufTensor* embedding = checkpoint.gguf->find_tensor("token_embd.weight");
   if (embedding == nullptr || embedding->dims.size() != 2) {

@@ -26,7 +26,8 @@
 //    (huge pages): about the file's size in memory (11.3 GiB for 20b), and
 //    the mapped pages of the file's experts are released after each tensor.
 // Experts in any other type, and dense tensors in other ggml types (Q4_K,
-// ...), are refused, naming the tensor and its type.
+// ...), are refused, naming the tensor and its type; so is one part of a
+// split GGUF (split.count > 1), with the command that merges the parts.
 #pragma once
 
 #include <filesystem>

@@ -240,6 +240,17 @@ TEST_CASE("GGUF files ossrt cannot compute are refused by name") {
     patch(copy.file, "blk.3.ffn_up_exps.weight", "blk.3.ffn_up_expx.weight");
     check_fails(Model::load(copy.file).status(), StatusCode::tensor_mismatch, "unexpected tensor");
   }
+  SUBCASE("one part of a split GGUF") {
+    GgufWriter writer;
+    writer.add_string("general.architecture", "gpt-oss");
+    writer.add<uint16_t>("split.no", 0);
+    writer.add<uint16_t>("split.count", 3);
+    TempDir dir;
+    const std::vector<uint8_t> bytes = writer.encode();
+    write_bytes(dir.path() / "m-00001-of-00003.gguf", bytes);
+    check_fails(Model::load(dir.path() / "m-00001-of-00003.gguf").status(), StatusCode::unsupported,
+                "one of 3 parts of a split GGUF");
+  }
   SUBCASE("a file that is not GGUF") {
     TempDir dir;
     testsupport::write_text(dir.path() / "model.gguf", "not a model");
