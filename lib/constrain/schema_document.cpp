@@ -160,8 +160,36 @@ void DocValue::dump_to(std::string& out) const {
   }
 }
 
+namespace {
+
+// Offset of the first byte that does not continue well-formed UTF-8 (lead
+// bytes and continuation counts only), or 0 when the text is well formed.
+size_t first_invalid_utf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const size_t length = lead < 0x80           ? 1
+                          : (lead >> 5) == 0x6  ? 2
+                          : (lead >> 4) == 0xe  ? 3
+                          : (lead >> 3) == 0x1e ? 4
+                                                : 0;
+    if (length == 0 || i + length > text.size()) return i;
+    for (size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return i;
+    }
+    i += length;
+  }
+  return 0;
+}
+
+}  // namespace
+
 Result<DocValue> parse_document(std::string_view text, size_t max_depth) noexcept {
   return guard("parse_document", [&]() -> Result<DocValue> {
+    // An empty text would hand simdjson a null buffer (undefined behaviour
+    // in its on-demand parser; found by fuzz.schema).
+    if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+      return error(StatusCode::invalid_argument, "invalid JSON at byte %zu: the schema is empty", text.size());
+    }
     const simdjson::padded_string padded(text);
     od::parser parser;
     od::document document;
@@ -172,7 +200,13 @@ Result<DocValue> parse_document(std::string_view text, size_t max_depth) noexcep
       if (offset > text.size()) offset = text.size();
       return error(StatusCode::invalid_argument, "invalid JSON at byte %zu: %s", offset, simdjson::error_message(code));
     };
-    if (auto code = parser.iterate(padded).get(document)) return located(code, 0);
+    // A failed iterate leaves no document to ask for a location (asking is
+    // undefined behaviour in simdjson; found by fuzz.schema): stage 1 failed
+    // on the whole text, e.g. invalid UTF-8.
+    if (auto code = parser.iterate(padded).get(document)) {
+      return error(StatusCode::invalid_argument, "invalid JSON at byte %zu: %s", first_invalid_utf8(text),
+                   simdjson::error_message(code));
+    }
     DocValue root;
     Reader reader(padded.data(), max_depth);
     od::value value;

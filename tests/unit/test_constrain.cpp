@@ -161,4 +161,8 @@ TEST_CASE("constrain: unsupported keywords are named, invalid schemas give the b
         "schema at byte 29: required property 'x' is not in 'properties'");
   CHECK(error_of(R"({"type":"string" "x":1})").rfind("invalid JSON at byte ", 0) == 0);
   CHECK(error_of(R"({"type":"string"} x)").rfind("invalid JSON at byte 18: ", 0) == 0);
+  CHECK(error_of("") == "invalid JSON at byte 0: the schema is empty");
+  CHECK(error_of(" \n") == "invalid JSON at byte 2: the schema is empty");
+  // Found by fuzz.schema: invalid UTF-8 fails before a document exists.
+  CHECK(error_of("{\"type\":\xb2\"object\"}").rfind("invalid JSON at byte 8: ", 0) == 0);
 }
