@@ -32,11 +32,13 @@ struct BlockLayout {
   uint32_t elements;  // per block
   uint32_t bytes;     // per block
 };
-// MXFP4 (ggml-common.h block_mxfp4): an E8M0 scale byte, then 16 bytes of
-// nibbles. Q8_0 (block_q8_0): an f16 scale, then 32 int8.
+// MXFP4 (ggml-common.h block_mxfp4) and Q8_0 (block_q8_0): gguf.h.
 constexpr BlockLayout kSupported[] = {
-    {GgmlType::f32, 1, 4},    {GgmlType::f16, 1, 2},     {GgmlType::bf16, 1, 2},
-    {GgmlType::q8_0, 32, 34}, {GgmlType::mxfp4, 32, 17},
+    {GgmlType::f32, 1, 4},
+    {GgmlType::f16, 1, 2},
+    {GgmlType::bf16, 1, 2},
+    {GgmlType::q8_0, kGgmlBlockValues, kGgmlQ8_0BlockBytes},
+    {GgmlType::mxfp4, kGgmlBlockValues, kGgmlMxfp4BlockBytes},
 };
 
 const BlockLayout* find_layout(uint32_t type_id) {
@@ -357,6 +359,11 @@ const char* gguf_type_name(GgufType type) noexcept {
                                     "bool", "string", "array", "u64", "i64", "f64"};
   const auto index = static_cast<uint32_t>(type);
   return index < std::size(kNames) ? kNames[index] : "unknown";
+}
+
+uint64_t ggml_tensor_bytes(uint32_t type_id, uint64_t elements) noexcept {
+  const BlockLayout* layout = find_layout(type_id);
+  return layout == nullptr ? 0 : elements / layout->elements * layout->bytes;
 }
 
 const char* ggml_type_name(uint32_t type_id) noexcept {

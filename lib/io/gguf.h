@@ -59,6 +59,16 @@ const char* gguf_type_name(GgufType type) noexcept;
 // The ggml tensor types whose bytes this reader hands out (ids from ggml.h).
 enum class GgmlType : uint32_t { f32 = 0, f16 = 1, q8_0 = 8, bf16 = 30, mxfp4 = 39 };
 
+// ggml's block types: 32 weights a block; MXFP4 an E8M0 scale byte and 16
+// bytes of nibbles, Q8_0 an fp16 scale and 32 int8.
+inline constexpr size_t kGgmlBlockValues = 32;
+inline constexpr size_t kGgmlMxfp4BlockBytes = 17;
+inline constexpr size_t kGgmlQ8_0BlockBytes = 34;
+
+// Bytes of `elements` values of a GgmlType (a multiple of its block); 0 for
+// another type id.
+uint64_t ggml_tensor_bytes(uint32_t type_id, uint64_t elements) noexcept;
+
 // ggml's name of a tensor type id ("Q4_K", "MXFP4"); "unknown" past the list.
 const char* ggml_type_name(uint32_t type_id) noexcept;
 

@@ -16,22 +16,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr size_t kQ8Block = 32, kQ8BlockBytes = 34, kGgmlMxfp4BlockBytes = 17;
+constexpr size_t kQ8Block = kGgmlBlockValues;
+
+// A Q8_0 block's largest magnitude, and the power-of-two scale that holds it
+// in 127 codes (snapped blocks: exact in Q8_0 and in bf16).
+float block_amax(const float* x) {
+  float amax = 0;
+  for (size_t j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(x[j]));
+  return amax;
+}
+float power_of_two_scale(float amax) {
+  return std::ldexp(1.0f, static_cast<int>(std::ceil(std::log2(amax / 127.0f))));
+}
 
 // Bytes of a tensor of `type` with these dims.
 uint64_t tensor_bytes(GgmlType type, const std::vector<uint64_t>& dims) {
   uint64_t n = 1;
   for (uint64_t d : dims) n *= d;
-  switch (type) {
-    case GgmlType::f32:
-      return 4 * n;
-    case GgmlType::q8_0:
-      return n / kQ8Block * kQ8BlockBytes;
-    case GgmlType::mxfp4:
-      return n / 32 * kGgmlMxfp4BlockBytes;
-    default:
-      return 2 * n;
-  }
+  return ggml_tensor_bytes(static_cast<uint32_t>(type), n);
 }
 
 // Collects the tensors with a producer each; the file is streamed, one
@@ -77,10 +79,9 @@ struct Writer {
 
   // Rounds a block to a power-of-two scale times int8 codes (exact in bf16).
   static void snap_block(float* x) {
-    float amax = 0;
-    for (size_t j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float amax = block_amax(x);
     if (amax == 0) return;
-    const float d = std::ldexp(1.0f, static_cast<int>(std::ceil(std::log2(amax / 127.0f))));
+    const float d = power_of_two_scale(amax);
     for (size_t j = 0; j < kQ8Block; ++j) x[j] = std::clamp(std::nearbyint(x[j] / d), -127.0f, 127.0f) * d;
   }
 
@@ -107,18 +108,17 @@ struct Writer {
       }
       return bytes;
     }
-    std::vector<uint8_t> bytes(x.size() / kQ8Block * kQ8BlockBytes);
+    std::vector<uint8_t> bytes(x.size() / kQ8Block * kGgmlQ8_0BlockBytes);
     for (size_t b = 0; b < x.size() / kQ8Block; ++b) {
       const float* block = x.data() + b * kQ8Block;
-      float amax = 0;
-      for (size_t j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(block[j]));
+      const float amax = block_amax(block);
       // Snapped blocks: amax / 127 rounds up to their power of two exactly
       // when amax is 127 codes; take the power itself.
       float d = amax / 127.0f;
-      if (options.snap_dense_to_q8_0 && amax > 0) d = std::ldexp(1.0f, static_cast<int>(std::ceil(std::log2(d))));
+      if (options.snap_dense_to_q8_0 && amax > 0) d = power_of_two_scale(amax);
       const float inverse = d != 0 ? 1.0f / d : 0.0f;
       const uint16_t d_bits = f32_to_f16(d);
-      uint8_t* out = bytes.data() + b * kQ8BlockBytes;
+      uint8_t* out = bytes.data() + b * kGgmlQ8_0BlockBytes;
       std::memcpy(out, &d_bits, 2);
       for (size_t j = 0; j < kQ8Block; ++j) {
         out[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::nearbyint(block[j] * inverse)));

@@ -26,7 +26,6 @@ namespace {
 
 using bf16_t = uint16_t;  // raw bfloat16 bits
 
-constexpr size_t kGgmlMxfp4BlockBytes = 17;  // scale byte + 16 bytes of codes
 constexpr std::string_view kGgufLayerPrefix = "blk.", kCanonicalLayerPrefix = "block.";
 
 // How a tensor becomes its canonical entry.
@@ -247,11 +246,7 @@ class GgufReader {
     if (t.type_id != static_cast<uint32_t>(GgmlType::mxfp4)) {
       return refuse_type(t, "MXFP4 (the experts are computed in MXFP4)");
     }
-    if (t.dims.size() != 3 || t.dims[0] != first.dims[0] || t.dims[2] != first.dims[2]) {
-      return error(StatusCode::invalid_checkpoint, "%s: expert tensor '%.*s' has dims that do not match '%.*s'",
-                   file_->c_str(), static_cast<int>(t.name.size()), t.name.data(), static_cast<int>(first.name.size()),
-                   first.name.data());
-    }
+    if (t.dims.size() != 3 || t.dims[0] != first.dims[0] || t.dims[2] != first.dims[2]) return shape_mismatch(t, first);
     rows = t.dims[1];
     return Status::success();
   }

@@ -41,10 +41,10 @@ Status validate_tensors(const Checkpoint& checkpoint) {
         bad = first_all_ones<uint64_t>(e.data, e.bytes, 0x7ff0000000000000ull);
         break;
       case DType::q8_0:
-        // Each 34-byte block opens with its fp16 scale.
-        for (size_t block = 0; block * 34 < e.bytes && bad < 0; ++block) {
-          if (first_all_ones<uint16_t>(e.data + block * 34, sizeof(uint16_t), 0x7c00) == 0) {
-            bad = static_cast<long long>(block * 32);
+        // Each block opens with its fp16 scale.
+        for (size_t block = 0; block * kGgmlQ8_0BlockBytes < e.bytes && bad < 0; ++block) {
+          if (first_all_ones<uint16_t>(e.data + block * kGgmlQ8_0BlockBytes, sizeof(uint16_t), 0x7c00) == 0) {
+            bad = static_cast<long long>(block * kGgmlBlockValues);
           }
         }
         what = "a NaN or infinite Q8_0 block scale";

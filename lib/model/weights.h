@@ -27,7 +27,9 @@ struct DenseMatrix {
   const uint8_t* q8_0 = nullptr;
 
   // Bytes of one row of `cols` weights in this matrix's format.
-  size_t row_bytes(size_t cols) const noexcept { return q8_0 != nullptr ? cols / 32 * 34 : cols * sizeof(bf16_t); }
+  size_t row_bytes(size_t cols) const noexcept {
+    return q8_0 != nullptr ? cols / kGgmlBlockValues * kGgmlQ8_0BlockBytes : cols * sizeof(bf16_t);
+  }
 };
 
 // Rows of a linear layer's weight with their biases.
