@@ -9,7 +9,7 @@ set -eu
 build=$1 archive=$2
 stage=$(mktemp -d)
 mkdir -p "$stage/bundle/bin" "$stage/bundle/lib"
-for exe in ossrt ossrt-tests ossrt-conformance ossrt-write-hf-layout; do
+for exe in ossrt ossrt-tests ossrt-conformance ossrt-write-hf-layout ossrt-write-gguf; do
   cp "$build/bin/$exe" "$stage/bundle/bin/"
 done
 ldd "$build"/bin/ossrt "$build"/bin/ossrt-tests | awk '/=> \//{print $3}' | sort -u |

@@ -61,9 +61,9 @@ cat "$out/info.log"
 run unit env OSSRT_TEST_BACKENDS=cuda "$bin/ossrt-tests"
 # Out-of-bounds and uninitialised device reads, where the machine allows the tool.
 if command -v compute-sanitizer >/dev/null; then
-  run memcheck-kernels env OSSRT_TEST_BACKENDS=cuda compute-sanitizer --tool memcheck --error-exitcode 1 \
+  run memcheck-kernels timeout 150 env OSSRT_TEST_BACKENDS=cuda compute-sanitizer --tool memcheck --error-exitcode 1 \
     "$bin/ossrt-tests" -tc='*every backend*'
-  run memcheck-golden compute-sanitizer --tool memcheck --error-exitcode 1 \
+  run memcheck-golden timeout 60 compute-sanitizer --tool memcheck --error-exitcode 1 \
     "$bin/ossrt-conformance" golden --model tests/data/tiny-a --backend cuda
 fi
 hf=$(mktemp -d)/tiny-a-hf
@@ -75,18 +75,34 @@ for backend in cuda cpu; do
 done
 run golden-cuda-hf "$bin/ossrt-conformance" golden --model "$hf" --golden tests/data/tiny-a/golden.json --backend cuda
 
+# A Q8_0 GGUF of tiny-a: the greedy tokens on cuda equal cpu-reference's.
+gguf=$(dirname "$hf")/tiny-a-q8_0.gguf
+"$bin/ossrt-write-gguf" tests/data/tiny-a "$gguf" --dense q8_0 --tokens >/dev/null 2>&1
+same_greedy() {  # same_greedy NUMERICS: cuda's tokens against the reference's
+  local want got
+  want=$("$bin/ossrt" generate --model "$gguf" --backend cpu-reference --numerics "$1" --tokens 714,1108,958,985,112 \
+    --max-tokens 24 2>&1 | head -1)
+  got=$("$bin/ossrt" generate --model "$gguf" --backend cuda --numerics "$1" --tokens 714,1108,958,985,112 \
+    --max-tokens 24 2>&1 | head -1)
+  echo "cpu-reference: $want"
+  echo "cuda:          $got"
+  [ -n "$want" ] && [ "$want" = "$got" ]
+}
+for mode in exact fast; do run "gguf-q8_0-cuda-$mode" same_greedy "$mode"; done
+
 bench_summary=""
 for numerics in exact fast; do
   run "bench-$numerics" "$bin/ossrt" bench --synthetic gpt-oss-20b --layers "$layers" --backend cuda \
     --numerics "$numerics" --prompt-tokens "$prompt" --chunk "$prompt" --decode-tokens 128 --depth 8192 \
-    --bandwidth-mib 4096 --cache /tmp/ossrt-synthetic --json
+    --bandwidth-mib 4096 --cache /tmp/ossrt-synthetic --sessions 8 --json
   line=$(grep '^{' "$out/bench-$numerics.log" | tail -1)
   if [ -n "$line" ]; then
     bench_summary+=$(python3 - "$numerics" "$line" <<'PY'
 import json, sys
 r = json.loads(sys.argv[2])
 print(f" | {sys.argv[1]}: decode {r['decode_tok_s']:.1f} tok/s ({r['roofline_pct']:.0f}% of {r['roofline_tok_s']:.0f}),"
-      f" depth {r['depth']} {r['decode_depth_tok_s']:.1f}, prefill {r['prefill_tok_s']:.0f} tok/s")
+      f" depth {r['depth']} {r['decode_depth_tok_s']:.1f}, prefill {r['prefill_tok_s']:.0f} tok/s,"
+      f" {r['sessions']} sessions {r['aggregate_decode_tok_s']:.1f} tok/s")
 PY
 )
   fi
@@ -95,6 +111,23 @@ done
 # Where decode's time goes, per kernel (each kernel synchronized: slower than a real step).
 run profile-fast "$bin/ossrt" bench --synthetic gpt-oss-20b --layers "$layers" --backend cuda --numerics fast \
   --prompt-tokens 512 --decode-tokens 32 --depth 0 --cache /tmp/ossrt-synthetic --profile
+
+# The same synthetic model as a Q8_0 GGUF (dense weights Q8_0, experts MXFP4).
+synthetic=$(ls -d /tmp/ossrt-synthetic/gpt-oss-20b-"$layers"l-seed1 2>/dev/null | head -1)
+if [ -n "$synthetic" ]; then
+  "$bin/ossrt-write-gguf" "$synthetic" /tmp/ossrt-synthetic/q8_0.gguf --dense q8_0 >"$out/write-gguf.log" 2>&1
+  run bench-q8_0-fast "$bin/ossrt" bench --model /tmp/ossrt-synthetic/q8_0.gguf --backend cuda --numerics fast \
+    --prompt-tokens "$prompt" --chunk "$prompt" --decode-tokens 128 --depth 0 --bandwidth-mib 4096 --sessions 8 --json
+  line=$(grep '^{' "$out/bench-q8_0-fast.log" | tail -1)
+  [ -n "$line" ] && bench_summary+=$(python3 - "$line" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+print(f" | q8_0 fast: decode {r['decode_tok_s']:.1f} tok/s ({r['roofline_pct']:.0f}% of {r['roofline_tok_s']:.0f}),"
+      f" prefill {r['prefill_tok_s']:.0f} tok/s, {r['sessions']} sessions {r['aggregate_decode_tok_s']:.1f} tok/s")
+PY
+)
+  rm -f /tmp/ossrt-synthetic/q8_0.gguf
+fi
 
 # --ncu: each kernel's GPU time in a short generation (prefill of 3 tokens,
 # then recorded decode steps), without launch gaps or host time.
@@ -108,7 +141,8 @@ if [ "$ncu" = 1 ] && command -v ncu >/dev/null; then
 fi
 
 summary="device-check:"
-for name in unit memcheck-kernels memcheck-golden golden-cuda-exact golden-cuda-fast golden-cuda-hf golden-cpu-exact golden-cpu-fast bench-exact bench-fast; do
+for name in unit memcheck-kernels memcheck-golden golden-cuda-exact golden-cuda-fast golden-cuda-hf golden-cpu-exact golden-cpu-fast \
+  gguf-q8_0-cuda-exact gguf-q8_0-cuda-fast bench-exact bench-fast bench-q8_0-fast; do
   summary+=" $name=${result[$name]:-SKIP}"
 done
 echo "$summary$bench_summary" | tee "$out/summary.txt"

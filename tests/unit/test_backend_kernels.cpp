@@ -489,6 +489,67 @@ void check_attention(const Backend& be, const std::string& label, std::mt19937& 
   }
 }
 
+// Batched steps (v4 KvRow): rows of different sessions, each at its own
+// position in its own cache (dense or ring), give what each row gives as a
+// one-session call on the reference. The KvRow array lives in the backend's
+// memory and names caches there.
+void check_batched_rows(const Backend& be, const std::string& label, std::mt19937& rng) {
+  const Backend& ref = ref_backend();
+  const size_t q_heads = 8, kv_heads = 2, head_dim = 64, width = kv_heads * head_dim, q_width = q_heads * head_dim;
+  const auto sinks = random_bf16(q_heads, rng, 2.0f);
+  const bf16_t* sinks_placed = place_weights(be, sinks);
+  struct Session {
+    size_t position, capacity;
+    bool ring;
+  };
+  const Session sessions[] = {{0, 16, false}, {37, 64, false}, {300, 130, true}, {1000, 1500, false}};
+  const size_t n = std::size(sessions);
+  for (KvType type : {KvType::f32, KvType::bf16}) {
+    for (size_t window : {size_t{0}, size_t{128}}) {
+      const auto k = random_floats(n * width, rng), v = random_floats(n * width, rng);
+      const auto q = random_floats(n * q_width, rng);
+      // Each cache starts with random earlier keys; the batched and the
+      // one-by-one runs work on copies of them.
+      std::vector<std::vector<uint8_t>> k_single, v_single;
+      for (const Session& session : sessions) {
+        k_single.push_back(random_bytes(session.capacity * width * kv_element_bytes(type), rng, 0, 63));
+        v_single.push_back(random_bytes(session.capacity * width * kv_element_bytes(type), rng, 0, 63));
+      }
+      auto k_batched = k_single, v_batched = v_single;
+      std::vector<float> out_single(n * q_width), out_batched(n * q_width);
+      for (size_t t = 0; t < n; ++t) {
+        const Session& session = sessions[t];
+        ref.kv_store_f32(ref.self, KvStoreArgs{k.data() + t * width, v.data() + t * width, width, 1, session.position,
+                                               width, k_single[t].data(), v_single[t].data(), session.capacity,
+                                               session.ring, type, nullptr});
+        ref.attention_f32(ref.self, AttentionArgs{q.data() + t * q_width, q_width, k_single[t].data(),
+                                                  v_single[t].data(), session.capacity, session.ring, type, 1,
+                                                  session.position, window, q_heads, kv_heads, head_dim, sinks.data(),
+                                                  0.125f, out_single.data() + t * q_width, q_width, nullptr});
+      }
+      Staging s(be);
+      std::vector<KvRow> rows;
+      for (size_t t = 0; t < n; ++t)
+        rows.push_back(KvRow{sessions[t].position, s.output(k_batched[t]), s.output(v_batched[t]), sessions[t].capacity,
+                             sessions[t].ring});
+      const KvRow* rows_placed = s.input(rows);
+      const float *k_placed = s.input(k), *v_placed = s.input(v);
+      be.kv_store_f32(
+          be.self, KvStoreArgs{k_placed, v_placed, width, n, 0, width, nullptr, nullptr, 0, false, type, rows_placed});
+      be.attention_f32(
+          be.self, AttentionArgs{s.input(q), q_width, nullptr, nullptr, 0, false, type, n, 0, window, q_heads, kv_heads,
+                                 head_dim, sinks_placed, 0.125f, s.output(out_batched), q_width, rows_placed});
+      s.finish();
+      const std::string what = label + (type == KvType::bf16 ? " bf16" : " f32") + " window " + str(window);
+      for (size_t t = 0; t < n; ++t) {
+        expect_equal(k_batched[t], k_single[t], what + " keys of row " + str(t));
+        expect_equal(v_batched[t], v_single[t], what + " values of row " + str(t));
+      }
+      expect_close(out_batched, out_single, kSumTolerance, what + " attention");
+    }
+  }
+}
+
 void check_router(const Backend& be, const std::string& label, std::mt19937& rng) {
   const Backend& ref = ref_backend();
   for (size_t experts : {4, 5, 8, 17, 32}) {
@@ -719,6 +780,7 @@ const KernelOp kKernelOps[] = {
     {"rope_f32", check_rope},
     {"kv_store_f32", check_kv_store},
     {"attention_f32", check_attention},
+    {"kv_store_f32 + attention_f32, batched rows", check_batched_rows},
     {"router_topk_f32", check_router},
     {"moe_mxfp4_f32", check_moe},
     {"embedding_q8_0_f32", check_embedding_q8_0},
@@ -920,62 +982,5 @@ TEST_CASE("recorded decode steps on a device backend equal cpu-reference: interl
     // Exact: fp32 throughout (the golden tolerance); fast: the same Q15
     // products, sums in another order and a bf16 cache on both sides.
     CHECK(worst < (numerics == Numerics::exact ? 1e-3f : 2e-2f));
-  }
-}
-
-// Batched steps (v4 KvRow): rows of different sessions, each at its own
-// position in its own cache (dense or ring), give what each row gives as a
-// one-session call. Host-memory backends; devices take rows later (issue 31).
-TEST_CASE("batched rows: kv store and attention per row equal one-session calls on each row's cache") {
-  std::mt19937 rng(31);
-  const size_t q_heads = 8, kv_heads = 2, head_dim = 64, width = kv_heads * head_dim, q_width = q_heads * head_dim;
-  const auto sinks = random_bf16(q_heads, rng, 2.0f);
-  struct Session {
-    size_t position, capacity;
-    bool ring;
-  };
-  const Session sessions[] = {{0, 16, false}, {37, 64, false}, {300, 130, true}};
-  const size_t n = std::size(sessions);
-  const Backend& ref = cpu_reference_backend();
-  // One-session calls on the reference; batched ones on it and on this CPU's level.
-  for (const Backend* be : {&ref, &cpu_backend(default_cpu_isa())}) {
-    for (KvType type : {KvType::f32, KvType::bf16}) {
-      for (size_t window : {size_t{0}, size_t{128}}) {
-        const auto k = random_floats(n * width, rng), v = random_floats(n * width, rng);
-        const auto q = random_floats(n * q_width, rng);
-        // Each cache starts with random earlier keys; the batched and the
-        // one-by-one runs work on copies of them.
-        std::vector<std::vector<uint8_t>> k_single, v_single;
-        for (const Session& s : sessions) {
-          k_single.push_back(random_bytes(s.capacity * width * kv_element_bytes(type), rng, 0, 63));
-          v_single.push_back(random_bytes(s.capacity * width * kv_element_bytes(type), rng, 0, 63));
-        }
-        auto k_batched = k_single, v_batched = v_single;
-        std::vector<float> out_single(n * q_width), out_batched(n * q_width);
-        for (size_t t = 0; t < n; ++t) {
-          const Session& s = sessions[t];
-          ref.kv_store_f32(ref.self,
-                           KvStoreArgs{k.data() + t * width, v.data() + t * width, width, 1, s.position, width,
-                                       k_single[t].data(), v_single[t].data(), s.capacity, s.ring, type, nullptr});
-          ref.attention_f32(ref.self,
-                            AttentionArgs{q.data() + t * q_width, q_width, k_single[t].data(), v_single[t].data(),
-                                          s.capacity, s.ring, type, 1, s.position, window, q_heads, kv_heads, head_dim,
-                                          sinks.data(), 0.125f, out_single.data() + t * q_width, q_width, nullptr});
-        }
-        std::vector<KvRow> rows;
-        for (size_t t = 0; t < n; ++t)
-          rows.push_back(KvRow{sessions[t].position, k_batched[t].data(), v_batched[t].data(), sessions[t].capacity,
-                               sessions[t].ring});
-        be->kv_store_f32(be->self, KvStoreArgs{k.data(), v.data(), width, n, 0, width, nullptr, nullptr, 0, false, type,
-                                               rows.data()});
-        be->attention_f32(be->self, AttentionArgs{q.data(), q_width, nullptr, nullptr, 0, false, type, n, 0, window,
-                                                  q_heads, kv_heads, head_dim, sinks.data(), 0.125f, out_batched.data(),
-                                                  q_width, rows.data()});
-        INFO(be->name << (type == KvType::bf16 ? " bf16" : " f32") << " window " << window);
-        CHECK(k_batched == k_single);
-        CHECK(v_batched == v_single);
-        expect_close(out_batched, out_single, kRoundingTolerance, std::string(be->name) + " batched attention");
-      }
-    }
   }
 }

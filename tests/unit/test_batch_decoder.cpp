@@ -47,7 +47,11 @@ const std::vector<std::vector<TokenId>> kPrompts = {
 
 TEST_CASE("a batched step leaves every session as if it had decoded alone") {
   constexpr size_t kSteps = 14;  // past tiny-a's 8-position window: rings wrap
-  for (const char* backend : {"cpu", "cpu-reference"}) {
+  std::vector<const char*> backends = {"cpu", "cpu-reference"};
+  ModelOptions on_device;
+  on_device.backend = "cuda";
+  if (Model::load(kTinyA, on_device).ok()) backends.push_back("cuda");  // where a GPU is present
+  for (const char* backend : backends) {
     for (Numerics numerics : {Numerics::exact, Numerics::fast}) {
       CAPTURE(backend);
       CAPTURE(static_cast<int>(numerics));
@@ -90,6 +94,8 @@ TEST_CASE("a batched step leaves every session as if it had decoded alone") {
         }
       }
       for (size_t i = 0; i < pointers.size(); ++i) CHECK(pointers[i]->tokens().size() == kPrompts[i].size() + kSteps);
+      MESSAGE(std::string(backend) << (numerics == Numerics::exact ? " exact" : " fast") << ": worst logit difference "
+                                   << worst << ", same tokens " << same_tokens << "/" << tokens);
       if (numerics == Numerics::exact) {
         CHECK(same_tokens == tokens);
         CHECK(worst < 1e-5f);

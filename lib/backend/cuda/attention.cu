@@ -43,7 +43,15 @@ __global__ void __launch_bounds__(kBlockThreads)
   const unsigned lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   const size_t group = a.q_heads / a.kv_heads, kv_width = a.kv_heads * a.head_dim;
   const size_t kv_offset = (h / group) * a.head_dim;
-  const size_t position = position_at(step, a.first_position) + t;
+  // A batched row reads its own cache at its own position (KvRow, device memory).
+  if (a.rows != nullptr) {
+    const KvRow& row = a.rows[t];
+    a.k_cache = row.k_cache;
+    a.v_cache = row.v_cache;
+    a.capacity = row.capacity;
+    a.ring = row.ring;
+  }
+  const size_t position = a.rows != nullptr ? a.rows[t].position : position_at(step, a.first_position) + t;
   // This block's share of the visible keys (an empty share is a state with
   // no keys, which the merge skips).
   const size_t first_visible = first_visible_key(position, a.window);
@@ -158,8 +166,12 @@ __global__ void merge_splits_kernel(AttentionArgs a, const float* partials, unsi
 // Key splits for a call: decode over a long span gets a block per 256 keys
 // of the span the cache can hold (fixed per call shape, so a recorded step
 // replays at any position; blocks past the visible keys exit at once).
+// Batched rows' caches are in device memory, so their split count is fixed;
+// each block still divides its own row's visible keys.
 unsigned key_splits(const AttentionArgs& a) {
   constexpr size_t kKeysPerSplit = 256, kMaxSplits = 64, kMaxDecodeRows = 4;
+  constexpr size_t kBatchedSplits = 16, kMaxBatchedRows = 64;
+  if (a.rows != nullptr) return a.n <= kMaxBatchedRows ? kBatchedSplits : 1;
   if (a.n > kMaxDecodeRows) return 1;
   const size_t span = a.window > 0 ? std::min(a.window, a.capacity) : a.capacity;
   return static_cast<unsigned>(std::clamp<size_t>((span + kKeysPerSplit - 1) / kKeysPerSplit, 1, kMaxSplits));
@@ -192,8 +204,7 @@ void launch_attention(Context& c, const AttentionArgs& a, const int64_t* positio
 void attention_f32(void* self, const AttentionArgs& a) {
   Context& c = context_of(self);
   if (a.n * a.q_heads == 0) return;
-  // Batched rows (each its own cache) are not on this device yet (issue 31).
-  if (a.head_dim > kMaxHeadDim || a.kv_heads == 0 || a.n > 65535 || a.rows != nullptr) {
+  if (a.head_dim > kMaxHeadDim || a.kv_heads == 0 || a.n > 65535) {
     c.check(cudaErrorInvalidValue);  // no gpt-oss shape reaches these limits
     return;
   }

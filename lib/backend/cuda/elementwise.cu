@@ -49,11 +49,20 @@ __global__ void rope_kernel(float* x, size_t n, size_t row_stride, size_t heads,
   v[p + half] = x2 * c + x1 * s;
 }
 
-__global__ void kv_store_kernel(KvStoreArgs a, const int64_t* position) {
+__global__ void kv_store_kernel(KvStoreArgs a, const int64_t* position_source) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i >= a.n * a.width) return;
   const size_t t = i / a.width, c = i % a.width;
-  const size_t slot = kv_slot(position_at(position, a.first_position) + t, a.capacity, a.ring);
+  // A batched row names its own cache and position (KvRow, device memory).
+  if (a.rows != nullptr) {
+    const KvRow& row = a.rows[t];
+    a.k_cache = row.k_cache;
+    a.v_cache = row.v_cache;
+    a.capacity = row.capacity;
+    a.ring = row.ring;
+  }
+  const size_t position = a.rows != nullptr ? a.rows[t].position : position_at(position_source, a.first_position) + t;
+  const size_t slot = kv_slot(position, a.capacity, a.ring);
   const float k = a.k[t * a.src_stride + c], v = a.v[t * a.src_stride + c];
   const size_t at = slot * a.width + c;
   if (a.kv_type == KvType::f32) {
@@ -96,10 +105,6 @@ void rope_f32(void* self, float* x, size_t n, size_t row_stride, size_t heads, s
 void kv_store_f32(void* self, const KvStoreArgs& args) {
   Context& c = context_of(self);
   if (args.n * args.width == 0) return;
-  if (args.rows != nullptr) {
-    c.check(cudaErrorNotSupported);  // batched rows: not on this device yet (issue 31)
-    return;
-  }
   c.run(signature_of(args), [=, &c, position = c.position_source()] {
     kv_store_kernel<<<blocks_for(args.n * args.width, kBlockThreads), kBlockThreads, 0, c.stream>>>(args, position);
   });
