@@ -1,7 +1,7 @@
 // Dense layers with Q8_0 weights (backend.h; GGUF files): the embedding
 // gather (a thread per element) and the matmul in both numerics, computed as
 // the reference computes them (cpu_ref/q8_0.cpp). A few rows of x (decode):
-// one warp per output, lane l over the row's blocks l, l + 32, ...; more:
+// one warp per output, 4 lanes to a block; more:
 // tiles of 64 rows of x by 64 outputs, one block (32 inputs) deep, so that a
 // tile's integer sums under Numerics::fast are whole blocks. Numerics::fast
 // first quantizes x to Q15 blocks (q15.cuh, bit for bit the reference's),
@@ -40,36 +40,77 @@ __global__ void embedding_kernel(const uint8_t* table, size_t dim, const int32_t
 
 // One warp per output o, Rows (<= kGemvMaxRows) rows of x at a time; x_q15
 // holds x's Q15 blocks under Numerics::fast (null codes: exact numerics).
-template <size_t Rows>
+// The warp takes 8 blocks of the row per step, 4 lanes to a block and 8
+// codes to a lane, so that its loads cover 272 contiguous bytes; a block is
+// 34 bytes, so only 2-byte loads are aligned. Under Numerics::fast the 4
+// lanes' integer products are summed before the block is scaled (integer
+// sums: the reference's value whatever the order). Vectorized: x in 16-byte
+// loads (exact numerics).
+constexpr unsigned kLanesPerBlock = 4, kCodesPerLane = kValues / kLanesPerBlock;
+constexpr unsigned kBlocksPerStep = kWarp / kLanesPerBlock;
+
+template <size_t Rows, bool Vectorized>
 __global__ void gemv_kernel(MatmulArgs a, const uint8_t* w, Q15 x_q15) {
   const size_t o = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) / kWarp;
-  const unsigned lane = threadIdx.x % kWarp;
+  const unsigned lane = threadIdx.x % kWarp, part = lane % kLanesPerBlock;
   if (o >= a.out) return;  // the whole warp
   const size_t blocks = a.in / kValues;
   const uint8_t* row = w + o * blocks * kBytes;
   for (size_t first = 0; first < a.n; first += Rows) {
     const size_t rows = a.n - first < Rows ? a.n - first : Rows;
     float sum[Rows] = {};
-    for (size_t b = lane; b < blocks; b += kWarp) {
+#pragma unroll 2
+    for (size_t b0 = 0; b0 < blocks; b0 += kBlocksPerStep) {
+      // Lanes past the row's last block carry zeros: the shuffles below need
+      // every lane.
+      const size_t b = b0 + lane / kLanesPerBlock;
+      const bool valid = b < blocks;
       const uint8_t* block = row + b * kBytes;
-      const float d = scale(block);
-      int q[kValues];
+      float d = 0.0f;
+      int q[kCodesPerLane] = {};
+      if (valid) {
+        d = cuda_math::f16_to_float(__ldg(reinterpret_cast<const uint16_t*>(block)));
+        const uint16_t* codes = reinterpret_cast<const uint16_t*>(block + 2 + part * kCodesPerLane);
 #pragma unroll
-      for (size_t j = 0; j < kValues; ++j) q[j] = code(block, j);
+        for (unsigned j = 0; j < kCodesPerLane / 2; ++j) {
+          const unsigned pair = __ldg(codes + j);
+          q[2 * j] = static_cast<int8_t>(pair & 0xffu);
+          q[2 * j + 1] = static_cast<int8_t>(pair >> 8);
+        }
+      }
+      const size_t offset = b * kValues + part * kCodesPerLane;
 #pragma unroll
       for (size_t r = 0; r < Rows; ++r) {
-        if (r >= rows) continue;
+        if (r >= rows) continue;  // the same for every lane
         const size_t t = first + r;
         if (x_q15.codes != nullptr) {
-          const int16_t* v = x_q15.codes + t * a.in + b * kValues;
           int32_t products = 0;
+          if (valid) {
+            // 8 codes: one 16-byte load (the codes are 16-byte aligned, see launch_matmul).
+            const uint4 packed = *reinterpret_cast<const uint4*>(x_q15.codes + t * a.in + offset);
+            const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
 #pragma unroll
-          for (size_t j = 0; j < kValues; ++j) products += q[j] * v[j];
-          sum[r] += cuda_math::q8_0_q15_block_result(products, x_q15.scales[t * blocks + b], d);
-        } else {
-          const float* x = a.x + t * a.x_stride + b * kValues;
+            for (unsigned j = 0; j < 4; ++j) {
+              products += q[2 * j] * static_cast<int16_t>(words[j] & 0xffffu);
+              products += q[2 * j + 1] * static_cast<int16_t>(words[j] >> 16);
+            }
+          }
+          products += __shfl_xor_sync(0xffffffffu, products, 1);
+          products += __shfl_xor_sync(0xffffffffu, products, 2);
+          if (valid && part == 0) sum[r] += cuda_math::q8_0_q15_block_result(products, x_q15.scales[t * blocks + b], d);
+        } else if (valid) {
+          const float* x = a.x + t * a.x_stride + offset;
+          float xv[kCodesPerLane];
+          if constexpr (Vectorized) {
+            const float4 lo = *reinterpret_cast<const float4*>(x), hi = *reinterpret_cast<const float4*>(x + 4);
+            xv[0] = lo.x, xv[1] = lo.y, xv[2] = lo.z, xv[3] = lo.w, xv[4] = hi.x, xv[5] = hi.y, xv[6] = hi.z,
+            xv[7] = hi.w;
+          } else {
 #pragma unroll
-          for (size_t j = 0; j < kValues; ++j) sum[r] += x[j] * (d * static_cast<float>(q[j]));
+            for (unsigned j = 0; j < kCodesPerLane; ++j) xv[j] = x[j];
+          }
+#pragma unroll
+          for (unsigned j = 0; j < kCodesPerLane; ++j) sum[r] += xv[j] * (d * static_cast<float>(q[j]));
         }
       }
     }
@@ -80,6 +121,15 @@ __global__ void gemv_kernel(MatmulArgs a, const uint8_t* w, Q15 x_q15) {
       if (lane == 0) store_matmul_output(a, first + r, o, total);
     }
   }
+}
+
+template <size_t Rows, bool Vectorized>
+void launch_gemv(Context& c, const MatmulArgs& a, const uint8_t* w, Q15 x_q15) {
+  gemv_kernel<Rows, Vectorized><<<blocks_for(a.out, kBlockWarps), kBlockThreads, 0, c.stream>>>(a, w, x_q15);
+}
+
+bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
 // Tiles of 64 rows of x by 64 outputs, one block deep (matmul_tile.cuh).
@@ -149,9 +199,11 @@ void launch_matmul(Context& c, const MatmulArgs& a, const uint8_t* w) {
       c.check(status);
       return;
     }
-    // Scales first: 4-byte aligned after an allocation's alignment.
-    x_q15.scales = static_cast<float*>(memory);
-    x_q15.codes = reinterpret_cast<int16_t*>(x_q15.scales + scales);
+    // Codes first, at the allocation's (256-byte) alignment, so that a
+    // block's eighths are 16-byte aligned; the scales after them stay 4-byte
+    // aligned (64 bytes of codes a block).
+    x_q15.codes = static_cast<int16_t*>(memory);
+    x_q15.scales = reinterpret_cast<float*>(x_q15.codes + codes);
     quantize_q15_rows(c, a.x, a.n, a.in, a.x_stride, x_q15);
   }
   if (a.n > kGemvMaxRows) {
@@ -160,10 +212,16 @@ void launch_matmul(Context& c, const MatmulArgs& a, const uint8_t* w) {
       gemm_kernel<true><<<grid, kBlockThreads, 0, c.stream>>>(a, w, x_q15);
     else
       gemm_kernel<false><<<grid, kBlockThreads, 0, c.stream>>>(a, w, x_q15);
-  } else if (a.n == 1) {
-    gemv_kernel<1><<<blocks_for(a.out, kBlockWarps), kBlockThreads, 0, c.stream>>>(a, w, x_q15);
   } else {
-    gemv_kernel<kGemvMaxRows><<<blocks_for(a.out, kBlockWarps), kBlockThreads, 0, c.stream>>>(a, w, x_q15);
+    const bool vectorized = x_q15.codes == nullptr && aligned16(a.x) && a.x_stride % 4 == 0;
+    if (a.n == 1 && vectorized)
+      launch_gemv<1, true>(c, a, w, x_q15);
+    else if (a.n == 1)
+      launch_gemv<1, false>(c, a, w, x_q15);
+    else if (vectorized)
+      launch_gemv<kGemvMaxRows, true>(c, a, w, x_q15);
+    else
+      launch_gemv<kGemvMaxRows, false>(c, a, w, x_q15);
   }
   c.check_launch();
   if (memory != nullptr) c.check(cudaFreeAsync(memory, c.stream));
