@@ -49,18 +49,22 @@ __global__ void embedding_kernel(const uint8_t* table, size_t dim, const int32_t
 constexpr unsigned kLanesPerBlock = 4, kCodesPerLane = kValues / kLanesPerBlock;
 constexpr unsigned kBlocksPerStep = kWarp / kLanesPerBlock;
 
-template <size_t Rows, bool Vectorized>
+template <size_t Rows, bool Vectorized, unsigned Split>
 __global__ void gemv_kernel(MatmulArgs a, const uint8_t* w, Q15 x_q15) {
-  const size_t o = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) / kWarp;
+  static_assert(Split == 1 || Split == kBlockWarps, "a row is one warp or one block");
+  __shared__ float partial[Split][Rows];
+  const size_t warp = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) / kWarp;
+  const size_t o = warp / Split;
   const unsigned lane = threadIdx.x % kWarp, part = lane % kLanesPerBlock;
-  if (o >= a.out) return;  // the whole warp
+  const unsigned split_part = static_cast<unsigned>(warp % Split);
+  if (o >= a.out) return;  // the whole warp (block where Split > 1)
   const size_t blocks = a.in / kValues;
   const uint8_t* row = w + o * blocks * kBytes;
   for (size_t first = 0; first < a.n; first += Rows) {
     const size_t rows = a.n - first < Rows ? a.n - first : Rows;
     float sum[Rows] = {};
 #pragma unroll 2
-    for (size_t b0 = 0; b0 < blocks; b0 += kBlocksPerStep) {
+    for (size_t b0 = split_part * kBlocksPerStep; b0 < blocks; b0 += kBlocksPerStep * Split) {
       // Lanes past the row's last block carry zeros: the shuffles below need
       // every lane.
       const size_t b = b0 + lane / kLanesPerBlock;
@@ -118,14 +122,34 @@ __global__ void gemv_kernel(MatmulArgs a, const uint8_t* w, Q15 x_q15) {
     for (size_t r = 0; r < Rows; ++r) {
       if (r >= rows) continue;  // the same for every lane
       const float total = warp_sum(sum[r]);
-      if (lane == 0) store_matmul_output(a, first + r, o, total);
+      if constexpr (Split == 1) {
+        if (lane == 0) store_matmul_output(a, first + r, o, total);
+      } else if (lane == 0) {
+        partial[split_part][r] = total;
+      }
+    }
+    if constexpr (Split > 1) {
+      __syncthreads();
+      if (threadIdx.x < rows) {
+        float total = 0;
+        for (unsigned p = 0; p < Split; ++p) total += partial[p][threadIdx.x];
+        store_matmul_output(a, first + threadIdx.x, o, total);
+      }
+      __syncthreads();
     }
   }
 }
 
+// Fewer outputs than a few waves of warps (the K/V projections' 512, a
+// router's 32): a block per output instead of a warp, as for bf16 (matmul.cu).
 template <size_t Rows, bool Vectorized>
 void launch_gemv(Context& c, const MatmulArgs& a, const uint8_t* w, Q15 x_q15) {
-  gemv_kernel<Rows, Vectorized><<<blocks_for(a.out, kBlockWarps), kBlockThreads, 0, c.stream>>>(a, w, x_q15);
+  constexpr size_t kFewOutputs = 1024;
+  if (a.out <= kFewOutputs)
+    gemv_kernel<Rows, Vectorized, kBlockWarps>
+        <<<static_cast<unsigned>(a.out), kBlockThreads, 0, c.stream>>>(a, w, x_q15);
+  else
+    gemv_kernel<Rows, Vectorized, 1><<<blocks_for(a.out, kBlockWarps), kBlockThreads, 0, c.stream>>>(a, w, x_q15);
 }
 
 bool aligned16(const void* p) {
