@@ -73,12 +73,12 @@ case "$command" in
     # Where nvcc exists the CUDA backend is compiled (warnings as errors) so it
     # cannot rot; one architecture (Hopper) keeps CI's time in bounds.
     build build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
-    (cd build && ctest --output-on-failure)
+    (cd build && ctest --output-on-failure -j"$(nproc)")
     # Bad-input handling must also hold under AddressSanitizer + UndefinedBehaviorSanitizer.
     # Host sanitizers do not instrument device code: those builds leave CUDA out.
     build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DOSSRT_SANITIZE=address,undefined -DOSSRT_CUDA=OFF
     (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-      ctest --output-on-failure)
+      ctest --output-on-failure -j"$(nproc)")
     # Sessions on one model from 8 threads, cancels racing turns: under ThreadSanitizer.
     cmake -S . -B build-tsan -G Ninja -DOSSRT_WARNINGS_AS_ERRORS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DOSSRT_SANITIZE=thread -DOSSRT_CUDA=OFF >/dev/null
@@ -92,7 +92,7 @@ case "$command" in
       CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DOSSRT_FUZZ=ON -DOSSRT_SANITIZE=address,undefined -DOSSRT_FUZZ_SECONDS=20 -DOSSRT_CUDA=OFF >/dev/null
       cmake --build build-fuzz --parallel "$(nproc)" --target ossrt-fuzzers
-      (cd build-fuzz && ctest --output-on-failure -L fuzz)
+      (cd build-fuzz && ctest --output-on-failure -j"$(nproc)" -L fuzz)
     else
       echo "bootstrap: clang with libFuzzer not found: fuzzers skipped"
     fi
