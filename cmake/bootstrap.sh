@@ -76,7 +76,9 @@ case "$command" in
     (cd build && ctest --output-on-failure -j"$(nproc)")
     # Bad-input handling must also hold under AddressSanitizer + UndefinedBehaviorSanitizer.
     # Host sanitizers do not instrument device code: those builds leave CUDA out.
-    build build-sanitize -DCMAKE_BUILD_TYPE=Debug -DOSSRT_SANITIZE=address,undefined -DOSSRT_CUDA=OFF
+    # -O1, as ASan advises: the suite runs about twice as fast as at -O0.
+    build build-sanitize -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g -O1" "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" \
+      -DOSSRT_SANITIZE=address,undefined -DOSSRT_CUDA=OFF
     (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       ctest --output-on-failure -j"$(nproc)")
     # Sessions on one model from 8 threads, cancels racing turns: under ThreadSanitizer.

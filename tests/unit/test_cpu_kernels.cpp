@@ -197,15 +197,16 @@ TEST_CASE("bf16 matmul kernels equal the reference at prefill sizes: token and d
   // 260 tokens: two token blocks of the panel product, the second of 4; 300
   // inputs: depth blocks (256 or 128) and a tail with a partial sum block; from 512
   // tokens oneDNN, 2600 rows of 1664 inputs: two of its 16 MiB chunks (2520 rows).
-  for (const FastVariant& variant : fast_variants()) {
-    const Backend& fast = *variant.backend;
-    for (Shape shape : {Shape{260, 300, 53}, Shape{520, 300, 53}, Shape{520, 1664, 2600}}) {
-      const MatmulCase c(shape.n, shape.in, shape.out, rng);
-      for (bool accumulate : {false, true}) {
-        const std::vector<float> want = c.run(ref, accumulate, false);
+  // The reference once per case, every level against it (the reference is
+  // most of this test's time under the sanitizers).
+  for (Shape shape : {Shape{260, 300, 53}, Shape{520, 300, 53}, Shape{520, 1664, 2600}}) {
+    const MatmulCase c(shape.n, shape.in, shape.out, rng);
+    for (bool accumulate : {false, true}) {
+      const std::vector<float> want = c.run(ref, accumulate, false);
+      for (const FastVariant& variant : fast_variants()) {
         for (size_t threads : {1, 2}) {
           const ThreadCountScope scope(threads);
-          check_close(c.run(fast, accumulate, false), want,
+          check_close(c.run(*variant.backend, accumulate, false), want,
                       c.name(variant.name) + ", " + std::to_string(threads) + " threads");
         }
       }
@@ -267,67 +268,76 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();
   using Shape = MoeShape;
-  for (const FastVariant& variant : fast_variants()) {
-    const Backend& fast = *variant.backend;
-    const auto check_moe = [&](Shape shape, size_t n, size_t k) {
-      const MoeCase c(shape.hidden, shape.intermediate, n, k, rng);
-      const std::vector<float> want = c.run(ref, false);
-      check_close(c.run(fast, false), want, c.name(variant.name));
-      // Q15 inputs, and oneDNN's bf16 products where this CPU has them natively.
-      const std::vector<float> want_q15 = c.run(ref, false, true);
-      check_bf16_close(c.run(fast, true, true), want_q15, c.name(variant.name + " fast"));
-    };
-    for (Shape shape : {Shape{32, 32}, Shape{64, 32}, Shape{96, 32}, Shape{64, 96}}) {
-      // n = 24 and 41 give experts 8 or more tokens: the panel path.
-      for (size_t n : {1, 2, 5, 9, 24, 41}) {
-        for (size_t k = 1; k <= 8; ++k) check_moe(shape, n, k);
-      }
+  const std::vector<FastVariant> variants = fast_variants();
+  // The reference once per case, every level against it.
+  const auto check_moe = [&](Shape shape, size_t n, size_t k) {
+    const MoeCase c(shape.hidden, shape.intermediate, n, k, rng);
+    const std::vector<float> want = c.run(ref, false);
+    // Q15 inputs, and oneDNN's bf16 products where this CPU has them natively.
+    const std::vector<float> want_q15 = c.run(ref, false, true);
+    for (const FastVariant& variant : variants) {
+      check_close(c.run(*variant.backend, false), want, c.name(variant.name));
+      check_bf16_close(c.run(*variant.backend, true, true), want_q15, c.name(variant.name + " fast"));
     }
-    // 267 tokens per expert: two token blocks of the panel product; 288
-    // inputs to mlp1: depth blocks (256 or 128) and a tail; 2 x 288 rows of
-    // mlp1 in bf16: tiles of 128 rows and a tail of 64.
-    check_moe(Shape{288, 32}, 300, 8);
+  };
+  for (Shape shape : {Shape{32, 32}, Shape{64, 32}, Shape{96, 32}, Shape{64, 96}}) {
+    // n = 24 and 41 give experts 8 or more tokens: the panel path.
+    for (size_t n : {1, 2, 5, 9, 24, 41}) {
+      for (size_t k = 1; k <= 8; ++k) check_moe(shape, n, k);
+    }
   }
+  // 267 tokens per expert: two token blocks of the panel product; 288
+  // inputs to mlp1: depth blocks (256 or 128) and a tail; 2 x 288 rows of
+  // mlp1 in bf16: tiles of 128 rows and a tail of 64.
+  check_moe(Shape{288, 32}, 300, 8);
 }
 
 TEST_CASE("Q15 expert inputs (fast numerics): MoE kernels equal the reference's integer products") {
   std::mt19937 rng(15);
   const Backend& ref = cpu_reference_backend();
   using Shape = MoeShape;
-  const auto check_variant = [&](const Backend& fast, const std::string& name) {
-    // Rows of 1, 2, 3, 4, 7, 9 and 14 blocks: for the 256-bit products a
-    // pair, a last unpaired block, a group of 8 blocks and the rest (none,
-    // one block, three pairs); for the 512-bit ones groups of 4 and the rest
-    // (none, a pair, a pair and a block, a block). 288 x 32 takes mlp2 one
-    // output at a time (wider than the scratch).
-    for (Shape shape :
-         {Shape{32, 32}, Shape{64, 96}, Shape{96, 288}, Shape{288, 32}, Shape{448, 64}, Shape{128, 224}}) {
-      // 1 to 4 tokens per expert (each count of the token-blocked dot), and
-      // 24 tokens: groups of 8 and more take the integer tiles (or, where
-      // oneDNN has native bf16, the bf16 products of the dequantized inputs).
-      for (size_t n : {1, 2, 3, 5, 24}) {
-        for (size_t k : {1, 3, 4, 8}) {
-          const MoeCase c(shape.hidden, shape.intermediate, n, k, rng);
-          const std::vector<float> got = c.run(fast, false, true);
-          check_q15_close(got, c.run(ref, false, true), c.name(name + " q15"));
+  // Every level, and both 512-bit products on SIMDe whatever this CPU has
+  // (the native level takes VNNI's where it exists).
+  struct Q15Variant {
+    const Backend* backend;
+    std::string name;
+    int emulated_vnni;  // -1: not the emulated level
+  };
+  std::vector<Q15Variant> variants;
+  for (const FastVariant& variant : fast_variants()) variants.push_back({variant.backend, variant.name, -1});
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+  if (best_cpu_isa() >= CpuIsa::avx2) {
+    for (int vnni : {0, 1})
+      variants.push_back({&avx512_emulated_backend(), vnni ? "avx512-emulated vnni" : "avx512-emulated no-vnni", vnni});
+  }
+#endif
+  // Rows of 1, 2, 3, 4, 7, 9 and 14 blocks: for the 256-bit products a
+  // pair, a last unpaired block, a group of 8 blocks and the rest (none,
+  // one block, three pairs); for the 512-bit ones groups of 4 and the rest
+  // (none, a pair, a pair and a block, a block). 288 x 32 takes mlp2 one
+  // output at a time (wider than the scratch).
+  for (Shape shape : {Shape{32, 32}, Shape{64, 96}, Shape{96, 288}, Shape{288, 32}, Shape{448, 64}, Shape{128, 224}}) {
+    // 1 to 4 tokens per expert (each count of the token-blocked dot), and
+    // 24 tokens: groups of 8 and more take the integer tiles (or, where
+    // oneDNN has native bf16, the bf16 products of the dequantized inputs).
+    for (size_t n : {1, 2, 3, 5, 24}) {
+      for (size_t k : {1, 3, 4, 8}) {
+        // The references once per case, every variant against them.
+        const MoeCase c(shape.hidden, shape.intermediate, n, k, rng);
+        const std::vector<float> want_q15 = c.run(ref, false, true), exact = c.run(ref, false);
+        for (const Q15Variant& variant : variants) {
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+          if (variant.emulated_vnni >= 0) cpu_avx512_emulated::set_q15_vnni(variant.emulated_vnni == 1);
+#endif
+          const std::vector<float> got = c.run(*variant.backend, false, true);
+          check_q15_close(got, want_q15, c.name(variant.name + " q15"));
           // Quantized: not the fp32 outputs, but within what Q15 allows of them.
-          const std::vector<float> exact = c.run(ref, false);
           CHECK(got != exact);
-          check_bf16_close(got, exact, c.name(name + " q15 vs fp32"));
+          check_bf16_close(got, exact, c.name(variant.name + " q15 vs fp32"));
         }
       }
     }
-  };
-  for (const FastVariant& variant : fast_variants()) check_variant(*variant.backend, variant.name);
-#if defined(OSSRT_TEST_AVX512_EMULATION)
-  // Both 512-bit products, whatever this CPU has (the native level takes VNNI's where it exists).
-  if (best_cpu_isa() >= CpuIsa::avx2) {
-    for (bool vnni : {false, true}) {
-      cpu_avx512_emulated::set_q15_vnni(vnni);
-      check_variant(avx512_emulated_backend(), vnni ? "avx512-emulated vnni" : "avx512-emulated no-vnni");
-    }
   }
-#endif
 }
 
 #if defined(OSSRT_TEST_AVX512_EMULATION)
