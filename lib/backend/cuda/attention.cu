@@ -43,15 +43,7 @@ __global__ void __launch_bounds__(kBlockThreads)
   const unsigned lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   const size_t group = a.q_heads / a.kv_heads, kv_width = a.kv_heads * a.head_dim;
   const size_t kv_offset = (h / group) * a.head_dim;
-  // A batched row reads its own cache at its own position (KvRow, device memory).
-  if (a.rows != nullptr) {
-    const KvRow& row = a.rows[t];
-    a.k_cache = row.k_cache;
-    a.v_cache = row.v_cache;
-    a.capacity = row.capacity;
-    a.ring = row.ring;
-  }
-  const size_t position = a.rows != nullptr ? a.rows[t].position : position_at(step, a.first_position) + t;
+  const size_t position = select_kv_row(a, t, step);
   // This block's share of the visible keys (an empty share is a state with
   // no keys, which the merge skips).
   const size_t first_visible = first_visible_key(position, a.window);

@@ -76,6 +76,20 @@ __device__ inline size_t position_at(const int64_t* source, size_t argument) {
   return source != nullptr ? static_cast<size_t>(*source) : argument;
 }
 
+// Row t's position, with `a`'s cache fields pointed at row t's cache in a
+// batched step (its KvRow, in device memory); otherwise the call's cache and
+// the position of its t-th token. Args: KvStoreArgs or AttentionArgs.
+template <class Args>
+__device__ inline size_t select_kv_row(Args& a, size_t t, const int64_t* position_source) {
+  if (a.rows == nullptr) return position_at(position_source, a.first_position) + t;
+  const KvRow& row = a.rows[t];
+  a.k_cache = row.k_cache;
+  a.v_cache = row.v_cache;
+  a.capacity = row.capacity;
+  a.ring = row.ring;
+  return row.position;
+}
+
 inline Context& context_of(void* self) {
   return *static_cast<Context*>(self);
 }
@@ -117,6 +131,36 @@ __device__ inline void store_matmul_output(const MatmulArgs& a, size_t t, size_t
 __device__ inline float warp_sum(float v) {
   for (unsigned offset = kWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
   return v;
+}
+
+// A GEMV's sums of output o for rows first..first+rows-1 of x, each lane
+// holding part of them: summed over the warp, then stored by lane 0 (Split
+// 1: a warp per output), or summed over the block's warps in order through
+// `partial` (Split kBlockWarps: a block per output; warp `split_part` of it).
+// Every thread of the warp (Split 1) or block must call it.
+template <size_t Rows, unsigned Split>
+__device__ inline void store_gemv_sums(const MatmulArgs& a, size_t first, size_t rows, size_t o, unsigned split_part,
+                                       const float (&sum)[Rows], float (&partial)[Split][Rows]) {
+  const unsigned lane = threadIdx.x % kWarp;
+#pragma unroll
+  for (size_t r = 0; r < Rows; ++r) {
+    if (r >= rows) continue;  // the same for every lane
+    const float total = warp_sum(sum[r]);
+    if constexpr (Split == 1) {
+      if (lane == 0) store_matmul_output(a, first + r, o, total);
+    } else if (lane == 0) {
+      partial[split_part][r] = total;
+    }
+  }
+  if constexpr (Split > 1) {
+    __syncthreads();
+    if (threadIdx.x < rows) {
+      float total = 0;
+      for (unsigned p = 0; p < Split; ++p) total += partial[p][threadIdx.x];
+      store_matmul_output(a, first + threadIdx.x, o, total);
+    }
+    __syncthreads();
+  }
 }
 
 }  // namespace ossrt::cuda

@@ -53,15 +53,7 @@ __global__ void kv_store_kernel(KvStoreArgs a, const int64_t* position_source) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i >= a.n * a.width) return;
   const size_t t = i / a.width, c = i % a.width;
-  // A batched row names its own cache and position (KvRow, device memory).
-  if (a.rows != nullptr) {
-    const KvRow& row = a.rows[t];
-    a.k_cache = row.k_cache;
-    a.v_cache = row.v_cache;
-    a.capacity = row.capacity;
-    a.ring = row.ring;
-  }
-  const size_t position = a.rows != nullptr ? a.rows[t].position : position_at(position_source, a.first_position) + t;
+  const size_t position = select_kv_row(a, t, position_source);
   const size_t slot = kv_slot(position, a.capacity, a.ring);
   const float k = a.k[t * a.src_stride + c], v = a.v[t * a.src_stride + c];
   const size_t at = slot * a.width + c;

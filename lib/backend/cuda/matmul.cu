@@ -59,26 +59,7 @@ __global__ void gemv_kernel(MatmulArgs a) {
           if (r < rows) sum[r] += a.x[(first + r) * a.x_stride + i] * wi;
       }
     }
-#pragma unroll
-    for (size_t r = 0; r < Rows; ++r) {
-      if (r < rows) {
-        const float total = warp_sum(sum[r]);
-        if constexpr (Split == 1) {
-          if (lane == 0) store_matmul_output(a, first + r, o, total);
-        } else if (lane == 0) {
-          partial[part][r] = total;
-        }
-      }
-    }
-    if constexpr (Split > 1) {
-      __syncthreads();
-      if (threadIdx.x < rows) {
-        float total = 0;
-        for (unsigned p = 0; p < Split; ++p) total += partial[p][threadIdx.x];
-        store_matmul_output(a, first + threadIdx.x, o, total);
-      }
-      __syncthreads();
-    }
+    store_gemv_sums<Rows, Split>(a, first, rows, o, part, sum, partial);
   }
 }
 

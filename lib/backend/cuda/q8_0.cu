@@ -118,25 +118,7 @@ __global__ void gemv_kernel(MatmulArgs a, const uint8_t* w, Q15 x_q15) {
         }
       }
     }
-#pragma unroll
-    for (size_t r = 0; r < Rows; ++r) {
-      if (r >= rows) continue;  // the same for every lane
-      const float total = warp_sum(sum[r]);
-      if constexpr (Split == 1) {
-        if (lane == 0) store_matmul_output(a, first + r, o, total);
-      } else if (lane == 0) {
-        partial[split_part][r] = total;
-      }
-    }
-    if constexpr (Split > 1) {
-      __syncthreads();
-      if (threadIdx.x < rows) {
-        float total = 0;
-        for (unsigned p = 0; p < Split; ++p) total += partial[p][threadIdx.x];
-        store_matmul_output(a, first + threadIdx.x, o, total);
-      }
-      __syncthreads();
-    }
+    store_gemv_sums<Rows, Split>(a, first, rows, o, split_part, sum, partial);
   }
 }
 
