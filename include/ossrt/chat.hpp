@@ -15,6 +15,8 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "ossrt/harmony.hpp"
@@ -89,5 +91,12 @@ struct ChatTurn {
 // not a failure: the turn ends with that finish reason.
 Result<ChatTurn> chat_turn(Session& session, const harmony::Renderer& renderer, harmony::Conversation& conversation,
                            const Sampler& sampler, const ChatOptions& options = {}) noexcept;
+
+// Compiles `schema` as chat_turn compiles ChatOptions::response_format_schema
+// (and keeps it in the same cache), so that a caller can refuse a bad schema
+// before any turn. Success: OK. Failure: invalid_argument "response_format:
+// schema at byte N: ..." (unsupported keyword, not JSON), out_of_memory.
+// Any thread.
+Status check_response_format(std::string_view schema) noexcept;
 
 }  // namespace ossrt

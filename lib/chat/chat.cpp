@@ -50,12 +50,18 @@ const ToolDescription* find_function_tool(const Conversation& conversation, std:
   return nullptr;
 }
 
+Result<std::shared_ptr<const constrain::Grammar>> response_format_grammar(std::string_view schema) {
+  auto grammar = constrain::cached_grammar(schema);
+  if (!grammar.ok()) return Status(grammar.status().code(), "response_format: " + grammar.status().message());
+  return grammar;
+}
+
 // The grammars of the turn's response format and strict tools.
 Result<constrain::ScopeGrammars> scope_grammars(const Conversation& conversation, const ChatOptions& options) {
   constrain::ScopeGrammars grammars;
   if (!options.response_format_schema.empty()) {
-    auto grammar = constrain::cached_grammar(options.response_format_schema);
-    if (!grammar.ok()) return Status(grammar.status().code(), "response_format: " + grammar.status().message());
+    auto grammar = response_format_grammar(options.response_format_schema);
+    if (!grammar.ok()) return grammar.status();
     grammars.response_format = grammar.value();
   }
   for (const std::string& name : options.strict_tools) {
@@ -91,6 +97,10 @@ const char* finish_reason_name(FinishReason reason) noexcept {
       return "context_full";
   }
   return "stop";
+}
+
+Status check_response_format(std::string_view schema) noexcept {
+  return guard("check_response_format", [&]() -> Status { return response_format_grammar(schema).status(); });
 }
 
 Result<ChatTurn> chat_turn(Session& session, const Renderer& renderer, Conversation& conversation,
