@@ -62,6 +62,16 @@ size_t common_prefix(std::span<const TokenId> a, std::span<const TokenId> b) {
   return n;
 }
 
+// One turn on a fresh session: the session's tokens afterwards.
+std::vector<TokenId> tokens_after_turn(Conversation conversation, const ChatOptions& options, const Sampler& draw,
+                                       size_t* constrained_tokens = nullptr) {
+  auto session = new_session();
+  auto turn = chat_turn(*session, renderer(), conversation, draw, options);
+  REQUIRE(turn.ok());
+  if (constrained_tokens) *constrained_tokens = turn.value().constrained_tokens;
+  return std::vector<TokenId>(session->tokens().begin(), session->tokens().end());
+}
+
 }  // namespace
 
 TEST_CASE("a multi-turn chat reuses the cached history") {
@@ -90,13 +100,9 @@ TEST_CASE("a multi-turn chat reuses the cached history") {
 
 TEST_CASE("the same seed gives the same turn; another seed another") {
   auto run = [](uint64_t seed) {
-    auto session = new_session();
-    Conversation conversation = opening("Pick a number.");
     ChatOptions options;
     options.max_tokens = 16;
-    auto turn = chat_turn(*session, renderer(), conversation, sampler(seed), options);
-    REQUIRE(turn.ok());
-    return std::vector<TokenId>(session->tokens().begin(), session->tokens().end());
+    return tokens_after_turn(opening("Pick a number."), options, sampler(seed));
   };
   CHECK(run(5) == run(5));
   CHECK(run(5) != run(6));
@@ -447,16 +453,15 @@ TEST_CASE("analysis, headers and other channels are never constrained: the same 
   // equal; the random model never opens a final message in 64 tokens.
   for (uint64_t seed : {4u, 5u, 6u}) {
     auto run = [&](bool constrained) {
-      auto session = new_session();
       Conversation conversation = opening("Think first.");
       conversation.insert(conversation.begin() + 1, developer_with_format());
       ChatOptions options;
       options.max_tokens = 64;
       if (constrained) options.response_format_schema = kShoppingList;
-      auto turn = chat_turn(*session, renderer(), conversation, sampler_at(seed, 1.5f), options);
-      REQUIRE(turn.ok());
-      CHECK(turn.value().constrained_tokens == 0);
-      return std::vector<TokenId>(session->tokens().begin(), session->tokens().end());
+      size_t constrained_tokens = 1;
+      auto tokens = tokens_after_turn(conversation, options, sampler_at(seed, 1.5f), &constrained_tokens);
+      CHECK(constrained_tokens == 0);
+      return tokens;
     };
     CHECK(run(false) == run(true));
   }
