@@ -63,20 +63,24 @@ std::span<const float> HarmonyScope::masked(std::span<const float> logits) {
   // The engine never walks into a dead end; should it, ending the message
   // beats sampling from a mask with nothing in it.
   const bool ender_allowed = complete || mask_.count() == 0;
-  masked_.assign(logits.size(), -std::numeric_limits<float>::infinity());
+  constexpr float kRefused = -std::numeric_limits<float>::infinity();
+  // One pass, a 64-id word at a time: most words are all in or all out.
+  masked_.resize(logits.size());
   const auto& words = mask_.words();
   const size_t covered = std::min(logits.size(), mask_.vocab_size());
-  for (size_t w = 0; w * 64 < covered; ++w) {
-    const uint64_t bits = words[w];
-    if (bits == 0) continue;
-    const size_t base = w * 64, end = std::min(base + 64, covered);
-    if (bits == ~uint64_t{0} && end == base + 64) {
-      std::memcpy(masked_.data() + base, logits.data() + base, 64 * sizeof(float));
-      continue;
+  for (size_t base = 0; base < covered; base += 64) {
+    const uint64_t bits = words[base / 64];
+    const size_t end = std::min(base + 64, covered);
+    if (bits == 0) {
+      std::fill(masked_.begin() + static_cast<std::ptrdiff_t>(base), masked_.begin() + static_cast<std::ptrdiff_t>(end),
+                kRefused);
+    } else if (bits == ~uint64_t{0}) {
+      std::memcpy(masked_.data() + base, logits.data() + base, (end - base) * sizeof(float));
+    } else {
+      for (size_t id = base; id < end; ++id) masked_[id] = (bits >> (id - base)) & 1 ? logits[id] : kRefused;
     }
-    for (size_t id = base; id < end; ++id)
-      if ((bits >> (id - base)) & 1) masked_[id] = logits[id];
   }
+  std::fill(masked_.begin() + static_cast<std::ptrdiff_t>(covered), masked_.end(), kRefused);
   if (ender_allowed && static_cast<size_t>(ender_) < logits.size())
     masked_[static_cast<size_t>(ender_)] = logits[static_cast<size_t>(ender_)];
   return masked_;
