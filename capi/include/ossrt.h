@@ -847,7 +847,7 @@ typedef struct ossrt_chat_options {
   int32_t auto_drop_analysis;    /* default 1: harmony's rule for dropping earlier analysis from the prompt */
   ossrt_event_callback on_event; /* NULL = none */
   void* on_event_user_data;
-  /* Structured output (appended in ABI v1.x; a shorter struct_size leaves
+  /* Structured output (appended fields; a shorter struct_size leaves
    * them NULL / 0). response_format: a JSON schema (UTF-8, NUL-terminated)
    * the final answer must match; NULL or "" = none. It is compiled once per
    * distinct text, rendered into the developer message under
