@@ -78,7 +78,16 @@ ossrt_status ossrt_chat_turn(ossrt_session* session, ossrt_conversation* convers
     if (o.extra_stop_tokens == nullptr && o.n_extra_stop_tokens > 0) {
       return capi::invalid_argument("ossrt_chat_turn: extra_stop_tokens is NULL");
     }
+    if (o.strict_tools == nullptr && o.n_strict_tools > 0) {
+      return capi::invalid_argument("ossrt_chat_turn: strict_tools is NULL");
+    }
     ChatOptions cpp;
+    if (o.response_format != nullptr) cpp.response_format_schema = o.response_format;
+    if (o.response_format_name != nullptr) cpp.response_format_name = o.response_format_name;
+    for (size_t i = 0; i < o.n_strict_tools; ++i) {
+      if (o.strict_tools[i] == nullptr) return capi::invalid_argument("ossrt_chat_turn: strict_tools[i] is NULL");
+      cpp.strict_tools.emplace_back(o.strict_tools[i]);
+    }
     cpp.max_tokens = static_cast<size_t>(o.max_tokens);
     cpp.reasoning_budget = static_cast<size_t>(o.reasoning_budget);
     cpp.extra_stop_tokens.assign(o.extra_stop_tokens, o.extra_stop_tokens + o.n_extra_stop_tokens);
@@ -107,6 +116,7 @@ ossrt_status ossrt_chat_turn(ossrt_session* session, ossrt_conversation* convers
     out.reasoning_tokens = t.reasoning_tokens;
     out.messages_appended = t.messages.size();
     out.anomalies = t.anomalies.size();
+    out.constrained_tokens = t.constrained_tokens;
     if (t.tool_call) {
       const harmony::ToolCall& call = session->last_tool_call;
       out.tool_call_recipient = call.recipient.c_str();

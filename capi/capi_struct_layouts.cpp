@@ -116,11 +116,13 @@ std::span<const FieldSpan> fields_of(const ossrt_render_options*) noexcept {
 
 std::span<const FieldSpan> fields_of(const ossrt_chat_options*) noexcept {
   static constexpr FieldSpan fields[] = {
-      OSSRT_FIELD(ossrt_chat_options, struct_size),        OSSRT_FIELD(ossrt_chat_options, reasoning_effort),
-      OSSRT_FIELD(ossrt_chat_options, max_tokens),         OSSRT_FIELD(ossrt_chat_options, reasoning_budget),
-      OSSRT_FIELD(ossrt_chat_options, extra_stop_tokens),  OSSRT_FIELD(ossrt_chat_options, n_extra_stop_tokens),
-      OSSRT_FIELD(ossrt_chat_options, auto_drop_analysis), OSSRT_FIELD(ossrt_chat_options, on_event),
-      OSSRT_FIELD(ossrt_chat_options, on_event_user_data),
+      OSSRT_FIELD(ossrt_chat_options, struct_size),          OSSRT_FIELD(ossrt_chat_options, reasoning_effort),
+      OSSRT_FIELD(ossrt_chat_options, max_tokens),           OSSRT_FIELD(ossrt_chat_options, reasoning_budget),
+      OSSRT_FIELD(ossrt_chat_options, extra_stop_tokens),    OSSRT_FIELD(ossrt_chat_options, n_extra_stop_tokens),
+      OSSRT_FIELD(ossrt_chat_options, auto_drop_analysis),   OSSRT_FIELD(ossrt_chat_options, on_event),
+      OSSRT_FIELD(ossrt_chat_options, on_event_user_data),   OSSRT_FIELD(ossrt_chat_options, response_format),
+      OSSRT_FIELD(ossrt_chat_options, response_format_name), OSSRT_FIELD(ossrt_chat_options, strict_tools),
+      OSSRT_FIELD(ossrt_chat_options, n_strict_tools),
   };
   static_assert(lists_every_field<ossrt_chat_options>(fields),
                 "a field was appended to ossrt_chat_options: list it here");
@@ -223,6 +225,7 @@ std::span<const FieldSpan> fields_of(const ossrt_chat_result*) noexcept {
       OSSRT_FIELD(ossrt_chat_result, tool_call_arguments_len),
       OSSRT_FIELD(ossrt_chat_result, tool_call_channel),
       OSSRT_FIELD(ossrt_chat_result, tool_call_content_type),
+      OSSRT_FIELD(ossrt_chat_result, constrained_tokens),
   };
   static_assert(lists_every_field<ossrt_chat_result>(fields),
                 "a field was appended to ossrt_chat_result: list it here");

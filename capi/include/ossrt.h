@@ -847,6 +847,25 @@ typedef struct ossrt_chat_options {
   int32_t auto_drop_analysis;    /* default 1: harmony's rule for dropping earlier analysis from the prompt */
   ossrt_event_callback on_event; /* NULL = none */
   void* on_event_user_data;
+  /* Structured output (appended fields; a shorter struct_size leaves
+   * them NULL / 0). response_format: a JSON schema (UTF-8, NUL-terminated)
+   * the final answer must match; NULL or "" = none. It is compiled once per
+   * distinct text, rendered into the developer message under
+   * "# Response Formats" as "## {response_format_name}" (NULL = "response";
+   * the conversation itself is not changed), and enforced from
+   * <|channel|>final<|message|> to the end of that message only: analysis,
+   * headers and other messages stay free, and <|return|> is allowed exactly
+   * when the JSON is complete. An unsupported schema fails the turn with
+   * INVALID_ARGUMENT naming the byte ("response_format: schema at byte N: ...").
+   * strict_tools: n_strict_tools names (NUL-terminated) of function tools in
+   * the conversation's developer message ("get_weather") whose call arguments
+   * are constrained to their parameters schema; <|call|> is allowed exactly
+   * when they are complete. A name that is not such a tool fails the turn
+   * with INVALID_ARGUMENT. Both are only read during the call. */
+  const char* response_format;
+  const char* response_format_name;
+  const char* const* strict_tools;
+  size_t n_strict_tools;
 } ossrt_chat_options;
 
 typedef struct ossrt_chat_result {
@@ -869,6 +888,7 @@ typedef struct ossrt_chat_result {
   size_t tool_call_arguments_len;
   const char* tool_call_channel;      /* "commentary" (function tools) or "analysis"; NULL if the call has none */
   const char* tool_call_content_type; /* as written: "<|constrain|>json", "json", "code"; NULL if none */
+  uint64_t constrained_tokens;        /* sampled under the response format's or a strict tool's mask */
 } ossrt_chat_result;
 
 /* Sets defaults. Does nothing if options is NULL. */

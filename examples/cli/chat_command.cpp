@@ -9,8 +9,10 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include "chat_transcript.h"
@@ -263,11 +265,29 @@ class Chat {
   bool any_failed_ = false;
 };
 
+// The schema text of --json-schema, refused before the model loads when
+// the runtime cannot enforce it.
+ossrt::Result<std::string> read_json_schema(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return ossrt::Status(ossrt::StatusCode::io_error, "--json-schema " + file + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return ossrt::Status(ossrt::StatusCode::io_error, "--json-schema " + file + ": cannot read");
+  if (ossrt::Status st = ossrt::check_response_format(text.str()); !st.ok())
+    return ossrt::Status(st.code(), "--json-schema " + file + ": " + st.message());
+  return text.str();
+}
+
 }  // namespace
 
 int run_chat(const ParsedFlags& flags) {
   ossrt::ChatOptions options;
   options.max_tokens = flags.count("max-tokens").value_or(options.max_tokens);
+  if (const std::optional<std::string> schema_file = flags.text("json-schema")) {
+    auto schema = read_json_schema(*schema_file);
+    if (!schema.ok()) return fail(schema.status());
+    options.response_format_schema = std::move(schema).value();
+  }
   ossrt::SessionOptions session_options;
   session_options.context_length = flags.count("context").value_or(0);
   session_options.numerics = numerics_from_flags(flags);

@@ -55,6 +55,9 @@ std::vector<CommandSpec> make_specs() {
            nullptr, "model"},
           {"prompt", K::text, "TEXT", "run one turn with TEXT and exit, instead of reading turns from stdin"},
           {"system", K::text, "TEXT", "instructions for the model (harmony's developer message)"},
+          {"json-schema", K::text, "FILE",
+           "answer in JSON that follows the JSON schema in FILE (told in the developer message, enforced on the "
+           "final answer only)"},
           {"effort", K::choice, "low|medium|high", "reasoning effort", "medium"},
           {"max-tokens", K::count, "N", "tokens per reply at most", "4096"},
           {"context", K::count, "N", "context length in tokens; 0 = the model's maximum", "0"},

@@ -198,14 +198,17 @@ _EventCallback = ctypes.CFUNCTYPE(_i32, ctypes.POINTER(_HarmonyEvent), _vp)
 class _ChatOptions(ctypes.Structure):
     _fields_ = [("struct_size", _u32), ("reasoning_effort", _i32), ("max_tokens", _u64),
                 ("reasoning_budget", _u64), ("extra_stop_tokens", _I32P), ("n_extra_stop_tokens", _size),
-                ("auto_drop_analysis", _i32), ("on_event", _EventCallback), ("on_event_user_data", _vp)]
+                ("auto_drop_analysis", _i32), ("on_event", _EventCallback), ("on_event_user_data", _vp),
+                ("response_format", _str), ("response_format_name", _str), ("strict_tools", ctypes.POINTER(_str)),
+                ("n_strict_tools", _size)]
 
 
 class _ChatResult(ctypes.Structure):
     _fields_ = [("struct_size", _u32), ("finish_reason", _i32), ("prompt_tokens", _u64), ("reused_tokens", _u64),
                 ("generated_tokens", _u64), ("reasoning_tokens", _u64), ("messages_appended", _u64),
                 ("anomalies", _u64), ("tool_call_recipient", _str), ("tool_call_arguments", _vp),
-                ("tool_call_arguments_len", _size), ("tool_call_channel", _str), ("tool_call_content_type", _str)]
+                ("tool_call_arguments_len", _size), ("tool_call_channel", _str), ("tool_call_content_type", _str),
+                ("constrained_tokens", _u64)]
 
 
 def _pointer_to(struct_type: type[ctypes.Structure]) -> Any:
@@ -1345,6 +1348,7 @@ class ChatResult:
     reasoning_tokens: int  # of those, on the analysis channel
     messages_appended: int  # assistant messages appended to the conversation
     anomalies: int  # lenient-parser recoveries (also sent as ANOMALY events)
+    constrained_tokens: int  # sampled under the response format's or a strict tool's mask
     tool_call: ToolCall | None  # when finish_reason is TOOL_CALL and the call names its recipient
 
 
@@ -1515,7 +1519,9 @@ class Session(_Handle):
 
     def chat(self, conversation: Conversation, sampler: Sampler | None = None, *, max_tokens: int | None = None,
              reasoning_budget: int | None = None, stop_tokens: Iterable[int] = (),
-             auto_drop_analysis: bool | None = None, on_event: Callable[[Event], object] | None = None) -> ChatResult:
+             auto_drop_analysis: bool | None = None, on_event: Callable[[Event], object] | None = None,
+             response_format: str | dict[str, Any] | None = None, response_format_name: str | None = None,
+             strict_tools: Iterable[str] = ()) -> ChatResult:
         """One harmony assistant turn: renders the conversation as a prompt, prefills only what the session does not
         hold yet, samples (sampler None: Sampler() defaults, temperature 1) until <|return|> or <|call|> (or a
         token in stop_tokens), and appends the assistant's messages to the conversation (a message cut short is
@@ -1525,13 +1531,29 @@ class Session(_Handle):
         reasoning_budget: analysis tokens at most (default 0: unlimited). on_event(Event) runs on this thread
         for every parser event; returning something truthy ends the turn (finish_reason CANCELLED); it must not
         call into the session. A cancel or a full context is a finish reason, not an exception.
+
+        Structured output: response_format, a JSON schema (text or a dict), is rendered into the developer message
+        under "# Response Formats" as "## {response_format_name}" (default "response"; the conversation is not
+        changed) and enforced on the final answer only (analysis and headers stay free; <|return|> comes exactly
+        when the JSON is complete). strict_tools names function tools of the conversation ("get_weather") whose
+        arguments must follow their parameters schema. result.constrained_tokens counts the tokens sampled so.
         Raises InvalidArgument (a conversation harmony cannot render, a model without harmony's vocabulary, bad
-        options), InvalidState (busy or closed), InvalidToken, OutOfMemory (the conversation is then unchanged),
+        options, an unsupported schema: "response_format: schema at byte N: ...", a strict tool the conversation
+        does not declare), InvalidState (busy or closed), InvalidToken, OutOfMemory (the conversation is then unchanged),
         or what on_event raised (the turn ended there, its messages appended)."""
         options = _options(_ChatOptions, _lib.ossrt_chat_options_init, max_tokens=max_tokens, reasoning_budget=reasoning_budget,
                            auto_drop_analysis=None if auto_drop_analysis is None else int(auto_drop_analysis))
         extra = _int32_array(stop_tokens)
         options.extra_stop_tokens, options.n_extra_stop_tokens = extra, len(extra)
+        if response_format is not None:
+            schema = response_format if isinstance(response_format, str) else json.dumps(
+                response_format, separators=(",", ":"), ensure_ascii=False)
+            options.response_format = _utf8(schema)
+        if response_format_name is not None:
+            options.response_format_name = _utf8(response_format_name)
+        strict = [_utf8(name) for name in strict_tools]
+        strict_array = (_str * len(strict))(*strict)  # alive until the call returns, as are the bytes it points to
+        options.strict_tools, options.n_strict_tools = strict_array, len(strict)
         if on_event is not None:
             options.on_event = _EventCallback(_guarded(_cancel_flag(lambda event, _: on_event(_event(event[0]))),
                                                        1))

@@ -922,6 +922,31 @@ class ToolCallTest(unittest.TestCase):
             self.assertIsNone(second.tool_call)
             self.assertGreater(second.reused_tokens, first.prompt_tokens)
             self.assertEqual(chat.messages()[-1]["content"][0]["text"], "It is sunny in Paris.")
+            self.assertEqual(second.constrained_tokens, 0)
+
+    def test_structured_output(self):
+        """A strict tool whose schema refuses the script's city, and a response format for the answer."""
+        tools = [{"name": "get_weather", "description": "Current weather for a city.",
+                  "parameters": {"type": "object", "properties": {"city": {"enum": ["Rome", "Oslo"]}},
+                                 "required": ["city"]}}]
+        answer_schema = {"type": "object", "properties": {"sunny": {"type": "boolean"}}, "required": ["sunny"]}
+        with ossrt.Model(WEATHER) as model, model.session() as session, ossrt.Conversation() as chat:
+            chat.add_system()
+            chat.add_developer(None, functions=tools)
+            chat.add_user("What is the weather in Paris?")
+            first = session.chat(chat, strict_tools=["get_weather"], response_format=answer_schema)
+            self.assertIs(first.finish_reason, ossrt.FinishReason.TOOL_CALL)
+            self.assertIn(json.loads(first.tool_call.arguments), [{"city": "Rome"}, {"city": "Oslo"}])
+            self.assertGreater(first.constrained_tokens, 0)
+            chat.add_tool_result(first.tool_call.recipient, "{}")
+            second = session.chat(chat, strict_tools=["get_weather"], response_format=answer_schema,
+                                  response_format_name="forecast")
+            self.assertIs(second.finish_reason, ossrt.FinishReason.STOP)
+            self.assertIn(json.loads(chat.messages()[-1]["content"][0]["text"]), [{"sunny": True}, {"sunny": False}])
+            with self.assertRaisesRegex(ossrt.InvalidArgument, "response_format: .*byte"):
+                session.chat(chat, response_format='{"type":"object","minProperties":1}')
+            with self.assertRaisesRegex(ossrt.InvalidArgument, "'nope'"):
+                session.chat(chat, strict_tools=["nope"])
 
 
 class HandleTest(unittest.TestCase):

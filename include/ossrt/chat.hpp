@@ -15,6 +15,8 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "ossrt/harmony.hpp"
@@ -39,6 +41,24 @@ struct ChatOptions {
   size_t reasoning_budget = 0;
   std::vector<TokenId> extra_stop_tokens;
   harmony::RenderConversationConfig render;  // auto_drop_analysis: harmony's rule by default
+  // Structured output: a JSON schema the final answer must match; "" = none
+  // (the turn is then exactly what it is without this field). Compiled once
+  // per distinct text (a process-wide cache), rendered into the developer
+  // message under "# Response Formats" / "## {response_format_name}" (a
+  // developer message is added after the system message when there is
+  // none, and one that lists a format of that name already is left as it
+  // is; the conversation itself is not changed), and enforced from
+  // <|channel|>final<|message|> to the end of that message: the analysis
+  // channel, headers and other messages stay free, and <|return|> is allowed
+  // exactly when the JSON is complete. See docs/structured-output.md for the
+  // supported schema subset.
+  std::string response_format_schema;
+  std::string response_format_name = "response";
+  // Function tools (names in the conversation's developer "functions"
+  // namespace, e.g. "get_weather") whose call arguments are constrained to
+  // their parameters schema (none: "{}"); <|call|> is allowed exactly when
+  // the arguments are complete.
+  std::vector<std::string> strict_tools;
   // Called on the session's thread for each parser event (message start,
   // content delta per channel, message end, tool call, anomaly); return false
   // to end the turn (FinishReason::cancelled). Must not call into the session.
@@ -57,15 +77,26 @@ struct ChatTurn {
   // harmony::add_tool_result(conversation, tool_call->recipient, output).
   std::optional<harmony::ToolCall> tool_call;
   std::vector<harmony::ParseEvent> anomalies;  // what lenient parsing recovered from
+  size_t constrained_tokens = 0;               // sampled under a response-format or strict-tool mask
 };
 
 // Runs one assistant turn and appends its messages to `conversation` (a
 // message cut short by length, budget or cancel is kept as it stands).
 // Failure: invalid_argument (the conversation cannot be rendered, the model's
-// vocabulary cannot hold harmony's ids), invalid_token, out_of_memory,
+// vocabulary cannot hold harmony's ids, response_format_schema is not a
+// supported schema: "response_format: schema at byte N: ...", a strict tool
+// that is not a function tool of the conversation or whose parameters are
+// not a supported schema), invalid_token, out_of_memory,
 // internal; the conversation is then unchanged. A cancel or a full context is
 // not a failure: the turn ends with that finish reason.
 Result<ChatTurn> chat_turn(Session& session, const harmony::Renderer& renderer, harmony::Conversation& conversation,
                            const Sampler& sampler, const ChatOptions& options = {}) noexcept;
+
+// Compiles `schema` as chat_turn compiles ChatOptions::response_format_schema
+// (and keeps it in the same cache), so that a caller can refuse a bad schema
+// before any turn. Success: OK. Failure: invalid_argument "response_format:
+// schema at byte N: ..." (unsupported keyword, not JSON), out_of_memory.
+// Any thread.
+Status check_response_format(std::string_view schema) noexcept;
 
 }  // namespace ossrt

@@ -96,15 +96,28 @@ struct SystemContent {
   SystemContent& with_python_tool();
 };
 
+// A structured-output format. harmony's library renders none; its format
+// guide writes one at the end of the developer message, and gpt-oss was
+// trained on that text:
+//   # Response Formats\n\n## {name}\n\n// {description}\n{schema}
+// (no "// " line without a description; formats joined by "\n\n").
+struct ResponseFormat {
+  std::string name;
+  std::optional<std::string> description;
+  JsonValue schema;  // a JSON schema, rendered as compact JSON in its key order
+};
+
 // The developer message body.
 struct DeveloperContent {
   std::optional<std::string> instructions;
   std::optional<ToolNamespaces> tools;
+  std::vector<ResponseFormat> response_formats;  // rendered after the tools
 
   DeveloperContent& with_instructions(std::string text);
   // Adds the tools as the "functions" namespace.
   DeveloperContent& with_function_tools(std::vector<ToolDescription> tools);
   DeveloperContent& with_tools(ToolNamespace ns);
+  DeveloperContent& with_response_format(ResponseFormat format);
 };
 
 struct TextContent {

@@ -149,6 +149,11 @@ DeveloperContent& DeveloperContent::with_tools(ToolNamespace ns) {
   return *this;
 }
 
+DeveloperContent& DeveloperContent::with_response_format(ResponseFormat format) {
+  response_formats.push_back(std::move(format));
+  return *this;
+}
+
 Message Message::from_role_and_content(Role role, Content content) {
   return from_author_and_content(Author{role, std::nullopt}, std::move(content));
 }

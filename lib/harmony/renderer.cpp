@@ -67,6 +67,13 @@ Result<std::string> developer_body(const DeveloperContent& developer) {
     if (!tools.ok()) return tools.status();
     sections.push_back(std::move(tools).value());
   }
+  if (!developer.response_formats.empty()) sections.push_back("# Response Formats");
+  for (const ResponseFormat& format : developer.response_formats) {
+    sections.push_back("## " + format.name);
+    std::string body = format.description ? "// " + *format.description + "\n" : std::string();
+    format.schema.dump_to(body);
+    sections.push_back(std::move(body));
+  }
   return join(sections, "\n\n");
 }
 

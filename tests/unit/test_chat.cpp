@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "checkpoint_writer.hpp"
@@ -61,6 +62,16 @@ size_t common_prefix(std::span<const TokenId> a, std::span<const TokenId> b) {
   return n;
 }
 
+// One turn on a fresh session: the session's tokens afterwards.
+std::vector<TokenId> tokens_after_turn(Conversation conversation, const ChatOptions& options, const Sampler& draw,
+                                       size_t* constrained_tokens = nullptr) {
+  auto session = new_session();
+  auto turn = chat_turn(*session, renderer(), conversation, draw, options);
+  REQUIRE(turn.ok());
+  if (constrained_tokens) *constrained_tokens = turn.value().constrained_tokens;
+  return std::vector<TokenId>(session->tokens().begin(), session->tokens().end());
+}
+
 }  // namespace
 
 TEST_CASE("a multi-turn chat reuses the cached history") {
@@ -89,13 +100,9 @@ TEST_CASE("a multi-turn chat reuses the cached history") {
 
 TEST_CASE("the same seed gives the same turn; another seed another") {
   auto run = [](uint64_t seed) {
-    auto session = new_session();
-    Conversation conversation = opening("Pick a number.");
     ChatOptions options;
     options.max_tokens = 16;
-    auto turn = chat_turn(*session, renderer(), conversation, sampler(seed), options);
-    REQUIRE(turn.ok());
-    return std::vector<TokenId>(session->tokens().begin(), session->tokens().end());
+    return tokens_after_turn(opening("Pick a number."), options, sampler(seed));
   };
   CHECK(run(5) == run(5));
   CHECK(run(5) != run(6));
@@ -298,4 +305,240 @@ TEST_CASE("a tool call round trip on the scripted weather model") {
     streamed += delta.text;
   }
   CHECK(streamed == OSSRT_WEATHER_ANSWER);
+}
+
+// ---- structured output ----
+
+namespace {
+
+const char* const kShoppingList =
+    R"({"properties":{"items":{"type":"array","description":"entries on the shopping list","items":{"type":"string"}}},"type":"object"})";
+
+Sampler sampler_at(uint64_t seed, float temperature) {
+  SamplerOptions options;
+  options.seed = seed;
+  options.temperature = temperature;
+  return Sampler::create(options).value();
+}
+
+std::vector<TokenId> encode_all(const std::string& text) {
+  return renderer().tokenizer()->encode(text, AllowedSpecials::all()).value();
+}
+
+Message developer_with_format() {
+  return Message::from_role_and_content(
+      Role::developer,
+      DeveloperContent{}.with_response_format({"response", std::nullopt, JsonValue::parse(kShoppingList).value()}));
+}
+
+}  // namespace
+
+TEST_CASE("response formats render as harmony's guide writes them, to the token") {
+  const JsonValue schema = JsonValue::parse(kShoppingList).value();
+  Message developer = Message::from_role_and_content(
+      Role::developer, DeveloperContent{}
+                           .with_instructions("You are a helpful shopping assistant")
+                           .with_response_format({"shopping_list", std::nullopt, schema}));
+  auto rendered = renderer().render(developer);
+  REQUIRE(rendered.ok());
+  CHECK(rendered.value() == encode_all(std::string("<|start|>developer<|message|># Instructions\n\nYou are a helpful "
+                                                   "shopping assistant\n\n# Response Formats\n\n## shopping_list\n\n") +
+                                       kShoppingList + "<|end|>"));
+
+  // With a description, after the tools, and alone.
+  ToolDescription ping{"ping", "Checks.", std::nullopt};
+  Message described = Message::from_role_and_content(
+      Role::developer,
+      DeveloperContent{}.with_function_tools({ping}).with_response_format(
+          {"answer", std::string("The answer object"), JsonValue::parse(R"({"type": "object"})").value()}));
+  rendered = renderer().render(described);
+  REQUIRE(rendered.ok());
+  CHECK(rendered.value() ==
+        encode_all("<|start|>developer<|message|># Tools\n\n## functions\n\nnamespace functions {\n\n"
+                   "// Checks.\ntype ping = () => any;\n\n} // namespace functions\n\n"
+                   "# Response Formats\n\n## answer\n\n// The answer object\n"
+                   "{\"type\":\"object\"}<|end|>"));
+  rendered = renderer().render(developer_with_format());
+  REQUIRE(rendered.ok());
+  CHECK(rendered.value() ==
+        encode_all(std::string("<|start|>developer<|message|># Response Formats\n\n## response\n\n") + kShoppingList +
+                   "<|end|>"));
+}
+
+TEST_CASE("a turn with a response format renders it into the developer message; the conversation is unchanged") {
+  for (bool has_developer : {false, true}) {
+    auto session = new_session();
+    Conversation conversation = opening("Buy coffee and eggs.");
+    if (has_developer)
+      conversation.insert(
+          conversation.begin() + 1,
+          Message::from_role_and_content(Role::developer, DeveloperContent{}.with_instructions("Be brief.")));
+    const Conversation before = conversation;
+    ChatOptions options;
+    options.max_tokens = 4;
+    options.response_format_schema = kShoppingList;
+    options.response_format_name = "shopping_list";
+    auto turn = chat_turn(*session, renderer(), conversation, sampler(3), options);
+    REQUIRE(turn.ok());
+    CHECK(to_json(Conversation(conversation.begin(), conversation.begin() + static_cast<long>(before.size()))) ==
+          to_json(before));
+    Conversation shown = before;
+    DeveloperContent developer = has_developer ? std::get<DeveloperContent>(shown[1].content[0]) : DeveloperContent{};
+    developer.with_response_format({"shopping_list", std::nullopt, JsonValue::parse(kShoppingList).value()});
+    if (has_developer)
+      shown[1] = Message::from_role_and_content(Role::developer, developer);
+    else
+      shown.insert(shown.begin() + 1, Message::from_role_and_content(Role::developer, developer));
+    auto expected = renderer().render_conversation_for_completion(shown, Role::assistant);
+    REQUIRE(expected.ok());
+    CHECK(turn.value().prompt_tokens == expected.value().size());
+    CHECK(std::equal(expected.value().begin(), expected.value().end(), session->tokens().begin()));
+  }
+}
+
+TEST_CASE("bad response formats and strict tools are refused with a status; the conversation is unchanged") {
+  auto session = new_session();
+  Conversation conversation = opening("Hi.");
+  ChatOptions options;
+  options.response_format_schema = R"({"type":"object","properties":{"a":{"type":"strin"}}})";
+  auto turn = chat_turn(*session, renderer(), conversation, sampler(1), options);
+  REQUIRE_FALSE(turn.ok());
+  CHECK(turn.status().code() == StatusCode::invalid_argument);
+  CHECK(turn.status().message().rfind("response_format: ", 0) == 0);
+  CHECK(turn.status().message().find("byte") != std::string::npos);
+  options.response_format_schema = "{not json";
+  turn = chat_turn(*session, renderer(), conversation, sampler(1), options);
+  REQUIRE_FALSE(turn.ok());
+  CHECK(turn.status().message().find("byte") != std::string::npos);
+  options.response_format_schema.clear();
+  options.strict_tools = {"missing"};
+  turn = chat_turn(*session, renderer(), conversation, sampler(1), options);
+  REQUIRE_FALSE(turn.ok());
+  CHECK(turn.status().code() == StatusCode::invalid_argument);
+  CHECK(turn.status().message().find("'missing'") != std::string::npos);
+  CHECK(conversation.size() == 2);
+}
+
+TEST_CASE("a chat without a response format is today's decode loop: same tokens, same logits") {
+  for (uint64_t seed : {1u, 2u}) {
+    auto chat_session = new_session();
+    Conversation conversation = opening("Tell me something.");
+    ChatOptions options;
+    options.max_tokens = 24;
+    auto turn = chat_turn(*chat_session, renderer(), conversation, sampler(seed), options);
+    REQUIRE(turn.ok());
+    CHECK(turn.value().constrained_tokens == 0);
+
+    // The loop by hand: render, prefill, sample, append.
+    auto manual = new_session();
+    auto prompt = renderer().render_conversation_for_completion(opening("Tell me something."), Role::assistant);
+    REQUIRE(prompt.ok());
+    REQUIRE(manual->append(prompt.value()).ok());
+    const Sampler draw = sampler(seed);
+    for (size_t i = 0; i < turn.value().generated_tokens; ++i) {
+      auto next = draw.sample(manual->logits(), manual->tokens(), manual->tokens().size());
+      REQUIRE(next.ok());
+      const TokenId one[1] = {next.value()};
+      REQUIRE(manual->append(one).ok());
+    }
+    CHECK(std::equal(manual->tokens().begin(), manual->tokens().end(), chat_session->tokens().begin(),
+                     chat_session->tokens().end()));
+    REQUIRE(manual->logits().size() == chat_session->logits().size());
+    CHECK(std::memcmp(manual->logits().data(), chat_session->logits().data(), manual->logits().size_bytes()) == 0);
+  }
+}
+
+TEST_CASE("analysis, headers and other channels are never constrained: the same tokens with and without the schema") {
+  // The format is in the developer message either way, so both prompts are
+  // equal; the random model never opens a final message in 64 tokens.
+  for (uint64_t seed : {4u, 5u, 6u}) {
+    auto run = [&](bool constrained) {
+      Conversation conversation = opening("Think first.");
+      conversation.insert(conversation.begin() + 1, developer_with_format());
+      ChatOptions options;
+      options.max_tokens = 64;
+      if (constrained) options.response_format_schema = kShoppingList;
+      size_t constrained_tokens = 1;
+      auto tokens = tokens_after_turn(conversation, options, sampler_at(seed, 1.5f), &constrained_tokens);
+      CHECK(constrained_tokens == 0);
+      return tokens;
+    };
+    CHECK(run(false) == run(true));
+  }
+}
+
+namespace {
+
+// Schema checks written from the schemas' meaning (independent of the engine).
+bool valid_weather_arguments(const JsonValue& v) {
+  const JsonValue *city = v.find("city"), *days = v.find("days");
+  if (!v.is_object() || v.members().size() != 2 || !city || !days) return false;
+  if (!city->is_string() || (city->as_string() != "Rome" && city->as_string() != "Oslo")) return false;
+  if (days->type() != JsonValue::Type::integer && days->type() != JsonValue::Type::unsigned_integer) return false;
+  const long long n = std::stoll(days->dump());
+  return n >= 1 && n <= 7;
+}
+
+bool valid_forecast(const JsonValue& v) {
+  const JsonValue *summary = v.find("summary"), *sunny = v.find("sunny");
+  if (!v.is_object() || !summary || !sunny || !summary->is_string() || !sunny->is_bool()) return false;
+  size_t chars = 0;
+  for (unsigned char c : summary->as_string()) chars += (c & 0xc0) != 0x80;
+  return chars <= 24 && v.members().size() == 2;
+}
+
+}  // namespace
+
+TEST_CASE("the scripted weather model: strict tool arguments and the final answer follow their schemas") {
+  testsupport::TempDir dir;
+  testsupport::write_scripted_checkpoint(dir.path(), testsupport::weather_script(*renderer().tokenizer()));
+  auto model = Model::load(dir.path());
+  REQUIRE(model.ok());
+  // The script writes {"city":"Paris"}: the schema refuses Paris and wants days.
+  ToolDescription get_weather{
+      "get_weather", "Weather for a city.",
+      JsonValue::parse(R"({"type":"object","properties":{"city":{"enum":["Rome","Oslo"]},)"
+                       R"("days":{"type":"integer","minimum":1,"maximum":7}},"required":["city","days"]})")
+          .value()};
+  for (float temperature : {1.0f, 1.5f}) {
+    for (uint64_t seed : {1u, 2u, 3u, 4u}) {
+      CAPTURE(temperature);
+      CAPTURE(seed);
+      auto created = Session::create(model.value());
+      REQUIRE(created.ok());
+      Session& session = *created.value();
+      Conversation conversation = opening("What is the weather in Paris?");
+      conversation.insert(
+          conversation.begin() + 1,
+          Message::from_role_and_content(Role::developer, DeveloperContent{}.with_function_tools({get_weather})));
+      ChatOptions options;
+      options.max_tokens = 400;
+      options.strict_tools = {"get_weather"};
+      options.response_format_schema =
+          R"({"type":"object","properties":{"summary":{"type":"string","maxLength":24},"sunny":{"type":"boolean"}},)"
+          R"("required":["summary","sunny"]})";
+      auto call = chat_turn(session, renderer(), conversation, sampler_at(seed, temperature), options);
+      REQUIRE(call.ok());
+      REQUIRE(call.value().finish_reason == FinishReason::tool_call);
+      REQUIRE(call.value().tool_call.has_value());
+      CHECK(call.value().tool_call->recipient == OSSRT_WEATHER_TOOL);
+      CHECK(call.value().constrained_tokens > 0);
+      auto arguments = JsonValue::parse(call.value().tool_call->arguments);
+      REQUIRE_MESSAGE(arguments.ok(), call.value().tool_call->arguments);
+      CHECK_MESSAGE(valid_weather_arguments(arguments.value()), call.value().tool_call->arguments);
+
+      add_tool_result(conversation, call.value().tool_call->recipient, "{\"forecast\":\"sunny\"}");
+      auto answer = chat_turn(session, renderer(), conversation, sampler_at(seed, temperature), options);
+      REQUIRE(answer.ok());
+      CHECK(answer.value().finish_reason == FinishReason::stop);
+      REQUIRE(answer.value().messages.size() == 1);
+      CHECK(answer.value().messages[0].channel == std::optional<std::string>("final"));
+      const std::string text = answer.value().messages[0].text();
+      auto parsed = JsonValue::parse(text);
+      REQUIRE_MESSAGE(parsed.ok(), text);
+      CHECK_MESSAGE(valid_forecast(parsed.value()), text);
+      // The answer ended with <|return|> right after the JSON, never before it.
+      CHECK(session.tokens().back() == renderer().tokenizer()->special_id(SpecialToken::return_));
+    }
+  }
 }
