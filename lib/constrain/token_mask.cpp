@@ -65,8 +65,7 @@ void MaskComputer::walk(const ByteTrie& trie, const State& start, Visit&& visit)
 
 bool MaskComputer::cacheable(const Frame& top) const {
   const Node& n = stepper_.grammar().node(top.node);
-  if (top.kind == FrameKind::string)
-    return top.phase != 0 && !(n.dfa >= 0 && (n.min_length > 0 || n.max_length != UINT32_MAX));
+  if (top.kind == FrameKind::string) return top.phase != 0;
   return top.kind == FrameKind::number && !n.bounded;
 }
 
@@ -103,8 +102,18 @@ std::shared_ptr<const MaskCacheEntry> MaskComputer::build_entry(const Frame& top
   const Frame frames[2] = {exit, lexeme};
   local.add_thread(frames, 2);
   const bool string = top.kind == FrameKind::string;
+  const Node& node = stepper_.grammar().node(top.node);
+  const DfaPool& dfas = stepper_.grammar().dfas();
+  // need and reach of the prefix ending at each depth of the walk (the
+  // lifted walk does not check the limits; fill applies them per count).
+  std::vector<int32_t> need_at(1, 0), reach_at(1, StringToken::kNoReach);
   std::vector<ByteTrie::Entry> suffixes;
   const ByteTrie& trie = vocabulary_->trie();
+  // An exit's limits are its prefixes' before the closing quote (which
+  // changes neither).
+  auto add_exit = [&](int32_t token, int32_t chars, uint32_t d) {
+    entry->exits.push_back({token, chars, need_at[d], reach_at[d]});
+  };
   walk(trie, local, [&](size_t i, uint32_t d, const State& s, bool exited) {
     if (exited) {
       if (d == 1) {
@@ -115,23 +124,42 @@ std::shared_ptr<const MaskCacheEntry> MaskComputer::build_entry(const Frame& top
       for (size_t j = i; j < trie.subtree_end(i); ++j)
         for (const int32_t* p = trie.payload_begin(j); p != trie.payload_end(j); ++p) {
           suffixes.push_back({vocabulary_->bytes(*p).substr(d - 1), static_cast<int32_t>(entry->exits.size())});
-          entry->exits.emplace_back(*p, chars);
+          add_exit(*p, chars, d - 1);
         }
       return false;
+    }
+    if (need_at.size() <= d) {
+      need_at.resize(d + 1);
+      reach_at.resize(d + 1);
+    }
+    need_at[d] = need_at[d - 1];
+    reach_at[d] = reach_at[d - 1];
+    if (s.frames.size() == 2) {
+      const Frame& f = s.frames[1];
+      int32_t need = f.a, reach = StringToken::kNoReach;
+      if (string && node.dfa >= 0) {
+        need += dfas.min_to_accept(f.b);
+        if (dfas.max_to_accept(f.b) != DfaPool::kUnbounded) reach = f.a + dfas.max_to_accept(f.b);
+      }
+      need_at[d] = std::max(need_at[d], need);
+      reach_at[d] = std::min(reach_at[d], reach);
     }
     for (const int32_t* p = trie.payload_begin(i); p != trie.payload_end(i); ++p) {
       if (s.frames.size() == 1) {  // closed exactly at the token's end
         suffixes.push_back({std::string_view(), static_cast<int32_t>(entry->exits.size())});
-        entry->exits.emplace_back(*p, s.frames[0].a);
+        add_exit(*p, s.frames[0].a, d);
       } else {
         entry->inside[static_cast<size_t>(*p) >> 6] |= uint64_t{1} << (*p & 63);
-        if (string) entry->by_length.emplace_back(*p, s.frames[1].a);
+        if (string) {
+          entry->by_need.push_back({*p, s.frames[1].a, need_at[d], reach_at[d]});
+          entry->least_reach = std::min(entry->least_reach, reach_at[d]);
+        }
       }
     }
     return true;
   });
-  std::stable_sort(entry->by_length.begin(), entry->by_length.end(),
-                   [](const auto& x, const auto& y) { return x.second < y.second; });
+  std::stable_sort(entry->by_need.begin(), entry->by_need.end(),
+                   [](const StringToken& x, const StringToken& y) { return x.need < y.need; });
   entry->suffixes = ByteTrie::build(std::move(suffixes));
   return entry;
 }
@@ -157,15 +185,29 @@ void MaskComputer::fill(const State& state, TokenMask& mask) {
   const uint64_t min_total = string ? n.min_length : 0;
   const uint64_t max_total = string ? n.max_length : UINT32_MAX;
 
-  // Tokens that stay inside: all of them unless a maxLength is near.
+  // Whether a token's prefixes keep the string within its limits at this count.
+  auto within_limits = [&](const StringToken& t) {
+    return count + static_cast<uint64_t>(t.need) <= max_total &&
+           (t.reach == StringToken::kNoReach || count + static_cast<uint64_t>(t.reach) >= min_total);
+  };
+  // Tokens that stay inside: all of them unless a limit is near.
   const uint64_t room = max_total - std::min(count, max_total);
-  if (string && !entry->by_length.empty() && room < static_cast<uint64_t>(entry->by_length.back().second)) {
-    for (const auto& [token, chars] : entry->by_length) {
-      if (static_cast<uint64_t>(chars) > room) break;
-      set(token);
-    }
+  const bool reach_matters =
+      entry->least_reach != StringToken::kNoReach && count + static_cast<uint64_t>(entry->least_reach) < min_total;
+  const std::vector<StringToken>& by_need = entry->by_need;
+  const auto over = std::upper_bound(by_need.begin(), by_need.end(), room, [](uint64_t r, const StringToken& t) {
+    return r < static_cast<uint64_t>(t.need);
+  });
+  if (string && reach_matters) {
+    for (auto t = by_need.begin(); t != over; ++t)
+      if (within_limits(*t)) set(t->token);
+  } else if (string && over - by_need.begin() < by_need.end() - over) {
+    // Few tokens fit (a maxLength is near): set them.
+    for (auto t = by_need.begin(); t != over; ++t) set(t->token);
   } else {
+    // Most fit: all of them, less those too long.
     std::memcpy(mask.words().data(), entry->inside.data(), entry->inside.size() * sizeof(uint64_t));
+    for (auto t = over; t != by_need.end(); ++t) mask.reset(t->token);
   }
 
   // Tokens that close the frame: the parent state must take what follows.
@@ -176,9 +218,9 @@ void MaskComputer::fill(const State& state, TokenMask& mask) {
   if (entry->exit_at_start) walk(vocab_trie, parent, set_payloads);
   auto take_exits = [&](const ByteTrie& trie, size_t i) {
     for (const int32_t* p = trie.payload_begin(i); p != trie.payload_end(i); ++p) {
-      const auto& [token, chars] = entry->exits[static_cast<size_t>(*p)];
-      const uint64_t total = count + static_cast<uint64_t>(chars);
-      if (total >= min_total && total <= max_total) set(token);
+      const StringToken& t = entry->exits[static_cast<size_t>(*p)];
+      const uint64_t total = count + static_cast<uint64_t>(t.chars);
+      if (total >= min_total && total <= max_total && within_limits(t)) set(t.token);
     }
   };
   const ByteTrie& suffixes = entry->suffixes;

@@ -29,6 +29,7 @@ class TokenMask {
   explicit TokenMask(size_t vocab_size = 0) : size_(vocab_size), words_((vocab_size + 63) / 64, 0) {}
   void clear() noexcept { std::fill(words_.begin(), words_.end(), 0); }
   void set(TokenId id) noexcept { words_[static_cast<size_t>(id) >> 6] |= uint64_t{1} << (id & 63); }
+  void reset(TokenId id) noexcept { words_[static_cast<size_t>(id) >> 6] &= ~(uint64_t{1} << (id & 63)); }
   bool test(TokenId id) const noexcept { return (words_[static_cast<size_t>(id) >> 6] >> (id & 63)) & 1; }
   size_t count() const noexcept;
   size_t vocab_size() const noexcept { return size_; }
@@ -40,12 +41,28 @@ class TokenMask {
   std::vector<uint64_t> words_;
 };
 
+// A token's walk through a string frame, counted from the frame's state:
+// its characters, and the length limits its prefixes impose. A pattern's
+// state after each byte needs lo more bytes to accept and allows at most hi
+// (the matcher refuses a prefix when count + chars + lo > maxLength, or when
+// count + chars + hi < minLength with hi bounded), so a token stays
+// possible at count characters so far iff count + need <= maxLength and
+// count + reach >= minLength. Plain strings: need = characters, no reach.
+struct StringToken {
+  static constexpr int32_t kNoReach = INT32_MAX;
+  int32_t token;
+  int32_t chars;  // characters (before the close, for exits)
+  int32_t need;   // largest chars + lo over the token's prefixes
+  int32_t reach;  // smallest chars + hi over its prefixes with hi bounded
+};
+
 struct MaskCacheEntry {
-  std::vector<uint64_t> inside;                        // tokens that end inside the frame
-  std::vector<std::pair<int32_t, int32_t>> by_length;  // strings: (token, characters), by characters
-  bool exit_at_start = false;                          // a complete number: the parent may take any token
-  ByteTrie suffixes;                                   // after the close; payload = index into exits
-  std::vector<std::pair<int32_t, int32_t>> exits;      // (token, characters before the close)
+  std::vector<uint64_t> inside;                 // tokens that end inside the frame
+  std::vector<StringToken> by_need;             // strings: the inside tokens, by need
+  int32_t least_reach = StringToken::kNoReach;  // over by_need
+  bool exit_at_start = false;                   // a complete number: the parent may take any token
+  ByteTrie suffixes;                            // after the close; payload = index into exits
+  std::vector<StringToken> exits;               // tokens that close the frame
 };
 
 // Entries by frame; those that depend on a grammar (pattern states, extra

@@ -2,7 +2,10 @@
 // HarmonyScope::masked (the allowed-token mask over the 201,088-id
 // vocabulary plus the masked copy of the logits the sampler reads), measured
 // inside final answers sampled at temperature 1.5 from random logits, next
-// to the sampler's own time per token (a benchmark, not a test).
+// to the sampler's own time per token (a benchmark, not a test). The mask
+// cache is process-wide and kept: the first answer of a schema builds its
+// entries (a walk of the vocabulary per new string or pattern state), so it
+// is reported apart ("first answer"); the percentiles are the later answers'.
 //
 //   ossrt-bench-structured [--answers N]
 #include <algorithm>
@@ -55,7 +58,8 @@ int main(int argc, char** argv) {
   auto vocabulary = constrain::cached_vocabulary(tokenizer).value();
   const auto header = tokenizer->encode("<|channel|>final<|message|>", AllowedSpecials::all()).value();
   const TokenId return_id = tokenizer->special_id(SpecialToken::return_);
-  std::printf("%-10s %8s %9s %9s %9s %11s\n", "schema", "tokens", "mask med", "mask p99", "mask max", "sample med");
+  std::printf("%-10s %8s %9s %9s %9s %11s %13s\n", "schema", "tokens", "mask med", "mask p99", "mask max", "sample med",
+              "first answer");
   for (const auto& [name, schema] : kSchemas) {
     auto grammar = constrain::cached_grammar(schema);
     if (!grammar.ok()) {
@@ -63,6 +67,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::vector<double> mask_us, sample_us;
+    double first_answer_max = 0;
     for (size_t run = 0; run < answers; ++run) {
       constrain::ScopeGrammars grammars;
       grammars.response_format = grammar.value();
@@ -91,14 +96,18 @@ int main(int argc, char** argv) {
         auto next = sampler.sample(masked, history, step);
         const auto t2 = Clock::now();
         if (!next.ok()) return 1;
-        mask_us.push_back(micros(t1 - t0));
+        if (run == 0)
+          first_answer_max = std::max(first_answer_max, micros(t1 - t0));
+        else
+          mask_us.push_back(micros(t1 - t0));
         sample_us.push_back(micros(t2 - t1));
         history.push_back(next.value());
         push(next.value());
       }
     }
-    std::printf("%-10s %8zu %7.1fus %7.1fus %7.1fus %9.1fus\n", name, mask_us.size(), percentile(mask_us, 0.5),
-                percentile(mask_us, 0.99), percentile(mask_us, 1.0), percentile(sample_us, 0.5));
+    std::printf("%-10s %8zu %7.1fus %7.1fus %7.1fus %9.1fus %9.1fus max\n", name, mask_us.size(),
+                percentile(mask_us, 0.5), percentile(mask_us, 0.99), percentile(mask_us, 1.0),
+                percentile(sample_us, 0.5), first_answer_max);
   }
   return 0;
 }

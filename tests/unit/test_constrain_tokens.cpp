@@ -75,6 +75,37 @@ TEST_CASE("constrain: masks equal the token-by-token oracle along random walks")
   }
 }
 
+// Strings with a pattern or format and length limits: the cached masks
+// apply, per count, the limits the matcher checks after every byte (the
+// fewest and most bytes the pattern still needs), so they equal the oracle
+// at every step and a walk never reaches a dead end.
+TEST_CASE("constrain: pattern and format strings with length limits: masks equal the oracle at every step") {
+  auto vocab = vocabulary();
+  std::mt19937_64 rng(31);
+  const char* const schemas[] = {
+      R"({"type":"string","format":"email","maxLength":12})",
+      R"({"type":"string","pattern":"^[a-z]+[0-9]*$","minLength":5,"maxLength":9})",
+      R"({"type":"string","pattern":"^(ab|[0-9]{2,6})$","minLength":4})",
+      R"({"type":"object","properties":{"id":{"type":"string","format":"uuid","maxLength":36},)"
+      R"("mail":{"type":"string","format":"email","minLength":8,"maxLength":20}},"required":["id","mail"]})",
+  };
+  for (const char* schema : schemas) {
+    CAPTURE(schema);
+    auto grammar = Grammar::from_json_schema(schema);
+    REQUIRE(grammar.ok());
+    for (int run = 0; run < 2; ++run) {
+      TokenMatcher matcher(vocab, grammar.value());
+      auto walk = ossrt::test::random_constrained_walk(matcher, *vocab, rng, run == 1, 12, 60);
+      CHECK_FALSE(walk.dead_end);
+      TokenMatcher replay(vocab, grammar.value());
+      for (size_t i = 0; i <= walk.tokens.size(); ++i) {
+        check_mask_against_oracle(replay, *vocab);
+        if (i < walk.tokens.size()) REQUIRE(replay.accept_token(walk.tokens[i]));
+      }
+    }
+  }
+}
+
 TEST_CASE("constrain: random walks over the schema corpus end in valid JSON") {
   auto vocab = vocabulary();
   std::mt19937_64 rng(2029);
