@@ -10,19 +10,11 @@
 
 #include "expect.h"
 #include "ossrt.h"
+#include "weather_question.h"
 #include "weather_script.h"
 
 static ossrt_conversation* weather_question(void) {
-  ossrt_conversation* conversation = NULL;
-  const char* question = "What is the weather in Paris?";
-  EXPECT(ossrt_conversation_create(&conversation) == OSSRT_STATUS_OK);
-  EXPECT(ossrt_conversation_add_system(conversation, NULL) == OSSRT_STATUS_OK);
-  EXPECT(ossrt_conversation_add_developer(
-             conversation, NULL,
-             "[{\"name\":\"get_weather\",\"description\":\"Weather for a city.\",\"parameters\":{\"type\":\"object\","
-             "\"properties\":{\"city\":{\"enum\":[\"Rome\",\"Oslo\"]}},\"required\":[\"city\"]}}]") == OSSRT_STATUS_OK);
-  EXPECT(ossrt_conversation_add_user(conversation, question, strlen(question)) == OSSRT_STATUS_OK);
-  return conversation;
+  return weather_question_with_city("{\"enum\":[\"Rome\",\"Oslo\"]}");
 }
 
 static void test_constrained_turns(const ossrt_model* model) {

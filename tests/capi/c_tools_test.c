@@ -10,6 +10,7 @@
 
 #include "expect.h"
 #include "ossrt.h"
+#include "weather_question.h"
 #include "weather_script.h"
 
 #define TOOL_OUTPUT "{\"forecast\":\"sunny\"}"
@@ -65,16 +66,7 @@ static int ends_with(const int32_t* ids, size_t n, const int32_t* tail, size_t n
 }
 
 static ossrt_conversation* weather_question(void) {
-  ossrt_conversation* conversation = NULL;
-  const char* question = "What is the weather in Paris?";
-  EXPECT(ossrt_conversation_create(&conversation) == OSSRT_STATUS_OK);
-  EXPECT(ossrt_conversation_set_reasoning_effort(conversation, OSSRT_EFFORT_LOW) == OSSRT_STATUS_OK);
-  EXPECT(ossrt_conversation_add_developer(
-             conversation, NULL,
-             "[{\"name\":\"get_weather\",\"description\":\"Weather for a city.\",\"parameters\":{\"type\":\"object\","
-             "\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}]") == OSSRT_STATUS_OK);
-  EXPECT(ossrt_conversation_add_user(conversation, question, strlen(question)) == OSSRT_STATUS_OK);
-  return conversation;
+  return weather_question_with_city("{\"type\":\"string\"}");
 }
 
 static void test_round_trip(const ossrt_model* model, const ossrt_tokenizer* tokenizer) {
