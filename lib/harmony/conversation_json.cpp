@@ -87,6 +87,28 @@ Result<Content> read_system_content(const JsonValue& item, const std::string& wh
   return Content(std::move(content));
 }
 
+// Our extension of the shape: "response_formats": [{"name", "description"?,
+// "schema"}] (harmony's serde has no such field; written only when present).
+Status read_response_formats(const JsonValue& item, const std::string& where, std::vector<ResponseFormat>& out) {
+  const JsonValue* formats = item.find("response_formats");
+  if (!formats || formats->is_null()) return Status();
+  if (!formats->is_array()) return field_error(where, "response_formats", "an array or null");
+  for (size_t i = 0; i < formats->items().size(); ++i) {
+    const JsonValue& format = formats->items()[i];
+    const std::string format_where = where + ".response_formats[" + std::to_string(i) + "]";
+    if (!format.is_object()) return field_error(format_where, "item", "an object");
+    const JsonValue* name = format.find("name");
+    const JsonValue* schema = format.find("schema");
+    if (!name || !name->is_string()) return field_error(format_where, "name", "a string");
+    if (!schema || !schema->is_object()) return field_error(format_where, "schema", "an object");
+    ResponseFormat parsed{name->as_string(), std::nullopt, *schema};
+    if (Status status = read_optional_string(format, "description", format_where, parsed.description); !status.ok())
+      return status;
+    out.push_back(std::move(parsed));
+  }
+  return Status();
+}
+
 Result<Content> read_developer_content(const JsonValue& item, const std::string& where) {
   DeveloperContent content;
   if (Status status = read_optional_string(item, "instructions", where, content.instructions); !status.ok())
@@ -94,6 +116,7 @@ Result<Content> read_developer_content(const JsonValue& item, const std::string&
   auto tools = read_tools(item, where);
   if (!tools.ok()) return tools.status();
   content.tools = std::move(tools).value();
+  if (Status status = read_response_formats(item, where, content.response_formats); !status.ok()) return status;
   return Content(std::move(content));
 }
 
@@ -220,6 +243,20 @@ void write_content(std::string& out, const Content& item) {
     out += "{\"type\":\"developer_content\"";
     write_optional(out, "instructions", developer->instructions, true);
     write_namespaces(out, developer->tools);
+    if (!developer->response_formats.empty()) {
+      out += ",\"response_formats\":[";
+      for (size_t i = 0; i < developer->response_formats.size(); ++i) {
+        const ResponseFormat& format = developer->response_formats[i];
+        if (i) out += ',';
+        out += "{\"name\":";
+        append_json_string(out, format.name);
+        write_optional(out, "description", format.description, true);
+        out += ",\"schema\":";
+        format.schema.dump_to(out);
+        out += '}';
+      }
+      out += ']';
+    }
   }
   out += '}';
 }

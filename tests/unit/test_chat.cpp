@@ -363,6 +363,18 @@ TEST_CASE("response formats render as harmony's guide writes them, to the token"
   CHECK(rendered.value() ==
         encode_all(std::string("<|start|>developer<|message|># Response Formats\n\n## response\n\n") + kShoppingList +
                    "<|end|>"));
+
+  // The conversation JSON keeps them (name, description, schema in its key order).
+  for (const Message& message : {developer, described}) {
+    const Conversation conversation{message};
+    auto back = harmony::conversation_from_json(harmony::to_json(conversation));
+    REQUIRE_MESSAGE(back.ok(), back.status().to_string());
+    CHECK(renderer().render(back.value()[0]).value() == renderer().render(message).value());
+  }
+  CHECK_FALSE(
+      harmony::conversation_from_json(
+          R"([{"role":"developer","content":[{"type":"developer_content","response_formats":[{"name":"x"}]}]}])")
+          .ok());
 }
 
 TEST_CASE("a turn with a response format renders it into the developer message; the conversation is unchanged") {
