@@ -1,6 +1,7 @@
 #include "decode_scheduler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <list>
 #include <optional>
 
@@ -42,6 +43,13 @@ struct DecodeScheduler::Impl {
   TokenId call_id = 0;
   std::list<Slot> pool;  // stable addresses: Active points into it
   std::list<Active> active;
+  std::atomic<size_t> submitted{0}, finished{0}, cancelled{0};
+
+  // Every job ends here: its stream gets the outcome and the counts move.
+  void end(GenerationStream& stream, GenerationOutcome outcome) {
+    (outcome.finish_reason == FinishReason::cancelled ? cancelled : finished).fetch_add(1);
+    stream.finish(std::move(outcome));
+  }
 
   // The idle slot sharing the longest prefix with `prompt`; a new one while
   // the pool has room and no idle slot shares anything; null when all are busy.
@@ -68,7 +76,7 @@ struct DecodeScheduler::Impl {
     a.job.stream->publish(std::move(events));
     a.outcome.finish_reason = reason;
     a.outcome.status = std::move(status);
-    a.job.stream->finish(a.outcome);
+    end(*a.job.stream, a.outcome);
     a.slot->busy = false;
   }
 
@@ -76,7 +84,7 @@ struct DecodeScheduler::Impl {
   bool admit(GenerationJob& job) {
     auto slot = pick_slot(job.prompt);
     if (!slot.ok()) {
-      job.stream->finish(GenerationOutcome{slot.status()});
+      end(*job.stream, GenerationOutcome{slot.status()});
       return true;
     }
     if (!slot.value()) return false;
@@ -87,7 +95,7 @@ struct DecodeScheduler::Impl {
     if (!reused.ok()) {
       s.session->reset();  // a failed prefill leaves a partial prompt: nothing worth reusing
       outcome.status = reused.status();
-      job.stream->finish(std::move(outcome));
+      end(*job.stream, std::move(outcome));
       return true;
     }
     outcome.cached_tokens = reused.value();
@@ -198,16 +206,26 @@ DecodeScheduler::~DecodeScheduler() {
 }
 
 void DecodeScheduler::submit(GenerationJob job) {
+  impl_->submitted.fetch_add(1);
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
       queued_.push_back(std::move(job));
-      job.stream = nullptr;
+      wake_.notify_all();
+      return;
     }
   }
-  if (job.stream)
-    job.stream->finish(GenerationOutcome{ossrt::Status(ossrt::StatusCode::cancelled, "the server is stopping")});
-  wake_.notify_all();
+  impl_->end(*job.stream, GenerationOutcome{ossrt::Status(ossrt::StatusCode::cancelled, "the server is stopping"),
+                                            FinishReason::cancelled});
+}
+
+DecodeScheduler::Counts DecodeScheduler::counts() const noexcept {
+  Counts counts;
+  counts.finished = impl_->finished.load();
+  counts.cancelled = impl_->cancelled.load();
+  // Read last: a job counted as ended was submitted before.
+  counts.running = impl_->submitted.load() - counts.finished - counts.cancelled;
+  return counts;
 }
 
 void DecodeScheduler::stop() noexcept {
@@ -234,7 +252,7 @@ void DecodeScheduler::run() noexcept {
     }
     while (!waiting.empty()) {
       if (waiting.front().stream->cancel_requested()) {
-        waiting.front().stream->finish(GenerationOutcome{{}, waiting.front().stream->cancel_reason()});
+        impl.end(*waiting.front().stream, GenerationOutcome{{}, waiting.front().stream->cancel_reason()});
       } else if (!impl.admit(waiting.front())) {
         break;  // every session is busy: wait for one to finish
       }
@@ -247,7 +265,7 @@ void DecodeScheduler::run() noexcept {
   impl.active.clear();
   std::lock_guard lock(mutex_);
   for (auto* jobs : {&waiting, &queued_})
-    for (GenerationJob& job : *jobs) job.stream->finish(GenerationOutcome{stopped});
+    for (GenerationJob& job : *jobs) impl.end(*job.stream, GenerationOutcome{stopped, FinishReason::cancelled});
 }
 
 }  // namespace ossrt_server

@@ -51,6 +51,13 @@ class DecodeScheduler {
   // Finishes every queued and running job as cancelled and joins the thread.
   void stop() noexcept;
 
+  struct Counts {
+    size_t running = 0;    // queued or generating
+    size_t finished = 0;   // ended by the model, a limit or a failure
+    size_t cancelled = 0;  // ended early by their client (stop strings excluded)
+  };
+  Counts counts() const noexcept;
+
   // Tokens a prompt may take at most (the sessions' context length).
   size_t context_length() const noexcept { return context_length_; }
   const std::shared_ptr<const ossrt::Tokenizer>& tokenizer() const noexcept { return tokenizer_; }

@@ -34,13 +34,14 @@ void GenerationStream::finish(GenerationOutcome outcome) {
   changed_.notify_all();
 }
 
-bool GenerationStream::next(std::vector<ossrt::harmony::ParseEvent>& events) {
+GenerationStream::Wait GenerationStream::next(std::vector<ossrt::harmony::ParseEvent>& events,
+                                              std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return done_ || !pending_.empty(); });
-  if (pending_.empty()) return false;
+  if (!changed_.wait_for(lock, timeout, [&] { return done_ || !pending_.empty(); })) return Wait::idle;
+  if (pending_.empty()) return Wait::ended;
   events.swap(pending_);
   pending_.clear();
-  return true;
+  return Wait::events;
 }
 
 void GenerationStream::cancel(FinishReason reason) noexcept {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -37,10 +38,12 @@ class GenerationStream {
   void publish(std::vector<ossrt::harmony::ParseEvent> events);
   void finish(GenerationOutcome outcome);
 
-  // Consumer side: waits until events are pending or the generation ended,
-  // then moves the pending events into `events`. Returns false once the
-  // generation has ended and every event was taken (outcome() is then final).
-  bool next(std::vector<ossrt::harmony::ParseEvent>& events);
+  // Consumer side: waits up to `timeout` for events, then moves the pending
+  // ones into `events`. `ended` once the generation has ended and every event
+  // was taken (outcome() is then final); `idle` when the time ran out first
+  // (a streaming writer then probes its client).
+  enum class Wait { events, idle, ended };
+  Wait next(std::vector<ossrt::harmony::ParseEvent>& events, std::chrono::milliseconds timeout);
   const GenerationOutcome& outcome() const noexcept { return outcome_; }
 
   // Asks the scheduler to stop this request (client gone, a stop string

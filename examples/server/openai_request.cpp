@@ -286,7 +286,9 @@ void read_chat_tools(const JsonValue& tools, ConversationBuilder& builder) {
 }
 
 JsonValue parse_root(std::string_view body) {
-  auto root = JsonValue::parse(body);
+  // Deeper than harmony renders schemas (128 levels), so a too-deep tool schema is
+  // named as such rather than as bad JSON.
+  auto root = JsonValue::parse(body, 160);
   if (!root.ok()) reject("", "the request body is not valid JSON: " + root.status().message());
   if (!root.value().is_object()) reject("", "the request body must be a JSON object");
   return std::move(root.value());

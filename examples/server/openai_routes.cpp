@@ -44,14 +44,20 @@ int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// How long a stream may stay silent before its client is probed: the parser
+// holds text back while a header is open, and only a write finds out that a
+// client has gone (the second write after it closed fails).
+constexpr std::chrono::milliseconds kProbeInterval{50};
+
 // Drains `started`'s stream through `builder`: each batch of deltas goes to
-// `write`, a matched stop string stops the generation. Returns false when
-// `write` does (the client is gone): the generation is then cancelled.
+// `write` (an empty one after kProbeInterval of silence), a matched stop
+// string stops the generation. Returns false when `write` does (the client is
+// gone): the generation is then cancelled.
 bool pump(GenerationStream& stream, ReplyBuilder& builder,
           const std::function<bool(std::span<const ReplyDelta>)>& write) {
   std::vector<ossrt::harmony::ParseEvent> events;
   std::vector<ReplyDelta> deltas;
-  while (stream.next(events)) {
+  while (stream.next(events, kProbeInterval) != GenerationStream::Wait::ended) {
     deltas.clear();
     for (const auto& event : events) builder.feed(event, deltas);
     events.clear();
@@ -63,13 +69,15 @@ bool pump(GenerationStream& stream, ReplyBuilder& builder,
   }
   deltas.clear();
   builder.finish(deltas);
-  if (!write(deltas)) return false;
-  return true;
+  return deltas.empty() || write(deltas);
 }
 
-// Sends `text` to a streaming client; false once it has gone.
+// Sends `text` to a streaming client (an SSE comment when there is nothing
+// to say: a probe the client ignores); false once it has gone.
 bool send(httplib::DataSink& sink, const std::string& text) {
-  return text.empty() || (sink.is_writable() && sink.write(text.data(), text.size()));
+  static const std::string probe = ": waiting\n\n";
+  const std::string& out = text.empty() ? probe : text;
+  return sink.is_writable() && sink.write(out.data(), out.size());
 }
 
 }  // namespace
@@ -100,8 +108,15 @@ std::variant<OpenAiRoutes::Started, ApiError> OpenAiRoutes::start(const Generati
 }
 
 void OpenAiRoutes::install(httplib::Server& server) {
-  server.Get("/health",
-             [](const httplib::Request&, httplib::Response& res) { res.set_content(R"({"status":"ok"})", kJson); });
+  server.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    const DecodeScheduler::Counts counts = scheduler_.counts();
+    res.set_content(JsonValue::object({{"status", JsonValue::string("ok")},
+                                       {"requests_running", JsonValue::unsigned_integer(counts.running)},
+                                       {"requests_finished", JsonValue::unsigned_integer(counts.finished)},
+                                       {"requests_cancelled", JsonValue::unsigned_integer(counts.cancelled)}})
+                        .dump(),
+                    kJson);
+  });
 
   server.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     const JsonValue model = JsonValue::object({{"id", JsonValue::string(model_id_)},
