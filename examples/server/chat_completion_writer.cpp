@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "json_shorthand.h"
 #include "ossrt/json.hpp"
 #include "sse_format.h"
 
@@ -10,13 +11,6 @@ namespace {
 
 using ossrt::JsonMember;
 using ossrt::JsonValue;
-
-JsonValue str(std::string text) {
-  return JsonValue::string(std::move(text));
-}
-JsonValue num(size_t n) {
-  return JsonValue::unsigned_integer(n);
-}
 
 JsonValue usage_json(const GenerationOutcome& outcome) {
   return JsonValue::object({

@@ -294,10 +294,18 @@ JsonValue parse_root(std::string_view body) {
   return std::move(root.value());
 }
 
-template <typename Parse>
-ParsedRequest guarded(Parse&& parse) {
+// The body as a JSON object, the settings both APIs share, then `read_api`'s
+// own members; a RequestError thrown anywhere becomes the result.
+template <typename ReadApi>
+ParsedRequest parse_request(std::string_view body, ReadApi&& read_api) {
   try {
-    return parse();
+    const JsonValue root = parse_root(body);
+    GenerationRequest request;
+    ConversationBuilder builder;
+    read_common(root, request);
+    read_api(root, request, builder);
+    request.conversation = std::move(builder).build();
+    return request;
   } catch (const RequestError& e) {
     return e.error;
   } catch (const std::bad_alloc&) {
@@ -346,11 +354,7 @@ void read_responses_item(const JsonValue& item, const std::string& param, Conver
 }  // namespace
 
 ParsedRequest parse_chat_completion_request(std::string_view body) {
-  return guarded([&]() -> ParsedRequest {
-    const JsonValue root = parse_root(body);
-    GenerationRequest request;
-    ConversationBuilder builder;
-    read_common(root, request);
+  return parse_request(body, [](const JsonValue& root, GenerationRequest& request, ConversationBuilder& builder) {
     if (const JsonValue* n = member(root, "n"); n && unsigned_of(*n, "n") != 1) reject("n", "only n = 1 is supported");
     if (const JsonValue* effort = member(root, "reasoning_effort"))
       builder.set_effort(effort_of(*effort, "reasoning_effort"));
@@ -389,17 +393,11 @@ ParsedRequest parse_chat_completion_request(std::string_view body) {
       reject("messages", "messages must be a non-empty array of message objects");
     for (size_t i = 0; i < messages->items().size(); ++i)
       read_chat_message(messages->items()[i], "messages[" + std::to_string(i) + "]", builder);
-    request.conversation = std::move(builder).build();
-    return request;
   });
 }
 
 ParsedRequest parse_responses_request(std::string_view body) {
-  return guarded([&]() -> ParsedRequest {
-    const JsonValue root = parse_root(body);
-    GenerationRequest request;
-    ConversationBuilder builder;
-    read_common(root, request);
+  return parse_request(body, [](const JsonValue& root, GenerationRequest& request, ConversationBuilder& builder) {
     if (const JsonValue* max = member(root, "max_output_tokens"))
       request.max_tokens = max_tokens_of(*max, "max_output_tokens");
     if (const JsonValue* reasoning = member(root, "reasoning")) {
@@ -435,8 +433,6 @@ ParsedRequest parse_responses_request(std::string_view body) {
     } else {
       reject("input", "input must be a string or a non-empty array of items");
     }
-    request.conversation = std::move(builder).build();
-    return request;
   });
 }
 

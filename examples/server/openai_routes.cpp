@@ -82,8 +82,12 @@ bool send(httplib::DataSink& sink, const std::string& text) {
 
 }  // namespace
 
-std::variant<OpenAiRoutes::Started, ApiError> OpenAiRoutes::start(const GenerationRequest& request,
-                                                                  const char* id_prefix) {
+std::variant<OpenAiRoutes::Accepted, ApiError> OpenAiRoutes::accept(std::string_view body,
+                                                                    ParsedRequest (*parse)(std::string_view),
+                                                                    const char* id_prefix) {
+  ParsedRequest parsed = parse(body);
+  if (auto* error = std::get_if<ApiError>(&parsed)) return std::move(*error);
+  const GenerationRequest& request = std::get<GenerationRequest>(parsed);
   auto prompt = renderer_.render_conversation_for_completion(request.conversation, ossrt::harmony::Role::assistant);
   if (!prompt.ok())
     return ApiError{400, "the conversation cannot be rendered: " + prompt.status().message(), "messages"};
@@ -95,7 +99,7 @@ std::variant<OpenAiRoutes::Started, ApiError> OpenAiRoutes::start(const Generati
                     "messages"};
   auto sampler = ossrt::Sampler::create(request.sampling);
   if (!sampler.ok()) return ApiError{400, sampler.status().message(), ""};
-  Started started;
+  Accepted started;
   started.stream = std::make_shared<GenerationStream>();
   started.meta.id = id_prefix + std::to_string(next_id_.fetch_add(1));
   started.meta.created = unix_seconds();
@@ -104,6 +108,8 @@ std::variant<OpenAiRoutes::Started, ApiError> OpenAiRoutes::start(const Generati
   // Without a limit the reply may fill the context.
   job.max_tokens = std::min(request.max_tokens.value_or(context), context - job.prompt.size());
   scheduler_.submit(std::move(job));
+  started.builder = std::make_shared<ReplyBuilder>(request.stop, started.meta.id);
+  started.request = std::get<GenerationRequest>(std::move(parsed));
   return started;
 }
 
@@ -128,13 +134,11 @@ void OpenAiRoutes::install(httplib::Server& server) {
   });
 
   server.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    ParsedRequest parsed = parse_chat_completion_request(req.body);
-    if (auto* error = std::get_if<ApiError>(&parsed)) return send_error(res, *error);
-    const GenerationRequest& request = std::get<GenerationRequest>(parsed);
-    auto started = start(request, "chatcmpl-");
-    if (auto* error = std::get_if<ApiError>(&started)) return send_error(res, *error);
-    Started run = std::get<Started>(std::move(started));
-    auto builder = std::make_shared<ReplyBuilder>(request.stop, run.meta.id);
+    auto accepted = accept(req.body, parse_chat_completion_request, "chatcmpl-");
+    if (auto* error = std::get_if<ApiError>(&accepted)) return send_error(res, *error);
+    const Accepted run = std::get<Accepted>(std::move(accepted));
+    const GenerationRequest& request = run.request;
+    const std::shared_ptr<ReplyBuilder>& builder = run.builder;
     if (!request.stream) {
       pump(*run.stream, *builder, [](std::span<const ReplyDelta>) { return true; });
       if (!run.stream->outcome().status.ok()) return send_error(res, generation_error(run.stream->outcome().status));
@@ -169,13 +173,11 @@ void OpenAiRoutes::install(httplib::Server& server) {
   });
 
   server.Post("/v1/responses", [this](const httplib::Request& req, httplib::Response& res) {
-    ParsedRequest parsed = parse_responses_request(req.body);
-    if (auto* error = std::get_if<ApiError>(&parsed)) return send_error(res, *error);
-    const GenerationRequest& request = std::get<GenerationRequest>(parsed);
-    auto started = start(request, "resp_");
-    if (auto* error = std::get_if<ApiError>(&started)) return send_error(res, *error);
-    Started run = std::get<Started>(std::move(started));
-    auto builder = std::make_shared<ReplyBuilder>(request.stop, run.meta.id);
+    auto accepted = accept(req.body, parse_responses_request, "resp_");
+    if (auto* error = std::get_if<ApiError>(&accepted)) return send_error(res, *error);
+    const Accepted run = std::get<Accepted>(std::move(accepted));
+    const GenerationRequest& request = run.request;
+    const std::shared_ptr<ReplyBuilder>& builder = run.builder;
     auto writer = std::make_shared<ResponsesWriter>(run.meta);
     if (!request.stream) {
       pump(*run.stream, *builder, [&](std::span<const ReplyDelta> deltas) {

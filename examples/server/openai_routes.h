@@ -16,6 +16,7 @@
 #include "decode_scheduler.h"
 #include "openai_request.h"
 #include "ossrt/harmony.hpp"
+#include "reply_builder.h"
 
 namespace httplib {
 class Server;
@@ -34,15 +35,19 @@ class OpenAiRoutes {
   void install(httplib::Server& server);
 
  private:
-  // A submitted generation and what its responses repeat.
-  struct Started {
+  // A request accepted and submitted: its settings, its generation, what
+  // its responses repeat, and the reply being built from its events.
+  struct Accepted {
+    GenerationRequest request;
     std::shared_ptr<GenerationStream> stream;
     CompletionMeta meta;
+    std::shared_ptr<ReplyBuilder> builder;
   };
-  // Renders, checks against the context, builds the sampler and submits.
-  // Failure: a 400 ApiError (unrenderable conversation, prompt too long,
-  // bad sampling values).
-  std::variant<Started, ApiError> start(const GenerationRequest& request, const char* id_prefix);
+  // Parses `body` with `parse`, renders it, checks it against the context,
+  // builds the sampler and submits it. Failure: the ApiError to answer with
+  // (the body's faults, an unrenderable conversation, a prompt too long).
+  std::variant<Accepted, ApiError> accept(std::string_view body, ParsedRequest (*parse)(std::string_view),
+                                          const char* id_prefix);
 
   DecodeScheduler& scheduler_;
   ossrt::harmony::Renderer renderer_;

@@ -1,5 +1,6 @@
 #include "responses_writer.h"
 
+#include "json_shorthand.h"
 #include "sse_format.h"
 
 namespace ossrt_server {
@@ -7,13 +8,6 @@ namespace {
 
 using ossrt::JsonMember;
 using ossrt::JsonValue;
-
-JsonValue str(std::string text) {
-  return JsonValue::string(std::move(text));
-}
-JsonValue num(size_t n) {
-  return JsonValue::unsigned_integer(n);
-}
 
 JsonValue text_part(const char* type, const std::string& text) {
   std::vector<JsonMember> members{{"type", str(type)}, {"text", str(text)}};
