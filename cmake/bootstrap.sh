@@ -15,8 +15,9 @@ cd "$root"
 
 # libdnnl-dev's CMake config requires OpenCL (Debian builds oneDNN with its OpenCL GPU runtime).
 # python3-venv: the Python binding's packaging test pip-installs it into a fresh virtual environment.
+# libcpp-httplib-dev: ossrt serve's HTTP server.
 packages=(g++ cmake ninja-build pkgconf libeigen3-dev libdnnl-dev ocl-icd-opencl-dev libsimdjson-dev doctest-dev libsimde-dev
-  python3-venv)
+  python3-venv libcpp-httplib-dev)
 # The fuzzers (test only): clang with libFuzzer and its OpenMP runtime.
 fuzz_packages=(clang libclang-rt-dev libomp-dev)
 

@@ -157,6 +157,26 @@ std::vector<CommandSpec> make_specs() {
           },
       std::nullopt,
   });
+  specs.push_back({
+      "serve",
+      "an OpenAI-compatible HTTP server: /v1/chat/completions, /v1/responses, /v1/models, /health",
+      "Requests share the model and are decoded together (one forward pass a token for all of them);\n"
+      "each conversation's cached prefix is reused by its next request. --port 0 picks a free port\n"
+      "(the line on stderr says which). SIGINT or SIGTERM stops it. See docs/server.md.\n",
+      std::vector<FlagSpec>{
+          {"model", K::text, "PATH", "checkpoint directory or GGUF file", nullptr, "model"},
+          {"model-id", K::text, "NAME", "the model name responses carry (default: the checkpoint's file name)"},
+          {"host", K::text, "ADDR", "address to listen on", "127.0.0.1"},
+          {"port", K::count, "N", "TCP port; 0 = any free one", "8080"},
+          {"max-sessions", K::positive, "N", "conversations decoded together (each keeps its KV cache)", "8"},
+          {"context", K::count, "N", "context length of each session; 0 = the model's maximum", "0"},
+          {"threads", K::count, "N", "threads of the forward pass; 0 = OpenMP's default", "0"},
+          kBackend,
+          kCpuExpertLayers,
+          kNumerics,
+      },
+      std::nullopt,
+  });
   return specs;
 }
 

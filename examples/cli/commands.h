@@ -18,5 +18,6 @@ int run_chat(const ParsedFlags& flags);
 int run_make_checkpoint(const ParsedFlags& flags);
 int run_bench(const ParsedFlags& flags);
 int run_estimate(const ParsedFlags& flags);
+int run_serve(const ParsedFlags& flags);  // serve_command.cpp, or serve_unavailable.cpp without cpp-httplib
 
 }  // namespace ossrt_cli

@@ -22,6 +22,7 @@ constexpr Runner kRunners[] = {
     {"tokenize", run_tokenize}, {"detokenize", run_detokenize},
     {"info", run_info},         {"make-checkpoint", run_make_checkpoint},
     {"bench", run_bench},       {"estimate", run_estimate},
+    {"serve", run_serve},
 };
 
 // Every command's synopsis and summary, from the command table.

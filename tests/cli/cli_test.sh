@@ -90,7 +90,7 @@ case $case_name in
     expect_in out.txt "usage: ossrt COMMAND"
     expect_empty err.txt
     commands=$(sed -n 's/^  ossrt \([a-z-]*\) .*/\1/p' out.txt | tr '\n' ' ')
-    [ "$commands" = "chat generate tokenize detokenize info estimate make-checkpoint bench " ] ||
+    [ "$commands" = "chat generate tokenize detokenize info estimate make-checkpoint bench serve " ] ||
       fail "ossrt --help lists '$commands'"
     for command in $commands; do
       for flag in --help -h; do

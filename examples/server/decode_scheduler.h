@@ -1,0 +1,81 @@
+// DecodeScheduler: decodes every running request of one model together. A
+// thread owns a pool of sessions and a BatchDecoder; each step it samples each
+// active request's next token and advances all of them with one
+// BatchDecoder::step. A new request's prompt is prefilled between steps, in
+// the idle pool session whose cached tokens share the longest prefix with it
+// (Session::sync_prefix), so a multi-turn conversation does not prefill its
+// history again.
+//
+// Thread rules: submit() and stop() from any thread; the stream's events and
+// outcome arrive from the scheduler's thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "generation_stream.h"
+#include "ossrt/batch_decoder.hpp"
+#include "ossrt/harmony.hpp"
+#include "ossrt/sampler.hpp"
+#include "ossrt/session.hpp"
+
+namespace ossrt_server {
+
+struct GenerationJob {
+  std::vector<ossrt::TokenId> prompt;  // rendered for completion by the assistant
+  ossrt::Sampler sampler;
+  size_t max_tokens = 0;  // sampled tokens at most (the stop token included)
+  std::shared_ptr<GenerationStream> stream;
+};
+
+class DecodeScheduler {
+ public:
+  // A pool of `max_sessions` sessions (created lazily, `session_options`
+  // each) and its decoder. Failure: BatchDecoder::create's, Tokenizer's.
+  static ossrt::Result<std::unique_ptr<DecodeScheduler>> create(std::shared_ptr<const ossrt::Model> model,
+                                                                ossrt::SessionOptions session_options,
+                                                                size_t max_sessions) noexcept;
+  ~DecodeScheduler();  // stop()s
+  DecodeScheduler(const DecodeScheduler&) = delete;
+  DecodeScheduler& operator=(const DecodeScheduler&) = delete;
+
+  // Queues a job; its stream receives the parse events of what the model
+  // writes and then the outcome (a failure such as context_overflow arrives
+  // as the outcome's status). Never blocks on decoding.
+  void submit(GenerationJob job);
+  // Finishes every queued and running job as cancelled and joins the thread.
+  void stop() noexcept;
+
+  struct Counts {
+    size_t running = 0;    // queued or generating
+    size_t finished = 0;   // ended by the model, a limit or a failure
+    size_t cancelled = 0;  // ended early by their client (stop strings excluded)
+  };
+  Counts counts() const noexcept;
+
+  // Tokens a prompt may take at most (the sessions' context length).
+  size_t context_length() const noexcept { return context_length_; }
+  const std::shared_ptr<const ossrt::Tokenizer>& tokenizer() const noexcept { return tokenizer_; }
+
+  struct Impl;
+
+ private:
+  DecodeScheduler() = default;
+  void run() noexcept;
+
+  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<const ossrt::Tokenizer> tokenizer_;
+  size_t context_length_ = 0;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<GenerationJob> queued_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ossrt_server

@@ -1,0 +1,52 @@
+// OpenAI request bodies (Chat Completions and the Responses API) turned into
+// a harmony conversation and generation settings. Everything a client can
+// get wrong (malformed JSON, wrong types, unknown roles, a bad tool schema,
+// unsupported options) is an ApiError naming the parameter, never a crash.
+//
+// Thread rules: pure functions; safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "ossrt/harmony.hpp"
+#include "ossrt/sampler.hpp"
+
+namespace ossrt_server {
+
+// An OpenAI-style error: {"error": {"message", "type", "param", "code"}}.
+struct ApiError {
+  int http_status = 400;
+  std::string message;
+  std::string param;  // the offending parameter ("messages[2].role"); empty if none
+  std::string type = "invalid_request_error";
+};
+
+struct GenerationRequest {
+  ossrt::harmony::Conversation conversation;  // system (with the effort), developer, then the turns
+  ossrt::SamplerOptions sampling;             // temperature, top_p, seed
+  std::optional<size_t> max_tokens;           // max_tokens / max_completion_tokens / max_output_tokens
+  std::vector<std::string> stop;              // stop strings, matched in the final answer
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage (chat streams)
+  std::string model;
+};
+
+using ParsedRequest = std::variant<GenerationRequest, ApiError>;
+
+// POST /v1/chat/completions. Roles system and developer become the developer
+// message's instructions; assistant messages take `reasoning_content` (the
+// analysis channel), `content` (final) and `tool_calls` (commentary calls to
+// functions.NAME); tool messages answer the call whose id they name.
+ParsedRequest parse_chat_completion_request(std::string_view body);
+
+// POST /v1/responses: `input` as a string or a list of message,
+// function_call, function_call_output and reasoning items; `instructions`;
+// `tools` of type function; `reasoning.effort`; `max_output_tokens`.
+ParsedRequest parse_responses_request(std::string_view body);
+
+}  // namespace ossrt_server
