@@ -71,6 +71,10 @@ case "$command" in
   test)
     packages+=("${fuzz_packages[@]}")
     install_missing_packages
+    # ctest runs tests side by side (-j): OpenMP workers that spin while they
+    # wait would take the cores from the other test's threads (the sanitizer
+    # stage's unit shards ran 2-3.5x slower so); waiting threads sleep instead.
+    export OMP_WAIT_POLICY=passive
     # Where nvcc exists the CUDA backend is compiled (warnings as errors) so it
     # cannot rot; one architecture (Hopper) keeps CI's time in bounds.
     build build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
