@@ -50,10 +50,15 @@ const ToolDescription* find_function_tool(const Conversation& conversation, std:
   return nullptr;
 }
 
-Result<std::shared_ptr<const constrain::Grammar>> response_format_grammar(std::string_view schema) {
+// A schema's grammar (cached by its text); a failure names what the schema is for.
+Result<std::shared_ptr<const constrain::Grammar>> labelled_grammar(std::string_view schema, const std::string& label) {
   auto grammar = constrain::cached_grammar(schema);
-  if (!grammar.ok()) return Status(grammar.status().code(), "response_format: " + grammar.status().message());
+  if (!grammar.ok()) return Status(grammar.status().code(), label + ": " + grammar.status().message());
   return grammar;
+}
+
+Result<std::shared_ptr<const constrain::Grammar>> response_format_grammar(std::string_view schema) {
+  return labelled_grammar(schema, "response_format");
 }
 
 // The grammars of the turn's response format and strict tools.
@@ -71,9 +76,8 @@ Result<constrain::ScopeGrammars> scope_grammars(const Conversation& conversation
                    "strict tool '%s' is not a function tool of the conversation's developer message", name.c_str());
     // A tool without parameters takes an empty object.
     const std::string schema = tool->parameters ? tool->parameters->dump() : std::string("{\"type\":\"object\"}");
-    auto grammar = constrain::cached_grammar(schema);
-    if (!grammar.ok())
-      return Status(grammar.status().code(), "strict tool '" + name + "' parameters: " + grammar.status().message());
+    auto grammar = labelled_grammar(schema, "strict tool '" + name + "' parameters");
+    if (!grammar.ok()) return grammar.status();
     grammars.strict_tools["functions." + name] = grammar.value();
   }
   return grammars;
