@@ -495,14 +495,17 @@ void check_attention(const Backend& be, const std::string& label, std::mt19937& 
 // memory and names caches there.
 void check_batched_rows(const Backend& be, const std::string& label, std::mt19937& rng) {
   const Backend& ref = ref_backend();
-  const size_t q_heads = 8, kv_heads = 2, head_dim = 64, width = kv_heads * head_dim, q_width = q_heads * head_dim;
+  // 8 query heads per kv head: gpt-oss's group (the CPU's 8-head score path).
+  const size_t q_heads = 16, kv_heads = 2, head_dim = 64, width = kv_heads * head_dim, q_width = q_heads * head_dim;
   const auto sinks = random_bf16(q_heads, rng, 2.0f);
   const bf16_t* sinks_placed = place_weights(be, sinks);
   struct Session {
     size_t position, capacity;
     bool ring;
   };
-  const Session sessions[] = {{0, 16, false}, {37, 64, false}, {300, 130, true}, {1000, 1500, false}};
+  // The last is long enough for a decode kernel to split its keys into chunks.
+  const Session sessions[] = {
+      {0, 16, false}, {37, 64, false}, {300, 130, true}, {1000, 1500, false}, {2500, 2600, false}};
   const size_t n = std::size(sessions);
   for (KvType type : {KvType::f32, KvType::bf16}) {
     for (size_t window : {size_t{0}, size_t{128}}) {

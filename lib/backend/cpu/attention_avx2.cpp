@@ -266,19 +266,22 @@ void attend_group(const AttentionArgs& a, size_t t, size_t kv_head, float* score
 // read in order, the exact chunk softmax, then the values; the chunks'
 // (max, denominator, weighted sum) merge with the sink at the end. Each cache
 // row is read from memory once, sequentially, whatever the head count, and in
-// place: a bf16 cache is widened in registers.
+// place: a bf16 cache is widened in registers. Batched rows (each its own
+// cache and position) take one SplitDecode each, their chunks in one
+// parallel loop (decode_rows).
 class SplitDecode {
  public:
   static constexpr size_t kMaxChunk = 1024;  // keys per chunk: [heads][chunk] scores stay in L2
   static constexpr size_t kMinChunk = 64;    // below this the merge outweighs the split
 
-  explicit SplitDecode(const AttentionArgs& a, size_t t) : a_(a), t_(t) {
+  // Query t of `a` over a's cache; with `threads` threads the keys split so
+  // each has a chunk (short contexts, and the sliding window's 128 keys, use
+  // every thread too).
+  SplitDecode(const AttentionArgs& a, size_t t, size_t threads) : a_(a), t_(t) {
     const size_t position = a.first_position + t;
     first_ = first_visible_key(position, a.window);
     keys_ = position + 1 - first_;
-    // At least one chunk per thread, so short contexts (and the sliding
-    // window's 128 keys) use every thread too; a multiple of kValueRows.
-    const size_t threads = static_cast<size_t>(std::max(1, omp_get_max_threads()));
+    // A multiple of kValueRows.
     const size_t share = (keys_ + threads - 1) / threads;
     chunk_ = std::clamp((share + kValueRows - 1) / kValueRows * kValueRows, kMinChunk, kMaxChunk);
     chunks_ = (keys_ + chunk_ - 1) / chunk_;
@@ -299,11 +302,36 @@ class SplitDecode {
     }
   }
 
-  void run() {
+  size_t chunks() const { return chunks_; }
+  size_t scores_floats() const { return a_.q_heads * chunk_; }
+
+  // Chunk c's scores into `scores` (scores_floats()), its softmax state and
+  // weighted values; any thread, each chunk once, before merge().
+  void chunk(size_t c, float* scores) {
     if (a_.kv_type == KvType::f32) {
-      run_over<float>();
+      chunk_over<float>(c, scores);
     } else {
-      run_over<bf16_t>();
+      chunk_over<bf16_t>(c, scores);
+    }
+  }
+
+  // out[h] = (sum_c acc_c[h] e^(m_c - M)) / (e^(sink - M) + sum_c l_c e^(m_c - M)).
+  void merge() {
+    const size_t D = a_.head_dim;
+    float* out = a_.out + t_ * a_.out_stride;
+    for (size_t h = 0; h < a_.q_heads; ++h) {
+      const float sink = bf16_to_f32(a_.sinks[h]);
+      float m = sink;
+      for (size_t c = 0; c < chunks_; ++c) m = std::max(m, max_[c * a_.q_heads + h]);
+      float denominator = std::exp(sink - m);
+      std::fill(out + h * D, out + (h + 1) * D, 0.0f);
+      for (size_t c = 0; c < chunks_; ++c) {
+        const float weight = std::exp(max_[c * a_.q_heads + h] - m);
+        denominator += weight * sum_[c * a_.q_heads + h];
+        const float* acc = acc_.data() + (c * a_.q_heads + h) * D;
+        for (size_t i = 0; i < D; ++i) out[h * D + i] += weight * acc[i];
+      }
+      for (size_t i = 0; i < D; ++i) out[h * D + i] /= denominator;
     }
   }
 
@@ -313,15 +341,6 @@ class SplitDecode {
   // rows per call (8 left the call overhead at a third of the pass).
   static constexpr size_t kValueRows = 32;
 
-  template <typename T>
-  void run_over() {
-    const long long chunks = static_cast<long long>(chunks_);
-    PerThreadBuffer buffers(a_.q_heads * chunk_);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (long long c = 0; c < chunks; ++c) chunk<T>(static_cast<size_t>(c), buffers.mine());
-    merge();
-  }
-
   // The cache row of `position`, elements of type T.
   template <typename T>
   const T* row(const void* cache, size_t position) const {
@@ -329,7 +348,7 @@ class SplitDecode {
   }
 
   template <typename T>
-  void chunk(size_t c, float* scores) {
+  void chunk_over(size_t c, float* scores) {
     const size_t D = a_.head_dim, group = a_.q_heads / a_.kv_heads;
     const size_t begin = first_ + c * chunk_, count = std::min(chunk_, keys_ - c * chunk_);
     const float* q = a_.q + t_ * a_.q_stride;
@@ -376,42 +395,65 @@ class SplitDecode {
     }
   }
 
-  // out[h] = (sum_c acc_c[h] e^(m_c - M)) / (e^(sink - M) + sum_c l_c e^(m_c - M)).
-  void merge() {
-    const size_t D = a_.head_dim;
-    float* out = a_.out + t_ * a_.out_stride;
-    for (size_t h = 0; h < a_.q_heads; ++h) {
-      const float sink = bf16_to_f32(a_.sinks[h]);
-      float m = sink;
-      for (size_t c = 0; c < chunks_; ++c) m = std::max(m, max_[c * a_.q_heads + h]);
-      float denominator = std::exp(sink - m);
-      std::fill(out + h * D, out + (h + 1) * D, 0.0f);
-      for (size_t c = 0; c < chunks_; ++c) {
-        const float weight = std::exp(max_[c * a_.q_heads + h] - m);
-        denominator += weight * sum_[c * a_.q_heads + h];
-        const float* acc = acc_.data() + (c * a_.q_heads + h) * D;
-        for (size_t i = 0; i < D; ++i) out[h * D + i] += weight * acc[i];
-      }
-      for (size_t i = 0; i < D; ++i) out[h * D + i] /= denominator;
-    }
-  }
-
-  const AttentionArgs& a_;
+  AttentionArgs a_;  // a copy: decode_rows makes one per row
   size_t t_, first_ = 0, keys_ = 0, chunk_ = 0, chunks_ = 0;
   std::vector<float> max_, sum_, acc_;  // [chunk][head], [chunk][head], [chunk][head][D]
   std::vector<float> q_lanes_;          // see the constructor
 };
 
+// Row t of a batched step as a single-query call over its own cache.
+AttentionArgs row_args(const AttentionArgs& a, size_t t) {
+  const KvRow& row = a.rows[t];
+  AttentionArgs one = a;
+  one.q = a.q + t * a.q_stride;
+  one.out = a.out + t * a.out_stride;
+  one.k_cache = row.k_cache;
+  one.v_cache = row.v_cache;
+  one.capacity = row.capacity;
+  one.ring = row.ring;
+  one.n = 1;
+  one.first_position = row.position;
+  one.rows = nullptr;
+  return one;
+}
+
+// Decode queries, each a SplitDecode (one per row of a batched step, or the
+// single query of a decode call), every row's chunks in one parallel loop:
+// rows share the threads instead of running one after another.
+void decode_queries(const AttentionArgs& a) {
+  const size_t threads = static_cast<size_t>(std::max(1, omp_get_max_threads()));
+  std::vector<SplitDecode> queries;
+  queries.reserve(a.n);
+  // Jobs: (query, chunk) pairs, in query order.
+  std::vector<std::pair<size_t, size_t>> jobs;
+  size_t scores_floats = 0;
+  for (size_t t = 0; t < a.n; ++t) {
+    // Spread over all rows, the threads need fewer chunks per row.
+    queries.emplace_back(a.rows ? row_args(a, t) : a, a.rows ? 0 : t, (threads + a.n - 1) / a.n);
+    scores_floats = std::max(scores_floats, queries.back().scores_floats());
+    for (size_t c = 0; c < queries.back().chunks(); ++c) jobs.emplace_back(t, c);
+  }
+  PerThreadBuffer buffers(scores_floats);
+  const long long job_count = static_cast<long long>(jobs.size());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (long long job = 0; job < job_count; ++job) {
+    const auto [t, c] = jobs[static_cast<size_t>(job)];
+    queries[t].chunk(c, buffers.mine());
+  }
+  const long long query_count = static_cast<long long>(queries.size());
+#pragma omp parallel for schedule(static)
+  for (long long t = 0; t < query_count; ++t) queries[static_cast<size_t>(t)].merge();
+}
+
 }  // namespace
 
-// Batched rows (each its own cache) take the reference until issue 31's kernels.
 bool attention_supported(const AttentionArgs& a) {
-  return a.rows == nullptr && a.head_dim % 8 == 0 && a.q_heads / a.kv_heads <= kMaxGroup;
+  return a.head_dim % 8 == 0 && a.q_heads / a.kv_heads <= kMaxGroup;
 }
 
 void attention_f32(void* self, const AttentionArgs& a) {
   if (!attention_supported(a)) return cpu_reference_backend().attention_f32(self, a);
-  if (a.n == 1) return SplitDecode(a, 0).run();
+  if (a.n == 1 || a.rows != nullptr) return decode_queries(a);
   const size_t group = a.q_heads / a.kv_heads;
   const long long jobs = static_cast<long long>(a.n * a.kv_heads);
   const size_t scores_size = group * kKeyBlock, acc_size = group * a.head_dim, rows_size = 2 * kKeyBlock * a.head_dim;
