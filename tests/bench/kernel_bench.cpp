@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <new>
 #include <string>
@@ -80,16 +81,32 @@ struct Measurement {
   bool memory_bound = true;
 };
 
+// The process's CPU seconds (all threads), for --cpu-time.
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// --cpu-time: calls are timed in CPU seconds per thread instead of wall
+// seconds, which a machine shared with other jobs leaves nearly unchanged
+// where wall time doubles (meaningful with --threads 1: waiting OpenMP
+// threads spin and count).
+bool g_cpu_time = false;
+
 // Median seconds per call over at least 5 calls and ~0.5 s.
 double time_calls(const std::function<void(size_t)>& call) {
   using Clock = std::chrono::steady_clock;
   call(0);  // warm up
   std::vector<double> samples;
   const auto begin = Clock::now();
+  const double threads = omp_get_max_threads();
   for (size_t i = 1; samples.size() < 5 || std::chrono::duration<double>(Clock::now() - begin).count() < 0.5; ++i) {
     const auto start = Clock::now();
+    const double cpu_start = g_cpu_time ? process_cpu_seconds() : 0;
     call(i);
-    samples.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    samples.push_back(g_cpu_time ? (process_cpu_seconds() - cpu_start) / threads
+                                 : std::chrono::duration<double>(Clock::now() - start).count());
     if (samples.size() >= 200) break;
   }
   std::sort(samples.begin(), samples.end());
@@ -179,6 +196,20 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
     }
   }
 
+  // Batched decode (issue 31): 8 sessions' tokens through the qkv projection,
+  // weights cold as in a step; at 8 tokens the product is compute-bound.
+  constexpr size_t kBatchRows = 8;
+  const std::string batch_qkv = "gemm bf16 qkv, 8 tokens", batch_qkv_fast = batch_qkv + ", fast numerics";
+  if (wanted(batch_qkv) || wanted(batch_qkv_fast)) {
+    Rotating<bf16_t> w(QKV * H, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 0.03f); });
+    for (bool fast : {false, true}) {
+      measure(fast ? batch_qkv_fast : batch_qkv, 2.0 * kBatchRows * QKV * H, false, [&](size_t i) {
+        be.matmul_f32_bf16w(be.self,
+                            MatmulArgs{x.data(), H, w.at(i), nullptr, y.data(), QKV, kBatchRows, H, QKV, false, fast});
+      });
+    }
+  }
+
   // MXFP4 MoE, one token through 4 of 32 experts (different experts each call).
   const std::string moe_decode = "moe mxfp4 decode (4 of 32 experts)", moe_prefill = "moe mxfp4 prefill, 512 tokens";
   // Numerics::fast's expert products: Q15 inputs, and bf16 products where
@@ -186,8 +217,8 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   const std::string moe_decode_fast = moe_decode + ", fast numerics",
                     moe_prefill_fast = moe_prefill + ", fast numerics";
   const bool fast_differs = onednn_bf16_implementation() != nullptr;
-  const bool moe_wanted =
-      wanted(moe_decode) || wanted(moe_decode_fast) || (!quick && (wanted(moe_prefill) || wanted(moe_prefill_fast)));
+  const bool moe_wanted = wanted(moe_decode) || wanted(moe_decode_fast) || wanted("moe mxfp4 8 tokens") ||
+                          (!quick && (wanted(moe_prefill) || wanted(moe_prefill_fast)));
   // Decode cycles through more experts than one layer has (as a token does
   // through the layers), so they stay out of the cache between calls.
   const size_t expert_bytes = 3 * I * H / 32 * 17, stored = std::max(E, rotation_bytes() / expert_bytes + 1);
@@ -215,6 +246,32 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
               const float weights[K] = {0.4f, 0.3f, 0.2f, 0.1f};
               be.moe_mxfp4_f32(be.self, moe_args(1, ids, weights, fast));
             });
+  }
+
+  // 8 sessions' tokens, each through 4 experts drawn at random (about 21
+  // distinct experts of 32 a step).
+  for (bool fast : {false, true}) {
+    const std::string name = std::string("moe mxfp4 8 tokens (batched decode)") + (fast ? ", fast numerics" : "");
+    if (!wanted(name)) continue;
+    measure(name, 2.0 * kBatchRows * K * 3.0 * I * H, false, [&](size_t i) {
+      // One layer's 32 experts (a different layer each call), 4 distinct per token.
+      const size_t layer = i * E % (stored - E + 1);
+      int32_t ids[kBatchRows * K];
+      uint32_t draw = static_cast<uint32_t>(i) * 2654435761u + 1;
+      for (size_t t = 0; t < kBatchRows; ++t) {
+        for (size_t k = 0; k < K; ++k) {
+          int32_t id = 0;
+          do {
+            draw = draw * 1664525u + 1013904223u;
+            id = static_cast<int32_t>(layer + (draw >> 16) % E);
+          } while (std::find(ids + t * K, ids + t * K + k, id) != ids + t * K + k);
+          ids[t * K + k] = id;
+        }
+      }
+      float weights[kBatchRows * K];
+      for (size_t p = 0; p < kBatchRows * K; ++p) weights[p] = 0.25f;
+      be.moe_mxfp4_f32(be.self, moe_args(kBatchRows, ids, weights, fast));
+    });
   }
 
   // Attention over a dense layer's cache: one token at a chat's depth and at 8192.
@@ -317,6 +374,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0) {
       json = true;
+    } else if (std::strcmp(argv[i], "--cpu-time") == 0) {
+      g_cpu_time = true;
     } else if (std::strcmp(argv[i], "--reference") == 0) {
       reference = true;
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
@@ -324,7 +383,7 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--reference] [--only TEXT] [--json]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--threads N] [--cpu-time] [--reference] [--only TEXT] [--json]\n", argv[0]);
       return 2;
     }
   }
