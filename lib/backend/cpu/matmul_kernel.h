@@ -64,9 +64,7 @@ void dot_rows(const bf16_t* w, size_t in, const float* x, float* sums) {
   for (auto& a : acc) a[0] = a[1] = Simd::zero();
   size_t i = 0;
   for (; i + 2 * L <= in; i += 2 * L) {
-    if (i % 32 == 0) {
-      for (size_t r = 0; r < R; ++r) prefetch_ahead(w + r * in + i);
-    }
+    prefetch_next_block(w, R * in * sizeof(bf16_t), R * i * sizeof(bf16_t), R * 2 * L * sizeof(bf16_t));
     const Simd::Vec x0 = Simd::load(x + i), x1 = Simd::load(x + i + L);
     for (size_t r = 0; r < R; ++r) {
       acc[r][0] = Simd::fmadd(Simd::load_bf16(w + r * in + i), x0, acc[r][0]);

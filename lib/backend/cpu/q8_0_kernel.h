@@ -59,13 +59,11 @@ void widen_q8_row(const uint8_t* row, size_t blocks, float* dst) {
   }
 }
 
-// Software prefetch of the R rows after `rows` (contiguous with them: a
-// thread's rows are one range, which it takes R at a time), spread over the
-// blocks: R blocks' bytes of them per block of these.
+// The next R rows (a thread's rows are one range, which it takes R at a
+// time), R blocks' bytes of them per block of these.
 template <size_t R>
 void prefetch_q8_rows(const uint8_t* rows, size_t row_bytes, size_t b) {
-  const uint8_t* next = rows + R * row_bytes + b * R * kQ8_0BlockBytes;
-  for (size_t line = 0; line < R * kQ8_0BlockBytes; line += 64) prefetch_at(next + line);
+  prefetch_next_block(rows, R * row_bytes, b * R * kQ8_0BlockBytes, R * kQ8_0BlockBytes);
 }
 
 // sums[r][t] = dot(row r, x[t]) for R rows from `rows` (row_bytes apart)
