@@ -341,6 +341,20 @@ class SplitDecode {
   // rows per call (8 left the call overhead at a third of the pass).
   static constexpr size_t kValueRows = 32;
 
+  // Rows [from, from + rows) of the chunk's keys (of `cache`), those of them
+  // that the kv head `kv` of a pass over kRows-row blocks takes (every
+  // kv_heads-th row), asked for a block ahead: the cache rows are read
+  // interleaved by kv head, which the hardware prefetcher alone left at about
+  // 10 GB/s on one Zen 5 core.
+  template <typename T>
+  void prefetch_block_rows(const void* cache, size_t from, size_t rows, size_t kv) const {
+    const size_t row_bytes = a_.kv_heads * a_.head_dim * sizeof(T);
+    for (size_t r = kv; r < rows && from + r < first_ + keys_; r += a_.kv_heads) {
+      const char* p = reinterpret_cast<const char*>(row<T>(cache, from + r));
+      for (size_t line = 0; line < row_bytes; line += 64) prefetch_at(p + line);
+    }
+  }
+
   // The cache row of `position`, elements of type T.
   template <typename T>
   const T* row(const void* cache, size_t position) const {
@@ -360,6 +374,7 @@ class SplitDecode {
     for (; j + kRows <= count; j += kRows) {
       for (size_t r = 0; r < kRows; ++r) whole_rows[r] = row<T>(a_.k_cache, begin + j + r);
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
+        prefetch_block_rows<T>(a_.k_cache, begin + j + kRows, kRows, kv);
         for (size_t r = 0; r < kRows; ++r) rows[r] = whole_rows[r] + kv * D;
         size_t h = kv * group;
         for (; h + 8 <= (kv + 1) * group; h += 8)
@@ -389,6 +404,8 @@ class SplitDecode {
       const size_t n = std::min(kValueRows, count - r0);
       for (size_t r = 0; r < n; ++r) whole_rows[r] = row<T>(a_.v_cache, begin + r0 + r);
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
+        prefetch_block_rows<T>(a_.v_cache, begin + r0 + kValueRows,
+                               std::min(kValueRows, count - std::min(count, r0 + kValueRows)), kv);
         for (size_t r = 0; r < n; ++r) rows[r] = whole_rows[r] + kv * D;
         accumulate_rows(acc + kv * group * D, group, D, ones, scores + kv * group * chunk_ + r0, chunk_, rows, n);
       }
