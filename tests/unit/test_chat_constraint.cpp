@@ -6,43 +6,16 @@
 #include <algorithm>
 #include <cmath>
 
-#include "checkpoint_writer.hpp"
 #include "ossrt/chat.hpp"
 #include "ossrt/chat_constraint.hpp"
-#include "scripted_checkpoint.hpp"
+#include "test_chat_support.hpp"
 #include "weather_script.h"
 
 using namespace ossrt;
 using namespace ossrt::harmony;
+using namespace chat_test;
 
 namespace {
-
-const Renderer& renderer() {
-  static Renderer instance(Tokenizer::o200k_harmony().value());
-  return instance;
-}
-
-std::shared_ptr<const Model> weather_model() {
-  static testsupport::TempDir dir;
-  static std::shared_ptr<const Model> model = [] {
-    testsupport::write_scripted_checkpoint(dir.path(), testsupport::weather_script(*renderer().tokenizer()));
-    auto loaded = Model::load(dir.path());
-    REQUIRE(loaded.ok());
-    return loaded.value();
-  }();
-  return model;
-}
-
-Sampler sampler_at(uint64_t seed, float temperature) {
-  SamplerOptions options;
-  options.seed = seed;
-  options.temperature = temperature;
-  return Sampler::create(options).value();
-}
-
-std::vector<TokenId> encode_all(const std::string& text) {
-  return renderer().tokenizer()->encode(text, AllowedSpecials::all()).value();
-}
 
 // The script writes {"city":"Paris"}: this schema refuses Paris and wants days.
 const ToolDescription& get_weather() {
