@@ -219,6 +219,13 @@ bool valid_format_name(const std::string& name) {
          std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
 }
 
+// A schema the compiler refused: the request's fault (400 at `param`, with
+// the compiler's message and byte position) unless memory ran out.
+void check_schema(const ossrt::Status& compiled, const std::string& param) {
+  if (compiled.code() == ossrt::StatusCode::out_of_memory) throw std::bad_alloc();
+  if (!compiled.ok()) reject(param, compiled.message());
+}
+
 // `format` ({"type": "text" | "json_object" | "json_schema", ...} at
 // `param`) into the request. A json_schema's members are in `format` itself
 // (the Responses API) or in its `json_schema` object (chat completions);
@@ -258,8 +265,7 @@ void read_response_format(const JsonValue* format, const std::string& param, boo
   if (!schema) reject(spec_param + ".schema", spec_param + ".schema is required");
   if (!schema->is_object()) reject_type(spec_param + ".schema", "a JSON schema object", *schema);
   request.response_format_schema = schema->dump();
-  if (ossrt::Status compiled = ossrt::check_response_format(request.response_format_schema); !compiled.ok())
-    reject(spec_param + ".schema", compiled.message());
+  check_schema(ossrt::check_response_format(request.response_format_schema), spec_param + ".schema");
 }
 
 // A function tool, and its name among the request's strict tools when
@@ -267,8 +273,7 @@ void read_response_format(const JsonValue* format, const std::string& param, boo
 void add_function_tool(ossrt::harmony::ToolDescription tool, const JsonValue* strict, const std::string& param,
                        ConversationBuilder& builder, GenerationRequest& request) {
   if (strict && bool_of(*strict, param + ".strict")) {
-    if (ossrt::Status compiled = ossrt::check_strict_tool(tool); !compiled.ok())
-      reject(param + ".parameters", compiled.message());
+    check_schema(ossrt::check_strict_tool(tool), param + ".parameters");
     request.strict_tools.push_back(tool.name);
   }
   builder.add_tool(std::move(tool));
