@@ -70,6 +70,19 @@ struct DecodeScheduler::Impl {
     return best;
   }
 
+  // The job's next token: its sampler over the session's logits, masked
+  // first by its constraint while that constrains.
+  static ossrt::Result<TokenId> sample_next(Active& a) {
+    const ossrt::Session& session = *a.slot->session;
+    std::span<const float> logits = session.logits();
+    if (a.job.constraint) {
+      auto masked = a.job.constraint->masked(logits);
+      if (!masked.ok()) return masked.status();
+      logits = masked.value();
+    }
+    return a.job.sampler.sample(logits, session.tokens(), session.tokens().size());
+  }
+
   void finish(Active& a, FinishReason reason, ossrt::Status status = {}) {
     std::vector<ParseEvent> events;
     static_cast<void>(a.parser.finish(&events));  // lenient: fails only for memory
@@ -124,7 +137,7 @@ struct DecodeScheduler::Impl {
                  session.tokens().size() >= session.context_length()) {
         reason = FinishReason::length;
       } else {
-        auto next = a.job.sampler.sample(session.logits(), session.tokens(), session.tokens().size());
+        auto next = sample_next(a);
         if (!next.ok()) {
           reason = FinishReason::stop;
           failure = next.status();
@@ -135,8 +148,11 @@ struct DecodeScheduler::Impl {
           a.outcome.reasoning_tokens += in_analysis;
           std::vector<ParseEvent> events;
           static_cast<void>(a.parser.push(next.value(), &events));
+          if (a.job.constraint) failure = a.job.constraint->observe(next.value(), a.parser.state(), events);
           a.job.stream->publish(std::move(events));
-          if (contains(action_stops, next.value())) {
+          if (!failure.ok()) {
+            reason = FinishReason::stop;
+          } else if (contains(action_stops, next.value())) {
             // The stop token is not appended: the next turn's prompt renders
             // the reply with <|end|> there, so it would be dropped again.
             reason = next.value() == call_id ? FinishReason::tool_calls : FinishReason::stop;

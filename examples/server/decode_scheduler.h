@@ -1,7 +1,8 @@
 // DecodeScheduler: decodes every running request of one model together. A
 // thread owns a pool of sessions and a BatchDecoder; each step it samples each
 // active request's next token and advances all of them with one
-// BatchDecoder::step. A new request's prompt is prefilled between steps, in
+// BatchDecoder::step (a job with a ChatConstraint has its own logits masked
+// before its sample; the others are untouched). A new request's prompt is prefilled between steps, in
 // the idle pool session whose cached tokens share the longest prefix with it
 // (Session::sync_prefix), so a multi-turn conversation does not prefill its
 // history again.
@@ -15,11 +16,13 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "generation_stream.h"
 #include "ossrt/batch_decoder.hpp"
+#include "ossrt/chat_constraint.hpp"
 #include "ossrt/harmony.hpp"
 #include "ossrt/sampler.hpp"
 #include "ossrt/session.hpp"
@@ -31,6 +34,9 @@ struct GenerationJob {
   ossrt::Sampler sampler;
   size_t max_tokens = 0;  // sampled tokens at most (the stop token included)
   std::shared_ptr<GenerationStream> stream;
+  // Structured output: masks this job's logits before each sample while the
+  // model writes a constrained message; none = sampled as is.
+  std::optional<ossrt::ChatConstraint> constraint;
 };
 
 class DecodeScheduler {

@@ -1,10 +1,14 @@
 #include "openai_request.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <map>
 #include <new>
+
+#include "ossrt/chat.hpp"
 
 namespace ossrt_server {
 namespace {
@@ -208,14 +212,71 @@ size_t max_tokens_of(const JsonValue& value, const std::string& param) {
   return static_cast<size_t>(n);
 }
 
-// Structured output arrives with issue 29; until then it is refused, never ignored.
-void refuse_structured_output(const JsonValue* format, const std::string& param) {
+// A response format's name as OpenAI allows it; it becomes a header line
+// ("## NAME") of the developer message.
+bool valid_format_name(const std::string& name) {
+  return !name.empty() && name.size() <= 64 &&
+         std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
+}
+
+// A schema the compiler refused: the request's fault (400 at `param`, with
+// the compiler's message and byte position) unless memory ran out.
+void check_schema(const ossrt::Status& compiled, const std::string& param) {
+  if (compiled.code() == ossrt::StatusCode::out_of_memory) throw std::bad_alloc();
+  if (!compiled.ok()) reject(param, compiled.message());
+}
+
+// `format` ({"type": "text" | "json_object" | "json_schema", ...} at
+// `param`) into the request. A json_schema's members are in `format` itself
+// (the Responses API) or in its `json_schema` object (chat completions);
+// its schema is compiled now, so that a bad one is this request's 400.
+void read_response_format(const JsonValue* format, const std::string& param, bool nested, GenerationRequest& request) {
   if (!format) return;
   if (!format->is_object()) reject_type(param, "an object", *format);
   const JsonValue* type = member(*format, "type");
   if (!type) reject(param + ".type", param + ".type is required");
   const std::string& kind = string_of(*type, param + ".type");
-  if (kind != "text") reject(param, param + " of type '" + kind + "' is not supported yet (text only)");
+  if (kind == "text") return;
+  if (kind == "json_object") {
+    request.response_format_schema = R"({"type":"object"})";
+    request.response_format_name = "json_object";
+    return;
+  }
+  if (kind != "json_schema")
+    reject(param + ".type", param + ".type must be 'text', 'json_object' or 'json_schema', not '" + kind + "'");
+  const JsonValue* spec = format;
+  std::string spec_param = param;
+  if (nested) {
+    spec_param = param + ".json_schema";
+    spec = member(*format, "json_schema");
+    if (!spec) reject(spec_param, spec_param + " is required");
+    if (!spec->is_object()) reject_type(spec_param, "an object", *spec);
+  }
+  const JsonValue* name = member(*spec, "name");
+  if (!name) reject(spec_param + ".name", spec_param + ".name is required");
+  request.response_format_name = string_of(*name, spec_param + ".name");
+  if (!valid_format_name(request.response_format_name))
+    reject(spec_param + ".name", spec_param + ".name must be 1 to 64 letters, digits, '_' or '-'");
+  if (const JsonValue* description = member(*spec, "description"))
+    request.response_format_description = string_of(*description, spec_param + ".description");
+  // Accepted for compatibility: the schema is enforced either way.
+  if (const JsonValue* strict = member(*spec, "strict")) static_cast<void>(bool_of(*strict, spec_param + ".strict"));
+  const JsonValue* schema = member(*spec, "schema");
+  if (!schema) reject(spec_param + ".schema", spec_param + ".schema is required");
+  if (!schema->is_object()) reject_type(spec_param + ".schema", "a JSON schema object", *schema);
+  request.response_format_schema = schema->dump();
+  check_schema(ossrt::check_response_format(request.response_format_schema), spec_param + ".schema");
+}
+
+// A function tool, and its name among the request's strict tools when
+// `strict` is true (its parameters compiled now, so a bad schema is a 400).
+void add_function_tool(ossrt::harmony::ToolDescription tool, const JsonValue* strict, const std::string& param,
+                       ConversationBuilder& builder, GenerationRequest& request) {
+  if (strict && bool_of(*strict, param + ".strict")) {
+    check_schema(ossrt::check_strict_tool(tool), param + ".parameters");
+    request.strict_tools.push_back(tool.name);
+  }
+  builder.add_tool(std::move(tool));
 }
 
 void read_chat_message(const JsonValue& message, const std::string& param, ConversationBuilder& builder) {
@@ -269,7 +330,7 @@ void read_chat_message(const JsonValue& message, const std::string& param, Conve
   }
 }
 
-void read_chat_tools(const JsonValue& tools, ConversationBuilder& builder) {
+void read_chat_tools(const JsonValue& tools, ConversationBuilder& builder, GenerationRequest& request) {
   if (!tools.is_array()) reject_type("tools", "an array", tools);
   for (size_t i = 0; i < tools.items().size(); ++i) {
     const JsonValue& tool = tools.items()[i];
@@ -280,8 +341,9 @@ void read_chat_tools(const JsonValue& tools, ConversationBuilder& builder) {
       reject(param + ".type", param + ".type must be 'function'");
     const JsonValue* function = member(tool, "function");
     if (!function || !function->is_object()) reject(param + ".function", param + ".function must be an object");
-    builder.add_tool(tool_of(member(*function, "name"), member(*function, "description"),
-                             member(*function, "parameters"), param + ".function"));
+    add_function_tool(tool_of(member(*function, "name"), member(*function, "description"),
+                              member(*function, "parameters"), param + ".function"),
+                      member(*function, "strict"), param + ".function", builder, request);
   }
 }
 
@@ -379,14 +441,14 @@ ParsedRequest parse_chat_completion_request(std::string_view body) {
       if (const JsonValue* usage = member(*options, "include_usage"))
         request.include_usage = bool_of(*usage, "stream_options.include_usage");
     }
-    refuse_structured_output(member(root, "response_format"), "response_format");
+    read_response_format(member(root, "response_format"), "response_format", true, request);
     bool tools_off = false;
     if (const JsonValue* choice = member(root, "tool_choice")) {
       const std::string& mode = choice->is_string() ? choice->as_string() : std::string();
       if (mode != "auto" && mode != "none") reject("tool_choice", "tool_choice must be 'auto' or 'none'");
       tools_off = mode == "none";
     }
-    if (const JsonValue* tools = member(root, "tools"); tools && !tools_off) read_chat_tools(*tools, builder);
+    if (const JsonValue* tools = member(root, "tools"); tools && !tools_off) read_chat_tools(*tools, builder, request);
     const JsonValue* messages = member(root, "messages");
     if (!messages) reject("messages", "messages is required");
     if (!messages->is_array() || messages->items().empty())
@@ -407,7 +469,7 @@ ParsedRequest parse_responses_request(std::string_view body) {
     }
     if (const JsonValue* text = member(root, "text")) {
       if (!text->is_object()) reject_type("text", "an object", *text);
-      refuse_structured_output(member(*text, "format"), "text.format");
+      read_response_format(member(*text, "format"), "text.format", false, request);
     }
     if (const JsonValue* instructions = member(root, "instructions"))
       builder.add_instructions(string_of(*instructions, "instructions"));
@@ -420,7 +482,8 @@ ParsedRequest parse_responses_request(std::string_view body) {
         const JsonValue* type = member(tool, "type");
         if (!type || string_of(*type, param + ".type") != "function")
           reject(param + ".type", param + ".type must be 'function'");
-        builder.add_tool(tool_of(member(tool, "name"), member(tool, "description"), member(tool, "parameters"), param));
+        add_function_tool(tool_of(member(tool, "name"), member(tool, "description"), member(tool, "parameters"), param),
+                          member(tool, "strict"), param, builder, request);
       }
     }
     const JsonValue* input = member(root, "input");

@@ -34,6 +34,14 @@ struct GenerationRequest {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage (chat streams)
   std::string model;
+  // Structured output (ossrt::ChatConstraint): the schema the final answer
+  // follows ("" = free; compiled when parsed, so a bad one is refused here),
+  // its name and description as the developer message shows them, and the
+  // function tools declared "strict": true (their parameters compiled too).
+  std::string response_format_schema;
+  std::string response_format_name;
+  std::optional<std::string> response_format_description;
+  std::vector<std::string> strict_tools;
 };
 
 using ParsedRequest = std::variant<GenerationRequest, ApiError>;
@@ -42,11 +50,16 @@ using ParsedRequest = std::variant<GenerationRequest, ApiError>;
 // message's instructions; assistant messages take `reasoning_content` (the
 // analysis channel), `content` (final) and `tool_calls` (commentary calls to
 // functions.NAME); tool messages answer the call whose id they name.
+// `response_format`: text, json_object (any JSON object) or json_schema
+// {name, schema, description?, strict?} (always enforced); function tools
+// with "strict": true get constrained arguments.
 ParsedRequest parse_chat_completion_request(std::string_view body);
 
 // POST /v1/responses: `input` as a string or a list of message,
 // function_call, function_call_output and reasoning items; `instructions`;
-// `tools` of type function; `reasoning.effort`; `max_output_tokens`.
+// `tools` of type function (and their `strict`); `reasoning.effort`;
+// `max_output_tokens`; `text.format` as chat's response_format, its
+// json_schema members flat ({type, name, schema, description?, strict?}).
 ParsedRequest parse_responses_request(std::string_view body);
 
 }  // namespace ossrt_server

@@ -7,6 +7,8 @@
 #include <span>
 
 #include "chat_completion_writer.h"
+#include "ossrt/chat.hpp"
+#include "ossrt/chat_constraint.hpp"
 #include "ossrt/json.hpp"
 #include "reply_builder.h"
 #include "responses_writer.h"
@@ -88,9 +90,18 @@ std::variant<OpenAiRoutes::Accepted, ApiError> OpenAiRoutes::accept(std::string_
   ParsedRequest parsed = parse(body);
   if (auto* error = std::get_if<ApiError>(&parsed)) return std::move(*error);
   const GenerationRequest& request = std::get<GenerationRequest>(parsed);
-  auto prompt = renderer_.render_conversation_for_completion(request.conversation, ossrt::harmony::Role::assistant);
+  // What chat_turn would render and enforce for the same conversation and format.
+  ossrt::ChatOptions shown;
+  shown.response_format_schema = request.response_format_schema;
+  shown.response_format_name = request.response_format_name;
+  shown.response_format_description = request.response_format_description;
+  auto prompt = ossrt::render_chat_prompt(renderer_, request.conversation, shown);
   if (!prompt.ok())
     return ApiError{400, "the conversation cannot be rendered: " + prompt.status().message(), "messages"};
+  auto constraint = ossrt::ChatConstraint::create(renderer_, request.conversation, request.response_format_schema,
+                                                  request.strict_tools);
+  // The parser compiled every schema already: what fails here is the server's.
+  if (!constraint.ok()) return ApiError{500, constraint.status().message(), "", "server_error"};
   const size_t context = scheduler_.context_length();
   if (prompt.value().size() >= context)
     return ApiError{400,
@@ -104,7 +115,8 @@ std::variant<OpenAiRoutes::Accepted, ApiError> OpenAiRoutes::accept(std::string_
   started.meta.id = id_prefix + std::to_string(next_id_.fetch_add(1));
   started.meta.created = unix_seconds();
   started.meta.model = model_id_;
-  GenerationJob job{std::move(prompt.value()), std::move(sampler.value()), 0, started.stream};
+  GenerationJob job{std::move(prompt.value()), std::move(sampler.value()), 0, started.stream, std::nullopt};
+  if (constraint.value().enabled()) job.constraint = std::move(constraint).value();
   // Without a limit the reply may fill the context.
   job.max_tokens = std::min(request.max_tokens.value_or(context), context - job.prompt.size());
   scheduler_.submit(std::move(job));

@@ -8,6 +8,10 @@
 // (<|return|>, <|call|>; never on <|end|>), and appends the assistant
 // messages to the conversation as history.
 //
+// The prompt (render_chat_prompt) and the constraint (ChatConstraint,
+// chat_constraint.hpp) are public, so a loop that decodes itself (a batched
+// server) renders and constrains exactly as chat_turn does.
+//
 // Thread rules: as Session: one thread at a time per session; Session::cancel
 // from any thread ends the turn with FinishReason::cancelled.
 #pragma once
@@ -54,6 +58,8 @@ struct ChatOptions {
   // supported schema subset.
   std::string response_format_schema;
   std::string response_format_name = "response";
+  // Rendered as "// {description}" above the schema; none by default.
+  std::optional<std::string> response_format_description;
   // Function tools (names in the conversation's developer "functions"
   // namespace, e.g. "get_weather") whose call arguments are constrained to
   // their parameters schema (none: "{}"); <|call|> is allowed exactly when
@@ -98,5 +104,31 @@ Result<ChatTurn> chat_turn(Session& session, const harmony::Renderer& renderer, 
 // schema at byte N: ..." (unsupported keyword, not JSON), out_of_memory.
 // Any thread.
 Status check_response_format(std::string_view schema) noexcept;
+
+// Compiles `tool`'s parameters schema as chat_turn does for a strict tool
+// (none: "{}"), for the same early refusal. Success: OK. Failure:
+// invalid_argument "strict tool 'NAME' parameters: schema at byte N: ...",
+// out_of_memory. Any thread.
+Status check_strict_tool(const harmony::ToolDescription& tool) noexcept;
+
+// `conversation` as a turn with `format` shows it to the model: the format
+// appended to the first developer message's response formats (a developer
+// message is inserted after the leading system messages when there is
+// none; a developer message that lists a format of that name already is
+// left as it is). Success: the new conversation (the argument is not
+// changed). Failure: out_of_memory. Any thread.
+Result<harmony::Conversation> with_response_format(const harmony::Conversation& conversation,
+                                                   harmony::ResponseFormat format) noexcept;
+
+// The prompt chat_turn renders for `conversation` under `options`
+// (options.render; with_response_format of the response format's name,
+// description and schema when response_format_schema is set), for a loop
+// that decodes itself (see chat_constraint.hpp). Success: the ids, ending
+// with <|start|>assistant. Failure: invalid_argument (the conversation cannot
+// be rendered; response_format_schema is not JSON: "response_format: ..."),
+// out_of_memory. Any thread.
+Result<std::vector<TokenId>> render_chat_prompt(const harmony::Renderer& renderer,
+                                                const harmony::Conversation& conversation,
+                                                const ChatOptions& options) noexcept;
 
 }  // namespace ossrt

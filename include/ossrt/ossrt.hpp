@@ -3,6 +3,7 @@
 
 #include "ossrt/batch_decoder.hpp"    // BatchDecoder: several sessions, one forward pass per token
 #include "ossrt/chat.hpp"             // chat_turn, ChatOptions, FinishReason
+#include "ossrt/chat_constraint.hpp"  // ChatConstraint: structured output in any decode loop
 #include "ossrt/devices.hpp"          // list_devices, measure_copy_bandwidth
 #include "ossrt/harmony.hpp"          // harmony conversations, Renderer, StreamParser
 #include "ossrt/json.hpp"             // JsonValue (ordered)

@@ -2,7 +2,9 @@
 // node openai_client_test.mjs NODE_MODULES_DIR TINY_URL WEATHER_URL
 // TINY_URL serves the random tiny-chat model (context 512, 4 sessions);
 // WEATHER_URL the scripted weather model, which calls get_weather while its
-// context holds no <|call|> and answers "It is sunny in Paris." once it does.
+// context holds no <|call|> and answers "It is sunny in Paris." once it does
+// (so structured output is tested there: after a tool result, its final
+// answer is what a response format constrains).
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 
@@ -159,6 +161,105 @@ await check("responses: max_output_tokens makes an incomplete response", async (
   assert.ok(response.usage.output_tokens <= 3);
 });
 
+// ---- structured output, on the weather model: after a tool result it writes its final answer ----
+
+const cityCount = {
+  type: "object",
+  properties: { city: { type: "string", maxLength: 12 }, n: { type: "integer" } },
+  required: ["city", "n"],
+  additionalProperties: false,
+};
+// The schema's meaning checked by hand: exactly city (at most 12 characters) and n (an integer).
+function assertCityCount(text) {
+  const value = JSON.parse(text);
+  assert.equal(typeof value, "object", text);
+  assert.deepEqual(Object.keys(value).sort(), ["city", "n"], text);
+  assert.equal(typeof value.city, "string", text);
+  assert.ok([...value.city].length <= 12, text);
+  assert.ok(Number.isInteger(value.n), text);
+}
+const afterCall = [
+  { role: "user", content: "Weather?" },
+  { role: "assistant", tool_calls: [{ id: "c1", type: "function",
+                                      function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+  { role: "tool", tool_call_id: "c1", content: "sunny" },
+];
+const structured = (extra) =>
+  ({ model: "w", temperature: 1, max_tokens: 300, tools: [weatherTool], messages: afterCall, ...extra });
+
+await check("structured output: chat response_format json_schema, non-streamed and streamed", async () => {
+  const format = { type: "json_schema", json_schema: { name: "city_count", strict: true, schema: cityCount } };
+  for (const seed of [1, 2, 3]) {
+    const whole = await weather.chat.completions.create(structured({ seed, response_format: format }));
+    assert.equal(whole.choices[0].finish_reason, "stop");
+    const content = whole.choices[0].message.content;
+    assertCityCount(content);
+    assert.notEqual(content, answer);
+    const streamed = await streamChat(weather, structured({ seed, response_format: format }));
+    assert.equal(streamed.finish, "stop");
+    assertCityCount(streamed.content);
+    assert.equal(streamed.content, content);  // the same seed, the same tokens
+  }
+});
+
+await check("structured output: a constrained and a free request decoded together keep their own tokens", async () => {
+  const format = { type: "json_schema", json_schema: { name: "city_count", schema: cityCount } };
+  const alone = await weather.chat.completions.create(structured({ seed: 9, response_format: format }));
+  const [constrained, free] = await Promise.all([
+    weather.chat.completions.create(structured({ seed: 9, response_format: format })),
+    weather.chat.completions.create(structured({ seed: 9 })),
+  ]);
+  assert.equal(constrained.choices[0].message.content, alone.choices[0].message.content);
+  assert.equal(free.choices[0].message.content, answer);
+});
+
+await check("structured output: json_object gives a JSON object", async () => {
+  for (const seed of [4, 5]) {
+    const reply = await weather.chat.completions.create(structured({ seed, response_format: { type: "json_object" } }));
+    const value = JSON.parse(reply.choices[0].message.content);
+    assert.ok(value !== null && typeof value === "object" && !Array.isArray(value), reply.choices[0].message.content);
+  }
+  // The text format is the plain answer.
+  const plain = await weather.chat.completions.create(structured({ response_format: { type: "text" } }));
+  assert.equal(plain.choices[0].message.content, answer);
+});
+
+await check("structured output: a strict tool's arguments follow its schema", async () => {
+  const strictTool = { type: "function", function: { name: "get_weather", strict: true, parameters: {
+    type: "object", properties: { city: { enum: ["Rome", "Oslo"] } }, required: ["city"], additionalProperties: false } } };
+  for (const seed of [1, 2]) {
+    const reply = await weather.chat.completions.create({
+      model: "w", temperature: 1, seed, max_tokens: 300, tools: [strictTool],
+      messages: [{ role: "user", content: "What is the weather in Paris?" }],
+    });
+    assert.equal(reply.choices[0].finish_reason, "tool_calls");
+    const args = JSON.parse(reply.choices[0].message.tool_calls[0].function.arguments);
+    assert.ok(["Rome", "Oslo"].includes(args.city), JSON.stringify(args));  // the script wants Paris
+  }
+});
+
+await check("structured output: responses text.format json_schema, non-streamed and streamed", async () => {
+  const input = [
+    { role: "user", content: "Weather?" },
+    { type: "function_call", call_id: "c1", name: "get_weather", arguments: '{"city":"Paris"}' },
+    { type: "function_call_output", call_id: "c1", output: "sunny" },
+  ];
+  const request = { model: "w", temperature: 1, seed: 7, max_output_tokens: 300, input,
+                    tools: [{ type: "function", name: "get_weather", parameters: weatherTool.function.parameters }],
+                    text: { format: { type: "json_schema", name: "city_count", strict: true, schema: cityCount } } };
+  const response = await weather.responses.create(request);
+  assert.equal(response.status, "completed");
+  assertCityCount(response.output_text);
+  let text = "";
+  for await (const event of await weather.responses.create({ ...request, stream: true }))
+    if (event.type === "response.output_text.delta") text += event.delta;
+  assert.equal(text, response.output_text);
+  await assert.rejects(weather.responses.create({ ...request, text: { format: { type: "json_schema", name: "bad",
+                                                                                 schema: { type: "strin" } } } }),
+                       (error) => error.status === 400 && error.param === "text.format.schema" &&
+                                  error.message.includes("schema at byte"));
+});
+
 await check("bad requests: 400 with an OpenAI error, through the client and raw", async () => {
   const refusals = [
     [{ messages: [{ role: "wizard", content: "hi" }] }, "messages[0].role"],
@@ -167,7 +268,13 @@ await check("bad requests: 400 with an OpenAI error, through the client and raw"
     [{ messages: [{ role: "user", content: "hi" }], tools: [{ type: "function", function: { name: "f", parameters: 3 } }] },
      "tools[0].function.parameters"],
     [{ messages: [{ role: "user", content: "hi" }],
-       response_format: { type: "json_schema", json_schema: { name: "x", schema: {} } } }, "response_format"],
+       response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "strin" } } } },
+     "response_format.json_schema.schema"],
+    [{ messages: [{ role: "user", content: "hi" }],
+       response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object", minProperties: 1 } } } },
+     "response_format.json_schema.schema"],
+    [{ messages: [{ role: "user", content: "hi" }], tools: [{ type: "function", function: { name: "f", strict: true,
+       parameters: { type: "string", format: "ipv4" } } }] }, "tools[0].function.parameters"],
     [{ messages: [{ role: "user", content: "word ".repeat(2000) }] }, "messages"],
     [{ messages: [{ role: "tool", tool_call_id: "nope", content: "x" }] }, "messages[0].tool_call_id"],
   ];

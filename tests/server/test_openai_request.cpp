@@ -112,7 +112,7 @@ TEST_CASE("chat request: what is refused, with the parameter named") {
            "tools": [{"type": "function", "function": {"name": "f", "parameters": []}}]})",
        "tools[0].function.parameters"},
       {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}})",
-       "response_format"},
+       "response_format.json_schema"},
       {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"})", "tool_choice"},
   };
   for (const Case& c : cases) {
@@ -121,8 +121,6 @@ TEST_CASE("chat request: what is refused, with the parameter named") {
     CHECK_MESSAGE(error.param == c.param, c.body);
     CHECK_MESSAGE(!error.message.empty(), c.body);
   }
-  CHECK(refused(R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}})")
-            .message.find("not supported yet") != std::string::npos);
 }
 
 TEST_CASE("chat request: a schema nested past harmony's limit is a bad tool schema") {
@@ -173,8 +171,116 @@ TEST_CASE("responses request: what is refused") {
   CHECK(refused(R"({"input": "x", "tools": [{"type": "web_search"}]})", parse_responses_request).param ==
         "tools[0].type");
   CHECK(refused(R"({"input": "x", "text": {"format": {"type": "json_schema"}}})", parse_responses_request).param ==
-        "text.format");
+        "text.format.name");
   CHECK(refused(R"({"input": "x", "max_output_tokens": -4})", parse_responses_request).param == "max_output_tokens");
+}
+
+// ---- structured output ----
+
+constexpr const char* kCity =
+    R"({"type":"object","properties":{"city":{"type":"string","maxLength":12},"n":{"type":"integer"}},)"
+    R"("required":["city","n"],"additionalProperties":false})";
+
+std::string chat_with(const std::string& members) {
+  return R"({"messages": [{"role": "user", "content": "x"}], )" + members + "}";
+}
+
+TEST_CASE("chat request: response_format json_schema, json_object, text; strict function tools") {
+  const GenerationRequest schema =
+      accepted(chat_with(std::string(R"("response_format": {"type": "json_schema", "json_schema": {"name": "city_count",
+                "description": "A city and a number", "strict": true, "schema": )") +
+                         kCity + "}}"),
+               parse_chat_completion_request);
+  CHECK(schema.response_format_schema == kCity);  // compact, in the client's key order
+  CHECK(schema.response_format_name == "city_count");
+  CHECK(schema.response_format_description == "A city and a number");
+  CHECK(schema.strict_tools.empty());
+
+  const GenerationRequest object =
+      accepted(chat_with(R"("response_format": {"type": "json_object"})"), parse_chat_completion_request);
+  CHECK(object.response_format_schema == R"({"type":"object"})");
+  CHECK(object.response_format_name == "json_object");
+  CHECK_FALSE(object.response_format_description);
+
+  const GenerationRequest text =
+      accepted(chat_with(R"("response_format": {"type": "text"})"), parse_chat_completion_request);
+  CHECK(text.response_format_schema.empty());
+
+  const GenerationRequest tools = accepted(chat_with(R"("tools": [
+      {"type": "function", "function": {"name": "loose", "parameters": {"type": "string", "format": "ipv4"}}},
+      {"type": "function", "function": {"name": "tight", "strict": true, "parameters": {"type": "object"}}},
+      {"type": "function", "function": {"name": "bare", "strict": true}},
+      {"type": "function", "function": {"name": "off", "strict": false, "parameters": {"type": "object"}}}])"),
+                                           parse_chat_completion_request);
+  // A non-strict tool's schema is only shown to the model: not compiled, so not refused.
+  CHECK(tools.strict_tools == std::vector<std::string>{"tight", "bare"});
+  CHECK(tools.response_format_schema.empty());
+}
+
+TEST_CASE("chat request: bad response formats and strict tool schemas are refused at parse time") {
+  struct Case {
+    std::string members;
+    const char* param;
+    const char* message;  // a part of the message
+  };
+  const Case cases[] = {
+      {R"("response_format": "json")", "response_format", "must be an object"},
+      {R"("response_format": {})", "response_format.type", "is required"},
+      {R"("response_format": {"type": "xml"})", "response_format.type", "'xml'"},
+      {R"("response_format": {"type": "json_schema", "json_schema": []})", "response_format.json_schema",
+       "must be an object"},
+      {R"("response_format": {"type": "json_schema", "json_schema": {"schema": {}}})",
+       "response_format.json_schema.name", "is required"},
+      {R"("response_format": {"type": "json_schema", "json_schema": {"name": "a b", "schema": {}}})",
+       "response_format.json_schema.name", "letters, digits"},
+      {R"("response_format": {"type": "json_schema", "json_schema": {"name": "x"}})",
+       "response_format.json_schema.schema", "is required"},
+      {R"("response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": "{}"}})",
+       "response_format.json_schema.schema", "must be a JSON schema object"},
+      {R"("response_format": {"type": "json_schema", "json_schema": {"name": "x", "strict": 1, "schema": {}}})",
+       "response_format.json_schema.strict", "must be a boolean"},
+      {R"("response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "strin"}}})",
+       "response_format.json_schema.schema", "response_format: schema at byte "},
+      {R"("response_format": {"type": "json_schema", "json_schema": {"name": "x",
+          "schema": {"type": "object", "properties": {"ip": {"type": "string", "format": "ipv4"}}}}})",
+       "response_format.json_schema.schema", "ipv4"},
+      {R"("tools": [{"type": "function", "function": {"name": "f", "strict": true,
+          "parameters": {"type": "string", "format": "ipv4"}}}])",
+       "tools[0].function.parameters", "strict tool 'f' parameters: schema at byte "},
+      {R"("tools": [{"type": "function", "function": {"name": "f", "strict": "yes"}}])", "tools[0].function.strict",
+       "must be a boolean"},
+  };
+  for (const Case& c : cases) {
+    const ApiError error = refused(chat_with(c.members));
+    CHECK_MESSAGE(error.http_status == 400, c.members);
+    CHECK_MESSAGE(error.param == c.param, c.members);
+    CHECK_MESSAGE(error.message.find(c.message) != std::string::npos, c.members, " -> ", error.message);
+  }
+}
+
+TEST_CASE("responses request: text.format json_schema (flat) and json_object; strict function tools") {
+  const GenerationRequest schema =
+      accepted(std::string(R"({"input": "x", "text": {"format": {"type": "json_schema", "name": "city_count",
+               "strict": true, "schema": )") +
+                   kCity + R"(}}, "tools": [{"type": "function", "name": "f", "strict": true,
+               "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}}}]})",
+               parse_responses_request);
+  CHECK(schema.response_format_schema == kCity);
+  CHECK(schema.response_format_name == "city_count");
+  CHECK(schema.strict_tools == std::vector<std::string>{"f"});
+  const GenerationRequest object =
+      accepted(R"({"input": "x", "text": {"format": {"type": "json_object"}}})", parse_responses_request);
+  CHECK(object.response_format_schema == R"({"type":"object"})");
+
+  const ApiError bad = refused(R"({"input": "x", "text": {"format": {"type": "json_schema", "name": "x",
+      "schema": {"type": "object", "minProperties": 1}}}})",
+                               parse_responses_request);
+  CHECK(bad.param == "text.format.schema");
+  CHECK(bad.message.rfind("response_format: schema at byte ", 0) == 0);
+  CHECK(refused(R"({"input": "x", "tools": [{"type": "function", "name": "f", "strict": true,
+      "parameters": {"type": "string", "pattern": "(?<=a)b"}}]})",
+                parse_responses_request)
+            .param == "tools[0].parameters");
 }
 
 }  // namespace

@@ -12,22 +12,19 @@
 #include "checkpoint_writer.hpp"
 #include "ossrt/chat.hpp"
 #include "scripted_checkpoint.hpp"
+#include "test_chat_support.hpp"
 #include "weather_script.h"
 
 using namespace ossrt;
 using namespace ossrt::harmony;
+using namespace chat_test;
 
 namespace {
 
 std::shared_ptr<const Model> full_vocab_model() {
-  static testsupport::TempDir dir;
-  static std::shared_ptr<const Model> model = [] {
-    REQUIRE(write_synthetic_checkpoint(dir.path(), synthetic_config("tiny-chat").value(), 2026).ok());
-    auto loaded = Model::load(dir.path());
-    REQUIRE(loaded.ok());
-    return loaded.value();
-  }();
-  return model;
+  return model_written_once([](const std::filesystem::path& dir) {
+    REQUIRE(write_synthetic_checkpoint(dir, synthetic_config("tiny-chat").value(), 2026).ok());
+  });
 }
 
 std::unique_ptr<Session> new_session(size_t context = 0, size_t chunk = 32) {
@@ -37,11 +34,6 @@ std::unique_ptr<Session> new_session(size_t context = 0, size_t chunk = 32) {
   auto session = Session::create(full_vocab_model(), options);
   REQUIRE(session.ok());
   return std::move(session.value());
-}
-
-const Renderer& renderer() {
-  static Renderer instance(Tokenizer::o200k_harmony().value());
-  return instance;
 }
 
 Sampler sampler(uint64_t seed, std::vector<std::pair<TokenId, float>> bias = {}) {
@@ -242,12 +234,8 @@ TEST_CASE("the reasoning effort is the conversation's: a turn renders what its s
 }
 
 TEST_CASE("a tool call round trip on the scripted weather model") {
-  testsupport::TempDir dir;
   const auto& tokenizer = renderer().tokenizer();
-  testsupport::write_scripted_checkpoint(dir.path(), testsupport::weather_script(*tokenizer));
-  auto model = Model::load(dir.path());
-  REQUIRE(model.ok());
-  auto created = Session::create(model.value());
+  auto created = Session::create(weather_model());
   REQUIRE(created.ok());
   Session& session = *created.value();
   ToolDescription get_weather{"get_weather", "Weather for a city.", std::nullopt};
@@ -313,17 +301,6 @@ namespace {
 
 const char* const kShoppingList =
     R"({"properties":{"items":{"type":"array","description":"entries on the shopping list","items":{"type":"string"}}},"type":"object"})";
-
-Sampler sampler_at(uint64_t seed, float temperature) {
-  SamplerOptions options;
-  options.seed = seed;
-  options.temperature = temperature;
-  return Sampler::create(options).value();
-}
-
-std::vector<TokenId> encode_all(const std::string& text) {
-  return renderer().tokenizer()->encode(text, AllowedSpecials::all()).value();
-}
 
 Message developer_with_format() {
   return Message::from_role_and_content(
@@ -502,10 +479,6 @@ bool valid_forecast(const JsonValue& v) {
 }  // namespace
 
 TEST_CASE("the scripted weather model: strict tool arguments and the final answer follow their schemas") {
-  testsupport::TempDir dir;
-  testsupport::write_scripted_checkpoint(dir.path(), testsupport::weather_script(*renderer().tokenizer()));
-  auto model = Model::load(dir.path());
-  REQUIRE(model.ok());
   // The script writes {"city":"Paris"}: the schema refuses Paris and wants days.
   ToolDescription get_weather{
       "get_weather", "Weather for a city.",
@@ -516,7 +489,7 @@ TEST_CASE("the scripted weather model: strict tool arguments and the final answe
     for (uint64_t seed : {1u, 2u, 3u, 4u}) {
       CAPTURE(temperature);
       CAPTURE(seed);
-      auto created = Session::create(model.value());
+      auto created = Session::create(weather_model());
       REQUIRE(created.ok());
       Session& session = *created.value();
       Conversation conversation = opening("What is the weather in Paris?");
