@@ -66,7 +66,7 @@ struct Scheduler::Impl {
     return error(StatusCode::invalid_argument, "Scheduler::%s: the session has not joined this scheduler", where);
   }
   Status check_join(Session& session, const GenerationRequest& request) const;
-  void plan_step();
+  size_t plan_step();
   size_t end(Member& m, GenerationEnd reason, Status status = {});
   size_t sample_ready();
   Result<StepReport> step();
@@ -191,12 +191,13 @@ size_t Scheduler::Impl::end(Member& m, GenerationEnd reason, Status status) {
 }
 
 // Decodes first (one row each), then prompt chunks in join order while the
-// step has room. Ends cancelled members first.
-void Scheduler::Impl::plan_step() {
+// step has room. Ends cancelled members first and returns how many.
+size_t Scheduler::Impl::plan_step() {
+  size_t ended = 0;
   chunks.clear();
   size_t budget = decoder->max_step_tokens();
   for (auto& m : members) {
-    if (m->running() && m->cancel_requested) end(*m, GenerationEnd::cancelled);
+    if (m->cancel_requested) ended += end(*m, GenerationEnd::cancelled);
     if (!m->running() || !m->has_pending) continue;
     m->in_step = true;
     m->step_prompt = 0;
@@ -213,6 +214,7 @@ void Scheduler::Impl::plan_step() {
     chunks.push_back({m->session, std::span<const TokenId>(m->request.prompt).subspan(m->prompt_done, n)});
     budget -= n;
   }
+  return ended;
 }
 
 // Ends the members that are done, samples the next token of the others
@@ -263,7 +265,7 @@ Result<StepReport> Scheduler::Impl::step() {
     if (stepping) return error(StatusCode::invalid_state, "Scheduler::step: another step is running");
     stepping = true;
     step_thread = std::this_thread::get_id();
-    plan_step();
+    report.sessions_ended = plan_step();
   }
   // Whatever happens below, the step ends: leave() waits for this.
   struct EndStep {
