@@ -184,6 +184,15 @@ ossrt_status ossrt_scheduler_step(ossrt_scheduler* scheduler, ossrt_step_report*
   });
 }
 
+ossrt_status ossrt_scheduler_active_sessions(const ossrt_scheduler* scheduler, size_t* n_out) {
+  if (!capi::live(scheduler)) {
+    return capi::invalid_argument("ossrt_scheduler_active_sessions: scheduler is NULL or released");
+  }
+  if (n_out == nullptr) return capi::invalid_argument("ossrt_scheduler_active_sessions: n_out is NULL");
+  *n_out = scheduler->scheduler->active_sessions();
+  return capi::report(Status::success());
+}
+
 ossrt_status ossrt_scheduler_progress(const ossrt_scheduler* scheduler, const ossrt_session* session,
                                       ossrt_generation_progress* progress) {
   return capi::barrier("ossrt_scheduler_progress", [&]() -> ossrt_status {

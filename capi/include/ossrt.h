@@ -690,6 +690,10 @@ OSSRT_API ossrt_status ossrt_scheduler_cancel(ossrt_scheduler* scheduler, ossrt_
  * running), OUT_OF_MEMORY. */
 OSSRT_API ossrt_status ossrt_scheduler_step(ossrt_scheduler* scheduler, ossrt_step_report* report);
 
+/* Sessions still generating (joined, not ended): step while it is above 0.
+ * Failure: INVALID_ARGUMENT (NULL/released scheduler, NULL n_out). */
+OSSRT_API ossrt_status ossrt_scheduler_active_sessions(const ossrt_scheduler* scheduler, size_t* n_out);
+
 /* The session's generation so far: fills the first min(progress->struct_size,
  * sizeof) bytes. Failure: INVALID_ARGUMENT (NULL/released scheduler, session
  * not joined, NULL progress or a struct_size without `end`). */

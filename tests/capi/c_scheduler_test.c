@@ -32,15 +32,16 @@ static ossrt_session* new_session(ossrt_model* model) {
 
 static void run_to_end(ossrt_scheduler* scheduler, size_t* decode_tokens, size_t* prompt_tokens) {
   ossrt_step_report report;
+  size_t active = 1;
   int step;
-  for (step = 0; step < 100; ++step) {
+  for (step = 0; step < 100 && active > 0; ++step) {
     ossrt_step_report_init(&report);
     EXPECT(ossrt_scheduler_step(scheduler, &report) == OSSRT_STATUS_OK);
     *decode_tokens += report.decode_tokens;
     *prompt_tokens += report.prompt_tokens;
-    if (report.decode_tokens == 0 && report.prompt_tokens == 0 && report.sessions_ended == 0) return;
+    EXPECT(ossrt_scheduler_active_sessions(scheduler, &active) == OSSRT_STATUS_OK);
   }
-  EXPECT(step < 100);
+  EXPECT(active == 0);
 }
 
 int main(int argc, char** argv) {
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
   EXPECT(ossrt_scheduler_progress(scheduler, sessions[0], NULL) == OSSRT_STATUS_INVALID_ARGUMENT);
   EXPECT(ossrt_scheduler_get_tokens(scheduler, sessions[0], NULL, 0, NULL) == OSSRT_STATUS_INVALID_ARGUMENT);
   EXPECT(ossrt_scheduler_step(NULL, NULL) == OSSRT_STATUS_INVALID_ARGUMENT);
+  EXPECT(ossrt_scheduler_active_sessions(scheduler, NULL) == OSSRT_STATUS_INVALID_ARGUMENT);
   EXPECT(ossrt_scheduler_cancel(scheduler, NULL) == OSSRT_STATUS_INVALID_ARGUMENT);
   EXPECT(ossrt_scheduler_leave(NULL, sessions[0]) == OSSRT_STATUS_INVALID_ARGUMENT);
   {
