@@ -29,8 +29,21 @@ struct ossrt_scheduler {
 
 namespace {
 
-ossrt_status not_joined(const char* where) {
-  return capi::invalid_argument((std::string(where) + ": the session has not joined this scheduler").c_str());
+// The checks of every call about one joined session, then body(joined
+// session), all behind the exception barrier.
+template <class Body>
+ossrt_status with_joined(const char* where, const ossrt_scheduler* scheduler, const ossrt_session* session,
+                         Body&& body) {
+  return capi::barrier(where, [&]() -> ossrt_status {
+    if (!capi::live(scheduler)) {
+      return capi::invalid_argument((std::string(where) + ": scheduler is NULL or released").c_str());
+    }
+    Session* joined = scheduler->joined(session);
+    if (joined == nullptr) {
+      return capi::invalid_argument((std::string(where) + ": the session has not joined this scheduler").c_str());
+    }
+    return body(*joined);
+  });
 }
 
 // The request as C++, copying what the caller's arrays hold.
@@ -136,11 +149,8 @@ ossrt_status ossrt_scheduler_join(ossrt_scheduler* scheduler, ossrt_session* ses
 }
 
 ossrt_status ossrt_scheduler_leave(ossrt_scheduler* scheduler, ossrt_session* session) {
-  return capi::barrier("ossrt_scheduler_leave", [&]() -> ossrt_status {
-    if (!capi::live(scheduler)) return capi::invalid_argument("ossrt_scheduler_leave: scheduler is NULL or released");
-    Session* joined = scheduler->joined(session);
-    if (joined == nullptr) return not_joined("ossrt_scheduler_leave");
-    if (Status left = scheduler->scheduler->leave(*joined); !left.ok()) return capi::report(left);
+  return with_joined("ossrt_scheduler_leave", scheduler, session, [&](Session& joined) -> ossrt_status {
+    if (Status left = scheduler->scheduler->leave(joined); !left.ok()) return capi::report(left);
     std::unique_ptr<capi::SessionClaim> claim;
     {
       std::lock_guard lock(scheduler->mutex);
@@ -156,12 +166,8 @@ ossrt_status ossrt_scheduler_leave(ossrt_scheduler* scheduler, ossrt_session* se
 }
 
 ossrt_status ossrt_scheduler_cancel(ossrt_scheduler* scheduler, ossrt_session* session) {
-  return capi::barrier("ossrt_scheduler_cancel", [&]() -> ossrt_status {
-    if (!capi::live(scheduler)) return capi::invalid_argument("ossrt_scheduler_cancel: scheduler is NULL or released");
-    Session* joined = scheduler->joined(session);
-    if (joined == nullptr) return not_joined("ossrt_scheduler_cancel");
-    return capi::report(scheduler->scheduler->cancel(*joined));
-  });
+  return with_joined("ossrt_scheduler_cancel", scheduler, session,
+                     [&](Session& joined) { return capi::report(scheduler->scheduler->cancel(joined)); });
 }
 
 ossrt_status ossrt_scheduler_step(ossrt_scheduler* scheduler, ossrt_step_report* report) {
@@ -195,17 +201,12 @@ ossrt_status ossrt_scheduler_active_sessions(const ossrt_scheduler* scheduler, s
 
 ossrt_status ossrt_scheduler_progress(const ossrt_scheduler* scheduler, const ossrt_session* session,
                                       ossrt_generation_progress* progress) {
-  return capi::barrier("ossrt_scheduler_progress", [&]() -> ossrt_status {
-    if (!capi::live(scheduler)) {
-      return capi::invalid_argument("ossrt_scheduler_progress: scheduler is NULL or released");
-    }
+  return with_joined("ossrt_scheduler_progress", scheduler, session, [&](Session& joined) -> ossrt_status {
     // Every caller reads `end` at least.
     if (ossrt_status st = capi::check_output(progress, "ossrt_scheduler_progress", "progress", 2);
         st != OSSRT_STATUS_OK)
       return st;
-    const Session* joined = scheduler->joined(session);
-    if (joined == nullptr) return not_joined("ossrt_scheduler_progress");
-    auto p = scheduler->scheduler->progress(*joined);
+    auto p = scheduler->scheduler->progress(joined);
     if (!p.ok()) return capi::report(p.status());
     ossrt_generation_progress out{};
     out.end = static_cast<int32_t>(p.value().end);
@@ -219,16 +220,11 @@ ossrt_status ossrt_scheduler_progress(const ossrt_scheduler* scheduler, const os
 
 ossrt_status ossrt_scheduler_get_tokens(const ossrt_scheduler* scheduler, const ossrt_session* session, int32_t* out,
                                         size_t cap, size_t* n_out) {
-  return capi::barrier("ossrt_scheduler_get_tokens", [&]() -> ossrt_status {
-    if (!capi::live(scheduler)) {
-      return capi::invalid_argument("ossrt_scheduler_get_tokens: scheduler is NULL or released");
-    }
+  return with_joined("ossrt_scheduler_get_tokens", scheduler, session, [&](Session& joined) -> ossrt_status {
     if (n_out == nullptr || (out == nullptr && cap > 0)) {
       return capi::invalid_argument("ossrt_scheduler_get_tokens: n_out is NULL, or out is NULL with cap > 0");
     }
-    const Session* joined = scheduler->joined(session);
-    if (joined == nullptr) return not_joined("ossrt_scheduler_get_tokens");
-    auto p = scheduler->scheduler->progress(*joined);
+    auto p = scheduler->scheduler->progress(joined);
     if (!p.ok()) return capi::report(p.status());
     const std::vector<TokenId>& tokens = p.value().tokens;
     return capi::fill_buffer(tokens.data(), tokens.size(), out, cap, n_out);

@@ -373,13 +373,18 @@ class SessionTest(unittest.TestCase):
         with ossrt.Sampler(temperature=0.9, seed=4) as other, self.primed() as c:
             self.assertNotEqual(c.generate(8, sampler=other), generated)
 
-    def test_scheduler_generates_like_each_session_alone(self):
+    def generated_alone(self, max_tokens):
+        """The first three golden prompts and the greedy tokens each session generates from them alone."""
         prompts = [prompt["prompt"] for prompt in self.prompts[:3]]
         expected = []
         for prompt in prompts:
             with self.model.session() as alone:
                 alone.append(prompt)
-                expected.append(alone.generate(6))
+                expected.append(alone.generate(max_tokens))
+        return prompts, expected
+
+    def test_scheduler_generates_like_each_session_alone(self):
+        prompts, expected = self.generated_alone(6)
         sessions = [self.model.session() for _ in prompts]
         streamed = [[] for _ in prompts]
         try:
@@ -427,12 +432,7 @@ class SessionTest(unittest.TestCase):
                 session.close()
 
     def test_batch_decoder_steps_like_each_session_alone(self):
-        prompts = [prompt["prompt"] for prompt in self.prompts[:3]]
-        expected = []
-        for prompt in prompts:
-            with self.model.session() as alone:
-                alone.append(prompt)
-                expected.append(alone.generate(6))
+        prompts, expected = self.generated_alone(6)
         sessions = [self.model.session() for _ in prompts]
         try:
             for session, prompt in zip(sessions, prompts):
