@@ -79,7 +79,10 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const Model
                                                      const SchedulerOptions& options) noexcept {
   return guard("Scheduler::create", [&]() -> Result<std::unique_ptr<Scheduler>> {
     if (model == nullptr) return error(StatusCode::invalid_argument, "Scheduler::create: model is null");
-    auto decoder = BatchDecoder::create(model, options.max_sessions, std::max<size_t>(options.max_step_tokens, 1));
+    // BatchDecoder reads 0 as "max_sessions"; here it is a mistake.
+    if (options.max_step_tokens == 0)
+      return error(StatusCode::invalid_argument, "Scheduler::create: max_step_tokens is 0");
+    auto decoder = BatchDecoder::create(model, options.max_sessions, options.max_step_tokens);
     if (!decoder.ok()) {
       return Status(decoder.status().code(), "Scheduler::create: " + decoder.status().message());
     }

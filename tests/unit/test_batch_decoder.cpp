@@ -40,6 +40,15 @@ std::unique_ptr<Session> session_with(const std::shared_ptr<const Model>& model,
   return std::move(session.value());
 }
 
+// The CPU backends, and cuda where a GPU is present.
+std::vector<const char*> available_backends() {
+  std::vector<const char*> backends = {"cpu", "cpu-reference"};
+  ModelOptions on_device;
+  on_device.backend = "cuda";
+  if (Model::load(kTinyA, on_device).ok()) backends.push_back("cuda");
+  return backends;
+}
+
 const std::vector<std::vector<TokenId>> kPrompts = {
     {714, 1108, 958, 985, 112}, {42}, {5, 17, 300, 1200, 9, 77, 640, 1000, 3, 15, 801, 2}};
 
@@ -47,11 +56,7 @@ const std::vector<std::vector<TokenId>> kPrompts = {
 
 TEST_CASE("a batched step leaves every session as if it had decoded alone") {
   constexpr size_t kSteps = 14;  // past tiny-a's 8-position window: rings wrap
-  std::vector<const char*> backends = {"cpu", "cpu-reference"};
-  ModelOptions on_device;
-  on_device.backend = "cuda";
-  if (Model::load(kTinyA, on_device).ok()) backends.push_back("cuda");  // where a GPU is present
-  for (const char* backend : backends) {
+  for (const char* backend : available_backends()) {
     for (Numerics numerics : {Numerics::exact, Numerics::fast}) {
       CAPTURE(backend);
       CAPTURE(static_cast<int>(numerics));
@@ -213,7 +218,7 @@ TEST_CASE("a mixed step of decodes and prompt chunks leaves each session as if i
       {{0, {11}}, {1, token_run(6, 200)}, {2, {12}}, {3, {2}}},
   };
   const std::vector<std::vector<TokenId>> prompts = {kPrompts[0], kPrompts[1], kPrompts[2], {}};
-  for (const char* backend : {"cpu", "cpu-reference"}) {
+  for (const char* backend : available_backends()) {
     for (Numerics numerics : {Numerics::exact, Numerics::fast}) {
       CAPTURE(backend);
       CAPTURE(static_cast<int>(numerics));

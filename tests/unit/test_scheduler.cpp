@@ -293,6 +293,9 @@ TEST_CASE("the scheduler refuses bad sessions and requests with a status") {
   CHECK(Scheduler::create(model, bad).status().code() == StatusCode::invalid_argument);
   bad.max_sessions = 0;
   CHECK(Scheduler::create(model, bad).status().code() == StatusCode::invalid_argument);
+  bad.max_sessions = 1;
+  bad.max_step_tokens = 0;
+  CHECK(Scheduler::create(model, bad).status().code() == StatusCode::invalid_argument);
   auto scheduler = Scheduler::create(model);
   REQUIRE(scheduler.ok());
   Scheduler& s = *scheduler.value();
