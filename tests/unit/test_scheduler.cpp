@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <thread>
@@ -91,6 +92,16 @@ GenerationProgress progress_of(const Scheduler& scheduler, const Session& sessio
   auto progress = scheduler.progress(session);
   REQUIRE(progress.ok());
   return progress.value();
+}
+
+// Polls from this thread while another one steps.
+void wait_for_end(const Scheduler& scheduler, const Session& session) {
+  for (;;) {
+    auto progress = scheduler.progress(session);
+    REQUIRE(progress.ok());
+    if (progress.value().end != GenerationEnd::running) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 }  // namespace
@@ -345,9 +356,9 @@ TEST_CASE("sessions join, are cancelled and polled from another thread while ste
   });
   REQUIRE(s.join(*a, greedy(), request_for(p0, 30)).ok());
   REQUIRE(s.join(*b, greedy(), request_for(p1, 2000)).ok());
-  while (progress_of(s, *a).end == GenerationEnd::running) std::this_thread::yield();
+  wait_for_end(s, *a);
   REQUIRE(s.cancel(*b).ok());
-  while (progress_of(s, *b).end == GenerationEnd::running) std::this_thread::yield();
+  wait_for_end(s, *b);
   REQUIRE(s.leave(*b).ok());  // waits for a step holding it
   const size_t b_held = b->tokens().size();
   REQUIRE(s.leave(*a).ok());
