@@ -124,6 +124,7 @@ class Scheduler {
   // failure ends the sessions it concerns with status failed (a forward pass
   // failing as a whole, e.g. device_error or out_of_memory, ends every session
   // in it); the others continue. A step with no running session does nothing.
+  // The pass runs on the threads of its first session (SessionOptions::threads).
   // Failure: invalid_state (another step() is running), out_of_memory.
   Result<StepReport> step() noexcept;
 
