@@ -219,6 +219,10 @@ std::span<const FieldSpan> fields_of(const ossrt_harmony_event*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_chat_result*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_device_info*) noexcept;
 std::span<const FieldSpan> fields_of(const ossrt_memory_estimate*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_scheduler_options*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_generation_request*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_generation_progress*) noexcept;
+std::span<const FieldSpan> fields_of(const ossrt_step_report*) noexcept;
 
 // OK when struct_size covers the first `required` fields (struct_size itself
 // at least) and ends on a field boundary (older headers' structs end on one;

@@ -262,4 +262,51 @@ ossrt_status check_struct_size(const char* where, const char* argument, uint32_t
   return OSSRT_STATUS_OK;
 }
 
+std::span<const FieldSpan> fields_of(const ossrt_scheduler_options*) noexcept {
+  static constexpr FieldSpan fields[] = {
+      OSSRT_FIELD(ossrt_scheduler_options, struct_size),
+      OSSRT_FIELD(ossrt_scheduler_options, max_sessions),
+      OSSRT_FIELD(ossrt_scheduler_options, max_step_tokens),
+  };
+  static_assert(lists_every_field<ossrt_scheduler_options>(fields),
+                "a field was appended to ossrt_scheduler_options: list it here");
+  return fields;
+}
+
+std::span<const FieldSpan> fields_of(const ossrt_generation_request*) noexcept {
+  static constexpr FieldSpan fields[] = {
+      OSSRT_FIELD(ossrt_generation_request, struct_size),        OSSRT_FIELD(ossrt_generation_request, prompt),
+      OSSRT_FIELD(ossrt_generation_request, n_prompt),           OSSRT_FIELD(ossrt_generation_request, sampler),
+      OSSRT_FIELD(ossrt_generation_request, max_tokens),         OSSRT_FIELD(ossrt_generation_request, stop_tokens),
+      OSSRT_FIELD(ossrt_generation_request, n_stop_tokens),      OSSRT_FIELD(ossrt_generation_request, on_token),
+      OSSRT_FIELD(ossrt_generation_request, on_token_user_data),
+  };
+  static_assert(lists_every_field<ossrt_generation_request>(fields),
+                "a field was appended to ossrt_generation_request: list it here");
+  return fields;
+}
+
+std::span<const FieldSpan> fields_of(const ossrt_generation_progress*) noexcept {
+  static constexpr FieldSpan fields[] = {
+      OSSRT_FIELD(ossrt_generation_progress, struct_size), OSSRT_FIELD(ossrt_generation_progress, end),
+      OSSRT_FIELD(ossrt_generation_progress, status),      OSSRT_FIELD(ossrt_generation_progress, prompt_left),
+      OSSRT_FIELD(ossrt_generation_progress, n_tokens),
+  };
+  static_assert(lists_every_field<ossrt_generation_progress>(fields),
+                "a field was appended to ossrt_generation_progress: list it here");
+  return fields;
+}
+
+std::span<const FieldSpan> fields_of(const ossrt_step_report*) noexcept {
+  static constexpr FieldSpan fields[] = {
+      OSSRT_FIELD(ossrt_step_report, struct_size),
+      OSSRT_FIELD(ossrt_step_report, decode_tokens),
+      OSSRT_FIELD(ossrt_step_report, prompt_tokens),
+      OSSRT_FIELD(ossrt_step_report, sessions_ended),
+  };
+  static_assert(lists_every_field<ossrt_step_report>(fields),
+                "a field was appended to ossrt_step_report: list it here");
+  return fields;
+}
+
 }  // namespace ossrt::capi

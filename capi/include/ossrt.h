@@ -568,6 +568,144 @@ OSSRT_API ossrt_status ossrt_batch_decoder_step(ossrt_batch_decoder* decoder, os
  * Any thread. NULL or a released handle is a no-op. */
 OSSRT_API void ossrt_batch_decoder_cancel(ossrt_batch_decoder* decoder);
 
+/* ---- Scheduler: generations of several sessions, one forward pass per step ---- */
+
+/* Sessions join with a prompt still to prefill and leave between steps; each
+ * ossrt_scheduler_step is one forward pass in which every generating session
+ * appends its sampled token and joining sessions append a chunk of their
+ * prompt (a long prompt is prefilled over several steps while the others keep
+ * decoding). Each session ends as ossrt_session_generate would leave it: the
+ * same sampled tokens (greedy ones identical, logits within 1e-5 in exact
+ * numerics), every sampled token appended.
+ * Thread rules: one step at a time (a concurrent step gets INVALID_STATE);
+ * join, leave, cancel, progress and get_tokens from any thread, also during
+ * a step, taking effect between steps. A joined session is claimed by the
+ * scheduler until it leaves: other calls on it get INVALID_STATE, and
+ * ossrt_session_destroy waits for the leave (called on the thread that
+ * joined it, it frees the session at the leave instead). */
+typedef struct ossrt_scheduler ossrt_scheduler;
+
+typedef struct ossrt_scheduler_options {
+  uint32_t struct_size;     /* sizeof(ossrt_scheduler_options), set by _init */
+  uint64_t max_sessions;    /* sessions joined at once (ended ones count until they leave); default 8, 1 to 4096 */
+  uint64_t max_step_tokens; /* tokens per step: a decode each first, then prompt chunks (each at most the
+                               session's max_batch_tokens) in join order; default 64, max_sessions to 65536 */
+} ossrt_scheduler_options;
+
+/* Sets defaults. Does nothing if options is NULL. */
+OSSRT_API void ossrt_scheduler_options_init(ossrt_scheduler_options* options);
+
+/* Called on the stepping thread with each sampled token (before the next
+ * step appends it); return non-zero to end the generation (CANCELLED; the
+ * token is not appended). May call ossrt_scheduler_join, _leave (also of its
+ * own session), _cancel, _progress and _get_tokens; not _step. */
+typedef int32_t (*ossrt_token_callback)(int32_t token, void* user_data);
+
+typedef struct ossrt_generation_request {
+  uint32_t struct_size;         /* sizeof(ossrt_generation_request), set by _init */
+  const int32_t* prompt;        /* appended before the first token is sampled; copied by join */
+  size_t n_prompt;              /* 0: the session's logits already predict the first token */
+  const ossrt_sampler* sampler; /* copied by join; NULL = greedy (arg-max) */
+  uint64_t max_tokens;          /* sampled tokens at most, the stop token included; default 256, at least 1 */
+  const int32_t* stop_tokens;   /* ids that end the generation (included and appended); copied by join */
+  size_t n_stop_tokens;
+  ossrt_token_callback on_token; /* NULL = none */
+  void* on_token_user_data;
+} ossrt_generation_request;
+
+/* Sets defaults. Does nothing if request is NULL. */
+OSSRT_API void ossrt_generation_request_init(ossrt_generation_request* request);
+
+/* Why a generation ended (ossrt::GenerationEnd). */
+typedef enum ossrt_generation_end {
+  OSSRT_GENERATION_RUNNING = 0,      /* not ended: prefilling or generating */
+  OSSRT_GENERATION_STOP_TOKEN = 1,   /* sampled one of its stop tokens */
+  OSSRT_GENERATION_MAX_TOKENS = 2,   /* sampled max_tokens tokens */
+  OSSRT_GENERATION_CONTEXT_FULL = 3, /* the session holds its whole context */
+  OSSRT_GENERATION_CANCELLED = 4,    /* ossrt_scheduler_cancel, or on_token returned non-zero */
+  OSSRT_GENERATION_FAILED = 5        /* a sampler or forward-pass failure: status says which */
+} ossrt_generation_end;
+
+typedef struct ossrt_generation_progress {
+  uint32_t struct_size; /* sizeof(ossrt_generation_progress), set by _init */
+  int32_t end;          /* an ossrt_generation_end value */
+  ossrt_status status;  /* FAILED: the failure's status; otherwise OK */
+  uint64_t prompt_left; /* prompt tokens not yet appended */
+  uint64_t n_tokens;    /* tokens sampled so far (ossrt_scheduler_get_tokens) */
+} ossrt_generation_progress;
+
+/* Zeroes *progress and sets struct_size. Does nothing if progress is NULL. */
+OSSRT_API void ossrt_generation_progress_init(ossrt_generation_progress* progress);
+
+typedef struct ossrt_step_report {
+  uint32_t struct_size;    /* sizeof(ossrt_step_report), set by _init */
+  uint64_t decode_tokens;  /* sessions that appended their sampled token */
+  uint64_t prompt_tokens;  /* prompt tokens appended */
+  uint64_t sessions_ended; /* generations that ended in this step */
+} ossrt_step_report;
+
+/* Zeroes *report and sets struct_size. Does nothing if report is NULL. */
+OSSRT_API void ossrt_step_report_init(ossrt_step_report* report);
+
+/* A scheduler over `model` (options NULL = defaults).
+ * Success: OK, *scheduler_out owns it (ossrt_scheduler_destroy).
+ * Failure: INVALID_ARGUMENT (NULL/released model, NULL scheduler_out, bad
+ * struct_size, max_sessions or max_step_tokens out of range), OUT_OF_MEMORY;
+ * *scheduler_out = NULL. Thread-safe. */
+OSSRT_API ossrt_status ossrt_scheduler_create(const ossrt_model* model, const ossrt_scheduler_options* options,
+                                              ossrt_scheduler** scheduler_out);
+/* Releases the scheduler and every session it holds (they keep what was
+ * appended). Must not race another call on it. NULL is a no-op. */
+OSSRT_API void ossrt_scheduler_destroy(ossrt_scheduler* scheduler);
+
+/* Adds `session` with `request` (NULL = defaults: an empty prompt); it takes
+ * part from the next step. Failure (nothing joined): INVALID_ARGUMENT
+ * (NULL/released scheduler, session or sampler, bad struct_size, NULL arrays
+ * with counts, a session of another model or of other numerics than those
+ * joined, max_tokens 0, an empty prompt on a session without logits),
+ * INVALID_STATE (the session already joined, busy in another call, or
+ * max_sessions joined), INVALID_TOKEN, CONTEXT_OVERFLOW (the prompt does not
+ * fit), OUT_OF_MEMORY. */
+OSSRT_API ossrt_status ossrt_scheduler_join(ossrt_scheduler* scheduler, ossrt_session* session,
+                                            const ossrt_generation_request* request);
+
+/* Removes `session` and releases it to its owner (a step holding it is
+ * awaited, unless called from that step's on_token); a running generation
+ * ends as cancelled; the session keeps what was appended.
+ * Failure: INVALID_ARGUMENT (NULL/released scheduler, session not joined). */
+OSSRT_API ossrt_status ossrt_scheduler_leave(ossrt_scheduler* scheduler, ossrt_session* session);
+
+/* Ends `session`'s generation as cancelled before the next step; the other
+ * sessions run on. It stays joined until it leaves. Ending one already ended
+ * changes nothing. Failure: INVALID_ARGUMENT (NULL/released scheduler,
+ * session not joined). */
+OSSRT_API ossrt_status ossrt_scheduler_cancel(ossrt_scheduler* scheduler, ossrt_session* session);
+
+/* One forward pass over every running session (see above); then each samples
+ * its next token and ends on a stop token, max_tokens, a full context or a
+ * cancel. A row's failure ends the sessions it concerns as FAILED (a pass
+ * failing as a whole, e.g. DEVICE_ERROR, ends every session in it); the others
+ * continue. report may be NULL. Failure: INVALID_ARGUMENT (NULL/released
+ * scheduler, bad report struct_size), INVALID_STATE (another step is
+ * running), OUT_OF_MEMORY. */
+OSSRT_API ossrt_status ossrt_scheduler_step(ossrt_scheduler* scheduler, ossrt_step_report* report);
+
+/* Sessions still generating (joined, not ended): step while it is above 0.
+ * Failure: INVALID_ARGUMENT (NULL/released scheduler, NULL n_out). */
+OSSRT_API ossrt_status ossrt_scheduler_active_sessions(const ossrt_scheduler* scheduler, size_t* n_out);
+
+/* The session's generation so far: fills the first min(progress->struct_size,
+ * sizeof) bytes. Failure: INVALID_ARGUMENT (NULL/released scheduler, session
+ * not joined, NULL progress or a struct_size without `end`). */
+OSSRT_API ossrt_status ossrt_scheduler_progress(const ossrt_scheduler* scheduler, const ossrt_session* session,
+                                                ossrt_generation_progress* progress);
+
+/* The tokens the session's generation sampled so far, in order. Failure:
+ * INVALID_ARGUMENT (as ossrt_scheduler_progress, NULL out with cap > 0 or
+ * NULL n_out), BUFFER_TOO_SMALL (*n_out = tokens sampled). */
+OSSRT_API ossrt_status ossrt_scheduler_get_tokens(const ossrt_scheduler* scheduler, const ossrt_session* session,
+                                                  int32_t* out, size_t cap, size_t* n_out);
+
 /* The tokens the session holds, in order. Failure: INVALID_ARGUMENT,
  * BUFFER_TOO_SMALL (*n_out = tokens held). */
 OSSRT_API ossrt_status ossrt_session_get_tokens(const ossrt_session* session, int32_t* out, size_t cap, size_t* n_out);

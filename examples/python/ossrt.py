@@ -78,6 +78,7 @@ __all__ = [
     "Cancelled", "InternalError", "BufferTooSmall", "PermissionDenied", "DeviceError",
     "Device", "Runtime", "Model", "ModelInfo", "ToolCall", "Tokenizer", "DetokStream", "Session", "SessionMemory",
     "Sampler", "Conversation", "HarmonyParser", "Event", "ChatResult", "ChatStream", "BatchDecoder",
+    "Scheduler", "GenerationEnd", "GenerationProgress", "StepReport",
 ]
 
 # OSSRT_ABI_VERSION of the header this binding mirrors; the library must report the same.
@@ -211,6 +212,27 @@ class _ChatResult(ctypes.Structure):
                 ("constrained_tokens", _u64)]
 
 
+_TokenCallback = ctypes.CFUNCTYPE(_i32, _i32, _vp)
+
+
+class _SchedulerOptions(ctypes.Structure):
+    _fields_ = [("struct_size", _u32), ("max_sessions", _u64), ("max_step_tokens", _u64)]
+
+
+class _GenerationRequest(ctypes.Structure):
+    _fields_ = [("struct_size", _u32), ("prompt", _I32P), ("n_prompt", _size), ("sampler", _vp),
+                ("max_tokens", _u64), ("stop_tokens", _I32P), ("n_stop_tokens", _size),
+                ("on_token", _TokenCallback), ("on_token_user_data", _vp)]
+
+
+class _GenerationProgress(ctypes.Structure):
+    _fields_ = [("struct_size", _u32), ("end", _i32), ("status", _i32), ("prompt_left", _u64), ("n_tokens", _u64)]
+
+
+class _StepReport(ctypes.Structure):
+    _fields_ = [("struct_size", _u32), ("decode_tokens", _u64), ("prompt_tokens", _u64), ("sessions_ended", _u64)]
+
+
 def _pointer_to(struct_type: type[ctypes.Structure]) -> Any:
     return ctypes.POINTER(struct_type)
 
@@ -268,6 +290,19 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "ossrt_batch_decoder_destroy": (None, [_vp]),
     "ossrt_batch_decoder_step": (_i32, [_vp, ctypes.POINTER(_vp), _I32P, _size]),
     "ossrt_batch_decoder_cancel": (None, [_vp]),
+    "ossrt_scheduler_options_init": (None, [_pointer_to(_SchedulerOptions)]),
+    "ossrt_generation_request_init": (None, [_pointer_to(_GenerationRequest)]),
+    "ossrt_generation_progress_init": (None, [_pointer_to(_GenerationProgress)]),
+    "ossrt_step_report_init": (None, [_pointer_to(_StepReport)]),
+    "ossrt_scheduler_create": (_i32, [_vp, _pointer_to(_SchedulerOptions), _VPP]),
+    "ossrt_scheduler_destroy": (None, [_vp]),
+    "ossrt_scheduler_join": (_i32, [_vp, _vp, _pointer_to(_GenerationRequest)]),
+    "ossrt_scheduler_leave": (_i32, [_vp, _vp]),
+    "ossrt_scheduler_cancel": (_i32, [_vp, _vp]),
+    "ossrt_scheduler_step": (_i32, [_vp, _pointer_to(_StepReport)]),
+    "ossrt_scheduler_active_sessions": (_i32, [_vp, _SIZEP]),
+    "ossrt_scheduler_progress": (_i32, [_vp, _vp, _pointer_to(_GenerationProgress)]),
+    "ossrt_scheduler_get_tokens": (_i32, [_vp, _vp, _I32P, _size, _SIZEP]),
     "ossrt_session_get_tokens": (_i32, [_vp, _I32P, _size, _SIZEP]),
     "ossrt_session_sample": (_i32, [_vp, _vp, _I32P]),
     "ossrt_session_sync_prefix": (_i32, [_vp, _I32P, _size, _SIZEP]),
@@ -418,6 +453,16 @@ class FinishReason(enum.IntEnum):
     REASONING_BUDGET = 3  # the analysis channel used up reasoning_budget tokens
     CANCELLED = 4  # Session.cancel, or the event callback asked to stop
     CONTEXT_FULL = 5  # the session's context length is reached
+
+
+class GenerationEnd(enum.IntEnum):
+    """Why a scheduled generation ended (GenerationProgress.end)."""
+    RUNNING = 0  # not ended: prefilling or generating
+    STOP_TOKEN = 1  # sampled one of its stop tokens (included and appended)
+    MAX_TOKENS = 2  # sampled max_tokens tokens
+    CONTEXT_FULL = 3  # the session holds its whole context
+    CANCELLED = 4  # Scheduler.cancel, or on_token asked to stop
+    FAILED = 5  # a sampler or forward-pass failure: GenerationProgress.status says which
 
 
 _Enum = TypeVar("_Enum", bound=enum.IntEnum)
@@ -1092,6 +1137,111 @@ class BatchDecoder(_Handle):
         """Stops the running step at its next layer boundary (or the next step); it raises Cancelled."""
         if self._ptr is not None:
             _lib.ossrt_batch_decoder_cancel(self._ptr)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GenerationProgress:
+    """A scheduled session's generation so far (Scheduler.progress); its tokens: Scheduler.tokens."""
+    end: GenerationEnd
+    status: Status  # FAILED: the failure's status; otherwise OK
+    prompt_left: int  # prompt tokens not yet appended
+    n_tokens: int  # tokens sampled so far
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StepReport:
+    """What one Scheduler.step ran."""
+    decode_tokens: int  # sessions that appended their sampled token
+    prompt_tokens: int  # prompt tokens appended
+    sessions_ended: int  # generations that ended in this step
+
+
+class Scheduler(_Handle):
+    """Generations of several sessions of one model, advanced together: sessions join with a prompt and leave
+    between steps; each step() is one forward pass in which every generating session appends its sampled token and
+    joining sessions a chunk of their prompt (a long prompt is prefilled over several steps while the others keep
+    decoding). Each session ends as Session.generate would leave it. step() on one thread at a time; join, leave,
+    cancel, progress and tokens from any thread. A joined session is the scheduler's until it leaves (other calls on
+    it raise InvalidState)."""
+    _destroy = "ossrt_scheduler_destroy"
+
+    def __init__(self, model: Model, *, max_sessions: int | None = None, max_step_tokens: int | None = None) -> None:
+        """max_sessions: joined at once (default 8); max_step_tokens: tokens per step, decodes first, then prompt
+        chunks (default 64, at least max_sessions). Raises InvalidArgument (out of range), OutOfMemory."""
+        self._model = model
+        self._callbacks: dict[int, Any] = {}  # session handle -> its on_token trampoline, alive while joined
+        options = _options(_SchedulerOptions, _lib.ossrt_scheduler_options_init, max_sessions=max_sessions,
+                           max_step_tokens=max_step_tokens)
+        handle = _vp()
+        self._adopt(_lib.ossrt_scheduler_create(model._handle, ctypes.byref(options), ctypes.byref(handle)), handle)
+
+    def join(self, session: Session, prompt: Sequence[int] = (), *, sampler: Sampler | None = None,
+             max_tokens: int | None = None, stop_tokens: Sequence[int] = (),
+             on_token: Callable[[int], object] | None = None) -> None:
+        """Adds session: its prompt is appended (over one or more steps), then tokens are drawn with sampler (None =
+        arg-max) until a stop token, max_tokens (default 256), a full context or a cancel. on_token(token) runs on
+        the stepping thread with each sampled token; a truthy return ends the generation (cancelled). Raises
+        InvalidArgument (another model or numerics, max_tokens 0, an empty prompt without logits), InvalidState
+        (already joined, busy, or max_sessions joined), InvalidToken, ContextOverflow."""
+        packed, stops = _int32_array(prompt), _int32_array(stop_tokens)
+        request = _options(_GenerationRequest, _lib.ossrt_generation_request_init, max_tokens=max_tokens)
+        request.prompt, request.n_prompt = packed, len(packed)
+        request.stop_tokens, request.n_stop_tokens = stops, len(stops)
+        if sampler is not None:
+            request.sampler = sampler._handle
+        trampoline = None
+        if on_token is not None:
+            trampoline = _TokenCallback(_guarded(_cancel_flag(lambda token, _: on_token(token)), 1))
+            request.on_token = trampoline
+        _check(_lib.ossrt_scheduler_join(self._handle, session._handle, ctypes.byref(request)))
+        self._callbacks[session._handle] = trampoline
+
+    def leave(self, session: Session) -> None:
+        """Removes session (a step holding it is awaited); a running generation ends as cancelled; the session keeps
+        what was appended and is its owner's again. Raises InvalidArgument (not joined)."""
+        _check(_lib.ossrt_scheduler_leave(self._handle, session._handle))
+        self._callbacks.pop(session._handle, None)
+
+    def cancel(self, session: Session) -> None:
+        """Ends session's generation as cancelled before the next step; the others run on. Raises InvalidArgument
+        (not joined)."""
+        _check(_lib.ossrt_scheduler_cancel(self._handle, session._handle))
+
+    def step(self) -> StepReport:
+        """One forward pass over every running session, then each samples its next token or ends. A failed row
+        ends its session as FAILED; the others continue. Raises InvalidState (another step is running)."""
+        report = _output(_StepReport, _lib.ossrt_step_report_init)
+        _check(_lib.ossrt_scheduler_step(self._handle, ctypes.byref(report)))
+        return _record(StepReport, report)
+
+    def progress(self, session: Session) -> GenerationProgress:
+        """session's generation so far. Raises InvalidArgument (not joined)."""
+        progress = _output(_GenerationProgress, _lib.ossrt_generation_progress_init)
+        _check(_lib.ossrt_scheduler_progress(self._handle, session._handle, ctypes.byref(progress)))
+        return _record(GenerationProgress, progress, end=_as_enum(GenerationEnd, progress.end),
+                       status=_as_enum(Status, progress.status))
+
+    def tokens(self, session: Session) -> list[int]:
+        """The tokens session's generation sampled so far. Raises InvalidArgument (not joined)."""
+        scheduler, handle = self._handle, session._handle
+        return _ids(lambda out, cap, n: _lib.ossrt_scheduler_get_tokens(scheduler, handle, out, cap, n), 64)
+
+    @property
+    def active_sessions(self) -> int:
+        """Sessions still generating (joined, not ended)."""
+        count = _size()
+        _check(_lib.ossrt_scheduler_active_sessions(self._handle, ctypes.byref(count)))
+        return count.value
+
+    def run(self) -> None:
+        """Steps until no joined session is generating."""
+        while self.active_sessions > 0:
+            self.step()
+
+    def close(self) -> None:
+        """Releases the scheduler and the sessions still joined (they keep what was appended). Idempotent."""
+        super().close()
+        self._callbacks.clear()
 
 
 class Sampler(_Handle):

@@ -102,7 +102,9 @@ class LibraryTest(unittest.TestCase):
         # Every field the library fills reaches Python (a field appended to a struct must reach its record).
         for record, struct in ((ossrt.ModelInfo, ossrt._ModelInfo), (ossrt.SessionMemory, ossrt._SessionMemory),
                                (ossrt.ChatResult, ossrt._ChatResult), (ossrt.Event, ossrt._HarmonyEvent),
-                               (ossrt.Device, ossrt._DeviceInfo)):
+                               (ossrt.Device, ossrt._DeviceInfo),
+                               (ossrt.GenerationProgress, ossrt._GenerationProgress),
+                               (ossrt.StepReport, ossrt._StepReport)):
             struct_fields = [name for name, _ in struct._fields_ if name not in ("struct_size", "text_len")]
             # The tool_call_* fields are one record field, ChatResult.tool_call (a ToolCall with each of them).
             call_fields = [name.removeprefix("tool_call_") for name in struct_fields if name.startswith("tool_call_")]
@@ -371,13 +373,66 @@ class SessionTest(unittest.TestCase):
         with ossrt.Sampler(temperature=0.9, seed=4) as other, self.primed() as c:
             self.assertNotEqual(c.generate(8, sampler=other), generated)
 
-    def test_batch_decoder_steps_like_each_session_alone(self):
+    def generated_alone(self, max_tokens):
+        """The first three golden prompts and the greedy tokens each session generates from them alone."""
         prompts = [prompt["prompt"] for prompt in self.prompts[:3]]
         expected = []
         for prompt in prompts:
             with self.model.session() as alone:
                 alone.append(prompt)
-                expected.append(alone.generate(6))
+                expected.append(alone.generate(max_tokens))
+        return prompts, expected
+
+    def test_scheduler_generates_like_each_session_alone(self):
+        prompts, expected = self.generated_alone(6)
+        sessions = [self.model.session() for _ in prompts]
+        streamed = [[] for _ in prompts]
+        try:
+            with ossrt.Scheduler(self.model, max_sessions=3, max_step_tokens=4) as scheduler:
+                for i, (session, prompt) in enumerate(zip(sessions, prompts)):
+                    scheduler.join(session, prompt, max_tokens=6, on_token=streamed[i].append)
+                    scheduler.step()  # the next one joins a step later, beside the decodes
+                with self.assertRaises(ossrt.InvalidState):  # joined: the scheduler's
+                    sessions[0].append([1])
+                with self.assertRaises(ossrt.InvalidState):
+                    scheduler.join(sessions[0], [1])
+                scheduler.run()
+                self.assertEqual(scheduler.active_sessions, 0)
+                for i, session in enumerate(sessions):
+                    progress = scheduler.progress(session)
+                    self.assertEqual(progress.end, ossrt.GenerationEnd.MAX_TOKENS)
+                    self.assertEqual((progress.status, progress.prompt_left, progress.n_tokens), (ossrt.Status.OK, 0, 6))
+                    self.assertEqual(scheduler.tokens(session), expected[i])
+                    self.assertEqual(streamed[i], expected[i])
+                    scheduler.leave(session)
+                    self.assertEqual(session.tokens(), prompts[i] + expected[i])
+                with self.assertRaises(ossrt.InvalidArgument):
+                    scheduler.progress(sessions[0])  # left
+                # A callback asking to stop ends its generation; one that raises ends it and re-raises from step().
+                sessions[0].reset()
+                scheduler.join(sessions[0], prompts[0], max_tokens=6, on_token=lambda token: True)
+                scheduler.run()
+                self.assertEqual(scheduler.progress(sessions[0]).end, ossrt.GenerationEnd.CANCELLED)
+                self.assertEqual(scheduler.tokens(sessions[0]), expected[0][:1])
+                scheduler.leave(sessions[0])
+                sessions[1].reset()
+
+                def fail(token):
+                    raise RuntimeError("from on_token")
+                scheduler.join(sessions[1], prompts[1], on_token=fail)
+                with self.assertRaisesRegex(RuntimeError, "from on_token"):
+                    scheduler.run()
+                self.assertEqual(scheduler.progress(sessions[1]).end, ossrt.GenerationEnd.CANCELLED)
+                with self.assertRaises(ossrt.InvalidArgument):
+                    scheduler.join(sessions[0], [], max_tokens=0)
+                with self.assertRaises(ossrt.InvalidArgument):
+                    ossrt.Scheduler(self.model, max_sessions=4, max_step_tokens=2)
+        finally:
+            for session in sessions:
+                session.close()
+
+    def test_batch_decoder_steps_like_each_session_alone(self):
+        prompts, expected = self.generated_alone(6)
         sessions = [self.model.session() for _ in prompts]
         try:
             for session, prompt in zip(sessions, prompts):

@@ -70,7 +70,8 @@ struct StepCaches {
   size_t first_position = 0;
   std::span<KvCache* const> caches;
   std::span<const size_t> positions;
-  KvRow* rows = nullptr;  // [layers][n], batched only
+  std::span<const size_t> logits_rows;  // batched: the rows whose logits are wanted
+  KvRow* rows = nullptr;                // [layers][n], batched only
   bool batched() const { return cache == nullptr; }
   KvType kv_type() const { return batched() ? caches[0]->layout().type : cache->layout().type; }
 };
@@ -316,7 +317,18 @@ Status forward_pass(const Model::Impl& m, const StepCaches& at, Workspace& ws, c
     attention_block(m, d, layer, at, numerics, ws, n);
     moe_block(m, d, layer, ws, n, numerics);
   }
-  const size_t rows = n - logits_from;
+  size_t rows = n - logits_from;
+  if (at.batched()) {
+    // The wanted rows move to the front of the residual, in order: a row only
+    // moves down, onto one already moved or not wanted, so none is overwritten
+    // before it moves. A decode-only step wants every row and copies nothing.
+    float* x = ws.residual.as();
+    for (size_t j = 0; j < at.logits_rows.size(); ++j) {
+      if (at.logits_rows[j] != j) be.copy(be.self, x + j * d.H, x + at.logits_rows[j] * d.H, d.H * sizeof(float));
+    }
+    rows = at.logits_rows.size();
+    logits_from = 0;
+  }
   if (rows > 0) {
     float* last = ws.residual.as() + logits_from * d.H;
     be.rmsnorm_f32_bf16w(be.self, last, m.weights.final_norm, rows, d.H, kRmsNormEps, ws.normed.as());
@@ -341,14 +353,15 @@ Status forward_chunk(const Model::Impl& m, KvCache& cache, Workspace& ws, const 
 }
 
 Status forward_rows(const Model::Impl& m, std::span<KvCache* const> caches, std::span<const size_t> positions,
-                    Workspace& ws, const int32_t* tokens, Numerics numerics, float* host_logits,
-                    const std::atomic<bool>& cancel) {
+                    std::span<const size_t> logits_rows, Workspace& ws, const int32_t* tokens, Numerics numerics,
+                    float* host_logits, const std::atomic<bool>& cancel) {
   const size_t n = caches.size();
   if (Status s = ws.reserve_rows(m, n); !s.ok()) return s;
-  if (Status s = ws.reserve_logits(m, n); !s.ok()) return s;
+  if (Status s = ws.reserve_logits(m, logits_rows.size()); !s.ok()) return s;
   StepCaches at;
   at.caches = caches;
   at.positions = positions;
+  at.logits_rows = logits_rows;
   at.rows = ws.kv_rows.as<KvRow>();
   return forward_pass(m, at, ws, tokens, n, 0, numerics, host_logits, cancel);
 }

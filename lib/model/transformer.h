@@ -68,14 +68,19 @@ Status forward_chunk(const Model::Impl& model, KvCache& cache, Workspace& worksp
                      size_t first_position, size_t logits_from, Numerics numerics, float* host_logits,
                      const std::atomic<bool>& cancel);
 
-// One batched step: row t is the next token of a conversation whose cache
-// is caches[t], at positions[t] (the cache has room there); each row's keys
-// and values go to its own cache and its attention reads only that cache.
-// Downloads every row's logits into host_logits ([n, V]). The rows must share
-// the caches' element type (one numerics) and n <= workspace.max_tokens.
-// Every weight is read once for all rows. Failure: as forward_chunk.
+// One batched step: row t is a token of a conversation whose cache is
+// caches[t], at positions[t] (the cache has room there); each row's keys and
+// values go to its own cache and its attention reads only that cache. Rows
+// of one conversation (a prompt chunk) lie at consecutive positions of one
+// cache: every row's keys are stored before any attention, so the chunk must
+// fit the cache's ring beside the window (at most max_batch_tokens rows, the
+// bound the ring is sized for). Downloads the logits of the rows listed in
+// logits_rows (strictly increasing) into host_logits ([logits_rows.size(), V]).
+// The rows must share the caches' element type (one numerics) and
+// n <= workspace.max_tokens. Every weight is read once for all rows.
+// Failure: as forward_chunk.
 Status forward_rows(const Model::Impl& model, std::span<KvCache* const> caches, std::span<const size_t> positions,
-                    Workspace& workspace, const int32_t* tokens, Numerics numerics, float* host_logits,
-                    const std::atomic<bool>& cancel);
+                    std::span<const size_t> logits_rows, Workspace& workspace, const int32_t* tokens, Numerics numerics,
+                    float* host_logits, const std::atomic<bool>& cancel);
 
 }  // namespace ossrt

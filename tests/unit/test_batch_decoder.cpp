@@ -40,6 +40,15 @@ std::unique_ptr<Session> session_with(const std::shared_ptr<const Model>& model,
   return std::move(session.value());
 }
 
+// The CPU backends, and cuda where a GPU is present.
+std::vector<const char*> available_backends() {
+  std::vector<const char*> backends = {"cpu", "cpu-reference"};
+  ModelOptions on_device;
+  on_device.backend = "cuda";
+  if (Model::load(kTinyA, on_device).ok()) backends.push_back("cuda");
+  return backends;
+}
+
 const std::vector<std::vector<TokenId>> kPrompts = {
     {714, 1108, 958, 985, 112}, {42}, {5, 17, 300, 1200, 9, 77, 640, 1000, 3, 15, 801, 2}};
 
@@ -47,11 +56,7 @@ const std::vector<std::vector<TokenId>> kPrompts = {
 
 TEST_CASE("a batched step leaves every session as if it had decoded alone") {
   constexpr size_t kSteps = 14;  // past tiny-a's 8-position window: rings wrap
-  std::vector<const char*> backends = {"cpu", "cpu-reference"};
-  ModelOptions on_device;
-  on_device.backend = "cuda";
-  if (Model::load(kTinyA, on_device).ok()) backends.push_back("cuda");  // where a GPU is present
-  for (const char* backend : backends) {
+  for (const char* backend : available_backends()) {
     for (Numerics numerics : {Numerics::exact, Numerics::fast}) {
       CAPTURE(backend);
       CAPTURE(static_cast<int>(numerics));
@@ -142,4 +147,160 @@ TEST_CASE("a batched step refuses what it cannot compute and changes no session"
   CHECK(b->tokens().back() == 2);
   CHECK_FALSE(BatchDecoder::create(nullptr, 2).ok());
   CHECK(BatchDecoder::create(model, 0).status().code() == StatusCode::invalid_argument);
+}
+
+namespace {
+
+// A mixed-step schedule: per step, which session appends which tokens.
+struct ScheduledChunk {
+  size_t session;
+  std::vector<TokenId> tokens;
+};
+using Schedule = std::vector<std::vector<ScheduledChunk>>;
+
+struct MixedOutcome {
+  float worst = 0;  // largest logit difference to the sessions run alone
+  size_t argmax_differences = 0;
+};
+
+// Runs `schedule` once through BatchDecoder mixed steps and once as plain
+// appends of each session alone (sessions created with `options`, after
+// `prompts`), comparing every chunk's logits.
+MixedOutcome run_mixed(const std::shared_ptr<const Model>& model, const SessionOptions& options,
+                       const std::vector<std::vector<TokenId>>& prompts, const Schedule& schedule,
+                       size_t max_step_tokens) {
+  std::vector<std::unique_ptr<Session>> together, alone;
+  for (const auto& prompt : prompts) {
+    for (auto* group : {&together, &alone}) {
+      auto session = Session::create(model, options);
+      REQUIRE(session.ok());
+      if (!prompt.empty()) REQUIRE(session.value()->append(prompt).ok());
+      group->push_back(std::move(session.value()));
+    }
+  }
+  auto decoder = BatchDecoder::create(model, prompts.size(), max_step_tokens);
+  REQUIRE(decoder.ok());
+  MixedOutcome outcome;
+  for (const auto& step : schedule) {
+    std::vector<SessionChunk> chunks;
+    for (const ScheduledChunk& c : step) chunks.push_back({together[c.session].get(), c.tokens});
+    const Status status = decoder.value()->step(chunks);
+    REQUIRE_MESSAGE(status.ok(), status.to_string());
+    for (const ScheduledChunk& c : step) {
+      REQUIRE(alone[c.session]->append(c.tokens).ok());
+      const std::span<const float> got = together[c.session]->logits(), want = alone[c.session]->logits();
+      REQUIRE(got.size() == want.size());
+      for (size_t v = 0; v < got.size(); ++v) outcome.worst = std::max(outcome.worst, std::fabs(got[v] - want[v]));
+      outcome.argmax_differences += argmax(got) != argmax(want);
+    }
+  }
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    CHECK(std::vector<TokenId>(together[i]->tokens().begin(), together[i]->tokens().end()) ==
+          std::vector<TokenId>(alone[i]->tokens().begin(), alone[i]->tokens().end()));
+  }
+  return outcome;
+}
+
+std::vector<TokenId> token_run(size_t n, TokenId seed) {
+  std::vector<TokenId> tokens;
+  for (size_t i = 0; i < n; ++i) tokens.push_back(static_cast<TokenId>((seed + 37 * i * i + 11 * i) % 1536));
+  return tokens;
+}
+
+}  // namespace
+
+TEST_CASE("a mixed step of decodes and prompt chunks leaves each session as if it had appended alone") {
+  // Session 0 decodes throughout; 1 and 2 join with prompts in chunks of
+  // several sizes, then decode; 3 starts empty with one long chunk.
+  const Schedule schedule = {
+      {{0, {7}}, {1, token_run(5, 3)}, {3, token_run(9, 100)}}, {{0, {8}}, {1, token_run(3, 50)}, {2, token_run(6, 9)}},
+      {{0, {9}}, {1, {4}}, {2, token_run(7, 70)}, {3, {1}}},    {{0, {10}}, {1, {5}}, {2, {6}}, {3, token_run(4, 900)}},
+      {{0, {11}}, {1, token_run(6, 200)}, {2, {12}}, {3, {2}}},
+  };
+  const std::vector<std::vector<TokenId>> prompts = {kPrompts[0], kPrompts[1], kPrompts[2], {}};
+  for (const char* backend : available_backends()) {
+    for (Numerics numerics : {Numerics::exact, Numerics::fast}) {
+      CAPTURE(backend);
+      CAPTURE(static_cast<int>(numerics));
+      SessionOptions options;
+      options.numerics = numerics;
+      const MixedOutcome outcome = run_mixed(load(backend), options, prompts, schedule, 24);
+      MESSAGE(std::string(backend) << (numerics == Numerics::exact ? " exact" : " fast") << ": worst logit difference "
+                                   << outcome.worst);
+      if (numerics == Numerics::exact) {
+        CHECK(outcome.worst < 1e-5f);
+        CHECK(outcome.argmax_differences == 0);
+      } else {
+        // A chunk alone and the same rows among others can take other
+        // product paths (bf16 products where prefill chunks use them): within
+        // fast numerics' own bound (`ossrt-conformance golden --mode fast`).
+        CHECK(outcome.worst < 0.15f);
+      }
+    }
+  }
+}
+
+TEST_CASE("prompt chunks of a mixed step keep the sliding window's ring intact at its edge") {
+  // tiny-a's window is 8; max_batch_tokens 4 and no rewind room give the
+  // smallest ring a 4-token chunk allows (8 + 4 - 1 = 11 slots): every chunk's
+  // first query needs the 7 keys before it while the chunk's 4 keys are
+  // written, so the ring is full to the last slot, and it wraps every 11
+  // positions. Chunks of 1 to 4 at every offset against the ring.
+  SessionOptions options;
+  options.max_batch_tokens = 4;
+  options.rewind_tokens = 0;
+  Schedule schedule;
+  TokenId next = 1;
+  for (size_t step = 0; step < 24; ++step) {
+    const size_t a = 4 - step % 4, b = 1 + step % 4;  // both sessions cross the ring at shifting offsets
+    schedule.push_back({{0, token_run(a, next)}, {1, token_run(b, next + 500)}, {2, {next}}});
+    next += 13;
+  }
+  const MixedOutcome outcome = run_mixed(load("cpu"), options, {{}, {5}, {6, 7, 8}}, schedule, 9);
+  CHECK(outcome.worst < 1e-5f);
+  CHECK(outcome.argmax_differences == 0);
+
+  // A chunk longer than the session's max_batch_tokens would overwrite keys
+  // its first rows still need: refused, no session changed.
+  const auto model = load("cpu");
+  auto session = Session::create(model, options);
+  REQUIRE(session.ok());
+  auto decoder = BatchDecoder::create(model, 2, 8);
+  REQUIRE(decoder.ok());
+  const std::vector<TokenId> five = token_run(5, 1);
+  const SessionChunk too_long[] = {{session.value().get(), five}};
+  const Status status = decoder.value()->step(too_long);
+  CHECK(status.code() == StatusCode::invalid_argument);
+  CHECK_MESSAGE(status.message().find("max_batch_tokens 4") != std::string::npos, status.to_string());
+  CHECK(session.value()->tokens().empty());
+}
+
+TEST_CASE("a mixed step refuses bad chunks and changes no session") {
+  const auto model = load("cpu");
+  auto decoder = BatchDecoder::create(model, 2, 6);
+  REQUIRE(decoder.ok());
+  CHECK(decoder.value()->max_sessions() == 2);
+  CHECK(decoder.value()->max_step_tokens() == 6);
+  auto a = session_with(model, kPrompts[0], Numerics::exact);
+  auto b = session_with(model, kPrompts[1], Numerics::exact);
+  const std::vector<TokenId> four = token_run(4, 1), three = token_run(3, 2), none;
+  auto refuse = [&](std::vector<SessionChunk> chunks, StatusCode code, const char* text) {
+    const Status status = decoder.value()->step(chunks);
+    CHECK_MESSAGE(status.code() == code, status.to_string());
+    CHECK_MESSAGE(status.message().find(text) != std::string::npos, status.to_string());
+  };
+  refuse({{a.get(), four}, {b.get(), three}}, StatusCode::invalid_argument, "7 tokens in all");
+  refuse({{a.get(), four}, {b.get(), none}}, StatusCode::invalid_argument, "session 1 gets 0 tokens");
+  refuse({}, StatusCode::invalid_argument, "0 sessions");
+  SessionOptions short_context;
+  short_context.context_length = 6;
+  auto full = Session::create(model, short_context);
+  REQUIRE(full.ok());
+  REQUIRE(full.value()->append(three).ok());
+  refuse({{a.get(), {}}, {full.value().get(), four}}, StatusCode::invalid_argument, "session 0 gets 0");
+  refuse({{a.get(), three}, {full.value().get(), four}}, StatusCode::context_overflow, "session 1");
+  CHECK(a->tokens().size() == kPrompts[0].size());
+  CHECK(full.value()->tokens().size() == 3);
+  CHECK(BatchDecoder::create(model, 4, 3).status().code() == StatusCode::invalid_argument);
+  CHECK(BatchDecoder::create(model, 4, 70000).status().code() == StatusCode::invalid_argument);
 }
