@@ -23,6 +23,10 @@ bool q15_vnni() noexcept {
 void set_q15_vnni(bool vnni) noexcept {
   q15_vnni_products.store(vnni, std::memory_order_relaxed);
 }
+// AVX512-BF16's vdpbf16ps emulated (bf16_dot_zmm.h).
+bool bf16_dot() noexcept {
+  return true;
+}
 
 namespace {
 

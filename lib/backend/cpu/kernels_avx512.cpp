@@ -41,6 +41,10 @@ bool q15_vnni() noexcept {
   static const bool vnni = cpu_features().avx512_vnni;
   return vnni;
 }
+bool bf16_dot() noexcept {
+  static const bool bf16 = cpu_features().avx512_bf16;
+  return bf16;
+}
 #endif
 
 void fill_kernels(Backend& table) noexcept {

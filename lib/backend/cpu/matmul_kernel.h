@@ -14,6 +14,9 @@
 #include <vector>
 
 #include "backend/cpu/bf16_products.h"
+#if defined(OSSRT_CPU_Q15_ZMM)
+#include "backend/cpu/bf16_dot_zmm.h"
+#endif
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/onednn_gemm.h"
 #include "backend/cpu/panel_gemm.h"
@@ -227,10 +230,98 @@ void decode_rows(const MatmulArgs& a, Dot dot) {
   }
 }
 
-// The matmul entry, with the bf16 products it takes under bf16_products
-// (from kPanelMinTokens tokens: fewer read the weights at memory speed anyway).
+// A few tokens (2 .. kFewTokensMax - 1: a batched decode's one token per
+// session) against R rows at a time, fp32: each row vector widened once for
+// the NT tokens, each token vector loaded once for the R rows. The
+// token-at-a-time dots before read every token's whole input per row, from
+// L2 once 4 tokens' inputs outgrew L1.
+template <size_t R, size_t NT>
+void dot_tile(const bf16_t* w, size_t in, const float* const* x, float (&sums)[R][NT]) {
+  constexpr size_t L = Simd::kLanes;
+  Simd::Vec acc[R][NT];
+  for (auto& row : acc) {
+    for (auto& v : row) v = Simd::zero();
+  }
+  size_t i = 0;
+  for (; i + L <= in; i += L) {
+    prefetch_next_block(w, R * in * sizeof(bf16_t), R * i * sizeof(bf16_t), R * L * sizeof(bf16_t));
+    Simd::Vec xv[NT];
+    for (size_t t = 0; t < NT; ++t) xv[t] = Simd::load(x[t] + i);
+    for (size_t r = 0; r < R; ++r) {
+      const Simd::Vec wv = Simd::load_bf16(w + r * in + i);
+      for (size_t t = 0; t < NT; ++t) acc[r][t] = Simd::fmadd(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t t = 0; t < NT; ++t) {
+      float sum = Simd::sum(acc[r][t]);
+      for (size_t k = i; k < in; ++k) sum += x[t][k] * bf16_to_f32(w[r * in + k]);
+      sums[r][t] = sum;
+    }
+  }
+}
+
+constexpr size_t kFewTokensMax = 16;
+constexpr size_t kFewTokensBlock = 4;  // tokens per register tile
+
+// The few-token product: rows in parallel jobs of kDecodeRowBlock, each
+// against the tokens in blocks of kFewTokensBlock, R rows at a time (then
+// single rows); tile<R, NT>(row o, tokens) fills float sums[R][NT] for the
+// token pointers `tokens` (token(t) gives token t's). y[t, o] (+)= sums + bias.
+template <size_t R, class Token, class Tile>
+void few_tokens(const MatmulArgs& a, Token token, Tile tile) {
+  const long long row_blocks = static_cast<long long>((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock);
+#pragma omp parallel for schedule(static)
+  for (long long job = 0; job < row_blocks; ++job) {
+    const size_t first = static_cast<size_t>(job) * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
+    for (size_t t0 = 0; t0 < a.n; t0 += kFewTokensBlock) {
+      with_count<kFewTokensBlock>(a.n - t0, [&](auto nt) {
+        constexpr size_t NT = decltype(nt)::value;
+        decltype(token(0)) tokens[NT];
+        for (size_t j = 0; j < NT; ++j) tokens[j] = token(t0 + j);
+        size_t o = first;
+        const auto run = [&](auto rows) {
+          constexpr size_t Rows = decltype(rows)::value;
+          float sums[Rows][NT];
+          tile.template operator()<Rows, NT>(o, tokens, sums);
+          for (size_t r = 0; r < Rows; ++r) {
+            for (size_t j = 0; j < NT; ++j) store_output(a, t0 + j, o + r, sums[r][j]);
+          }
+          o += Rows;
+        };
+        while (o + R <= last) run(std::integral_constant<size_t, R>{});
+        while (o < last) run(std::integral_constant<size_t, 1>{});
+      });
+    }
+  }
+}
+
+// The matmul entry: one token the GEMV rows (decode_rows); a few tokens the
+// register tiles (few_tokens; under bf16_products AVX512-BF16's where the
+// CPU has it, else from kPanelMinTokens oneDNN's bf16 products where it has
+// them natively); more, those bf16 products under bf16_products, else fp32
+// products of widened rows (matmul_widened).
 template <class Products>
 void matmul_with(const MatmulArgs& a) {
+  if (a.n >= 2 && a.n < kFewTokensMax) {
+#if defined(OSSRT_CPU_Q15_ZMM)
+    if (a.bf16_products && bf16_dot()) {
+      std::vector<bf16_t> x(a.n * a.in);  // the tokens rounded once
+      for (size_t t = 0; t < a.n; ++t) round_to_bf16(a.x + t * a.x_stride, a.in, x.data() + t * a.in);
+      return few_tokens<Simd::kFewTokenRows>(
+          a, [&](size_t t) -> const bf16_t* { return x.data() + t * a.in; },
+          [&]<size_t R, size_t NT>(size_t o, const bf16_t* const* tokens, float(&sums)[R][NT]) {
+            bf16_dot_tile<R, NT>(a.w + o * a.in, a.in, tokens, sums);
+          });
+    }
+#endif
+    if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
+    return few_tokens<Simd::kFewTokenRows>(
+        a, [&](size_t t) -> const float* { return a.x + t * a.x_stride; },
+        [&]<size_t R, size_t NT>(size_t o, const float* const* tokens, float(&sums)[R][NT]) {
+          dot_tile<R, NT>(a.w + o * a.in, a.in, tokens, sums);
+        });
+  }
   if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
   if (a.n >= kPanelMinTokens) {
     return matmul_widened(a, [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); });
