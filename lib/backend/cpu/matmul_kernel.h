@@ -297,15 +297,19 @@ void few_tokens(const MatmulArgs& a, Token token, Tile tile) {
 }
 
 // The matmul entry: one token the GEMV rows (decode_rows); a few tokens the
-// register tiles (few_tokens; under bf16_products AVX512-BF16's where the
-// CPU has it, else from kPanelMinTokens oneDNN's bf16 products where it has
-// them natively); more, those bf16 products under bf16_products, else fp32
-// products of widened rows (matmul_widened).
+// register tiles (few_tokens; from kPanelMinTokens under bf16_products,
+// AVX512-BF16's where the CPU has it, else oneDNN's bf16 products where it
+// has them natively); more, those bf16 products under bf16_products, else
+// fp32 products of widened rows (matmul_widened).
 template <class Products>
 void matmul_with(const MatmulArgs& a) {
   if (a.n >= 2 && a.n < kFewTokensMax) {
 #if defined(OSSRT_CPU_Q15_ZMM)
-    if (a.bf16_products && bf16_dot()) {
+    // bf16 products from kPanelMinTokens tokens, as oneDNN's before them:
+    // fewer keep fp32 products, so a few sessions batched round their
+    // tokens' products as each alone does (tiny-a amplifies the rounding to
+    // logit differences over 1 within 14 steps).
+    if (a.bf16_products && a.n >= kPanelMinTokens && bf16_dot()) {
       std::vector<bf16_t> x(a.n * a.in);  // the tokens rounded once
       for (size_t t = 0; t < a.n; ++t) round_to_bf16(a.x + t * a.x_stride, a.in, x.data() + t * a.in);
       return few_tokens<Simd::kFewTokenRows>(
