@@ -350,8 +350,7 @@ class SplitDecode {
   void prefetch_block_rows(const void* cache, size_t from, size_t rows, size_t kv) const {
     const size_t row_bytes = a_.kv_heads * a_.head_dim * sizeof(T);
     for (size_t r = kv; r < rows && from + r < first_ + keys_; r += a_.kv_heads) {
-      const char* p = reinterpret_cast<const char*>(row<T>(cache, from + r));
-      for (size_t line = 0; line < row_bytes; line += 64) prefetch_at(p + line);
+      prefetch_lines(row<T>(cache, from + r), row_bytes);
     }
   }
 

@@ -42,9 +42,13 @@ inline void prefetch_at(const void* p) {
 // block's first lines to demand misses (one-thread Q8_0 qkv 12 -> 21-24 GB/s,
 // Zen 5). Past the thread's rows it asks for lines nobody reads, which a
 // prefetch may do: it never faults.
+// Every 64-byte line of [p, p + bytes) asked for.
+inline void prefetch_lines(const void* p, size_t bytes) {
+  for (size_t line = 0; line < bytes; line += 64) prefetch_at(static_cast<const char*>(p) + line);
+}
+
 inline void prefetch_next_block(const void* block, size_t block_bytes, size_t done_bytes, size_t step_bytes) {
-  const char* next = static_cast<const char*>(block) + block_bytes + done_bytes;
-  for (size_t line = 0; line < step_bytes; line += 64) prefetch_at(next + line);
+  prefetch_lines(static_cast<const char*>(block) + block_bytes + done_bytes, step_bytes);
 }
 
 // Calls f(std::integral_constant<size_t, N>{}) with N = min(n, Max) for

@@ -197,35 +197,35 @@ bool matmul_bf16_products(const MatmulArgs& a) {
   return true;
 }
 
-// Decode (fewer than kPanelMinTokens tokens): rows in parallel jobs of
-// kDecodeRowBlock, each job's rows against the tokens in blocks of up to
-// kDecodeTokenBlock; one token takes Simd::kGemvRows rows at a time, more
-// tokens one row at a time. dot(o, t0, sums) fills float sums[R][NT]: rows
-// o .. o + R against tokens t0 .. t0 + NT (R is 1 or Simd::kGemvRows with
-// NT 1). y[t, o] (+)= sums + bias.
-template <class Dot>
+// Decode (few tokens): rows in parallel jobs of kDecodeRowBlock, each job's
+// rows against the tokens in blocks of up to kDecodeTokenBlock, a block of
+// one token SingleRows rows at a time, of more TileRows rows at a time, then
+// single rows. dot(o, t0, sums) fills float sums[R][NT]: rows o .. o + R
+// against tokens t0 .. t0 + NT (R is 1, SingleRows with NT 1, or TileRows).
+// y[t, o] (+)= sums + bias.
+template <size_t SingleRows = Simd::kGemvRows, size_t TileRows = 1, class Dot>
 void decode_rows(const MatmulArgs& a, Dot dot) {
   const long long row_blocks = static_cast<long long>((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock);
 #pragma omp parallel for schedule(static)
   for (long long job = 0; job < row_blocks; ++job) {
     const size_t first = static_cast<size_t>(job) * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
     for (size_t t0 = 0; t0 < a.n; t0 += kDecodeTokenBlock) {
-      const size_t nt = std::min(kDecodeTokenBlock, a.n - t0);
-      size_t o = first;
-      if (nt == 1) {
-        for (; o + Simd::kGemvRows <= last; o += Simd::kGemvRows) {
-          float sums[Simd::kGemvRows][1];
+      with_count<kDecodeTokenBlock>(a.n - t0, [&](auto tokens) {
+        constexpr size_t NT = decltype(tokens)::value;
+        size_t o = first;
+        const auto run = [&](auto rows) {
+          constexpr size_t R = decltype(rows)::value;
+          float sums[R][NT];
           dot(o, t0, sums);
-          for (size_t r = 0; r < Simd::kGemvRows; ++r) store_output(a, t0, o + r, sums[r][0]);
-        }
-      }
-      for (; o < last; ++o) {
-        with_count<kDecodeTokenBlock>(nt, [&](auto tokens) {
-          float sums[1][decltype(tokens)::value];
-          dot(o, t0, sums);
-          for (size_t j = 0; j < tokens; ++j) store_output(a, t0 + j, o, sums[0][j]);
-        });
-      }
+          for (size_t r = 0; r < R; ++r) {
+            for (size_t j = 0; j < NT; ++j) store_output(a, t0 + j, o + r, sums[r][j]);
+          }
+          o += R;
+        };
+        constexpr size_t kRows = NT == 1 ? SingleRows : TileRows;
+        while (o + kRows <= last) run(std::integral_constant<size_t, kRows>{});
+        while (o < last) run(std::integral_constant<size_t, 1>{});
+      });
     }
   }
 }
@@ -261,72 +261,43 @@ void dot_tile(const bf16_t* w, size_t in, const float* const* x, float (&sums)[R
   }
 }
 
+// Tokens below which decode_rows takes the product (dot_tile, bf16_dot_tile).
 constexpr size_t kFewTokensMax = 16;
-constexpr size_t kFewTokensBlock = 4;  // tokens per register tile
 
-// The few-token product: rows in parallel jobs of kDecodeRowBlock, each
-// against the tokens in blocks of kFewTokensBlock, R rows at a time (then
-// single rows); tile<R, NT>(row o, tokens) fills float sums[R][NT] for the
-// token pointers `tokens` (token(t) gives token t's). y[t, o] (+)= sums + bias.
-template <size_t R, class Token, class Tile>
-void few_tokens(const MatmulArgs& a, Token token, Tile tile) {
-  const long long row_blocks = static_cast<long long>((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock);
-#pragma omp parallel for schedule(static)
-  for (long long job = 0; job < row_blocks; ++job) {
-    const size_t first = static_cast<size_t>(job) * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
-    for (size_t t0 = 0; t0 < a.n; t0 += kFewTokensBlock) {
-      with_count<kFewTokensBlock>(a.n - t0, [&](auto nt) {
-        constexpr size_t NT = decltype(nt)::value;
-        decltype(token(0)) tokens[NT];
-        for (size_t j = 0; j < NT; ++j) tokens[j] = token(t0 + j);
-        size_t o = first;
-        const auto run = [&](auto rows) {
-          constexpr size_t Rows = decltype(rows)::value;
-          float sums[Rows][NT];
-          tile.template operator()<Rows, NT>(o, tokens, sums);
-          for (size_t r = 0; r < Rows; ++r) {
-            for (size_t j = 0; j < NT; ++j) store_output(a, t0 + j, o + r, sums[r][j]);
-          }
-          o += Rows;
-        };
-        while (o + R <= last) run(std::integral_constant<size_t, R>{});
-        while (o < last) run(std::integral_constant<size_t, 1>{});
-      });
-    }
-  }
-}
-
-// The matmul entry: one token the GEMV rows (decode_rows); a few tokens the
-// register tiles (few_tokens; from kPanelMinTokens under bf16_products,
-// AVX512-BF16's where the CPU has it, else oneDNN's bf16 products where it
-// has them natively); more, those bf16 products under bf16_products, else
-// fp32 products of widened rows (matmul_widened).
+// The matmul entry: one token the GEMV rows (decode_rows, dot_rows); a few
+// tokens register tiles (decode_rows with dot_tile; from kPanelMinTokens under
+// bf16_products, AVX512-BF16's bf16_dot_tile where the CPU has it, else
+// oneDNN's bf16 products where it has them natively); more, those bf16
+// products under bf16_products, else fp32 products of widened rows
+// (matmul_widened).
 template <class Products>
 void matmul_with(const MatmulArgs& a) {
-  if (a.n >= 2 && a.n < kFewTokensMax) {
+  const bool few_tokens = a.n >= 2 && a.n < kFewTokensMax;
 #if defined(OSSRT_CPU_Q15_ZMM)
-    // bf16 products from kPanelMinTokens tokens, as oneDNN's before them:
-    // fewer keep fp32 products, so a few sessions batched round their
-    // tokens' products as each alone does (tiny-a amplifies the rounding to
-    // logit differences over 1 within 14 steps).
-    if (a.bf16_products && a.n >= kPanelMinTokens && bf16_dot()) {
-      std::vector<bf16_t> x(a.n * a.in);  // the tokens rounded once
-      for (size_t t = 0; t < a.n; ++t) round_to_bf16(a.x + t * a.x_stride, a.in, x.data() + t * a.in);
-      return few_tokens<Simd::kFewTokenRows>(
-          a, [&](size_t t) -> const bf16_t* { return x.data() + t * a.in; },
-          [&]<size_t R, size_t NT>(size_t o, const bf16_t* const* tokens, float(&sums)[R][NT]) {
-            bf16_dot_tile<R, NT>(a.w + o * a.in, a.in, tokens, sums);
-          });
-    }
-#endif
-    if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
-    return few_tokens<Simd::kFewTokenRows>(
-        a, [&](size_t t) -> const float* { return a.x + t * a.x_stride; },
-        [&]<size_t R, size_t NT>(size_t o, const float* const* tokens, float(&sums)[R][NT]) {
-          dot_tile<R, NT>(a.w + o * a.in, a.in, tokens, sums);
+  // bf16 products from kPanelMinTokens tokens, as oneDNN's before them:
+  // fewer keep fp32 products, so a few sessions batched round their tokens'
+  // products as each alone does (tiny-a amplifies the rounding to logit
+  // differences over 1 within 14 steps).
+  if (few_tokens && a.bf16_products && a.n >= kPanelMinTokens && bf16_dot()) {
+    std::vector<bf16_t> x(a.n * a.in);  // the tokens rounded once
+    for (size_t t = 0; t < a.n; ++t) round_to_bf16(a.x + t * a.x_stride, a.in, x.data() + t * a.in);
+    return decode_rows<Simd::kFewTokenRows, Simd::kFewTokenRows>(
+        a, [&]<size_t R, size_t NT>(size_t o, size_t t0, float(&sums)[R][NT]) {
+          const bf16_t* tokens[NT];
+          for (size_t j = 0; j < NT; ++j) tokens[j] = x.data() + (t0 + j) * a.in;
+          bf16_dot_tile<R, NT>(a.w + o * a.in, a.in, tokens, sums);
         });
   }
+#endif
   if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
+  if (few_tokens) {
+    return decode_rows<Simd::kFewTokenRows, Simd::kFewTokenRows>(
+        a, [&]<size_t R, size_t NT>(size_t o, size_t t0, float(&sums)[R][NT]) {
+          const float* x[NT];
+          for (size_t j = 0; j < NT; ++j) x[j] = a.x + (t0 + j) * a.x_stride;
+          dot_tile<R, NT>(a.w + o * a.in, a.in, x, sums);
+        });
+  }
   if (a.n >= kPanelMinTokens) {
     return matmul_widened(a, [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); });
   }
