@@ -23,15 +23,19 @@ namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 // EPYC VM); a software prefetch a few rows ahead closes that gap.
 inline constexpr size_t kPrefetchBytes = 2048;
 
-// An asm statement, not __builtin_prefetch: GCC 12 dropped the builtin from
-// some loops (mxfp4_q15_zmm.h's, whatever their shape).
-inline void prefetch_ahead(const void* p) {
-  asm volatile("prefetcht0 %0" : : "m"(*(static_cast<const char*>(p) + kPrefetchBytes)));
+// Asks for the cache line at p. An asm statement, not __builtin_prefetch:
+// GCC 12 dropped the builtin from some loops (mxfp4_q15_zmm.h's, whatever
+// their shape). The address goes in as a register, not as a memory operand:
+// an asm that reads memory made GCC store every accumulator array of the
+// loop around it on each iteration (dot_tile<4, 4>: 16 vector stores beside
+// its 16 FMAs).
+inline void prefetch_at(const void* p) {
+  asm volatile("prefetcht0 (%0)" : : "r"(p));
 }
 
-// The same at p itself, for kernels that know which bytes come next.
-inline void prefetch_at(const void* p) {
-  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+// The same kPrefetchBytes past p.
+inline void prefetch_ahead(const void* p) {
+  prefetch_at(static_cast<const char*>(p) + kPrefetchBytes);
 }
 
 // For kernels that stream a thread's weight rows a block of rows at a time
