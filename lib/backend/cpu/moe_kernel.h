@@ -76,14 +76,19 @@ void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const f
   with_count<kMxfp4TokenBlock>(nt, [&](auto tokens) { mxfp4_dot<tokens>(blocks, scales, in, x, sums); });
 }
 
-// sums[j] = dot(MXFP4 row, input j) for nt inputs: their Q15 vectors where
-// they are quantized (x_q15[0].digits set), else their fp32 values x.
-void mxfp4_row_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const float* const* x,
-                    const Q15Vector* x_q15, size_t nt, float* sums) {
-  if (x_q15[0].digits != nullptr) {
-    mxfp4_q15_dots(blocks, scales, in / kMxfp4BlockElements, x_q15, nt, sums);
-  } else {
-    mxfp4_dots(blocks, scales, in, x, nt, sums);
+// output(r, sums) with sums[j] = dot(row r, input j) for rows [first, last)
+// (row r at blocks + r * in / 2, scales + r * in / 32) and nt inputs: their
+// Q15 vectors where they are quantized (x_q15[0].digits set), else their
+// fp32 values x.
+template <class Output>
+void mxfp4_rows_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, size_t first, size_t last,
+                     const float* const* x, const Q15Vector* x_q15, size_t nt, Output output) {
+  const size_t count = in / kMxfp4BlockElements;
+  if (x_q15[0].digits != nullptr) return mxfp4_q15_rows(blocks, scales, count, first, last, x_q15, nt, output);
+  for (size_t r = first; r < last; ++r) {
+    float sums[kMxfp4TokenBlock];
+    mxfp4_dots(blocks + r * count * kMxfp4BlockBytes, scales + r * count, in, x, nt, sums);
+    output(r, static_cast<const float*>(sums));
   }
 }
 
@@ -293,13 +298,12 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
         x[j] = input(g.pairs[p0 + j]);
         x_q15[j] = q15_input(g.pairs[p0 + j]);
       }
-      for (size_t r = first; r < last; ++r) {
-        const size_t row = e * rows + r;
-        float sums[kMxfp4TokenBlock];
-        mxfp4_row_dots(blocks + row * row_bytes, scales + row * row_scales, in, x, x_q15, nt, sums);
-        const float b = bf16_to_f32(bias[row]);
-        for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
-      }
+      const size_t expert_row = e * rows;
+      mxfp4_rows_dots(blocks + expert_row * row_bytes, scales + expert_row * row_scales, in, first, last, x, x_q15, nt,
+                      [&](size_t r, const float* sums) {
+                        const float b = bf16_to_f32(bias[expert_row + r]);
+                        for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
+                      });
     }
   }
 }
@@ -374,7 +378,6 @@ void moe_mxfp4_with(const MoeArgs& a) {
     return;
   }
   // Wider outputs than the scratch holds: one (token, row) at a time.
-  const size_t row_bytes = I / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = I / kMxfp4BlockElements;
   const long long outputs = static_cast<long long>(a.n * H);
 #pragma omp parallel for schedule(static)
   for (long long job = 0; job < outputs; ++job) {
@@ -385,7 +388,8 @@ void moe_mxfp4_with(const MoeArgs& a) {
       const float* act = activation(pair);
       const Q15Vector act_q15_vector = act_q15_input(pair);
       float sum = 0;
-      mxfp4_row_dots(a.w2_blocks + row * row_bytes, a.w2_scales + row * row_scales, I, &act, &act_q15_vector, 1, &sum);
+      mxfp4_rows_dots(a.w2_blocks, a.w2_scales, I, row, row + 1, &act, &act_q15_vector, 1,
+                      [&](size_t, const float* sums) { sum = sums[0]; });
       total += a.expert_weights[pair] * (sum + bf16_to_f32(a.b2[row]));
     }
     a.y[t * H + r] += total;

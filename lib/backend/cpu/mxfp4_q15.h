@@ -38,7 +38,7 @@ static_assert(kQ15BlockElements == kMxfp4BlockElements, "a Q15 block pairs with 
 struct Q15Vector {
   const int8_t* digits;
   const float* half_scale;  // per block: scale / 2 (the codes decode to twice their values)
-  const float* offset;      // per block: half_scale * 12 * (sum of the block's values), see mxfp4_q15_dot
+  const float* offset;      // per block: half_scale * 12 * (sum of the block's values), see q15_ymm_blocks
   const int16_t* values;    // the values in element order, for mxfp4_q15_gemm.h (null unless asked for)
   // 512-bit groups only (null elsewhere), per block 4 lanes of 8 elements:
   const int32_t* lane_bias;  // 12 * the sum of the lane's values (the codes' offset, see code_table)
@@ -58,7 +58,7 @@ inline Q15Group q15_group(size_t b, size_t count, size_t group_blocks) {
   return {b, 1};
 }
 
-// Vectors of `width` elements (a multiple of 32) quantized for mxfp4_q15_dot,
+// Vectors of `width` elements (a multiple of 32) quantized for mxfp4_q15_rows,
 // and with_values, also as plain int16 for mxfp4_q15_gemm.h.
 class Q15Vectors {
  public:
@@ -187,38 +187,29 @@ inline void products(const Int (&w)[Halves], const int8_t* digits, size_t low_of
 
 }  // namespace q15_detail
 
-}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
-
-#if defined(OSSRT_CPU_Q15_ZMM)
-#include "backend/cpu/mxfp4_q15_zmm.h"
-#endif
-
-namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
-
-// sums[t] = the MXFP4 row's dot with Q15 vector x[t], for NT vectors, over
-// `count` blocks. Per block pair each int32 lane sums 8 products exactly
-// (lanes 0-3 block 2p, lanes 4-7 block 2p + 1); three horizontal adds turn a
-// group of 4 pairs into its 8 block sums, still exact (below 2^24), and one
-// conversion and FMA apply the blocks' scales (row byte times vector scale).
+// sums[t] += the MXFP4 row's dot with Q15 vector x[t] over its blocks
+// [from, count), for NT vectors, in 256-bit registers: all of a row on the AVX2
+// level, the blocks after the last 512-bit group on the AVX-512 one. Per
+// block pair each int32 lane sums 8 products exactly (lanes 0-3 block 2p,
+// lanes 4-7 block 2p + 1); three horizontal adds turn a group of 4 pairs
+// into its 8 block sums, still exact (below 2^24), and one conversion and
+// FMA apply the blocks' scales (row byte times vector scale).
 template <size_t NT>
-void mxfp4_q15_dot(const uint8_t* blocks, const uint8_t* scales, size_t count, const Q15Vector* x, float* sums) {
+inline __attribute__((always_inline)) void q15_ymm_blocks(const uint8_t* blocks, const uint8_t* scales, size_t count,
+                                                          const Q15Vector* x, size_t from, float* sums) {
   using namespace q15_detail;
   const Int table = code_table(), nibble = OSSRT_X86(_mm256_set1_epi8)(0x0f);
   // The horizontal adds leave blocks in the order 0, 2, 4, 6, 1, 3, 5, 7.
   const Int hadd_order = OSSRT_X86(_mm256_setr_epi32)(0, 2, 4, 6, 1, 3, 5, 7);
   Float acc[NT], offset[NT];
   for (size_t t = 0; t < NT; ++t) acc[t] = offset[t] = OSSRT_X86(_mm256_setzero_ps)();
-  // The table's values for blocks b and b + 1's low nibbles, or high ones.
-  const auto pair_codes = [&](size_t b, bool high) {
-    const Int raw = load_int(blocks + b * kMxfp4BlockBytes);
+  // The table's values for blocks p and p + 1's low nibbles, or high ones.
+  const auto pair_codes = [&](size_t p, bool high) {
+    const Int raw = load_int(blocks + p * kMxfp4BlockBytes);
     return OSSRT_X86(_mm256_shuffle_epi8)(
         table, OSSRT_X86(_mm256_and_si256)(high ? OSSRT_X86(_mm256_srli_epi16)(raw, 4) : raw, nibble));
   };
-  size_t b = 0;
-  float zmm_sums[NT] = {};
-#if defined(OSSRT_CPU_Q15_ZMM)
-  q15_zmm_groups<NT>(blocks, scales, count, x, b, zmm_sums);
-#endif
+  size_t b = from;
   // A group: blocks [b, b + 8) as 4 pairs (the 256-bit layout's groups).
   constexpr size_t kGroup = 8;
   for (; b + kGroup <= count; b += kGroup) {
@@ -272,13 +263,39 @@ void mxfp4_q15_dot(const uint8_t* blocks, const uint8_t* scales, size_t count, c
     }
   }
   for (size_t t = 0; t < NT; ++t) {
-    sums[t] = zmm_sums[t] + Simd::sum256(acc[t]) - (Simd::sum256(offset[t]) + tail_offset[t]);
+    sums[t] = sums[t] + Simd::sum256(acc[t]) - (Simd::sum256(offset[t]) + tail_offset[t]);
   }
 }
 
-void mxfp4_q15_dots(const uint8_t* blocks, const uint8_t* scales, size_t count, const Q15Vector* x, size_t nt,
-                    float* sums) {
-  with_count<4>(nt, [&](auto vectors) { mxfp4_q15_dot<vectors>(blocks, scales, count, x, sums); });
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
+
+#if defined(OSSRT_CPU_Q15_ZMM)
+#include "backend/cpu/mxfp4_q15_zmm.h"
+#endif
+
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
+
+// output(r, sums) with sums[t] = the dot of row r (blocks + r * count * 16,
+// scales + r * count: `count` blocks) with Q15 vector x[t], for rows
+// [first, last) and nt (1 to 4) vectors. The row loop sits inside the
+// level's product (the AVX-512 one's target function): called a row at a
+// time, setting up and dispatching each 90-block row cost about a third of
+// its time on cached data.
+template <class Output>
+void mxfp4_q15_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
+                    const Q15Vector* x, size_t nt, Output output) {
+  with_count<4>(nt, [&](auto vectors) {
+    constexpr size_t NT = decltype(vectors)::value;
+#if defined(OSSRT_CPU_Q15_ZMM)
+    q15_zmm_rows<NT>(blocks, scales, count, first, last, x, output);
+#else
+    for (size_t r = first; r < last; ++r) {
+      float sums[NT] = {};
+      q15_ymm_blocks<NT>(blocks + r * count * kMxfp4BlockBytes, scales + r * count, count, x, 0, sums);
+      output(r, static_cast<const float*>(sums));
+    }
+#endif
+  });
 }
 
 }  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE

@@ -2,7 +2,7 @@
 // prefill expert groups where the CPU has no native bf16 product. A tile of
 // 16 rows is decoded once into int16 twice-values (2v, -12..12) and then
 // multiplied with 4 vectors at a time by vpmaddwd (16-bit pairs into 32-bit
-// sums), each block's sum exact as an integer, as in mxfp4_q15_dot, and one
+// sums), each block's sum exact as an integer, as in mxfp4_q15_rows, and one
 // conversion and FMA per block apply the scales. 22 multiply-adds per cycle
 // in a single-thread prototype against the fp32 FMA's peak of 16 (EPYC,
 // AVX2); the MoE prefill of 512 tokens at gpt-oss-20b shapes runs at 194

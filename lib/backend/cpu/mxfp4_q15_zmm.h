@@ -62,11 +62,13 @@ struct Vnni {
   }
 };
 
-// Blocks [b, b + 4) at a time while 4 remain, advancing b past them and
-// adding each vector's scaled sums to sums[t].
+// sums[t] += the row's dot with x[t] over its blocks [0, 4 * (count / 4)),
+// 4 blocks at a time; b = the first block left. Groups alternate between two
+// accumulators so consecutive groups' FMAs do not wait on each other (9 %
+// faster on cached data, Zen 5).
 template <size_t NT, class Products>
 inline __attribute__((always_inline)) void groups(const uint8_t* blocks, const uint8_t* scales, size_t count,
-                                                  const Q15Vector* x, size_t& first, float* sums) {
+                                                  const Q15Vector* x, size_t& b, float* sums) {
   const Zint table = OSSRT_X86(_mm512_broadcast_i32x4)(OSSRT_X86(_mm256_castsi256_si128)(q15_detail::code_table()));
   const Zint nibble = OSSRT_X86(_mm512_set1_epi8)(0x0f);
   // Picks byte q of a dword of 4 scale bytes into each dword of 128-bit lane q (block q).
@@ -77,49 +79,73 @@ inline __attribute__((always_inline)) void groups(const uint8_t* blocks, const u
       static_cast<int>(0x80808001u), static_cast<int>(0x80808001u), static_cast<int>(0x80808001u),
       static_cast<int>(0x80808000u), static_cast<int>(0x80808000u), static_cast<int>(0x80808000u),
       static_cast<int>(0x80808000u));
-  Zfloat acc[NT];
-  for (size_t t = 0; t < NT; ++t) acc[t] = OSSRT_X86(_mm512_setzero_ps)();
-  // A local block index: with the caller's, GCC 12 stored it every group and
-  // dropped the prefetch.
-  size_t b = first;
-  for (; b + 4 <= count; b += 4) {
-    prefetch_ahead(blocks + b * kMxfp4BlockBytes);
+  Zfloat even[NT], odd[NT];
+  for (size_t t = 0; t < NT; ++t) even[t] = odd[t] = OSSRT_X86(_mm512_setzero_ps)();
+  const auto add_group = [&](size_t g, Zfloat(&acc)[NT]) {
+    prefetch_ahead(blocks + g * kMxfp4BlockBytes);
     // Two 32-byte halves: gpt-oss rows are 1440 bytes, so every other row's
     // 64-byte loads would each straddle two cache lines (measured slower).
     const Zint raw = OSSRT_X86(_mm512_inserti64x4)(
-        OSSRT_X86(_mm512_castsi256_si512)(q15_detail::load_int(blocks + b * kMxfp4BlockBytes)),
-        q15_detail::load_int(blocks + b * kMxfp4BlockBytes + 32), 1);
-    const Zint even = OSSRT_X86(_mm512_shuffle_epi8)(table, OSSRT_X86(_mm512_and_si512)(raw, nibble));
-    const Zint odd = OSSRT_X86(_mm512_shuffle_epi8)(
+        OSSRT_X86(_mm512_castsi256_si512)(q15_detail::load_int(blocks + g * kMxfp4BlockBytes)),
+        q15_detail::load_int(blocks + g * kMxfp4BlockBytes + 32), 1);
+    const Zint even_codes = OSSRT_X86(_mm512_shuffle_epi8)(table, OSSRT_X86(_mm512_and_si512)(raw, nibble));
+    const Zint odd_codes = OSSRT_X86(_mm512_shuffle_epi8)(
         table, OSSRT_X86(_mm512_and_si512)(OSSRT_X86(_mm512_srli_epi16)(raw, 4), nibble));
     uint32_t four_scales;
-    std::memcpy(&four_scales, scales + b, sizeof four_scales);
+    std::memcpy(&four_scales, scales + g, sizeof four_scales);
     const Zfloat powers = OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_slli_epi32)(
         OSSRT_X86(_mm512_shuffle_epi8)(OSSRT_X86(_mm512_set1_epi32)(static_cast<int>(four_scales)), scale_spread), 23));
     for (size_t t = 0; t < NT; ++t) {
-      const Zint lanes = Products::lanes(even, odd, x[t].digits + b * 64, x[t].lane_bias + b * 4);
+      const Zint lanes = Products::lanes(even_codes, odd_codes, x[t].digits + g * 64, x[t].lane_bias + g * 4);
       acc[t] = OSSRT_X86(_mm512_fmadd_ps)(
           Simd::int_to_float(lanes),
-          OSSRT_X86(_mm512_mul_ps)(powers, OSSRT_X86(_mm512_loadu_ps)(x[t].lane_scale + b * 4)), acc[t]);
+          OSSRT_X86(_mm512_mul_ps)(powers, OSSRT_X86(_mm512_loadu_ps)(x[t].lane_scale + g * 4)), acc[t]);
     }
+  };
+  // A local block index: with the caller's, GCC 12 stored it every group and
+  // dropped the prefetch.
+  size_t g = b;
+  for (; g + 8 <= count; g += 8) {
+    add_group(g, even);
+    add_group(g + 4, odd);
   }
-  first = b;
-  for (size_t t = 0; t < NT; ++t) sums[t] += Simd::sum(acc[t]);
+  if (g + 4 <= count) {
+    add_group(g, even);
+    g += 4;
+  }
+  b = g;
+  for (size_t t = 0; t < NT; ++t) sums[t] += Simd::sum(OSSRT_X86(_mm512_add_ps)(even[t], odd[t]));
 }
 
-template <size_t NT>
-OSSRT_Q15_VNNI_TARGET void groups_vnni(const uint8_t* blocks, const uint8_t* scales, size_t count, const Q15Vector* x,
-                                       size_t& b, float* sums) {
-  groups<NT, Vnni>(blocks, scales, count, x, b, sums);
+// mxfp4_q15_rows on this level: each row's 512-bit groups, then the rest of
+// it in 256-bit registers (gpt-oss's 90-block rows: 22 groups and a pair).
+template <size_t NT, class Products, class Output>
+inline __attribute__((always_inline)) void rows(const uint8_t* blocks, const uint8_t* scales, size_t count,
+                                                size_t first, size_t last, const Q15Vector* x, Output& output) {
+  for (size_t r = first; r < last; ++r) {
+    const uint8_t* row_blocks = blocks + r * count * kMxfp4BlockBytes;
+    const uint8_t* row_scales = scales + r * count;
+    float sums[NT] = {};
+    size_t b = 0;
+    groups<NT, Products>(row_blocks, row_scales, count, x, b, sums);
+    q15_ymm_blocks<NT>(row_blocks, row_scales, count, x, b, sums);
+    output(r, static_cast<const float*>(sums));
+  }
+}
+
+template <size_t NT, class Output>
+OSSRT_Q15_VNNI_TARGET void rows_vnni(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first,
+                                     size_t last, const Q15Vector* x, Output& output) {
+  rows<NT, Vnni>(blocks, scales, count, first, last, x, output);
 }
 
 }  // namespace q15_zmm_detail
 
-template <size_t NT>
-void q15_zmm_groups(const uint8_t* blocks, const uint8_t* scales, size_t count, const Q15Vector* x, size_t& b,
-                    float* sums) {
-  if (q15_vnni()) return q15_zmm_detail::groups_vnni<NT>(blocks, scales, count, x, b, sums);
-  q15_zmm_detail::groups<NT, q15_zmm_detail::Maddubs>(blocks, scales, count, x, b, sums);
+template <size_t NT, class Output>
+void q15_zmm_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
+                  const Q15Vector* x, Output& output) {
+  if (q15_vnni()) return q15_zmm_detail::rows_vnni<NT>(blocks, scales, count, first, last, x, output);
+  q15_zmm_detail::rows<NT, q15_zmm_detail::Maddubs>(blocks, scales, count, first, last, x, output);
 }
 
 }  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
