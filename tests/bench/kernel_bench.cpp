@@ -217,8 +217,9 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   const std::string moe_decode_fast = moe_decode + ", fast numerics",
                     moe_prefill_fast = moe_prefill + ", fast numerics";
   const bool fast_differs = onednn_bf16_implementation() != nullptr;
-  const bool moe_wanted = wanted(moe_decode) || wanted(moe_decode_fast) || wanted("moe mxfp4 8 tokens") ||
-                          (!quick && (wanted(moe_prefill) || wanted(moe_prefill_fast)));
+  const std::string moe_batch = "moe mxfp4 8 tokens (batched decode)", moe_batch_fast = moe_batch + ", fast numerics";
+  const bool moe_wanted = wanted(moe_decode) || wanted(moe_decode_fast) || wanted(moe_batch) ||
+                          wanted(moe_batch_fast) || (!quick && (wanted(moe_prefill) || wanted(moe_prefill_fast)));
   // Decode cycles through more experts than one layer has (as a token does
   // through the layers), so they stay out of the cache between calls.
   const size_t expert_bytes = 3 * I * H / 32 * 17, stored = std::max(E, rotation_bytes() / expert_bytes + 1);
@@ -251,7 +252,7 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   // 8 sessions' tokens, each through 4 experts drawn at random (about 21
   // distinct experts of 32 a step).
   for (bool fast : {false, true}) {
-    const std::string name = std::string("moe mxfp4 8 tokens (batched decode)") + (fast ? ", fast numerics" : "");
+    const std::string& name = fast ? moe_batch_fast : moe_batch;
     if (!wanted(name)) continue;
     measure(name, 2.0 * kBatchRows * K * 3.0 * I * H, false, [&](size_t i) {
       // One layer's 32 experts (a different layer each call), 4 distinct per token.
