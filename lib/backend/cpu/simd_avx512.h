@@ -218,6 +218,121 @@ struct Simd {
     return _mm512_cvtepu16_epi32(words);
 #endif
   }
+
+ public:
+  // Attention (attention_kernel.h).
+  static Vec sub(Vec a, Vec b) {
+    return OSSRT_X86(_mm512_sub_ps)(a, b);
+  }
+  static Vec max(Vec a, Vec b) {
+    return OSSRT_X86(_mm512_max_ps)(a, b);
+  }
+  static Vec min(Vec a, Vec b) {
+    return OSSRT_X86(_mm512_min_ps)(a, b);
+  }
+  // The largest lane: halves, then quarters, then within 128-bit blocks.
+  static float max_lane(Vec v) {
+    v = max(v, OSSRT_X86(_mm512_shuffle_f32x4)(v, v, 0x4e));
+    v = max(v, OSSRT_X86(_mm512_shuffle_f32x4)(v, v, 0xb1));
+    v = max(v, OSSRT_X86(_mm512_shuffle_ps)(v, v, 0x4e));
+    v = max(v, OSSRT_X86(_mm512_shuffle_ps)(v, v, 0xb1));
+    return OSSRT_X86(_mm_cvtss_f32)(OSSRT_X86(_mm512_castps512_ps128)(v));
+  }
+  // p * 2^n for whole n (vscalefps: exact, to 0 through the denormals).
+  static Vec times_power_of_two(Vec p, Vec n) {
+    return OSSRT_X86(_mm512_scalef_ps)(p, n);
+  }
+  // v, with 0 in the lanes where x < limit.
+  static Vec zero_below(Vec v, Vec x, float limit) {
+    const auto below = OSSRT_X86(_mm512_cmplt_ps_mask)(x, set1(limit));
+    return OSSRT_X86(_mm512_maskz_mov_ps)(static_cast<OSSRT_X86(__mmask16)>(~below), v);
+  }
+  // Weighted value rows in register tiles of 4 heads by 4 vectors (16 of the
+  // 32 registers accumulate), then 2 by 8, then a single head by 16.
+  static constexpr size_t kValueTileHeads = 4, kValueTileAccumulators = 16;
 };
+
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
+
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
+
+// The attention's scores of 8 query heads against 8 keys (attention_kernel.h's
+// scores8x8), 16 lanes wide: a step takes key elements i and i + 1 against
+// 16 query floats, lane 2 h + e holding head h's element i + e, so one
+// broadcast of the key pair and one FMA make 16 products; the pairs' two
+// halves are summed at the end.
+constexpr size_t query_pair_lane(size_t head, size_t element) {
+  return 2 * head + element;
+}
+// acc lane 2 h + e += key[e] q[i + e][h].
+inline Simd::Vec fmadd_key_pair(const float* key, const float* queries, Simd::Vec acc) {
+  double pair;  // the two floats' bits, broadcast as one 64-bit lane
+  std::memcpy(&pair, key, sizeof pair);
+  const Simd::Vec keys = OSSRT_X86(_mm512_castpd_ps)(OSSRT_X86(_mm512_set1_pd)(pair));
+  return Simd::fmadd(keys, Simd::load(queries), acc);
+}
+// A bf16 pair is one 32-bit broadcast; interleaving zero words below its two
+// words leaves key[0] and key[1] as floats in alternate lanes.
+inline Simd::Vec fmadd_key_pair(const bf16_t* key, const float* queries, Simd::Vec acc) {
+  uint32_t both_bits;
+  std::memcpy(&both_bits, key, sizeof both_bits);
+  const Simd::Int both = OSSRT_X86(_mm512_set1_epi32)(static_cast<int>(both_bits));
+  const Simd::Int widened = OSSRT_X86(_mm512_unpacklo_epi16)(OSSRT_X86(_mm512_setzero_si512)(), both);
+  return Simd::fmadd(OSSRT_X86(_mm512_castsi512_ps)(widened), Simd::load(queries), acc);
+}
+
+namespace attention_lanes {
+
+// Per 128-bit block: a's lanes 0 + 1 and 2 + 3, then b's.
+inline Simd::Vec pair_sums(Simd::Vec a, Simd::Vec b) {
+  return Simd::add(OSSRT_X86(_mm512_shuffle_ps)(a, b, 0x88), OSSRT_X86(_mm512_shuffle_ps)(a, b, 0xdd));
+}
+
+// v's low 8 lanes to `low`, its high 8 to `high`.
+inline void store_halves(float* low, float* high, Simd::Vec v) {
+  OSSRT_X86(_mm256_storeu_ps)(low, OSSRT_X86(_mm512_castps512_ps256)(v));
+  OSSRT_X86(_mm256_storeu_ps)
+  (high, OSSRT_X86(_mm256_castpd_ps)(OSSRT_X86(_mm512_extractf64x4_pd)(OSSRT_X86(_mm512_castps_pd)(v), 1)));
+}
+
+}  // namespace attention_lanes
+
+// acc[j] lanes 2 h and 2 h + 1 sum to head h's score for key j: summed,
+// scaled, head h's scores of the 8 keys to out + h * stride.
+inline void store_head_scores(Simd::Vec (&acc)[8], float scale, float* out, size_t stride) {
+  using attention_lanes::pair_sums;
+  // Block k of keys_ab: heads 2k and 2k + 1 of key a, then of key b.
+  const Simd::Vec keys01 = pair_sums(acc[0], acc[1]), keys23 = pair_sums(acc[2], acc[3]);
+  const Simd::Vec keys45 = pair_sums(acc[4], acc[5]), keys67 = pair_sums(acc[6], acc[7]);
+  // Block k: head 2k (even) or 2k + 1 (odd), keys 0-3 or 4-7.
+  const Simd::Vec s = Simd::set1(scale);
+  const Simd::Vec even0123 = Simd::mul(OSSRT_X86(_mm512_shuffle_ps)(keys01, keys23, 0x88), s);
+  const Simd::Vec odd0123 = Simd::mul(OSSRT_X86(_mm512_shuffle_ps)(keys01, keys23, 0xdd), s);
+  const Simd::Vec even4567 = Simd::mul(OSSRT_X86(_mm512_shuffle_ps)(keys45, keys67, 0x88), s);
+  const Simd::Vec odd4567 = Simd::mul(OSSRT_X86(_mm512_shuffle_ps)(keys45, keys67, 0xdd), s);
+  // Blocks k and k + 1 of keys 0-3 each followed by the same block of keys 4-7.
+  const Simd::Int blocks01 = OSSRT_X86(_mm512_setr_epi32)(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  const Simd::Int blocks23 = OSSRT_X86(_mm512_setr_epi32)(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+  using attention_lanes::store_halves;
+  store_halves(out, out + 2 * stride, OSSRT_X86(_mm512_permutex2var_ps)(even0123, blocks01, even4567));
+  store_halves(out + 4 * stride, out + 6 * stride, OSSRT_X86(_mm512_permutex2var_ps)(even0123, blocks23, even4567));
+  store_halves(out + stride, out + 3 * stride, OSSRT_X86(_mm512_permutex2var_ps)(odd0123, blocks01, odd4567));
+  store_halves(out + 5 * stride, out + 7 * stride, OSSRT_X86(_mm512_permutex2var_ps)(odd0123, blocks23, odd4567));
+}
+
+// out[j] = scale * the sum of acc[j]'s lanes, j < 8.
+inline void store_key_sums(const Simd::Vec (&acc)[8], float scale, float* out) {
+  using attention_lanes::pair_sums;
+  // Block k: the sums of block k of keys 0, 1, 2, 3 (and of 4-7).
+  const Simd::Vec keys0123 = pair_sums(pair_sums(acc[0], acc[1]), pair_sums(acc[2], acc[3]));
+  const Simd::Vec keys4567 = pair_sums(pair_sums(acc[4], acc[5]), pair_sums(acc[6], acc[7]));
+  // Blocks 0 + 2 and 1 + 3 of each, then all four.
+  const Simd::Vec halves = Simd::add(OSSRT_X86(_mm512_shuffle_f32x4)(keys0123, keys4567, 0x44),
+                                     OSSRT_X86(_mm512_shuffle_f32x4)(keys0123, keys4567, 0xee));
+  const Simd::Vec totals = Simd::add(halves, OSSRT_X86(_mm512_shuffle_f32x4)(halves, halves, 0xb1));
+  // Blocks 0 (keys 0-3) and 2 (keys 4-7) side by side.
+  const Simd::Vec sums = Simd::mul(OSSRT_X86(_mm512_shuffle_f32x4)(totals, totals, 0x08), Simd::set1(scale));
+  OSSRT_X86(_mm256_storeu_ps)(out, OSSRT_X86(_mm512_castps512_ps256)(sums));
+}
 
 }  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
