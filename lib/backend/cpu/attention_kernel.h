@@ -82,17 +82,20 @@ inline void dot8(const float* q, const T* const* k, size_t d, float scale, float
 }
 
 // Eight keys' scores for eight query heads that share them (GQA) without a
-// horizontal sum per score: each step broadcasts a pair of key elements
-// against the heads' queries for them (query_pairs, 16 floats a step in the
-// level's query_pair_lane order), and store_head_scores leaves head h's scores
-// for the keys in row h of `out` (rows `stride` apart).
+// horizontal sum per score: each step broadcasts kScoreStep key elements
+// against the heads' queries for them (query_steps, 8 kScoreStep floats a
+// step in the level's query_step_lane order) into the key's kScoreParts
+// accumulators, and store_head_scores leaves head h's scores for the keys in
+// row h of `out` (rows `stride` apart).
 template <typename T>
-inline void scores8x8(const float* query_pairs, const T* const* k, size_t d, float scale, float* out, size_t stride) {
-  Vec acc[8];
-  for (Vec& a : acc) a = Simd::zero();
-  for (size_t i = 0; i < d; i += 2) {  // d % kLanes == 0
-    const float* queries = query_pairs + 8 * i;
-    for (size_t j = 0; j < 8; ++j) acc[j] = fmadd_key_pair(k[j] + i, queries, acc[j]);
+inline void scores8x8(const float* query_steps, const T* const* k, size_t d, float scale, float* out, size_t stride) {
+  Vec acc[8][kScoreParts];
+  for (auto& key : acc) {
+    for (Vec& a : key) a = Simd::zero();
+  }
+  for (size_t i = 0; i < d; i += kScoreStep) {  // d % kLanes == 0
+    const float* queries = query_steps + 8 * i;
+    for (size_t j = 0; j < 8; ++j) fmadd_key_step(k[j] + i, queries, acc[j]);
   }
   store_head_scores(acc, scale, out, stride);
 }
@@ -272,17 +275,18 @@ class SplitDecode {
     max_.resize(chunks_ * a.q_heads);
     sum_.resize(chunks_ * a.q_heads);
     acc_.resize(chunks_ * a.q_heads * a.head_dim);
-    // Each run of eight heads of a group with its elements in pairs for
-    // scores8x8: elements i, i + 1 of head h0 + l at [h0 * D + 8 i +
-    // query_pair_lane(l, e)], i even, e = 0, 1.
+    // Each run of eight heads of a group with its elements in steps for
+    // scores8x8: element i + e of head h0 + l at [h0 * D + 8 i +
+    // query_step_lane(l, e)], i a multiple of kScoreStep, e < kScoreStep.
     const size_t group = a.q_heads / a.kv_heads;
-    query_pairs_.resize(a.q_heads * a.head_dim);
+    query_steps_.resize(a.q_heads * a.head_dim);
     const float* q = a.q + t * a.q_stride;
     for (size_t kv = 0; kv < a.kv_heads; ++kv) {
       for (size_t h0 = kv * group; h0 + 8 <= (kv + 1) * group; h0 += 8) {
         for (size_t i = 0; i < a.head_dim; ++i) {
           for (size_t l = 0; l < 8; ++l) {
-            query_pairs_[h0 * a.head_dim + 8 * (i - i % 2) + query_pair_lane(l, i % 2)] = q[(h0 + l) * a.head_dim + i];
+            query_steps_[h0 * a.head_dim + 8 * (i - i % kScoreStep) + query_step_lane(l, i % kScoreStep)] =
+                q[(h0 + l) * a.head_dim + i];
           }
         }
       }
@@ -364,7 +368,7 @@ class SplitDecode {
         for (size_t r = 0; r < kRows; ++r) rows[r] = whole_rows[r] + kv * D;
         size_t h = kv * group;
         for (; h + 8 <= (kv + 1) * group; h += 8)
-          scores8x8(query_pairs_.data() + h * D, rows, D, a_.scale, scores + h * chunk_ + j, chunk_);
+          scores8x8(query_steps_.data() + h * D, rows, D, a_.scale, scores + h * chunk_ + j, chunk_);
         for (; h < (kv + 1) * group; ++h) dot8(q + h * D, rows, D, a_.scale, scores + h * chunk_ + j);
       }
     }
@@ -401,7 +405,7 @@ class SplitDecode {
   AttentionArgs a_;  // a copy: decode_queries makes one per row
   size_t t_, first_ = 0, keys_ = 0, chunk_ = 0, chunks_ = 0;
   std::vector<float> max_, sum_, acc_;  // [chunk][head], [chunk][head], [chunk][head][D]
-  std::vector<float> query_pairs_;      // see the constructor
+  std::vector<float> query_steps_;      // see the constructor
 };
 
 // Row t of a batched step as a single-query call over its own cache.

@@ -208,33 +208,37 @@ struct Simd {
 
 namespace ossrt::cpu_avx2 {
 
-// A step takes key elements i and i + 1 against 16 query floats: the 8 heads'
-// element i, then their element i + 1.
-constexpr size_t query_pair_lane(size_t head, size_t element) {
+// A step takes key elements i and i + 1 (kScoreStep) against 16 query
+// floats, the 8 heads' element i, then their element i + 1, into one
+// accumulator per key (kScoreParts).
+constexpr size_t kScoreStep = 2, kScoreParts = 1;
+constexpr size_t query_step_lane(size_t head, size_t element) {
   return 8 * element + head;
 }
 // acc lane h += key[0] q[i][h] + key[1] q[i + 1][h].
-inline __m256 fmadd_key_pair(const float* key, const float* queries, __m256 acc) {
-  acc = _mm256_fmadd_ps(_mm256_broadcast_ss(key), _mm256_loadu_ps(queries), acc);
-  return _mm256_fmadd_ps(_mm256_broadcast_ss(key + 1), _mm256_loadu_ps(queries + 8), acc);
+inline void fmadd_key_step(const float* key, const float* queries, __m256 (&acc)[kScoreParts]) {
+  acc[0] = _mm256_fmadd_ps(_mm256_broadcast_ss(key), _mm256_loadu_ps(queries), acc[0]);
+  acc[0] = _mm256_fmadd_ps(_mm256_broadcast_ss(key + 1), _mm256_loadu_ps(queries + 8), acc[0]);
 }
 // A bf16 pair is one 32-bit broadcast (key[0] in the low half of each lane):
 // a shift and a mask leave the two fp32 values, one load where fp32 takes two.
-inline __m256 fmadd_key_pair(const bf16_t* key, const float* queries, __m256 acc) {
+inline void fmadd_key_step(const bf16_t* key, const float* queries, __m256 (&acc)[kScoreParts]) {
   uint32_t both_bits;
   std::memcpy(&both_bits, key, sizeof both_bits);
   const __m256i both = _mm256_set1_epi32(static_cast<int>(both_bits));
   const __m256 first = _mm256_castsi256_ps(_mm256_slli_epi32(both, 16));
   const __m256 second = _mm256_castsi256_ps(_mm256_and_si256(both, _mm256_set1_epi32(static_cast<int>(0xffff0000u))));
-  acc = _mm256_fmadd_ps(first, _mm256_loadu_ps(queries), acc);
-  return _mm256_fmadd_ps(second, _mm256_loadu_ps(queries + 8), acc);
+  acc[0] = _mm256_fmadd_ps(first, _mm256_loadu_ps(queries), acc[0]);
+  acc[0] = _mm256_fmadd_ps(second, _mm256_loadu_ps(queries + 8), acc[0]);
 }
-// acc[j] lane h is head h's score for key j: transposed, scaled, head h's
+// acc[j][0] lane h is head h's score for key j: transposed, scaled, head h's
 // scores of the 8 keys to out + h * stride.
-inline void store_head_scores(__m256 (&acc)[8], float scale, float* out, size_t stride) {
-  transpose8x8(acc);
+inline void store_head_scores(__m256 (&acc)[8][kScoreParts], float scale, float* out, size_t stride) {
+  __m256 rows[8];
+  for (size_t j = 0; j < 8; ++j) rows[j] = acc[j][0];
+  transpose8x8(rows);
   const __m256 scale8 = _mm256_set1_ps(scale);
-  for (size_t h = 0; h < 8; ++h) _mm256_storeu_ps(out + h * stride, _mm256_mul_ps(acc[h], scale8));
+  for (size_t h = 0; h < 8; ++h) _mm256_storeu_ps(out + h * stride, _mm256_mul_ps(rows[h], scale8));
 }
 // out[j] = scale * the sum of acc[j]'s lanes, j < 8: pairwise sums leave key
 // j's total in lane j.

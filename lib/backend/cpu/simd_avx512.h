@@ -257,28 +257,30 @@ struct Simd {
 namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
 // The attention's scores of 8 query heads against 8 keys (attention_kernel.h's
-// scores8x8), 16 lanes wide: a step takes key elements i and i + 1 against
-// 16 query floats, lane 2 h + e holding head h's element i + e, so one
-// broadcast of the key pair and one FMA make 16 products; the pairs' two
-// halves are summed at the end.
-constexpr size_t query_pair_lane(size_t head, size_t element) {
-  return 2 * head + element;
+// scores8x8), 16 lanes wide: a step takes key elements i to i + 3
+// (kScoreStep) against 32 query floats, lane 4 l + e of part p holding head
+// 4 p + l's element i + e; one 128-bit broadcast of the key's 4 elements
+// feeds both parts' FMAs (a broadcast per FMA left the broadcasts, not the
+// FMAs, the limit), and each 4 lanes are summed at the end.
+constexpr size_t kScoreStep = 4, kScoreParts = 2;
+constexpr size_t query_step_lane(size_t head, size_t element) {
+  return 16 * (head / 4) + 4 * (head % 4) + element;
 }
-// acc lane 2 h + e += key[e] q[i + e][h].
-inline Simd::Vec fmadd_key_pair(const float* key, const float* queries, Simd::Vec acc) {
-  double pair;  // the two floats' bits, broadcast as one 64-bit lane
-  std::memcpy(&pair, key, sizeof pair);
-  const Simd::Vec keys = OSSRT_X86(_mm512_castpd_ps)(OSSRT_X86(_mm512_set1_pd)(pair));
-  return Simd::fmadd(keys, Simd::load(queries), acc);
+inline void fmadd_key_step(Simd::Vec keys, const float* queries, Simd::Vec (&acc)[kScoreParts]) {
+  acc[0] = Simd::fmadd(keys, Simd::load(queries), acc[0]);
+  acc[1] = Simd::fmadd(keys, Simd::load(queries + 16), acc[1]);
 }
-// A bf16 pair is one 32-bit broadcast; interleaving zero words below its two
-// words leaves key[0] and key[1] as floats in alternate lanes.
-inline Simd::Vec fmadd_key_pair(const bf16_t* key, const float* queries, Simd::Vec acc) {
-  uint32_t both_bits;
-  std::memcpy(&both_bits, key, sizeof both_bits);
-  const Simd::Int both = OSSRT_X86(_mm512_set1_epi32)(static_cast<int>(both_bits));
-  const Simd::Int widened = OSSRT_X86(_mm512_unpacklo_epi16)(OSSRT_X86(_mm512_setzero_si512)(), both);
-  return Simd::fmadd(OSSRT_X86(_mm512_castsi512_ps)(widened), Simd::load(queries), acc);
+inline void fmadd_key_step(const float* key, const float* queries, Simd::Vec (&acc)[kScoreParts]) {
+  fmadd_key_step(OSSRT_X86(_mm512_broadcast_f32x4)(OSSRT_X86(_mm_loadu_ps)(key)), queries, acc);
+}
+// 4 bf16 are one 64-bit broadcast; interleaving zero words below them makes
+// them floats.
+inline void fmadd_key_step(const bf16_t* key, const float* queries, Simd::Vec (&acc)[kScoreParts]) {
+  long long bits;
+  std::memcpy(&bits, key, sizeof bits);
+  const Simd::Int words = OSSRT_X86(_mm512_set1_epi64)(bits);
+  const Simd::Int widened = OSSRT_X86(_mm512_unpacklo_epi16)(OSSRT_X86(_mm512_setzero_si512)(), words);
+  fmadd_key_step(OSSRT_X86(_mm512_castsi512_ps)(widened), queries, acc);
 }
 
 namespace attention_lanes {
@@ -286,6 +288,11 @@ namespace attention_lanes {
 // Per 128-bit block: a's lanes 0 + 1 and 2 + 3, then b's.
 inline Simd::Vec pair_sums(Simd::Vec a, Simd::Vec b) {
   return Simd::add(OSSRT_X86(_mm512_shuffle_ps)(a, b, 0x88), OSSRT_X86(_mm512_shuffle_ps)(a, b, 0xdd));
+}
+
+// Block k: the sums of block k of a, b, c and d.
+inline Simd::Vec block_sums(Simd::Vec a, Simd::Vec b, Simd::Vec c, Simd::Vec d) {
+  return pair_sums(pair_sums(a, b), pair_sums(c, d));
 }
 
 // v's low 8 lanes to `low`, its high 8 to `high`.
@@ -297,35 +304,32 @@ inline void store_halves(float* low, float* high, Simd::Vec v) {
 
 }  // namespace attention_lanes
 
-// acc[j] lanes 2 h and 2 h + 1 sum to head h's score for key j: summed,
+// Block l of acc[j][p] sums to head 4 p + l's score for key j: summed,
 // scaled, head h's scores of the 8 keys to out + h * stride.
-inline void store_head_scores(Simd::Vec (&acc)[8], float scale, float* out, size_t stride) {
-  using attention_lanes::pair_sums;
-  // Block k of keys_ab: heads 2k and 2k + 1 of key a, then of key b.
-  const Simd::Vec keys01 = pair_sums(acc[0], acc[1]), keys23 = pair_sums(acc[2], acc[3]);
-  const Simd::Vec keys45 = pair_sums(acc[4], acc[5]), keys67 = pair_sums(acc[6], acc[7]);
-  // Block k: head 2k (even) or 2k + 1 (odd), keys 0-3 or 4-7.
-  const Simd::Vec s = Simd::set1(scale);
-  const Simd::Vec even0123 = Simd::mul(OSSRT_X86(_mm512_shuffle_ps)(keys01, keys23, 0x88), s);
-  const Simd::Vec odd0123 = Simd::mul(OSSRT_X86(_mm512_shuffle_ps)(keys01, keys23, 0xdd), s);
-  const Simd::Vec even4567 = Simd::mul(OSSRT_X86(_mm512_shuffle_ps)(keys45, keys67, 0x88), s);
-  const Simd::Vec odd4567 = Simd::mul(OSSRT_X86(_mm512_shuffle_ps)(keys45, keys67, 0xdd), s);
+inline void store_head_scores(Simd::Vec (&acc)[8][kScoreParts], float scale, float* out, size_t stride) {
+  using attention_lanes::block_sums;
+  using attention_lanes::store_halves;
   // Blocks k and k + 1 of keys 0-3 each followed by the same block of keys 4-7.
   const Simd::Int blocks01 = OSSRT_X86(_mm512_setr_epi32)(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
   const Simd::Int blocks23 = OSSRT_X86(_mm512_setr_epi32)(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
-  using attention_lanes::store_halves;
-  store_halves(out, out + 2 * stride, OSSRT_X86(_mm512_permutex2var_ps)(even0123, blocks01, even4567));
-  store_halves(out + 4 * stride, out + 6 * stride, OSSRT_X86(_mm512_permutex2var_ps)(even0123, blocks23, even4567));
-  store_halves(out + stride, out + 3 * stride, OSSRT_X86(_mm512_permutex2var_ps)(odd0123, blocks01, odd4567));
-  store_halves(out + 5 * stride, out + 7 * stride, OSSRT_X86(_mm512_permutex2var_ps)(odd0123, blocks23, odd4567));
+  const Simd::Vec s = Simd::set1(scale);
+  for (size_t p = 0; p < kScoreParts; ++p) {
+    // Block l: head 4 p + l's scores of keys 0-3 (4-7).
+    const Simd::Vec keys0123 = Simd::mul(block_sums(acc[0][p], acc[1][p], acc[2][p], acc[3][p]), s);
+    const Simd::Vec keys4567 = Simd::mul(block_sums(acc[4][p], acc[5][p], acc[6][p], acc[7][p]), s);
+    float* heads = out + 4 * p * stride;
+    store_halves(heads, heads + stride, OSSRT_X86(_mm512_permutex2var_ps)(keys0123, blocks01, keys4567));
+    store_halves(heads + 2 * stride, heads + 3 * stride,
+                 OSSRT_X86(_mm512_permutex2var_ps)(keys0123, blocks23, keys4567));
+  }
 }
 
 // out[j] = scale * the sum of acc[j]'s lanes, j < 8.
 inline void store_key_sums(const Simd::Vec (&acc)[8], float scale, float* out) {
-  using attention_lanes::pair_sums;
+  using attention_lanes::block_sums;
   // Block k: the sums of block k of keys 0, 1, 2, 3 (and of 4-7).
-  const Simd::Vec keys0123 = pair_sums(pair_sums(acc[0], acc[1]), pair_sums(acc[2], acc[3]));
-  const Simd::Vec keys4567 = pair_sums(pair_sums(acc[4], acc[5]), pair_sums(acc[6], acc[7]));
+  const Simd::Vec keys0123 = block_sums(acc[0], acc[1], acc[2], acc[3]);
+  const Simd::Vec keys4567 = block_sums(acc[4], acc[5], acc[6], acc[7]);
   // Blocks 0 + 2 and 1 + 3 of each, then all four.
   const Simd::Vec halves = Simd::add(OSSRT_X86(_mm512_shuffle_f32x4)(keys0123, keys4567, 0x44),
                                      OSSRT_X86(_mm512_shuffle_f32x4)(keys0123, keys4567, 0xee));
