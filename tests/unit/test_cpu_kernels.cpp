@@ -449,9 +449,13 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
     // Groups of 8 and 16 heads take the interleaved-query scores (scores8x8);
     // a group of 12 takes it for 8 heads and dot8 for the other 4. Values are
     // accumulated for quads of heads, then a pair, then a last odd head
-    // (groups of 3 and 7), in column blocks with a tail (head_dim 40).
-    for (Shape shape : {Shape{4, 2, 16}, Shape{8, 1, 8}, Shape{16, 2, 64}, Shape{6, 3, 24}, Shape{4, 4, 12},
-                        Shape{24, 2, 16}, Shape{32, 2, 8}, Shape{6, 2, 40}, Shape{14, 2, 40}}) {
+    // (groups of 3 and 7), in column blocks with a tail (head_dim 40). At 16
+    // lanes (AVX-512) head sizes of 32 and 48 take the same tiles with tails
+    // (a group of 12: 8 heads by scores8x8, 4 by dot8); 8, 24 and 40 go to
+    // the AVX2 kernel.
+    for (Shape shape :
+         {Shape{4, 2, 16}, Shape{8, 1, 8}, Shape{16, 2, 64}, Shape{6, 3, 24}, Shape{4, 4, 12}, Shape{24, 2, 16},
+          Shape{32, 2, 8}, Shape{6, 2, 40}, Shape{14, 2, 40}, Shape{12, 1, 32}, Shape{6, 2, 48}}) {
       const size_t width = shape.kv_heads * shape.head_dim, q_width = shape.q_heads * shape.head_dim;
       const auto sinks = random_bf16(shape.q_heads, rng, 2.0f);
       for (const auto& [c, kv_type] : cases_by_type) {

@@ -1,7 +1,8 @@
-// The AVX-512 level: the ISA-generic matmul, MoE and Q8_0 kernels instantiated for
-// it, and its backend entries (attention reads the KV cache at memory speed
-// with the AVX2 kernel, so that one serves here too). Compiled a second time
-// by the tests with OSSRT_CPU_EMULATE_AVX512, on SIMDe (see simd_avx512.h).
+// The AVX-512 level: the ISA-generic matmul, MoE, Q8_0 and attention kernels
+// instantiated for it, and its backend entries. Compiled a second time by the
+// tests with OSSRT_CPU_EMULATE_AVX512, on SIMDe (see simd_avx512.h).
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -30,6 +31,18 @@
 #include "backend/cpu/moe_kernel.h"
 #include "backend/cpu/q8_0_kernel.h"
 
+#include "backend/cpu/attention_kernel.h"
+
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
+
+// Head sizes that are a multiple of 8 but not of 16 take the AVX2 kernel.
+void attention_f32(void* self, const AttentionArgs& a) {
+  if (!attention::shape_fits(a)) return cpu_avx2::attention_f32(self, a);
+  attention::run(a);
+}
+
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
+
 #if !defined(OSSRT_CPU_EMULATE_AVX512)
 #include "backend/cpu/avx512_target_end.h"
 #endif
@@ -52,7 +65,7 @@ void fill_kernels(Backend& table) noexcept {
   table.moe_mxfp4_f32 = moe_mxfp4_f32;
   table.embedding_q8_0_f32 = embedding_q8_0_f32;
   table.matmul_f32_q8_0w = matmul_f32_q8_0w;
-  table.attention_f32 = cpu_avx2::attention_f32;
+  table.attention_f32 = attention_f32;
 }
 
 }  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE

@@ -218,6 +218,125 @@ struct Simd {
     return _mm512_cvtepu16_epi32(words);
 #endif
   }
+
+ public:
+  // Attention (attention_kernel.h).
+  static Vec sub(Vec a, Vec b) {
+    return OSSRT_X86(_mm512_sub_ps)(a, b);
+  }
+  static Vec max(Vec a, Vec b) {
+    return OSSRT_X86(_mm512_max_ps)(a, b);
+  }
+  static Vec min(Vec a, Vec b) {
+    return OSSRT_X86(_mm512_min_ps)(a, b);
+  }
+  // The largest lane: halves, then quarters, then within 128-bit blocks.
+  static float max_lane(Vec v) {
+    v = max(v, OSSRT_X86(_mm512_shuffle_f32x4)(v, v, 0x4e));
+    v = max(v, OSSRT_X86(_mm512_shuffle_f32x4)(v, v, 0xb1));
+    v = max(v, OSSRT_X86(_mm512_shuffle_ps)(v, v, 0x4e));
+    v = max(v, OSSRT_X86(_mm512_shuffle_ps)(v, v, 0xb1));
+    return OSSRT_X86(_mm_cvtss_f32)(OSSRT_X86(_mm512_castps512_ps128)(v));
+  }
+  // p * 2^n for whole n (vscalefps: exact, to 0 through the denormals).
+  static Vec times_power_of_two(Vec p, Vec n) {
+    return OSSRT_X86(_mm512_scalef_ps)(p, n);
+  }
+  // v, with 0 in the lanes where x < limit.
+  static Vec zero_below(Vec v, Vec x, float limit) {
+    const auto below = OSSRT_X86(_mm512_cmplt_ps_mask)(x, set1(limit));
+    return OSSRT_X86(_mm512_maskz_mov_ps)(static_cast<OSSRT_X86(__mmask16)>(~below), v);
+  }
+  // Weighted value rows in register tiles of 4 heads by 4 vectors (16 of the
+  // 32 registers accumulate), then 2 by 8, then a single head by 16.
+  static constexpr size_t kValueTileHeads = 4, kValueTileAccumulators = 16;
 };
+
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
+
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
+
+// The attention's scores of 8 query heads against 8 keys (attention_kernel.h's
+// scores8x8), 16 lanes wide: a step takes key elements i to i + 3
+// (kScoreStep) against 32 query floats, lane 4 l + e of part p holding head
+// 4 p + l's element i + e; one 128-bit broadcast of the key's 4 elements
+// feeds both parts' FMAs (a broadcast per FMA left the broadcasts, not the
+// FMAs, the limit), and each 4 lanes are summed at the end.
+constexpr size_t kScoreStep = 4, kScoreParts = 2;
+constexpr size_t query_step_lane(size_t head, size_t element) {
+  return 16 * (head / 4) + 4 * (head % 4) + element;
+}
+inline void fmadd_key_step(Simd::Vec keys, const float* queries, Simd::Vec (&acc)[kScoreParts]) {
+  acc[0] = Simd::fmadd(keys, Simd::load(queries), acc[0]);
+  acc[1] = Simd::fmadd(keys, Simd::load(queries + 16), acc[1]);
+}
+inline void fmadd_key_step(const float* key, const float* queries, Simd::Vec (&acc)[kScoreParts]) {
+  fmadd_key_step(OSSRT_X86(_mm512_broadcast_f32x4)(OSSRT_X86(_mm_loadu_ps)(key)), queries, acc);
+}
+// 4 bf16 are one 64-bit broadcast; interleaving zero words below them makes
+// them floats.
+inline void fmadd_key_step(const bf16_t* key, const float* queries, Simd::Vec (&acc)[kScoreParts]) {
+  long long bits;
+  std::memcpy(&bits, key, sizeof bits);
+  const Simd::Int words = OSSRT_X86(_mm512_set1_epi64)(bits);
+  const Simd::Int widened = OSSRT_X86(_mm512_unpacklo_epi16)(OSSRT_X86(_mm512_setzero_si512)(), words);
+  fmadd_key_step(OSSRT_X86(_mm512_castsi512_ps)(widened), queries, acc);
+}
+
+namespace attention_lanes {
+
+// Per 128-bit block: a's lanes 0 + 1 and 2 + 3, then b's.
+inline Simd::Vec pair_sums(Simd::Vec a, Simd::Vec b) {
+  return Simd::add(OSSRT_X86(_mm512_shuffle_ps)(a, b, 0x88), OSSRT_X86(_mm512_shuffle_ps)(a, b, 0xdd));
+}
+
+// Block k: the sums of block k of a, b, c and d.
+inline Simd::Vec block_sums(Simd::Vec a, Simd::Vec b, Simd::Vec c, Simd::Vec d) {
+  return pair_sums(pair_sums(a, b), pair_sums(c, d));
+}
+
+// v's low 8 lanes to `low`, its high 8 to `high`.
+inline void store_halves(float* low, float* high, Simd::Vec v) {
+  OSSRT_X86(_mm256_storeu_ps)(low, OSSRT_X86(_mm512_castps512_ps256)(v));
+  OSSRT_X86(_mm256_storeu_ps)
+  (high, OSSRT_X86(_mm256_castpd_ps)(OSSRT_X86(_mm512_extractf64x4_pd)(OSSRT_X86(_mm512_castps_pd)(v), 1)));
+}
+
+}  // namespace attention_lanes
+
+// Block l of acc[j][p] sums to head 4 p + l's score for key j: summed,
+// scaled, head h's scores of the 8 keys to out + h * stride.
+inline void store_head_scores(Simd::Vec (&acc)[8][kScoreParts], float scale, float* out, size_t stride) {
+  using attention_lanes::block_sums;
+  using attention_lanes::store_halves;
+  // Blocks k and k + 1 of keys 0-3 each followed by the same block of keys 4-7.
+  const Simd::Int blocks01 = OSSRT_X86(_mm512_setr_epi32)(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  const Simd::Int blocks23 = OSSRT_X86(_mm512_setr_epi32)(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+  const Simd::Vec s = Simd::set1(scale);
+  for (size_t p = 0; p < kScoreParts; ++p) {
+    // Block l: head 4 p + l's scores of keys 0-3 (4-7).
+    const Simd::Vec keys0123 = Simd::mul(block_sums(acc[0][p], acc[1][p], acc[2][p], acc[3][p]), s);
+    const Simd::Vec keys4567 = Simd::mul(block_sums(acc[4][p], acc[5][p], acc[6][p], acc[7][p]), s);
+    float* heads = out + 4 * p * stride;
+    store_halves(heads, heads + stride, OSSRT_X86(_mm512_permutex2var_ps)(keys0123, blocks01, keys4567));
+    store_halves(heads + 2 * stride, heads + 3 * stride,
+                 OSSRT_X86(_mm512_permutex2var_ps)(keys0123, blocks23, keys4567));
+  }
+}
+
+// out[j] = scale * the sum of acc[j]'s lanes, j < 8.
+inline void store_key_sums(const Simd::Vec (&acc)[8], float scale, float* out) {
+  using attention_lanes::block_sums;
+  // Block k: the sums of block k of keys 0, 1, 2, 3 (and of 4-7).
+  const Simd::Vec keys0123 = block_sums(acc[0], acc[1], acc[2], acc[3]);
+  const Simd::Vec keys4567 = block_sums(acc[4], acc[5], acc[6], acc[7]);
+  // Blocks 0 + 2 and 1 + 3 of each, then all four.
+  const Simd::Vec halves = Simd::add(OSSRT_X86(_mm512_shuffle_f32x4)(keys0123, keys4567, 0x44),
+                                     OSSRT_X86(_mm512_shuffle_f32x4)(keys0123, keys4567, 0xee));
+  const Simd::Vec totals = Simd::add(halves, OSSRT_X86(_mm512_shuffle_f32x4)(halves, halves, 0xb1));
+  // Blocks 0 (keys 0-3) and 2 (keys 4-7) side by side.
+  const Simd::Vec sums = Simd::mul(OSSRT_X86(_mm512_shuffle_f32x4)(totals, totals, 0x08), Simd::set1(scale));
+  OSSRT_X86(_mm256_storeu_ps)(out, OSSRT_X86(_mm512_castps512_ps256)(sums));
+}
 
 }  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
