@@ -46,6 +46,15 @@ ossrt_status with_joined(const char* where, const ossrt_scheduler* scheduler, co
   });
 }
 
+// What a C logits processor returned, as the Status its generation fails with.
+Status processor_status(ossrt_status code) {
+  if (code == OSSRT_STATUS_OK) return Status::success();
+  if (code < 0 || code > OSSRT_STATUS_DEVICE_ERROR) {
+    return Status(StatusCode::internal, "logits_processor returned " + std::to_string(code) + ", not a status");
+  }
+  return Status(static_cast<StatusCode>(code), std::string("logits_processor returned ") + ossrt_status_string(code));
+}
+
 // The request as C++, copying what the caller's arrays hold.
 ossrt_status request_from(const ossrt_generation_request* in, GenerationRequest& out, const Sampler*& sampler) {
   constexpr const char* where = "ossrt_scheduler_join";
@@ -67,6 +76,13 @@ ossrt_status request_from(const ossrt_generation_request* in, GenerationRequest&
       return callback(token, user_data) == 0;
     };
   }
+  if (r.logits_processor != nullptr) {
+    out.logits_processor = [callback = r.logits_processor,
+                            user_data = r.logits_processor_user_data](std::span<float> logits) {
+      return processor_status(callback(logits.data(), logits.size(), user_data));
+    };
+  }
+  out.reuse_prefix = r.reuse_prefix != 0;
   return OSSRT_STATUS_OK;
 }
 
@@ -213,6 +229,7 @@ ossrt_status ossrt_scheduler_progress(const ossrt_scheduler* scheduler, const os
     out.status = static_cast<ossrt_status>(p.value().status.code());
     out.prompt_left = p.value().prompt_left;
     out.n_tokens = p.value().tokens.size();
+    out.reused_tokens = p.value().reused_tokens;
     capi::copy_versioned(out, progress);
     return capi::report(Status::success());
   });

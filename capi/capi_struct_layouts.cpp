@@ -275,11 +275,18 @@ std::span<const FieldSpan> fields_of(const ossrt_scheduler_options*) noexcept {
 
 std::span<const FieldSpan> fields_of(const ossrt_generation_request*) noexcept {
   static constexpr FieldSpan fields[] = {
-      OSSRT_FIELD(ossrt_generation_request, struct_size),        OSSRT_FIELD(ossrt_generation_request, prompt),
-      OSSRT_FIELD(ossrt_generation_request, n_prompt),           OSSRT_FIELD(ossrt_generation_request, sampler),
-      OSSRT_FIELD(ossrt_generation_request, max_tokens),         OSSRT_FIELD(ossrt_generation_request, stop_tokens),
-      OSSRT_FIELD(ossrt_generation_request, n_stop_tokens),      OSSRT_FIELD(ossrt_generation_request, on_token),
+      OSSRT_FIELD(ossrt_generation_request, struct_size),
+      OSSRT_FIELD(ossrt_generation_request, prompt),
+      OSSRT_FIELD(ossrt_generation_request, n_prompt),
+      OSSRT_FIELD(ossrt_generation_request, sampler),
+      OSSRT_FIELD(ossrt_generation_request, max_tokens),
+      OSSRT_FIELD(ossrt_generation_request, stop_tokens),
+      OSSRT_FIELD(ossrt_generation_request, n_stop_tokens),
+      OSSRT_FIELD(ossrt_generation_request, on_token),
       OSSRT_FIELD(ossrt_generation_request, on_token_user_data),
+      OSSRT_FIELD(ossrt_generation_request, logits_processor),
+      OSSRT_FIELD(ossrt_generation_request, logits_processor_user_data),
+      OSSRT_FIELD(ossrt_generation_request, reuse_prefix),
   };
   static_assert(lists_every_field<ossrt_generation_request>(fields),
                 "a field was appended to ossrt_generation_request: list it here");
@@ -290,7 +297,7 @@ std::span<const FieldSpan> fields_of(const ossrt_generation_progress*) noexcept 
   static constexpr FieldSpan fields[] = {
       OSSRT_FIELD(ossrt_generation_progress, struct_size), OSSRT_FIELD(ossrt_generation_progress, end),
       OSSRT_FIELD(ossrt_generation_progress, status),      OSSRT_FIELD(ossrt_generation_progress, prompt_left),
-      OSSRT_FIELD(ossrt_generation_progress, n_tokens),
+      OSSRT_FIELD(ossrt_generation_progress, n_tokens),    OSSRT_FIELD(ossrt_generation_progress, reused_tokens),
   };
   static_assert(lists_every_field<ossrt_generation_progress>(fields),
                 "a field was appended to ossrt_generation_progress: list it here");

@@ -601,6 +601,15 @@ OSSRT_API void ossrt_scheduler_options_init(ossrt_scheduler_options* options);
  * own session), _cancel, _progress and _get_tokens; not _step. */
 typedef int32_t (*ossrt_token_callback)(int32_t token, void* user_data);
 
+/* Called on the stepping thread before each token of the generation is
+ * sampled, with a copy of the session's logits (n_logits = the vocabulary
+ * size) that it may change in place: the token is drawn from what it leaves
+ * (-INFINITY refuses an id; a grammar's mask, say). A status other than
+ * OSSRT_STATUS_OK ends the generation as FAILED with that status (an unknown
+ * value as INTERNAL); nothing is sampled. May call ossrt_scheduler_join,
+ * _cancel, _progress and _get_tokens; not _step or _leave. */
+typedef ossrt_status (*ossrt_logits_callback)(float* logits, size_t n_logits, void* user_data);
+
 typedef struct ossrt_generation_request {
   uint32_t struct_size;         /* sizeof(ossrt_generation_request), set by _init */
   const int32_t* prompt;        /* appended before the first token is sampled; copied by join */
@@ -611,6 +620,15 @@ typedef struct ossrt_generation_request {
   size_t n_stop_tokens;
   ossrt_token_callback on_token; /* NULL = none */
   void* on_token_user_data;
+  ossrt_logits_callback logits_processor; /* NULL = none */
+  void* logits_processor_user_data;
+  /* Non-zero: `prompt` is all the session should hold (a conversation's full
+   * prompt, for a pool of sessions): join keeps the longest prefix the session
+   * shares with it that ossrt_session_sync_prefix would keep (dropping held
+   * tokens without recomputing anything) and only the rest is prefilled, in
+   * steps; progress.reused_tokens says how many were kept. 0 (default): the
+   * prompt follows what the session holds. */
+  int32_t reuse_prefix;
 } ossrt_generation_request;
 
 /* Sets defaults. Does nothing if request is NULL. */
@@ -623,15 +641,16 @@ typedef enum ossrt_generation_end {
   OSSRT_GENERATION_MAX_TOKENS = 2,   /* sampled max_tokens tokens */
   OSSRT_GENERATION_CONTEXT_FULL = 3, /* the session holds its whole context */
   OSSRT_GENERATION_CANCELLED = 4,    /* ossrt_scheduler_cancel, or on_token returned non-zero */
-  OSSRT_GENERATION_FAILED = 5        /* a sampler or forward-pass failure: status says which */
+  OSSRT_GENERATION_FAILED = 5        /* a sampler, logits_processor or forward-pass failure: status says which */
 } ossrt_generation_end;
 
 typedef struct ossrt_generation_progress {
-  uint32_t struct_size; /* sizeof(ossrt_generation_progress), set by _init */
-  int32_t end;          /* an ossrt_generation_end value */
-  ossrt_status status;  /* FAILED: the failure's status; otherwise OK */
-  uint64_t prompt_left; /* prompt tokens not yet appended */
-  uint64_t n_tokens;    /* tokens sampled so far (ossrt_scheduler_get_tokens) */
+  uint32_t struct_size;   /* sizeof(ossrt_generation_progress), set by _init */
+  int32_t end;            /* an ossrt_generation_end value */
+  ossrt_status status;    /* FAILED: the failure's status; otherwise OK */
+  uint64_t prompt_left;   /* prompt tokens not yet appended */
+  uint64_t n_tokens;      /* tokens sampled so far (ossrt_scheduler_get_tokens) */
+  uint64_t reused_tokens; /* held tokens kept by the request's reuse_prefix */
 } ossrt_generation_progress;
 
 /* Zeroes *progress and sets struct_size. Does nothing if progress is NULL. */

@@ -213,6 +213,7 @@ class _ChatResult(ctypes.Structure):
 
 
 _TokenCallback = ctypes.CFUNCTYPE(_i32, _i32, _vp)
+_LogitsCallback = ctypes.CFUNCTYPE(_i32, ctypes.POINTER(ctypes.c_float), _size, _vp)
 
 
 class _SchedulerOptions(ctypes.Structure):
@@ -222,11 +223,13 @@ class _SchedulerOptions(ctypes.Structure):
 class _GenerationRequest(ctypes.Structure):
     _fields_ = [("struct_size", _u32), ("prompt", _I32P), ("n_prompt", _size), ("sampler", _vp),
                 ("max_tokens", _u64), ("stop_tokens", _I32P), ("n_stop_tokens", _size),
-                ("on_token", _TokenCallback), ("on_token_user_data", _vp)]
+                ("on_token", _TokenCallback), ("on_token_user_data", _vp),
+                ("logits_processor", _LogitsCallback), ("logits_processor_user_data", _vp), ("reuse_prefix", _i32)]
 
 
 class _GenerationProgress(ctypes.Structure):
-    _fields_ = [("struct_size", _u32), ("end", _i32), ("status", _i32), ("prompt_left", _u64), ("n_tokens", _u64)]
+    _fields_ = [("struct_size", _u32), ("end", _i32), ("status", _i32), ("prompt_left", _u64), ("n_tokens", _u64),
+                ("reused_tokens", _u64)]
 
 
 class _StepReport(ctypes.Structure):
@@ -1146,6 +1149,7 @@ class GenerationProgress:
     status: Status  # FAILED: the failure's status; otherwise OK
     prompt_left: int  # prompt tokens not yet appended
     n_tokens: int  # tokens sampled so far
+    reused_tokens: int  # held tokens kept by join(reuse_prefix=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -1169,7 +1173,7 @@ class Scheduler(_Handle):
         """max_sessions: joined at once (default 8); max_step_tokens: tokens per step, decodes first, then prompt
         chunks (default 64, at least max_sessions). Raises InvalidArgument (out of range), OutOfMemory."""
         self._model = model
-        self._callbacks: dict[int, Any] = {}  # session handle -> its on_token trampoline, alive while joined
+        self._callbacks: dict[int, Any] = {}  # session handle -> its callback trampolines, alive while joined
         options = _options(_SchedulerOptions, _lib.ossrt_scheduler_options_init, max_sessions=max_sessions,
                            max_step_tokens=max_step_tokens)
         handle = _vp()
@@ -1177,24 +1181,38 @@ class Scheduler(_Handle):
 
     def join(self, session: Session, prompt: Sequence[int] = (), *, sampler: Sampler | None = None,
              max_tokens: int | None = None, stop_tokens: Sequence[int] = (),
-             on_token: Callable[[int], object] | None = None) -> None:
+             on_token: Callable[[int], object] | None = None,
+             logits_processor: Callable[[Any], Status | None] | None = None, reuse_prefix: bool = False) -> None:
         """Adds session: its prompt is appended (over one or more steps), then tokens are drawn with sampler (None =
         arg-max) until a stop token, max_tokens (default 256), a full context or a cancel. on_token(token) runs on
-        the stepping thread with each sampled token; a truthy return ends the generation (cancelled). Raises
-        InvalidArgument (another model or numerics, max_tokens 0, an empty prompt without logits), InvalidState
-        (already joined, busy, or max_sessions joined), InvalidToken, ContextOverflow."""
+        the stepping thread with each sampled token; a truthy return ends the generation (cancelled).
+        logits_processor(logits) runs on the stepping thread before each sample with a writable ctypes float array
+        (a copy of the logits) whose changes the token is drawn from; returning a Status other than OK (or
+        raising, re-raised from step()) ends the generation as FAILED. reuse_prefix: prompt is all the session
+        should hold; the prefix it shares with what the session holds is kept (progress().reused_tokens) and only
+        the rest prefilled. Raises InvalidArgument (another model or numerics, max_tokens 0, an empty prompt
+        without logits), InvalidState (already joined, busy, or max_sessions joined), InvalidToken,
+        ContextOverflow."""
         packed, stops = _int32_array(prompt), _int32_array(stop_tokens)
-        request = _options(_GenerationRequest, _lib.ossrt_generation_request_init, max_tokens=max_tokens)
+        request = _options(_GenerationRequest, _lib.ossrt_generation_request_init, max_tokens=max_tokens,
+                           reuse_prefix=int(reuse_prefix))
         request.prompt, request.n_prompt = packed, len(packed)
         request.stop_tokens, request.n_stop_tokens = stops, len(stops)
         if sampler is not None:
             request.sampler = sampler._handle
-        trampoline = None
+        trampolines = []
         if on_token is not None:
-            trampoline = _TokenCallback(_guarded(_cancel_flag(lambda token, _: on_token(token)), 1))
-            request.on_token = trampoline
+            trampolines.append(_TokenCallback(_guarded(_cancel_flag(lambda token, _: on_token(token)), 1)))
+            request.on_token = trampolines[-1]
+        if logits_processor is not None:
+            def process(logits: Any, n_logits: int, _: Any) -> int:
+                view = ctypes.cast(logits, ctypes.POINTER(ctypes.c_float * n_logits)).contents
+                status = logits_processor(view)
+                return int(Status.OK if status is None else status)
+            trampolines.append(_LogitsCallback(_guarded(process, int(Status.INTERNAL))))
+            request.logits_processor = trampolines[-1]
         _check(_lib.ossrt_scheduler_join(self._handle, session._handle, ctypes.byref(request)))
-        self._callbacks[session._handle] = trampoline
+        self._callbacks[session._handle] = trampolines
 
     def leave(self, session: Session) -> None:
         """Removes session (a step holding it is awaited); a running generation ends as cancelled; the session keeps

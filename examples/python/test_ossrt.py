@@ -427,6 +427,29 @@ class SessionTest(unittest.TestCase):
                     scheduler.join(sessions[0], [], max_tokens=0)
                 with self.assertRaises(ossrt.InvalidArgument):
                     ossrt.Scheduler(self.model, max_sessions=4, max_step_tokens=2)
+                scheduler.leave(sessions[1])
+                # A logits processor masking every id but one forces it; one returning a failure ends as FAILED.
+                # reuse_prefix keeps what the session shares with the prompt and prefills only the rest.
+                sessions[0].reset()
+                sessions[1].reset()
+                sessions[2].reset()
+                sessions[2].append(prompts[2][:3] + [900, 901])
+
+                def force_77(logits):
+                    for i in range(len(logits)):
+                        if i != 77:
+                            logits[i] = float("-inf")
+                scheduler.join(sessions[0], prompts[0], max_tokens=3, logits_processor=force_77)
+                scheduler.join(sessions[1], prompts[1], max_tokens=3,
+                               logits_processor=lambda logits: ossrt.Status.OUT_OF_MEMORY)
+                scheduler.join(sessions[2], prompts[2], max_tokens=6, reuse_prefix=True)
+                self.assertEqual(scheduler.progress(sessions[2]).reused_tokens, 3)
+                scheduler.run()
+                self.assertEqual(scheduler.tokens(sessions[0]), [77, 77, 77])
+                failed = scheduler.progress(sessions[1])
+                self.assertEqual((failed.end, failed.status, failed.n_tokens),
+                                 (ossrt.GenerationEnd.FAILED, ossrt.Status.OUT_OF_MEMORY, 0))
+                self.assertEqual(scheduler.tokens(sessions[2]), expected[2])
         finally:
             for session in sessions:
                 session.close()

@@ -48,7 +48,7 @@ enum class GenerationEnd : uint8_t {
   max_tokens,    // sampled max_tokens tokens
   context_full,  // the session holds its whole context
   cancelled,     // cancel(), or its on_token callback returned false
-  failed,        // a sampler or forward-pass failure: GenerationProgress::status says which
+  failed,        // a sampler, logits_processor or forward-pass failure: GenerationProgress::status says which
 };
 
 // What a session generates once joined.
@@ -56,6 +56,13 @@ struct GenerationRequest {
   // Appended (over one or more steps) before the first token is sampled;
   // empty: the session's logits() already predict the first token.
   std::vector<TokenId> prompt;
+  // false: `prompt` follows what the session holds. true: `prompt` is all
+  // the session should hold (a conversation's full prompt, for a pool of
+  // sessions): join keeps the longest prefix the session shares with it that
+  // Session::sync_prefix would keep (held tokens dropped without recomputing
+  // anything) and only the rest is prefilled, in steps.
+  // GenerationProgress::reused_tokens says how many were kept.
+  bool reuse_prefix = false;
   // Sampled tokens at most (the stop token included); at least 1.
   size_t max_tokens = 256;
   std::vector<TokenId> stop_tokens;
@@ -64,6 +71,13 @@ struct GenerationRequest {
   // token is reported but not appended). May call join, cancel, progress
   // and leave (also of its own session); must not call step().
   std::function<bool(TokenId token)> on_token;
+  // Called on step()'s thread before each token is sampled, with a copy of
+  // the session's logits() (vocab_size values) that it may change in place:
+  // the token is sampled from what it leaves (e.g. -inf for ids a grammar
+  // refuses). A failing status ends the generation as failed with that
+  // status; nothing is sampled. Runs outside the scheduler's lock: may call
+  // join, cancel and progress; must not call step() or leave().
+  std::function<Status(std::span<float> logits)> logits_processor;
 };
 
 // A joined session's generation so far.
@@ -71,6 +85,7 @@ struct GenerationProgress {
   GenerationEnd end = GenerationEnd::running;
   Status status;                // failed: why
   size_t prompt_left = 0;       // prompt tokens not yet appended
+  size_t reused_tokens = 0;     // held tokens kept by GenerationRequest::reuse_prefix
   std::vector<TokenId> tokens;  // sampled so far, in order
 };
 
@@ -94,12 +109,14 @@ class Scheduler {
   // Adds `session` with its request; it takes part from the next step
   // (which samples its first token if the prompt is empty). Tokens are drawn
   // with a copy of `sampler`, keyed by position as Session::generate does.
-  // Failure (nothing joined): invalid_argument (a session of another model,
-  // another numerics mode than the sessions joined, max_tokens 0, an empty
-  // prompt with no logits to sample from), invalid_state (the session is
-  // already joined; max_sessions sessions are joined), invalid_token (a
-  // prompt id outside the vocabulary), context_overflow (the prompt does not
-  // fit the session's context), out_of_memory.
+  // With request.reuse_prefix the session is truncated to the kept prefix
+  // here (never recomputing anything). Failure (nothing joined, the session
+  // untouched): invalid_argument (a session of another model, another
+  // numerics mode than the sessions joined, max_tokens 0, an empty prompt
+  // with no logits to sample from), invalid_state (the session is already
+  // joined; max_sessions sessions are joined), invalid_token (a prompt id
+  // outside the vocabulary), context_overflow (the prompt does not fit the
+  // session's context), out_of_memory.
   Status join(Session& session, const Sampler& sampler, GenerationRequest request) noexcept;
 
   // Removes `session`; afterwards the scheduler never touches it (a step
@@ -119,7 +136,8 @@ class Scheduler {
 
   // Runs one forward pass over every running session: each generating one
   // appends its sampled token, joining ones a prompt chunk (the token budget
-  // permitting), then each samples its next token from its new logits() and
+  // permitting), then each samples its next token from its new logits()
+  // (through its request's logits_processor, if any) and
   // ends on a stop token, max_tokens, a full context or a cancel. A row's
   // failure ends the sessions it concerns with status failed (a forward pass
   // failing as a whole, e.g. device_error or out_of_memory, ends every session

@@ -38,6 +38,12 @@ struct Sampled {
   TokenId token;
 };
 
+// A member to sample this step, and what its draw gave.
+struct Drawn {
+  Member* member;
+  Result<TokenId> token;
+};
+
 }  // namespace
 
 struct Scheduler::Impl {
@@ -56,6 +62,8 @@ struct Scheduler::Impl {
   // Per-step staging, kept for its capacity.
   std::vector<SessionChunk> chunks;
   std::vector<Sampled> sampled;
+  std::vector<Drawn> to_sample;
+  std::vector<float> processed_logits;  // what a logits processor changes
 
   Member* find(const Session* session) const {
     for (const auto& m : members)
@@ -65,10 +73,12 @@ struct Scheduler::Impl {
   Status not_joined(const char* where) const {
     return error(StatusCode::invalid_argument, "Scheduler::%s: the session has not joined this scheduler", where);
   }
-  Status check_join(Session& session, const GenerationRequest& request) const;
+  Result<size_t> check_join(Session& session, const GenerationRequest& request) const;
   size_t plan_step();
   size_t end(Member& m, GenerationEnd reason, Status status = {});
-  size_t sample_ready();
+  size_t end_finished();
+  void sample_listed();
+  size_t record_drawn();
   Result<StepReport> step();
 };
 
@@ -104,7 +114,9 @@ size_t Scheduler::active_sessions() const noexcept {
       std::count_if(impl_->members.begin(), impl_->members.end(), [](const auto& m) { return m->running(); }));
 }
 
-Status Scheduler::Impl::check_join(Session& session, const GenerationRequest& request) const {
+// The tokens the session keeps (all it holds unless request.reuse_prefix),
+// once the request is found valid.
+Result<size_t> Scheduler::Impl::check_join(Session& session, const GenerationRequest& request) const {
   const auto& s = SessionAccess::impl(session);
   if (s.model.get() != model.get())
     return error(StatusCode::invalid_argument, "Scheduler::join: the session belongs to another model");
@@ -118,7 +130,9 @@ Status Scheduler::Impl::check_join(Session& session, const GenerationRequest& re
                  "Scheduler::join: the session has other numerics than those joined (a step computes one mode)");
   }
   if (request.max_tokens == 0) return error(StatusCode::invalid_argument, "Scheduler::join: max_tokens is 0");
-  if (request.prompt.empty() && s.logits.empty()) {
+  const size_t kept = request.reuse_prefix ? s.reusable_prefix(request.prompt) : s.tokens.size();
+  const size_t to_prefill = request.reuse_prefix ? request.prompt.size() - kept : request.prompt.size();
+  if (to_prefill == 0 && (s.logits.empty() || kept != s.tokens.size())) {
     return error(StatusCode::invalid_argument,
                  "Scheduler::join: an empty prompt needs a session with logits to sample from (append first)");
   }
@@ -130,19 +144,27 @@ Status Scheduler::Impl::check_join(Session& session, const GenerationRequest& re
                    token, i, vocab);
     }
   }
-  if (request.prompt.size() > s.options.context_length - s.tokens.size()) {
+  if (to_prefill > s.options.context_length - kept) {
     return error(StatusCode::context_overflow,
                  "Scheduler::join: the %zu-token prompt does not fit: the session holds %zu of its %zu-token context",
-                 request.prompt.size(), s.tokens.size(), s.options.context_length);
+                 to_prefill, kept, s.options.context_length);
   }
-  return Status::success();
+  return kept;
 }
 
 Status Scheduler::join(Session& session, const Sampler& sampler, GenerationRequest request) noexcept {
   return guard("Scheduler::join", [&]() -> Status {
     std::lock_guard lock(impl_->mutex);
-    if (Status s = impl_->check_join(session, request); !s.ok()) return s;
+    const Result<size_t> kept = impl_->check_join(session, request);
+    if (!kept.ok()) return kept.status();
     auto member = std::make_unique<Member>(Member{&session, sampler, std::move(request), {}});
+    if (member->request.reuse_prefix) {
+      auto& prompt = member->request.prompt;
+      prompt.erase(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(kept.value()));
+      member->progress.reused_tokens = kept.value();
+      // Within the rewind room (reusable_prefix): nothing is recomputed, nothing can fail.
+      if (Status st = session.truncate(kept.value()); !st.ok()) return st;
+    }
     impl_->members.push_back(std::move(member));
     return Status::success();
   });
@@ -220,12 +242,12 @@ size_t Scheduler::Impl::plan_step() {
   return ended;
 }
 
-// Ends the members that are done, samples the next token of the others
-// whose logits predict it (prompt appended, no token pending). Returns how
-// many ended.
-size_t Scheduler::Impl::sample_ready() {
+// Ends the members that are done and lists in `to_sample` the others whose
+// logits predict their next token (prompt appended, no token pending).
+// Returns how many ended.
+size_t Scheduler::Impl::end_finished() {
   size_t ended = 0;
-  sampled.clear();
+  to_sample.clear();
   for (auto& member : members) {
     Member& m = *member;
     if (!m.running() || m.has_pending || m.prompt_left() > 0) continue;
@@ -248,15 +270,46 @@ size_t Scheduler::Impl::sample_ready() {
       ended += end(m, GenerationEnd::context_full);
       continue;
     }
-    Result<TokenId> next = m.sampler.sample(s.logits(), s.tokens(), s.tokens().size());
-    if (!next.ok()) {
-      ended += end(m, GenerationEnd::failed, next.status());
+    to_sample.push_back({&m, 0});
+  }
+  return ended;
+}
+
+// Draws each listed member's next token, through its logits processor.
+// Unlocked: only this step touches the members' sessions and samplers.
+void Scheduler::Impl::sample_listed() {
+  for (Drawn& drawn : to_sample) {
+    Member& m = *drawn.member;
+    const Session& s = *m.session;
+    std::span<const float> logits = s.logits();
+    if (m.request.logits_processor) {
+      processed_logits.assign(logits.begin(), logits.end());
+      if (Status st = m.request.logits_processor(processed_logits); !st.ok()) {
+        drawn.token = st;
+        continue;
+      }
+      logits = processed_logits;
+    }
+    drawn.token = m.sampler.sample(logits, s.tokens(), s.tokens().size());
+  }
+}
+
+// Records the drawn tokens (or ends the members whose draw failed) and lists
+// those to report through on_token. Returns how many ended.
+size_t Scheduler::Impl::record_drawn() {
+  size_t ended = 0;
+  sampled.clear();
+  for (Drawn& drawn : to_sample) {
+    Member& m = *drawn.member;
+    if (!drawn.token.ok()) {
+      ended += end(m, GenerationEnd::failed, drawn.token.status());
       continue;
     }
-    m.progress.tokens.push_back(next.value());
-    m.pending = next.value();
+    const TokenId token = drawn.token.value();
+    m.progress.tokens.push_back(token);
+    m.pending = token;
     m.has_pending = true;
-    if (m.request.on_token) sampled.push_back({&m, next.value()});
+    if (m.request.on_token) sampled.push_back({&m, token});
   }
   return ended;
 }
@@ -303,7 +356,13 @@ Result<StepReport> Scheduler::Impl::step() {
       if (m->session->logits().empty())  // this session's logits are not finite
         report.sessions_ended += end(*m, GenerationEnd::failed, pass);
     }
-    report.sessions_ended += sample_ready();
+    report.sessions_ended += end_finished();
+  }
+  // Logits processors run unlocked, like on_token below.
+  sample_listed();
+  {
+    std::lock_guard lock(mutex);
+    report.sessions_ended += record_drawn();
   }
   // on_token runs unlocked, so it may call join, cancel, progress and leave.
   for (const Sampled& s : sampled) {

@@ -181,7 +181,7 @@ Status Session::Impl::truncate(size_t n) {
   return append(kept, nullptr);
 }
 
-Result<size_t> Session::Impl::sync_prefix(std::span<const TokenId> target) {
+size_t Session::Impl::reusable_prefix(std::span<const TokenId> target) const {
   size_t common = 0;
   while (common < tokens.size() && common < target.size() && tokens[common] == target[common]) ++common;
   if (common == target.size() && common == tokens.size() && !logits.empty()) return common;
@@ -189,6 +189,12 @@ Result<size_t> Session::Impl::sync_prefix(std::span<const TokenId> target) {
   size_t keep = std::min(common, target.empty() ? 0 : target.size() - 1);
   // Beyond the rewind room nothing counts as reused: truncate(0) drops all and the target is prefilled whole.
   if (tokens.size() - keep > cache.rewindable()) keep = 0;
+  return keep;
+}
+
+Result<size_t> Session::Impl::sync_prefix(std::span<const TokenId> target) {
+  const size_t keep = reusable_prefix(target);
+  if (keep == target.size() && keep == tokens.size()) return keep;
   if (Status st = truncate(keep); !st.ok()) return st;
   if (Status st = append(target.subspan(keep), nullptr); !st.ok()) return st;
   return keep;

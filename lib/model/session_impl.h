@@ -36,6 +36,10 @@ struct Session::Impl {
   Status append(std::span<const TokenId> tokens, std::vector<float>* logits_all);
   Status truncate(size_t n);
   Result<size_t> sync_prefix(std::span<const TokenId> target);
+  // How many leading tokens of `target` sync_prefix keeps: the common prefix,
+  // less the last token (run again for logits()) unless all of `target` is
+  // held with its logits; 0 when dropping the rest exceeds the rewind room.
+  size_t reusable_prefix(std::span<const TokenId> target) const;
   size_t state_size() const;
   std::vector<uint8_t> save() const;
   Status restore(std::span<const uint8_t> blob);

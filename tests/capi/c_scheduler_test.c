@@ -1,6 +1,9 @@
 /* The scheduler through the C ABI: sessions joining at different steps
  * generate what each generates alone; a cancel ends only its session; a
- * joined session is claimed; bad handles and structs return statuses. */
+ * logits processor changes what is sampled or fails its generation; a
+ * request reusing the prefix prefills only the rest; a joined session is
+ * claimed; bad handles and structs return statuses. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +33,24 @@ static ossrt_session* new_session(ossrt_model* model) {
   return session;
 }
 
+/* A logits processor that refuses every id but `only`, and fails from its
+ * fail_at-th call on (0 = never). */
+typedef struct {
+  int32_t only;
+  size_t calls;
+  size_t fail_at;
+} Mask;
+
+static ossrt_status mask_all_but_one(float* logits, size_t n_logits, void* user_data) {
+  Mask* mask = (Mask*)user_data;
+  size_t i;
+  ++mask->calls;
+  if (mask->fail_at > 0 && mask->calls >= mask->fail_at) return OSSRT_STATUS_OUT_OF_MEMORY;
+  for (i = 0; i < n_logits; ++i)
+    if ((int32_t)i != mask->only) logits[i] = -INFINITY;
+  return OSSRT_STATUS_OK;
+}
+
 static void run_to_end(ossrt_scheduler* scheduler, size_t* decode_tokens, size_t* prompt_tokens) {
   ossrt_step_report report;
   size_t active = 1;
@@ -42,6 +63,63 @@ static void run_to_end(ossrt_scheduler* scheduler, size_t* decode_tokens, size_t
     EXPECT(ossrt_scheduler_active_sessions(scheduler, &active) == OSSRT_STATUS_OK);
   }
   EXPECT(active == 0);
+}
+
+/* A processor masking all ids but one makes greedy draw it; one that fails
+ * ends its generation as FAILED with its status. A session holding 7 tokens
+ * of the 12-token prompt and 3 others keeps the 7 and generates what the
+ * prompt alone does (`alone_full`). */
+static void check_processor_and_reuse(ossrt_model* model, const int32_t* alone_full) {
+  static const int32_t kOther[3] = {900, 901, 902};
+  ossrt_scheduler* scheduler = NULL;
+  ossrt_session* forced = new_session(model);
+  ossrt_session* failing = new_session(model);
+  ossrt_session* pooled = new_session(model);
+  Mask force = {77, 0, 0}, fail = {77, 0, 3};
+  ossrt_generation_request request;
+  ossrt_generation_progress progress;
+  int32_t got[16];
+  size_t i, n = 0, decode_tokens = 0, prompt_tokens = 0;
+
+  EXPECT(ossrt_scheduler_create(model, NULL, &scheduler) == OSSRT_STATUS_OK);
+  if (scheduler == NULL) return;
+  ossrt_generation_request_init(&request);
+  EXPECT(request.logits_processor == NULL && request.reuse_prefix == 0);
+  request.prompt = kPrompt;
+  request.n_prompt = 5;
+  request.max_tokens = 4;
+  request.logits_processor = mask_all_but_one;
+  request.logits_processor_user_data = &force;
+  EXPECT(ossrt_scheduler_join(scheduler, forced, &request) == OSSRT_STATUS_OK);
+  request.logits_processor_user_data = &fail;
+  EXPECT(ossrt_scheduler_join(scheduler, failing, &request) == OSSRT_STATUS_OK);
+
+  EXPECT(ossrt_session_append_tokens(pooled, kPrompt, 7) == OSSRT_STATUS_OK);
+  EXPECT(ossrt_session_append_tokens(pooled, kOther, 3) == OSSRT_STATUS_OK);
+  ossrt_generation_request_init(&request);
+  request.prompt = kPrompt;
+  request.n_prompt = 12;
+  request.max_tokens = kMaxTokens;
+  request.reuse_prefix = 1;
+  EXPECT(ossrt_scheduler_join(scheduler, pooled, &request) == OSSRT_STATUS_OK);
+  ossrt_generation_progress_init(&progress);
+  EXPECT(ossrt_scheduler_progress(scheduler, pooled, &progress) == OSSRT_STATUS_OK);
+  EXPECT(progress.reused_tokens == 7 && progress.prompt_left == 5);
+  run_to_end(scheduler, &decode_tokens, &prompt_tokens);
+  EXPECT(prompt_tokens == 5 + 5 + 5);
+
+  EXPECT(ossrt_scheduler_get_tokens(scheduler, forced, got, 16, &n) == OSSRT_STATUS_OK && n == 4);
+  for (i = 0; i < n; ++i) EXPECT(got[i] == 77);
+  EXPECT(force.calls == 4);
+  EXPECT(ossrt_scheduler_progress(scheduler, failing, &progress) == OSSRT_STATUS_OK);
+  EXPECT(progress.end == OSSRT_GENERATION_FAILED && progress.status == OSSRT_STATUS_OUT_OF_MEMORY);
+  EXPECT(progress.n_tokens == 2);
+  EXPECT(ossrt_scheduler_get_tokens(scheduler, pooled, got, 16, &n) == OSSRT_STATUS_OK && n == kMaxTokens);
+  EXPECT(memcmp(got, alone_full, kMaxTokens * sizeof *got) == 0);
+  ossrt_scheduler_destroy(scheduler);
+  ossrt_session_destroy(forced);
+  ossrt_session_destroy(failing);
+  ossrt_session_destroy(pooled);
 }
 
 int main(int argc, char** argv) {
@@ -183,6 +261,7 @@ int main(int argc, char** argv) {
     EXPECT(ossrt_scheduler_step(scheduler, NULL) == OSSRT_STATUS_OK);
     EXPECT(ossrt_scheduler_leave(scheduler, other) == OSSRT_STATUS_OK);
   }
+  check_processor_and_reuse(model, alone[2]);
   /* Destroying the scheduler releases the sessions still joined. */
   ossrt_scheduler_destroy(scheduler);
   ossrt_scheduler_destroy(NULL);

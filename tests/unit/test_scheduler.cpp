@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -366,4 +367,101 @@ TEST_CASE("sessions join, are cancelled and polled from another thread while ste
   stepper.join();
   CHECK(b->tokens().size() == b_held);
   CHECK(std::vector<TokenId>(a->tokens().begin(), a->tokens().end()) == run_alone(model, p0, 30, greedy()).tokens);
+}
+
+TEST_CASE("a logits processor sees each session's logits before its sample and may change them or fail") {
+  const auto model = load_tiny();
+  const std::vector<TokenId> prompt = prompt_of(7, 41);
+  const Alone alone = run_alone(model, prompt, 6, greedy());
+  auto scheduler = Scheduler::create(model);
+  REQUIRE(scheduler.ok());
+  Scheduler& s = *scheduler.value();
+  auto watched = new_session(model), forced = new_session(model), failing = new_session(model);
+
+  // Watching only: the logits it sees are the session's, the tokens those of a run alone.
+  GenerationRequest watch = request_for(prompt, 6);
+  size_t calls = 0;
+  Session* watched_session = watched.get();
+  watch.logits_processor = [&calls, watched_session](std::span<float> logits) {
+    ++calls;
+    CHECK(std::equal(logits.begin(), logits.end(), watched_session->logits().begin(), watched_session->logits().end()));
+    return Status::success();
+  };
+  REQUIRE(s.join(*watched, greedy(), std::move(watch)).ok());
+
+  // Masking every id but one forces greedy sampling onto it.
+  GenerationRequest force = request_for(prompt, 5);
+  const TokenId only = (alone.generated[0] + 17) % 1536;
+  force.logits_processor = [only](std::span<float> logits) {
+    for (size_t i = 0; i < logits.size(); ++i)
+      if (static_cast<TokenId>(i) != only) logits[i] = -std::numeric_limits<float>::infinity();
+    return Status::success();
+  };
+  REQUIRE(s.join(*forced, greedy(), std::move(force)).ok());
+
+  // The third call fails: the generation ends failed with that status after two tokens.
+  GenerationRequest fail = request_for(prompt, 6);
+  size_t failing_calls = 0;
+  fail.logits_processor = [&failing_calls](std::span<float>) {
+    return ++failing_calls < 3 ? Status::success() : Status(StatusCode::out_of_memory, "processor gave up");
+  };
+  REQUIRE(s.join(*failing, greedy(), std::move(fail)).ok());
+  run_to_end(s);
+
+  CHECK(calls == 6);
+  CHECK(progress_of(s, *watched).tokens == alone.generated);
+  CHECK(progress_of(s, *forced).tokens == std::vector<TokenId>(5, only));
+  const GenerationProgress failed = progress_of(s, *failing);
+  CHECK(failed.end == GenerationEnd::failed);
+  CHECK(failed.status.code() == StatusCode::out_of_memory);
+  CHECK(failed.status.message() == "processor gave up");
+  CHECK(failed.tokens == std::vector<TokenId>(alone.generated.begin(), alone.generated.begin() + 2));
+  CHECK(failing->tokens().size() == prompt.size() + 2);  // both drawn tokens appended, nothing after
+}
+
+TEST_CASE("a request that reuses the prefix keeps what the session shares with its prompt and prefills the rest") {
+  const auto model = load_tiny();
+  const std::vector<TokenId> history = prompt_of(12, 51);
+  std::vector<TokenId> next_turn(history.begin(), history.begin() + 9);  // diverges after 9 tokens
+  for (TokenId t : prompt_of(5, 52)) next_turn.push_back(t);
+  const Alone alone = run_alone(model, next_turn, 6, greedy());
+  auto scheduler = Scheduler::create(model);
+  REQUIRE(scheduler.ok());
+  Scheduler& s = *scheduler.value();
+
+  auto pooled = new_session(model);
+  REQUIRE(pooled->append(history).ok());
+  GenerationRequest request = request_for(next_turn, 6);
+  request.reuse_prefix = true;
+  REQUIRE(s.join(*pooled, greedy(), std::move(request)).ok());
+  CHECK(pooled->tokens().size() == 9);  // truncated at join
+  CHECK(progress_of(s, *pooled).reused_tokens == 9);
+  CHECK(progress_of(s, *pooled).prompt_left == 5);
+  run_to_end(s);
+  CHECK(progress_of(s, *pooled).tokens == alone.generated);
+  CHECK(max_difference(pooled->logits(), alone.logits) < 1e-5f);
+  REQUIRE(s.leave(*pooled).ok());
+
+  // The same prompt again, held with its logits: nothing is run again.
+  auto again = new_session(model);
+  REQUIRE(again->append(next_turn).ok());
+  GenerationRequest same = request_for(next_turn, 6);
+  same.reuse_prefix = true;
+  REQUIRE(s.join(*again, greedy(), std::move(same)).ok());
+  CHECK(progress_of(s, *again).reused_tokens == next_turn.size());
+  run_to_end(s);
+  CHECK(progress_of(s, *again).tokens == alone.generated);
+
+  // Refusals leave the session as it was.
+  SessionOptions small;
+  small.context_length = 20;
+  auto full = new_session(model, small);
+  REQUIRE(full->append(history).ok());
+  GenerationRequest too_long = request_for(prompt_of(21, 53), 2);
+  too_long.reuse_prefix = true;
+  CHECK(s.join(*full, greedy(), std::move(too_long)).code() == StatusCode::context_overflow);
+  GenerationRequest empty = request_for({}, 2);
+  empty.reuse_prefix = true;
+  CHECK(s.join(*full, greedy(), std::move(empty)).code() == StatusCode::invalid_argument);
+  CHECK(full->tokens().size() == history.size());
 }
