@@ -38,6 +38,11 @@ inline void prefetch_ahead(const void* p) {
   prefetch_at(static_cast<const char*>(p) + kPrefetchBytes);
 }
 
+// Every 64-byte line of [p, p + bytes) asked for.
+inline void prefetch_lines(const void* p, size_t bytes) {
+  for (size_t line = 0; line < bytes; line += 64) prefetch_at(static_cast<const char*>(p) + line);
+}
+
 // For kernels that stream a thread's weight rows a block of rows at a time
 // (the thread's rows one contiguous range): while `step_bytes` of the
 // current block (`block_bytes` long, `done_bytes` of it consumed) are read,
@@ -46,11 +51,6 @@ inline void prefetch_ahead(const void* p) {
 // block's first lines to demand misses (one-thread Q8_0 qkv 12 -> 21-24 GB/s,
 // Zen 5). Past the thread's rows it asks for lines nobody reads, which a
 // prefetch may do: it never faults.
-// Every 64-byte line of [p, p + bytes) asked for.
-inline void prefetch_lines(const void* p, size_t bytes) {
-  for (size_t line = 0; line < bytes; line += 64) prefetch_at(static_cast<const char*>(p) + line);
-}
-
 inline void prefetch_next_block(const void* block, size_t block_bytes, size_t done_bytes, size_t step_bytes) {
   prefetch_lines(static_cast<const char*>(block) + block_bytes + done_bytes, step_bytes);
 }
