@@ -151,30 +151,27 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   std::vector<float> x(512 * std::max(H, NQ * D)), y(512 * QKV);
   fill.floats(x, 1.0f);
 
-  // bf16 GEMV, one token: the unembedding and the qkv projection.
-  if (wanted("gemv bf16 unembedding 201088x2880")) {
-    std::vector<bf16_t> w(V * H);
-    fill.bf16s(w, 0.03f);
-    std::vector<float> logits(V);
-    measure("gemv bf16 unembedding 201088x2880", 2.0 * V * H, true, [&](size_t) {
-      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.data(), nullptr, logits.data(), V, 1, H, V, false, false});
-    });
-  }
-  if (wanted("gemv bf16 qkv 5120x2880")) {
-    Rotating<bf16_t> w(QKV * H, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 0.03f); });
-    measure("gemv bf16 qkv 5120x2880", 2.0 * QKV * H, true, [&](size_t i) {
-      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), H, w.at(i), nullptr, y.data(), QKV, 1, H, QKV, false, false});
-    });
-  }
-
-  // The attention output projection (4096 inputs), and the GEMVs in Q8_0
-  // (GGUF files: 34 bytes per 32 weights against bf16's 64) in both numerics.
+  // bf16 GEMVs, one token, in both numerics (fast: the token rounded to bf16,
+  // AVX512-BF16 products where the CPU has them): the unembedding, the qkv
+  // projection and the attention output projection (4096 inputs). Then the
+  // GEMVs in Q8_0 (GGUF files: 34 bytes per 32 weights against bf16's 64).
   constexpr size_t O = NQ * D;
-  if (wanted("gemv bf16 out 2880x4096")) {
-    Rotating<bf16_t> w(H * O, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 0.03f); });
-    measure("gemv bf16 out 2880x4096", 2.0 * H * O, true, [&](size_t i) {
-      be.matmul_f32_bf16w(be.self, MatmulArgs{x.data(), O, w.at(i), nullptr, y.data(), H, 1, O, H, false, false});
-    });
+  struct Bf16Gemv {
+    const char* shape;
+    size_t out, in;
+  };
+  for (const Bf16Gemv& g : {Bf16Gemv{"unembedding 201088x2880", V, H}, Bf16Gemv{"qkv 5120x2880", QKV, H},
+                            Bf16Gemv{"out 2880x4096", H, O}}) {
+    const std::string name = std::string("gemv bf16 ") + g.shape, fast_name = name + ", fast numerics";
+    if (!wanted(name) && !wanted(fast_name)) continue;
+    Rotating<bf16_t> w(g.out * g.in, [&](std::vector<bf16_t>& v) { fill.bf16s(v, 0.03f); });
+    std::vector<float> result(g.out);
+    for (bool fast : {false, true}) {
+      measure(fast ? fast_name : name, 2.0 * g.out * g.in, true, [&](size_t i) {
+        be.matmul_f32_bf16w(
+            be.self, MatmulArgs{x.data(), g.in, w.at(i), nullptr, result.data(), g.out, 1, g.in, g.out, false, fast});
+      });
+    }
   }
   struct Q8Gemv {
     const char* shape;

@@ -1,5 +1,5 @@
-// The AVX-512 level's Numerics::fast product for a few tokens (batched
-// decode: one token of each of several sessions): weight rows as stored
+// The AVX-512 level's Numerics::fast product for one token (decode) or a
+// few (batched decode: one token of each of several sessions): weight rows as stored
 // (bf16) against the tokens rounded to bf16 once, through AVX512-BF16's
 // vdpbf16ps (32 products summed in pairs into 16 fp32 lanes, each product
 // exact in fp32), a register tile of rows by tokens (matmul_kernel.h's
@@ -44,7 +44,12 @@ OSSRT_BF16_DOT_TARGET void bf16_dot_tile(const bf16_t* w, size_t in, const bf16_
   }
   size_t i = 0;
   for (; i + kPair <= in; i += kPair) {
-    prefetch_next_block(w, R * in * sizeof(bf16_t), R * i * sizeof(bf16_t), R * kPair * sizeof(bf16_t));
+    // One token's loop leaves the hardware prefetcher enough lines in flight;
+    // software prefetches there slowed it (one thread, Zen 5: 23-26 against
+    // 28-32 GB/s), where a few tokens' products need them.
+    if constexpr (NT > 1) {
+      prefetch_next_block(w, R * in * sizeof(bf16_t), R * i * sizeof(bf16_t), R * kPair * sizeof(bf16_t));
+    }
     OSSRT_X86(__m512bh) xv[NT];
     for (size_t t = 0; t < NT; ++t) xv[t] = load_bf16_pairs(x[t] + i);
     for (size_t r = 0; r < R; ++r) {

@@ -274,14 +274,18 @@ template <class Products>
 void matmul_with(const MatmulArgs& a) {
   const bool few_tokens = a.n >= 2 && a.n < kFewTokensMax;
 #if defined(OSSRT_CPU_Q15_ZMM)
-  // bf16 products from kPanelMinTokens tokens, as oneDNN's before them:
-  // fewer keep fp32 products, so a few sessions batched round their tokens'
-  // products as each alone does (tiny-a amplifies the rounding to logit
-  // differences over 1 within 14 steps).
-  if (few_tokens && a.bf16_products && a.n >= kPanelMinTokens && bf16_dot()) {
+  // Under bf16_products every token count takes bf16 products, as oneDNN's
+  // for more tokens do, so a few sessions batched round their tokens'
+  // products as each alone does (tiny-a amplifies a difference in that
+  // rounding to logit differences over 1 within 14 steps). One token too:
+  // a 64-byte line feeds one vdpbf16ps where widening it for fp32 FMAs takes
+  // six operations, and with fewer operations waiting on each line a core
+  // keeps more lines in flight (one thread streaming bf16 rows from memory,
+  // Zen 5: 28-32 against 21-22 GB/s).
+  if (a.n < kFewTokensMax && a.bf16_products && bf16_dot()) {
     std::vector<bf16_t> x(a.n * a.in);  // the tokens rounded once
     for (size_t t = 0; t < a.n; ++t) round_to_bf16(a.x + t * a.x_stride, a.in, x.data() + t * a.in);
-    return decode_rows<Simd::kFewTokenRows, Simd::kFewTokenRows>(
+    return decode_rows<Simd::kGemvRows, Simd::kFewTokenRows>(
         a, [&]<size_t R, size_t NT>(size_t o, size_t t0, float(&sums)[R][NT]) {
           const bf16_t* tokens[NT];
           for (size_t j = 0; j < NT; ++j) tokens[j] = x.data() + (t0 + j) * a.in;
