@@ -169,6 +169,10 @@ std::vector<CommandSpec> make_specs() {
           {"host", K::text, "ADDR", "address to listen on", "127.0.0.1"},
           {"port", K::count, "N", "TCP port; 0 = any free one", "8080"},
           {"max-sessions", K::positive, "N", "conversations decoded together (each keeps its KV cache)", "8"},
+          {"max-step-tokens", K::count, "N",
+           "tokens per forward pass, decodes first, then prompt chunks; 0 = the larger of 64 and --max-sessions "
+           "(smaller: streams keep flowing while a long prompt prefills; larger: prompts prefill faster)",
+           "0"},
           {"context", K::count, "N", "context length of each session; 0 = the model's maximum", "0"},
           {"threads", K::count, "N", "threads of the forward pass; 0 = OpenMP's default", "0"},
           kBackend,

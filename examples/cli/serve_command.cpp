@@ -32,7 +32,8 @@ int run_serve(const ParsedFlags& flags) {
   model_options.preload = true;
   auto model = load_model(flags, model_options);
   if (!model.ok()) return fail(model.status());
-  auto scheduler = ossrt_server::DecodeScheduler::create(model.value(), session_options, max_sessions);
+  auto scheduler = ossrt_server::DecodeScheduler::create(model.value(), session_options, max_sessions,
+                                                         flags.count("max-step-tokens").value_or(0));
   if (!scheduler.ok()) return fail(scheduler.status());
   const std::string model_id =
       flags.text("model-id").value_or(std::filesystem::path(*flags.text("model")).filename().string());

@@ -1,6 +1,7 @@
 // The official openai client against `ossrt serve`:
-// node openai_client_test.mjs NODE_MODULES_DIR TINY_URL WEATHER_URL
+// node openai_client_test.mjs NODE_MODULES_DIR TINY_URL WEATHER_URL PREFILL_URL
 // TINY_URL serves the random tiny-chat model (context 512, 4 sessions);
+// PREFILL_URL the same model with one session and one token a step;
 // WEATHER_URL the scripted weather model, which calls get_weather while its
 // context holds no <|call|> and answers "It is sunny in Paris." once it does
 // (so structured output is tested there: after a tool result, its final
@@ -10,7 +11,7 @@ import { createRequire } from "node:module";
 
 const require = createRequire(process.argv[2] + "/");
 const OpenAI = require("openai").default;
-const [tinyUrl, weatherUrl] = process.argv.slice(3);
+const [tinyUrl, weatherUrl, prefillUrl] = process.argv.slice(3);
 const tiny = new OpenAI({ baseURL: tinyUrl, apiKey: "unused", maxRetries: 0 });
 const weather = new OpenAI({ baseURL: weatherUrl, apiKey: "unused", maxRetries: 0 });
 
@@ -308,7 +309,17 @@ await check("concurrent clients: each completes with the tokens of a sequential 
   together.forEach((result, i) => assert.equal(result.content, sequential[i].content ?? "", `request ${i}`));
 });
 
-const health = async () => (await fetch(`${tinyUrl.replace(/\/v1$/, "")}/health`)).json();
+const health = async (url = tinyUrl) => (await fetch(`${url.replace(/\/v1$/, "")}/health`)).json();
+// Polls url's /health until no request runs there.
+async function settled(url) {
+  let now = await health(url);
+  for (let i = 0; i < 250 && now.requests_running > 0; ++i) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    now = await health(url);
+  }
+  assert.equal(now.requests_running, 0, JSON.stringify(now));
+  return now;
+}
 
 await check("a client that leaves mid-stream cancels only its request", async () => {
   const before = await health();
@@ -328,14 +339,36 @@ await check("a client that leaves mid-stream cancels only its request", async ()
   assert.equal(chunks, 1);
   const finished = await other;
   assert.equal(typeof finished.choices[0].message.content, "string");
-  let after = await health();
-  for (let i = 0; i < 100 && after.requests_running > 0; ++i) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    after = await health();
-  }
-  assert.equal(after.requests_running, 0);
+  const after = await settled(tinyUrl);
   assert.equal(after.requests_cancelled, before.requests_cancelled + 1, JSON.stringify(after));
   assert.equal(after.requests_finished, before.requests_finished + 1, JSON.stringify(after));
   const later = await tiny.chat.completions.create(hello("after"));
   assert.ok(later.usage.completion_tokens >= 1);
+});
+
+await check("a client that leaves while its prompt prefills cancels it there", async () => {
+  const prefill = new OpenAI({ baseURL: prefillUrl, apiKey: "unused", maxRetries: 0 });
+  const before = await health(prefillUrl);
+  // About 400 tokens, prefilled one a step on this server: hundreds of steps
+  // against the stream writer's 50 ms probe of a silent client.
+  const request = { ...hello("once upon a time ".repeat(100)), max_tokens: 8 };
+  const controller = new AbortController();
+  const stream = await prefill.chat.completions.create({ ...request, stream: true }, { signal: controller.signal });
+  let chunks = 0;
+  for await (const chunk of stream) {  // the role chunk comes before the prefill
+    chunks += chunk.choices.length;
+    controller.abort();
+  }
+  assert.equal(chunks, 1);
+  const after = await settled(prefillUrl);
+  assert.equal(after.requests_cancelled, before.requests_cancelled + 1, JSON.stringify(after));
+  assert.equal(after.requests_finished, before.requests_finished, JSON.stringify(after));
+  // The same prompt again reuses what the cancelled prefill committed, and
+  // only that: a finished prefill would have left all but its last token.
+  const again = await prefill.chat.completions.create(request);
+  const prompt = again.usage.prompt_tokens, cached = again.usage.prompt_tokens_details.cached_tokens;
+  assert.ok(prompt > 300, `prompt ${prompt}`);
+  assert.ok(cached > 0 && cached < prompt - 1, `cached ${cached} of ${prompt}`);
+  assert.equal(typeof again.choices[0].message.content, "string");
+  console.log(`  (${cached} of the ${prompt} prompt tokens prefilled before the cancel)`);
 });

@@ -42,10 +42,14 @@ start tiny --model "$tiny" --max-sessions 4 --context 512 --threads 1
 tiny_url="http://127.0.0.1:$port/v1"
 start weather --model "$weather" --max-sessions 2 --context 1024 --threads 1
 weather_url="http://127.0.0.1:$port/v1"
+# One session, one token a step: a prompt of hundreds of tokens prefills over
+# hundreds of steps, so a client can leave while it does.
+start prefill --model "$tiny" --max-sessions 1 --max-step-tokens 1 --context 512 --threads 1
+prefill_url="http://127.0.0.1:$port/v1"
 
-node "$here/openai_client_test.mjs" "$work/node_modules" "$tiny_url" "$weather_url"
-# Both servers are still up after everything (the disconnect included).
-for url in "$tiny_url" "$weather_url"; do
+node "$here/openai_client_test.mjs" "$work/node_modules" "$tiny_url" "$weather_url" "$prefill_url"
+# The servers are still up after everything (the disconnects included).
+for url in "$tiny_url" "$weather_url" "$prefill_url"; do
   node -e "fetch('${url%/v1}/health').then(r => r.json()).then(j => process.exit(j.status === 'ok' ? 0 : 1))"
 done
 echo "openai client test: ok"
