@@ -7,6 +7,7 @@
 #include <span>
 
 #include "chat_completion_writer.h"
+#include "client_connection.h"
 #include "ossrt/chat.hpp"
 #include "ossrt/chat_constraint.hpp"
 #include "ossrt/json.hpp"
@@ -46,9 +47,10 @@ int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// How long a stream may stay silent before its client is probed: the parser
-// holds text back while a header is open, and only a write finds out that a
-// client has gone (the second write after it closed fails).
+// How long a generation may stay silent before its client is probed (the
+// parser holds text back while a header is open; a non-streamed reply says
+// nothing until its end): ClientConnection::gone, and for a stream an SSE
+// comment, whose write fails once the client has gone.
 constexpr std::chrono::milliseconds kProbeInterval{50};
 
 // Drains `started`'s stream through `builder`: each batch of deltas goes to
@@ -76,10 +78,10 @@ bool pump(GenerationStream& stream, ReplyBuilder& builder,
 
 // Sends `text` to a streaming client (an SSE comment when there is nothing
 // to say: a probe the client ignores); false once it has gone.
-bool send(httplib::DataSink& sink, const std::string& text) {
+bool send(const ClientConnection& client, httplib::DataSink& sink, const std::string& text) {
   static const std::string probe = ": waiting\n\n";
   const std::string& out = text.empty() ? probe : text;
-  return sink.is_writable() && sink.write(out.data(), out.size());
+  return !client.gone() && sink.is_writable() && sink.write(out.data(), out.size());
 }
 
 }  // namespace
@@ -151,8 +153,10 @@ void OpenAiRoutes::install(httplib::Server& server) {
     const Accepted run = std::get<Accepted>(std::move(accepted));
     const GenerationRequest& request = run.request;
     const std::shared_ptr<ReplyBuilder>& builder = run.builder;
+    const ClientConnection client = ClientConnection::of(req);
     if (!request.stream) {
-      pump(*run.stream, *builder, [](std::span<const ReplyDelta>) { return true; });
+      // Nothing is written until the end: the write only asks whether the client is still there.
+      if (!pump(*run.stream, *builder, [&](std::span<const ReplyDelta>) { return !client.gone(); })) return;
       if (!run.stream->outcome().status.ok()) return send_error(res, generation_error(run.stream->outcome().status));
       res.set_content(chat_completion_json(run.meta, builder->reply(), run.stream->outcome()), kJson);
       return;
@@ -160,15 +164,15 @@ void OpenAiRoutes::install(httplib::Server& server) {
     const bool include_usage = request.include_usage;
     res.set_chunked_content_provider(
         kEventStream,
-        [run, builder, include_usage](size_t, httplib::DataSink& sink) {
-          if (!send(sink, chat_role_chunk(run.meta))) {
+        [run, builder, include_usage, client](size_t, httplib::DataSink& sink) {
+          if (!send(client, sink, chat_role_chunk(run.meta))) {
             run.stream->cancel();
             return false;
           }
           const bool delivered = pump(*run.stream, *builder, [&](std::span<const ReplyDelta> deltas) {
             std::string text;
             for (const ReplyDelta& delta : deltas) text += chat_delta_chunk(run.meta, delta, builder->reply());
-            return send(sink, text);
+            return send(client, sink, text);
           });
           if (!delivered) return false;
           const GenerationOutcome& outcome = run.stream->outcome();
@@ -176,7 +180,7 @@ void OpenAiRoutes::install(httplib::Server& server) {
                                                  : sse_data(error_json(generation_error(outcome.status)));
           if (include_usage && outcome.status.ok()) tail += chat_usage_chunk(run.meta, outcome);
           tail += chat_done();
-          if (!send(sink, tail)) return false;
+          if (!send(client, sink, tail)) return false;
           sink.done();
           return true;
         },
@@ -191,11 +195,13 @@ void OpenAiRoutes::install(httplib::Server& server) {
     const GenerationRequest& request = run.request;
     const std::shared_ptr<ReplyBuilder>& builder = run.builder;
     auto writer = std::make_shared<ResponsesWriter>(run.meta);
+    const ClientConnection client = ClientConnection::of(req);
     if (!request.stream) {
-      pump(*run.stream, *builder, [&](std::span<const ReplyDelta> deltas) {
+      const bool delivered = pump(*run.stream, *builder, [&](std::span<const ReplyDelta> deltas) {
         for (const ReplyDelta& delta : deltas) writer->add(delta, builder->reply());
-        return true;
+        return !client.gone();
       });
+      if (!delivered) return;
       if (!run.stream->outcome().status.ok()) return send_error(res, generation_error(run.stream->outcome().status));
       writer->finish(run.stream->outcome());
       res.set_content(writer->response().dump(), kJson);
@@ -203,22 +209,22 @@ void OpenAiRoutes::install(httplib::Server& server) {
     }
     res.set_chunked_content_provider(
         kEventStream,
-        [run, builder, writer](size_t, httplib::DataSink& sink) {
-          if (!send(sink, writer->start())) {
+        [run, builder, writer, client](size_t, httplib::DataSink& sink) {
+          if (!send(client, sink, writer->start())) {
             run.stream->cancel();
             return false;
           }
           const bool delivered = pump(*run.stream, *builder, [&](std::span<const ReplyDelta> deltas) {
             std::string text;
             for (const ReplyDelta& delta : deltas) text += writer->add(delta, builder->reply());
-            return send(sink, text);
+            return send(client, sink, text);
           });
           if (!delivered) return false;
           const GenerationOutcome& outcome = run.stream->outcome();
           const std::string tail = outcome.status.ok()
                                        ? writer->finish(outcome)
                                        : sse_event("error", error_json(generation_error(outcome.status)));
-          if (!send(sink, tail)) return false;
+          if (!send(client, sink, tail)) return false;
           sink.done();
           return true;
         },

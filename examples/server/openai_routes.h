@@ -3,8 +3,9 @@
 // asked), GET /v1/models, GET /health; errors as {"error": {...}} JSON.
 //
 // Thread rules: the handlers run on httplib's worker threads, any number at
-// once; each request's generation runs on the scheduler's thread. A streamed
-// request whose client stops reading is cancelled; the others go on.
+// once; each request's generation runs on the scheduler's thread. A request
+// whose client leaves (streamed or not, see ClientConnection) is cancelled
+// within about 50 ms; the others go on.
 #pragma once
 
 #include <atomic>

@@ -372,3 +372,28 @@ await check("a client that leaves while its prompt prefills cancels it there", a
   assert.equal(typeof again.choices[0].message.content, "string");
   console.log(`  (${cached} of the ${prompt} prompt tokens prefilled before the cancel)`);
 });
+
+await check("a non-streamed request whose client leaves is cancelled too", async () => {
+  const prefill = new OpenAI({ baseURL: prefillUrl, apiKey: "unused", maxRetries: 0 });
+  const before = await health(prefillUrl);
+  // Nothing comes back before the end, so only the connection tells the
+  // server: the client leaves 200 ms into a prefill of hundreds of steps.
+  const controller = new AbortController();
+  const request = { ...hello("far away and long ago ".repeat(80)), max_tokens: 8 };
+  const leaving = setTimeout(() => controller.abort(), 200);
+  await assert.rejects(prefill.chat.completions.create(request, { signal: controller.signal }),
+                       (error) => error instanceof OpenAI.APIUserAbortError);
+  clearTimeout(leaving);
+  const after = await settled(prefillUrl);
+  assert.equal(after.requests_cancelled, before.requests_cancelled + 1, JSON.stringify(after));
+  assert.equal(after.requests_finished, before.requests_finished, JSON.stringify(after));
+  // The Responses route watches its connection the same way.
+  const responses = new AbortController();
+  setTimeout(() => responses.abort(), 200);
+  await assert.rejects(prefill.responses.create({ model: "tiny", input: "far and wide ".repeat(100), max_output_tokens: 8 },
+                                                { signal: responses.signal }),
+                       (error) => error instanceof OpenAI.APIUserAbortError);
+  const last = await settled(prefillUrl);
+  assert.equal(last.requests_cancelled, after.requests_cancelled + 1, JSON.stringify(last));
+  assert.equal(last.requests_finished, after.requests_finished, JSON.stringify(last));
+});

@@ -3,7 +3,7 @@
 # into WORK/node_modules): chat and responses, streamed and not, a tool-call
 # round trip and structured output (response_format, text.format, strict tools)
 # on the scripted weather model, bad inputs, concurrent clients and
-# a client that leaves mid-stream. Exits 77 (ctest: skipped) only when node,
+# clients that leave (mid-stream, during a prefill, non-streamed). Exits 77 (ctest: skipped) only when node,
 # npm or the registry is not available.
 # usage: openai_client_test.sh OSSRT_EXE TINY_CHAT_DIR WEATHER_MODEL_DIR WORK
 set -euo pipefail
