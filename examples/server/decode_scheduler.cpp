@@ -60,7 +60,7 @@ struct DecodeScheduler::Impl {
   std::list<Active> active;  // stable addresses: the scheduler's callbacks point into it
   // Declared after the pool, so destroyed before the sessions joined to it.
   std::unique_ptr<ossrt::Scheduler> scheduler;
-  std::atomic<size_t> submitted{0}, prefilling{0}, finished{0}, cancelled{0};
+  std::atomic<size_t> submitted{0}, prefilling{0}, finished{0}, cancelled{0}, sessions{0};
 
   // Every job ends here: its stream gets the outcome and the counts move.
   void end(GenerationStream& stream, GenerationOutcome outcome) {
@@ -68,20 +68,26 @@ struct DecodeScheduler::Impl {
     stream.finish(std::move(outcome));
   }
 
-  // The idle slot sharing the longest prefix with `prompt`; a new one while
-  // the pool has room and no idle slot shares anything; null when all are busy.
+  // The idle slot sharing the longest prefix with `prompt`; where none shares
+  // anything, an idle empty one (the first, created at startup), else a new
+  // one while the pool has room; null when all are busy.
   ossrt::Result<Slot*> pick_slot(std::span<const TokenId> prompt) {
     Slot* best = nullptr;
+    Slot* empty = nullptr;  // an idle session holding nothing: taking it loses no cache
     size_t best_shared = 0;
     for (Slot& slot : pool) {
       if (slot.busy) continue;
+      if (slot.session->tokens().empty() && !empty) empty = &slot;
       const size_t shared = common_prefix(slot.session->tokens(), prompt);
       if (!best || shared > best_shared) best = &slot, best_shared = shared;
     }
+    if (best_shared == 0 && empty) return empty;
+    // A new session rather than an idle one's cache, which its conversation's next turn may want.
     if ((!best || best_shared == 0) && pool.size() < max_sessions) {
       auto session = ossrt::Session::create(model, session_options);
       if (!session.ok()) return session.status();
       pool.push_back(Slot{std::move(session.value()), false});
+      sessions.fetch_add(1);
       best = &pool.back();
     }
     return best;
@@ -243,6 +249,7 @@ ossrt::Result<std::unique_ptr<DecodeScheduler>> DecodeScheduler::create(std::sha
     impl->action_stops = renderer.stop_tokens_for_assistant_actions();
     impl->call_id = tokenizer.value()->special_id(ossrt::SpecialToken::call);
     impl->pool.push_back(Impl::Slot{std::move(first.value()), false});
+    impl->sessions.store(1);
     server->impl_ = std::move(impl);
     server->thread_ = std::thread([s = server.get()] { s->run(); });
     return server;
@@ -276,6 +283,7 @@ DecodeScheduler::Counts DecodeScheduler::counts() const noexcept {
   counts.prefilling = impl_->prefilling.load();
   counts.finished = impl_->finished.load();
   counts.cancelled = impl_->cancelled.load();
+  counts.sessions = impl_->sessions.load();
   // Read last: a job counted as ended was submitted before.
   counts.running = impl_->submitted.load() - counts.finished - counts.cancelled;
   return counts;

@@ -71,6 +71,7 @@ class DecodeScheduler {
     size_t prefilling = 0;  // of those, joined with their prompt not yet all prefilled (no token yet)
     size_t finished = 0;    // ended by the model, a limit or a failure
     size_t cancelled = 0;   // ended early by their client (stop strings excluded)
+    size_t sessions = 0;    // sessions open (each holds its KV cache), at most max_sessions
   };
   Counts counts() const noexcept;
 

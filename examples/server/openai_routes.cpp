@@ -132,8 +132,10 @@ void OpenAiRoutes::install(httplib::Server& server) {
     const DecodeScheduler::Counts counts = scheduler_.counts();
     res.set_content(JsonValue::object({{"status", JsonValue::string("ok")},
                                        {"requests_running", JsonValue::unsigned_integer(counts.running)},
+                                       {"requests_prefilling", JsonValue::unsigned_integer(counts.prefilling)},
                                        {"requests_finished", JsonValue::unsigned_integer(counts.finished)},
-                                       {"requests_cancelled", JsonValue::unsigned_integer(counts.cancelled)}})
+                                       {"requests_cancelled", JsonValue::unsigned_integer(counts.cancelled)},
+                                       {"sessions", JsonValue::unsigned_integer(counts.sessions)}})
                         .dump(),
                     kJson);
   });

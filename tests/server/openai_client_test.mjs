@@ -377,22 +377,32 @@ await check("a non-streamed request whose client leaves is cancelled too", async
   const prefill = new OpenAI({ baseURL: prefillUrl, apiKey: "unused", maxRetries: 0 });
   const before = await health(prefillUrl);
   // Nothing comes back before the end, so only the connection tells the
-  // server: the client leaves 200 ms into a prefill of hundreds of steps.
+  // server: the client leaves once /health shows its prompt prefilling
+  // (hundreds of steps on this server).
+  const leaveWhilePrefilling = async (controller) => {
+    for (let i = 0; i < 250 && (await health(prefillUrl)).requests_prefilling === 0; ++i) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    controller.abort();
+  };
   const controller = new AbortController();
   const request = { ...hello("far away and long ago ".repeat(80)), max_tokens: 8 };
-  const leaving = setTimeout(() => controller.abort(), 200);
+  const leaving = leaveWhilePrefilling(controller);
   await assert.rejects(prefill.chat.completions.create(request, { signal: controller.signal }),
                        (error) => error instanceof OpenAI.APIUserAbortError);
-  clearTimeout(leaving);
+  await leaving;
   const after = await settled(prefillUrl);
+  assert.equal(after.requests_prefilling, 0, JSON.stringify(after));
+  assert.equal(after.sessions, 1, JSON.stringify(after));
   assert.equal(after.requests_cancelled, before.requests_cancelled + 1, JSON.stringify(after));
   assert.equal(after.requests_finished, before.requests_finished, JSON.stringify(after));
   // The Responses route watches its connection the same way.
   const responses = new AbortController();
-  setTimeout(() => responses.abort(), 200);
+  const left = leaveWhilePrefilling(responses);
   await assert.rejects(prefill.responses.create({ model: "tiny", input: "far and wide ".repeat(100), max_output_tokens: 8 },
                                                 { signal: responses.signal }),
                        (error) => error instanceof OpenAI.APIUserAbortError);
+  await left;
   const last = await settled(prefillUrl);
   assert.equal(last.requests_cancelled, after.requests_cancelled + 1, JSON.stringify(last));
   assert.equal(last.requests_finished, after.requests_finished, JSON.stringify(last));

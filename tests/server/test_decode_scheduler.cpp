@@ -146,3 +146,24 @@ TEST_CASE("a request cancelled during its prefill ends as cancelled; its session
   CHECK(again->outcome().completion_tokens == 3);
   CHECK(scheduler->counts().finished == 1);
 }
+
+TEST_CASE("the first request takes the session opened at startup; a conversation's next turn, its own again") {
+  const auto model = load_tiny_chat();
+  auto scheduler = new_scheduler(model, 4, 0);
+  CHECK(scheduler->counts().sessions == 1);
+  const std::vector<TokenId> first = prompt_of(20, 4);
+  auto stream = submit(*scheduler, first, 3);
+  collect(*stream);
+  CHECK(scheduler->counts().sessions == 1);
+  // Another conversation opens a session, keeping the first one's cache.
+  stream = submit(*scheduler, prompt_of(20, 5), 3);
+  collect(*stream);
+  CHECK(scheduler->counts().sessions == 2);
+  // The first conversation continued reuses its session's prefix.
+  std::vector<TokenId> next = first;
+  next.push_back(1234);
+  stream = submit(*scheduler, next, 3);
+  collect(*stream);
+  CHECK(stream->outcome().cached_tokens >= first.size() - 1);
+  CHECK(scheduler->counts().sessions == 2);
+}
