@@ -458,6 +458,37 @@ ParsedRequest parse_chat_completion_request(std::string_view body) {
   });
 }
 
+// What a Response object repeats of its (already validated) request: the
+// values given, else the defaults the request ran with.
+JsonValue responses_echo(const JsonValue& root, const GenerationRequest& request) {
+  // The value given for `key` in `object` (null counts as absent), else `otherwise`.
+  const auto given = [](const JsonValue* object, const char* key, JsonValue otherwise) {
+    const JsonValue* value = object ? member(*object, key) : nullptr;
+    return value && !value->is_null() ? *value : otherwise;
+  };
+  // One member at a time: GCC 12 warns about a braced list of them here.
+  std::vector<ossrt::JsonMember> echo;
+  echo.push_back({"instructions", given(&root, "instructions", JsonValue())});
+  echo.push_back(
+      {"max_output_tokens", request.max_tokens ? JsonValue::unsigned_integer(*request.max_tokens) : JsonValue()});
+  echo.push_back({"temperature", given(&root, "temperature", JsonValue::integer(1))});
+  echo.push_back({"top_p", given(&root, "top_p", JsonValue::integer(1))});
+  echo.push_back({"tools", given(&root, "tools", JsonValue::array({}))});
+  echo.push_back({"tool_choice", given(&root, "tool_choice", JsonValue::string("auto"))});
+  echo.push_back({"parallel_tool_calls", given(&root, "parallel_tool_calls", JsonValue::boolean(true))});
+  std::vector<ossrt::JsonMember> reasoning;
+  reasoning.push_back({"effort", given(member(root, "reasoning"), "effort", JsonValue::string("medium"))});
+  reasoning.push_back({"summary", JsonValue()});
+  echo.push_back({"reasoning", JsonValue::object(std::move(reasoning))});
+  std::vector<ossrt::JsonMember> plain_text;
+  plain_text.push_back({"type", JsonValue::string("text")});
+  std::vector<ossrt::JsonMember> text;
+  text.push_back({"format", given(member(root, "text"), "format", JsonValue::object(std::move(plain_text)))});
+  echo.push_back({"text", JsonValue::object(std::move(text))});
+  echo.push_back({"metadata", given(&root, "metadata", JsonValue::object({}))});
+  return JsonValue::object(std::move(echo));
+}
+
 ParsedRequest parse_responses_request(std::string_view body) {
   return parse_request(body, [](const JsonValue& root, GenerationRequest& request, ConversationBuilder& builder) {
     if (const JsonValue* max = member(root, "max_output_tokens"))
@@ -486,6 +517,7 @@ ParsedRequest parse_responses_request(std::string_view body) {
                           member(tool, "strict"), param, builder, request);
       }
     }
+    request.response_echo = responses_echo(root, request);
     const JsonValue* input = member(root, "input");
     if (!input) reject("input", "input is required");
     if (input->is_string()) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ossrt/harmony.hpp"
+#include "ossrt/json.hpp"
 #include "ossrt/sampler.hpp"
 
 namespace ossrt_server {
@@ -42,6 +43,10 @@ struct GenerationRequest {
   std::string response_format_name;
   std::optional<std::string> response_format_description;
   std::vector<std::string> strict_tools;
+  // Responses only: the request's settings as a Response object repeats them
+  // (instructions, max_output_tokens, temperature, top_p, tools, tool_choice,
+  // parallel_tool_calls, reasoning, text, metadata), defaults where absent.
+  ossrt::JsonValue response_echo;
 };
 
 using ParsedRequest = std::variant<GenerationRequest, ApiError>;

@@ -196,7 +196,7 @@ void OpenAiRoutes::install(httplib::Server& server) {
     const Accepted run = std::get<Accepted>(std::move(accepted));
     const GenerationRequest& request = run.request;
     const std::shared_ptr<ReplyBuilder>& builder = run.builder;
-    auto writer = std::make_shared<ResponsesWriter>(run.meta);
+    auto writer = std::make_shared<ResponsesWriter>(run.meta, request.response_echo);
     const ClientConnection client = ClientConnection::of(req);
     if (!request.stream) {
       const bool delivered = pump(*run.stream, *builder, [&](std::span<const ReplyDelta> deltas) {

@@ -148,7 +148,7 @@ JsonValue ResponsesWriter::response() const {
         {"output_tokens_details", JsonValue::object({{"reasoning_tokens", num(outcome_.reasoning_tokens)}})},
         {"total_tokens", num(outcome_.prompt_tokens + outcome_.completion_tokens)},
     });
-  return JsonValue::object({
+  std::vector<JsonMember> members{
       {"id", str(meta_.id)},
       {"object", str("response")},
       {"created_at", JsonValue::integer(meta_.created)},
@@ -157,8 +157,10 @@ JsonValue ResponsesWriter::response() const {
       {"output", JsonValue::array(items_)},
       {"error", JsonValue()},
       {"incomplete_details", std::move(incomplete_details)},
-      {"usage", std::move(usage)},
-  });
+  };
+  for (const JsonMember& setting : settings_.members()) members.push_back(setting);
+  members.push_back({"usage", std::move(usage)});
+  return JsonValue::object(std::move(members));
 }
 
 }  // namespace ossrt_server

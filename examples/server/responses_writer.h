@@ -20,7 +20,10 @@ namespace ossrt_server {
 
 class ResponsesWriter {
  public:
-  explicit ResponsesWriter(CompletionMeta meta) : meta_(std::move(meta)) {}
+  // `settings`: an object whose members every response object repeats (the
+  // request's settings, GenerationRequest::response_echo); null for none.
+  explicit ResponsesWriter(CompletionMeta meta, ossrt::JsonValue settings = {})
+      : meta_(std::move(meta)), settings_(std::move(settings)) {}
 
   // response.created and response.in_progress.
   std::string start();
@@ -41,6 +44,7 @@ class ResponsesWriter {
   ossrt::JsonValue current_item(bool done) const;
 
   CompletionMeta meta_;
+  ossrt::JsonValue settings_;
   uint64_t sequence_ = 0;
   std::vector<ossrt::JsonValue> items_;  // completed output items
   ItemKind open_ = ItemKind::none;

@@ -251,10 +251,20 @@ await check("structured output: responses text.format json_schema, non-streamed 
   const response = await weather.responses.create(request);
   assert.equal(response.status, "completed");
   assertCityCount(response.output_text);
+  // The response repeats the request's settings.
+  assert.deepEqual(response.text, request.text);
+  assert.deepEqual(response.tools, request.tools);
+  assert.equal(response.max_output_tokens, 300);
+  assert.equal(response.temperature, 1);
+  assert.equal(response.reasoning.effort, "medium");
   let text = "";
-  for await (const event of await weather.responses.create({ ...request, stream: true }))
+  let completed = null;
+  for await (const event of await weather.responses.create({ ...request, stream: true })) {
     if (event.type === "response.output_text.delta") text += event.delta;
+    if (event.type === "response.completed") completed = event.response;
+  }
   assert.equal(text, response.output_text);
+  assert.deepEqual(completed.text, request.text);
   await assert.rejects(weather.responses.create({ ...request, text: { format: { type: "json_schema", name: "bad",
                                                                                  schema: { type: "strin" } } } }),
                        (error) => error.status === 400 && error.param === "text.format.schema" &&

@@ -284,3 +284,25 @@ TEST_CASE("responses request: text.format json_schema (flat) and json_object; st
 }
 
 }  // namespace
+
+TEST_CASE("responses request: the settings a Response object repeats, given or defaulted") {
+  const GenerationRequest full = accepted(R"({"input": "x", "instructions": "Be brief.", "max_output_tokens": 9,
+    "temperature": 0.5, "top_p": 0.25, "tool_choice": "auto", "parallel_tool_calls": false,
+    "metadata": {"k": "v"}, "reasoning": {"effort": "high"},
+    "text": {"format": {"type": "json_schema", "name": "n", "schema": {"type": "object"}}},
+    "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}]})",
+                                          parse_responses_request);
+  CHECK(full.response_echo.dump() ==
+        R"({"instructions":"Be brief.","max_output_tokens":9,"temperature":0.5,"top_p":0.25,)"
+        R"("tools":[{"type":"function","name":"f","parameters":{"type":"object"}}],"tool_choice":"auto",)"
+        R"("parallel_tool_calls":false,"reasoning":{"effort":"high","summary":null},)"
+        R"("text":{"format":{"type":"json_schema","name":"n","schema":{"type":"object"}}},"metadata":{"k":"v"}})");
+  const GenerationRequest plain = accepted(R"({"input": "x", "instructions": null})", parse_responses_request);
+  CHECK(plain.response_echo.dump() ==
+        R"({"instructions":null,"max_output_tokens":null,"temperature":1,"top_p":1,"tools":[],"tool_choice":"auto",)"
+        R"("parallel_tool_calls":true,"reasoning":{"effort":"medium","summary":null},)"
+        R"("text":{"format":{"type":"text"}},"metadata":{}})");
+  // Chat requests carry none.
+  CHECK(accepted(R"({"messages": [{"role": "user", "content": "x"}]})", parse_chat_completion_request)
+            .response_echo.is_null());
+}

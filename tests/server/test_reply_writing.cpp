@@ -213,11 +213,17 @@ TEST_CASE("responses writer: events in order, items kept for the final object") 
   CHECK(output[1].find("arguments")->as_string() == R"({"city":"Paris"})");
   CHECK(response.find("usage")->find("total_tokens")->dump() == "16");
 
-  ResponsesWriter cut(CompletionMeta{"resp_2", 0, "m"});
+  CHECK(response.find("text") == nullptr);  // no settings given, none repeated
+
+  // The request's settings, in every response object (streamed ones too).
+  ResponsesWriter cut(CompletionMeta{"resp_2", 0, "m"}, JsonValue::object({{"max_output_tokens", JsonValue::integer(3)},
+                                                                           {"top_p", JsonValue::integer(1)}}));
+  CHECK(cut.start().find(R"("max_output_tokens":3,"top_p":1,"usage":null)") != std::string::npos);
   outcome.finish_reason = FinishReason::length;
   cut.finish(outcome);
   CHECK(cut.response().find("status")->as_string() == "incomplete");
   CHECK(cut.response().find("incomplete_details")->find("reason")->as_string() == "max_output_tokens");
+  CHECK(cut.response().find("max_output_tokens")->dump() == "3");
 }
 
 }  // namespace
