@@ -34,9 +34,6 @@ class ClientConnection {
   // Whether the client has closed or reset the connection. Never blocks.
   bool gone() const;
 
-  // Whether the connection was found (false: gone() is always false).
-  bool watched() const { return socket_ >= 0; }
-
  private:
   explicit ClientConnection(int socket) : socket_(socket) {}
   int socket_;

@@ -413,6 +413,16 @@ void read_responses_item(const JsonValue& item, const std::string& param, Conver
   }
 }
 
+// Whether the request's tool_choice is "none" (its tools are then not
+// declared to the model); "auto" or absent: false; anything else is refused.
+bool tools_off(const JsonValue& root) {
+  const JsonValue* choice = member(root, "tool_choice");
+  if (!choice) return false;
+  const std::string& mode = choice->is_string() ? choice->as_string() : std::string();
+  if (mode != "auto" && mode != "none") reject("tool_choice", "tool_choice must be 'auto' or 'none'");
+  return mode == "none";
+}
+
 }  // namespace
 
 ParsedRequest parse_chat_completion_request(std::string_view body) {
@@ -442,13 +452,8 @@ ParsedRequest parse_chat_completion_request(std::string_view body) {
         request.include_usage = bool_of(*usage, "stream_options.include_usage");
     }
     read_response_format(member(root, "response_format"), "response_format", true, request);
-    bool tools_off = false;
-    if (const JsonValue* choice = member(root, "tool_choice")) {
-      const std::string& mode = choice->is_string() ? choice->as_string() : std::string();
-      if (mode != "auto" && mode != "none") reject("tool_choice", "tool_choice must be 'auto' or 'none'");
-      tools_off = mode == "none";
-    }
-    if (const JsonValue* tools = member(root, "tools"); tools && !tools_off) read_chat_tools(*tools, builder, request);
+    if (const JsonValue* tools = tools_off(root) ? nullptr : member(root, "tools"))
+      read_chat_tools(*tools, builder, request);
     const JsonValue* messages = member(root, "messages");
     if (!messages) reject("messages", "messages is required");
     if (!messages->is_array() || messages->items().empty())
@@ -457,6 +462,8 @@ ParsedRequest parse_chat_completion_request(std::string_view body) {
       read_chat_message(messages->items()[i], "messages[" + std::to_string(i) + "]", builder);
   });
 }
+
+namespace {
 
 // What a Response object repeats of its (already validated) request: the
 // values given, else the defaults the request ran with.
@@ -489,6 +496,8 @@ JsonValue responses_echo(const JsonValue& root, const GenerationRequest& request
   return JsonValue::object(std::move(echo));
 }
 
+}  // namespace
+
 ParsedRequest parse_responses_request(std::string_view body) {
   return parse_request(body, [](const JsonValue& root, GenerationRequest& request, ConversationBuilder& builder) {
     if (const JsonValue* max = member(root, "max_output_tokens"))
@@ -504,7 +513,7 @@ ParsedRequest parse_responses_request(std::string_view body) {
     }
     if (const JsonValue* instructions = member(root, "instructions"))
       builder.add_instructions(string_of(*instructions, "instructions"));
-    if (const JsonValue* tools = member(root, "tools")) {
+    if (const JsonValue* tools = tools_off(root) ? nullptr : member(root, "tools")) {
       if (!tools->is_array()) reject_type("tools", "an array", *tools);
       for (size_t i = 0; i < tools->items().size(); ++i) {
         const JsonValue& tool = tools->items()[i];

@@ -158,6 +158,13 @@ TEST_CASE("responses request: input items, instructions, tools, effort") {
   const GenerationRequest plain = accepted(R"({"input": "hello"})", parse_responses_request);
   REQUIRE(plain.conversation.size() == 2);
   CHECK(plain.conversation[1].text() == "hello");
+
+  // tool_choice "none": the tools are not declared (no developer message for them), as in chat.
+  const GenerationRequest no_tools = accepted(
+      R"({"input": "x", "tool_choice": "none", "tools": [{"type": "function", "name": "f", "parameters": {}}]})",
+      parse_responses_request);
+  CHECK(no_tools.conversation.size() == 2);
+  CHECK(refused(R"({"input": "x", "tool_choice": "required"})", parse_responses_request).param == "tool_choice");
 }
 
 TEST_CASE("responses request: what is refused") {
