@@ -14,6 +14,8 @@
 // Include once per level's kernel file, after panel_gemm.h.
 #pragma once
 
+#include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -260,8 +262,13 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
   // Every expert has the same rows, so job -> (expert group, row block) is a division.
   const size_t jobs_per_expert = (rows + kMxfp4JobRows - 1) / kMxfp4JobRows;
   const long long jobs = static_cast<long long>(g.experts.size() * jobs_per_expert);
-  // Dynamic: a job's cost is its group's token count.
-#pragma omp parallel for schedule(dynamic, 4)
+  // Dynamic: a job's cost is its group's token count. Where every group has
+  // the same count (a decoded token's experts), in 4 runs per thread, so each
+  // thread streams long ranges.
+  const bool even_groups = g.largest() * g.experts.size() == g.pairs.size();
+  const long long threads = std::max(1, omp_get_max_threads());
+  const long long chunk = even_groups ? std::max(4LL, jobs / (4 * threads)) : 4;
+#pragma omp parallel for schedule(dynamic, chunk)
   for (long long job = 0; job < jobs; ++job) {
     const size_t group = static_cast<size_t>(job) / jobs_per_expert;
     const size_t e = static_cast<size_t>(g.experts[group]);
