@@ -137,12 +137,15 @@ struct MoeArgs {
   float* scratch;  // [n, k, 3I] floats: mlp1 output then activation
   float* y;        // [n, hidden], accumulated into
   // Numerics::fast: the backend may round the inputs of its expert products
-  // to bf16 (products and sums stay fp32) where that runs on faster units.
+  // to bf16 (products and sums stay fp32) where that runs on faster units
+  // (the CPU levels: every group on CPUs with AVX512-BF16, groups of 8
+  // tokens or more where oneDNN has native bf16 products).
   bool bf16_products;
   // Numerics::fast: every backend (the reference too) quantizes each token's
   // input and each (token, expert)'s SwiGLU activation to Q15 blocks
   // (util/q15.h) and multiplies those, each block's products summed exactly
-  // as integers; decode's expert products then run on integer units.
+  // as integers, wherever bf16_products does not round them to bf16 instead;
+  // decode's expert products then run on integer units.
   bool q15_inputs;
 };
 

@@ -28,6 +28,8 @@ void moe_with_scalar_bf16_products(const MoeArgs& args, bool fail);
 void matmul_with_scalar_bf16_products(const MatmulArgs& args, bool fail);
 void q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
                             const std::vector<std::vector<float>>& inputs, float* out);
+void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
+                             const std::vector<std::vector<float>>& inputs, float* out);
 // Which of the 512-bit Q15 products the emulated kernels take (VNNI or not).
 void set_q15_vnni(bool vnni) noexcept;
 }  // namespace ossrt::cpu_avx512_emulated
@@ -341,13 +343,57 @@ TEST_CASE("Q15 expert inputs (fast numerics): MoE kernels equal the reference's 
 }
 
 #if defined(OSSRT_TEST_AVX512_EMULATION)
+// `rows` random MXFP4 rows of `in` elements, scales 2^-9 .. 2^2.
+struct RandomMxfp4Rows {
+  std::vector<uint8_t> blocks, scales;
+  RandomMxfp4Rows(size_t rows, size_t in, std::mt19937& rng)
+      : blocks(rows * in / kMxfp4BlockElements * kMxfp4BlockBytes), scales(rows * in / kMxfp4BlockElements) {
+    for (uint8_t& b : blocks) b = static_cast<uint8_t>(rng());
+    for (uint8_t& s : scales) s = static_cast<uint8_t>(118 + rng() % 12);
+  }
+};
+
+TEST_CASE("bf16 expert products (fast numerics, AVX512-BF16): ragged rows, 1 to 4 vectors, against exact sums") {
+  std::mt19937 rng(22);
+  // Rows of 1, 2, 3, 4, 5, 7, 9, 14 and 90 blocks: 4-block groups (in
+  // pairs and alone) and the rest (none, a pair, a block, a pair and a
+  // block).
+  for (size_t in : {32, 64, 96, 128, 160, 224, 288, 448, 2880}) {
+    const size_t rows = 13, block_count = in / kMxfp4BlockElements;
+    const RandomMxfp4Rows m(rows, in, rng);
+    const std::vector<uint8_t>&blocks = m.blocks, &scales = m.scales;
+    for (size_t n : {1, 2, 3, 4}) {
+      std::vector<std::vector<float>> inputs(n);
+      for (auto& input : inputs) input = random_floats(in, rng, 3.0f);
+      const size_t first = 2, last = rows;
+      std::vector<float> got(n * last, 0.0f);
+      cpu_avx512_emulated::bf16_rows_times_vectors(blocks.data(), scales.data(), first, last, in, inputs, got.data());
+      for (size_t t = 0; t < n; ++t) {
+        for (size_t r = first; r < last; ++r) {
+          // The products of the bf16-rounded inputs are exact in fp32: only
+          // the order of the fp32 sums differs, within 1e-6 of sum |term|.
+          double want = 0, magnitude = 0;
+          for (size_t j = 0; j < in; ++j) {
+            const double term = static_cast<double>(mxfp4_element(blocks.data() + r * block_count * kMxfp4BlockBytes,
+                                                                  scales.data() + r * block_count, j)) *
+                                bf16_to_f32(f32_to_bf16(inputs[t][j]));
+            want += term;
+            magnitude += std::fabs(term);
+          }
+          INFO("in " << in << ", " << n << " vectors: vector " << t << ", row " << r);
+          CHECK(std::fabs(got[t * last + r] - want) <= 1e-6 * magnitude);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("integer prefill tiles (fast numerics): any row range, 1 to 9 vectors, against exact block sums") {
   std::mt19937 rng(21);
   for (size_t in : {32, 96, 320}) {
     const size_t rows = 45, block_count = in / kMxfp4BlockElements;
-    std::vector<uint8_t> blocks(rows * block_count * kMxfp4BlockBytes), scales(rows * block_count);
-    for (uint8_t& b : blocks) b = static_cast<uint8_t>(rng());
-    for (uint8_t& s : scales) s = static_cast<uint8_t>(118 + rng() % 12);
+    const RandomMxfp4Rows m(rows, in, rng);
+    const std::vector<uint8_t>&blocks = m.blocks, &scales = m.scales;
     for (size_t n : {1, 3, 4, 9}) {
       std::vector<std::vector<float>> inputs(n);
       for (auto& input : inputs) input = random_floats(in, rng, 3.0f);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "backend/cpu/bf16_products.h"
+#include "backend/cpu/mxfp4_bf16.h"
 #include "backend/cpu/mxfp4_q15.h"
 #include "backend/cpu/mxfp4_q15_gemm.h"
 #include "backend/cpu/onednn_bf16_matmul.h"
@@ -80,12 +81,19 @@ void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const f
 
 // output(r, sums) with sums[j] = dot(row r, input j) for rows [first, last)
 // (row r at blocks + r * in / 2, scales + r * in / 32) and nt inputs: their
-// Q15 vectors where they are quantized (x_q15[0].digits set), else their
-// fp32 values x.
+// packed bf16 vectors where they have them (x_bf16[0] set), else their Q15
+// vectors where they are quantized (x_q15[0].digits set), else their fp32
+// values x.
 template <class Output>
 void mxfp4_rows_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, size_t first, size_t last,
-                     const float* const* x, const Q15Vector* x_q15, size_t nt, Output output) {
+                     const float* const* x, const Q15Vector* x_q15, const bf16_t* const* x_bf16, size_t nt,
+                     Output output) {
   const size_t count = in / kMxfp4BlockElements;
+#if defined(OSSRT_CPU_Q15_ZMM)
+  if (x_bf16[0] != nullptr) return mxfp4_bf16_rows(blocks, scales, count, first, last, x_bf16, nt, output);
+#else
+  (void)x_bf16;
+#endif
   if (x_q15[0].digits != nullptr) return mxfp4_q15_rows(blocks, scales, count, first, last, x_q15, nt, output);
   for (size_t r = first; r < last; ++r) {
     float sums[kMxfp4TokenBlock];
@@ -240,15 +248,17 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
 
 // out(pair, r) = dot(row r of expert e, input(pair)) + bias(e, r) for every
 // pair of every expert, rows [0, rows), in parallel jobs of kMxfp4JobRows
-// rows; with bf16_products, through grouped_linear_bf16 where it can. With
-// q15_input (pair -> Q15Vector, null digits when the inputs are fp32), groups
-// too small for the panel product multiply the Q15 vectors (input(pair) is
-// their dequantized values), and the others, where the vectors carry their
-// int16 values and no bf16 product took them, the 16-row integer tiles
-// (mxfp4_q15_gemm.h).
-template <class Products, class Input, class Q15Input, class Output>
+// rows; with bf16_products, through grouped_linear_bf16 where it can. Groups
+// too small for the panel product multiply bf16_input(pair), the packed bf16
+// vectors (mxfp4_bf16.h), where it is not null; else, with q15_input (pair ->
+// Q15Vector, null digits when the inputs are fp32), the Q15 vectors
+// (input(pair) is their dequantized values). Bigger groups, where the Q15
+// vectors carry their int16 values and no bf16 product took them, take the
+// 16-row integer tiles (mxfp4_q15_gemm.h).
+template <class Products, class Input, class Q15Input, class Bf16Input, class Output>
 void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
-                    size_t rows, size_t in, bool bf16_products, Input input, Q15Input q15_input, Output output) {
+                    size_t rows, size_t in, bool bf16_products, Input input, Q15Input q15_input, Bf16Input bf16_input,
+                    Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   const bool big_groups_done =
       bf16_products && grouped_linear_bf16<Products>(g, blocks, scales, bias, rows, in, input, output);
@@ -301,13 +311,15 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
       const size_t nt = std::min(kMxfp4TokenBlock, g.begin[group + 1] - p0);
       const float* x[kMxfp4TokenBlock];
       Q15Vector x_q15[kMxfp4TokenBlock];
+      const bf16_t* x_bf16[kMxfp4TokenBlock];
       for (size_t j = 0; j < nt; ++j) {
         x[j] = input(g.pairs[p0 + j]);
         x_q15[j] = q15_input(g.pairs[p0 + j]);
+        x_bf16[j] = bf16_input(g.pairs[p0 + j]);
       }
       const size_t expert_row = e * rows;
-      mxfp4_rows_dots(blocks + expert_row * row_bytes, scales + expert_row * row_scales, in, first, last, x, x_q15, nt,
-                      [&](size_t r, const float* sums) {
+      mxfp4_rows_dots(blocks + expert_row * row_bytes, scales + expert_row * row_scales, in, first, last, x, x_q15,
+                      x_bf16, nt, [&](size_t r, const float* sums) {
                         const float b = bf16_to_f32(bias[expert_row + r]);
                         for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
                       });
@@ -327,18 +339,27 @@ void moe_mxfp4_with(const MoeArgs& a) {
   const bool big_groups = groups.largest() >= kPanelMinTokens;
   const bool fp32_inputs = !a.q15_inputs || big_groups;
   std::vector<float> permuted(fp32_inputs ? a.n * H : 0);
+  // Under bf16_products where the CPU multiplies bf16 natively, the small
+  // groups multiply bf16 inputs (mxfp4_bf16.h), and Q15 vectors are made
+  // only for the big groups' integer tiles (where no bf16 product took them).
+  const bool bf16_small = a.bf16_products && mxfp4_bf16_products();
+  const bool q15_vectors = a.q15_inputs && (!bf16_small || big_groups);
   // Groups of kPanelMinTokens pairs or more multiply the int16 values.
   const bool q15_values = a.q15_inputs && big_groups;
-  Q15Vectors x_q15(a.q15_inputs ? a.n : 0, H, q15_values), act_q15(a.q15_inputs ? pairs : 0, I, q15_values);
+  Q15Vectors x_q15(q15_vectors ? a.n : 0, H, q15_values), act_q15(q15_vectors ? pairs : 0, I, q15_values);
+  Mxfp4Bf16Vectors x_bf16(bf16_small ? a.n : 0, H), act_bf16(bf16_small ? pairs : 0, I);
   const long long tokens = static_cast<long long>(a.n);
 #pragma omp parallel for schedule(static)
   for (long long t = 0; t < tokens; ++t) {
     const float* x = a.x + static_cast<size_t>(t) * H;
     float* dst = fp32_inputs ? permuted.data() + static_cast<size_t>(t) * H : nullptr;
-    if (a.q15_inputs) {
+    if (bf16_small) {
+      x_bf16.pack(static_cast<size_t>(t), x, [](size_t j) { return j; });
+    }
+    if (q15_vectors) {
       x_q15.quantize(
           static_cast<size_t>(t), x, [](size_t j) { return j; }, dst);
-    } else {
+    } else if (dst != nullptr) {
       permute_blocks(x, H, dst);
     }
   }
@@ -346,7 +367,8 @@ void moe_mxfp4_with(const MoeArgs& a) {
   grouped_linear<Products>(
       groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, a.bf16_products,
       [&](size_t pair) { return fp32_inputs ? permuted.data() + pair / a.k * H : nullptr; },
-      [&](size_t pair) { return a.q15_inputs ? x_q15.vector(pair / a.k) : Q15Vector{}; },
+      [&](size_t pair) { return q15_vectors ? x_q15.vector(pair / a.k) : Q15Vector{}; },
+      [&](size_t pair) { return bf16_small ? x_bf16.vector(pair / a.k) : nullptr; },
       [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
   // SwiGLU (as the reference computes it) into scratch[pair][2I, 3I), stored
   // in that order for stage 2.
@@ -360,19 +382,24 @@ void moe_mxfp4_with(const MoeArgs& a) {
     a.scratch[pair * 3 * I + 2 * I + slot] = swiglu(h[2 * j], h[2 * j + 1], limit);
   }
   const auto activation = [&](size_t pair) -> const float* { return a.scratch + pair * 3 * I + 2 * I; };
-  if (a.q15_inputs) {  // quantized, the values replaced by their dequantized ones
+  // Packed for the bf16 products, and quantized, the values replaced by
+  // their dequantized ones.
+  if (bf16_small || q15_vectors) {
 #pragma omp parallel for schedule(static)
     for (long long pair = 0; pair < static_cast<long long>(pairs); ++pair) {
       float* act = a.scratch + static_cast<size_t>(pair) * 3 * I + 2 * I;
-      act_q15.quantize(
-          static_cast<size_t>(pair), act, [](size_t j) { return Simd::decode_order(j); }, fp32_inputs ? act : nullptr);
+      const auto position = [](size_t j) { return Simd::decode_order(j); };
+      if (bf16_small) act_bf16.pack(static_cast<size_t>(pair), act, position);
+      if (q15_vectors) act_q15.quantize(static_cast<size_t>(pair), act, position, fp32_inputs ? act : nullptr);
     }
   }
-  const auto act_q15_input = [&](size_t pair) { return a.q15_inputs ? act_q15.vector(pair) : Q15Vector{}; };
+  const auto act_q15_input = [&](size_t pair) { return q15_vectors ? act_q15.vector(pair) : Q15Vector{}; };
+  const auto act_bf16_input = [&](size_t pair) { return bf16_small ? act_bf16.vector(pair) : nullptr; };
   // Stage 2: mlp2 per pair into scratch[pair][0, H) (mlp1's rows are spent),
   // then the weighted sum over slots in slot order, as the reference adds it.
   if (H <= 2 * I) {
     grouped_linear<Products>(groups, a.w2_blocks, a.w2_scales, a.b2, H, I, a.bf16_products, activation, act_q15_input,
+                             act_bf16_input,
                              [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
     const long long outputs = static_cast<long long>(a.n * H);
 #pragma omp parallel for schedule(static)
@@ -394,8 +421,9 @@ void moe_mxfp4_with(const MoeArgs& a) {
       const size_t pair = t * a.k + s, row = static_cast<size_t>(a.expert_ids[pair]) * H + r;
       const float* act = activation(pair);
       const Q15Vector act_q15_vector = act_q15_input(pair);
+      const bf16_t* act_bf16_vector = act_bf16_input(pair);
       float sum = 0;
-      mxfp4_rows_dots(a.w2_blocks, a.w2_scales, I, row, row + 1, &act, &act_q15_vector, 1,
+      mxfp4_rows_dots(a.w2_blocks, a.w2_scales, I, row, row + 1, &act, &act_q15_vector, &act_bf16_vector, 1,
                       [&](size_t, const float* sums) { sum = sums[0]; });
       total += a.expert_weights[pair] * (sum + bf16_to_f32(a.b2[row]));
     }

@@ -32,6 +32,30 @@ inline Zint load(const void* p) {
   return OSSRT_X86(_mm512_loadu_si512)(p);
 }
 
+// A group's 64 code bytes as two 32-byte halves: gpt-oss rows are 1440
+// bytes, so every other row's 64-byte loads would each straddle two cache
+// lines (measured slower).
+inline Zint load_group(const uint8_t* codes) {
+  return OSSRT_X86(_mm512_inserti64x4)(OSSRT_X86(_mm512_castsi256_si512)(q15_detail::load_int(codes)),
+                                       q15_detail::load_int(codes + 32), 1);
+}
+
+// 2^(s - 127) of the group's 4 scale bytes, block q's in 128-bit lane q (s = 0 gives 0).
+inline Zfloat group_powers(const uint8_t* scales) {
+  // Picks byte q of a dword of 4 scale bytes into each dword of 128-bit lane q.
+  const Zint spread = OSSRT_X86(_mm512_set_epi32)(
+      static_cast<int>(0x80808003u), static_cast<int>(0x80808003u), static_cast<int>(0x80808003u),
+      static_cast<int>(0x80808003u), static_cast<int>(0x80808002u), static_cast<int>(0x80808002u),
+      static_cast<int>(0x80808002u), static_cast<int>(0x80808002u), static_cast<int>(0x80808001u),
+      static_cast<int>(0x80808001u), static_cast<int>(0x80808001u), static_cast<int>(0x80808001u),
+      static_cast<int>(0x80808000u), static_cast<int>(0x80808000u), static_cast<int>(0x80808000u),
+      static_cast<int>(0x80808000u));
+  uint32_t four_scales;
+  std::memcpy(&four_scales, scales, sizeof four_scales);
+  return OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_slli_epi32)(
+      OSSRT_X86(_mm512_shuffle_epi8)(OSSRT_X86(_mm512_set1_epi32)(static_cast<int>(four_scales)), spread), 23));
+}
+
 // The lanes' exact sums of 2 * FP4 value * Q15 value, from the group's codes
 // (12 + twice the value, even and odd elements) and one vector's digits
 // (high digits of the even elements, of the odd ones, then the low digits)
@@ -76,30 +100,15 @@ inline __attribute__((always_inline)) void groups(const uint8_t* blocks, const u
                                                   const Q15Vector* x, size_t& b, float* sums) {
   const Zint table = OSSRT_X86(_mm512_broadcast_i32x4)(OSSRT_X86(_mm256_castsi256_si128)(q15_detail::code_table()));
   const Zint nibble = OSSRT_X86(_mm512_set1_epi8)(0x0f);
-  // Picks byte q of a dword of 4 scale bytes into each dword of 128-bit lane q (block q).
-  const Zint scale_spread = OSSRT_X86(_mm512_set_epi32)(
-      static_cast<int>(0x80808003u), static_cast<int>(0x80808003u), static_cast<int>(0x80808003u),
-      static_cast<int>(0x80808003u), static_cast<int>(0x80808002u), static_cast<int>(0x80808002u),
-      static_cast<int>(0x80808002u), static_cast<int>(0x80808002u), static_cast<int>(0x80808001u),
-      static_cast<int>(0x80808001u), static_cast<int>(0x80808001u), static_cast<int>(0x80808001u),
-      static_cast<int>(0x80808000u), static_cast<int>(0x80808000u), static_cast<int>(0x80808000u),
-      static_cast<int>(0x80808000u));
   Zfloat even[NT], odd[NT];
   for (size_t t = 0; t < NT; ++t) even[t] = odd[t] = OSSRT_X86(_mm512_setzero_ps)();
   const auto add_group = [&](size_t g, Zfloat(&acc)[NT]) {
     prefetch_at(blocks + g * kMxfp4BlockBytes + kGroupPrefetchBytes);
-    // Two 32-byte halves: gpt-oss rows are 1440 bytes, so every other row's
-    // 64-byte loads would each straddle two cache lines (measured slower).
-    const Zint raw = OSSRT_X86(_mm512_inserti64x4)(
-        OSSRT_X86(_mm512_castsi256_si512)(q15_detail::load_int(blocks + g * kMxfp4BlockBytes)),
-        q15_detail::load_int(blocks + g * kMxfp4BlockBytes + 32), 1);
+    const Zint raw = load_group(blocks + g * kMxfp4BlockBytes);
     const Zint even_codes = OSSRT_X86(_mm512_shuffle_epi8)(table, OSSRT_X86(_mm512_and_si512)(raw, nibble));
     const Zint odd_codes = OSSRT_X86(_mm512_shuffle_epi8)(
         table, OSSRT_X86(_mm512_and_si512)(OSSRT_X86(_mm512_srli_epi16)(raw, 4), nibble));
-    uint32_t four_scales;
-    std::memcpy(&four_scales, scales + g, sizeof four_scales);
-    const Zfloat powers = OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_slli_epi32)(
-        OSSRT_X86(_mm512_shuffle_epi8)(OSSRT_X86(_mm512_set1_epi32)(static_cast<int>(four_scales)), scale_spread), 23));
+    const Zfloat powers = group_powers(scales + g);
     for (size_t t = 0; t < NT; ++t) {
       const Zint lanes = Products::lanes(even_codes, odd_codes, x[t].digits + g * 64, x[t].lane_bias + g * 4);
       acc[t] = OSSRT_X86(_mm512_fmadd_ps)(

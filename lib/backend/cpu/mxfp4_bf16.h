@@ -1,0 +1,233 @@
+// MXFP4 rows times bf16 vectors: under Numerics::fast, where the CPU has
+// AVX512-BF16, the products of expert groups too small for the panel
+// products (a decoded token's experts, a batched step's 1-4-token groups).
+// On the AVX-512 level a group of 4 blocks' 64 code bytes becomes 4
+// registers of bf16 weights through 4 vpermw (the FP4 values in a table,
+// each 16-bit word's 4 nibbles in turn as its index), each multiplied by the
+// token's bf16 inputs with one vdpbf16ps (the products exact in fp32), then
+// one FMA per group applies the blocks' scales. Per 4 blocks: 11 operations
+// shared by the tokens and 5 per token, against 12 and 10 for the Q15
+// digits (mxfp4_q15_zmm.h). Standalone loop on the Zen 5 VM, gpt-oss rows:
+// one core on cached rows 1 / 2 / 4 tokens 42 / 29 / 18 GB/s of weights
+// against 28 / 16 / 8 for the Q15 products; 2 threads from memory 41 / 38 /
+// 29 against 39 / 24 / 11. The inputs are rounded to bf16 as the big
+// groups' bf16 products round them (MoeArgs::bf16_products).
+// Include once per level's kernel file, after its simd header; on levels
+// without the 512-bit products (no OSSRT_CPU_Q15_ZMM) only the layout
+// exists, and mxfp4_bf16_products() says false.
+#pragma once
+
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/mxfp4_q15.h"
+#include "util/numeric.h"
+
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
+
+// Where element j of block b of a `blocks`-block vector sits in the order
+// the products read it: blocks in groups of 4, then a pair, then a single
+// last block (q15_group). A group of G blocks from block b0 holds 4 parts of
+// 8G words from word 32 * b0: in part k, word 8q + m is element 4m + k of
+// block b0 + q, the element whose code is nibble k of the 16-bit word m of
+// that block's codes.
+inline size_t mxfp4_bf16_slot(size_t b, size_t j, size_t blocks) {
+  const Q15Group group = q15_group(b, blocks, 4);
+  return group.first * kMxfp4BlockElements + j % 4 * 8 * group.size + (b - group.first) * 8 + j / 4;
+}
+
+// Vectors of `width` elements (a multiple of 32) rounded to bf16 in that order.
+class Mxfp4Bf16Vectors {
+ public:
+  Mxfp4Bf16Vectors(size_t count, size_t width) : width_(width), values_(count * width) {}
+
+  const bf16_t* vector(size_t v) const { return values_.data() + v * width_; }
+
+  // Vector v from src, whose block element j sits at src[block start + position(j)].
+  template <class Position>
+  void pack(size_t v, const float* src, Position position) {
+    const size_t blocks = width_ / kMxfp4BlockElements;
+    bf16_t* dst = values_.data() + v * width_;
+    for (size_t b = 0; b < blocks; ++b) {
+      for (size_t j = 0; j < kMxfp4BlockElements; ++j) {
+        dst[mxfp4_bf16_slot(b, j, blocks)] = f32_to_bf16(src[b * kMxfp4BlockElements + position(j)]);
+      }
+    }
+  }
+
+ private:
+  size_t width_;
+  std::vector<bf16_t> values_;
+};
+
+#if defined(OSSRT_CPU_Q15_ZMM)
+
+namespace mxfp4_bf16_detail {
+
+using Zint = OSSRT_X86(__m512i);
+using Yint = OSSRT_X86(__m256i);
+
+template <class To, class From>
+inline To as(From v) {
+  static_assert(sizeof(To) == sizeof(From));
+  To to;
+  std::memcpy(&to, &v, sizeof to);
+  return to;
+}
+inline OSSRT_X86(__m512bh) load_zmm(const bf16_t* p) {
+  return as<OSSRT_X86(__m512bh)>(OSSRT_X86(_mm512_loadu_si512)(p));
+}
+inline OSSRT_X86(__m256bh) load_ymm(const bf16_t* p) {
+  return as<OSSRT_X86(__m256bh)>(OSSRT_X86(_mm256_loadu_si256)(reinterpret_cast<const Yint*>(p)));
+}
+inline OSSRT_X86(__m128bh) load_xmm(const bf16_t* p) {
+  return as<OSSRT_X86(__m128bh)>(OSSRT_X86(_mm_loadu_si128)(reinterpret_cast<const OSSRT_X86(__m128i)*>(p)));
+}
+
+// The FP4 values in bf16 by code, twice: a 512-bit vpermw reads 5 bits of
+// each index word, whose bit 4 is then the next nibble's lowest (256-bit
+// vpermw reads 4 bits and takes the first 16).
+inline Zint value_table() {
+  static const struct Table {
+    bf16_t words[32];
+    Table() {
+      for (size_t i = 0; i < 32; ++i) words[i] = f32_to_bf16(kFp4Values[i % 16]);
+    }
+  } table;
+  return OSSRT_X86(_mm512_loadu_si512)(table.words);
+}
+
+// acc[t] += the 4 blocks from block g of the row times x[t], lane l holding
+// 2 of block g + l / 4's products with its scale applied.
+template <size_t NT>
+OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void add_group(const uint8_t* blocks, const uint8_t* scales,
+                                                                           size_t g, const bf16_t* const* x, Zint table,
+                                                                           OSSRT_X86(__m512) (&acc)[NT]) {
+  prefetch_at(blocks + g * kMxfp4BlockBytes + q15_zmm_detail::kGroupPrefetchBytes);
+  const Zint raw = q15_zmm_detail::load_group(blocks + g * kMxfp4BlockBytes);
+  Zint parts[4];
+  for (int k = 0; k < 4; ++k) {
+    parts[k] = OSSRT_X86(_mm512_permutexvar_epi16)(OSSRT_X86(_mm512_srli_epi16)(raw, 4 * k), table);
+  }
+  const OSSRT_X86(__m512) powers = q15_zmm_detail::group_powers(scales + g);
+  for (size_t t = 0; t < NT; ++t) {
+    const bf16_t* xt = x[t] + g * kMxfp4BlockElements;
+    OSSRT_X86(__m512) dot = OSSRT_X86(_mm512_setzero_ps)();
+    for (int k = 0; k < 4; ++k) {
+      dot = OSSRT_X86(_mm512_dpbf16_ps)(dot, as<OSSRT_X86(__m512bh)>(parts[k]), load_zmm(xt + 32 * k));
+    }
+    acc[t] = OSSRT_X86(_mm512_fmadd_ps)(dot, powers, acc[t]);
+  }
+}
+
+// sums[t] += the row's dot with x[t] over its 4-block groups, alternating
+// between two accumulators as the Q15 products do; b: the first block left.
+template <size_t NT>
+OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void groups(const uint8_t* blocks, const uint8_t* scales,
+                                                                        size_t count, const bf16_t* const* x,
+                                                                        Zint table, size_t& b, float* sums) {
+  OSSRT_X86(__m512) even[NT], odd[NT];
+  for (size_t t = 0; t < NT; ++t) even[t] = odd[t] = OSSRT_X86(_mm512_setzero_ps)();
+  size_t g = b;
+  for (; g + 8 <= count; g += 8) {
+    add_group<NT>(blocks, scales, g, x, table, even);
+    add_group<NT>(blocks, scales, g + 4, x, table, odd);
+  }
+  if (g + 4 <= count) {
+    add_group<NT>(blocks, scales, g, x, table, even);
+    g += 4;
+  }
+  b = g;
+  for (size_t t = 0; t < NT; ++t) sums[t] += Simd::sum(OSSRT_X86(_mm512_add_ps)(even[t], odd[t]));
+}
+
+// The last pair of blocks (b, b + 1) and a single last block, in 256- and
+// 128-bit registers.
+template <size_t NT>
+OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void tail(const uint8_t* blocks, const uint8_t* scales,
+                                                                      size_t count, const bf16_t* const* x, Zint table,
+                                                                      size_t b, float* sums) {
+  const Yint table16 = OSSRT_X86(_mm512_castsi512_si256)(table);
+  if (b + 2 <= count) {
+    const Yint raw = q15_detail::load_int(blocks + b * kMxfp4BlockBytes);
+    Yint parts[4];
+    for (int k = 0; k < 4; ++k) {
+      parts[k] = OSSRT_X86(_mm256_permutexvar_epi16)(OSSRT_X86(_mm256_srli_epi16)(raw, 4 * k), table16);
+    }
+    const float first = q15_detail::scale_power(scales[b]), second = q15_detail::scale_power(scales[b + 1]);
+    const OSSRT_X86(__m256) powers =
+        OSSRT_X86(_mm256_setr_m128)(OSSRT_X86(_mm_set1_ps)(first), OSSRT_X86(_mm_set1_ps)(second));
+    for (size_t t = 0; t < NT; ++t) {
+      const bf16_t* xt = x[t] + b * kMxfp4BlockElements;
+      OSSRT_X86(__m256) dot = OSSRT_X86(_mm256_setzero_ps)();
+      for (int k = 0; k < 4; ++k) {
+        dot = OSSRT_X86(_mm256_dpbf16_ps)(dot, as<OSSRT_X86(__m256bh)>(parts[k]), load_ymm(xt + 16 * k));
+      }
+      sums[t] += Simd::sum256(OSSRT_X86(_mm256_mul_ps)(dot, powers));
+    }
+    b += 2;
+  }
+  if (b < count) {
+    const Yint raw = OSSRT_X86(_mm256_zextsi128_si256)(
+        OSSRT_X86(_mm_loadu_si128)(reinterpret_cast<const OSSRT_X86(__m128i)*>(blocks + b * kMxfp4BlockBytes)));
+    OSSRT_X86(__m128i) parts[4];
+    for (int k = 0; k < 4; ++k) {
+      parts[k] = OSSRT_X86(_mm256_castsi256_si128)(
+          OSSRT_X86(_mm256_permutexvar_epi16)(OSSRT_X86(_mm256_srli_epi16)(raw, 4 * k), table16));
+    }
+    const float power = q15_detail::scale_power(scales[b]);
+    for (size_t t = 0; t < NT; ++t) {
+      const bf16_t* xt = x[t] + b * kMxfp4BlockElements;
+      OSSRT_X86(__m128) dot = OSSRT_X86(_mm_setzero_ps)();
+      for (int k = 0; k < 4; ++k) {
+        dot = OSSRT_X86(_mm_dpbf16_ps)(dot, as<OSSRT_X86(__m128bh)>(parts[k]), load_xmm(xt + 8 * k));
+      }
+      float lanes[4];
+      OSSRT_X86(_mm_storeu_ps)(lanes, dot);
+      sums[t] += power * ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]));
+    }
+  }
+}
+
+template <size_t NT, class Output>
+OSSRT_BF16_DOT_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
+                                const bf16_t* const* x, Output& output) {
+  const Zint table = value_table();
+  for (size_t r = first; r < last; ++r) {
+    const uint8_t* row_blocks = blocks + r * count * kMxfp4BlockBytes;
+    const uint8_t* row_scales = scales + r * count;
+    float sums[NT] = {};
+    size_t b = 0;
+    groups<NT>(row_blocks, row_scales, count, x, table, b, sums);
+    tail<NT>(row_blocks, row_scales, count, x, table, b, sums);
+    output(r, static_cast<const float*>(sums));
+  }
+}
+
+}  // namespace mxfp4_bf16_detail
+
+#endif
+
+// Whether this level multiplies MXFP4 rows by bf16 vectors on this CPU.
+inline bool mxfp4_bf16_products() noexcept {
+#if defined(OSSRT_CPU_Q15_ZMM)
+  return bf16_dot();
+#else
+  return false;
+#endif
+}
+
+#if defined(OSSRT_CPU_Q15_ZMM)
+// output(r, sums) with sums[t] = the dot of row r (blocks + r * count * 16,
+// scales + r * count) with packed bf16 vector x[t] (Mxfp4Bf16Vectors), for
+// rows [first, last) and nt (1 to 4) vectors, where mxfp4_bf16_products().
+template <class Output>
+void mxfp4_bf16_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
+                     const bf16_t* const* x, size_t nt, Output output) {
+  with_count<4>(nt, [&](auto vectors) {
+    mxfp4_bf16_detail::rows<decltype(vectors)::value>(blocks, scales, count, first, last, x, output);
+  });
+}
+#endif
+
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
