@@ -25,18 +25,12 @@
 
 namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
-// Where element j of block b of a `blocks`-block vector sits in the order
-// the products read it: blocks in groups of 4, then a pair, then a single
-// last block (q15_group). A group of G blocks from block b0 holds 4 parts of
-// 8G words from word 32 * b0: in part k, word 8q + m is element 4m + k of
-// block b0 + q, the element whose code is nibble k of the 16-bit word m of
-// that block's codes.
-inline size_t mxfp4_bf16_slot(size_t b, size_t j, size_t blocks) {
-  const Q15Group group = q15_group(b, blocks, 4);
-  return group.first * kMxfp4BlockElements + j % 4 * 8 * group.size + (b - group.first) * 8 + j / 4;
-}
-
-// Vectors of `width` elements (a multiple of 32) rounded to bf16 in that order.
+// Vectors of `width` elements (a multiple of 32) rounded to bf16 in the
+// order the products read them: blocks in groups of 4, then a pair, then a
+// single last block (q15_group). A group of G blocks from block b0 holds 4
+// parts of 8G words from word 32 * b0: in part k, word 8q + m is element
+// 4m + k of block b0 + q, the element whose code is nibble k of the 16-bit
+// word m of that block's codes.
 class Mxfp4Bf16Vectors {
  public:
   Mxfp4Bf16Vectors(size_t count, size_t width) : width_(width), values_(count * width) {}
@@ -48,9 +42,14 @@ class Mxfp4Bf16Vectors {
   void pack(size_t v, const float* src, Position position) {
     const size_t blocks = width_ / kMxfp4BlockElements;
     bf16_t* dst = values_.data() + v * width_;
-    for (size_t b = 0; b < blocks; ++b) {
-      for (size_t j = 0; j < kMxfp4BlockElements; ++j) {
-        dst[mxfp4_bf16_slot(b, j, blocks)] = f32_to_bf16(src[b * kMxfp4BlockElements + position(j)]);
+    for (size_t b = 0; b < blocks;) {
+      const Q15Group group = q15_group(b, blocks, 4);
+      for (size_t q = 0; q < group.size; ++q, ++b) {
+        bf16_t* block = dst + group.first * kMxfp4BlockElements + q * 8;
+        const float* from = src + b * kMxfp4BlockElements;
+        for (size_t j = 0; j < kMxfp4BlockElements; ++j) {
+          block[j % 4 * 8 * group.size + j / 4] = f32_to_bf16(from[position(j)]);
+        }
       }
     }
   }
