@@ -79,18 +79,18 @@ void q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t
       powers.data(), [&](size_t t, size_t r, float sum) { out[t * last + r] = sum; });
 }
 
-// out[t * last + r] = row r of the MXFP4 matrix times input t rounded to
-// bf16, for rows [first, last) and 1 to 4 inputs, through the small groups'
-// bf16 products (mxfp4_bf16.h).
+// out[t * last + r] = row r of the MXFP4 matrix times input t as `terms`
+// bf16 terms (1: rounded to bf16; 3: exactly), for rows [first, last) and 1
+// to 4 inputs, through the small groups' bf16 products (mxfp4_bf16.h).
 void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
-                             const std::vector<std::vector<float>>& inputs, float* out) {
-  Mxfp4Bf16Vectors vectors(inputs.size(), in);
+                             size_t terms, const std::vector<std::vector<float>>& inputs, float* out) {
+  Mxfp4Bf16Vectors vectors(inputs.size(), in, terms);
   std::vector<const bf16_t*> x(inputs.size());
   for (size_t t = 0; t < inputs.size(); ++t) {
     vectors.pack(t, inputs[t].data(), [](size_t j) { return j; });
     x[t] = vectors.vector(t);
   }
-  mxfp4_bf16_rows(blocks, scales, in / kMxfp4BlockElements, first, last, x.data(), inputs.size(),
+  mxfp4_bf16_rows(blocks, scales, in / kMxfp4BlockElements, first, last, x.data(), inputs.size(), terms,
                   [&](size_t r, const float* sums) {
                     for (size_t t = 0; t < inputs.size(); ++t) out[t * last + r] = sums[t];
                   });

@@ -29,7 +29,7 @@ void matmul_with_scalar_bf16_products(const MatmulArgs& args, bool fail);
 void q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
                             const std::vector<std::vector<float>>& inputs, float* out);
 void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
-                             const std::vector<std::vector<float>>& inputs, float* out);
+                             size_t terms, const std::vector<std::vector<float>>& inputs, float* out);
 // Which of the 512-bit Q15 products the emulated kernels take (VNNI or not).
 void set_q15_vnni(bool vnni) noexcept;
 }  // namespace ossrt::cpu_avx512_emulated
@@ -353,7 +353,7 @@ struct RandomMxfp4Rows {
   }
 };
 
-TEST_CASE("bf16 expert products (fast numerics, AVX512-BF16): ragged rows, 1 to 4 vectors, against exact sums") {
+TEST_CASE("bf16 expert products (AVX512-BF16): ragged rows, 1 to 4 vectors, 1 or 3 terms, against exact sums") {
   std::mt19937 rng(22);
   // Rows of 1, 2, 3, 4, 5, 7, 9, 14 and 90 blocks: 4-block groups (in
   // pairs and alone) and the rest (none, a pair, a block, a pair and a
@@ -361,27 +361,33 @@ TEST_CASE("bf16 expert products (fast numerics, AVX512-BF16): ragged rows, 1 to 
   for (size_t in : {32, 64, 96, 128, 160, 224, 288, 448, 2880}) {
     const size_t rows = 13, block_count = in / kMxfp4BlockElements;
     const RandomMxfp4Rows m(rows, in, rng);
-    const std::vector<uint8_t>&blocks = m.blocks, &scales = m.scales;
     for (size_t n : {1, 2, 3, 4}) {
       std::vector<std::vector<float>> inputs(n);
       for (auto& input : inputs) input = random_floats(in, rng, 3.0f);
       const size_t first = 2, last = rows;
-      std::vector<float> got(n * last, 0.0f);
-      cpu_avx512_emulated::bf16_rows_times_vectors(blocks.data(), scales.data(), first, last, in, inputs, got.data());
-      for (size_t t = 0; t < n; ++t) {
-        for (size_t r = first; r < last; ++r) {
-          // The products of the bf16-rounded inputs are exact in fp32: only
-          // the order of the fp32 sums differs, within 1e-6 of sum |term|.
-          double want = 0, magnitude = 0;
-          for (size_t j = 0; j < in; ++j) {
-            const double term = static_cast<double>(mxfp4_element(blocks.data() + r * block_count * kMxfp4BlockBytes,
-                                                                  scales.data() + r * block_count, j)) *
-                                bf16_to_f32(f32_to_bf16(inputs[t][j]));
-            want += term;
-            magnitude += std::fabs(term);
+      // One term: the inputs rounded to bf16 (Numerics::fast); three: the
+      // inputs exactly (Numerics::exact).
+      for (size_t terms : {1, 3}) {
+        std::vector<float> got(n * last, 0.0f);
+        cpu_avx512_emulated::bf16_rows_times_vectors(m.blocks.data(), m.scales.data(), first, last, in, terms, inputs,
+                                                     got.data());
+        for (size_t t = 0; t < n; ++t) {
+          for (size_t r = first; r < last; ++r) {
+            // The products are exact in fp32: only the order of the fp32
+            // sums differs, within 1e-6 of sum |term|.
+            double want = 0, magnitude = 0;
+            for (size_t j = 0; j < in; ++j) {
+              const float input = terms == 1 ? bf16_to_f32(f32_to_bf16(inputs[t][j])) : inputs[t][j];
+              const double term =
+                  static_cast<double>(mxfp4_element(m.blocks.data() + r * block_count * kMxfp4BlockBytes,
+                                                    m.scales.data() + r * block_count, j)) *
+                  input;
+              want += term;
+              magnitude += std::fabs(term);
+            }
+            INFO("in " << in << ", " << n << " vectors, " << terms << " terms: vector " << t << ", row " << r);
+            CHECK(std::fabs(got[t * last + r] - want) <= 1e-6 * magnitude);
           }
-          INFO("in " << in << ", " << n << " vectors: vector " << t << ", row " << r);
-          CHECK(std::fabs(got[t * last + r] - want) <= 1e-6 * magnitude);
         }
       }
     }

@@ -81,18 +81,19 @@ void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const f
 
 // output(r, sums) with sums[j] = dot(row r, input j) for rows [first, last)
 // (row r at blocks + r * in / 2, scales + r * in / 32) and nt inputs: their
-// packed bf16 vectors where they have them (x_bf16[0] set), else their Q15
-// vectors where they are quantized (x_q15[0].digits set), else their fp32
-// values x.
+// packed bf16 vectors of bf16_terms terms where they have them (x_bf16[0]
+// set), else their Q15 vectors where they are quantized (x_q15[0].digits
+// set), else their fp32 values x.
 template <class Output>
 void mxfp4_rows_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, size_t first, size_t last,
-                     const float* const* x, const Q15Vector* x_q15, const bf16_t* const* x_bf16, size_t nt,
-                     Output output) {
+                     const float* const* x, const Q15Vector* x_q15, const bf16_t* const* x_bf16, size_t bf16_terms,
+                     size_t nt, Output output) {
   const size_t count = in / kMxfp4BlockElements;
 #if defined(OSSRT_CPU_Q15_ZMM)
-  if (x_bf16[0] != nullptr) return mxfp4_bf16_rows(blocks, scales, count, first, last, x_bf16, nt, output);
+  if (x_bf16[0] != nullptr) return mxfp4_bf16_rows(blocks, scales, count, first, last, x_bf16, nt, bf16_terms, output);
 #else
   (void)x_bf16;
+  (void)bf16_terms;
 #endif
   if (x_q15[0].digits != nullptr) return mxfp4_q15_rows(blocks, scales, count, first, last, x_q15, nt, output);
   for (size_t r = first; r < last; ++r) {
@@ -249,8 +250,9 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
 // out(pair, r) = dot(row r of expert e, input(pair)) + bias(e, r) for every
 // pair of every expert, rows [0, rows), in parallel jobs of kMxfp4JobRows
 // rows; with bf16_products, through grouped_linear_bf16 where it can. Groups
-// too small for the panel product multiply bf16_input(pair), the packed bf16
-// vectors (mxfp4_bf16.h), where it is not null; else, with q15_input (pair ->
+// too small for the panel product multiply bf16_input(pair), the packed
+// vectors of bf16_terms bf16 terms (mxfp4_bf16.h), where it is not null;
+// else, with q15_input (pair ->
 // Q15Vector, null digits when the inputs are fp32), the Q15 vectors
 // (input(pair) is their dequantized values). Bigger groups, where the Q15
 // vectors carry their int16 values and no bf16 product took them, take the
@@ -258,7 +260,7 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
 template <class Products, class Input, class Q15Input, class Bf16Input, class Output>
 void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
                     size_t rows, size_t in, bool bf16_products, Input input, Q15Input q15_input, Bf16Input bf16_input,
-                    Output output) {
+                    size_t bf16_terms, Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   const bool big_groups_done =
       bf16_products && grouped_linear_bf16<Products>(g, blocks, scales, bias, rows, in, input, output);
@@ -319,7 +321,7 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
       }
       const size_t expert_row = e * rows;
       mxfp4_rows_dots(blocks + expert_row * row_bytes, scales + expert_row * row_scales, in, first, last, x, x_q15,
-                      x_bf16, nt, [&](size_t r, const float* sums) {
+                      x_bf16, bf16_terms, nt, [&](size_t r, const float* sums) {
                         const float b = bf16_to_f32(bias[expert_row + r]);
                         for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
                       });
@@ -339,15 +341,17 @@ void moe_mxfp4_with(const MoeArgs& a) {
   const bool big_groups = groups.largest() >= kPanelMinTokens;
   const bool fp32_inputs = !a.q15_inputs || big_groups;
   std::vector<float> permuted(fp32_inputs ? a.n * H : 0);
-  // Under bf16_products where the CPU multiplies bf16 natively, the small
-  // groups multiply bf16 inputs (mxfp4_bf16.h), and Q15 vectors are made
+  // Where the CPU multiplies bf16 natively, the small groups multiply bf16
+  // inputs (mxfp4_bf16.h): under bf16_products rounded, in fp32 numerics
+  // (neither flag) exact as three terms each; Q15 vectors are then made
   // only for the big groups' integer tiles (where no bf16 product took them).
-  const bool bf16_small = a.bf16_products && mxfp4_bf16_products();
+  const bool bf16_small = mxfp4_bf16_products() && (a.bf16_products || !a.q15_inputs);
+  const size_t bf16_terms = a.bf16_products ? 1 : 3;
   const bool q15_vectors = a.q15_inputs && (!bf16_small || big_groups);
   // Groups of kPanelMinTokens pairs or more multiply the int16 values.
   const bool q15_values = a.q15_inputs && big_groups;
   Q15Vectors x_q15(q15_vectors ? a.n : 0, H, q15_values), act_q15(q15_vectors ? pairs : 0, I, q15_values);
-  Mxfp4Bf16Vectors x_bf16(bf16_small ? a.n : 0, H), act_bf16(bf16_small ? pairs : 0, I);
+  Mxfp4Bf16Vectors x_bf16(bf16_small ? a.n : 0, H, bf16_terms), act_bf16(bf16_small ? pairs : 0, I, bf16_terms);
   const long long tokens = static_cast<long long>(a.n);
 #pragma omp parallel for schedule(static)
   for (long long t = 0; t < tokens; ++t) {
@@ -368,7 +372,7 @@ void moe_mxfp4_with(const MoeArgs& a) {
       groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, a.bf16_products,
       [&](size_t pair) { return fp32_inputs ? permuted.data() + pair / a.k * H : nullptr; },
       [&](size_t pair) { return q15_vectors ? x_q15.vector(pair / a.k) : Q15Vector{}; },
-      [&](size_t pair) { return bf16_small ? x_bf16.vector(pair / a.k) : nullptr; },
+      [&](size_t pair) { return bf16_small ? x_bf16.vector(pair / a.k) : nullptr; }, bf16_terms,
       [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
   // SwiGLU (as the reference computes it) into scratch[pair][2I, 3I), stored
   // in that order for stage 2.
@@ -399,7 +403,7 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // then the weighted sum over slots in slot order, as the reference adds it.
   if (H <= 2 * I) {
     grouped_linear<Products>(groups, a.w2_blocks, a.w2_scales, a.b2, H, I, a.bf16_products, activation, act_q15_input,
-                             act_bf16_input,
+                             act_bf16_input, bf16_terms,
                              [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
     const long long outputs = static_cast<long long>(a.n * H);
 #pragma omp parallel for schedule(static)
@@ -423,7 +427,7 @@ void moe_mxfp4_with(const MoeArgs& a) {
       const Q15Vector act_q15_vector = act_q15_input(pair);
       const bf16_t* act_bf16_vector = act_bf16_input(pair);
       float sum = 0;
-      mxfp4_rows_dots(a.w2_blocks, a.w2_scales, I, row, row + 1, &act, &act_q15_vector, &act_bf16_vector, 1,
+      mxfp4_rows_dots(a.w2_blocks, a.w2_scales, I, row, row + 1, &act, &act_q15_vector, &act_bf16_vector, bf16_terms, 1,
                       [&](size_t, const float* sums) { sum = sums[0]; });
       total += a.expert_weights[pair] * (sum + bf16_to_f32(a.b2[row]));
     }

@@ -1,22 +1,27 @@
-// MXFP4 rows times bf16 vectors: under Numerics::fast, where the CPU has
-// AVX512-BF16, the products of expert groups too small for the panel
-// products (a decoded token's experts, a batched step's 1-4-token groups).
-// On the AVX-512 level a group of 4 blocks' 64 code bytes becomes 4
-// registers of bf16 weights through 4 vpermw (the FP4 values in a table,
-// each 16-bit word's 4 nibbles in turn as its index), each multiplied by the
-// token's bf16 inputs with one vdpbf16ps (the products exact in fp32), then
-// one FMA per group applies the blocks' scales. Per 4 blocks: 11 operations
-// shared by the tokens and 5 per token, against 12 and 10 for the Q15
-// digits (mxfp4_q15_zmm.h). Standalone loop on the Zen 5 VM, gpt-oss rows:
-// one core on cached rows 1 / 2 / 4 tokens 42 / 29 / 18 GB/s of weights
-// against 28 / 16 / 8 for the Q15 products; 2 threads from memory 41 / 38 /
-// 29 against 39 / 24 / 11. The inputs are rounded to bf16 as the big
-// groups' bf16 products round them (MoeArgs::bf16_products).
+// MXFP4 rows times bf16 vectors, where the CPU has AVX512-BF16: the
+// products of expert groups too small for the panel products (a decoded
+// token's experts, a batched step's 1-4-token groups). On the AVX-512 level
+// a group of 4 blocks' 64 code bytes becomes 4 registers of bf16 weights
+// through 4 vpermw (the FP4 values in a table, each 16-bit word's 4 nibbles
+// in turn as its index), each multiplied by a token's bf16 inputs with one
+// vdpbf16ps (the products exact in fp32), then one FMA per group applies
+// the blocks' scales. Numerics::fast rounds the inputs to bf16, as the big
+// groups' bf16 products do (MoeArgs::bf16_products): per 4 blocks 11
+// operations shared by the tokens and 5 per token, against 12 and 10 for
+// the Q15 digits (mxfp4_q15_zmm.h). Standalone loop on the Zen 5 VM, gpt-oss
+// rows: one core on cached rows 1 / 2 / 4 tokens 42 / 29 / 18 GB/s of
+// weights against 28 / 16 / 8 for the Q15 products; 2 threads from memory
+// 41 / 38 / 29 against 39 / 24 / 11. Exact numerics splits each fp32 input
+// into three bf16 terms that sum to it exactly, so the products stay exact
+// and only the fp32 sums' order differs (13 operations per token against
+// the fp32 products' 8 plus 24 shared; vdpbf16ps flushes terms below
+// 2^-126, inputs under about 2^-110, to zero).
 // Include once per level's kernel file, after its simd header; on levels
 // without the 512-bit products (no OSSRT_CPU_Q15_ZMM) only the layout
 // exists, and mxfp4_bf16_products() says false.
 #pragma once
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -25,37 +30,48 @@
 
 namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
-// Vectors of `width` elements (a multiple of 32) rounded to bf16 in the
-// order the products read them: blocks in groups of 4, then a pair, then a
-// single last block (q15_group). A group of G blocks from block b0 holds 4
-// parts of 8G words from word 32 * b0: in part k, word 8q + m is element
-// 4m + k of block b0 + q, the element whose code is nibble k of the 16-bit
-// word m of that block's codes.
+// Vectors of `width` elements (a multiple of 32) as `terms` bf16 vectors
+// each, in the order the products read them: blocks in groups of 4, then a
+// pair, then a single last block (q15_group). A group of G blocks from block
+// b0 holds 4 parts of 8G words from word 32 * b0: in part k, word 8q + m is
+// element 4m + k of block b0 + q, the element whose code is nibble k of the
+// 16-bit word m of that block's codes. One term: each element rounded to
+// bf16 (Numerics::fast); three: each element exactly, as the sum of its
+// terms, 8 bits each of its 24 (Numerics::exact: the products of FP4
+// values, 2 significant bits, by 8-bit terms are exact in fp32).
 class Mxfp4Bf16Vectors {
  public:
-  Mxfp4Bf16Vectors(size_t count, size_t width) : width_(width), values_(count * width) {}
+  Mxfp4Bf16Vectors(size_t count, size_t width, size_t terms)
+      : width_(width), terms_(terms), values_(count * width * terms) {}
 
-  const bf16_t* vector(size_t v) const { return values_.data() + v * width_; }
+  // Vector v's first term; term p follows at + p * width.
+  const bf16_t* vector(size_t v) const { return values_.data() + v * width_ * terms_; }
 
   // Vector v from src, whose block element j sits at src[block start + position(j)].
   template <class Position>
   void pack(size_t v, const float* src, Position position) {
     const size_t blocks = width_ / kMxfp4BlockElements;
-    bf16_t* dst = values_.data() + v * width_;
+    bf16_t* dst = values_.data() + v * width_ * terms_;
     for (size_t b = 0; b < blocks;) {
       const Q15Group group = q15_group(b, blocks, 4);
       for (size_t q = 0; q < group.size; ++q, ++b) {
         bf16_t* block = dst + group.first * kMxfp4BlockElements + q * 8;
         const float* from = src + b * kMxfp4BlockElements;
         for (size_t j = 0; j < kMxfp4BlockElements; ++j) {
-          block[j % 4 * 8 * group.size + j / 4] = f32_to_bf16(from[position(j)]);
+          bf16_t* slot = block + j % 4 * 8 * group.size + j / 4;
+          float rest = from[position(j)];
+          for (size_t p = 0; p < terms_; ++p) {
+            slot[p * width_] = f32_to_bf16(rest);
+            // What the term leaves is exact in fp32; a non-finite element is its first term alone.
+            rest = std::isfinite(rest) ? rest - bf16_to_f32(slot[p * width_]) : 0.0f;
+          }
         }
       }
     }
   }
 
  private:
-  size_t width_;
+  size_t width_, terms_;
   std::vector<bf16_t> values_;
 };
 
@@ -96,11 +112,13 @@ inline Zint value_table() {
   return OSSRT_X86(_mm512_loadu_si512)(table.words);
 }
 
-// acc[t] += the 4 blocks from block g of the row times x[t], lane l holding
-// 2 of block g + l / 4's products with its scale applied.
-template <size_t NT>
+// acc[t] += the 4 blocks from block g of the row times x[t] (Terms terms,
+// `stride` apart), lane l holding 2 of block g + l / 4's products per term
+// with its scale applied.
+template <size_t NT, size_t Terms>
 OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void add_group(const uint8_t* blocks, const uint8_t* scales,
-                                                                           size_t g, const bf16_t* const* x, Zint table,
+                                                                           size_t g, const bf16_t* const* x,
+                                                                           size_t stride, Zint table,
                                                                            OSSRT_X86(__m512) (&acc)[NT]) {
   prefetch_at(blocks + g * kMxfp4BlockBytes + q15_zmm_detail::kGroupPrefetchBytes);
   const Zint raw = q15_zmm_detail::load_group(blocks + g * kMxfp4BlockBytes);
@@ -112,8 +130,10 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void add_group(const
   for (size_t t = 0; t < NT; ++t) {
     const bf16_t* xt = x[t] + g * kMxfp4BlockElements;
     OSSRT_X86(__m512) dot = OSSRT_X86(_mm512_setzero_ps)();
-    for (int k = 0; k < 4; ++k) {
-      dot = OSSRT_X86(_mm512_dpbf16_ps)(dot, as<OSSRT_X86(__m512bh)>(parts[k]), load_zmm(xt + 32 * k));
+    for (size_t p = 0; p < Terms; ++p) {
+      for (int k = 0; k < 4; ++k) {
+        dot = OSSRT_X86(_mm512_dpbf16_ps)(dot, as<OSSRT_X86(__m512bh)>(parts[k]), load_zmm(xt + p * stride + 32 * k));
+      }
     }
     acc[t] = OSSRT_X86(_mm512_fmadd_ps)(dot, powers, acc[t]);
   }
@@ -121,19 +141,20 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void add_group(const
 
 // sums[t] += the row's dot with x[t] over its 4-block groups, alternating
 // between two accumulators as the Q15 products do; b: the first block left.
-template <size_t NT>
+template <size_t NT, size_t Terms>
 OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void groups(const uint8_t* blocks, const uint8_t* scales,
                                                                         size_t count, const bf16_t* const* x,
                                                                         Zint table, size_t& b, float* sums) {
+  const size_t stride = count * kMxfp4BlockElements;
   OSSRT_X86(__m512) even[NT], odd[NT];
   for (size_t t = 0; t < NT; ++t) even[t] = odd[t] = OSSRT_X86(_mm512_setzero_ps)();
   size_t g = b;
   for (; g + 8 <= count; g += 8) {
-    add_group<NT>(blocks, scales, g, x, table, even);
-    add_group<NT>(blocks, scales, g + 4, x, table, odd);
+    add_group<NT, Terms>(blocks, scales, g, x, stride, table, even);
+    add_group<NT, Terms>(blocks, scales, g + 4, x, stride, table, odd);
   }
   if (g + 4 <= count) {
-    add_group<NT>(blocks, scales, g, x, table, even);
+    add_group<NT, Terms>(blocks, scales, g, x, stride, table, even);
     g += 4;
   }
   b = g;
@@ -142,10 +163,11 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void groups(const ui
 
 // The last pair of blocks (b, b + 1) and a single last block, in 256- and
 // 128-bit registers.
-template <size_t NT>
+template <size_t NT, size_t Terms>
 OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void tail(const uint8_t* blocks, const uint8_t* scales,
                                                                       size_t count, const bf16_t* const* x, Zint table,
                                                                       size_t b, float* sums) {
+  const size_t stride = count * kMxfp4BlockElements;
   const Yint table16 = OSSRT_X86(_mm512_castsi512_si256)(table);
   if (b + 2 <= count) {
     const Yint raw = q15_detail::load_int(blocks + b * kMxfp4BlockBytes);
@@ -159,8 +181,10 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void tail(const uint
     for (size_t t = 0; t < NT; ++t) {
       const bf16_t* xt = x[t] + b * kMxfp4BlockElements;
       OSSRT_X86(__m256) dot = OSSRT_X86(_mm256_setzero_ps)();
-      for (int k = 0; k < 4; ++k) {
-        dot = OSSRT_X86(_mm256_dpbf16_ps)(dot, as<OSSRT_X86(__m256bh)>(parts[k]), load_ymm(xt + 16 * k));
+      for (size_t p = 0; p < Terms; ++p) {
+        for (int k = 0; k < 4; ++k) {
+          dot = OSSRT_X86(_mm256_dpbf16_ps)(dot, as<OSSRT_X86(__m256bh)>(parts[k]), load_ymm(xt + p * stride + 16 * k));
+        }
       }
       sums[t] += Simd::sum256(OSSRT_X86(_mm256_mul_ps)(dot, powers));
     }
@@ -178,8 +202,10 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void tail(const uint
     for (size_t t = 0; t < NT; ++t) {
       const bf16_t* xt = x[t] + b * kMxfp4BlockElements;
       OSSRT_X86(__m128) dot = OSSRT_X86(_mm_setzero_ps)();
-      for (int k = 0; k < 4; ++k) {
-        dot = OSSRT_X86(_mm_dpbf16_ps)(dot, as<OSSRT_X86(__m128bh)>(parts[k]), load_xmm(xt + 8 * k));
+      for (size_t p = 0; p < Terms; ++p) {
+        for (int k = 0; k < 4; ++k) {
+          dot = OSSRT_X86(_mm_dpbf16_ps)(dot, as<OSSRT_X86(__m128bh)>(parts[k]), load_xmm(xt + p * stride + 8 * k));
+        }
       }
       float lanes[4];
       OSSRT_X86(_mm_storeu_ps)(lanes, dot);
@@ -188,7 +214,7 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void tail(const uint
   }
 }
 
-template <size_t NT, class Output>
+template <size_t NT, size_t Terms, class Output>
 OSSRT_BF16_DOT_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
                                 const bf16_t* const* x, Output& output) {
   const Zint table = value_table();
@@ -197,8 +223,8 @@ OSSRT_BF16_DOT_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, si
     const uint8_t* row_scales = scales + r * count;
     float sums[NT] = {};
     size_t b = 0;
-    groups<NT>(row_blocks, row_scales, count, x, table, b, sums);
-    tail<NT>(row_blocks, row_scales, count, x, table, b, sums);
+    groups<NT, Terms>(row_blocks, row_scales, count, x, table, b, sums);
+    tail<NT, Terms>(row_blocks, row_scales, count, x, table, b, sums);
     output(r, static_cast<const float*>(sums));
   }
 }
@@ -218,13 +244,16 @@ inline bool mxfp4_bf16_products() noexcept {
 
 #if defined(OSSRT_CPU_Q15_ZMM)
 // output(r, sums) with sums[t] = the dot of row r (blocks + r * count * 16,
-// scales + r * count) with packed bf16 vector x[t] (Mxfp4Bf16Vectors), for
-// rows [first, last) and nt (1 to 4) vectors, where mxfp4_bf16_products().
+// scales + r * count) with packed vector x[t] of `terms` (1 or 3) bf16
+// vectors (Mxfp4Bf16Vectors), for rows [first, last) and nt (1 to 4)
+// vectors, where mxfp4_bf16_products().
 template <class Output>
 void mxfp4_bf16_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
-                     const bf16_t* const* x, size_t nt, Output output) {
+                     const bf16_t* const* x, size_t nt, size_t terms, Output output) {
   with_count<4>(nt, [&](auto vectors) {
-    mxfp4_bf16_detail::rows<decltype(vectors)::value>(blocks, scales, count, first, last, x, output);
+    constexpr size_t NT = decltype(vectors)::value;
+    if (terms == 3) return mxfp4_bf16_detail::rows<NT, 3>(blocks, scales, count, first, last, x, output);
+    mxfp4_bf16_detail::rows<NT, 1>(blocks, scales, count, first, last, x, output);
   });
 }
 #endif
