@@ -10,7 +10,9 @@
 // products, those (grouped_linear_bf16). Under Numerics::fast the inputs are
 // Q15 (MoeArgs::q15_inputs): the token-at-a-time products take them as such
 // (mxfp4_q15.h), big groups as int16 in integer tiles (mxfp4_q15_gemm.h), or
-// the bf16 products their dequantized values.
+// the bf16 products their dequantized values. Where the CPU has AVX512-BF16
+// the token-at-a-time products take bf16 inputs instead, in both numerics
+// (mxfp4_bf16.h: rounded under fast, exact terms under exact).
 // Include once per level's kernel file, after panel_gemm.h.
 #pragma once
 
@@ -252,11 +254,10 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
 // rows; with bf16_products, through grouped_linear_bf16 where it can. Groups
 // too small for the panel product multiply bf16_input(pair), the packed
 // vectors of bf16_terms bf16 terms (mxfp4_bf16.h), where it is not null;
-// else, with q15_input (pair ->
-// Q15Vector, null digits when the inputs are fp32), the Q15 vectors
-// (input(pair) is their dequantized values). Bigger groups, where the Q15
-// vectors carry their int16 values and no bf16 product took them, take the
-// 16-row integer tiles (mxfp4_q15_gemm.h).
+// else, with q15_input (pair -> Q15Vector, null digits when the inputs are
+// fp32), the Q15 vectors (input(pair) is their dequantized values). Bigger
+// groups, where the Q15 vectors carry their int16 values and no bf16
+// product took them, take the 16-row integer tiles (mxfp4_q15_gemm.h).
 template <class Products, class Input, class Q15Input, class Bf16Input, class Output>
 void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
                     size_t rows, size_t in, bool bf16_products, Input input, Q15Input q15_input, Bf16Input bf16_input,
