@@ -92,11 +92,10 @@ inline To as(From v) {
 inline OSSRT_X86(__m512bh) load_zmm(const bf16_t* p) {
   return as<OSSRT_X86(__m512bh)>(OSSRT_X86(_mm512_loadu_si512)(p));
 }
-inline OSSRT_X86(__m256bh) load_ymm(const bf16_t* p) {
-  return as<OSSRT_X86(__m256bh)>(OSSRT_X86(_mm256_loadu_si256)(reinterpret_cast<const Yint*>(p)));
-}
-inline OSSRT_X86(__m128bh) load_xmm(const bf16_t* p) {
-  return as<OSSRT_X86(__m128bh)>(OSSRT_X86(_mm_loadu_si128)(reinterpret_cast<const OSSRT_X86(__m128i)*>(p)));
+
+// 16 bytes from p in a 256-bit register's lower half, the upper half zero.
+inline Yint load_low(const void* p) {
+  return OSSRT_X86(_mm256_zextsi128_si256)(OSSRT_X86(_mm_loadu_si128)(static_cast<const OSSRT_X86(__m128i)*>(p)));
 }
 
 // The FP4 values in bf16 by code, twice: a 512-bit vpermw reads 5 bits of
@@ -161,57 +160,53 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void groups(const ui
   for (size_t t = 0; t < NT; ++t) sums[t] += Simd::sum(OSSRT_X86(_mm512_add_ps)(even[t], odd[t]));
 }
 
-// The last pair of blocks (b, b + 1) and a single last block, in 256- and
-// 128-bit registers.
+// sums[t] += the row's blocks [b, b + Blocks) times x[t], for the last pair
+// (Blocks 2) or a single last block (Blocks 1), in 256-bit registers: block
+// q in 128-bit lane q, a single block's upper lane zero (no weights, no
+// inputs read).
+template <size_t NT, size_t Terms, size_t Blocks>
+OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void tail_blocks(const uint8_t* blocks,
+                                                                             const uint8_t* scales, size_t count,
+                                                                             const bf16_t* const* x, Zint table,
+                                                                             size_t b, float* sums) {
+  static_assert(Blocks == 1 || Blocks == 2);
+  const size_t stride = count * kMxfp4BlockElements;
+  const Yint table16 = OSSRT_X86(_mm512_castsi512_si256)(table);
+  const uint8_t* codes = blocks + b * kMxfp4BlockBytes;
+  const Yint raw = Blocks == 2 ? q15_detail::load_int(codes) : load_low(codes);
+  Yint parts[4];
+  for (int k = 0; k < 4; ++k) {
+    parts[k] = OSSRT_X86(_mm256_permutexvar_epi16)(OSSRT_X86(_mm256_srli_epi16)(raw, 4 * k), table16);
+  }
+  const float first = q15_detail::scale_power(scales[b]);
+  const float second = Blocks == 2 ? q15_detail::scale_power(scales[b + 1]) : 0.0f;
+  const OSSRT_X86(__m256) powers =
+      OSSRT_X86(_mm256_setr_m128)(OSSRT_X86(_mm_set1_ps)(first), OSSRT_X86(_mm_set1_ps)(second));
+  constexpr size_t kPartWords = 8 * Blocks;
+  for (size_t t = 0; t < NT; ++t) {
+    const bf16_t* xt = x[t] + b * kMxfp4BlockElements;
+    OSSRT_X86(__m256) dot = OSSRT_X86(_mm256_setzero_ps)();
+    for (size_t p = 0; p < Terms; ++p) {
+      for (size_t k = 0; k < 4; ++k) {
+        const bf16_t* part = xt + p * stride + kPartWords * k;
+        const Yint inputs = Blocks == 2 ? q15_detail::load_int(part) : load_low(part);
+        dot = OSSRT_X86(_mm256_dpbf16_ps)(dot, as<OSSRT_X86(__m256bh)>(parts[k]), as<OSSRT_X86(__m256bh)>(inputs));
+      }
+    }
+    sums[t] += Simd::sum256(OSSRT_X86(_mm256_mul_ps)(dot, powers));
+  }
+}
+
+// The row's blocks after its 4-block groups: a pair, then a single block.
 template <size_t NT, size_t Terms>
 OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void tail(const uint8_t* blocks, const uint8_t* scales,
                                                                       size_t count, const bf16_t* const* x, Zint table,
                                                                       size_t b, float* sums) {
-  const size_t stride = count * kMxfp4BlockElements;
-  const Yint table16 = OSSRT_X86(_mm512_castsi512_si256)(table);
   if (b + 2 <= count) {
-    const Yint raw = q15_detail::load_int(blocks + b * kMxfp4BlockBytes);
-    Yint parts[4];
-    for (int k = 0; k < 4; ++k) {
-      parts[k] = OSSRT_X86(_mm256_permutexvar_epi16)(OSSRT_X86(_mm256_srli_epi16)(raw, 4 * k), table16);
-    }
-    const float first = q15_detail::scale_power(scales[b]), second = q15_detail::scale_power(scales[b + 1]);
-    const OSSRT_X86(__m256) powers =
-        OSSRT_X86(_mm256_setr_m128)(OSSRT_X86(_mm_set1_ps)(first), OSSRT_X86(_mm_set1_ps)(second));
-    for (size_t t = 0; t < NT; ++t) {
-      const bf16_t* xt = x[t] + b * kMxfp4BlockElements;
-      OSSRT_X86(__m256) dot = OSSRT_X86(_mm256_setzero_ps)();
-      for (size_t p = 0; p < Terms; ++p) {
-        for (int k = 0; k < 4; ++k) {
-          dot = OSSRT_X86(_mm256_dpbf16_ps)(dot, as<OSSRT_X86(__m256bh)>(parts[k]), load_ymm(xt + p * stride + 16 * k));
-        }
-      }
-      sums[t] += Simd::sum256(OSSRT_X86(_mm256_mul_ps)(dot, powers));
-    }
+    tail_blocks<NT, Terms, 2>(blocks, scales, count, x, table, b, sums);
     b += 2;
   }
-  if (b < count) {
-    const Yint raw = OSSRT_X86(_mm256_zextsi128_si256)(
-        OSSRT_X86(_mm_loadu_si128)(reinterpret_cast<const OSSRT_X86(__m128i)*>(blocks + b * kMxfp4BlockBytes)));
-    OSSRT_X86(__m128i) parts[4];
-    for (int k = 0; k < 4; ++k) {
-      parts[k] = OSSRT_X86(_mm256_castsi256_si128)(
-          OSSRT_X86(_mm256_permutexvar_epi16)(OSSRT_X86(_mm256_srli_epi16)(raw, 4 * k), table16));
-    }
-    const float power = q15_detail::scale_power(scales[b]);
-    for (size_t t = 0; t < NT; ++t) {
-      const bf16_t* xt = x[t] + b * kMxfp4BlockElements;
-      OSSRT_X86(__m128) dot = OSSRT_X86(_mm_setzero_ps)();
-      for (size_t p = 0; p < Terms; ++p) {
-        for (int k = 0; k < 4; ++k) {
-          dot = OSSRT_X86(_mm_dpbf16_ps)(dot, as<OSSRT_X86(__m128bh)>(parts[k]), load_xmm(xt + p * stride + 8 * k));
-        }
-      }
-      float lanes[4];
-      OSSRT_X86(_mm_storeu_ps)(lanes, dot);
-      sums[t] += power * ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]));
-    }
-  }
+  if (b < count) tail_blocks<NT, Terms, 1>(blocks, scales, count, x, table, b, sums);
 }
 
 template <size_t NT, size_t Terms, class Output>
