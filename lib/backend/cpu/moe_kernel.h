@@ -336,17 +336,18 @@ void moe_mxfp4_with(const MoeArgs& a) {
   const size_t I = a.intermediate, H = a.hidden, pairs = a.n * a.k;
   const float limit = a.swiglu_limit;
   const ExpertGroups groups = group_by_expert(a.expert_ids, pairs);
-  // Inputs in the level's MXFP4 element order (Simd::decode_order), once per
-  // token; with q15_inputs quantized, and dequantized only for groups big
-  // enough for the fp32 or bf16 products.
-  const bool big_groups = groups.largest() >= kPanelMinTokens;
-  const bool fp32_inputs = !a.q15_inputs || big_groups;
-  std::vector<float> permuted(fp32_inputs ? a.n * H : 0);
   // Where the CPU multiplies bf16 natively, the small groups multiply bf16
   // inputs (mxfp4_bf16.h): under bf16_products rounded, in fp32 numerics
   // (neither flag) exact as three terms each; Q15 vectors are then made
   // only for the big groups' integer tiles (where no bf16 product took them).
+  const bool big_groups = groups.largest() >= kPanelMinTokens;
   const bool bf16_small = mxfp4_bf16_products() && (a.bf16_products || !a.q15_inputs);
+  // Inputs in the level's MXFP4 element order (Simd::decode_order), once per
+  // token, for the groups that multiply fp32 inputs (every group without Q15
+  // or bf16 inputs; the big ones otherwise); with q15_inputs quantized, and
+  // dequantized.
+  const bool fp32_inputs = big_groups || (!a.q15_inputs && !bf16_small);
+  std::vector<float> permuted(fp32_inputs ? a.n * H : 0);
   const size_t bf16_terms = a.bf16_products ? 1 : 3;
   const bool q15_vectors = a.q15_inputs && (!bf16_small || big_groups);
   // Groups of kPanelMinTokens pairs or more multiply the int16 values.
