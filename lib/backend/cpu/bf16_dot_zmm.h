@@ -34,35 +34,46 @@ inline OSSRT_X86(__m512bh) load_bf16_pairs(const bf16_t* p) {
   return v;
 }
 
-// sums[r][t] = dot(row r, x[t]) for R rows `in` apart and NT bf16 tokens.
+// R rows `in` apart against NT bf16 tokens over inputs [k0, k1) (multiples
+// of 32), accumulating into acc[r][t]; `next` as for matmul_kernel.h's
+// dot_tile_chunk (few_token_rows sets it). One token's loop leaves the
+// hardware prefetcher enough lines in flight: software prefetches there
+// slowed it (one thread, Zen 5: 23-26 against 28-32 GB/s), where a few
+// tokens' products need them.
 template <size_t R, size_t NT>
-OSSRT_BF16_DOT_TARGET void bf16_dot_tile(const bf16_t* w, size_t in, const bf16_t* const* x, float (&sums)[R][NT]) {
-  constexpr size_t kPair = 32;  // bf16 values in a register
-  OSSRT_X86(__m512) acc[R][NT];
-  for (auto& row : acc) {
-    for (auto& a : row) a = OSSRT_X86(_mm512_setzero_ps)();
+OSSRT_BF16_DOT_TARGET void bf16_dot_chunk(const bf16_t* w, size_t in, size_t k0, size_t k1, const bf16_t* const* x,
+                                          OSSRT_X86(__m512) (*acc)[NT], const bf16_t* next) {
+  OSSRT_X86(__m512) sums[R][NT];
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t t = 0; t < NT; ++t) sums[r][t] = acc[r][t];
   }
-  size_t i = 0;
-  for (; i + kPair <= in; i += kPair) {
-    // One token's loop leaves the hardware prefetcher enough lines in flight;
-    // software prefetches there slowed it (one thread, Zen 5: 23-26 against
-    // 28-32 GB/s), where a few tokens' products need them.
-    if constexpr (NT > 1) {
-      prefetch_next_block(w, R * in * sizeof(bf16_t), R * i * sizeof(bf16_t), R * kPair * sizeof(bf16_t));
+  for (size_t i = k0; i < k1; i += kLineValues) {
+    if (next != nullptr) {
+      for (size_t r = 0; r < R; ++r) prefetch_at(next + r * in + (i - k0));
     }
     OSSRT_X86(__m512bh) xv[NT];
     for (size_t t = 0; t < NT; ++t) xv[t] = load_bf16_pairs(x[t] + i);
     for (size_t r = 0; r < R; ++r) {
       const OSSRT_X86(__m512bh) wv = load_bf16_pairs(w + r * in + i);
-      for (size_t t = 0; t < NT; ++t) acc[r][t] = OSSRT_X86(_mm512_dpbf16_ps)(acc[r][t], wv, xv[t]);
+      for (size_t t = 0; t < NT; ++t) sums[r][t] = OSSRT_X86(_mm512_dpbf16_ps)(sums[r][t], wv, xv[t]);
     }
   }
   for (size_t r = 0; r < R; ++r) {
-    for (size_t t = 0; t < NT; ++t) {
-      float sum = Simd::sum(acc[r][t]);
-      for (size_t k = i; k < in; ++k) sum += bf16_to_f32(w[r * in + k]) * bf16_to_f32(x[t][k]);
-      sums[r][t] = sum;
-    }
+    for (size_t t = 0; t < NT; ++t) acc[r][t] = sums[r][t];
+  }
+}
+
+// sums[r] = dot(row r, x) for R rows `in` apart and one bf16 token (decode).
+template <size_t R>
+OSSRT_BF16_DOT_TARGET void bf16_dot_rows(const bf16_t* w, size_t in, const bf16_t* x, float (&sums)[R][1]) {
+  const size_t vector_end = in - in % kLineValues;
+  OSSRT_X86(__m512) acc[R][1];
+  for (auto& row : acc) row[0] = OSSRT_X86(_mm512_setzero_ps)();
+  bf16_dot_chunk<R, 1>(w, in, 0, vector_end, &x, acc, nullptr);
+  for (size_t r = 0; r < R; ++r) {
+    float sum = Simd::sum(acc[r][0]);
+    for (size_t k = vector_end; k < in; ++k) sum += bf16_to_f32(w[r * in + k]) * bf16_to_f32(x[k]);
+    sums[r][0] = sum;
   }
 }
 

@@ -23,6 +23,9 @@ namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 // EPYC VM); a software prefetch a few rows ahead closes that gap.
 inline constexpr size_t kPrefetchBytes = 2048;
 
+// bf16 values in a 64-byte cache line.
+inline constexpr size_t kLineValues = 32;
+
 // Asks for the cache line at p. An asm statement, not __builtin_prefetch:
 // GCC 12 dropped the builtin from some loops (mxfp4_q15_zmm.h's, whatever
 // their shape). The address goes in as a register, not as a memory operand:
@@ -41,6 +44,14 @@ inline void prefetch_ahead(const void* p) {
 // Every 64-byte line of [p, p + bytes) asked for.
 inline void prefetch_lines(const void* p, size_t bytes) {
   for (size_t line = 0; line < bytes; line += 64) prefetch_at(static_cast<const char*>(p) + line);
+}
+
+// An input value as fp32, for kernels generic over fp32 and bf16 inputs.
+inline float to_f32(float v) {
+  return v;
+}
+inline float to_f32(bf16_t v) {
+  return bf16_to_f32(v);
 }
 
 // For kernels that stream a thread's weight rows a block of rows at a time

@@ -197,20 +197,20 @@ bool matmul_bf16_products(const MatmulArgs& a) {
   return true;
 }
 
-// Decode (few tokens): rows in parallel jobs of kDecodeRowBlock, each job's
-// rows against the tokens in blocks of up to kDecodeTokenBlock, a block of
-// one token SingleRows rows at a time, of more TileRows rows at a time, then
-// single rows. dot(o, t0, sums) fills float sums[R][NT]: rows o .. o + R
-// against tokens t0 .. t0 + NT (R is 1, SingleRows with NT 1, or TileRows).
-// y[t, o] (+)= sums + bias.
-template <size_t SingleRows = Simd::kGemvRows, size_t TileRows = 1, class Dot>
+// Decode: rows in parallel jobs of kDecodeRowBlock, each job's rows against
+// the tokens in blocks of up to kDecodeTokenBlock, a block of one token
+// SingleRows rows at a time, then single rows; a block of more tokens (Q8_0's
+// few tokens) one row at a time. dot(o, t0, sums) fills float sums[R][NT]:
+// rows o .. o + R against tokens t0 .. t0 + NT (R is 1, or SingleRows with NT
+// 1; NT up to TokenBlock). y[t, o] (+)= sums + bias.
+template <size_t SingleRows = Simd::kGemvRows, size_t TokenBlock = kDecodeTokenBlock, class Dot>
 void decode_rows(const MatmulArgs& a, Dot dot) {
   const long long row_blocks = static_cast<long long>((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock);
 #pragma omp parallel for schedule(static)
   for (long long job = 0; job < row_blocks; ++job) {
     const size_t first = static_cast<size_t>(job) * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
-    for (size_t t0 = 0; t0 < a.n; t0 += kDecodeTokenBlock) {
-      with_count<kDecodeTokenBlock>(a.n - t0, [&](auto tokens) {
+    for (size_t t0 = 0; t0 < a.n; t0 += TokenBlock) {
+      with_count<TokenBlock>(a.n - t0, [&](auto tokens) {
         constexpr size_t NT = decltype(tokens)::value;
         size_t o = first;
         const auto run = [&](auto rows) {
@@ -222,7 +222,7 @@ void decode_rows(const MatmulArgs& a, Dot dot) {
           }
           o += R;
         };
-        constexpr size_t kRows = NT == 1 ? SingleRows : TileRows;
+        constexpr size_t kRows = NT == 1 ? SingleRows : 1;
         while (o + kRows <= last) run(std::integral_constant<size_t, kRows>{});
         while (o < last) run(std::integral_constant<size_t, 1>{});
       });
@@ -231,44 +231,117 @@ void decode_rows(const MatmulArgs& a, Dot dot) {
 }
 
 // A few tokens (2 .. kFewTokensMax - 1: a batched decode's one token per
-// session) against R rows at a time, fp32: each row vector widened once for
-// the NT tokens, each token vector loaded once for the R rows. The
-// token-at-a-time dots before read every token's whole input per row, from
-// L2 once 4 tokens' inputs outgrew L1.
+// session), fp32: R rows against NT tokens over inputs [k0, k1) (multiples
+// of the lanes), accumulating into acc[r][t], each row vector widened once
+// for the NT tokens and each token vector loaded once for the R rows. Where
+// `next` is set, the lines of R rows from there, at the same offsets, are
+// asked for as these are read (few_token_rows says which).
 template <size_t R, size_t NT>
-void dot_tile(const bf16_t* w, size_t in, const float* const* x, float (&sums)[R][NT]) {
+void dot_tile_chunk(const bf16_t* w, size_t in, size_t k0, size_t k1, const float* const* x, Simd::Vec (*acc)[NT],
+                    const bf16_t* next) {
   constexpr size_t L = Simd::kLanes;
-  Simd::Vec acc[R][NT];
-  for (auto& row : acc) {
-    for (auto& v : row) v = Simd::zero();
+  Simd::Vec sums[R][NT];
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t t = 0; t < NT; ++t) sums[r][t] = acc[r][t];
   }
-  size_t i = 0;
-  for (; i + L <= in; i += L) {
-    prefetch_next_block(w, R * in * sizeof(bf16_t), R * i * sizeof(bf16_t), R * L * sizeof(bf16_t));
+  for (size_t i = k0; i < k1; i += L) {
+    if (next != nullptr && (i - k0) % kLineValues == 0) {
+      for (size_t r = 0; r < R; ++r) prefetch_at(next + r * in + (i - k0));
+    }
     Simd::Vec xv[NT];
     for (size_t t = 0; t < NT; ++t) xv[t] = Simd::load(x[t] + i);
     for (size_t r = 0; r < R; ++r) {
       const Simd::Vec wv = Simd::load_bf16(w + r * in + i);
-      for (size_t t = 0; t < NT; ++t) acc[r][t] = Simd::fmadd(wv, xv[t], acc[r][t]);
+      for (size_t t = 0; t < NT; ++t) sums[r][t] = Simd::fmadd(wv, xv[t], sums[r][t]);
     }
   }
   for (size_t r = 0; r < R; ++r) {
-    for (size_t t = 0; t < NT; ++t) {
-      float sum = Simd::sum(acc[r][t]);
-      for (size_t k = i; k < in; ++k) sum += x[t][k] * bf16_to_f32(w[r * in + k]);
-      sums[r][t] = sum;
+    for (size_t t = 0; t < NT; ++t) acc[r][t] = sums[r][t];
+  }
+}
+
+// Bytes of a token block's inputs that few_token_rows keeps in L1 beside the
+// streaming rows: the inputs are split into that many chunks. Four tokens'
+// fp32 inputs of 2880 (46 KB) outgrew a 48 KB L1 and were read from L2 for
+// every row tile; in four chunks of 720 the 8-token qkv product in exact
+// numerics took 0.91-0.93 against 1.25 ms (standalone loop, 2 threads, Zen 5).
+constexpr size_t kFewTokenInputBytes = 12 << 10;
+
+// A few tokens (2 .. kFewTokensMax - 1) against the rows: parallel jobs of
+// kDecodeRowBlock rows; in a job, blocks of up to kDecodeTokenBlock tokens;
+// for a block, the inputs in chunks (kFewTokenInputBytes), and for a chunk,
+// the job's rows TileRows at a time (single rows at the end) through
+// chunk<R, NT>(w, in, k0, k1, inputs, acc, next) as dot_tile_chunk. The
+// vector accumulators carry over from chunk to chunk, so every lane sums its
+// inputs in order as one pass over the row would. Only the first token block
+// prefetches (the next tile's or chunk's or job's rows, one tile ahead): the
+// later blocks find the job's rows in L2, where the prefetches only cost load
+// slots (8-token qkv, fast numerics, one thread: 1.79-1.84 against 1.93-1.98
+// ms). Inputs: token t's `Step`-aligned vectors at x + t * x_stride, the rest
+// summed one by one. y[t, o] (+)= sums + bias.
+template <size_t TileRows, size_t Step, class Input, class Chunk>
+void few_token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, Chunk chunk) {
+  const size_t vector_end = a.in - a.in % Step;
+  const long long row_blocks = static_cast<long long>((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock);
+#pragma omp parallel for schedule(static)
+  for (long long job = 0; job < row_blocks; ++job) {
+    const size_t first = static_cast<size_t>(job) * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
+    for (size_t t0 = 0; t0 < a.n; t0 += kDecodeTokenBlock) {
+      with_count<kDecodeTokenBlock>(a.n - t0, [&](auto tokens) {
+        constexpr size_t NT = decltype(tokens)::value;
+        const Input* inputs[NT];
+        for (size_t j = 0; j < NT; ++j) inputs[j] = x + (t0 + j) * x_stride;
+        const size_t block_bytes = vector_end * NT * sizeof(Input);
+        const size_t chunks = std::max<size_t>(1, (block_bytes + kFewTokenInputBytes - 1) / kFewTokenInputBytes);
+        const size_t chunk_values = ((vector_end + chunks - 1) / chunks + Step - 1) / Step * Step;
+        Simd::Vec acc[kDecodeRowBlock][NT];
+        for (auto& row : acc) {
+          for (auto& v : row) v = Simd::zero();
+        }
+        for (size_t k0 = 0; k0 < vector_end; k0 += chunk_values) {
+          const size_t k1 = std::min(k0 + chunk_values, vector_end);
+          for (size_t o = first; o < last;) {
+            const bool tile = o + TileRows <= last;
+            const size_t rows = tile ? TileRows : 1;
+            const bf16_t* next = nullptr;
+            if (t0 == 0) {
+              if (o + rows < last) {
+                next = a.w + (o + rows) * a.in + k0;
+              } else if (k1 < vector_end) {
+                next = a.w + first * a.in + k1;
+              } else if (last < a.out) {
+                next = a.w + last * a.in;
+              }
+            }
+            const bf16_t* w = a.w + o * a.in;
+            if (tile) {
+              chunk.template operator()<TileRows, NT>(w, a.in, k0, k1, inputs, &acc[o - first], next);
+            } else {
+              chunk.template operator()<1, NT>(w, a.in, k0, k1, inputs, &acc[o - first], next);
+            }
+            o += rows;
+          }
+        }
+        for (size_t o = first; o < last; ++o) {
+          for (size_t j = 0; j < NT; ++j) {
+            float sum = Simd::sum(acc[o - first][j]);
+            for (size_t k = vector_end; k < a.in; ++k) sum += to_f32(inputs[j][k]) * bf16_to_f32(a.w[o * a.in + k]);
+            store_output(a, t0 + j, o, sum);
+          }
+        }
+      });
     }
   }
 }
 
-// Tokens below which decode_rows takes the product (dot_tile, bf16_dot_tile).
+// Tokens below which few_token_rows takes the product (dot_tile_chunk, bf16_dot_chunk).
 constexpr size_t kFewTokensMax = 16;
 
 // The matmul entry: one token the GEMV rows (decode_rows, dot_rows); a few
-// tokens register tiles (decode_rows with dot_tile; from kPanelMinTokens under
-// bf16_products, AVX512-BF16's bf16_dot_tile where the CPU has it, else
-// oneDNN's bf16 products where it has them natively); more, those bf16
-// products under bf16_products, else fp32 products of widened rows
+// tokens register tiles (few_token_rows with dot_tile_chunk; from
+// kPanelMinTokens under bf16_products, AVX512-BF16's bf16_dot_chunk where the
+// CPU has it, else oneDNN's bf16 products where it has them natively); more,
+// those bf16 products under bf16_products, else fp32 products of widened rows
 // (matmul_widened).
 template <class Products>
 void matmul_with(const MatmulArgs& a) {
@@ -285,22 +358,25 @@ void matmul_with(const MatmulArgs& a) {
   if (a.n < kFewTokensMax && a.bf16_products && bf16_dot()) {
     std::vector<bf16_t> x(a.n * a.in);  // the tokens rounded once
     for (size_t t = 0; t < a.n; ++t) round_to_bf16(a.x + t * a.x_stride, a.in, x.data() + t * a.in);
-    return decode_rows<Simd::kGemvRows, Simd::kFewTokenRows>(
-        a, [&]<size_t R, size_t NT>(size_t o, size_t t0, float(&sums)[R][NT]) {
-          const bf16_t* tokens[NT];
-          for (size_t j = 0; j < NT; ++j) tokens[j] = x.data() + (t0 + j) * a.in;
-          bf16_dot_tile<R, NT>(a.w + o * a.in, a.in, tokens, sums);
-        });
+    if (few_tokens) {
+      return few_token_rows<Simd::kFewTokenRows, kLineValues>(
+          a, x.data(), a.in,
+          []<size_t R, size_t NT>(const bf16_t* w, size_t in, size_t k0, size_t k1, const bf16_t* const* tokens,
+                                  Simd::Vec(*acc)[NT],
+                                  const bf16_t* next) { bf16_dot_chunk<R, NT>(w, in, k0, k1, tokens, acc, next); });
+    }
+    return decode_rows<Simd::kGemvRows, 1>(a, [&]<size_t R, size_t NT>(size_t o, size_t, float(&sums)[R][NT]) {
+      bf16_dot_rows<R>(a.w + o * a.in, a.in, x.data(), sums);
+    });
   }
 #endif
   if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
   if (few_tokens) {
-    return decode_rows<Simd::kFewTokenRows, Simd::kFewTokenRows>(
-        a, [&]<size_t R, size_t NT>(size_t o, size_t t0, float(&sums)[R][NT]) {
-          const float* x[NT];
-          for (size_t j = 0; j < NT; ++j) x[j] = a.x + (t0 + j) * a.x_stride;
-          dot_tile<R, NT>(a.w + o * a.in, a.in, x, sums);
-        });
+    return few_token_rows<Simd::kFewTokenRows, Simd::kLanes>(
+        a, a.x, a.x_stride,
+        []<size_t R, size_t NT>(const bf16_t* w, size_t in, size_t k0, size_t k1, const float* const* tokens,
+                                Simd::Vec(*acc)[NT],
+                                const bf16_t* next) { dot_tile_chunk<R, NT>(w, in, k0, k1, tokens, acc, next); });
   }
   if (a.n >= kPanelMinTokens) {
     return matmul_widened(a, [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); });

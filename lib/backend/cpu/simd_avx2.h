@@ -48,7 +48,7 @@ struct Simd {
   static constexpr size_t kDepthBlock = 256;
   // Rows per decode GEMV step (matmul_kernel.h dot_rows): 8 accumulators of the 16 registers.
   static constexpr size_t kGemvRows = 4;
-  // Rows of a few-token register tile (matmul_kernel.h's few_tokens): 2 rows by 4 tokens of accumulators.
+  // Rows of a few-token register tile (matmul_kernel.h's few_token_rows): 2 rows by 4 tokens of accumulators.
   static constexpr size_t kFewTokenRows = 2;
   // Q15 expert inputs (mxfp4_q15.h) in pairs of blocks: 256-bit products.
   static constexpr size_t kQ15GroupBlocks = 2;

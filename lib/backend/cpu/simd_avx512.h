@@ -47,7 +47,7 @@ struct Simd {
   static constexpr size_t kDepthBlock = 128;
   // Rows per decode GEMV step (matmul_kernel.h dot_rows): 16 accumulators.
   static constexpr size_t kGemvRows = 8;
-  // Rows of a few-token register tile (matmul_kernel.h's few_tokens): 4 rows by 4 tokens of accumulators.
+  // Rows of a few-token register tile (matmul_kernel.h's few_token_rows): 4 rows by 4 tokens of accumulators.
   static constexpr size_t kFewTokenRows = 4;
   // Q15 expert inputs (mxfp4_q15.h) in groups of 4 blocks: 512-bit products.
   static constexpr size_t kQ15GroupBlocks = 4;
