@@ -197,6 +197,22 @@ bool matmul_bf16_products(const MatmulArgs& a) {
   return true;
 }
 
+// Calls block(first, last, t0, tokens) for every job of kDecodeRowBlock rows
+// [first, last), the jobs in parallel (each thread one contiguous range of
+// them), and in a job every block of up to TokenBlock tokens from t0 (tokens:
+// an std::integral_constant of the block's count).
+template <size_t TokenBlock, class Block>
+void for_row_jobs(const MatmulArgs& a, Block block) {
+  const long long row_blocks = static_cast<long long>((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock);
+#pragma omp parallel for schedule(static)
+  for (long long job = 0; job < row_blocks; ++job) {
+    const size_t first = static_cast<size_t>(job) * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
+    for (size_t t0 = 0; t0 < a.n; t0 += TokenBlock) {
+      with_count<TokenBlock>(a.n - t0, [&](auto tokens) { block(first, last, t0, tokens); });
+    }
+  }
+}
+
 // Decode: rows in parallel jobs of kDecodeRowBlock, each job's rows against
 // the tokens in blocks of up to kDecodeTokenBlock, a block of one token
 // SingleRows rows at a time, then single rows; a block of more tokens (Q8_0's
@@ -205,29 +221,22 @@ bool matmul_bf16_products(const MatmulArgs& a) {
 // 1; NT up to TokenBlock). y[t, o] (+)= sums + bias.
 template <size_t SingleRows = Simd::kGemvRows, size_t TokenBlock = kDecodeTokenBlock, class Dot>
 void decode_rows(const MatmulArgs& a, Dot dot) {
-  const long long row_blocks = static_cast<long long>((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock);
-#pragma omp parallel for schedule(static)
-  for (long long job = 0; job < row_blocks; ++job) {
-    const size_t first = static_cast<size_t>(job) * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
-    for (size_t t0 = 0; t0 < a.n; t0 += TokenBlock) {
-      with_count<TokenBlock>(a.n - t0, [&](auto tokens) {
-        constexpr size_t NT = decltype(tokens)::value;
-        size_t o = first;
-        const auto run = [&](auto rows) {
-          constexpr size_t R = decltype(rows)::value;
-          float sums[R][NT];
-          dot(o, t0, sums);
-          for (size_t r = 0; r < R; ++r) {
-            for (size_t j = 0; j < NT; ++j) store_output(a, t0 + j, o + r, sums[r][j]);
-          }
-          o += R;
-        };
-        constexpr size_t kRows = NT == 1 ? SingleRows : 1;
-        while (o + kRows <= last) run(std::integral_constant<size_t, kRows>{});
-        while (o < last) run(std::integral_constant<size_t, 1>{});
-      });
-    }
-  }
+  for_row_jobs<TokenBlock>(a, [&](size_t first, size_t last, size_t t0, auto tokens) {
+    constexpr size_t NT = decltype(tokens)::value;
+    size_t o = first;
+    const auto run = [&](auto rows) {
+      constexpr size_t R = decltype(rows)::value;
+      float sums[R][NT];
+      dot(o, t0, sums);
+      for (size_t r = 0; r < R; ++r) {
+        for (size_t j = 0; j < NT; ++j) store_output(a, t0 + j, o + r, sums[r][j]);
+      }
+      o += R;
+    };
+    constexpr size_t kRows = NT == 1 ? SingleRows : 1;
+    while (o + kRows <= last) run(std::integral_constant<size_t, kRows>{});
+    while (o < last) run(std::integral_constant<size_t, 1>{});
+  });
 }
 
 // A few tokens (2 .. kFewTokensMax - 1: a batched decode's one token per
@@ -282,56 +291,49 @@ constexpr size_t kFewTokenInputBytes = 12 << 10;
 template <size_t TileRows, size_t Step, class Input, class Chunk>
 void few_token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, Chunk chunk) {
   const size_t vector_end = a.in - a.in % Step;
-  const long long row_blocks = static_cast<long long>((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock);
-#pragma omp parallel for schedule(static)
-  for (long long job = 0; job < row_blocks; ++job) {
-    const size_t first = static_cast<size_t>(job) * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
-    for (size_t t0 = 0; t0 < a.n; t0 += kDecodeTokenBlock) {
-      with_count<kDecodeTokenBlock>(a.n - t0, [&](auto tokens) {
-        constexpr size_t NT = decltype(tokens)::value;
-        const Input* inputs[NT];
-        for (size_t j = 0; j < NT; ++j) inputs[j] = x + (t0 + j) * x_stride;
-        const size_t block_bytes = vector_end * NT * sizeof(Input);
-        const size_t chunks = std::max<size_t>(1, (block_bytes + kFewTokenInputBytes - 1) / kFewTokenInputBytes);
-        const size_t chunk_values = ((vector_end + chunks - 1) / chunks + Step - 1) / Step * Step;
-        Simd::Vec acc[kDecodeRowBlock][NT];
-        for (auto& row : acc) {
-          for (auto& v : row) v = Simd::zero();
-        }
-        for (size_t k0 = 0; k0 < vector_end; k0 += chunk_values) {
-          const size_t k1 = std::min(k0 + chunk_values, vector_end);
-          for (size_t o = first; o < last;) {
-            const bool tile = o + TileRows <= last;
-            const size_t rows = tile ? TileRows : 1;
-            const bf16_t* next = nullptr;
-            if (t0 == 0) {
-              if (o + rows < last) {
-                next = a.w + (o + rows) * a.in + k0;
-              } else if (k1 < vector_end) {
-                next = a.w + first * a.in + k1;
-              } else if (last < a.out) {
-                next = a.w + last * a.in;
-              }
-            }
-            const bf16_t* w = a.w + o * a.in;
-            if (tile) {
-              chunk.template operator()<TileRows, NT>(w, a.in, k0, k1, inputs, &acc[o - first], next);
-            } else {
-              chunk.template operator()<1, NT>(w, a.in, k0, k1, inputs, &acc[o - first], next);
-            }
-            o += rows;
-          }
-        }
-        for (size_t o = first; o < last; ++o) {
-          for (size_t j = 0; j < NT; ++j) {
-            float sum = Simd::sum(acc[o - first][j]);
-            for (size_t k = vector_end; k < a.in; ++k) sum += to_f32(inputs[j][k]) * bf16_to_f32(a.w[o * a.in + k]);
-            store_output(a, t0 + j, o, sum);
-          }
-        }
-      });
+  for_row_jobs<kDecodeTokenBlock>(a, [&](size_t first, size_t last, size_t t0, auto tokens) {
+    constexpr size_t NT = decltype(tokens)::value;
+    const Input* inputs[NT];
+    for (size_t j = 0; j < NT; ++j) inputs[j] = x + (t0 + j) * x_stride;
+    const size_t block_bytes = vector_end * NT * sizeof(Input);
+    const size_t chunks = std::max<size_t>(1, (block_bytes + kFewTokenInputBytes - 1) / kFewTokenInputBytes);
+    const size_t chunk_values = ((vector_end + chunks - 1) / chunks + Step - 1) / Step * Step;
+    Simd::Vec acc[kDecodeRowBlock][NT];
+    for (auto& row : acc) {
+      for (auto& v : row) v = Simd::zero();
     }
-  }
+    for (size_t k0 = 0; k0 < vector_end; k0 += chunk_values) {
+      const size_t k1 = std::min(k0 + chunk_values, vector_end);
+      for (size_t o = first; o < last;) {
+        const bool tile = o + TileRows <= last;
+        const size_t rows = tile ? TileRows : 1;
+        const bf16_t* next = nullptr;
+        if (t0 == 0) {
+          if (o + rows < last) {
+            next = a.w + (o + rows) * a.in + k0;
+          } else if (k1 < vector_end) {
+            next = a.w + first * a.in + k1;
+          } else if (last < a.out) {
+            next = a.w + last * a.in;
+          }
+        }
+        const bf16_t* w = a.w + o * a.in;
+        if (tile) {
+          chunk.template operator()<TileRows, NT>(w, a.in, k0, k1, inputs, &acc[o - first], next);
+        } else {
+          chunk.template operator()<1, NT>(w, a.in, k0, k1, inputs, &acc[o - first], next);
+        }
+        o += rows;
+      }
+    }
+    for (size_t o = first; o < last; ++o) {
+      for (size_t j = 0; j < NT; ++j) {
+        float sum = Simd::sum(acc[o - first][j]);
+        for (size_t k = vector_end; k < a.in; ++k) sum += to_f32(inputs[j][k]) * bf16_to_f32(a.w[o * a.in + k]);
+        store_output(a, t0 + j, o, sum);
+      }
+    }
+  });
 }
 
 // Tokens below which few_token_rows takes the product (dot_tile_chunk, bf16_dot_chunk).
