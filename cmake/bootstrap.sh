@@ -36,6 +36,12 @@ install_missing_packages() {
 }
 
 # build DIR [cmake args...]
+# CI's stages report their end times, so the one that pushes CI past its
+# 30 minutes can be found from any log.
+stage_done() {
+  echo "bootstrap: $1 done at ${SECONDS} s"
+}
+
 build() {
   local dir="$1"
   shift
@@ -78,19 +84,24 @@ case "$command" in
     # Where nvcc exists the CUDA backend is compiled (warnings as errors) so it
     # cannot rot; one architecture (Hopper) keeps CI's time in bounds.
     build build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
+    stage_done "release build"
     (cd build && ctest --output-on-failure -j"$(nproc)")
+    stage_done "release tests"
     # Bad-input handling must also hold under AddressSanitizer + UndefinedBehaviorSanitizer.
     # Host sanitizers do not instrument device code: those builds leave CUDA out.
     # -O1, as ASan advises: the suite runs about twice as fast as at -O0.
     build build-sanitize -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g -O1" "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" \
       -DOSSRT_SANITIZE=address,undefined -DOSSRT_CUDA=OFF
+    stage_done "sanitizer build"
     (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       ctest --output-on-failure -j"$(nproc)" -LE release_only)
+    stage_done "sanitizer tests"
     # Sessions on one model from 8 threads, cancels racing turns: under ThreadSanitizer.
     cmake -S . -B build-tsan -G Ninja -DOSSRT_WARNINGS_AS_ERRORS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DOSSRT_SANITIZE=thread -DOSSRT_CUDA=OFF >/dev/null
     cmake --build build-tsan --parallel "$(nproc)" --target ossrt-c-threads-test ossrt-cli
     (cd build-tsan && ctest --output-on-failure -R '^(fixture\.tiny-chat|capi\.threads)$')
+    stage_done "thread sanitizer build and tests"
     # Every parser and the C ABI's option structs under libFuzzer (ASan + UBSan),
     # a short fixed budget each from the seed corpus; skipped where clang
     # cannot link libFuzzer (a machine without the fuzz packages).
@@ -100,6 +111,7 @@ case "$command" in
         -DOSSRT_FUZZ=ON -DOSSRT_SANITIZE=address,undefined -DOSSRT_FUZZ_SECONDS=20 -DOSSRT_CUDA=OFF >/dev/null
       cmake --build build-fuzz --parallel "$(nproc)" --target ossrt-fuzzers
       (cd build-fuzz && ctest --output-on-failure -j"$(nproc)" -L fuzz)
+      stage_done "fuzzers"
     else
       echo "bootstrap: clang with libFuzzer not found: fuzzers skipped"
     fi
