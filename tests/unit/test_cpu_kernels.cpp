@@ -159,36 +159,6 @@ TEST_CASE("bf16 matmul kernels equal the reference over ragged shapes") {
   }
 }
 
-TEST_CASE("few-token matmuls equal the reference with their inputs split into chunks") {
-  // 2 to 15 tokens take register tiles over chunks of the inputs sized to
-  // stay in L1 (matmul_kernel.h's few_token_rows): 1000 and 3001 inputs make
-  // 2 to 13 chunks, the last one short, with a scalar tail after 3001's
-  // vectors; 37 rows end in a short job of 5 and a single row.
-  std::mt19937 rng(13);
-  const Backend& ref = cpu_reference_backend();
-  for (const FastVariant& variant : fast_variants()) {
-    for (size_t n : {2, 3, 5, 8, 13}) {
-      for (size_t in : {1000, 3001}) {
-        const size_t out = 37, x_stride = in + 3, y_stride = out + 2;
-        const auto x = random_floats(n * x_stride, rng);
-        const auto w = random_bf16(out * in, rng);
-        std::vector<float> y_ref = random_floats(n * y_stride, rng), y_fast = y_ref, y_bf16 = y_ref;
-        MatmulArgs args{x.data(), x_stride, w.data(), nullptr, y_ref.data(), y_stride, n, in, out, true, false};
-        ref.matmul_f32_bf16w(ref.self, args);
-        args.y = y_fast.data();
-        variant.backend->matmul_f32_bf16w(variant.backend->self, args);
-        const std::string name = variant.name + " matmul n=" + std::to_string(n) + " in=" + std::to_string(in) +
-                                 " out=" + std::to_string(out);
-        check_close(y_fast, y_ref, name);
-        args.y = y_bf16.data();
-        args.bf16_products = true;
-        variant.backend->matmul_f32_bf16w(variant.backend->self, args);
-        check_bf16_close(y_bf16, y_ref, name + " fast");
-      }
-    }
-  }
-}
-
 // One matmul call's inputs: n tokens (rows padded) times out x in bf16
 // weights with a bias, into padded rows of y.
 struct MatmulCase {
@@ -219,6 +189,26 @@ struct MatmulCase {
     return what + " matmul n=" + std::to_string(n) + " in=" + std::to_string(in) + " out=" + std::to_string(out);
   }
 };
+
+TEST_CASE("few-token matmuls equal the reference with their inputs split into chunks") {
+  // 2 to 15 tokens take register tiles over chunks of the inputs sized to
+  // stay in L1 (matmul_kernel.h's few_token_rows): 1000 and 3001 inputs make
+  // 2 to 13 chunks, the last one short, with a scalar tail after 3001's
+  // vectors; 37 rows end in a short job of 5 and a single row.
+  std::mt19937 rng(13);
+  const Backend& ref = cpu_reference_backend();
+  for (const FastVariant& variant : fast_variants()) {
+    for (size_t n : {2, 3, 5, 8, 13}) {
+      for (size_t in : {1000, 3001}) {
+        const MatmulCase c(n, in, 37, rng);
+        const std::string name = c.name(variant.name);
+        const auto want = c.run(ref, true, false);
+        check_close(c.run(*variant.backend, true, false), want, name);
+        check_bf16_close(c.run(*variant.backend, true, true), want, name + " fast");
+      }
+    }
+  }
+}
 
 TEST_CASE("bf16 matmul kernels equal the reference at prefill sizes: token and depth blocks, oneDNN chunks") {
   std::mt19937 rng(12);

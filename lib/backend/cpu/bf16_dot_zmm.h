@@ -47,7 +47,7 @@ OSSRT_BF16_DOT_TARGET void bf16_dot_chunk(const bf16_t* w, size_t in, size_t k0,
   for (size_t r = 0; r < R; ++r) {
     for (size_t t = 0; t < NT; ++t) sums[r][t] = acc[r][t];
   }
-  for (size_t i = k0; i < k1; i += kLineValues) {
+  for (size_t i = k0; i < k1; i += kBf16PerLine) {
     if (next != nullptr) {
       for (size_t r = 0; r < R; ++r) prefetch_at(next + r * in + (i - k0));
     }
@@ -66,7 +66,7 @@ OSSRT_BF16_DOT_TARGET void bf16_dot_chunk(const bf16_t* w, size_t in, size_t k0,
 // sums[r] = dot(row r, x) for R rows `in` apart and one bf16 token (decode).
 template <size_t R>
 OSSRT_BF16_DOT_TARGET void bf16_dot_rows(const bf16_t* w, size_t in, const bf16_t* x, float (&sums)[R][1]) {
-  const size_t vector_end = in - in % kLineValues;
+  const size_t vector_end = in - in % kBf16PerLine;
   OSSRT_X86(__m512) acc[R][1];
   for (auto& row : acc) row[0] = OSSRT_X86(_mm512_setzero_ps)();
   bf16_dot_chunk<R, 1>(w, in, 0, vector_end, &x, acc, nullptr);

@@ -24,7 +24,7 @@ namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 inline constexpr size_t kPrefetchBytes = 2048;
 
 // bf16 values in a 64-byte cache line.
-inline constexpr size_t kLineValues = 32;
+inline constexpr size_t kBf16PerLine = 32;
 
 // Asks for the cache line at p. An asm statement, not __builtin_prefetch:
 // GCC 12 dropped the builtin from some loops (mxfp4_q15_zmm.h's, whatever

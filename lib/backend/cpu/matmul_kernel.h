@@ -254,7 +254,7 @@ void dot_tile_chunk(const bf16_t* w, size_t in, size_t k0, size_t k1, const floa
     for (size_t t = 0; t < NT; ++t) sums[r][t] = acc[r][t];
   }
   for (size_t i = k0; i < k1; i += L) {
-    if (next != nullptr && (i - k0) % kLineValues == 0) {
+    if (next != nullptr && (i - k0) % kBf16PerLine == 0) {
       for (size_t r = 0; r < R; ++r) prefetch_at(next + r * in + (i - k0));
     }
     Simd::Vec xv[NT];
@@ -361,7 +361,7 @@ void matmul_with(const MatmulArgs& a) {
     std::vector<bf16_t> x(a.n * a.in);  // the tokens rounded once
     for (size_t t = 0; t < a.n; ++t) round_to_bf16(a.x + t * a.x_stride, a.in, x.data() + t * a.in);
     if (few_tokens) {
-      return few_token_rows<Simd::kFewTokenRows, kLineValues>(
+      return few_token_rows<Simd::kFewTokenRows, kBf16PerLine>(
           a, x.data(), a.in,
           []<size_t R, size_t NT>(const bf16_t* w, size_t in, size_t k0, size_t k1, const bf16_t* const* tokens,
                                   Simd::Vec(*acc)[NT],
