@@ -1,5 +1,6 @@
 # All user-facing build options in one place.
 option(OSSRT_BUILD_TESTS "Build the doctest suite and the conformance runners" ON)
+option(OSSRT_BENCHMARKS "Build the benchmark programs (build/bin/ossrt-bench-*; with OSSRT_BUILD_TESTS)" ON)
 option(OSSRT_WARNINGS_AS_ERRORS "Treat compiler warnings as errors" OFF)
 set(OSSRT_SANITIZE "" CACHE STRING "Sanitizers to build with, e.g. 'address,undefined' (empty: none)")
 # CUDA is probed at configure time: AUTO enables it when a toolkit is found.
