@@ -248,6 +248,8 @@ case $case_name in
     expect_rc 0
     expect_in out.txt '"sessions":3,"single_decode_tok_s":'
     expect_in out.txt '"aggregate_decode_tok_s":'
+    # 3 tokens: 3 rounds of one token, alone then together.
+    expect_in out.txt '"session_rounds":3,'
     expect_in out.txt '"dense_format":"bf16"'
     run bench --model "$tiny_a" --prompt-tokens 4 --decode-tokens 3 --depth 4 --bandwidth-mib 16 --sessions 2
     expect_rc 0
