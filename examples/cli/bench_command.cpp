@@ -250,27 +250,34 @@ std::string profile_json(const std::vector<PhaseProfile>& phases) {
 }
 
 struct DecodeRun {
-  double tokens_per_s = 0;
+  size_t tokens = 0;
+  double seconds = 0;
   ossrt::Status status = ossrt::Status::success();
+
+  double tokens_per_s() const { return seconds > 0 ? static_cast<double>(tokens) / seconds : 0; }
 };
 
-// Decodes `count` greedy tokens after `session`'s current content plus one token.
-DecodeRun time_decode(ossrt::Session& session, size_t count, int64_t vocab, Profiler& profiler,
-                      const std::string& phase) {
+// Decodes `count` greedy tokens after `session`'s current content, timed as `phase`.
+DecodeRun time_greedy(ossrt::Session& session, size_t count, Profiler& profiler, const std::string& phase) {
   DecodeRun run;
-  const auto first = random_tokens(1, vocab, 7);
-  if (run.status = session.append(first); !run.status.ok()) return run;
   profiler.start_phase();
   const auto start = Clock::now();
   auto made = session.generate_greedy(count);
-  const double seconds = seconds_since(start);
+  run.seconds = seconds_since(start);
   if (!made.ok()) {
     run.status = made.status();
     return run;
   }
-  run.tokens_per_s = static_cast<double>(made.value().size()) / seconds;
-  run.status = profiler.end_phase(phase, seconds, made.value().size());
+  run.tokens = made.value().size();
+  run.status = profiler.end_phase(phase, run.seconds, run.tokens);
   return run;
+}
+
+// Decodes `count` greedy tokens after `session`'s current content plus one token.
+DecodeRun time_decode(ossrt::Session& session, size_t count, int64_t vocab, Profiler& profiler,
+                      const std::string& phase) {
+  if (auto st = session.append(random_tokens(1, vocab, 7)); !st.ok()) return {0, 0, st};
+  return time_greedy(session, count, profiler, phase);
 }
 
 // --sessions N: N sessions (one token of context each) decoding `count`
@@ -318,14 +325,10 @@ SessionsRun time_sessions(const std::shared_ptr<const ossrt::Model>& model, ossr
   run.rounds = std::min(count, kSessionRounds);
   for (size_t round = 0; round < run.rounds; ++round) {
     const size_t tokens = count * (round + 1) / run.rounds - count * round / run.rounds;
+    const DecodeRun alone = time_greedy(*sessions[0], tokens, profiler, alone_phase);
+    if (!alone.status.ok()) return failed(alone.status);
     profiler.start_phase();
-    auto start = Clock::now();
-    auto made = sessions[0]->generate_greedy(tokens);
-    const double alone = seconds_since(start);
-    if (!made.ok()) return failed(made.status());
-    if (auto st = profiler.end_phase(alone_phase, alone, made.value().size()); !st.ok()) return failed(st);
-    profiler.start_phase();
-    start = Clock::now();
+    const auto start = Clock::now();
     for (size_t step = 0; step < tokens; ++step) {
       for (size_t i = 0; i < n; ++i) {
         const auto logits = rows[i]->logits();
@@ -335,12 +338,11 @@ SessionsRun time_sessions(const std::shared_ptr<const ossrt::Model>& model, ossr
     }
     const double together = seconds_since(start);
     if (auto st = profiler.end_phase(together_phase, together, n * tokens); !st.ok()) return failed(st);
-    const double ratio =
-        (static_cast<double>(n * tokens) / together) / (static_cast<double>(made.value().size()) / alone);
+    const double ratio = (static_cast<double>(n * tokens) / together) / alone.tokens_per_s();
     run.lowest_ratio = round == 0 ? ratio : std::min(run.lowest_ratio, ratio);
     run.highest_ratio = std::max(run.highest_ratio, ratio);
-    alone_seconds += alone;
-    alone_tokens += made.value().size();
+    alone_seconds += alone.seconds;
+    alone_tokens += alone.tokens;
     together_seconds += together;
   }
   run.alone_tok_s = static_cast<double>(alone_tokens) / alone_seconds;
@@ -487,15 +489,15 @@ int run_bench(const ParsedFlags& flags) {
                   batch.highest_ratio, batch.rounds, step_bytes, step_flops, batch_memory_tok_s, batch_compute_tok_s);
   }
   const double roofline_tok_s = bandwidth * 1e9 / bytes_per_token;
-  const double roofline_pct = 100 * shallow.tokens_per_s / roofline_tok_s;
+  const double roofline_pct = 100 * shallow.tokens_per_s() / roofline_tok_s;
   const double depth_bytes = bytes_per_token + kv_bytes_per_token(config, settings.depth, session_options.numerics);
-  const double depth_ratio_pct = 100 * deep.tokens_per_s / shallow.tokens_per_s;
-  const double decode_gbs = shallow.tokens_per_s * bytes_per_token / 1e9;
-  const double scaling_pct = 100 * single.tokens_per_s / shallow.tokens_per_s;
+  const double depth_ratio_pct = 100 * deep.tokens_per_s() / shallow.tokens_per_s();
+  const double decode_gbs = shallow.tokens_per_s() * bytes_per_token / 1e9;
+  const double scaling_pct = 100 * single.tokens_per_s() / shallow.tokens_per_s();
   char scaling_json[96] = "";
   if (settings.scaling) {
     std::snprintf(scaling_json, sizeof scaling_json, ",\"decode_1thread_tok_s\":%.3f,\"thread_scaling_pct\":%.1f",
-                  single.tokens_per_s, scaling_pct);
+                  single.tokens_per_s(), scaling_pct);
   }
   const char* numerics_name = session_options.numerics == ossrt::Numerics::fast ? "fast" : "exact";
   const char* fill_name = settings.fill_by_prefill ? "prefill" : "synthetic";
@@ -513,7 +515,7 @@ int run_bench(const ParsedFlags& flags) {
         "\"cpu_expert_layers\":%zu,\"host_expert_bytes\":%llu,\"dense_format\":\"%s\"%s%s%s}\n",
         name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
         settings.prompt_tokens, settings.decode_tokens, settings.depth, fill_name, prefill_tok_s, prefill_gflops,
-        shallow.tokens_per_s, deep.tokens_per_s, depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s,
+        shallow.tokens_per_s(), deep.tokens_per_s(), depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s,
         bytes_per_token, depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds,
         generate_seconds, model_options.weights_in_memory ? "true" : "false", info.cpu_expert_layers,
         static_cast<unsigned long long>(info.host_expert_bytes), info.dense_format.c_str(), scaling_json, sessions_json,
@@ -538,17 +540,17 @@ int run_bench(const ParsedFlags& flags) {
               ("prefill " + std::to_string(settings.prompt_tokens) + " tokens").c_str(), prefill_tok_s, prefill_gflops,
               fma_peak > 0 ? 100 * prefill_gflops / fma_peak : 0.0, settings.chunk);
   std::printf("  %-34s %8.2f tok/s  %.1f%% of roofline, %.2f GB/s of weights\n",
-              ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth 0").c_str(), shallow.tokens_per_s,
-              roofline_pct, decode_gbs);
+              ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth 0").c_str(),
+              shallow.tokens_per_s(), roofline_pct, decode_gbs);
   if (settings.scaling) {
-    std::printf("  %-34s %8.2f tok/s  %.1f%% of %d threads\n", "decode at depth 0, 1 thread", single.tokens_per_s,
+    std::printf("  %-34s %8.2f tok/s  %.1f%% of %d threads\n", "decode at depth 0, 1 thread", single.tokens_per_s(),
                 scaling_pct, threads);
   }
   std::printf(
       "  %-34s %8.2f tok/s  %.1f%% of depth 0; %.3f GB read per token incl. KV (%s fill %.1f s)\n",
       ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth " + std::to_string(settings.depth))
           .c_str(),
-      deep.tokens_per_s, depth_ratio_pct, depth_bytes / 1e9, fill_name, fill_seconds);
+      deep.tokens_per_s(), depth_ratio_pct, depth_bytes / 1e9, fill_name, fill_seconds);
   if (settings.sessions > 1) {
     std::printf("  %-34s %8.2f tok/s  alternating with %zu sessions together, %zu rounds\n", "1 session",
                 batch.alone_tok_s, settings.sessions, batch.rounds);
