@@ -210,6 +210,46 @@ TEST_CASE("few-token matmuls equal the reference with their inputs split into ch
   }
 }
 
+TEST_CASE("one-token matmuls sum the same wherever the weights sit in their cache lines") {
+  // Decode reads each row in aligned lines and rebuilds its chunks from them
+  // (bf16_dot_zmm.h's bf16_dot_row): every start within a line, rows that
+  // end inside one, rows shorter than a line, and each row's first and last
+  // lines partial, must give the sums of the same weights at any address.
+  std::mt19937 rng(17);
+  const Backend& ref = cpu_reference_backend();
+  constexpr size_t kLineValues = 64 / sizeof(bf16_t);
+  for (const FastVariant& variant : fast_variants()) {
+    for (size_t in : {7, 32, 45, 200, 2880}) {
+      const MatmulCase c(1, in, 9, rng);
+      const auto want = c.run(ref, false, false);
+      std::vector<bf16_t> storage(c.w.size() + 2 * kLineValues);
+      const size_t to_line = (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64 / sizeof(bf16_t);
+      for (bool bf16_products : {false, true}) {
+        std::vector<float> first;
+        for (size_t lead = 0; lead < kLineValues; ++lead) {
+          bf16_t* w = storage.data() + to_line + lead;
+          std::memcpy(w, c.w.data(), c.w.size() * sizeof(bf16_t));
+          const auto got = c.run(
+              [&](MatmulArgs args) {
+                args.w = w;
+                variant.backend->matmul_f32_bf16w(variant.backend->self, args);
+              },
+              false, bf16_products);
+          const std::string name =
+              c.name(variant.name) + (bf16_products ? " fast" : "") + " lead " + std::to_string(lead);
+          if (bf16_products) {
+            check_bf16_close(got, want, name);
+          } else {
+            check_close(got, want, name);
+          }
+          if (lead == 0) first = got;
+          CHECK_MESSAGE(got == first, name);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("bf16 matmul kernels equal the reference at prefill sizes: token and depth blocks, oneDNN chunks") {
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();

@@ -30,55 +30,24 @@ namespace {
 constexpr size_t kDecodeTokenBlock = 4;
 constexpr size_t kDecodeRowBlock = 16;
 
-// sums[j] = dot(w[0..in), x[j][0..in)) for NT tokens.
-template <size_t NT>
-void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums) {
-  constexpr size_t L = Simd::kLanes;
-  Simd::Vec acc[NT][2];
-  for (size_t j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = Simd::zero();
+// dot(w[0..in), x[0..in)) for one token (decode), a row at a time: each
+// thread's rows are then one sequential stream. Rows read side by side (8
+// rows of 2880 bf16, each its own stream) reached 41-45 GB/s where a row at
+// a time reached 70-80 (standalone loop over 1.16 GB, 2 threads, Zen 5), and
+// a plain 2-thread read 60-66. Four accumulators hide the FMA latency.
+float dot_row(const bf16_t* w, const float* x, size_t in) {
+  constexpr size_t L = Simd::kLanes, U = 4;
+  Simd::Vec acc[U];
+  for (auto& a : acc) a = Simd::zero();
   size_t i = 0;
-  for (; i + 2 * L <= in; i += 2 * L) {
-    const Simd::Vec w0 = Simd::load_bf16(w + i), w1 = Simd::load_bf16(w + i + L);
-    for (size_t j = 0; j < NT; ++j) {
-      acc[j][0] = Simd::fmadd(w0, Simd::load(x[j] + i), acc[j][0]);
-      acc[j][1] = Simd::fmadd(w1, Simd::load(x[j] + i + L), acc[j][1]);
-    }
+  for (; i + U * L <= in; i += U * L) {
+    for (size_t u = 0; u < U; ++u)
+      acc[u] = Simd::fmadd(Simd::load_bf16(w + i + u * L), Simd::load(x + i + u * L), acc[u]);
   }
-  for (; i + L <= in; i += L) {
-    const Simd::Vec w0 = Simd::load_bf16(w + i);
-    for (size_t j = 0; j < NT; ++j) acc[j][0] = Simd::fmadd(w0, Simd::load(x[j] + i), acc[j][0]);
-  }
-  for (size_t j = 0; j < NT; ++j) {
-    float sum = Simd::sum(Simd::add(acc[j][0], acc[j][1]));
-    for (size_t r = i; r < in; ++r) sum += x[j][r] * bf16_to_f32(w[r]);
-    sums[j] = sum;
-  }
-}
-
-// One token against Simd::kGemvRows rows (decode): the row streams share
-// each load of x, and two accumulators per row hide the FMA latency. More
-// rows in flight keep more of a core's misses outstanding: with AVX-512, 8
-// rows read 8-11 % faster than 4 (ossrt-bench-kernels, 2 threads, Zen 5:
-// unembedding GEMV 44.7-48.6 against 41.2-44.1 GB/s, qkv 42.4-48.5 against
-// 39.6-43.0, in the same bandwidth phases); AVX2 has registers for 4.
-void dot_rows(const bf16_t* w, size_t in, const float* x, float* sums) {
-  constexpr size_t L = Simd::kLanes, R = Simd::kGemvRows;
-  Simd::Vec acc[R][2];
-  for (auto& a : acc) a[0] = a[1] = Simd::zero();
-  size_t i = 0;
-  for (; i + 2 * L <= in; i += 2 * L) {
-    prefetch_next_block(w, R * in * sizeof(bf16_t), R * i * sizeof(bf16_t), R * 2 * L * sizeof(bf16_t));
-    const Simd::Vec x0 = Simd::load(x + i), x1 = Simd::load(x + i + L);
-    for (size_t r = 0; r < R; ++r) {
-      acc[r][0] = Simd::fmadd(Simd::load_bf16(w + r * in + i), x0, acc[r][0]);
-      acc[r][1] = Simd::fmadd(Simd::load_bf16(w + r * in + i + L), x1, acc[r][1]);
-    }
-  }
-  for (size_t r = 0; r < R; ++r) {
-    float sum = Simd::sum(Simd::add(acc[r][0], acc[r][1]));
-    for (size_t k = i; k < in; ++k) sum += x[k] * bf16_to_f32(w[r * in + k]);
-    sums[r] = sum;
-  }
+  for (; i + L <= in; i += L) acc[0] = Simd::fmadd(Simd::load_bf16(w + i), Simd::load(x + i), acc[0]);
+  float sum = Simd::sum(Simd::add(Simd::add(acc[0], acc[1]), Simd::add(acc[2], acc[3])));
+  for (; i < in; ++i) sum += x[i] * bf16_to_f32(w[i]);
+  return sum;
 }
 
 // y[t, o] (+)= sum + bias[o]
@@ -367,8 +336,8 @@ void matmul_with(const MatmulArgs& a) {
                                   Simd::Vec(*acc)[NT],
                                   const bf16_t* next) { bf16_dot_chunk<R, NT>(w, in, k0, k1, tokens, acc, next); });
     }
-    return decode_rows<Simd::kGemvRows, 1>(a, [&]<size_t R, size_t NT>(size_t o, size_t, float(&sums)[R][NT]) {
-      bf16_dot_rows<R>(a.w + o * a.in, a.in, x.data(), sums);
+    return decode_rows<1, 1>(a, [&]<size_t R, size_t NT>(size_t o, size_t, float(&sums)[R][NT]) {
+      sums[0][0] = bf16_dot_row(a.w + o * a.in, a.in, x.data());
     });
   }
 #endif
@@ -383,14 +352,8 @@ void matmul_with(const MatmulArgs& a) {
   if (a.n >= kPanelMinTokens) {
     return matmul_widened(a, [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); });
   }
-  decode_rows(a, [&]<size_t R, size_t NT>(size_t o, size_t t0, float(&sums)[R][NT]) {
-    const float* x[NT];
-    for (size_t j = 0; j < NT; ++j) x[j] = a.x + (t0 + j) * a.x_stride;
-    if constexpr (R == 1) {
-      dot_row<NT>(a.w + o * a.in, x, a.in, sums[0]);
-    } else {
-      dot_rows(a.w + o * a.in, a.in, x[0], &sums[0][0]);  // sums is [R][1]
-    }
+  decode_rows<1, 1>(a, [&]<size_t R, size_t NT>(size_t o, size_t, float(&sums)[R][NT]) {
+    sums[0][0] = dot_row(a.w + o * a.in, a.x, a.in);
   });
 }
 
