@@ -1,7 +1,8 @@
 // bf16-weight matmul, ISA-generic (one instance per level, in its
-// namespace). Few tokens (decode): each weight row is widened once per block
-// of up to four tokens, and row blocks keep a token block's activations in
-// cache while the rows stream past (decode reads every weight exactly once).
+// namespace). One token (decode): a row at a time, each thread's rows one
+// sequential stream. A few (batched decode): register tiles of rows by up to
+// four tokens, the tokens' inputs in chunks that stay in L1 while the rows
+// stream past (decode reads every weight exactly once).
 // Many tokens (prefill): the register-tiled panel product (panel_gemm.h), or
 // oneDNN's GEMM on widened weight rows for the longest chunks; under
 // Numerics::fast, where oneDNN has native bf16, its bf16 products

@@ -46,7 +46,7 @@ struct Simd {
   // half the L1).
   static constexpr size_t kPanelRows = 6;
   static constexpr size_t kDepthBlock = 256;
-  // Rows per decode GEMV step (matmul_kernel.h dot_rows): 8 accumulators of the 16 registers.
+  // Rows per Q8_0 decode GEMV step (q8_0_kernel.h): 4 rows side by side.
   static constexpr size_t kGemvRows = 4;
   // Rows of a few-token register tile (matmul_kernel.h's few_token_rows): 2 rows by 4 tokens of accumulators.
   static constexpr size_t kFewTokenRows = 2;

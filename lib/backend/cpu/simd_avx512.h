@@ -45,7 +45,7 @@ struct Simd {
   // 32-token strips, a third to a half of the L1).
   static constexpr size_t kPanelRows = 12;
   static constexpr size_t kDepthBlock = 128;
-  // Rows per decode GEMV step (matmul_kernel.h dot_rows): 16 accumulators.
+  // Rows per Q8_0 decode GEMV step (q8_0_kernel.h): 8 rows side by side.
   static constexpr size_t kGemvRows = 8;
   // Rows of a few-token register tile (matmul_kernel.h's few_token_rows): 4 rows by 4 tokens of accumulators.
   static constexpr size_t kFewTokenRows = 4;
