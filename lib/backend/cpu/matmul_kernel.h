@@ -337,8 +337,8 @@ void matmul_with(const MatmulArgs& a) {
                                   Simd::Vec(*acc)[NT],
                                   const bf16_t* next) { bf16_dot_chunk<R, NT>(w, in, k0, k1, tokens, acc, next); });
     }
-    return decode_rows<1, 1>(a, [&]<size_t R, size_t NT>(size_t o, size_t, float(&sums)[R][NT]) {
-      sums[0][0] = bf16_dot_row(a.w + o * a.in, a.in, x.data());
+    return decode_rows<1, 1>(a, [&]<size_t R, size_t NT>(size_t o, size_t t, float(&sums)[R][NT]) {
+      sums[0][0] = bf16_dot_row(a.w + o * a.in, a.in, x.data() + t * a.in);
     });
   }
 #endif
@@ -353,8 +353,8 @@ void matmul_with(const MatmulArgs& a) {
   if (a.n >= kPanelMinTokens) {
     return matmul_widened(a, [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); });
   }
-  decode_rows<1, 1>(a, [&]<size_t R, size_t NT>(size_t o, size_t, float(&sums)[R][NT]) {
-    sums[0][0] = dot_row(a.w + o * a.in, a.x, a.in);
+  decode_rows<1, 1>(a, [&]<size_t R, size_t NT>(size_t o, size_t t, float(&sums)[R][NT]) {
+    sums[0][0] = dot_row(a.w + o * a.in, a.x + t * a.x_stride, a.in);
   });
 }
 
