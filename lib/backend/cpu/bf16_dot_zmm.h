@@ -104,9 +104,11 @@ OSSRT_BF16_DOT_TARGET inline float bf16_dot_row(const bf16_t* w, size_t in, cons
   constexpr size_t U = 4;
   const size_t lead = reinterpret_cast<uintptr_t>(w) % 64 / sizeof(bf16_t), chunks = in / kBf16PerLine;
   // Chunk k, the row's values [32k, 32k + 32), is words lead .. lead + 31 of lines k and k + 1.
-  alignas(64) uint16_t positions[kBf16PerLine];
-  for (size_t i = 0; i < kBf16PerLine; ++i) positions[i] = static_cast<uint16_t>(lead + i);
-  const OSSRT_X86(__m512i) chunk_words = OSSRT_X86(_mm512_load_si512)(positions);
+  alignas(64) static constexpr uint16_t kWords[kBf16PerLine] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                                                11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                                                22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+  const OSSRT_X86(__m512i) chunk_words = OSSRT_X86(_mm512_add_epi16)(
+      OSSRT_X86(_mm512_load_si512)(kWords), OSSRT_X86(_mm512_set1_epi16)(static_cast<short>(lead)));
   OSSRT_X86(__m512i) line = row_line(w, in, lead, 0);
   OSSRT_X86(__m512) acc[U];
   for (auto& a : acc) a = OSSRT_X86(_mm512_setzero_ps)();
