@@ -3,6 +3,7 @@
 // (the embedding advised against them). Page advice is checked in the
 // kernel's own account of the mappings, /proc/self/smaps.
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -16,7 +17,9 @@
 #include "backend/backend.h"
 #include "checkpoint_writer.hpp"
 #include "ossrt/ossrt.hpp"
+#include "util/aligned_vector.h"
 #include "util/mapped_file.h"
+#include "util/thread_buffer.h"
 
 using namespace ossrt;
 using namespace testsupport;
@@ -106,6 +109,32 @@ TEST_CASE("backend buffers are zeroed and aligned; large ones are their own huge
     if (bytes >= kHuge) CHECK(mapping_of(mappings(), p) == nullptr);  // unmapped, not cached
   }
   be.release(be.self, nullptr, 0);  // a no-op
+}
+
+TEST_CASE("kernel scratch starts on cache lines: whole vectors and every thread's slice") {
+  // Odd sizes, so that an allocator which only promises 16 bytes would miss.
+  for (size_t n : {1u, 7u, 45u, 2880u, 5761u}) {
+    CacheLineVector<uint16_t> words(n);
+    CHECK(reinterpret_cast<uintptr_t>(words.data()) % kCacheLineBytes == 0);
+    CacheLineVector<float> floats(n);
+    CHECK(reinterpret_cast<uintptr_t>(floats.data()) % kCacheLineBytes == 0);
+    PerThreadArray<unsigned char> bytes(n);
+    PerThreadBuffer slices(n);
+    const size_t threads = static_cast<size_t>(omp_get_max_threads());
+    std::vector<uintptr_t> starts(threads), byte_starts(threads);
+#pragma omp parallel
+    {
+      const size_t t = static_cast<size_t>(omp_get_thread_num());
+      starts[t] = reinterpret_cast<uintptr_t>(slices.mine());
+      byte_starts[t] = reinterpret_cast<uintptr_t>(bytes.mine());
+    }
+    for (size_t t = 0; t < threads; ++t) {
+      CHECK(starts[t] % kCacheLineBytes == 0);
+      CHECK(byte_starts[t] % kCacheLineBytes == 0);
+      // Slices do not overlap: each holds n floats before the next begins.
+      if (t > 0) CHECK(starts[t] - starts[t - 1] >= n * sizeof(float));
+    }
+  }
 }
 
 TEST_CASE("the embedding of a loaded checkpoint is advised against huge pages and read-around, the rest is not") {

@@ -21,6 +21,7 @@
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/onednn_gemm.h"
 #include "backend/cpu/panel_gemm.h"
+#include "util/aligned_vector.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
 
@@ -66,7 +67,7 @@ constexpr size_t kPanelJobRows = 8 * kPanelRows;
 template <class Widen>
 void matmul_panels(const MatmulArgs& a, size_t first_row, Widen widen) {
   // Buffers first: nothing may throw inside a parallel region.
-  std::vector<float> packed(packed_tokens_floats(a.n, a.in));
+  CacheLineVector<float> packed(packed_tokens_floats(a.n, a.in));
   PerThreadBuffer panels(multiply_rows_buffer_floats(kPanelJobRows, a.in));
   const long long strips = static_cast<long long>(token_strips(a.n));
 #pragma omp parallel for schedule(static)
@@ -102,7 +103,7 @@ constexpr size_t kOnednnChunkBytes = size_t{16} << 20;
 template <class Widen>
 size_t matmul_onednn(const MatmulArgs& a, Widen widen) {
   const size_t chunk_rows_max = std::max<size_t>(64, kOnednnChunkBytes / (a.in * sizeof(float)));
-  std::vector<float> widened(std::min(chunk_rows_max, a.out) * a.in);
+  CacheLineVector<float> widened(std::min(chunk_rows_max, a.out) * a.in);
   for (size_t r0 = 0; r0 < a.out; r0 += chunk_rows_max) {
     const size_t rows = std::min(chunk_rows_max, a.out - r0);
     const long long chunk_rows = static_cast<long long>(rows);
@@ -145,7 +146,7 @@ bool matmul_bf16_products(const MatmulArgs& a) {
   const Bf16TilePlan<Products> plan(a.out, a.n, a.in);
   if (!plan.ok()) return false;
   // Buffers first: nothing may throw inside a parallel region.
-  std::vector<bf16_t> x(plan.columns * a.in);  // zeros past the n tokens
+  CacheLineVector<bf16_t> x(plan.columns * a.in);  // zeros past the n tokens
   PerThreadBuffer products(kBf16TileRows * plan.columns);
   PerThreadArray<unsigned char> scratch(plan.scratch_bytes());
   const long long tokens = static_cast<long long>(a.n);
@@ -328,7 +329,7 @@ void matmul_with(const MatmulArgs& a) {
   // keeps more lines in flight (one thread, Zen 5: a standalone loop over
   // bf16 rows in memory 28-32 against 21-22 GB/s, qkv here 27.0 -> 29.0).
   if (a.n < kFewTokensMax && a.bf16_products && bf16_dot()) {
-    std::vector<bf16_t> x(a.n * a.in);  // the tokens rounded once
+    CacheLineVector<bf16_t> x(a.n * a.in);  // the tokens rounded once
     for (size_t t = 0; t < a.n; ++t) round_to_bf16(a.x + t * a.x_stride, a.in, x.data() + t * a.in);
     if (few_tokens) {
       return few_token_rows<Simd::kFewTokenRows, kBf16PerLine>(

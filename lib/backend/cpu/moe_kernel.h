@@ -27,6 +27,7 @@
 #include "backend/cpu/mxfp4_q15_gemm.h"
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/panel_gemm.h"
+#include "util/aligned_vector.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
 
@@ -148,7 +149,7 @@ void widen_mxfp4_row(const uint8_t* blocks, const uint8_t* scales, size_t in, fl
 struct PackedGroups {
   bool big_groups;             // whether groups of kPanelMinTokens pairs or more are packed
   std::vector<size_t> offset;  // per group, into data
-  std::vector<float> data;
+  CacheLineVector<float> data;
 
   bool packed(size_t group, const ExpertGroups& g) const { return big_groups && g.pairs_in(group) >= kPanelMinTokens; }
   PackedTokens tokens(size_t group, const ExpertGroups& g, size_t in) const {
@@ -208,7 +209,7 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
     scratch_bytes = std::max(scratch_bytes, plans[group].scratch_bytes());
   }
   if (gathered_size == 0) return true;
-  std::vector<bf16_t> gathered(gathered_size);  // zeros past each group's tokens
+  CacheLineVector<bf16_t> gathered(gathered_size);  // zeros past each group's tokens
   PerThreadBuffer rows_f32(in);
   PerThreadArray<bf16_t> tiles_bf16(kBf16TileRows * in);
   PerThreadBuffer products(kBf16TileRows * widest);
@@ -347,7 +348,7 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // or bf16 inputs; the big ones otherwise); with q15_inputs quantized, and
   // dequantized.
   const bool fp32_inputs = big_groups || (!a.q15_inputs && !bf16_small);
-  std::vector<float> permuted(fp32_inputs ? a.n * H : 0);
+  CacheLineVector<float> permuted(fp32_inputs ? a.n * H : 0);
   const size_t bf16_terms = a.bf16_products ? 1 : 3;
   const bool q15_vectors = a.q15_inputs && (!bf16_small || big_groups);
   // Groups of kPanelMinTokens pairs or more multiply the int16 values.

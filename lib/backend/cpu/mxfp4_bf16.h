@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "backend/cpu/mxfp4_q15.h"
+#include "util/aligned_vector.h"
 #include "util/numeric.h"
 
 namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
@@ -72,7 +73,7 @@ class Mxfp4Bf16Vectors {
 
  private:
   size_t width_, terms_;
-  std::vector<bf16_t> values_;
+  CacheLineVector<bf16_t> values_;
 };
 
 #if defined(OSSRT_CPU_Q15_ZMM)

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "backend/cpu/kernel_util.h"
+#include "util/aligned_vector.h"
 #include "util/numeric.h"
 #include "util/q15.h"
 
@@ -129,11 +130,11 @@ class Q15Vectors {
   static constexpr size_t kZmmLanesPerBlock = 4;
 
   size_t width_;
-  std::vector<int8_t> digits_;
+  CacheLineVector<int8_t> digits_;
   std::vector<float> half_scale_, offset_;
-  std::vector<int16_t> values_;
-  std::vector<int32_t> lane_bias_;
-  std::vector<float> lane_scale_;
+  CacheLineVector<int16_t> values_;
+  CacheLineVector<int32_t> lane_bias_;
+  CacheLineVector<float> lane_scale_;
 };
 
 namespace q15_detail {

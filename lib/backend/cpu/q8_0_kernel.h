@@ -31,6 +31,7 @@
 #include "backend/cpu/kernel_util.h"
 #include "backend/cpu/mxfp4_q15_gemm.h"
 #include "backend/cpu/panel_gemm.h"
+#include "util/aligned_vector.h"
 #include "util/q15.h"
 #include "util/thread_buffer.h"
 
@@ -144,8 +145,8 @@ class Q15Rows {
 
  private:
   size_t in_;
-  std::vector<int16_t> codes_;
-  std::vector<float> scales_;
+  CacheLineVector<int16_t> codes_;
+  CacheLineVector<float> scales_;
 };
 
 // Prefill under Numerics::fast: jobs of kQ8TileJobRows rows, each through
