@@ -12,6 +12,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/onednn_gemm.h"
+#include "util/job_ranges.h"
 #include "util/numeric.h"
 #include "util/q15.h"
 #include "util/thread_buffer.h"

@@ -22,6 +22,7 @@
 #include "backend/cpu/onednn_gemm.h"
 #include "backend/cpu/panel_gemm.h"
 #include "util/aligned_vector.h"
+#include "util/job_ranges.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
 
@@ -170,18 +171,17 @@ bool matmul_bf16_products(const MatmulArgs& a) {
 
 // Calls block(first, last, t0, tokens) for every job of kDecodeRowBlock rows
 // [first, last), the jobs in parallel (each thread one contiguous range of
-// them), and in a job every block of up to TokenBlock tokens from t0 (tokens:
-// an std::integral_constant of the block's count).
+// them, balanced at the end: for_each_job), and in a job every block of up
+// to TokenBlock tokens from t0 (tokens: an std::integral_constant of the
+// block's count).
 template <size_t TokenBlock, class Block>
 void for_row_jobs(const MatmulArgs& a, Block block) {
-  const long long row_blocks = static_cast<long long>((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock);
-#pragma omp parallel for schedule(static)
-  for (long long job = 0; job < row_blocks; ++job) {
-    const size_t first = static_cast<size_t>(job) * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
+  for_each_job((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock, [&](size_t job) {
+    const size_t first = job * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
     for (size_t t0 = 0; t0 < a.n; t0 += TokenBlock) {
       with_count<TokenBlock>(a.n - t0, [&](auto tokens) { block(first, last, t0, tokens); });
     }
-  }
+  });
 }
 
 // Decode: rows in parallel jobs of kDecodeRowBlock, each job's rows against

@@ -28,6 +28,7 @@
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/panel_gemm.h"
 #include "util/aligned_vector.h"
+#include "util/job_ranges.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
 
@@ -275,20 +276,13 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
   PerThreadBuffer tile_powers(q15_tiles ? q15_tile_powers(in) : 0);
   // Every expert has the same rows, so job -> (expert group, row block) is a division.
   const size_t jobs_per_expert = (rows + kMxfp4JobRows - 1) / kMxfp4JobRows;
-  const long long jobs = static_cast<long long>(g.experts.size() * jobs_per_expert);
-  // Dynamic: a job's cost is its group's token count. Where every group has
-  // the same count (a decoded token's experts), in 4 runs per thread, so each
-  // thread streams long ranges.
-  const bool even_groups = g.largest() * g.experts.size() == g.pairs.size();
-  const long long threads = std::max(1, omp_get_max_threads());
-  const long long chunk = even_groups ? std::max(4LL, jobs / (4 * threads)) : 4;
-#pragma omp parallel for schedule(dynamic, chunk)
-  for (long long job = 0; job < jobs; ++job) {
-    const size_t group = static_cast<size_t>(job) / jobs_per_expert;
+  const size_t jobs = g.experts.size() * jobs_per_expert;
+  const auto run_job = [&](size_t job) {
+    const size_t group = job / jobs_per_expert;
     const size_t e = static_cast<size_t>(g.experts[group]);
-    const size_t first = static_cast<size_t>(job) % jobs_per_expert * kMxfp4JobRows;
+    const size_t first = job % jobs_per_expert * kMxfp4JobRows;
     const size_t last = std::min(first + kMxfp4JobRows, rows);
-    if (big_groups_done && g.pairs_in(group) >= kPanelMinTokens) continue;
+    if (big_groups_done && g.pairs_in(group) >= kPanelMinTokens) return;
     if (q15_tiles && g.pairs_in(group) >= kPanelMinTokens) {
       const size_t expert_row = e * rows, begin = g.begin[group];
       mxfp4_q15_rows_times_vectors(
@@ -297,7 +291,7 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
           [&](size_t t, size_t r, float sum) {
             output(g.pairs[begin + t], r, sum + bf16_to_f32(bias[expert_row + r]));
           });
-      continue;
+      return;
     }
     if (packed.packed(group, g)) {
       multiply_rows(
@@ -309,7 +303,7 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
           [&](size_t t, size_t r, float sum) {
             output(g.pairs[g.begin[group] + t], r, sum + bf16_to_f32(bias[e * rows + r]));
           });
-      continue;
+      return;
     }
     for (size_t p0 = g.begin[group]; p0 < g.begin[group + 1]; p0 += kMxfp4TokenBlock) {
       const size_t nt = std::min(kMxfp4TokenBlock, g.begin[group + 1] - p0);
@@ -328,7 +322,14 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
                         for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
                       });
     }
-  }
+  };
+  // Where every group has the same token count (a decoded token's experts)
+  // the jobs cost the same: one contiguous run each thread, balanced at the
+  // end (for_each_job). Else a job's cost is its group's token count, and
+  // small dynamic chunks balance them.
+  if (g.largest() * g.experts.size() == g.pairs.size()) return for_each_job(jobs, run_job);
+#pragma omp parallel for schedule(dynamic, 4)
+  for (long long job = 0; job < static_cast<long long>(jobs); ++job) run_job(static_cast<size_t>(job));
 }
 
 // The MoE entry, with the bf16 products it takes under bf16_products.
