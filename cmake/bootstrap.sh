@@ -7,7 +7,7 @@
 #   bash cmake/bootstrap.sh test
 #       the whole suite: release build + ctest, an ASan/UBSan build + ctest,
 #       the multi-threaded C ABI test under ThreadSanitizer, and every
-#       libFuzzer target for 20 s from its seed corpus (clang + libFuzzer)
+#       libFuzzer target for 15 s from its seed corpus (clang + libFuzzer)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -110,7 +110,7 @@ case "$command" in
     if echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' |
       clang++ -x c++ -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
       CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DOSSRT_FUZZ=ON -DOSSRT_SANITIZE=address,undefined -DOSSRT_FUZZ_SECONDS=20 -DOSSRT_CUDA=OFF >/dev/null
+        -DOSSRT_FUZZ=ON -DOSSRT_SANITIZE=address,undefined -DOSSRT_FUZZ_SECONDS=15 -DOSSRT_CUDA=OFF >/dev/null
       cmake --build build-fuzz --parallel "$(nproc)" --target ossrt-fuzzers
       (cd build-fuzz && ctest --output-on-failure -j"$(nproc)" -L fuzz)
       stage_done "fuzzers"
