@@ -16,8 +16,6 @@
 // Include once per level's kernel file, after panel_gemm.h.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <vector>
 
