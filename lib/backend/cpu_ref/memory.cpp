@@ -6,12 +6,14 @@
 #include <cstring>
 
 #include "backend/cpu_ref/kernels.h"
+#include "util/aligned_vector.h"
 
 namespace ossrt::cpu_ref {
 
 namespace {
 
-constexpr size_t kAlignment = 64;  // cache line; lets vector kernels use aligned loads
+// Buffers start on a cache line (kCacheLineBytes): vector kernels use aligned loads.
+constexpr size_t kAlignment = kCacheLineBytes;
 
 // Buffers of this size or more (the KV cache's dense layers, prefill
 // workspaces) are mapped on their own, start on a 2 MiB boundary and ask for
