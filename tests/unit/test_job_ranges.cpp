@@ -11,6 +11,32 @@
 
 using namespace ossrt;
 
+namespace {
+
+// How often each of jobs [0, jobs) was taken by a team of `team` threads
+// asking as threads first_thread .. first_thread + team - 1.
+std::vector<std::atomic<int>> race(JobRanges& ranges, size_t jobs, size_t team, size_t first_thread) {
+  std::vector<std::atomic<int>> taken(jobs);
+  for (auto& count : taken) count.store(0);
+#pragma omp parallel num_threads(static_cast <int>(team))
+  {
+    size_t job = 0;
+    while (ranges.next(static_cast<size_t>(omp_get_thread_num()) + first_thread, job)) {
+      if (job < jobs) taken[job].fetch_add(1);
+    }
+  }
+  return taken;
+}
+
+// The jobs taken exactly once.
+size_t taken_once(const std::vector<std::atomic<int>>& taken) {
+  size_t once = 0;
+  for (const auto& count : taken) once += count.load() == 1;
+  return once;
+}
+
+}  // namespace
+
 TEST_CASE("job ranges deal each thread its own run from the front, then the others' from the back") {
   JobRanges ranges(10, 2);  // thread 0: jobs 0-4, thread 1: jobs 5-9
   std::vector<size_t> order;
@@ -36,35 +62,13 @@ TEST_CASE("job ranges hand out every job exactly once to threads racing for them
       CAPTURE(threads);
       CAPTURE(jobs);
       JobRanges ranges(jobs, threads);
-      std::vector<std::atomic<int>> taken(jobs);
-      for (auto& count : taken) count.store(0);
-#pragma omp parallel num_threads(static_cast <int>(threads))
-      {
-        size_t job = 0;
-        while (ranges.next(static_cast<size_t>(omp_get_thread_num()), job)) {
-          if (job < jobs) taken[job].fetch_add(1);
-        }
-      }
-      size_t once = 0;
-      for (auto& count : taken) once += count.load() == 1;
-      CHECK(once == jobs);
+      CHECK(taken_once(race(ranges, jobs, threads, 0)) == jobs);
     }
   }
   // Threads past the ranges (a team larger than the threads the ranges
   // were made for) only take from the others' backs.
   JobRanges two(50, 2);
-  std::vector<std::atomic<int>> taken(50);
-  for (auto& count : taken) count.store(0);
-#pragma omp parallel num_threads(4)
-  {
-    size_t job = 0;
-    while (two.next(static_cast<size_t>(omp_get_thread_num()) + 2, job)) {
-      if (job < 50) taken[job].fetch_add(1);
-    }
-  }
-  size_t once = 0;
-  for (auto& count : taken) once += count.load() == 1;
-  CHECK(once == 50);
+  CHECK(taken_once(race(two, 50, 4, 2)) == 50);
 }
 
 TEST_CASE("for_each_job runs the body once for every job") {
@@ -72,8 +76,6 @@ TEST_CASE("for_each_job runs the body once for every job") {
     std::vector<std::atomic<int>> runs(jobs);
     for (auto& count : runs) count.store(0);
     for_each_job(jobs, [&](size_t job) { runs[job].fetch_add(1); });
-    size_t once = 0;
-    for (auto& count : runs) once += count.load() == 1;
-    CHECK(once == jobs);
+    CHECK(taken_once(runs) == jobs);
   }
 }
