@@ -22,7 +22,8 @@ namespace ossrt {
 // (self) that release_backend destroys, and a step bracket lets a device
 // record a forward step once and replay it (CUDA graphs). 5: dense weights
 // in ggml's Q8_0 (GGUF files): embedding_q8_0_f32, matmul_f32_q8_0w.
-inline constexpr uint32_t kBackendApiVersion = 5;
+// 6: AttentionArgs::bf16_products.
+inline constexpr uint32_t kBackendApiVersion = 6;
 
 using bf16_t = uint16_t;  // raw bfloat16 bits
 
@@ -117,7 +118,10 @@ struct AttentionArgs {
   // v4, batched steps: null, or one KvRow per row (query t at rows[t].position
   // over rows[t]'s cache, which holds its keys up to that position; the
   // first_position and cache fields above unused).
-  const KvRow* rows;
+  const KvRow* rows;  // Numerics::fast with a bf16 cache: the backend may round the queries to
+  // bf16 for the score products (each product then exact in fp32, the sums
+  // fp32), as the bf16 reference run does; the values stay fp32 products.
+  bool bf16_products;
 };
 
 // Mixture of experts with MXFP4 weights for n tokens, k experts each:

@@ -108,14 +108,14 @@ void attention_block(const Model::Impl& m, const Dims& d, size_t layer_index, co
     be.upload(be.self, rows, host_rows.data(), n * sizeof(KvRow));
     be.kv_store_f32(be.self, KvStoreArgs{k, v, d.qkv, n, 0, kv_width, nullptr, nullptr, 0, false, kv_type, rows});
     be.attention_f32(be.self, AttentionArgs{q, d.qkv, nullptr, nullptr, 0, false, kv_type, n, 0, window, d.NQ, d.NKV,
-                                            d.D, w.sinks, scale, ws.attention.as(), d.NQ * d.D, rows});
+                                            d.D, w.sinks, scale, ws.attention.as(), d.NQ * d.D, rows, fast});
   } else {
     KvCache::Layer& cache = at.cache->layer(layer_index);
     be.kv_store_f32(be.self, KvStoreArgs{k, v, d.qkv, n, at.first_position, kv_width, cache.k.as(), cache.v.as(),
                                          cache.capacity, cache.ring, kv_type, nullptr});
     be.attention_f32(be.self, AttentionArgs{q, d.qkv, cache.k.as(), cache.v.as(), cache.capacity, cache.ring, kv_type,
                                             n, at.first_position, window, d.NQ, d.NKV, d.D, w.sinks, scale,
-                                            ws.attention.as(), d.NQ * d.D, nullptr});
+                                            ws.attention.as(), d.NQ * d.D, nullptr, fast});
   }
   linear(be, w.out_weight,
          MatmulArgs{ws.attention.as(), d.NQ * d.D, nullptr, w.out_bias, x, d.H, n, d.NQ * d.D, d.H, true, fast});

@@ -286,9 +286,9 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
       Rotating<float> kv(
           2 * elements, [&](std::vector<float>& v) { fill.floats(v, 1.0f); }, &be);
       measure(name, 2.0 * elements * sizeof(float), true, [&](size_t i) {
-        be.attention_f32(be.self,
-                         AttentionArgs{q.data(), QKV, kv.at(i), kv.at(i) + elements, depth, false, KvType::f32, 1,
-                                       depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D, nullptr});
+        be.attention_f32(
+            be.self, AttentionArgs{q.data(), QKV, kv.at(i), kv.at(i) + elements, depth, false, KvType::f32, 1,
+                                   depth - 1, 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D, nullptr, false});
       });
     }
     // The same in bf16 (Numerics::fast): half the bytes to read.
@@ -297,7 +297,7 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
     measure(name + ", bf16 cache", 2.0 * elements * sizeof(bf16_t), true, [&](size_t i) {
       be.attention_f32(
           be.self, AttentionArgs{q.data(), QKV, kv.at(i), kv.at(i) + elements, depth, false, KvType::bf16, 1, depth - 1,
-                                 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D, nullptr});
+                                 0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D, nullptr, true});
     });
   }
   if (quick) return out;
@@ -358,7 +358,7 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   fill.floats(v_cache, 1.0f);
   measure("attention prefill, 512 tokens", flops, false, [&](size_t) {
     be.attention_f32(be.self, AttentionArgs{q.data(), QKV, k_cache.data(), v_cache.data(), T, false, KvType::f32, T, 0,
-                                            0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D, nullptr});
+                                            0, NQ, NKV, D, sinks.data(), 0.125f, att.data(), NQ * D, nullptr, false});
   });
   return out;
 }

@@ -462,7 +462,8 @@ void check_attention(const Backend& be, const std::string& label, std::mt19937& 
                            type,           c.n,           c.first_position,
                            c.window,       shape.q_heads, shape.kv_heads,
                            shape.head_dim, sinks.data(),  1.0f / std::sqrt(static_cast<float>(shape.head_dim)),
-                           want.data(),    out_stride,    nullptr};
+                           want.data(),    out_stride,    nullptr,
+                           false};
         ref.attention_f32(ref.self, args);
         {
           Staging s(be);
@@ -528,7 +529,7 @@ void check_batched_rows(const Backend& be, const std::string& label, std::mt1993
         ref.attention_f32(ref.self, AttentionArgs{q.data() + t * q_width, q_width, k_single[t].data(),
                                                   v_single[t].data(), session.capacity, session.ring, type, 1,
                                                   session.position, window, q_heads, kv_heads, head_dim, sinks.data(),
-                                                  0.125f, out_single.data() + t * q_width, q_width, nullptr});
+                                                  0.125f, out_single.data() + t * q_width, q_width, nullptr, false});
       }
       Staging s(be);
       std::vector<KvRow> rows;
@@ -541,7 +542,7 @@ void check_batched_rows(const Backend& be, const std::string& label, std::mt1993
           be.self, KvStoreArgs{k_placed, v_placed, width, n, 0, width, nullptr, nullptr, 0, false, type, rows_placed});
       be.attention_f32(
           be.self, AttentionArgs{s.input(q), q_width, nullptr, nullptr, 0, false, type, n, 0, window, q_heads, kv_heads,
-                                 head_dim, sinks_placed, 0.125f, s.output(out_batched), q_width, rows_placed});
+                                 head_dim, sinks_placed, 0.125f, s.output(out_batched), q_width, rows_placed, false});
       s.finish();
       const std::string what = label + (type == KvType::bf16 ? " bf16" : " f32") + " window " + str(window);
       for (size_t t = 0; t < n; ++t) {

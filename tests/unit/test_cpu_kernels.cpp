@@ -564,10 +564,11 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
     // (groups of 3 and 7), in column blocks with a tail (head_dim 40). At 16
     // lanes (AVX-512) head sizes of 32 and 48 take the same tiles with tails
     // (a group of 12: 8 heads by scores8x8, 4 by dot8); 8, 24 and 40 go to
-    // the AVX2 kernel.
+    // the AVX2 kernel. Groups of 8 and 16 heads (16x64, 32x32) with a bf16
+    // cache take bf16 products of the scores where asked and available.
     for (Shape shape :
          {Shape{4, 2, 16}, Shape{8, 1, 8}, Shape{16, 2, 64}, Shape{6, 3, 24}, Shape{4, 4, 12}, Shape{24, 2, 16},
-          Shape{32, 2, 8}, Shape{6, 2, 40}, Shape{14, 2, 40}, Shape{12, 1, 32}, Shape{6, 2, 48}}) {
+          Shape{32, 2, 8}, Shape{6, 2, 40}, Shape{14, 2, 40}, Shape{12, 1, 32}, Shape{6, 2, 48}, Shape{32, 2, 32}}) {
       const size_t width = shape.kv_heads * shape.head_dim, q_width = shape.q_heads * shape.head_dim;
       const auto sinks = random_bf16(shape.q_heads, rng, 2.0f);
       for (const auto& [c, kv_type] : cases_by_type) {
@@ -591,19 +592,40 @@ TEST_CASE("attention kernels equal the reference: decode and prefill, windows, r
                            kv_type,        c.n,           c.first_position,
                            c.window,       shape.q_heads, shape.kv_heads,
                            shape.head_dim, sinks.data(),  1.0f / std::sqrt(float(shape.head_dim)),
-                           out_ref.data(), q_width,       nullptr};
+                           out_ref.data(), q_width,       nullptr,
+                           false};
         ref.attention_f32(ref.self, args);
+        // Under bf16 products the AVX-512 level with AVX512-BF16 scores decode
+        // queries rounded to bf16 (groups of 8 heads, a bf16 cache): the
+        // reference on those rounded queries is then the exact answer, as each
+        // product of two bf16 values is exact in fp32.
+        const bool rounds_queries =
+            kv_type == KvType::bf16 && c.n == 1 && shape.head_dim % 16 == 0 &&
+            (shape.q_heads / shape.kv_heads) % 8 == 0 &&
+            (variant.name == "avx512-emulated" || (variant.name == "avx512" && cpu_features().avx512_bf16));
+        std::vector<float> out_rounded_ref = out_ref;
+        if (rounds_queries) {
+          std::vector<float> q_rounded = q;
+          for (float& v : q_rounded) v = bf16_to_f32(f32_to_bf16(v));
+          AttentionArgs rounded = args;
+          rounded.q = q_rounded.data();
+          rounded.out = out_rounded_ref.data();
+          ref.attention_f32(ref.self, rounded);
+        }
         args.out = out_fast.data();
         // Decode splits its keys into a chunk per thread.
         for (size_t threads : {1, 2, 3}) {
           const ThreadCountScope scope(threads);
-          fast.attention_f32(fast.self, args);
-          check_close(out_fast, out_ref,
-                      variant.name + " attention heads " + std::to_string(shape.q_heads) + "/" +
-                          std::to_string(shape.kv_heads) + "x" + std::to_string(shape.head_dim) +
-                          " n=" + std::to_string(c.n) + " at " + std::to_string(c.first_position) + " window " +
-                          std::to_string(c.window) + (kv_type == KvType::bf16 ? " bf16 cache" : " f32 cache") + ", " +
-                          std::to_string(threads) + " threads");
+          for (bool bf16_products : {false, true}) {
+            args.bf16_products = bf16_products;
+            fast.attention_f32(fast.self, args);
+            check_close(out_fast, bf16_products ? out_rounded_ref : out_ref,
+                        variant.name + " attention heads " + std::to_string(shape.q_heads) + "/" +
+                            std::to_string(shape.kv_heads) + "x" + std::to_string(shape.head_dim) +
+                            " n=" + std::to_string(c.n) + " at " + std::to_string(c.first_position) + " window " +
+                            std::to_string(c.window) + (kv_type == KvType::bf16 ? " bf16 cache" : " f32 cache") +
+                            (bf16_products ? " bf16 products" : "") + ", " + std::to_string(threads) + " threads");
+          }
         }
       }
     }

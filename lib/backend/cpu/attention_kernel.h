@@ -17,10 +17,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/transpose8x8.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
 
@@ -99,6 +101,51 @@ inline void scores8x8(const float* query_steps, const T* const* k, size_t d, flo
   }
   store_head_scores(acc, scale, out, stride);
 }
+
+#if defined(OSSRT_CPU_Q15_ZMM)
+// scores8x8 in bf16 products (AttentionArgs::bf16_products, a bf16 cache, a
+// CPU with AVX512-BF16): eight query heads rounded to bf16 against eight
+// keys. A step broadcasts 4 key elements (64 bits) against 32 query values
+// (query_pairs, 8 * kBf16ScoreStep a step: head l's elements i .. i + 3 at
+// 4 l), so one vdpbf16ps does 32 products where the fp32 step's two FMAs do
+// 32 after a widening; lanes 2 l and 2 l + 1 hold head l's two halves.
+// Decode at depth 8192 (64 heads over 8 kv heads, 2 threads, Zen 5, the two
+// alternating in one process): 0.89 against 1.00 ms with the fp32 steps.
+constexpr size_t kBf16ScoreStep = 4;
+
+OSSRT_BF16_DOT_TARGET void scores8x8_bf16(const bf16_t* query_pairs, const bf16_t* const* k, size_t d, float scale,
+                                          float* out, size_t stride) {
+  OSSRT_X86(__m512) acc[8];
+  for (auto& a : acc) a = OSSRT_X86(_mm512_setzero_ps)();
+  for (size_t i = 0; i < d; i += kBf16ScoreStep) {  // d % kBf16ScoreStep == 0
+    const OSSRT_X86(__m512bh) queries = load_bf16_pairs(query_pairs + 8 * i);
+    for (size_t j = 0; j < 8; ++j) {
+      long long bits;
+      std::memcpy(&bits, k[j] + i, sizeof bits);
+      OSSRT_X86(__m512bh) key;
+      const OSSRT_X86(__m512i) broadcast = OSSRT_X86(_mm512_set1_epi64)(bits);
+      std::memcpy(&key, &broadcast, sizeof key);
+      acc[j] = OSSRT_X86(_mm512_dpbf16_ps)(acc[j], key, queries);
+    }
+  }
+  // Keys j and j + 1 side by side, head l's halves summed: lane l key j's, 8 + l key j + 1's.
+  const OSSRT_X86(__m512i) even =
+      OSSRT_X86(_mm512_setr_epi32)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const OSSRT_X86(__m512i) odd =
+      OSSRT_X86(_mm512_setr_epi32)(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const Vec s = Simd::set1(scale);
+  OSSRT_X86(__m256) rows[8];  // row j: key j's scores of the 8 heads, then transposed
+  for (size_t j = 0; j < 8; j += 2) {
+    const Vec pair = Simd::mul(Simd::add(OSSRT_X86(_mm512_permutex2var_ps)(acc[j], even, acc[j + 1]),
+                                         OSSRT_X86(_mm512_permutex2var_ps)(acc[j], odd, acc[j + 1])),
+                               s);
+    rows[j] = OSSRT_X86(_mm512_castps512_ps256)(pair);
+    rows[j + 1] = OSSRT_X86(_mm256_castpd_ps)(OSSRT_X86(_mm512_extractf64x4_pd)(OSSRT_X86(_mm512_castps_pd)(pair), 1));
+  }
+  transpose8x8(rows);
+  for (size_t h = 0; h < 8; ++h) OSSRT_X86(_mm256_storeu_ps)(out + h * stride, rows[h]);
+}
+#endif
 
 template <typename T>
 inline float dot1(const float* q, const T* k, size_t d) {
@@ -260,6 +307,11 @@ class SplitDecode {
  public:
   static constexpr size_t kMaxChunk = 1024;  // keys per chunk: [heads][chunk] scores stay in L2
   static constexpr size_t kMinChunk = 64;    // below this the merge outweighs the split
+  // Floats between heads' score rows past the chunk: rows a power of two
+  // apart (1024 keys: 4 KiB) fall into one L1 set, and the score pass writes
+  // a line of every head's row per block of keys (depth 8192, 2 threads,
+  // Zen 5: fp32 cache 23-26 -> 27-30 GB/s, bf16 0.95-0.99 -> 0.81-0.85 ms).
+  static constexpr size_t kScorePad = 16;
 
   // Query t of `a` over a's cache; with `threads` threads the keys split so
   // each has a chunk (short contexts, and the sliding window's 128 keys, use
@@ -272,6 +324,7 @@ class SplitDecode {
     const size_t share = (keys_ + threads - 1) / threads;
     chunk_ = std::clamp((share + kValueRows - 1) / kValueRows * kValueRows, kMinChunk, kMaxChunk);
     chunks_ = (keys_ + chunk_ - 1) / chunk_;
+    score_stride_ = chunk_ + kScorePad;
     max_.resize(chunks_ * a.q_heads);
     sum_.resize(chunks_ * a.q_heads);
     acc_.resize(chunks_ * a.q_heads * a.head_dim);
@@ -279,8 +332,22 @@ class SplitDecode {
     // scores8x8: element i + e of head h0 + l at [h0 * D + 8 i +
     // query_step_lane(l, e)], i a multiple of kScoreStep, e < kScoreStep.
     const size_t group = a.q_heads / a.kv_heads;
-    query_steps_.resize(a.q_heads * a.head_dim);
     const float* q = a.q + t * a.q_stride;
+#if defined(OSSRT_CPU_Q15_ZMM)
+    if (a.bf16_products && a.kv_type == KvType::bf16 && group % 8 == 0 && bf16_dot()) {
+      // Head h0 + l's elements i .. i + 3 at [h0 * D + 8 i + 4 l] (scores8x8_bf16), rounded once.
+      query_pairs_.resize(a.q_heads * a.head_dim);
+      for (size_t h = 0; h < a.q_heads; ++h) {
+        for (size_t i = 0; i < a.head_dim; ++i) {
+          query_pairs_[(h - h % 8) * a.head_dim + 8 * (i - i % kBf16ScoreStep) + kBf16ScoreStep * (h % 8) +
+                       i % kBf16ScoreStep] = f32_to_bf16(q[h * a.head_dim + i]);
+        }
+      }
+      zero_key_.assign(a.head_dim, 0);
+      return;
+    }
+#endif
+    query_steps_.resize(a.q_heads * a.head_dim);
     for (size_t kv = 0; kv < a.kv_heads; ++kv) {
       for (size_t h0 = kv * group; h0 + 8 <= (kv + 1) * group; h0 += 8) {
         for (size_t i = 0; i < a.head_dim; ++i) {
@@ -293,8 +360,12 @@ class SplitDecode {
     }
   }
 
-  size_t chunks() const { return chunks_; }
-  size_t scores_floats() const { return a_.q_heads * chunk_; }
+  size_t chunks() const {
+    return chunks_;
+  }
+  size_t scores_floats() const {
+    return a_.q_heads * score_stride_;
+  }
 
   // Chunk c's scores into `scores` (scores_floats()), its softmax state and
   // weighted values; any thread, each chunk once, before merge().
@@ -361,6 +432,22 @@ class SplitDecode {
     const T* whole_rows[kValueRows];
     const T* rows[kValueRows];
     size_t j = 0;
+#if defined(OSSRT_CPU_Q15_ZMM)
+    if constexpr (std::is_same_v<T, bf16_t>) {
+      // The last block padded with zero keys (their scores, past count, are
+      // not read): every score takes the same rounded queries.
+      for (; !query_pairs_.empty() && j < count; j += kRows) {
+        for (size_t r = 0; r < kRows; ++r) whole_rows[r] = j + r < count ? row<T>(a_.k_cache, begin + j + r) : nullptr;
+        for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
+          prefetch_block_rows<T>(a_.k_cache, begin + j + kRows, kRows, kv);
+          for (size_t r = 0; r < kRows; ++r) rows[r] = whole_rows[r] ? whole_rows[r] + kv * D : zero_key_.data();
+          for (size_t h = kv * group; h < (kv + 1) * group; h += 8)
+            scores8x8_bf16(query_pairs_.data() + h * D, rows, D, a_.scale, scores + h * score_stride_ + j,
+                           score_stride_);
+        }
+      }
+    }
+#endif
     for (; j + kRows <= count; j += kRows) {
       for (size_t r = 0; r < kRows; ++r) whole_rows[r] = row<T>(a_.k_cache, begin + j + r);
       for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
@@ -368,18 +455,18 @@ class SplitDecode {
         for (size_t r = 0; r < kRows; ++r) rows[r] = whole_rows[r] + kv * D;
         size_t h = kv * group;
         for (; h + 8 <= (kv + 1) * group; h += 8)
-          scores8x8(query_steps_.data() + h * D, rows, D, a_.scale, scores + h * chunk_ + j, chunk_);
-        for (; h < (kv + 1) * group; ++h) dot8(q + h * D, rows, D, a_.scale, scores + h * chunk_ + j);
+          scores8x8(query_steps_.data() + h * D, rows, D, a_.scale, scores + h * score_stride_ + j, score_stride_);
+        for (; h < (kv + 1) * group; ++h) dot8(q + h * D, rows, D, a_.scale, scores + h * score_stride_ + j);
       }
     }
     for (; j < count; ++j) {
       const T* key = row<T>(a_.k_cache, begin + j);
       for (size_t h = 0; h < a_.q_heads; ++h)
-        scores[h * chunk_ + j] = dot1(q + h * D, key + h / group * D, D) * a_.scale;
+        scores[h * score_stride_ + j] = dot1(q + h * D, key + h / group * D, D) * a_.scale;
     }
     // The chunk's softmax numerators, per head.
     for (size_t h = 0; h < a_.q_heads; ++h) {
-      float* s = scores + h * chunk_;
+      float* s = scores + h * score_stride_;
       const float m = max_value(s, count, s[0]);
       max_[c * a_.q_heads + h] = m;
       sum_[c * a_.q_heads + h] = exponentiate(s, count, m);
@@ -397,15 +484,18 @@ class SplitDecode {
         prefetch_block_rows<T>(a_.v_cache, begin + r0 + kValueRows,
                                std::min(kValueRows, count - std::min(count, r0 + kValueRows)), kv);
         for (size_t r = 0; r < n; ++r) rows[r] = whole_rows[r] + kv * D;
-        accumulate_rows(acc + kv * group * D, group, D, ones, scores + kv * group * chunk_ + r0, chunk_, rows, n);
+        accumulate_rows(acc + kv * group * D, group, D, ones, scores + kv * group * score_stride_ + r0, score_stride_,
+                        rows, n);
       }
     }
   }
 
   AttentionArgs a_;  // a copy: decode_queries makes one per row
-  size_t t_, first_ = 0, keys_ = 0, chunk_ = 0, chunks_ = 0;
+  size_t t_, first_ = 0, keys_ = 0, chunk_ = 0, chunks_ = 0, score_stride_ = 0;
   std::vector<float> max_, sum_, acc_;  // [chunk][head], [chunk][head], [chunk][head][D]
   std::vector<float> query_steps_;      // see the constructor
+  std::vector<bf16_t> query_pairs_;     // bf16 products: see the constructor
+  std::vector<bf16_t> zero_key_;        // a key of zeros padding the last block (bf16 products)
 };
 
 // Row t of a batched step as a single-query call over its own cache.
