@@ -118,7 +118,9 @@ struct AttentionArgs {
   // v4, batched steps: null, or one KvRow per row (query t at rows[t].position
   // over rows[t]'s cache, which holds its keys up to that position; the
   // first_position and cache fields above unused).
-  const KvRow* rows;  // Numerics::fast with a bf16 cache: the backend may round the queries to
+  const KvRow* rows;
+
+  // Numerics::fast with a bf16 cache: the backend may round the queries to
   // bf16 for the score products (each product then exact in fp32, the sums
   // fp32), as the bf16 reference run does; the values stay fp32 products.
   bool bf16_products;

@@ -422,42 +422,56 @@ class SplitDecode {
     return static_cast<const T*>(cache) + kv_slot(position, a_.capacity, a_.ring) * a_.kv_heads * a_.head_dim;
   }
 
+  // The chunk's keys [begin, begin + count) of the key cache in blocks of
+  // kRows, for each kv head body(first, kv, rows): rows[r] that kv head's
+  // part of key first + r. With `pad` the last block is filled up with it
+  // and every key is taken; without, only whole blocks. Returns the keys
+  // taken. (Row addresses once per block: a ring's slot is a division.)
+  template <typename T, class Body>
+  size_t key_blocks(size_t begin, size_t count, const T* pad, Body body) const {
+    const T* whole_rows[kRows];
+    const T* rows[kRows];
+    size_t j = 0;
+    for (; pad != nullptr ? j < count : j + kRows <= count; j += kRows) {
+      for (size_t r = 0; r < kRows; ++r) whole_rows[r] = j + r < count ? row<T>(a_.k_cache, begin + j + r) : nullptr;
+      for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
+        prefetch_block_rows<T>(a_.k_cache, begin + j + kRows, kRows, kv);
+        for (size_t r = 0; r < kRows; ++r) rows[r] = whole_rows[r] ? whole_rows[r] + kv * a_.head_dim : pad;
+        body(j, kv, rows);
+      }
+    }
+    return j;
+  }
+
   template <typename T>
   void chunk_over(size_t c, float* scores) {
     const size_t D = a_.head_dim, group = a_.q_heads / a_.kv_heads;
     const size_t begin = first_ + c * chunk_, count = std::min(chunk_, keys_ - c * chunk_);
     const float* q = a_.q + t_ * a_.q_stride;
-    // Pass 1: scores[h][j], kRows keys at a time. (Row addresses once per
-    // block: a ring's slot is a division.)
-    const T* whole_rows[kValueRows];
-    const T* rows[kValueRows];
+    // Pass 1: scores[h][j], kRows keys at a time.
     size_t j = 0;
+    bool scored = false;
 #if defined(OSSRT_CPU_Q15_ZMM)
     if constexpr (std::is_same_v<T, bf16_t>) {
-      // The last block padded with zero keys (their scores, past count, are
-      // not read): every score takes the same rounded queries.
-      for (; !query_pairs_.empty() && j < count; j += kRows) {
-        for (size_t r = 0; r < kRows; ++r) whole_rows[r] = j + r < count ? row<T>(a_.k_cache, begin + j + r) : nullptr;
-        for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
-          prefetch_block_rows<T>(a_.k_cache, begin + j + kRows, kRows, kv);
-          for (size_t r = 0; r < kRows; ++r) rows[r] = whole_rows[r] ? whole_rows[r] + kv * D : zero_key_.data();
+      if (!query_pairs_.empty()) {
+        // The last block padded with zero keys (their scores, past count, are
+        // not read): every score takes the same rounded queries.
+        j = key_blocks<T>(begin, count, zero_key_.data(), [&](size_t first, size_t kv, const T* const* rows) {
           for (size_t h = kv * group; h < (kv + 1) * group; h += 8)
-            scores8x8_bf16(query_pairs_.data() + h * D, rows, D, a_.scale, scores + h * score_stride_ + j,
+            scores8x8_bf16(query_pairs_.data() + h * D, rows, D, a_.scale, scores + h * score_stride_ + first,
                            score_stride_);
-        }
+        });
+        scored = true;
       }
     }
 #endif
-    for (; j + kRows <= count; j += kRows) {
-      for (size_t r = 0; r < kRows; ++r) whole_rows[r] = row<T>(a_.k_cache, begin + j + r);
-      for (size_t kv = 0; kv < a_.kv_heads; ++kv) {
-        prefetch_block_rows<T>(a_.k_cache, begin + j + kRows, kRows, kv);
-        for (size_t r = 0; r < kRows; ++r) rows[r] = whole_rows[r] + kv * D;
+    if (!scored) {
+      j = key_blocks<T>(begin, count, nullptr, [&](size_t first, size_t kv, const T* const* rows) {
         size_t h = kv * group;
         for (; h + 8 <= (kv + 1) * group; h += 8)
-          scores8x8(query_steps_.data() + h * D, rows, D, a_.scale, scores + h * score_stride_ + j, score_stride_);
-        for (; h < (kv + 1) * group; ++h) dot8(q + h * D, rows, D, a_.scale, scores + h * score_stride_ + j);
-      }
+          scores8x8(query_steps_.data() + h * D, rows, D, a_.scale, scores + h * score_stride_ + first, score_stride_);
+        for (; h < (kv + 1) * group; ++h) dot8(q + h * D, rows, D, a_.scale, scores + h * score_stride_ + first);
+      });
     }
     for (; j < count; ++j) {
       const T* key = row<T>(a_.k_cache, begin + j);
@@ -474,6 +488,8 @@ class SplitDecode {
     // Pass 2: acc[h] = sum_j p[h][j] v[j], value rows in order, in blocks
     // whose slices stay in L1 while a kv head's group of heads takes them.
     float* acc = acc_.data() + c * a_.q_heads * D;
+    const T* whole_rows[kValueRows];
+    const T* rows[kValueRows];
     float ones[kMaxGroup];  // no rescale: the chunk's softmax is exact
     std::fill(ones, ones + group, 1.0f);
     std::fill(acc, acc + a_.q_heads * D, 0.0f);
