@@ -31,7 +31,8 @@ struct BenchSettings {
   size_t prompt_tokens = 0, decode_tokens = 0, depth = 0, chunk = 0, threads = 0, bandwidth_mib = 0;
   size_t sessions = 1;  // > 1: also decode that many sessions together (BatchDecoder)
   bool fill_by_prefill = false, json = false, profile = false;
-  bool scaling = false;  // also decode at depth 0 on one thread
+  bool scaling = false;           // also decode at depth 0 on one thread
+  bool compare_numerics = false;  // also decode in exact and fast numerics, alternating
 };
 
 // Bytes per weight of the dense matrices (attention, router, unembedding):
@@ -118,6 +119,7 @@ BenchSettings settings_from_flags(const ParsedFlags& flags) {
   settings.json = flags.has("json");
   settings.profile = flags.has("profile");
   settings.scaling = flags.has("scaling");
+  settings.compare_numerics = flags.has("compare-numerics");
   settings.sessions = flags.count("sessions").value_or(1);
   return settings;
 }
@@ -273,81 +275,123 @@ DecodeRun time_greedy(ossrt::Session& session, size_t count, Profiler& profiler,
   return run;
 }
 
-// Decodes `count` greedy tokens after `session`'s current content plus one token.
-DecodeRun time_decode(ossrt::Session& session, size_t count, int64_t vocab, Profiler& profiler,
-                      const std::string& phase) {
-  if (auto st = session.append(random_tokens(1, vocab, 7)); !st.ok()) return {0, 0, st};
-  return time_greedy(session, count, profiler, phase);
+// A session of one token of random context (plus room for `count` more).
+ossrt::Result<std::unique_ptr<ossrt::Session>> fresh_session(const std::shared_ptr<const ossrt::Model>& model,
+                                                             ossrt::SessionOptions options, size_t count,
+                                                             uint32_t seed) {
+  options.context_length = count + 2;
+  auto session = ossrt::Session::create(model, options);
+  if (!session.ok()) return session.status();
+  if (auto st = session.value()->append(random_tokens(1, model->info().config.vocab_size, seed)); !st.ok()) return st;
+  return session;
+}
+
+// Two decode measurements that alternate over kAlternatingRounds rounds
+// (first, second, first, ...), so the VM's drifting bandwidth weighs on both
+// rates alike: measured minutes apart, one session's rate moved between 11.0
+// and 12.5 tok/s from run to run (Zen 5 VM), and every ratio of two rates
+// with it (depth 8192 against depth 0, exact against fast, N sessions
+// against one).
+constexpr size_t kAlternatingRounds = 4;
+
+struct Alternation {
+  DecodeRun first, second;                     // summed over the rounds
+  double lowest_ratio = 0, highest_ratio = 0;  // second's rate / first's, over the rounds
+  size_t rounds = 0;
+  ossrt::Status status = ossrt::Status::success();
+
+  double ratio() const { return second.tokens_per_s() / first.tokens_per_s(); }
+  static Alternation failed(ossrt::Status status) {
+    Alternation run;
+    run.status = std::move(status);
+    return run;
+  }
+};
+
+// first(tokens) and second(tokens) -> DecodeRun each decode `count` tokens in
+// all, a round's share at a time.
+template <class First, class Second>
+Alternation alternate(size_t count, First first, Second second) {
+  Alternation run;
+  const auto add = [](DecodeRun& total, const DecodeRun& part) {
+    total.seconds += part.seconds;
+    total.tokens += part.tokens;
+  };
+  run.rounds = std::min(count, kAlternatingRounds);
+  for (size_t round = 0; round < run.rounds; ++round) {
+    const size_t tokens = count * (round + 1) / run.rounds - count * round / run.rounds;
+    const DecodeRun a = first(tokens);
+    if (!a.status.ok()) return Alternation::failed(a.status);
+    const DecodeRun b = second(tokens);
+    if (!b.status.ok()) return Alternation::failed(b.status);
+    const double ratio = b.tokens_per_s() / a.tokens_per_s();
+    run.lowest_ratio = round == 0 ? ratio : std::min(run.lowest_ratio, ratio);
+    run.highest_ratio = std::max(run.highest_ratio, ratio);
+    add(run.first, a);
+    add(run.second, b);
+  }
+  return run;
 }
 
 // --sessions N: N sessions (one token of context each) decoding `count`
 // greedy tokens together, one BatchDecoder step a token for all of them,
-// against one more session decoding alone. The two alternate over
-// kSessionRounds rounds (alone, together, alone, ...), so the VM's drifting
-// bandwidth weighs on both rates alike: measured minutes apart, one session's
-// rate moved between 11.0 and 12.5 tok/s from run to run (Zen 5 VM), and
-// the ratio with it.
-constexpr size_t kSessionRounds = 4;
-
-struct SessionsRun {
-  double alone_tok_s = 0, together_tok_s = 0;
-  double lowest_ratio = 0, highest_ratio = 0;  // together / alone, over the rounds
-  size_t rounds = 0;
-  ossrt::Status status = ossrt::Status::success();
-};
-
-SessionsRun time_sessions(const std::shared_ptr<const ossrt::Model>& model, ossrt::SessionOptions options, size_t n,
-                          size_t count, Profiler& profiler) {
-  SessionsRun run;
-  const auto failed = [&run](ossrt::Status status) {
-    run.status = std::move(status);
-    return run;
-  };
-  options.context_length = count + 2;
+// alternating with one more session decoding alone.
+Alternation time_sessions(const std::shared_ptr<const ossrt::Model>& model, const ossrt::SessionOptions& options,
+                          size_t n, size_t count, Profiler& profiler) {
   std::vector<std::unique_ptr<ossrt::Session>> sessions;  // [0] decodes alone
-  const int64_t vocab = model->info().config.vocab_size;
   for (size_t i = 0; i <= n; ++i) {
-    auto session = ossrt::Session::create(model, options);
-    if (!session.ok()) return failed(session.status());
-    if (auto st = session.value()->append(random_tokens(1, vocab, static_cast<uint32_t>(10 + i))); !st.ok())
-      return failed(st);
+    auto session = fresh_session(model, options, count, static_cast<uint32_t>(10 + i));
+    if (!session.ok()) return Alternation::failed(session.status());
     sessions.push_back(std::move(session.value()));
   }
   std::vector<ossrt::Session*> rows;
   for (size_t i = 1; i <= n; ++i) rows.push_back(sessions[i].get());
   auto decoder = ossrt::BatchDecoder::create(model, n);
-  if (!decoder.ok()) return failed(decoder.status());
+  if (!decoder.ok()) return Alternation::failed(decoder.status());
   std::vector<ossrt::TokenId> next(n);
   const std::string alone_phase = "1 session, alternating with " + std::to_string(n);
   const std::string together_phase = std::to_string(n) + " sessions decoded together";
-  double alone_seconds = 0, together_seconds = 0;
-  size_t alone_tokens = 0;
-  run.rounds = std::min(count, kSessionRounds);
-  for (size_t round = 0; round < run.rounds; ++round) {
-    const size_t tokens = count * (round + 1) / run.rounds - count * round / run.rounds;
-    const DecodeRun alone = time_greedy(*sessions[0], tokens, profiler, alone_phase);
-    if (!alone.status.ok()) return failed(alone.status);
-    profiler.start_phase();
-    const auto start = Clock::now();
-    for (size_t step = 0; step < tokens; ++step) {
-      for (size_t i = 0; i < n; ++i) {
-        const auto logits = rows[i]->logits();
-        next[i] = static_cast<ossrt::TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-      }
-      if (auto st = decoder.value()->step(rows, next); !st.ok()) return failed(st);
-    }
-    const double together = seconds_since(start);
-    if (auto st = profiler.end_phase(together_phase, together, n * tokens); !st.ok()) return failed(st);
-    const double ratio = (static_cast<double>(n * tokens) / together) / alone.tokens_per_s();
-    run.lowest_ratio = round == 0 ? ratio : std::min(run.lowest_ratio, ratio);
-    run.highest_ratio = std::max(run.highest_ratio, ratio);
-    alone_seconds += alone.seconds;
-    alone_tokens += alone.tokens;
-    together_seconds += together;
-  }
-  run.alone_tok_s = static_cast<double>(alone_tokens) / alone_seconds;
-  run.together_tok_s = static_cast<double>(n * count) / together_seconds;
-  return run;
+  return alternate(
+      count, [&](size_t tokens) { return time_greedy(*sessions[0], tokens, profiler, alone_phase); },
+      [&](size_t tokens) {
+        DecodeRun together;
+        profiler.start_phase();
+        const auto start = Clock::now();
+        for (size_t step = 0; step < tokens; ++step) {
+          for (size_t i = 0; i < n; ++i) {
+            const auto logits = rows[i]->logits();
+            next[i] = static_cast<ossrt::TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+          }
+          if (auto st = decoder.value()->step(rows, next); !st.ok()) {
+            together.status = st;
+            return together;
+          }
+        }
+        together.seconds = seconds_since(start);
+        together.tokens = n * tokens;
+        together.status = profiler.end_phase(together_phase, together.seconds, together.tokens);
+        return together;
+      });
+}
+
+// --compare-numerics: a session in fast numerics and one in exact (one token
+// of context each) decoding `count` greedy tokens, alternating.
+Alternation time_numerics(const std::shared_ptr<const ossrt::Model>& model, ossrt::SessionOptions options, size_t count,
+                          Profiler& profiler) {
+  options.numerics = ossrt::Numerics::fast;
+  auto fast = fresh_session(model, options, count, 20);
+  if (!fast.ok()) return Alternation::failed(fast.status());
+  options.numerics = ossrt::Numerics::exact;
+  auto exact = fresh_session(model, options, count, 20);
+  if (!exact.ok()) return Alternation::failed(exact.status());
+  return alternate(
+      count,
+      [&](size_t tokens) {
+        return time_greedy(*fast.value(), tokens, profiler, "decode, fast alternating with exact");
+      },
+      [&](size_t tokens) {
+        return time_greedy(*exact.value(), tokens, profiler, "decode, exact alternating with fast");
+      });
 }
 
 }  // namespace
@@ -426,23 +470,20 @@ int run_bench(const ParsedFlags& flags) {
   const double prefill_tok_s = static_cast<double>(settings.prompt_tokens) / prefill_seconds;
   const double prefill_gflops = prefill_flops(config, settings.prompt_tokens) / prefill_seconds / 1e9;
 
-  // Decode from an empty context, then from `depth` positions.
-  s.reset();
-  const DecodeRun shallow = time_decode(s, settings.decode_tokens, config.vocab_size, profiler, "decode at depth 0");
-  if (!shallow.status.ok()) return fail(shallow.status);
-  // Thread scaling: the same decode in a session of one thread (its own
-  // profile phase, so --profile shows each kernel's scaling).
+  // Thread scaling: decode from one token of context in a session of one
+  // thread (its own profile phase, so --profile shows each kernel's scaling).
   DecodeRun single;
   if (settings.scaling) {
     ossrt::SessionOptions one = session_options;
     one.threads = 1;
-    one.context_length = settings.decode_tokens + 2;
-    auto single_session = ossrt::Session::create(model.value(), one);
+    auto single_session = fresh_session(model.value(), one, settings.decode_tokens, 7);
     if (!single_session.ok()) return fail(single_session.status());
-    single = time_decode(*single_session.value(), settings.decode_tokens, config.vocab_size, profiler,
-                         "decode at depth 0, 1 thread");
+    single = time_greedy(*single_session.value(), settings.decode_tokens, profiler, "decode at depth 0, 1 thread");
     if (!single.status.ok()) return fail(single.status);
   }
+  // Decode from one token of context, alternating with decode from `depth` positions.
+  auto shallow_session = fresh_session(model.value(), session_options, settings.decode_tokens, 7);
+  if (!shallow_session.ok()) return fail(shallow_session.status());
   s.reset();
   start = Clock::now();
   if (settings.fill_by_prefill) {
@@ -451,13 +492,23 @@ int run_bench(const ParsedFlags& flags) {
     return fail(st);
   }
   const double fill_seconds = seconds_since(start);
-  const DecodeRun deep = time_decode(s, settings.decode_tokens, config.vocab_size, profiler,
-                                     "decode at depth " + std::to_string(settings.depth));
-  if (!deep.status.ok()) return fail(deep.status);
-  SessionsRun batch;
+  if (auto st = s.append(random_tokens(1, config.vocab_size, 7)); !st.ok()) return fail(st);
+  const std::string deep_phase = "decode at depth " + std::to_string(settings.depth);
+  const Alternation depth = alternate(
+      settings.decode_tokens,
+      [&](size_t tokens) { return time_greedy(*shallow_session.value(), tokens, profiler, "decode at depth 0"); },
+      [&](size_t tokens) { return time_greedy(s, tokens, profiler, deep_phase); });
+  if (!depth.status.ok()) return fail(depth.status);
+  const DecodeRun &shallow = depth.first, &deep = depth.second;
+  Alternation batch;
   if (settings.sessions > 1) {
     batch = time_sessions(model.value(), session_options, settings.sessions, settings.decode_tokens, profiler);
     if (!batch.status.ok()) return fail(batch.status);
+  }
+  Alternation numerics;
+  if (settings.compare_numerics) {
+    numerics = time_numerics(model.value(), session_options, settings.decode_tokens, profiler);
+    if (!numerics.status.ok()) return fail(numerics.status);
   }
   const size_t peak_rss = resident_memory().peak_bytes;
   session.value().reset();
@@ -477,7 +528,6 @@ int run_bench(const ParsedFlags& flags) {
   const double step_flops = static_cast<double>(settings.sessions) * prefill_flops(config, 1);
   const double batch_memory_tok_s = bandwidth * 1e9 / step_bytes * static_cast<double>(settings.sessions);
   const double batch_compute_tok_s = fma_peak * 1e9 / step_flops * static_cast<double>(settings.sessions);
-  const double batch_ratio = batch.together_tok_s / batch.alone_tok_s;
   char sessions_json[384] = "";
   if (settings.sessions > 1) {
     std::snprintf(sessions_json, sizeof sessions_json,
@@ -485,13 +535,22 @@ int run_bench(const ParsedFlags& flags) {
                   "\"aggregate_ratio\":%.3f,\"aggregate_ratio_min\":%.3f,\"aggregate_ratio_max\":%.3f,"
                   "\"session_rounds\":%zu,\"batch_step_bytes\":%.0f,\"batch_step_flops\":%.0f,"
                   "\"batch_memory_bound_tok_s\":%.2f,\"batch_compute_bound_tok_s\":%.2f",
-                  settings.sessions, batch.alone_tok_s, batch.together_tok_s, batch_ratio, batch.lowest_ratio,
-                  batch.highest_ratio, batch.rounds, step_bytes, step_flops, batch_memory_tok_s, batch_compute_tok_s);
+                  settings.sessions, batch.first.tokens_per_s(), batch.second.tokens_per_s(), batch.ratio(),
+                  batch.lowest_ratio, batch.highest_ratio, batch.rounds, step_bytes, step_flops, batch_memory_tok_s,
+                  batch_compute_tok_s);
+  }
+  char numerics_json[256] = "";
+  if (settings.compare_numerics) {
+    std::snprintf(numerics_json, sizeof numerics_json,
+                  ",\"fast_alternating_tok_s\":%.3f,\"exact_alternating_tok_s\":%.3f,\"exact_over_fast_pct\":%.1f,"
+                  "\"exact_over_fast_min_pct\":%.1f,\"exact_over_fast_max_pct\":%.1f",
+                  numerics.first.tokens_per_s(), numerics.second.tokens_per_s(), 100 * numerics.ratio(),
+                  100 * numerics.lowest_ratio, 100 * numerics.highest_ratio);
   }
   const double roofline_tok_s = bandwidth * 1e9 / bytes_per_token;
   const double roofline_pct = 100 * shallow.tokens_per_s() / roofline_tok_s;
   const double depth_bytes = bytes_per_token + kv_bytes_per_token(config, settings.depth, session_options.numerics);
-  const double depth_ratio_pct = 100 * deep.tokens_per_s() / shallow.tokens_per_s();
+  const double depth_ratio_pct = 100 * depth.ratio();
   const double decode_gbs = shallow.tokens_per_s() * bytes_per_token / 1e9;
   const double scaling_pct = 100 * single.tokens_per_s() / shallow.tokens_per_s();
   char scaling_json[96] = "";
@@ -508,18 +567,20 @@ int run_bench(const ParsedFlags& flags) {
         "{\"model\":\"%s\",\"layers\":%lld,\"isa\":\"%s\",\"numerics\":\"%s\",\"threads\":%d,\"prompt_tokens\":%zu,"
         "\"decode_tokens\":%zu,"
         "\"depth\":%zu,\"depth_fill\":\"%s\",\"prefill_tok_s\":%.3f,\"prefill_gflops\":%.2f,\"decode_tok_s\":%.3f,"
-        "\"decode_depth_tok_s\":%.3f,\"depth_ratio_pct\":%.1f,\"bandwidth_gbs\":%.2f,\"bandwidth_before_gbs\":%.2f,"
+        "\"decode_depth_tok_s\":%.3f,\"depth_ratio_pct\":%.1f,\"depth_ratio_min_pct\":%.1f,"
+        "\"depth_ratio_max_pct\":%.1f,\"depth_rounds\":%zu,\"bandwidth_gbs\":%.2f,\"bandwidth_before_gbs\":%.2f,"
         "\"bandwidth_after_gbs\":%.2f,\"bytes_per_token\":%.0f,\"depth_bytes_per_token\":%.0f,"
         "\"roofline_tok_s\":%.3f,\"roofline_pct\":%.1f,\"decode_gbs\":%.2f,\"peak_rss_bytes\":%zu,"
         "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f,\"weights_in_memory\":%s,"
-        "\"cpu_expert_layers\":%zu,\"host_expert_bytes\":%llu,\"dense_format\":\"%s\"%s%s%s}\n",
+        "\"cpu_expert_layers\":%zu,\"host_expert_bytes\":%llu,\"dense_format\":\"%s\"%s%s%s%s}\n",
         name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
         settings.prompt_tokens, settings.decode_tokens, settings.depth, fill_name, prefill_tok_s, prefill_gflops,
-        shallow.tokens_per_s(), deep.tokens_per_s(), depth_ratio_pct, bandwidth, before.gb_per_s, after.gb_per_s,
-        bytes_per_token, depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds,
-        generate_seconds, model_options.weights_in_memory ? "true" : "false", info.cpu_expert_layers,
+        shallow.tokens_per_s(), deep.tokens_per_s(), depth_ratio_pct, 100 * depth.lowest_ratio,
+        100 * depth.highest_ratio, depth.rounds, bandwidth, before.gb_per_s, after.gb_per_s, bytes_per_token,
+        depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds, generate_seconds,
+        model_options.weights_in_memory ? "true" : "false", info.cpu_expert_layers,
         static_cast<unsigned long long>(info.host_expert_bytes), info.dense_format.c_str(), scaling_json, sessions_json,
-        settings.profile ? profile_json(profiler.phases()).c_str() : "");
+        numerics_json, settings.profile ? profile_json(profiler.phases()).c_str() : "");
     return 0;
   }
   std::printf("ossrt bench: %s, %lld layers, backend %s, %s numerics, %d threads, %s dense weights\n", name.c_str(),
@@ -547,19 +608,28 @@ int run_bench(const ParsedFlags& flags) {
                 scaling_pct, threads);
   }
   std::printf(
-      "  %-34s %8.2f tok/s  %.1f%% of depth 0; %.3f GB read per token incl. KV (%s fill %.1f s)\n",
+      "  %-34s %8.2f tok/s  %.1f%% of depth 0 (alternating, rounds %.1f-%.1f%%); %.3f GB read per token incl. KV "
+      "(%s fill %.1f s)\n",
       ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth " + std::to_string(settings.depth))
           .c_str(),
-      deep.tokens_per_s(), depth_ratio_pct, depth_bytes / 1e9, fill_name, fill_seconds);
+      deep.tokens_per_s(), depth_ratio_pct, 100 * depth.lowest_ratio, 100 * depth.highest_ratio, depth_bytes / 1e9,
+      fill_name, fill_seconds);
   if (settings.sessions > 1) {
     std::printf("  %-34s %8.2f tok/s  alternating with %zu sessions together, %zu rounds\n", "1 session",
-                batch.alone_tok_s, settings.sessions, batch.rounds);
+                batch.first.tokens_per_s(), settings.sessions, batch.rounds);
     std::printf(
         "  %-34s %8.2f tok/s  %.2fx one session (rounds %.2f-%.2fx); a step reads %.3f GB (%.1f distinct experts "
         "a layer), %.1f GFLOP: %.1f tok/s at the bandwidth, %.1f at the FMA peak\n",
-        (std::to_string(settings.sessions) + " sessions together").c_str(), batch.together_tok_s, batch_ratio,
+        (std::to_string(settings.sessions) + " sessions together").c_str(), batch.second.tokens_per_s(), batch.ratio(),
         batch.lowest_ratio, batch.highest_ratio, step_bytes / 1e9, step_experts, step_flops / 1e9, batch_memory_tok_s,
         batch_compute_tok_s);
+  }
+  if (settings.compare_numerics) {
+    std::printf("  %-34s %8.2f tok/s  alternating with exact numerics, %zu rounds\n", "decode in fast numerics",
+                numerics.first.tokens_per_s(), numerics.rounds);
+    std::printf("  %-34s %8.2f tok/s  %.1f%% of fast (rounds %.1f-%.1f%%)\n", "decode in exact numerics",
+                numerics.second.tokens_per_s(), 100 * numerics.ratio(), 100 * numerics.lowest_ratio,
+                100 * numerics.highest_ratio);
   }
   std::printf("  %-34s %10.3f GB  weights %s; KV and scratch for %zu positions%s\n", "peak RSS",
               static_cast<double>(peak_rss) / 1e9,

@@ -154,6 +154,8 @@ std::vector<CommandSpec> make_specs() {
               {"scaling", K::none, nullptr, "also decode at depth 0 on one thread"},
               {"sessions", K::positive, "N",
                "also decode N sessions together, one forward pass a token, alternating with one session alone", "1"},
+              {"compare-numerics", K::none, nullptr,
+               "also decode in fast and in exact numerics, alternating (depth 0, one token of context)"},
               {"json", K::none, nullptr, "print one JSON object instead of the table"},
           },
       std::nullopt,

@@ -256,6 +256,21 @@ case $case_name in
     expect_in out.txt "2 sessions together"
     ;;
 
+  bench-alternating)
+    # Ratios of two rates come from measurements taken in turns: depth against
+    # depth 0 always, exact against fast numerics when asked.
+    run bench --model "$tiny_a" --prompt-tokens 4 --decode-tokens 5 --depth 4 --bandwidth-mib 16 --compare-numerics --json
+    expect_rc 0
+    expect_in out.txt '"depth_ratio_min_pct":'
+    expect_in out.txt '"depth_rounds":4,'
+    expect_in out.txt '"exact_over_fast_pct":'
+    expect_in out.txt '"exact_over_fast_max_pct":'
+    run bench --model "$tiny_a" --prompt-tokens 4 --decode-tokens 2 --depth 4 --bandwidth-mib 16 --compare-numerics
+    expect_rc 0
+    expect_in out.txt "of depth 0 (alternating, rounds"
+    expect_in out.txt "decode in exact numerics"
+    ;;
+
   estimate)
     # From the headers alone; the session's figures follow --context and --numerics.
     run estimate --model "$tiny_a" --context 300 --chunk 64 --json
