@@ -36,14 +36,32 @@ inline void prefetch_at(const void* p) {
   asm volatile("prefetcht0 (%0)" : : "r"(p));
 }
 
+// The same into L2 only (prefetcht1), for lines wanted a whole block of work
+// later: brought into L1 that early, they evicted the lines the block was
+// reading (decode attention at depth 8192, Zen 5: 1.2-1.5 -> 0.9-1.0 ms a
+// call with a bf16 cache, 2.2-2.4 -> 1.4-1.7 ms with fp32).
+inline void prefetch_to_l2_at(const void* p) {
+  asm volatile("prefetcht1 (%0)" : : "r"(p));
+}
+
 // The same kPrefetchBytes past p.
 inline void prefetch_ahead(const void* p) {
   prefetch_at(static_cast<const char*>(p) + kPrefetchBytes);
 }
 
+enum class PrefetchTo { l1, l2 };
+
 // Every 64-byte line of [p, p + bytes) asked for.
+template <PrefetchTo To = PrefetchTo::l1>
 inline void prefetch_lines(const void* p, size_t bytes) {
-  for (size_t line = 0; line < bytes; line += 64) prefetch_at(static_cast<const char*>(p) + line);
+  for (size_t line = 0; line < bytes; line += 64) {
+    const char* at = static_cast<const char*>(p) + line;
+    if constexpr (To == PrefetchTo::l1) {
+      prefetch_at(at);
+    } else {
+      prefetch_to_l2_at(at);
+    }
+  }
 }
 
 // An input value as fp32, for kernels generic over fp32 and bf16 inputs.
