@@ -52,7 +52,7 @@ OSSRT_BF16_DOT_TARGET void bf16_dot_chunk(const bf16_t* w, size_t in, size_t k0,
   }
   for (size_t i = k0; i < k1; i += kBf16PerLine) {
     if (next != nullptr) {
-      for (size_t r = 0; r < R; ++r) prefetch_at(next + r * in + (i - k0));
+      for (size_t r = 0; r < R; ++r) prefetch_to_l2_at(next + r * in + (i - k0));
     }
     OSSRT_X86(__m512bh) xv[NT];
     for (size_t t = 0; t < NT; ++t) xv[t] = load_bf16_pairs(x[t] + i);
