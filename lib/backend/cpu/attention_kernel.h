@@ -413,7 +413,7 @@ class SplitDecode {
   void prefetch_block_rows(const void* cache, size_t from, size_t rows, size_t kv) const {
     const size_t row_bytes = a_.kv_heads * a_.head_dim * sizeof(T);
     for (size_t r = kv; r < rows && from + r < first_ + keys_; r += a_.kv_heads) {
-      prefetch_lines<PrefetchTo::l2>(row<T>(cache, from + r), row_bytes);
+      prefetch_lines_to_l2(row<T>(cache, from + r), row_bytes);
     }
   }
 

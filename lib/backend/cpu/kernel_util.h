@@ -49,19 +49,10 @@ inline void prefetch_ahead(const void* p) {
   prefetch_at(static_cast<const char*>(p) + kPrefetchBytes);
 }
 
-enum class PrefetchTo { l1, l2 };
-
-// Every 64-byte line of [p, p + bytes) asked for.
-template <PrefetchTo To = PrefetchTo::l1>
-inline void prefetch_lines(const void* p, size_t bytes) {
-  for (size_t line = 0; line < bytes; line += 64) {
-    const char* at = static_cast<const char*>(p) + line;
-    if constexpr (To == PrefetchTo::l1) {
-      prefetch_at(at);
-    } else {
-      prefetch_to_l2_at(at);
-    }
-  }
+// Every 64-byte line of [p, p + bytes) asked for, into L2: its callers ask
+// a whole block ahead.
+inline void prefetch_lines_to_l2(const void* p, size_t bytes) {
+  for (size_t line = 0; line < bytes; line += 64) prefetch_to_l2_at(static_cast<const char*>(p) + line);
 }
 
 // An input value as fp32, for kernels generic over fp32 and bf16 inputs.
@@ -83,7 +74,7 @@ inline float to_f32(bf16_t v) {
 // 23-43 -> 15-22 ms). Past the thread's rows it asks for lines nobody reads,
 // which a prefetch may do: it never faults.
 inline void prefetch_next_block(const void* block, size_t block_bytes, size_t done_bytes, size_t step_bytes) {
-  prefetch_lines<PrefetchTo::l2>(static_cast<const char*>(block) + block_bytes + done_bytes, step_bytes);
+  prefetch_lines_to_l2(static_cast<const char*>(block) + block_bytes + done_bytes, step_bytes);
 }
 
 // Calls f(std::integral_constant<size_t, N>{}) with N = min(n, Max) for
