@@ -13,8 +13,9 @@
 // weights against 28 / 16 / 8 for the Q15 products; 2 threads from memory
 // 41 / 38 / 29 against 39 / 24 / 11. Exact numerics splits each fp32 input
 // into three bf16 terms that sum to it exactly, so the products stay exact
-// and only the fp32 sums' order differs (13 operations per token against
-// the fp32 products' 8 plus 24 shared; vdpbf16ps flushes terms below
+// and only the fp32 sums' order differs (13 operations per token, 14 for a
+// lone token's two chains, against the fp32 products' 8 plus 24 shared;
+// vdpbf16ps flushes terms below
 // 2^-126, inputs under about 2^-110, to zero).
 // Include once per level's kernel file, after its simd header; on levels
 // without the 512-bit products (no OSSRT_CPU_Q15_ZMM) only the layout
@@ -112,6 +113,15 @@ inline Zint value_table() {
   return OSSRT_X86(_mm512_loadu_si512)(table.words);
 }
 
+// Accumulators of one token's products in a group: a token's three exact
+// terms chain 12 vdpbf16ps, each waiting for the last; alone in its row
+// (decode) that chain, not the loads or the arithmetic, was the bound, and
+// two chains of 6 took one token's experts from 2.94-3.02 to 2.62-2.64 ms
+// a layer (2 threads, Zen 5 VM, the builds alternating). Several tokens are independent chains already, and
+// one rounded term's 4 products are not worth the extra addition.
+template <size_t NT, size_t Terms>
+constexpr size_t kChains = NT == 1 && Terms > 1 ? 2 : 1;
+
 // acc[t] += the 4 blocks from block g of the row times x[t] (Terms terms,
 // `stride` apart), lane l holding 2 of block g + l / 4's products per term
 // with its scale applied.
@@ -129,13 +139,16 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void add_group(const
   const OSSRT_X86(__m512) powers = q15_zmm_detail::group_powers(scales + g);
   for (size_t t = 0; t < NT; ++t) {
     const bf16_t* xt = x[t] + g * kMxfp4BlockElements;
-    OSSRT_X86(__m512) dot = OSSRT_X86(_mm512_setzero_ps)();
+    OSSRT_X86(__m512) dots[kChains<NT, Terms>];
+    for (auto& dot : dots) dot = OSSRT_X86(_mm512_setzero_ps)();
     for (size_t p = 0; p < Terms; ++p) {
-      for (int k = 0; k < 4; ++k) {
+      for (size_t k = 0; k < 4; ++k) {
+        auto& dot = dots[k % kChains<NT, Terms>];
         dot = OSSRT_X86(_mm512_dpbf16_ps)(dot, as<OSSRT_X86(__m512bh)>(parts[k]), load_zmm(xt + p * stride + 32 * k));
       }
     }
-    acc[t] = OSSRT_X86(_mm512_fmadd_ps)(dot, powers, acc[t]);
+    if constexpr (kChains<NT, Terms> == 2) dots[0] = OSSRT_X86(_mm512_add_ps)(dots[0], dots[1]);
+    acc[t] = OSSRT_X86(_mm512_fmadd_ps)(dots[0], powers, acc[t]);
   }
 }
 
@@ -186,15 +199,18 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void tail_blocks(con
   constexpr size_t kPartWords = 8 * Blocks;
   for (size_t t = 0; t < NT; ++t) {
     const bf16_t* xt = x[t] + b * kMxfp4BlockElements;
-    OSSRT_X86(__m256) dot = OSSRT_X86(_mm256_setzero_ps)();
+    OSSRT_X86(__m256) dots[kChains<NT, Terms>];
+    for (auto& dot : dots) dot = OSSRT_X86(_mm256_setzero_ps)();
     for (size_t p = 0; p < Terms; ++p) {
       for (size_t k = 0; k < 4; ++k) {
         const bf16_t* part = xt + p * stride + kPartWords * k;
         const Yint inputs = Blocks == 2 ? q15_detail::load_int(part) : load_low(part);
+        auto& dot = dots[k % kChains<NT, Terms>];
         dot = OSSRT_X86(_mm256_dpbf16_ps)(dot, as<OSSRT_X86(__m256bh)>(parts[k]), as<OSSRT_X86(__m256bh)>(inputs));
       }
     }
-    sums[t] += Simd::sum256(OSSRT_X86(_mm256_mul_ps)(dot, powers));
+    if constexpr (kChains<NT, Terms> == 2) dots[0] = OSSRT_X86(_mm256_add_ps)(dots[0], dots[1]);
+    sums[t] += Simd::sum256(OSSRT_X86(_mm256_mul_ps)(dots[0], powers));
   }
 }
 
