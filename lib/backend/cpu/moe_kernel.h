@@ -11,8 +11,8 @@
 // Q15 (MoeArgs::q15_inputs): the token-at-a-time products take them as such
 // (mxfp4_q15.h), big groups as int16 in integer tiles (mxfp4_q15_gemm.h), or
 // the bf16 products their dequantized values. Where the CPU has AVX512-BF16
-// the token-at-a-time products take bf16 inputs instead, in both numerics
-// (mxfp4_bf16.h: rounded under fast, exact terms under exact).
+// the token-at-a-time products take bf16 inputs instead (mxfp4_bf16.h):
+// rounded under fast; under exact, a lone token's as exact terms.
 // Include once per level's kernel file, after panel_gemm.h.
 #pragma once
 
@@ -81,18 +81,32 @@ void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const f
   with_count<kMxfp4TokenBlock>(nt, [&](auto tokens) { mxfp4_dot<tokens>(blocks, scales, in, x, sums); });
 }
 
+// Whether nt inputs of `bf16_terms` bf16 terms each multiply as such, or
+// (exact terms, several inputs) as fp32. vdpbf16ps runs at half the FMA's
+// rate (Zen 5 VM: 3.3 against 7.3 G a second on 2 cores), so each input's
+// three terms cost 12 of them, 24 FMA slots, against the fp32 products' 8
+// FMAs; only the shared decode of the codes is cheaper (11 operations
+// against 24). One token's experts, in the model, 52.5-53.7 ms a decoded
+// token as terms against 53.1-58.0 as fp32; 2 and 8 tokens, standalone,
+// 4.9-6.2 and 21.5-24.0 ms a layer against 4.5-5.2 and 16.8-17.9.
+inline bool bf16_terms_multiply(size_t bf16_terms, size_t nt) {
+  return bf16_terms == 1 || nt == 1;
+}
+
 // output(r, sums) with sums[j] = dot(row r, input j) for rows [first, last)
 // (row r at blocks + r * in / 2, scales + r * in / 32) and nt inputs: their
 // packed bf16 vectors of bf16_terms terms where they have them (x_bf16[0]
-// set), else their Q15 vectors where they are quantized (x_q15[0].digits
-// set), else their fp32 values x.
+// set) and bf16_terms_multiply says so, else their Q15 vectors where they
+// are quantized (x_q15[0].digits set), else their fp32 values x.
 template <class Output>
 void mxfp4_rows_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, size_t first, size_t last,
                      const float* const* x, const Q15Vector* x_q15, const bf16_t* const* x_bf16, size_t bf16_terms,
                      size_t nt, Output output) {
   const size_t count = in / kMxfp4BlockElements;
 #if defined(OSSRT_CPU_Q15_ZMM)
-  if (x_bf16[0] != nullptr) return mxfp4_bf16_rows(blocks, scales, count, first, last, x_bf16, nt, bf16_terms, output);
+  if (x_bf16[0] != nullptr && bf16_terms_multiply(bf16_terms, nt)) {
+    return mxfp4_bf16_rows(blocks, scales, count, first, last, x_bf16, nt, bf16_terms, output);
+  }
 #else
   (void)x_bf16;
   (void)bf16_terms;
@@ -338,17 +352,19 @@ void moe_mxfp4_with(const MoeArgs& a) {
   const ExpertGroups groups = group_by_expert(a.expert_ids, pairs);
   // Where the CPU multiplies bf16 natively, the small groups multiply bf16
   // inputs (mxfp4_bf16.h): under bf16_products rounded, in fp32 numerics
-  // (neither flag) exact as three terms each; Q15 vectors are then made
-  // only for the big groups' integer tiles (where no bf16 product took them).
+  // (neither flag) exact as three terms each where a group has one token
+  // (bf16_terms_multiply); Q15 vectors are then made only for the big
+  // groups' integer tiles (where no bf16 product took them).
   const bool big_groups = groups.largest() >= kPanelMinTokens;
   const bool bf16_small = mxfp4_bf16_products() && (a.bf16_products || !a.q15_inputs);
+  const size_t bf16_terms = a.bf16_products ? 1 : 3;
   // Inputs in the level's MXFP4 element order (Simd::decode_order), once per
   // token, for the groups that multiply fp32 inputs (every group without Q15
-  // or bf16 inputs; the big ones otherwise); with q15_inputs quantized, and
-  // dequantized.
-  const bool fp32_inputs = big_groups || (!a.q15_inputs && !bf16_small);
+  // or bf16 inputs; the big ones, and exact terms' groups of several tokens,
+  // otherwise); with q15_inputs quantized, and dequantized.
+  const bool fp32_inputs = big_groups || (!a.q15_inputs && !bf16_small) ||
+                           (bf16_small && !bf16_terms_multiply(bf16_terms, groups.largest()));
   CacheLineVector<float> permuted(fp32_inputs ? a.n * H : 0);
-  const size_t bf16_terms = a.bf16_products ? 1 : 3;
   const bool q15_vectors = a.q15_inputs && (!bf16_small || big_groups);
   // Groups of kPanelMinTokens pairs or more multiply the int16 values.
   const bool q15_values = a.q15_inputs && big_groups;
