@@ -82,13 +82,14 @@ void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const f
 }
 
 // Whether nt inputs of `bf16_terms` bf16 terms each multiply as such, or
-// (exact terms, several inputs) as fp32. vdpbf16ps runs at half the FMA's
-// rate (Zen 5 VM: 3.3 against 7.3 G a second on 2 cores), so each input's
-// three terms cost 12 of them, 24 FMA slots, against the fp32 products' 8
-// FMAs; only the shared decode of the codes is cheaper (11 operations
-// against 24). One token's experts, in the model, 52.5-53.7 ms a decoded
-// token as terms against 53.1-58.0 as fp32; 2 and 8 tokens, standalone,
-// 4.9-6.2 and 21.5-24.0 ms a layer against 4.5-5.2 and 16.8-17.9.
+// (exact terms, several inputs) as fp32. vdpbf16ps issues on the FMA's pipe
+// at its rate (Zen 5 VM: one a cycle a core, the two together add up), so
+// each input's three terms take 12 of them where its fp32 products take 8
+// FMAs; only the codes' shared decode is cheaper as terms (11 operations
+// against 24), which pays for one input alone. One token's experts, in the
+// model, 52.5-53.7 ms a decoded token as terms against 53.1-58.0 as fp32; 2
+// and 8 tokens, standalone, 4.9-6.2 and 21.5-24.0 ms a layer against
+// 4.5-5.2 and 16.8-17.9.
 inline bool bf16_terms_multiply(size_t bf16_terms, size_t nt) {
   return bf16_terms == 1 || nt == 1;
 }
