@@ -96,4 +96,13 @@ void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_
                   });
 }
 
+// An MXFP4 row (in elements) as bf16 in decode order, decoded directly
+// (widen_mxfp4_row_bf16) and through fp32 (widen_mxfp4_row, round_to_bf16).
+void mxfp4_row_to_bf16(const uint8_t* blocks, const uint8_t* scales, size_t in, bf16_t* direct, bf16_t* via_f32) {
+  std::vector<float> row(in);
+  widen_mxfp4_row_bf16(blocks, scales, in, row.data(), direct);
+  widen_mxfp4_row(blocks, scales, in, row.data());
+  round_to_bf16(row.data(), in, via_f32);
+}
+
 }  // namespace ossrt::cpu_avx512_emulated

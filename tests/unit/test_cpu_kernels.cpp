@@ -30,6 +30,7 @@ void q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t
                             const std::vector<std::vector<float>>& inputs, float* out);
 void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
                              size_t terms, const std::vector<std::vector<float>>& inputs, float* out);
+void mxfp4_row_to_bf16(const uint8_t* blocks, const uint8_t* scales, size_t in, bf16_t* direct, bf16_t* via_f32);
 // Which of the 512-bit Q15 products the emulated kernels take (VNNI or not).
 void set_q15_vnni(bool vnni) noexcept;
 }  // namespace ossrt::cpu_avx512_emulated
@@ -449,6 +450,28 @@ TEST_CASE("bf16 expert products (AVX512-BF16): ragged rows, 1 to 4 vectors, 1 or
             CHECK(std::fabs(got[t * last + r] - want) <= 1e-6 * magnitude);
           }
         }
+      }
+    }
+  }
+}
+
+TEST_CASE("MXFP4 rows decode to bf16 directly as through fp32: every code byte under every scale") {
+  // 16 blocks hold the 256 code bytes; each block takes every scale in turn.
+  constexpr size_t kBlocks = 16, in = kBlocks * kMxfp4BlockElements;
+  std::vector<uint8_t> blocks(kBlocks * kMxfp4BlockBytes);
+  for (size_t i = 0; i < blocks.size(); ++i) blocks[i] = static_cast<uint8_t>(i);
+  for (size_t s = 0; s < 256; ++s) {
+    std::vector<uint8_t> scales(kBlocks);
+    for (size_t b = 0; b < kBlocks; ++b) scales[b] = static_cast<uint8_t>(s + b);
+    std::vector<bf16_t> direct(in), via_f32(in);
+    cpu_avx512_emulated::mxfp4_row_to_bf16(blocks.data(), scales.data(), in, direct.data(), via_f32.data());
+    for (size_t j = 0; j < in; ++j) {
+      const float got = bf16_to_f32(direct[j]), want = bf16_to_f32(via_f32[j]);
+      INFO("first scale " << s << ", element " << j);
+      if (std::isnan(want)) {
+        CHECK(std::isnan(got));
+      } else {
+        CHECK(direct[j] == via_f32[j]);
       }
     }
   }

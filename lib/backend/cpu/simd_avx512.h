@@ -147,6 +147,36 @@ struct Simd {
     store(dst + 16, v[1]);
   }
 
+  // The FP4 values times 2^(s - 127) in bf16 for every scale byte s, as
+  // store_bf16 rounds Mxfp4Tables' fp32 ones.
+  struct Mxfp4Bf16Tables {
+    alignas(64) bf16_t value[256][16];
+    Mxfp4Bf16Tables() {
+      const Mxfp4Tables& tables = mxfp4_tables();
+      for (int s = 0; s < 256; ++s) {
+        alignas(64) bf16_t words[32];
+        store_bf16(words, load(tables.value[s]));
+        std::memcpy(value[s], words, sizeof value[s]);
+      }
+    }
+  };
+  // The block's 32 weights, scaled, in bf16 to dst in decode_order: what
+  // widen_mxfp4_block and store_bf16 give, in a 256-bit table lookup per 16
+  // (each byte widened to a word, whose low 4 bits vpermw reads) where those
+  // take 5 operations and a store to fp32 per 16, and a load and 5 more to
+  // round them (prefill's expert tiles: see moe_kernel.h).
+  static void widen_mxfp4_block_bf16(const uint8_t* block, uint8_t scale, bf16_t* dst) {
+    static const Mxfp4Bf16Tables tables;
+    const auto table = OSSRT_X86(_mm256_load_si256)(reinterpret_cast<const OSSRT_X86(__m256i)*>(tables.value[scale]));
+    const auto codes =
+        OSSRT_X86(_mm256_cvtepu8_epi16)(OSSRT_X86(_mm_loadu_si128)(reinterpret_cast<const OSSRT_X86(__m128i)*>(block)));
+    OSSRT_X86(_mm256_storeu_si256)
+    (reinterpret_cast<OSSRT_X86(__m256i)*>(dst), OSSRT_X86(_mm256_permutexvar_epi16)(codes, table));
+    OSSRT_X86(_mm256_storeu_si256)
+    (reinterpret_cast<OSSRT_X86(__m256i)*>(dst + 16),
+     OSSRT_X86(_mm256_permutexvar_epi16)(OSSRT_X86(_mm256_srli_epi16)(codes, 4), table));
+  }
+
   // Q8_0 blocks (q8_0_kernel.h): the fp16 scale at any alignment; the 32
   // int8 codes as kQ8Vectors vectors of floats (exact); the codes, and a
   // Q15 block's values, as 32 int16 words; and two such blocks' products,
