@@ -271,9 +271,14 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
     float* sums = products.mine();
     const size_t columns = plans[group].columns;
     plans[group].multiply(tile, count, gathered.data() + offset[group], in, sums, scratch.mine());
-    for (size_t r = 0; r < count; ++r) {
-      const float b = bf16_to_f32(bias[e * rows + first + r]);
-      for (size_t t = 0; t < n; ++t) output(g.pairs[g.begin[group] + t], first + r, sums[r * columns + t] + b);
+    // A token's outputs in row order: one run of the tile's rows per token,
+    // where row by row every output went to another token's line (the
+    // outputs took 32 of a 512-token layer's 390 ms; Zen 5, 2 threads).
+    for (size_t t = 0; t < n; ++t) {
+      const size_t pair = g.pairs[g.begin[group] + t];
+      for (size_t r = 0; r < count; ++r) {
+        output(pair, first + r, sums[r * columns + t] + bf16_to_f32(bias[e * rows + first + r]));
+      }
     }
   }
   return true;
