@@ -15,8 +15,8 @@
 // into three bf16 terms that sum to it exactly, so the products stay exact
 // and only the fp32 sums' order differs (13 operations per token, 14 for a
 // lone token's two chains, against the fp32 products' 8 plus 24 shared;
-// vdpbf16ps flushes terms below
-// 2^-126, inputs under about 2^-110, to zero).
+// vdpbf16ps flushes terms below 2^-126, inputs under about 2^-110, to
+// zero). The MoE takes them for a lone token only (bf16_terms_multiply).
 // Include once per level's kernel file, after its simd header; on levels
 // without the 512-bit products (no OSSRT_CPU_Q15_ZMM) only the layout
 // exists, and mxfp4_bf16_products() says false.
@@ -117,8 +117,9 @@ inline Zint value_table() {
 // terms chain 12 vdpbf16ps, each waiting for the last; alone in its row
 // (decode) that chain, not the loads or the arithmetic, was the bound, and
 // two chains of 6 took one token's experts from 2.94-3.02 to 2.62-2.64 ms
-// a layer (2 threads, Zen 5 VM, the builds alternating). Several tokens are independent chains already, and
-// one rounded term's 4 products are not worth the extra addition.
+// a layer (2 threads, Zen 5 VM, the builds alternating). Several tokens are
+// independent chains already, and one rounded term's 4 products are not
+// worth the extra addition.
 template <size_t NT, size_t Terms>
 constexpr size_t kChains = NT == 1 && Terms > 1 ? 2 : 1;
 
