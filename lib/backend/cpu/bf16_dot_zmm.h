@@ -1,13 +1,15 @@
 // The AVX-512 level's Numerics::fast product for one token (decode) or a
-// few (batched decode: one token of each of several sessions): weight rows as stored
-// (bf16) against the tokens rounded to bf16 once, through AVX512-BF16's
-// vdpbf16ps (32 products summed in pairs into 16 fp32 lanes, each product
-// exact in fp32), a register tile of rows by tokens (matmul_kernel.h's
-// few-token loop). Against fp32 products of widened rows it halves the
-// instructions per weight; against oneDNN's bf16 products it spares the
-// padding of the tokens to 16 and a primitive call per 128-row tile (qkv, 8
-// tokens, 2 threads, Zen 5: 1.19 against 1.44 ms). matmul_kernel.h includes
-// it where the level defines OSSRT_CPU_Q15_ZMM.
+// few (batched decode: one token of each of several sessions): weight rows
+// as stored (bf16) against the tokens rounded to bf16 once, through
+// AVX512-BF16's vdpbf16ps (32 products summed in pairs into 16 fp32 lanes,
+// each product exact in fp32), a row at a time for every token
+// (matmul_kernel.h's bf16_token_rows). Against fp32 products of widened
+// rows it halves the instructions per weight; against oneDNN's bf16
+// products it spares the padding of the tokens to 16 and a primitive call
+// per 128-row tile (qkv, 8 tokens, 2 threads, Zen 5: 1.19 against 1.44 ms
+// in register tiles of 4 rows by 4 tokens, 1.09-1.11 against 1.21-1.33 a
+// row at a time). matmul_kernel.h includes it where the level defines
+// OSSRT_CPU_Q15_ZMM.
 #pragma once
 
 #include <algorithm>
@@ -37,70 +39,74 @@ inline OSSRT_X86(__m512bh) load_bf16_pairs(const bf16_t* p) {
   return v;
 }
 
-// R rows `in` apart against NT bf16 tokens over inputs [k0, k1) (multiples
-// of 32), accumulating into acc[r][t]; `next` as for matmul_kernel.h's
-// dot_tile_chunk (few_token_rows sets it). One token's loop leaves the
-// hardware prefetcher enough lines in flight: software prefetches there
-// slowed it (one thread, Zen 5: 23-26 against 28-32 GB/s), where a few
-// tokens' products need them.
-template <size_t R, size_t NT>
-OSSRT_BF16_DOT_TARGET void bf16_dot_chunk(const bf16_t* w, size_t in, size_t k0, size_t k1, const bf16_t* const* x,
-                                          OSSRT_X86(__m512) (*acc)[NT], const bf16_t* next) {
-  OSSRT_X86(__m512) sums[R][NT];
-  for (size_t r = 0; r < R; ++r) {
-    for (size_t t = 0; t < NT; ++t) sums[r][t] = acc[r][t];
+// The words of the 32 from p whose bits are set in `mask`, the others zero;
+// no other word is read (a masked load does not touch masked-out memory).
+OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) OSSRT_X86(__m512i)
+    load_words(const bf16_t* p, uint32_t mask) {
+#if defined(OSSRT_CPU_EMULATE_AVX512)
+  // The emulation's masked load reads all 64 bytes.
+  alignas(64) bf16_t words[kBf16PerLine] = {};
+  for (size_t i = 0; i < kBf16PerLine; ++i) {
+    if ((mask >> i & 1) != 0) words[i] = p[i];
   }
-  for (size_t i = k0; i < k1; i += kBf16PerLine) {
-    if (next != nullptr) {
-      for (size_t r = 0; r < R; ++r) prefetch_to_l2_at(next + r * in + (i - k0));
-    }
-    OSSRT_X86(__m512bh) xv[NT];
-    for (size_t t = 0; t < NT; ++t) xv[t] = load_bf16_pairs(x[t] + i);
-    for (size_t r = 0; r < R; ++r) {
-      const OSSRT_X86(__m512bh) wv = load_bf16_pairs(w + r * in + i);
-      for (size_t t = 0; t < NT; ++t) sums[r][t] = OSSRT_X86(_mm512_dpbf16_ps)(sums[r][t], wv, xv[t]);
-    }
-  }
-  for (size_t r = 0; r < R; ++r) {
-    for (size_t t = 0; t < NT; ++t) acc[r][t] = sums[r][t];
-  }
+  return OSSRT_X86(_mm512_load_si512)(words);
+#else
+  return OSSRT_X86(_mm512_maskz_loadu_epi16)(mask, p);
+#endif
 }
 
-// dot(w[0..count), x[0..count)) for count < 32 values: a partial line
-// through zero-padded copies, whose products add nothing.
+// Bits [lo, hi) of a 32-bit mask, lo and hi clamped to [0, 32].
+inline uint32_t word_mask(ptrdiff_t lo, ptrdiff_t hi) {
+  const auto bits_below = [](ptrdiff_t n) { return (uint64_t{1} << std::clamp<ptrdiff_t>(n, 0, kBf16PerLine)) - 1; };
+  return static_cast<uint32_t>(bits_below(hi) & ~bits_below(lo));
+}
+
+// dot(w[0..count), x[0..count)) for count < 32 values: the products of the
+// missing values are zero.
 OSSRT_BF16_DOT_TARGET inline OSSRT_X86(__m512) partial_line_dot(const bf16_t* w, const bf16_t* x, size_t count) {
-  alignas(64) bf16_t w_line[kBf16PerLine] = {}, x_line[kBf16PerLine] = {};
-  std::memcpy(w_line, w, count * sizeof(bf16_t));
-  std::memcpy(x_line, x, count * sizeof(bf16_t));
-  return OSSRT_X86(_mm512_dpbf16_ps)(OSSRT_X86(_mm512_setzero_ps)(), load_bf16_pairs(w_line), load_bf16_pairs(x_line));
+  const uint32_t mask = word_mask(0, static_cast<ptrdiff_t>(count));
+  OSSRT_X86(__m512bh) w_pairs, x_pairs;
+  const OSSRT_X86(__m512i) w_words = load_words(w, mask), x_words = load_words(x, mask);
+  std::memcpy(&w_pairs, &w_words, sizeof w_pairs);
+  std::memcpy(&x_pairs, &x_words, sizeof x_pairs);
+  return OSSRT_X86(_mm512_dpbf16_ps)(OSSRT_X86(_mm512_setzero_ps)(), w_pairs, x_pairs);
 }
 
 // Line j of the aligned 64-byte lines that hold a row of `in` values from w
 // (lead: w's offset into its line, in values): loaded whole where the row
-// covers it, else its row values in a zero-padded copy, so nothing outside
-// the row is read.
+// covers it, else its row values alone (load_words), so nothing outside the
+// row is read.
 OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) OSSRT_X86(__m512i)
     row_line(const bf16_t* w, size_t in, size_t lead, size_t j) {
   const ptrdiff_t first = static_cast<ptrdiff_t>(j * kBf16PerLine) - static_cast<ptrdiff_t>(lead);
   const ptrdiff_t last = first + static_cast<ptrdiff_t>(kBf16PerLine), values = static_cast<ptrdiff_t>(in);
   if (first >= 0 && last <= values) return OSSRT_X86(_mm512_load_si512)(w + first);
-  alignas(64) bf16_t copy[kBf16PerLine] = {};
-  const ptrdiff_t from = std::max<ptrdiff_t>(first, 0), to = std::min(last, values);
-  if (from < to) std::memcpy(copy + (from - first), w + from, static_cast<size_t>(to - from) * sizeof(bf16_t));
-  return OSSRT_X86(_mm512_load_si512)(copy);
+  const auto* line =
+      reinterpret_cast<const bf16_t*>(reinterpret_cast<uintptr_t>(w) + static_cast<uintptr_t>(first) * sizeof(bf16_t));
+  return load_words(line, word_mask(-first, values - first));
 }
 
-// dot(row, x) for one row and one bf16 token (decode), a row at a time as
-// matmul_kernel.h's dot_row, four accumulators deep against vdpbf16ps's
-// latency. The row is read in whole aligned lines (row_line) and each
-// 32-value chunk of it put together from two of them (vpermt2w), so the
-// loads never straddle lines and every value meets the lane it would at any
-// address: the sums do not depend on where the weights sit. A safetensors
-// file's tensors start wherever its header ends (the synthetic gpt-oss-20b:
-// 48 bytes into a line), and 64-byte loads across two lines cost a row at a
-// time a third of its rate (standalone loop, 2 threads, Zen 5: 46 against
-// 66 GB/s).
-OSSRT_BF16_DOT_TARGET inline float bf16_dot_row(const bf16_t* w, size_t in, const bf16_t* x) {
+// Lines a row's products ask for ahead of its reads, spread over the row:
+// one line at `from` + 64 i after every `every` 32-value chunks.
+struct LinesAhead {
+  const char* from = nullptr;  // none where null
+  size_t every = 1;
+};
+
+// sums[t] = dot(row, x[t]) for one row and NT bf16 tokens, a row at a time
+// as matmul_kernel.h's dot_row, four accumulators a token against
+// vdpbf16ps's latency. The row is read in whole aligned lines (row_line)
+// and each 32-value chunk of it put together from two of them (vpermt2w),
+// so the loads never straddle lines and every value meets the lane it would
+// at any address: the sums do not depend on where the weights sit, nor on
+// how many tokens share the row (a session's token sums alike alone and in
+// a batch). A safetensors file's tensors start wherever its header ends
+// (the synthetic gpt-oss-20b: 48 bytes into a line), and 64-byte loads
+// across two lines cost a row at a time a third of its rate (standalone
+// loop, 2 threads, Zen 5: 46 against 66 GB/s).
+template <size_t NT>
+OSSRT_BF16_DOT_TARGET inline void bf16_dot_row(const bf16_t* w, size_t in, const bf16_t* const* x, float* sums,
+                                               LinesAhead ahead = {}) {
   constexpr size_t U = 4;
   const size_t lead = reinterpret_cast<uintptr_t>(w) % 64 / sizeof(bf16_t), chunks = in / kBf16PerLine;
   // Chunk k, the row's values [32k, 32k + 32), is words lead .. lead + 31 of lines k and k + 1.
@@ -110,25 +116,61 @@ OSSRT_BF16_DOT_TARGET inline float bf16_dot_row(const bf16_t* w, size_t in, cons
   const OSSRT_X86(__m512i) chunk_words = OSSRT_X86(_mm512_add_epi16)(
       OSSRT_X86(_mm512_load_si512)(kWords), OSSRT_X86(_mm512_set1_epi16)(static_cast<short>(lead)));
   OSSRT_X86(__m512i) line = row_line(w, in, lead, 0);
-  OSSRT_X86(__m512) acc[U];
-  for (auto& a : acc) a = OSSRT_X86(_mm512_setzero_ps)();
-  const auto chunk_dot = [&](size_t k, OSSRT_X86(__m512) & sum) OSSRT_BF16_DOT_TARGET {
-    const OSSRT_X86(__m512i) next = row_line(w, in, lead, k + 1);
+  OSSRT_X86(__m512) acc[U][NT];
+  for (auto& chain : acc) {
+    for (auto& a : chain) a = OSSRT_X86(_mm512_setzero_ps)();
+  }
+  const char* ahead_line = ahead.from;
+  size_t until_ahead = 0;  // chunks before the next line asked for ahead
+  // Chunk k into one chain of accumulators, its second line `next`.
+  const auto chunk_dot = [&](size_t k, OSSRT_X86(__m512i) next, OSSRT_X86(__m512)(&chain)[NT]) OSSRT_BF16_DOT_TARGET {
+    if (ahead_line != nullptr && until_ahead-- == 0) {
+      prefetch_to_l2_at(ahead_line);
+      ahead_line += 64;
+      until_ahead = ahead.every - 1;
+    }
     const OSSRT_X86(__m512i) chunk = OSSRT_X86(_mm512_permutex2var_epi16)(line, chunk_words, next);
     OSSRT_X86(__m512bh) pairs;
     std::memcpy(&pairs, &chunk, sizeof pairs);
-    sum = OSSRT_X86(_mm512_dpbf16_ps)(sum, pairs, load_bf16_pairs(x + k * kBf16PerLine));
+    for (size_t t = 0; t < NT; ++t) {
+      chain[t] = OSSRT_X86(_mm512_dpbf16_ps)(chain[t], pairs, load_bf16_pairs(x[t] + k * kBf16PerLine));
+    }
     line = next;
   };
+  // Chunks [0, whole) find their second line inside the row: loaded as it
+  // is, with no test in the loop (a path that may load part of a line there
+  // kept the accumulators in memory); the rest through row_line.
+  const bf16_t* lines = w - lead;
+  const size_t whole = std::min(chunks, (in + lead) / kBf16PerLine - 1);
   size_t k = 0;
-  for (; k + U <= chunks; k += U) {
-    for (size_t u = 0; u < U; ++u) chunk_dot(k + u, acc[u]);
+  for (; k + U <= whole; k += U) {
+    for (size_t u = 0; u < U; ++u) {
+      chunk_dot(k + u, OSSRT_X86(_mm512_load_si512)(lines + (k + u + 1) * kBf16PerLine), acc[u]);
+    }
   }
-  for (; k < chunks; ++k) chunk_dot(k, acc[0]);
+  for (; k < chunks; ++k) {
+    const OSSRT_X86(__m512i) next = row_line(w, in, lead, k + 1);
+    switch (k % U) {
+      case 0:
+        chunk_dot(k, next, acc[0]);
+        break;
+      case 1:
+        chunk_dot(k, next, acc[1]);
+        break;
+      case 2:
+        chunk_dot(k, next, acc[2]);
+        break;
+      default:
+        chunk_dot(k, next, acc[3]);
+        break;
+    }
+  }
   const size_t done = chunks * kBf16PerLine;
-  if (done < in) acc[2] = OSSRT_X86(_mm512_add_ps)(acc[2], partial_line_dot(w + done, x + done, in - done));
-  return Simd::sum(
-      OSSRT_X86(_mm512_add_ps)(OSSRT_X86(_mm512_add_ps)(acc[0], acc[1]), OSSRT_X86(_mm512_add_ps)(acc[2], acc[3])));
+  for (size_t t = 0; t < NT; ++t) {
+    if (done < in) acc[2][t] = OSSRT_X86(_mm512_add_ps)(acc[2][t], partial_line_dot(w + done, x[t] + done, in - done));
+    sums[t] = Simd::sum(OSSRT_X86(_mm512_add_ps)(OSSRT_X86(_mm512_add_ps)(acc[0][t], acc[1][t]),
+                                                 OSSRT_X86(_mm512_add_ps)(acc[2][t], acc[3][t])));
+  }
 }
 
 }  // namespace

@@ -309,14 +309,72 @@ void few_token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, Chunk 
   });
 }
 
-// Tokens below which few_token_rows takes the product (dot_tile_chunk, bf16_dot_chunk).
+// Tokens below which few_token_rows (dot_tile_chunk) or bf16_token_rows take the product.
 constexpr size_t kFewTokensMax = 16;
 
-// The matmul entry: one token the GEMV rows (decode_rows, dot_rows); a few
-// tokens register tiles (few_token_rows with dot_tile_chunk; from
-// kPanelMinTokens under bf16_products, AVX512-BF16's bf16_dot_chunk where the
-// CPU has it, else oneDNN's bf16 products where it has them natively); more,
-// those bf16 products under bf16_products, else fp32 products of widened rows
+#if defined(OSSRT_CPU_Q15_ZMM)
+// Bytes of bf16 inputs that bf16_token_rows keeps in L1 beside the row
+// stream: 4 tokens of gpt-oss's 2880, 3 of its 4096 (4 of 4096, 32 KB,
+// outgrew the 48 KB L1: the attention output for 8 tokens 1.43 against 0.93 ms).
+constexpr size_t kBf16TokenInputBytes = 24 << 10;
+// Of the next job's lines, the share that each pass of bf16_token_rows
+// after the first asks for ahead (one line per this many of its chunks).
+constexpr size_t kBf16PassAheadEvery = 2;
+
+// bf16 tokens (rounded once) against the rows, Numerics::fast where the CPU
+// has AVX512-BF16, one row at a time (bf16_dot_row), so that a token's sums
+// do not depend on how many tokens share the step. Parallel jobs of
+// kDecodeRowBlock rows; in a job, passes of as many tokens as fit
+// kBf16TokenInputBytes, each over the job's rows in order. The first pass
+// reads each thread's rows as one run of lines and asks for each next row
+// as it reads one (into L2); a core streams one run far faster than
+// several: one thread on the Zen 5 VM read 33.5 GB/s from one run, 23-24
+// from 4 rows' half rows side by side, 18 from 2 whole rows, and one run
+// with 4 tokens' inputs read beside it 15 without the rows asked for ahead,
+// 28 with. The later passes find the job's rows in L2 and ask for a share
+// of the next job's (kBf16PassAheadEvery), so memory is not idle while they
+// work. A single token asks for nothing ahead: the hardware prefetcher keeps
+// its one run going, and software prefetches there slowed it (one thread:
+// 23-26 against 28-32 GB/s). y[t, o] (+)= sums + bias.
+inline void bf16_token_rows(const MatmulArgs& a, const bf16_t* x) {
+  const size_t block_tokens = std::clamp<size_t>(kBf16TokenInputBytes / (a.in * sizeof(bf16_t)), 1, kDecodeTokenBlock);
+  const size_t passes = (a.n + block_tokens - 1) / block_tokens;
+  const size_t row_ahead_lines = (a.in / kBf16PerLine + kBf16PassAheadEvery - 1) / kBf16PassAheadEvery;
+  for_each_job((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock, [&](size_t job) {
+    const size_t first = job * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
+    const char* next_job = reinterpret_cast<const char*>(a.w + last * a.in);
+    const size_t next_job_bytes = std::min(kDecodeRowBlock, a.out - last) * a.in * sizeof(bf16_t);
+    for (size_t pass = 0; pass < passes; ++pass) {
+      const size_t t0 = pass * block_tokens;
+      with_count<kDecodeTokenBlock>(std::min(block_tokens, a.n - t0), [&](auto tokens) {
+        constexpr size_t NT = decltype(tokens)::value;
+        const bf16_t* inputs[NT];
+        for (size_t j = 0; j < NT; ++j) inputs[j] = x + (t0 + j) * a.in;
+        for (size_t o = first; o < last; ++o) {
+          LinesAhead ahead;
+          if (pass == 0) {
+            if (a.n > 1 && o + 1 < a.out) ahead = LinesAhead{reinterpret_cast<const char*>(a.w + (o + 1) * a.in), 1};
+          } else {
+            const size_t ahead_at = ((pass - 1) * kDecodeRowBlock + o - first) * row_ahead_lines * 64;
+            if (ahead_at + row_ahead_lines * 64 <= next_job_bytes) {
+              ahead = LinesAhead{next_job + ahead_at, kBf16PassAheadEvery};
+            }
+          }
+          float sums[NT];
+          bf16_dot_row<NT>(a.w + o * a.in, a.in, inputs, sums, ahead);
+          for (size_t j = 0; j < NT; ++j) store_output(a, t0 + j, o, sums[j]);
+        }
+      });
+    }
+  });
+}
+#endif
+
+// The matmul entry: under bf16_products, where the CPU has AVX512-BF16,
+// fewer than kFewTokensMax tokens a row at a time (bf16_token_rows), more
+// oneDNN's bf16 products where it has them natively; otherwise one token
+// the GEMV rows (decode_rows, dot_row), a few register tiles
+// (few_token_rows with dot_tile_chunk), more fp32 products of widened rows
 // (matmul_widened).
 template <class Products>
 void matmul_with(const MatmulArgs& a) {
@@ -333,16 +391,7 @@ void matmul_with(const MatmulArgs& a) {
   if (a.n < kFewTokensMax && a.bf16_products && bf16_dot()) {
     CacheLineVector<bf16_t> x(a.n * a.in);  // the tokens rounded once
     for (size_t t = 0; t < a.n; ++t) round_to_bf16(a.x + t * a.x_stride, a.in, x.data() + t * a.in);
-    if (few_tokens) {
-      return few_token_rows<Simd::kFewTokenRows, kBf16PerLine>(
-          a, x.data(), a.in,
-          []<size_t R, size_t NT>(const bf16_t* w, size_t in, size_t k0, size_t k1, const bf16_t* const* tokens,
-                                  Simd::Vec(*acc)[NT],
-                                  const bf16_t* next) { bf16_dot_chunk<R, NT>(w, in, k0, k1, tokens, acc, next); });
-    }
-    return decode_rows<1, 1>(a, [&]<size_t R, size_t NT>(size_t o, size_t t, float(&sums)[R][NT]) {
-      sums[0][0] = bf16_dot_row(a.w + o * a.in, a.in, x.data() + t * a.in);
-    });
+    return bf16_token_rows(a, x.data());
   }
 #endif
   if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
