@@ -1,7 +1,8 @@
 // Batched decode: several sessions of one model advanced by one forward pass
 // per token must each end as if they had decoded alone (issue 31): the same
-// greedy tokens and, in exact numerics, logits within 1e-5, through sliding
-// windows' rings and caches of different lengths.
+// greedy tokens and, in exact numerics, logits within 1e-5 (in fast numerics
+// on the CPU, equal), through sliding windows' rings and caches of different
+// lengths.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -49,8 +50,16 @@ std::vector<const char*> available_backends() {
   return backends;
 }
 
+// The last, 140 tokens, gives the dense layers more keys than a decode's
+// attention takes in one chunk (64): each thread a chunk.
+std::vector<TokenId> long_prompt() {
+  std::vector<TokenId> tokens;
+  for (TokenId i = 0; i < 140; ++i) tokens.push_back(i * 37 % 1500 + 1);
+  return tokens;
+}
+
 const std::vector<std::vector<TokenId>> kPrompts = {
-    {714, 1108, 958, 985, 112}, {42}, {5, 17, 300, 1200, 9, 77, 640, 1000, 3, 15, 801, 2}};
+    {714, 1108, 958, 985, 112}, {42}, {5, 17, 300, 1200, 9, 77, 640, 1000, 3, 15, 801, 2}, long_prompt()};
 
 }  // namespace
 
@@ -99,14 +108,23 @@ TEST_CASE("a batched step leaves every session as if it had decoded alone") {
         }
       }
       for (size_t i = 0; i < pointers.size(); ++i) CHECK(pointers[i]->tokens().size() == kPrompts[i].size() + kSteps);
-      MESSAGE(std::string(backend) << (numerics == Numerics::exact ? " exact" : " fast") << ": worst logit difference "
-                                   << worst << ", same tokens " << same_tokens << "/" << tokens);
+      const std::string what = std::string(backend) + (numerics == Numerics::exact ? " exact" : " fast");
+      MESSAGE(what << ": worst logit difference " << worst << ", same tokens " << same_tokens << "/" << tokens);
       if (numerics == Numerics::exact) {
         CHECK(same_tokens == tokens);
         CHECK(worst < 1e-5f);
+      } else if (std::string(backend) != "cuda") {
+        // The CPU backends sum each row's products as alone in every kernel
+        // a decode step takes under fast numerics, so the sessions' states
+        // stay equal. Only the logits of a vocabulary of over 2^20 weights
+        // (the real ones, not tiny-a's) take fp32 tiles whose sums differ in
+        // the last bits. Exact numerics multiply a lone token's expert
+        // inputs as three bf16 terms, several tokens' as fp32: within 1e-5.
+        CHECK(same_tokens == tokens);
+        CHECK(worst == 0.0f);
       } else {
-        // Fast numerics round the rows' products on other kernel paths than a
-        // single token's (tiny-a amplifies it): close, not equal.
+        // A device's fast numerics may round a batch's products on other
+        // kernel paths than a single token's (tiny-a amplifies it): close.
         CHECK(same_tokens >= tokens * 9 / 10);
         CHECK(worst < 0.05f);
       }
@@ -225,8 +243,8 @@ TEST_CASE("a mixed step of decodes and prompt chunks leaves each session as if i
       SessionOptions options;
       options.numerics = numerics;
       const MixedOutcome outcome = run_mixed(load(backend), options, prompts, schedule, 24);
-      MESSAGE(std::string(backend) << (numerics == Numerics::exact ? " exact" : " fast") << ": worst logit difference "
-                                   << outcome.worst);
+      const std::string what = std::string(backend) + (numerics == Numerics::exact ? " exact" : " fast");
+      MESSAGE(what << ": worst logit difference " << outcome.worst);
       if (numerics == Numerics::exact) {
         CHECK(outcome.worst < 1e-5f);
         CHECK(outcome.argmax_differences == 0);

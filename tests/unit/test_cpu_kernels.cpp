@@ -191,21 +191,57 @@ struct MatmulCase {
   }
 };
 
-TEST_CASE("few-token matmuls equal the reference with their inputs split into chunks") {
-  // 2 to 15 tokens take register tiles over chunks of the inputs sized to
-  // stay in L1 (matmul_kernel.h's few_token_rows): 1000 and 3001 inputs make
-  // 2 to 13 chunks, the last one short, with a scalar tail after 3001's
-  // vectors; 37 rows end in a short job of 5 and a single row.
+TEST_CASE("few-token matmuls equal the reference, a row at a time and in tiles") {
+  // 2 to 15 tokens take the rows a row at a time in passes of as many tokens
+  // as stay in L1 (matmul_kernel.h's token_rows: bf16 products, and fp32
+  // against weights up to 2^20), 37 rows ending in a short job of 5; fp32
+  // against more weights take register tiles over chunks of the inputs
+  // (few_token_rows): 1000 and 3001 inputs make 1 to 13 chunks, the last one
+  // short, with a scalar tail after 3001's vectors.
   std::mt19937 rng(13);
   const Backend& ref = cpu_reference_backend();
   for (const FastVariant& variant : fast_variants()) {
     for (size_t n : {2, 3, 5, 8, 13}) {
-      for (size_t in : {1000, 3001}) {
-        const MatmulCase c(n, in, 37, rng);
+      for (auto [in, out] : {std::pair<size_t, size_t>{1000, 37}, {3001, 37}, {1000, 1061}, {3001, 357}}) {
+        const MatmulCase c(n, in, out, rng);
         const std::string name = c.name(variant.name);
         const auto want = c.run(ref, true, false);
         check_close(c.run(*variant.backend, true, false), want, name);
         check_bf16_close(c.run(*variant.backend, true, true), want, name + " fast");
+      }
+    }
+  }
+}
+
+TEST_CASE("a token's matmul sums do not depend on the tokens beside it") {
+  // A batched step multiplies every session's token in one call; each must
+  // come out bit for bit as from a call of its own wherever the kernels take
+  // a row at a time (matmul_kernel.h's token_rows), over passes of 1 to 4
+  // tokens and every tail: inputs in vectors with scalar tails, partial
+  // lines. In fp32 against small weights (the router's) on every level; in
+  // bf16 products on the AVX-512 level, whose vdpbf16ps rows take every
+  // count below 16 (the AVX2 level multiplies fp32 below 8 tokens and
+  // oneDNN's bf16 products from 8, where the CPU has them).
+  std::mt19937 rng(19);
+  for (const FastVariant& variant : fast_variants()) {
+    for (size_t n : {2, 3, 5, 8, 15}) {
+      for (size_t in : {7, 45, 1000, 3001, 4096}) {
+        const MatmulCase together(n, in, 37, rng);
+        for (bool bf16_products : {false, true}) {
+          if (bf16_products && variant.name.find("avx512") == std::string::npos) continue;
+          const std::vector<float> y = together.run(*variant.backend, true, bf16_products);
+          for (size_t t = 0; t < n; ++t) {
+            MatmulCase alone = together;
+            alone.n = 1;
+            alone.x.assign(together.x.begin() + t * together.x_stride,
+                           together.x.begin() + (t + 1) * together.x_stride);
+            alone.y_start.assign(together.y_start.begin() + t * together.y_stride,
+                                 together.y_start.begin() + (t + 1) * together.y_stride);
+            const std::vector<float> y_alone = alone.run(*variant.backend, true, bf16_products);
+            INFO(together.name(variant.name) << (bf16_products ? " bf16" : " fp32") << ", token " << t);
+            CHECK(std::equal(y_alone.begin(), y_alone.begin() + together.out, y.begin() + t * together.y_stride));
+          }
+        }
       }
     }
   }

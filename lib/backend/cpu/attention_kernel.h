@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/exp_lanes.h"
 #include "backend/cpu/transpose8x8.h"
 #include "util/numeric.h"
 #include "util/thread_buffer.h"
@@ -48,26 +49,6 @@ inline Vec load_row(const float* p) {
 }
 inline Vec load_row(const bf16_t* p) {
   return Simd::load_bf16(p);
-}
-
-// e^x for every lane, within 2 ulp of std::exp for x in [-87.3, 88]; lanes
-// below -87.3 give 0 (std::exp gives a denormal under 1.2e-38 there). Range
-// reduction x = n ln2 + r with ln2 split in two, then a degree-6 polynomial.
-inline Vec exp_lanes(Vec x) {
-  constexpr float kLowest = -87.3f;
-  // 1.5 * 2^23: adding and subtracting it rounds to the nearest integer (|x| < 2^22).
-  constexpr float kRounder = 12582912.0f;
-  constexpr float kPolynomial[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
-                                   4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
-  const Vec clamped = Simd::min(Simd::max(x, Simd::set1(kLowest)), Simd::set1(88.0f));
-  const Vec n =
-      Simd::sub(Simd::fmadd(clamped, Simd::set1(1.44269504088896341f), Simd::set1(kRounder)), Simd::set1(kRounder));
-  Vec r = Simd::fmadd(n, Simd::set1(-0.693359375f), clamped);
-  r = Simd::fmadd(n, Simd::set1(2.12194440e-4f), r);
-  Vec p = Simd::set1(kPolynomial[0]);
-  for (size_t c = 1; c < std::size(kPolynomial); ++c) p = Simd::fmadd(p, r, Simd::set1(kPolynomial[c]));
-  p = Simd::fmadd(p, Simd::mul(r, r), Simd::add(r, Simd::set1(1.0f)));
-  return Simd::zero_below(Simd::times_power_of_two(p, n), x, kLowest);
 }
 
 // scale * dot(q, k[j]) for eight keys at once (eight independent FMA chains);
@@ -533,7 +514,9 @@ AttentionArgs row_args(const AttentionArgs& a, size_t t) {
 
 // Decode queries, each a SplitDecode (one per row of a batched step, or the
 // single query of a decode call), every row's chunks in one parallel loop:
-// rows share the threads instead of running one after another.
+// rows share the threads instead of running one after another. A row's
+// chunks are those it would have alone, so its sums do not depend on the
+// rows beside it (a session decodes alike alone and in a batch).
 void decode_queries(const AttentionArgs& a) {
   const size_t threads = static_cast<size_t>(std::max(1, omp_get_max_threads()));
   std::vector<SplitDecode> queries;
@@ -542,8 +525,7 @@ void decode_queries(const AttentionArgs& a) {
   std::vector<std::pair<size_t, size_t>> jobs;
   size_t scores_floats = 0;
   for (size_t t = 0; t < a.n; ++t) {
-    // Spread over all rows, the threads need fewer chunks per row.
-    queries.emplace_back(a.rows ? row_args(a, t) : a, a.rows ? 0 : t, (threads + a.n - 1) / a.n);
+    queries.emplace_back(a.rows ? row_args(a, t) : a, a.rows ? 0 : t, threads);
     scores_floats = std::max(scores_floats, queries.back().scores_floats());
     for (size_t c = 0; c < queries.back().chunks(); ++c) jobs.emplace_back(t, c);
   }

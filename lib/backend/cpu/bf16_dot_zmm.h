@@ -86,13 +86,6 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) OSSRT_X86(__m512i)
   return load_words(line, word_mask(-first, values - first));
 }
 
-// Lines a row's products ask for ahead of its reads, spread over the row:
-// one line at `from` + 64 i after every `every` 32-value chunks.
-struct LinesAhead {
-  const char* from = nullptr;  // none where null
-  size_t every = 1;
-};
-
 // sums[t] = dot(row, x[t]) for one row and NT bf16 tokens, a row at a time
 // as matmul_kernel.h's dot_row, four accumulators a token against
 // vdpbf16ps's latency. The row is read in whole aligned lines (row_line)
@@ -120,15 +113,10 @@ OSSRT_BF16_DOT_TARGET inline void bf16_dot_row(const bf16_t* w, size_t in, const
   for (auto& chain : acc) {
     for (auto& a : chain) a = OSSRT_X86(_mm512_setzero_ps)();
   }
-  const char* ahead_line = ahead.from;
   size_t until_ahead = 0;  // chunks before the next line asked for ahead
   // Chunk k into one chain of accumulators, its second line `next`.
   const auto chunk_dot = [&](size_t k, OSSRT_X86(__m512i) next, OSSRT_X86(__m512)(&chain)[NT]) OSSRT_BF16_DOT_TARGET {
-    if (ahead_line != nullptr && until_ahead-- == 0) {
-      prefetch_to_l2_at(ahead_line);
-      ahead_line += 64;
-      until_ahead = ahead.every - 1;
-    }
+    ahead.step(until_ahead);
     const OSSRT_X86(__m512i) chunk = OSSRT_X86(_mm512_permutex2var_epi16)(line, chunk_words, next);
     OSSRT_X86(__m512bh) pairs;
     std::memcpy(&pairs, &chunk, sizeof pairs);

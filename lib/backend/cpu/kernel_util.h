@@ -44,6 +44,21 @@ inline void prefetch_to_l2_at(const void* p) {
   asm volatile("prefetcht1 (%0)" : : "r"(p));
 }
 
+// Lines a row's products ask for into L2 ahead of their reads, spread over
+// the row: one line at `from` + 64 i after every `every` steps of the row.
+struct LinesAhead {
+  const char* from = nullptr;  // none where null
+  size_t every = 1;
+
+  // Called once per step: asks for the next line where one is due.
+  void step(size_t& until_next) {
+    if (from == nullptr || until_next-- != 0) return;
+    prefetch_to_l2_at(from);
+    from += 64;
+    until_next = every - 1;
+  }
+};
+
 // The same kPrefetchBytes past p.
 inline void prefetch_ahead(const void* p) {
   prefetch_at(static_cast<const char*>(p) + kPrefetchBytes);

@@ -33,24 +33,36 @@ namespace {
 constexpr size_t kDecodeTokenBlock = 4;
 constexpr size_t kDecodeRowBlock = 16;
 
-// dot(w[0..in), x[0..in)) for one token (decode), a row at a time: each
-// thread's rows are then one sequential stream. Rows read side by side (8
-// rows of 2880 bf16, each its own stream) reached 41-45 GB/s where a row at
-// a time reached 70-80 (standalone loop over 1.16 GB, 2 threads, Zen 5), and
-// a plain 2-thread read 60-66. Four accumulators hide the FMA latency.
-float dot_row(const bf16_t* w, const float* x, size_t in) {
+// sums[t] = dot(w[0..in), x[t][0..in)) for one row and NT fp32 tokens, a
+// row at a time (token_rows): each thread's rows are then one sequential
+// stream. Rows read side by side (8 rows of 2880 bf16, each its own stream)
+// reached 41-45 GB/s where a row at a time reached 70-80 (standalone loop
+// over 1.16 GB, 2 threads, Zen 5), and a plain 2-thread read 60-66. Four
+// accumulators a token hide the FMA latency; a token's sums do not depend on
+// NT, so a session's logits come out alike alone and in a batch.
+template <size_t NT>
+void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums, LinesAhead ahead = {}) {
   constexpr size_t L = Simd::kLanes, U = 4;
-  Simd::Vec acc[U];
-  for (auto& a : acc) a = Simd::zero();
+  Simd::Vec acc[U][NT];
+  for (auto& chain : acc) {
+    for (auto& v : chain) v = Simd::zero();
+  }
+  size_t until_ahead = 0;  // steps before the next line asked for ahead
+  const auto step = [&](size_t i, Simd::Vec(&chain)[NT]) {
+    ahead.step(until_ahead);
+    const Simd::Vec weights = Simd::load_bf16(w + i);
+    for (size_t t = 0; t < NT; ++t) chain[t] = Simd::fmadd(weights, Simd::load(x[t] + i), chain[t]);
+  };
   size_t i = 0;
   for (; i + U * L <= in; i += U * L) {
-    for (size_t u = 0; u < U; ++u)
-      acc[u] = Simd::fmadd(Simd::load_bf16(w + i + u * L), Simd::load(x + i + u * L), acc[u]);
+    for (size_t u = 0; u < U; ++u) step(i + u * L, acc[u]);
   }
-  for (; i + L <= in; i += L) acc[0] = Simd::fmadd(Simd::load_bf16(w + i), Simd::load(x + i), acc[0]);
-  float sum = Simd::sum(Simd::add(Simd::add(acc[0], acc[1]), Simd::add(acc[2], acc[3])));
-  for (; i < in; ++i) sum += x[i] * bf16_to_f32(w[i]);
-  return sum;
+  for (; i + L <= in; i += L) step(i, acc[0]);
+  for (size_t t = 0; t < NT; ++t) {
+    float sum = Simd::sum(Simd::add(Simd::add(acc[0][t], acc[1][t]), Simd::add(acc[2][t], acc[3][t])));
+    for (size_t k = i; k < in; ++k) sum += x[t][k] * bf16_to_f32(w[k]);
+    sums[t] = sum;
+  }
 }
 
 // y[t, o] (+)= sum + bias[o]
@@ -309,76 +321,91 @@ void few_token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, Chunk 
   });
 }
 
-// Tokens below which few_token_rows (dot_tile_chunk) or bf16_token_rows take the product.
+// Tokens below which token_rows or few_token_rows take the product.
 constexpr size_t kFewTokensMax = 16;
 
-#if defined(OSSRT_CPU_Q15_ZMM)
-// Bytes of bf16 inputs that bf16_token_rows keeps in L1 beside the row
-// stream: 4 tokens of gpt-oss's 2880, 3 of its 4096 (4 of 4096, 32 KB,
-// outgrew the 48 KB L1: the attention output for 8 tokens 1.43 against 0.93 ms).
-constexpr size_t kBf16TokenInputBytes = 24 << 10;
-// Of the next job's lines, the share that each pass of bf16_token_rows
-// after the first asks for ahead (one line per this many of its chunks).
-constexpr size_t kBf16PassAheadEvery = 2;
+// Bytes of inputs that token_rows keeps in L1 beside the row stream: 4 bf16
+// tokens of gpt-oss's 2880 inputs, 3 of its 4096 (4 of 4096, 32 KB, outgrew
+// the 48 KB L1: the attention output for 8 tokens 1.43 against 0.93 ms), 2
+// fp32 tokens of 2880.
+constexpr size_t kTokenInputBytes = 24 << 10;
+// Tokens a pass of token_rows takes at most: each takes 4 accumulators, of
+// the level's 32 or 16 vector registers.
+constexpr size_t kPassTokens = std::min<size_t>(kDecodeTokenBlock, Simd::kLanes / 4);
+// Of the next job's lines, the share that each pass of token_rows after the
+// first asks for ahead (one line per this many of the row's lines).
+constexpr size_t kPassAheadEvery = 2;
 
-// bf16 tokens (rounded once) against the rows, Numerics::fast where the CPU
-// has AVX512-BF16, one row at a time (bf16_dot_row), so that a token's sums
-// do not depend on how many tokens share the step. Parallel jobs of
-// kDecodeRowBlock rows; in a job, passes of as many tokens as fit
-// kBf16TokenInputBytes, each over the job's rows in order. The first pass
-// reads each thread's rows as one run of lines and asks for each next row
-// as it reads one (into L2); a core streams one run far faster than
-// several: one thread on the Zen 5 VM read 33.5 GB/s from one run, 23-24
-// from 4 rows' half rows side by side, 18 from 2 whole rows, and one run
-// with 4 tokens' inputs read beside it 15 without the rows asked for ahead,
-// 28 with. The later passes find the job's rows in L2 and ask for a share
-// of the next job's (kBf16PassAheadEvery), so memory is not idle while they
-// work. A single token asks for nothing ahead: the hardware prefetcher keeps
-// its one run going, and software prefetches there slowed it (one thread:
-// 23-26 against 28-32 GB/s). y[t, o] (+)= sums + bias.
-inline void bf16_token_rows(const MatmulArgs& a, const bf16_t* x) {
-  const size_t block_tokens = std::clamp<size_t>(kBf16TokenInputBytes / (a.in * sizeof(bf16_t)), 1, kDecodeTokenBlock);
-  const size_t passes = (a.n + block_tokens - 1) / block_tokens;
-  const size_t row_ahead_lines = (a.in / kBf16PerLine + kBf16PassAheadEvery - 1) / kBf16PassAheadEvery;
+// The tokens (x[t] at x + t * x_stride, of type Input) against the rows, a
+// row at a time for every token: row_dot<NT>(w, inputs, sums, ahead) as
+// dot_row, for one row w and NT inputs, in steps of step_bytes of weights.
+// Parallel jobs of kDecodeRowBlock rows; in a job, passes of as many tokens
+// as fit kTokenInputBytes, each over the job's rows in order. The first pass
+// reads each thread's rows as one run of lines and, with several tokens,
+// asks for each next row as it reads one (into L2). A core streams one run
+// far faster than several: one thread on the Zen 5 VM read 33.5 GB/s from
+// one run, 23-24 from 4 rows' half rows side by side, 18 from 2 whole rows,
+// and one run with 4 tokens' inputs read beside it 15 without the rows asked
+// for ahead, 28 with. The later passes find the job's rows in L2 and ask for
+// a share of the next job's (kPassAheadEvery), so memory is not idle while
+// they work. A single token asks for nothing ahead: the hardware prefetcher
+// keeps its one run going, and software prefetches there slowed it (one
+// thread: 23-26 against 28-32 GB/s). Fast qkv, 8 tokens, 2 threads, Zen 5:
+// 1.09-1.11 against 1.21-1.33 ms in register tiles of 4 rows by 4 tokens
+// over half rows. y[t, o] (+)= sums + bias.
+template <class Input, class RowDot>
+void token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, size_t step_bytes, RowDot row_dot) {
+  const size_t pass_tokens = std::clamp<size_t>(kTokenInputBytes / (a.in * sizeof(Input)), 1, kPassTokens);
+  const size_t passes = (a.n + pass_tokens - 1) / pass_tokens;
+  const size_t row_bytes = a.in * sizeof(bf16_t), line_steps = std::max<size_t>(1, 64 / step_bytes);
+  const size_t row_ahead_bytes = (row_bytes / 64 + kPassAheadEvery - 1) / kPassAheadEvery * 64;
   for_each_job((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock, [&](size_t job) {
     const size_t first = job * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
     const char* next_job = reinterpret_cast<const char*>(a.w + last * a.in);
-    const size_t next_job_bytes = std::min(kDecodeRowBlock, a.out - last) * a.in * sizeof(bf16_t);
+    const size_t next_job_bytes = std::min(kDecodeRowBlock, a.out - last) * row_bytes;
     for (size_t pass = 0; pass < passes; ++pass) {
-      const size_t t0 = pass * block_tokens;
-      with_count<kDecodeTokenBlock>(std::min(block_tokens, a.n - t0), [&](auto tokens) {
+      const size_t t0 = pass * pass_tokens;
+      with_count<kPassTokens>(std::min(pass_tokens, a.n - t0), [&](auto tokens) {
         constexpr size_t NT = decltype(tokens)::value;
-        const bf16_t* inputs[NT];
-        for (size_t j = 0; j < NT; ++j) inputs[j] = x + (t0 + j) * a.in;
+        const Input* inputs[NT];
+        for (size_t j = 0; j < NT; ++j) inputs[j] = x + (t0 + j) * x_stride;
         for (size_t o = first; o < last; ++o) {
           LinesAhead ahead;
           if (pass == 0) {
-            if (a.n > 1 && o + 1 < a.out) ahead = LinesAhead{reinterpret_cast<const char*>(a.w + (o + 1) * a.in), 1};
+            if (a.n > 1 && o + 1 < a.out) {
+              ahead = LinesAhead{reinterpret_cast<const char*>(a.w + (o + 1) * a.in), line_steps};
+            }
           } else {
-            const size_t ahead_at = ((pass - 1) * kDecodeRowBlock + o - first) * row_ahead_lines * 64;
-            if (ahead_at + row_ahead_lines * 64 <= next_job_bytes) {
-              ahead = LinesAhead{next_job + ahead_at, kBf16PassAheadEvery};
+            const size_t ahead_at = ((pass - 1) * kDecodeRowBlock + o - first) * row_ahead_bytes;
+            if (ahead_at + row_ahead_bytes <= next_job_bytes) {
+              ahead = LinesAhead{next_job + ahead_at, kPassAheadEvery * line_steps};
             }
           }
           float sums[NT];
-          bf16_dot_row<NT>(a.w + o * a.in, a.in, inputs, sums, ahead);
+          row_dot.template operator()<NT>(a.w + o * a.in, inputs, sums, ahead);
           for (size_t j = 0; j < NT; ++j) store_output(a, t0 + j, o, sums[j]);
         }
       });
     }
   });
 }
-#endif
+
+// Weights small enough that a few fp32 tokens take token_rows rather than
+// the tiles: the router's (32 x 2880 for gpt-oss, 184 KB), so that an expert
+// choice never depends on the sessions beside a token; its few-token cost is
+// the call's, not the rows'. Bigger matrices take the tiles: a row at a time
+// for fp32 inputs ran 8-token qkv at 2.37 against 1.40 ms, the unembedding
+// at 94 against 57 (2 threads, Zen 5): its passes fit 2 tokens in L1, not 4.
+constexpr size_t kTokenRowsWeights = size_t{1} << 20;
 
 // The matmul entry: under bf16_products, where the CPU has AVX512-BF16,
-// fewer than kFewTokensMax tokens a row at a time (bf16_token_rows), more
-// oneDNN's bf16 products where it has them natively; otherwise one token
-// the GEMV rows (decode_rows, dot_row), a few register tiles
-// (few_token_rows with dot_tile_chunk), more fp32 products of widened rows
-// (matmul_widened).
+// fewer than kFewTokensMax tokens a row at a time (token_rows with
+// bf16_dot_row); more, oneDNN's bf16 products where it has them natively.
+// Otherwise fp32: one token, and a few against small weights, a row at a
+// time (token_rows with dot_row); a few register tiles (few_token_rows with
+// dot_tile_chunk); more, fp32 products of widened rows (matmul_widened).
 template <class Products>
 void matmul_with(const MatmulArgs& a) {
-  const bool few_tokens = a.n >= 2 && a.n < kFewTokensMax;
 #if defined(OSSRT_CPU_Q15_ZMM)
   // Under bf16_products every token count takes bf16 products, as oneDNN's
   // for more tokens do, so a few sessions batched round their tokens'
@@ -391,23 +418,27 @@ void matmul_with(const MatmulArgs& a) {
   if (a.n < kFewTokensMax && a.bf16_products && bf16_dot()) {
     CacheLineVector<bf16_t> x(a.n * a.in);  // the tokens rounded once
     for (size_t t = 0; t < a.n; ++t) round_to_bf16(a.x + t * a.x_stride, a.in, x.data() + t * a.in);
-    return bf16_token_rows(a, x.data());
+    return token_rows(a, x.data(), a.in, kBf16PerLine * sizeof(bf16_t),
+                      [&]<size_t NT>(const bf16_t* w, const bf16_t* const* tokens, float* sums, LinesAhead ahead) {
+                        bf16_dot_row<NT>(w, a.in, tokens, sums, ahead);
+                      });
   }
 #endif
   if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
-  if (few_tokens) {
+  if (a.n == 1 || (a.n < kFewTokensMax && a.out * a.in <= kTokenRowsWeights)) {
+    return token_rows(a, a.x, a.x_stride, Simd::kLanes * sizeof(bf16_t),
+                      [&]<size_t NT>(const bf16_t* w, const float* const* tokens, float* sums, LinesAhead ahead) {
+                        dot_row<NT>(w, tokens, a.in, sums, ahead);
+                      });
+  }
+  if (a.n < kFewTokensMax) {
     return few_token_rows<Simd::kFewTokenRows, Simd::kLanes>(
         a, a.x, a.x_stride,
         []<size_t R, size_t NT>(const bf16_t* w, size_t in, size_t k0, size_t k1, const float* const* tokens,
                                 Simd::Vec(*acc)[NT],
                                 const bf16_t* next) { dot_tile_chunk<R, NT>(w, in, k0, k1, tokens, acc, next); });
   }
-  if (a.n >= kPanelMinTokens) {
-    return matmul_widened(a, [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); });
-  }
-  decode_rows<1, 1>(a, [&]<size_t R, size_t NT>(size_t o, size_t t, float(&sums)[R][NT]) {
-    sums[0][0] = dot_row(a.w + o * a.in, a.x + t * a.x_stride, a.in);
-  });
+  matmul_widened(a, [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); });
 }
 
 }  // namespace

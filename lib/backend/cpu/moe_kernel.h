@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "backend/cpu/bf16_products.h"
+#include "backend/cpu/exp_lanes.h"
 #include "backend/cpu/mxfp4_bf16.h"
 #include "backend/cpu/mxfp4_q15.h"
 #include "backend/cpu/mxfp4_q15_gemm.h"
@@ -289,6 +290,18 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
   return true;
 }
 
+// Whether grouped_linear_bf16 has a product for every group of at least
+// kPanelMinTokens pairs, `rows` rows of `in` inputs (Bf16TilePlan; the
+// products are made once per shape and kept).
+template <class Products>
+bool bf16_products_take(const ExpertGroups& g, size_t rows, size_t in) {
+  for (size_t group = 0; group < g.experts.size(); ++group) {
+    const size_t n = g.pairs_in(group);
+    if (n >= kPanelMinTokens && !Bf16TilePlan<Products>(rows, n, in).ok()) return false;
+  }
+  return true;
+}
+
 // out(pair, r) = dot(row r of expert e, input(pair)) + bias(e, r) for every
 // pair of every expert, rows [0, rows), in parallel jobs of kMxfp4JobRows
 // rows; with bf16_products, through grouped_linear_bf16 where it can. Groups
@@ -370,6 +383,44 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
   for (long long job = 0; job < static_cast<long long>(jobs); ++job) run_job(static_cast<size_t>(job));
 }
 
+// numeric.h's swiglu for the lanes' (glu, linear) pairs, e^x within 2 ulp
+// (exp_lanes), the reference's std::exp takes a scalar call per element:
+// 17-20 of a 512-token layer's 330-350 ms (fast, 2 threads, Zen 5). The
+// operands of min and max are ordered so a NaN stays NaN, as std::min and
+// std::clamp keep it (x86 min and max return their second operand then).
+inline Simd::Vec swiglu_lanes(Simd::Vec glu, Simd::Vec linear, float limit) {
+  const Simd::Vec ceiling = Simd::set1(limit), one = Simd::set1(1.0f);
+  glu = Simd::min(ceiling, glu);
+  linear = Simd::min(ceiling, Simd::max(Simd::set1(-limit), linear));
+  const Simd::Vec sigmoid_denominator = Simd::add(one, exp_lanes(Simd::mul(glu, Simd::set1(-1.702f))));
+  return Simd::mul(Simd::div(glu, sigmoid_denominator), Simd::add(linear, one));
+}
+
+// act[pair][slot] = swiglu(h[pair][2j], h[pair][2j + 1]) for every pair and
+// j < I, where h is scratch + pair * 3I, act scratch + pair * 3I + 2I, and
+// slot j's place in the level's MXFP4 element order (Simd::decode_order),
+// which stage 2 reads; a 32-element block at a time.
+void swiglu_blocks(float* scratch, size_t pairs, size_t I, float limit) {
+  const size_t blocks_per_pair = I / kMxfp4BlockElements;
+  const long long blocks = static_cast<long long>(pairs * blocks_per_pair);
+#pragma omp parallel for schedule(static)
+  for (long long job = 0; job < blocks; ++job) {
+    const size_t pair = static_cast<size_t>(job) / blocks_per_pair;
+    const size_t j0 = static_cast<size_t>(job) % blocks_per_pair * kMxfp4BlockElements;
+    const float* h = scratch + pair * 3 * I + 2 * j0;
+    alignas(64) float glu[kMxfp4BlockElements], linear[kMxfp4BlockElements], act[kMxfp4BlockElements];
+    for (size_t j = 0; j < kMxfp4BlockElements; ++j) {
+      glu[j] = h[2 * j];
+      linear[j] = h[2 * j + 1];
+    }
+    for (size_t j = 0; j < kMxfp4BlockElements; j += Simd::kLanes) {
+      Simd::store(act + j, swiglu_lanes(Simd::load(glu + j), Simd::load(linear + j), limit));
+    }
+    float* dst = scratch + pair * 3 * I + 2 * I + j0;
+    for (size_t j = 0; j < kMxfp4BlockElements; ++j) dst[Simd::decode_order(j)] = act[j];
+  }
+}
+
 // The MoE entry, with the bf16 products it takes under bf16_products.
 template <class Products>
 void moe_mxfp4_with(const MoeArgs& a) {
@@ -392,13 +443,19 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // Inputs in the level's MXFP4 element order (Simd::decode_order), once per
   // token, for the groups that multiply fp32 inputs (every group without Q15
   // or bf16 inputs; the big ones, and exact terms' groups of several tokens,
-  // otherwise); with q15_inputs quantized, and dequantized.
+  // otherwise); where Q15 vectors are made, quantized and dequantized.
   const bool fp32_inputs = big_groups || (!a.q15_inputs && !bf16_small) ||
                            (bf16_small && !bf16_terms_multiply(bf16_terms, groups.largest()));
   CacheLineVector<float> permuted(fp32_inputs ? a.n * H : 0);
-  const bool q15_vectors = a.q15_inputs && (!bf16_small || big_groups);
-  // Groups of kPanelMinTokens pairs or more multiply the int16 values.
-  const bool q15_values = a.q15_inputs && big_groups;
+  // The big groups multiply bf16 inputs rounded from fp32 under
+  // bf16_products where oneDNN has the products for both stages
+  // (bf16_products_take), else Q15 ones: then with their int16 values. A
+  // 512-token layer's Q15 vectors, unread beside the bf16 products, took
+  // 15-19 of its 330-350 ms (fast, 2 threads, Zen 5).
+  const bool big_groups_bf16 = a.bf16_products && big_groups && bf16_products_take<Products>(groups, 2 * I, H) &&
+                               bf16_products_take<Products>(groups, H, I);
+  const bool q15_values = a.q15_inputs && big_groups && !big_groups_bf16;
+  const bool q15_vectors = q15_values || (a.q15_inputs && small_groups && !bf16_small);
   Q15Vectors x_q15(q15_vectors ? a.n : 0, H, q15_values), act_q15(q15_vectors ? pairs : 0, I, q15_values);
   Mxfp4Bf16Vectors x_bf16(bf16_small ? a.n : 0, H, bf16_terms), act_bf16(bf16_small ? pairs : 0, I, bf16_terms);
   const long long tokens = static_cast<long long>(a.n);
@@ -423,17 +480,8 @@ void moe_mxfp4_with(const MoeArgs& a) {
       [&](size_t pair) { return q15_vectors ? x_q15.vector(pair / a.k) : Q15Vector{}; },
       [&](size_t pair) { return bf16_small ? x_bf16.vector(pair / a.k) : nullptr; }, bf16_terms,
       [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
-  // SwiGLU (as the reference computes it) into scratch[pair][2I, 3I), stored
-  // in that order for stage 2.
-  const long long activations = static_cast<long long>(pairs * I);
-#pragma omp parallel for schedule(static)
-  for (long long job = 0; job < activations; ++job) {
-    const size_t pair = static_cast<size_t>(job) / I, j = static_cast<size_t>(job) % I;
-    const float* h = a.scratch + pair * 3 * I;
-    const size_t in_block = j % kMxfp4BlockElements;
-    const size_t slot = j - in_block + Simd::decode_order(in_block);
-    a.scratch[pair * 3 * I + 2 * I + slot] = swiglu(h[2 * j], h[2 * j + 1], limit);
-  }
+  // SwiGLU into scratch[pair][2I, 3I), stored in that order for stage 2.
+  swiglu_blocks(a.scratch, pairs, I, limit);
   const auto activation = [&](size_t pair) -> const float* { return a.scratch + pair * 3 * I + 2 * I; };
   // Packed for the bf16 products, and quantized, the values replaced by
   // their dequantized ones.

@@ -260,6 +260,9 @@ struct Simd {
   static Vec min(Vec a, Vec b) {
     return OSSRT_X86(_mm512_min_ps)(a, b);
   }
+  static Vec div(Vec a, Vec b) {
+    return OSSRT_X86(_mm512_div_ps)(a, b);
+  }
   // The largest lane: halves, then quarters, then within 128-bit blocks.
   static float max_lane(Vec v) {
     v = max(v, OSSRT_X86(_mm512_shuffle_f32x4)(v, v, 0x4e));
