@@ -1,8 +1,11 @@
 // bf16-weight matmul, ISA-generic (one instance per level, in its
-// namespace). One token (decode): a row at a time, each thread's rows one
-// sequential stream. A few (batched decode): register tiles of rows by up to
-// four tokens, the tokens' inputs in chunks that stay in L1 while the rows
-// stream past (decode reads every weight exactly once).
+// namespace). One token (decode), and a few (batched decode) in bf16
+// products or against small weights: a row at a time for every token, each
+// thread's rows one sequential stream (token_rows), a token's sums the same
+// however many share the call. A few in fp32 against bigger weights:
+// register tiles of rows by up to four tokens, the tokens' inputs in chunks
+// that stay in L1 while the rows stream past. Decode reads every weight
+// exactly once.
 // Many tokens (prefill): the register-tiled panel product (panel_gemm.h), or
 // oneDNN's GEMM on widened weight rows for the longest chunks; under
 // Numerics::fast, where oneDNN has native bf16, its bf16 products
@@ -39,7 +42,7 @@ constexpr size_t kDecodeRowBlock = 16;
 // reached 41-45 GB/s where a row at a time reached 70-80 (standalone loop
 // over 1.16 GB, 2 threads, Zen 5), and a plain 2-thread read 60-66. Four
 // accumulators a token hide the FMA latency; a token's sums do not depend on
-// NT, so a session's logits come out alike alone and in a batch.
+// NT.
 template <size_t NT>
 void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums, LinesAhead ahead = {}) {
   constexpr size_t L = Simd::kLanes, U = 4;

@@ -396,10 +396,24 @@ inline Simd::Vec swiglu_lanes(Simd::Vec glu, Simd::Vec linear, float limit) {
   return Simd::mul(Simd::div(glu, sigmoid_denominator), Simd::add(linear, one));
 }
 
-// act[pair][slot] = swiglu(h[pair][2j], h[pair][2j + 1]) for every pair and
-// j < I, where h is scratch + pair * 3I, act scratch + pair * 3I + 2I, and
-// slot j's place in the level's MXFP4 element order (Simd::decode_order),
-// which stage 2 reads; a 32-element block at a time.
+// dst[decode_order(j)] = swiglu(h[2j], h[2j + 1]) for one 32-element block
+// (the level's MXFP4 element order, Simd::decode_order, which stage 2 reads).
+// Pointers in, not vectors: called inside a parallel region, whose outlined
+// body clang compiles without the level's target.
+void swiglu_block(const float* h, float* dst, float limit) {
+  alignas(64) float glu[kMxfp4BlockElements], linear[kMxfp4BlockElements], act[kMxfp4BlockElements];
+  for (size_t j = 0; j < kMxfp4BlockElements; ++j) {
+    glu[j] = h[2 * j];
+    linear[j] = h[2 * j + 1];
+  }
+  for (size_t j = 0; j < kMxfp4BlockElements; j += Simd::kLanes) {
+    Simd::store(act + j, swiglu_lanes(Simd::load(glu + j), Simd::load(linear + j), limit));
+  }
+  for (size_t j = 0; j < kMxfp4BlockElements; ++j) dst[Simd::decode_order(j)] = act[j];
+}
+
+// act[pair] = swiglu_block of h[pair] for every pair and 32-element block of
+// I, where h is scratch + pair * 3I and act scratch + pair * 3I + 2I.
 void swiglu_blocks(float* scratch, size_t pairs, size_t I, float limit) {
   const size_t blocks_per_pair = I / kMxfp4BlockElements;
   const long long blocks = static_cast<long long>(pairs * blocks_per_pair);
@@ -407,17 +421,7 @@ void swiglu_blocks(float* scratch, size_t pairs, size_t I, float limit) {
   for (long long job = 0; job < blocks; ++job) {
     const size_t pair = static_cast<size_t>(job) / blocks_per_pair;
     const size_t j0 = static_cast<size_t>(job) % blocks_per_pair * kMxfp4BlockElements;
-    const float* h = scratch + pair * 3 * I + 2 * j0;
-    alignas(64) float glu[kMxfp4BlockElements], linear[kMxfp4BlockElements], act[kMxfp4BlockElements];
-    for (size_t j = 0; j < kMxfp4BlockElements; ++j) {
-      glu[j] = h[2 * j];
-      linear[j] = h[2 * j + 1];
-    }
-    for (size_t j = 0; j < kMxfp4BlockElements; j += Simd::kLanes) {
-      Simd::store(act + j, swiglu_lanes(Simd::load(glu + j), Simd::load(linear + j), limit));
-    }
-    float* dst = scratch + pair * 3 * I + 2 * I + j0;
-    for (size_t j = 0; j < kMxfp4BlockElements; ++j) dst[Simd::decode_order(j)] = act[j];
+    swiglu_block(scratch + pair * 3 * I + 2 * j0, scratch + pair * 3 * I + 2 * I + j0, limit);
   }
 }
 
