@@ -51,16 +51,26 @@ void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums, Lin
     for (auto& v : chain) v = Simd::zero();
   }
   size_t until_ahead = 0;  // steps before the next line asked for ahead
-  const auto step = [&](size_t i, Simd::Vec(&chain)[NT]) {
-    ahead.step(until_ahead);
-    const Simd::Vec weights = Simd::load_bf16(w + i);
-    for (size_t t = 0; t < NT; ++t) chain[t] = Simd::fmadd(weights, Simd::load(x[t] + i), chain[t]);
-  };
   size_t i = 0;
-  for (; i + U * L <= in; i += U * L) {
-    for (size_t u = 0; u < U; ++u) step(i + u * L, acc[u]);
+  // asks: whether lines are asked for ahead, a constant, so a row without
+  // (one token's) has no test in its loop: with one, one token's exact qkv
+  // took 0.84 against 0.77 ms (2 threads, Zen 5).
+  const auto row = [&](auto asks) {
+    const auto step = [&](size_t at, Simd::Vec(&chain)[NT]) {
+      if constexpr (decltype(asks)::value) ahead.step(until_ahead);
+      const Simd::Vec weights = Simd::load_bf16(w + at);
+      for (size_t t = 0; t < NT; ++t) chain[t] = Simd::fmadd(weights, Simd::load(x[t] + at), chain[t]);
+    };
+    for (; i + U * L <= in; i += U * L) {
+      for (size_t u = 0; u < U; ++u) step(i + u * L, acc[u]);
+    }
+    for (; i + L <= in; i += L) step(i, acc[0]);
+  };
+  if (ahead.from != nullptr) {
+    row(std::true_type{});
+  } else {
+    row(std::false_type{});
   }
-  for (; i + L <= in; i += L) step(i, acc[0]);
   for (size_t t = 0; t < NT; ++t) {
     float sum = Simd::sum(Simd::add(Simd::add(acc[0][t], acc[1][t]), Simd::add(acc[2][t], acc[3][t])));
     for (size_t k = i; k < in; ++k) sum += x[t][k] * bf16_to_f32(w[k]);
