@@ -70,14 +70,6 @@ inline void prefetch_lines_to_l2(const void* p, size_t bytes) {
   for (size_t line = 0; line < bytes; line += 64) prefetch_to_l2_at(static_cast<const char*>(p) + line);
 }
 
-// An input value as fp32, for kernels generic over fp32 and bf16 inputs.
-inline float to_f32(float v) {
-  return v;
-}
-inline float to_f32(bf16_t v) {
-  return bf16_to_f32(v);
-}
-
 // For kernels that stream a thread's weight rows a block of rows at a time
 // (the thread's rows one contiguous range): while `step_bytes` of the
 // current block (`block_bytes` long, `done_bytes` of it consumed) are read,

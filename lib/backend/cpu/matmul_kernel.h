@@ -274,28 +274,28 @@ void dot_tile_chunk(const bf16_t* w, size_t in, size_t k0, size_t k1, const floa
 // numerics took 0.91-0.93 against 1.25 ms (standalone loop, 2 threads, Zen 5).
 constexpr size_t kFewTokenInputBytes = 12 << 10;
 
-// A few tokens (2 .. kFewTokensMax - 1) against the rows: parallel jobs of
-// kDecodeRowBlock rows; in a job, blocks of up to kDecodeTokenBlock tokens;
-// for a block, the inputs in chunks (kFewTokenInputBytes), and for a chunk,
-// the job's rows TileRows at a time (single rows at the end) through
-// chunk<R, NT>(w, in, k0, k1, inputs, acc, next) as dot_tile_chunk. The
-// vector accumulators carry over from chunk to chunk, so every lane sums its
-// inputs in order as one pass over the row would. Only the first token block
-// prefetches (the next tile's or chunk's or job's rows, one tile ahead): the
-// later blocks find the job's rows in L2, where the prefetches only cost load
-// slots (8-token qkv, fast numerics, one thread: 1.79-1.84 against 1.93-1.98
-// ms). Inputs: token t's `Step`-aligned vectors at x + t * x_stride, the rest
+// A few fp32 tokens (2 .. kFewTokensMax - 1) against the rows: parallel
+// jobs of kDecodeRowBlock rows; in a job, blocks of up to kDecodeTokenBlock
+// tokens; for a block, the inputs in chunks (kFewTokenInputBytes), and for a
+// chunk, the job's rows Simd::kFewTokenRows at a time (single rows at the
+// end) through dot_tile_chunk. The vector accumulators carry over from chunk
+// to chunk, so every lane sums its inputs in order as one pass over the row
+// would. Only the first token block prefetches (the next tile's or chunk's
+// or job's rows, one tile ahead): the later blocks find the job's rows in
+// L2, where the prefetches only cost load slots (8-token qkv, when fast
+// numerics took these tiles in bf16, one thread: 1.79-1.84 against
+// 1.93-1.98 ms). Inputs: token t's vectors at a.x + t * a.x_stride, the rest
 // summed one by one. y[t, o] (+)= sums + bias.
-template <size_t TileRows, size_t Step, class Input, class Chunk>
-void few_token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, Chunk chunk) {
-  const size_t vector_end = a.in - a.in % Step;
+void few_token_rows(const MatmulArgs& a) {
+  constexpr size_t TileRows = Simd::kFewTokenRows, L = Simd::kLanes;
+  const size_t vector_end = a.in - a.in % L;
   for_row_jobs<kDecodeTokenBlock>(a, [&](size_t first, size_t last, size_t t0, auto tokens) {
     constexpr size_t NT = decltype(tokens)::value;
-    const Input* inputs[NT];
-    for (size_t j = 0; j < NT; ++j) inputs[j] = x + (t0 + j) * x_stride;
-    const size_t block_bytes = vector_end * NT * sizeof(Input);
+    const float* inputs[NT];
+    for (size_t j = 0; j < NT; ++j) inputs[j] = a.x + (t0 + j) * a.x_stride;
+    const size_t block_bytes = vector_end * NT * sizeof(float);
     const size_t chunks = std::max<size_t>(1, (block_bytes + kFewTokenInputBytes - 1) / kFewTokenInputBytes);
-    const size_t chunk_values = ((vector_end + chunks - 1) / chunks + Step - 1) / Step * Step;
+    const size_t chunk_values = ((vector_end + chunks - 1) / chunks + L - 1) / L * L;
     Simd::Vec acc[kDecodeRowBlock][NT];
     for (auto& row : acc) {
       for (auto& v : row) v = Simd::zero();
@@ -317,9 +317,9 @@ void few_token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, Chunk 
         }
         const bf16_t* w = a.w + o * a.in;
         if (tile) {
-          chunk.template operator()<TileRows, NT>(w, a.in, k0, k1, inputs, &acc[o - first], next);
+          dot_tile_chunk<TileRows, NT>(w, a.in, k0, k1, inputs, &acc[o - first], next);
         } else {
-          chunk.template operator()<1, NT>(w, a.in, k0, k1, inputs, &acc[o - first], next);
+          dot_tile_chunk<1, NT>(w, a.in, k0, k1, inputs, &acc[o - first], next);
         }
         o += rows;
       }
@@ -327,7 +327,7 @@ void few_token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, Chunk 
     for (size_t o = first; o < last; ++o) {
       for (size_t j = 0; j < NT; ++j) {
         float sum = Simd::sum(acc[o - first][j]);
-        for (size_t k = vector_end; k < a.in; ++k) sum += to_f32(inputs[j][k]) * bf16_to_f32(a.w[o * a.in + k]);
+        for (size_t k = vector_end; k < a.in; ++k) sum += inputs[j][k] * bf16_to_f32(a.w[o * a.in + k]);
         store_output(a, t0 + j, o, sum);
       }
     }
@@ -444,13 +444,7 @@ void matmul_with(const MatmulArgs& a) {
                         dot_row<NT>(w, tokens, a.in, sums, ahead);
                       });
   }
-  if (a.n < kFewTokensMax) {
-    return few_token_rows<Simd::kFewTokenRows, Simd::kLanes>(
-        a, a.x, a.x_stride,
-        []<size_t R, size_t NT>(const bf16_t* w, size_t in, size_t k0, size_t k1, const float* const* tokens,
-                                Simd::Vec(*acc)[NT],
-                                const bf16_t* next) { dot_tile_chunk<R, NT>(w, in, k0, k1, tokens, acc, next); });
-  }
+  if (a.n < kFewTokensMax) return few_token_rows(a);
   matmul_widened(a, [&](size_t r, float* dst) { widen_bf16(a.w + r * a.in, a.in, dst); });
 }
 
