@@ -258,17 +258,23 @@ case $case_name in
 
   bench-alternating)
     # Ratios of two rates come from measurements taken in turns: depth against
-    # depth 0 always, exact against fast numerics when asked.
-    run bench --model "$tiny_a" --prompt-tokens 4 --decode-tokens 5 --depth 4 --bandwidth-mib 16 --compare-numerics --json
+    # depth 0 always, exact against fast numerics and one thread against all when asked.
+    run bench --model "$tiny_a" --prompt-tokens 4 --decode-tokens 5 --depth 4 --bandwidth-mib 16 --compare-numerics \
+      --scaling --json
     expect_rc 0
     expect_in out.txt '"depth_ratio_min_pct":'
     expect_in out.txt '"depth_rounds":4,'
     expect_in out.txt '"exact_over_fast_pct":'
     expect_in out.txt '"exact_over_fast_max_pct":'
-    run bench --model "$tiny_a" --prompt-tokens 4 --decode-tokens 2 --depth 4 --bandwidth-mib 16 --compare-numerics
+    expect_in out.txt '"decode_1thread_tok_s":'
+    expect_in out.txt '"thread_scaling_min_pct":'
+    run bench --model "$tiny_a" --prompt-tokens 4 --decode-tokens 2 --depth 4 --bandwidth-mib 16 --compare-numerics \
+      --scaling --threads 2
     expect_rc 0
     expect_in out.txt "of depth 0 (alternating, rounds"
     expect_in out.txt "decode in exact numerics"
+    expect_in out.txt "alternating with 1 thread, 2 rounds"
+    expect_in out.txt "of 2 threads (rounds"
     ;;
 
   estimate)
