@@ -606,8 +606,9 @@ int run_bench(const ParsedFlags& flags) {
     std::printf("  (experts of %zu layers on the CPU: %.3f GB in host memory)\n", info.cpu_expert_layers,
                 static_cast<double>(info.host_expert_bytes) / 1e9);
   std::printf("  %-34s %12s  %s\n", "measurement", "value", "detail");
-  std::printf("  %-34s %9.2f GB/s  before %.2f, after %.2f (%s of %zu MiB, best of 5)\n", "memory bandwidth", bandwidth,
-              before.gb_per_s, after.gb_per_s, device_backend ? "device copy" : "read", settings.bandwidth_mib);
+  std::printf("  %-34s %9.2f GB/s  before %.2f, after %.2f (%s of %zu MiB%s, best of 5)\n", "memory bandwidth",
+              bandwidth, before.gb_per_s, after.gb_per_s, device_backend ? "device copy" : "read",
+              settings.bandwidth_mib, device_backend ? "" : " in 2 MiB pages");
   std::printf("  %-34s %10.3f GB  weights read per decoded token\n", "bytes per token", bytes_per_token / 1e9);
   std::printf("  %-34s %8.2f tok/s  bandwidth / bytes per token\n", "decode roofline", roofline_tok_s);
   std::printf("  %-34s %9.1f GFLOP/s  fp32 FMA, all threads (register-only loop)\n", "compute peak", fma_peak);

@@ -12,8 +12,9 @@ struct Bandwidth {
   int threads = 0;
 };
 
-// Reads `bytes` (rounded down to 4 KiB) with `threads` threads (0 = OpenMP's
-// default), `passes` times. Returns 0 GB/s if the buffer cannot be allocated.
+// Reads `bytes` (rounded down to 4 KiB, on 2 MiB pages where the kernel
+// grants them) with `threads` threads (0 = OpenMP's default), `passes` times:
+// the best pass. Returns 0 GB/s if the buffer cannot be allocated.
 Bandwidth measure_read_bandwidth(size_t bytes, int threads, int passes);
 
 // Peak fp32 FMA throughput of the widest vector unit (AVX-512: 16 lanes, else AVX2: 8),
