@@ -374,6 +374,48 @@ Alternation time_sessions(const std::shared_ptr<const ossrt::Model>& model, cons
       });
 }
 
+// Decode in turns with the bandwidth probe: per round, the probe and then
+// `count` / rounds greedy tokens of `session`. Each round's rate against the
+// read beside it: this VM's read bandwidth flips between about 35 and 60
+// GB/s from minute to minute, so a probe before and after the run said
+// little about the bandwidth a decode in between had.
+struct ProbedDecode {
+  DecodeRun decode;                                      // summed over the rounds
+  double best_gb_per_s = 0;                              // the best probe of the rounds
+  double mean_pct = 0, lowest_pct = 0, highest_pct = 0;  // decode bytes/s / the round's probe, in %
+  size_t rounds = 0;
+  ossrt::Status status = ossrt::Status::success();
+};
+
+template <class Probe>
+ProbedDecode decode_beside_probe(ossrt::Session& session, size_t count, double bytes_per_token, Probe probe,
+                                 Profiler& profiler) {
+  ProbedDecode run;
+  run.rounds = std::min(count, kAlternatingRounds);
+  for (size_t round = 0; round < run.rounds; ++round) {
+    auto read = probe();
+    if (!read.ok()) {
+      run.status = read.status();
+      return run;
+    }
+    const size_t tokens = count * (round + 1) / run.rounds - count * round / run.rounds;
+    const DecodeRun part = time_greedy(session, tokens, profiler, "decode at depth 0, in turns with the probe");
+    if (!part.status.ok()) {
+      run.status = part.status;
+      return run;
+    }
+    const double gb_per_s = read.value().gb_per_s;
+    const double pct = gb_per_s > 0 ? 100 * part.tokens_per_s() * bytes_per_token / 1e9 / gb_per_s : 0;
+    run.lowest_pct = round == 0 ? pct : std::min(run.lowest_pct, pct);
+    run.highest_pct = std::max(run.highest_pct, pct);
+    run.mean_pct += pct / static_cast<double>(run.rounds);
+    run.best_gb_per_s = std::max(run.best_gb_per_s, gb_per_s);
+    run.decode.seconds += part.seconds;
+    run.decode.tokens += part.tokens;
+  }
+  return run;
+}
+
 // --compare-numerics: a session in fast numerics and one in exact (one token
 // of context each) decoding `count` greedy tokens, alternating.
 Alternation time_numerics(const std::shared_ptr<const ossrt::Model>& model, ossrt::SessionOptions options, size_t count,
@@ -527,12 +569,18 @@ int run_bench(const ParsedFlags& flags) {
   const auto after_measured = measure_bandwidth();
   if (!after_measured.ok()) return fail(after_measured.status());
   const Bandwidth after = after_measured.value();
+  const double dense = dense_bytes_per_weight(info);
+  const double bytes_per_token = weight_bytes_per_token(config, dense);
+  // After the peak RSS is taken: the probe's buffer is not the model's memory.
+  auto probed_session = fresh_session(model.value(), session_options, settings.decode_tokens, 9);
+  if (!probed_session.ok()) return fail(probed_session.status());
+  const ProbedDecode probed = decode_beside_probe(*probed_session.value(), settings.decode_tokens, bytes_per_token,
+                                                  measure_bandwidth, profiler);
+  if (!probed.status.ok()) return fail(probed.status);
 
   // The roofline takes the best read the machine reached: a mean let a run
   // during a bandwidth dip flatter the percentage (issue 28).
   const double bandwidth = std::max(before.gb_per_s, after.gb_per_s);
-  const double dense = dense_bytes_per_weight(info);
-  const double bytes_per_token = weight_bytes_per_token(config, dense);
   // A batched step reads the experts its rows route to (random routing:
   // distinct_experts) once, and computes every row.
   const double step_experts = distinct_experts(config, settings.sessions);
@@ -586,15 +634,18 @@ int run_bench(const ParsedFlags& flags) {
         "\"bandwidth_after_gbs\":%.2f,\"bytes_per_token\":%.0f,\"depth_bytes_per_token\":%.0f,"
         "\"roofline_tok_s\":%.3f,\"roofline_pct\":%.1f,\"decode_gbs\":%.2f,\"peak_rss_bytes\":%zu,"
         "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f,\"weights_in_memory\":%s,"
-        "\"cpu_expert_layers\":%zu,\"host_expert_bytes\":%llu,\"dense_format\":\"%s\"%s%s%s%s}\n",
+        "\"cpu_expert_layers\":%zu,\"host_expert_bytes\":%llu,\"dense_format\":\"%s\",\"decode_in_turns_tok_s\":%.3f,"
+        "\"roofline_in_turns_pct\":%.1f,\"roofline_in_turns_min_pct\":%.1f,\"roofline_in_turns_max_pct\":%.1f,"
+        "\"bandwidth_in_turns_gbs\":%.2f%s%s%s%s}\n",
         name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
         settings.prompt_tokens, settings.decode_tokens, settings.depth, fill_name, prefill_tok_s, prefill_gflops,
         shallow.tokens_per_s(), deep.tokens_per_s(), depth_ratio_pct, 100 * depth.lowest_ratio,
         100 * depth.highest_ratio, depth.rounds, bandwidth, before.gb_per_s, after.gb_per_s, bytes_per_token,
         depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds, generate_seconds,
         model_options.weights_in_memory ? "true" : "false", info.cpu_expert_layers,
-        static_cast<unsigned long long>(info.host_expert_bytes), info.dense_format.c_str(), scaling_json, sessions_json,
-        numerics_json, settings.profile ? profile_json(profiler.phases()).c_str() : "");
+        static_cast<unsigned long long>(info.host_expert_bytes), info.dense_format.c_str(),
+        probed.decode.tokens_per_s(), probed.mean_pct, probed.lowest_pct, probed.highest_pct, probed.best_gb_per_s,
+        scaling_json, sessions_json, numerics_json, settings.profile ? profile_json(profiler.phases()).c_str() : "");
     return 0;
   }
   std::printf("ossrt bench: %s, %lld layers, backend %s, %s numerics, %d threads, %s dense weights\n", name.c_str(),
@@ -618,6 +669,10 @@ int run_bench(const ParsedFlags& flags) {
   std::printf("  %-34s %8.2f tok/s  %.1f%% of roofline, %.2f GB/s of weights\n",
               ("decode " + std::to_string(settings.decode_tokens) + " tokens at depth 0").c_str(),
               shallow.tokens_per_s(), roofline_pct, decode_gbs);
+  std::printf(
+      "  %-34s %8.2f tok/s  %.1f%% of the read beside each of %zu rounds (rounds %.1f-%.1f%%; best read %.2f GB/s)\n",
+      "decode in turns with the probe", probed.decode.tokens_per_s(), probed.mean_pct, probed.rounds, probed.lowest_pct,
+      probed.highest_pct, probed.best_gb_per_s);
   if (settings.scaling) {
     std::printf("  %-34s %8.2f tok/s  alternating with 1 thread, %zu rounds\n",
                 ("decode at depth 0, " + std::to_string(threads) + " threads").c_str(), scaling.first.tokens_per_s(),

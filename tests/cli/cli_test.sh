@@ -268,6 +268,9 @@ case $case_name in
     expect_in out.txt '"exact_over_fast_max_pct":'
     expect_in out.txt '"decode_1thread_tok_s":'
     expect_in out.txt '"thread_scaling_min_pct":'
+    # Decode in turns with the bandwidth probe, each round against the read beside it.
+    expect_in out.txt '"roofline_in_turns_pct":'
+    expect_in out.txt '"roofline_in_turns_max_pct":'
     run bench --model "$tiny_a" --prompt-tokens 4 --decode-tokens 2 --depth 4 --bandwidth-mib 16 --compare-numerics \
       --scaling --threads 2
     expect_rc 0
@@ -275,6 +278,7 @@ case $case_name in
     expect_in out.txt "decode in exact numerics"
     expect_in out.txt "alternating with 1 thread, 2 rounds"
     expect_in out.txt "of 2 threads (rounds"
+    expect_in out.txt "of the read beside each of 2 rounds"
     ;;
 
   estimate)
