@@ -416,41 +416,20 @@ ProbedDecode decode_beside_probe(ossrt::Session& session, size_t count, double b
   return run;
 }
 
-// --compare-numerics: a session in fast numerics and one in exact (one token
-// of context each) decoding `count` greedy tokens, alternating.
-Alternation time_numerics(const std::shared_ptr<const ossrt::Model>& model, ossrt::SessionOptions options, size_t count,
-                          Profiler& profiler) {
-  options.numerics = ossrt::Numerics::fast;
-  auto fast = fresh_session(model, options, count, 20);
-  if (!fast.ok()) return Alternation::failed(fast.status());
-  options.numerics = ossrt::Numerics::exact;
-  auto exact = fresh_session(model, options, count, 20);
-  if (!exact.ok()) return Alternation::failed(exact.status());
+// Two sessions of one token of context each (the same token), made with
+// `first` and `second` options, decoding `count` greedy tokens in turns,
+// each timed as its phase: --compare-numerics (fast against exact numerics)
+// and --scaling (all threads against one).
+Alternation time_two_sessions(const std::shared_ptr<const ossrt::Model>& model, const ossrt::SessionOptions& first,
+                              const std::string& first_phase, const ossrt::SessionOptions& second,
+                              const std::string& second_phase, size_t count, uint32_t seed, Profiler& profiler) {
+  auto a = fresh_session(model, first, count, seed);
+  if (!a.ok()) return Alternation::failed(a.status());
+  auto b = fresh_session(model, second, count, seed);
+  if (!b.ok()) return Alternation::failed(b.status());
   return alternate(
-      count,
-      [&](size_t tokens) {
-        return time_greedy(*fast.value(), tokens, profiler, "decode, fast alternating with exact");
-      },
-      [&](size_t tokens) {
-        return time_greedy(*exact.value(), tokens, profiler, "decode, exact alternating with fast");
-      });
-}
-
-// --scaling: the same decode (one token of context, `count` greedy tokens)
-// in a session of all the threads and in one of a single thread, alternating.
-Alternation time_scaling(const std::shared_ptr<const ossrt::Model>& model, ossrt::SessionOptions options, size_t count,
-                         Profiler& profiler) {
-  auto all = fresh_session(model, options, count, 7);
-  if (!all.ok()) return Alternation::failed(all.status());
-  options.threads = 1;
-  auto one = fresh_session(model, options, count, 7);
-  if (!one.ok()) return Alternation::failed(one.status());
-  return alternate(
-      count,
-      [&](size_t tokens) {
-        return time_greedy(*all.value(), tokens, profiler, "decode at depth 0, all threads alternating with 1");
-      },
-      [&](size_t tokens) { return time_greedy(*one.value(), tokens, profiler, "decode at depth 0, 1 thread"); });
+      count, [&](size_t tokens) { return time_greedy(*a.value(), tokens, profiler, first_phase); },
+      [&](size_t tokens) { return time_greedy(*b.value(), tokens, profiler, second_phase); });
 }
 
 }  // namespace
@@ -556,12 +535,19 @@ int run_bench(const ParsedFlags& flags) {
   // Thread scaling, with its own profile phases so --profile shows each kernel's scaling.
   Alternation scaling;
   if (settings.scaling) {
-    scaling = time_scaling(model.value(), session_options, settings.decode_tokens, profiler);
+    ossrt::SessionOptions one_thread = session_options;
+    one_thread.threads = 1;
+    scaling = time_two_sessions(model.value(), session_options, "decode at depth 0, all threads alternating with 1",
+                                one_thread, "decode at depth 0, 1 thread", settings.decode_tokens, 7, profiler);
     if (!scaling.status.ok()) return fail(scaling.status);
   }
   Alternation numerics;
   if (settings.compare_numerics) {
-    numerics = time_numerics(model.value(), session_options, settings.decode_tokens, profiler);
+    ossrt::SessionOptions fast = session_options, exact = session_options;
+    fast.numerics = ossrt::Numerics::fast;
+    exact.numerics = ossrt::Numerics::exact;
+    numerics = time_two_sessions(model.value(), fast, "decode, fast alternating with exact", exact,
+                                 "decode, exact alternating with fast", settings.decode_tokens, 20, profiler);
     if (!numerics.status.ok()) return fail(numerics.status);
   }
   const size_t peak_rss = resident_memory().peak_bytes;
