@@ -308,6 +308,11 @@ struct Alternation {
   }
 };
 
+// Round `round`'s share of `count` tokens over `rounds` rounds: the shares add up to count.
+size_t round_share(size_t count, size_t round, size_t rounds) {
+  return count * (round + 1) / rounds - count * round / rounds;
+}
+
 // first(tokens) and second(tokens) -> DecodeRun each decode `count` tokens in
 // all, a round's share at a time.
 template <class First, class Second>
@@ -319,7 +324,7 @@ Alternation alternate(size_t count, First first, Second second) {
   };
   run.rounds = std::min(count, kAlternatingRounds);
   for (size_t round = 0; round < run.rounds; ++round) {
-    const size_t tokens = count * (round + 1) / run.rounds - count * round / run.rounds;
+    const size_t tokens = round_share(count, round, run.rounds);
     const DecodeRun a = first(tokens);
     if (!a.status.ok()) return Alternation::failed(a.status);
     const DecodeRun b = second(tokens);
@@ -398,7 +403,7 @@ ProbedDecode decode_beside_probe(ossrt::Session& session, size_t count, double b
       run.status = read.status();
       return run;
     }
-    const size_t tokens = count * (round + 1) / run.rounds - count * round / run.rounds;
+    const size_t tokens = round_share(count, round, run.rounds);
     const DecodeRun part = time_greedy(session, tokens, profiler, "decode at depth 0, in turns with the probe");
     if (!part.status.ok()) {
       run.status = part.status;
