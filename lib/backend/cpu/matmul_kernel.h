@@ -235,14 +235,27 @@ void decode_rows(const MatmulArgs& a, Dot dot) {
   });
 }
 
+// Where element i of a pair step's 2L inputs (few_token_rows) comes from:
+// Simd::load_bf16_pair widens 2L weights without crossing 128-bit lanes, so
+// the inputs they meet are permuted once per call to the same order.
+constexpr size_t pair_source(size_t i) {
+  constexpr size_t L = Simd::kLanes;
+  return 8 * (i % L / 4) + 4 * (i / L) + i % 4;
+}
+
 // A few tokens (2 .. kFewTokensMax - 1: a batched decode's one token per
 // session), fp32: R rows against NT tokens over inputs [k0, k1) (multiples
-// of the lanes), accumulating into acc[r][t], each row vector widened once
-// for the NT tokens and each token vector loaded once for the R rows. Where
-// `next` is set, the lines of R rows from there, at the same offsets, are
-// asked for as these are read (few_token_rows says which), into L2: a tile
-// ahead in L1 they pushed out the inputs' chunk and the rows being read
-// (8-token qkv, Zen 5: exact 1.59-1.64 -> 1.43-1.47 ms, fast 1.44 -> 1.20-1.23).
+// of 2L, the tokens' inputs permuted by pair_source), accumulating into
+// acc[r][t], each row's 2L weights widened once for the NT tokens (two
+// unpacks, where a zero-extension and a shift per L took four: 8-token exact
+// qkv on the AVX2 level, Zen 5, old and new in turns, one thread CPU time
+// 4.64-5.01 -> 4.03-4.53 ms, 2 threads 2.40-2.73 -> 2.18-2.33; the AVX-512
+// level's the same before and after, 2.92-3.09 and 1.52-1.83) and each token
+// vector loaded once for the R rows. Where `next` is set, the lines of R rows from there,
+// at the same offsets, are asked for as these are read (few_token_rows says
+// which), into L2: a tile ahead in L1 they pushed out the inputs' chunk and
+// the rows being read (8-token qkv, Zen 5: exact 1.59-1.64 -> 1.43-1.47 ms,
+// fast 1.44 -> 1.20-1.23).
 template <size_t R, size_t NT>
 void dot_tile_chunk(const bf16_t* w, size_t in, size_t k0, size_t k1, const float* const* x, Simd::Vec (*acc)[NT],
                     const bf16_t* next) {
@@ -251,15 +264,18 @@ void dot_tile_chunk(const bf16_t* w, size_t in, size_t k0, size_t k1, const floa
   for (size_t r = 0; r < R; ++r) {
     for (size_t t = 0; t < NT; ++t) sums[r][t] = acc[r][t];
   }
-  for (size_t i = k0; i < k1; i += L) {
+  for (size_t i = k0; i < k1; i += 2 * L) {
     if (next != nullptr && (i - k0) % kBf16PerLine == 0) {
       for (size_t r = 0; r < R; ++r) prefetch_to_l2_at(next + r * in + (i - k0));
     }
-    Simd::Vec xv[NT];
-    for (size_t t = 0; t < NT; ++t) xv[t] = Simd::load(x[t] + i);
-    for (size_t r = 0; r < R; ++r) {
-      const Simd::Vec wv = Simd::load_bf16(w + r * in + i);
-      for (size_t t = 0; t < NT; ++t) sums[r][t] = Simd::fmadd(wv, xv[t], sums[r][t]);
+    Simd::Vec weights[2][R];
+    for (size_t r = 0; r < R; ++r) Simd::load_bf16_pair(w + r * in + i, weights[0][r], weights[1][r]);
+    for (size_t half = 0; half < 2; ++half) {
+      Simd::Vec xv[NT];
+      for (size_t t = 0; t < NT; ++t) xv[t] = Simd::load(x[t] + i + half * L);
+      for (size_t r = 0; r < R; ++r) {
+        for (size_t t = 0; t < NT; ++t) sums[r][t] = Simd::fmadd(weights[half][r], xv[t], sums[r][t]);
+      }
     }
   }
   for (size_t r = 0; r < R; ++r) {
@@ -287,15 +303,25 @@ constexpr size_t kFewTokenInputBytes = 12 << 10;
 // 1.93-1.98 ms). Inputs: token t's vectors at a.x + t * a.x_stride, the rest
 // summed one by one. y[t, o] (+)= sums + bias.
 void few_token_rows(const MatmulArgs& a) {
-  constexpr size_t TileRows = Simd::kFewTokenRows, L = Simd::kLanes;
-  const size_t vector_end = a.in - a.in % L;
+  constexpr size_t TileRows = Simd::kFewTokenRows, Step = 2 * Simd::kLanes;
+  const size_t vector_end = a.in - a.in % Step;
+  // The inputs in pair order (pair_source), once per call; a thread's
+  // tiles read them from L1.
+  CacheLineVector<float> permuted(a.n * vector_end);
+  for (size_t t = 0; t < a.n; ++t) {
+    const float* from = a.x + t * a.x_stride;
+    float* to = permuted.data() + t * vector_end;
+    for (size_t k = 0; k < vector_end; k += Step) {
+      for (size_t i = 0; i < Step; ++i) to[k + i] = from[k + pair_source(i)];
+    }
+  }
   for_row_jobs<kDecodeTokenBlock>(a, [&](size_t first, size_t last, size_t t0, auto tokens) {
     constexpr size_t NT = decltype(tokens)::value;
-    const float* inputs[NT];
-    for (size_t j = 0; j < NT; ++j) inputs[j] = a.x + (t0 + j) * a.x_stride;
+    const float* inputs[NT];  // the permuted vector part; the rest from a.x
+    for (size_t j = 0; j < NT; ++j) inputs[j] = permuted.data() + (t0 + j) * vector_end;
     const size_t block_bytes = vector_end * NT * sizeof(float);
     const size_t chunks = std::max<size_t>(1, (block_bytes + kFewTokenInputBytes - 1) / kFewTokenInputBytes);
-    const size_t chunk_values = ((vector_end + chunks - 1) / chunks + L - 1) / L * L;
+    const size_t chunk_values = ((vector_end + chunks - 1) / chunks + Step - 1) / Step * Step;
     Simd::Vec acc[kDecodeRowBlock][NT];
     for (auto& row : acc) {
       for (auto& v : row) v = Simd::zero();
@@ -327,7 +353,8 @@ void few_token_rows(const MatmulArgs& a) {
     for (size_t o = first; o < last; ++o) {
       for (size_t j = 0; j < NT; ++j) {
         float sum = Simd::sum(acc[o - first][j]);
-        for (size_t k = vector_end; k < a.in; ++k) sum += inputs[j][k] * bf16_to_f32(a.w[o * a.in + k]);
+        const float* x = a.x + (t0 + j) * a.x_stride;
+        for (size_t k = vector_end; k < a.in; ++k) sum += x[k] * bf16_to_f32(a.w[o * a.in + k]);
         store_output(a, t0 + j, o, sum);
       }
     }

@@ -58,6 +58,14 @@ struct Simd {
   static Vec load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
   static Vec load_bf16(const bf16_t* p) { return load_bf16x8(p); }
+  // Sixteen bf16 values widened to fp32 as two vectors, one operation each:
+  // `low` holds elements 8q + j and `high` 8q + 4 + j of 128-bit lane q
+  // (j < 4), the order of pair_source (matmul_kernel.h).
+  static void load_bf16_pair(const bf16_t* p, Vec& low, Vec& high) {
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), zero = _mm256_setzero_si256();
+    low = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, raw));
+    high = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, raw));
+  }
   // Eight floats rounded to bf16, to nearest even (finite values; inf stays inf).
   static void store_bf16(bf16_t* p, Vec v) {
     const __m256i bits = _mm256_castps_si256(v);

@@ -77,6 +77,15 @@ struct Simd {
     const auto raw = OSSRT_X86(_mm256_loadu_si256)(reinterpret_cast<const OSSRT_X86(__m256i)*>(p));
     return OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_slli_epi32)(widen_u16(raw), 16));
   }
+  // Thirty-two bf16 values widened to fp32 as two vectors, one operation
+  // each (the zero-extension and shift above take two): `low` holds elements
+  // 8q + j and `high` 8q + 4 + j of 128-bit lane q (j < 4), the order of
+  // pair_source (matmul_kernel.h).
+  static void load_bf16_pair(const bf16_t* p, Vec& low, Vec& high) {
+    const Int raw = OSSRT_X86(_mm512_loadu_si512)(p), zero = OSSRT_X86(_mm512_setzero_si512)();
+    low = OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_unpacklo_epi16)(zero, raw));
+    high = OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_unpackhi_epi16)(zero, raw));
+  }
 
   // Sixteen floats rounded to bf16, to nearest even (finite values; inf
   // stays inf): the rounded values' high words gathered into the low half.
