@@ -36,17 +36,48 @@ namespace {
 constexpr size_t kDecodeTokenBlock = 4;
 constexpr size_t kDecodeRowBlock = 16;
 
-// sums[t] = dot(w[0..in), x[t][0..in)) for one row and NT fp32 tokens, a
-// row at a time (token_rows): each thread's rows are then one sequential
-// stream. Rows read side by side (8 rows of 2880 bf16, each its own stream)
-// reached 41-45 GB/s where a row at a time reached 70-80 (standalone loop
-// over 1.16 GB, 2 threads, Zen 5), and a plain 2-thread read 60-66. Four
-// accumulators a token hide the FMA latency; a token's sums do not depend on
-// NT.
+// Where element i of a pair step's 2L inputs comes from: Simd::load_bf16_pair
+// widens 2L weights without crossing 128-bit lanes, two operations where a
+// zero-extension and a shift per L took four, so the fp32 products take the
+// tokens' inputs permuted once per call to the same order
+// (pair_ordered_inputs).
+constexpr size_t pair_source(size_t i) {
+  constexpr size_t L = Simd::kLanes;
+  return 8 * (i % L / 4) + 4 * (i / L) + i % 4;
+}
+
+// The tokens' inputs with every whole run of 2L in pair order and the last
+// in % 2L as they are, rows a.in apart.
+CacheLineVector<float> pair_ordered_inputs(const MatmulArgs& a) {
+  constexpr size_t Step = 2 * Simd::kLanes;
+  CacheLineVector<float> ordered(a.n * a.in);
+  for (size_t t = 0; t < a.n; ++t) {
+    const float* from = a.x + t * a.x_stride;
+    float* to = ordered.data() + t * a.in;
+    size_t k = 0;
+    for (; k + Step <= a.in; k += Step) {
+      for (size_t i = 0; i < Step; ++i) to[k + i] = from[k + pair_source(i)];
+    }
+    std::copy(from + k, from + a.in, to + k);
+  }
+  return ordered;
+}
+
+// sums[t] = dot(w[0..in), x[t][0..in)) for one row and NT fp32 tokens in
+// pair order (pair_ordered_inputs), a row at a time (token_rows): each
+// thread's rows are then one sequential stream. Rows read side by side (8
+// rows of 2880 bf16, each its own stream) reached 41-45 GB/s where a row at
+// a time reached 70-80 (standalone loop over 1.16 GB, 2 threads, Zen 5), and
+// a plain 2-thread read 60-66. Four accumulators a token hide the FMA
+// latency; a token's sums do not depend on NT. Pair steps against the
+// zero-extension and shift, standalone loop over rows in L2, one core of the
+// Zen 5 VM: 512-bit 39.7 -> 41.4-47.3 GB/s, 256-bit 30.0-37.6 -> 33.9-51.0;
+// here, exact qkv, one thread (CPU time, 3 pairs in turns): AVX-512 level
+// 1.27-1.37 -> 1.12-1.22 ms, AVX2 level 1.20-1.45 -> 1.08-1.29.
 template <size_t NT>
 void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums, LinesAhead ahead = {}) {
-  constexpr size_t L = Simd::kLanes, U = 4;
-  Simd::Vec acc[U][NT];
+  constexpr size_t L = Simd::kLanes, Step = 2 * L, U = 2;
+  Simd::Vec acc[2 * U][NT];
   for (auto& chain : acc) {
     for (auto& v : chain) v = Simd::zero();
   }
@@ -56,15 +87,19 @@ void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums, Lin
   // (one token's) has no test in its loop: with one, one token's exact qkv
   // took 0.84 against 0.77 ms (2 threads, Zen 5).
   const auto row = [&](auto asks) {
-    const auto step = [&](size_t at, Simd::Vec(&chain)[NT]) {
+    const auto step = [&](size_t at, Simd::Vec(&low)[NT], Simd::Vec(&high)[NT]) {
       if constexpr (decltype(asks)::value) ahead.step(until_ahead);
-      const Simd::Vec weights = Simd::load_bf16(w + at);
-      for (size_t t = 0; t < NT; ++t) chain[t] = Simd::fmadd(weights, Simd::load(x[t] + at), chain[t]);
+      Simd::Vec low_weights, high_weights;
+      Simd::load_bf16_pair(w + at, low_weights, high_weights);
+      for (size_t t = 0; t < NT; ++t) {
+        low[t] = Simd::fmadd(low_weights, Simd::load(x[t] + at), low[t]);
+        high[t] = Simd::fmadd(high_weights, Simd::load(x[t] + at + L), high[t]);
+      }
     };
-    for (; i + U * L <= in; i += U * L) {
-      for (size_t u = 0; u < U; ++u) step(i + u * L, acc[u]);
+    for (; i + U * Step <= in; i += U * Step) {
+      for (size_t u = 0; u < U; ++u) step(i + u * Step, acc[2 * u], acc[2 * u + 1]);
     }
-    for (; i + L <= in; i += L) step(i, acc[0]);
+    for (; i + Step <= in; i += Step) step(i, acc[0], acc[1]);
   };
   if (ahead.from != nullptr) {
     row(std::true_type{});
@@ -235,27 +270,19 @@ void decode_rows(const MatmulArgs& a, Dot dot) {
   });
 }
 
-// Where element i of a pair step's 2L inputs (few_token_rows) comes from:
-// Simd::load_bf16_pair widens 2L weights without crossing 128-bit lanes, so
-// the inputs they meet are permuted once per call to the same order.
-constexpr size_t pair_source(size_t i) {
-  constexpr size_t L = Simd::kLanes;
-  return 8 * (i % L / 4) + 4 * (i / L) + i % 4;
-}
-
 // A few tokens (2 .. kFewTokensMax - 1: a batched decode's one token per
 // session), fp32: R rows against NT tokens over inputs [k0, k1) (multiples
-// of 2L, the tokens' inputs permuted by pair_source), accumulating into
-// acc[r][t], each row's 2L weights widened once for the NT tokens (two
-// unpacks, where a zero-extension and a shift per L took four: 8-token exact
-// qkv on the AVX2 level, Zen 5, old and new in turns, one thread CPU time
-// 4.64-5.01 -> 4.03-4.53 ms, 2 threads 2.40-2.73 -> 2.18-2.33; the AVX-512
-// level's the same before and after, 2.92-3.09 and 1.52-1.83) and each token
-// vector loaded once for the R rows. Where `next` is set, the lines of R rows from there,
-// at the same offsets, are asked for as these are read (few_token_rows says
-// which), into L2: a tile ahead in L1 they pushed out the inputs' chunk and
-// the rows being read (8-token qkv, Zen 5: exact 1.59-1.64 -> 1.43-1.47 ms,
-// fast 1.44 -> 1.20-1.23).
+// of 2L, the tokens' inputs in pair order), accumulating into acc[r][t],
+// each row's 2L weights widened once for the NT tokens and each token vector
+// loaded once for the R rows. Pair steps against the zero-extension and
+// shift, 8-token exact qkv, Zen 5, old and new in turns: the AVX2 level one
+// thread (CPU time) 4.64-5.01 -> 4.03-4.53 ms, 2 threads 2.40-2.73 ->
+// 2.18-2.33; the AVX-512 level the same before and after (2.92-3.09,
+// 1.52-1.83). Where `next` is set, the lines of R rows from there, at the
+// same offsets, are asked for as these are read (few_token_rows says which),
+// into L2: a tile ahead in L1 they pushed out the inputs' chunk and the rows
+// being read (8-token qkv, Zen 5: exact 1.59-1.64 -> 1.43-1.47 ms, fast
+// 1.44 -> 1.20-1.23).
 template <size_t R, size_t NT>
 void dot_tile_chunk(const bf16_t* w, size_t in, size_t k0, size_t k1, const float* const* x, Simd::Vec (*acc)[NT],
                     const bf16_t* next) {
@@ -300,25 +327,16 @@ constexpr size_t kFewTokenInputBytes = 12 << 10;
 // or job's rows, one tile ahead): the later blocks find the job's rows in
 // L2, where the prefetches only cost load slots (8-token qkv, when fast
 // numerics took these tiles in bf16, one thread: 1.79-1.84 against
-// 1.93-1.98 ms). Inputs: token t's vectors at a.x + t * a.x_stride, the rest
-// summed one by one. y[t, o] (+)= sums + bias.
+// 1.93-1.98 ms). Inputs: token t's in pair order (pair_ordered_inputs),
+// those past its whole pair steps summed one by one. y[t, o] (+)= sums + bias.
 void few_token_rows(const MatmulArgs& a) {
   constexpr size_t TileRows = Simd::kFewTokenRows, Step = 2 * Simd::kLanes;
   const size_t vector_end = a.in - a.in % Step;
-  // The inputs in pair order (pair_source), once per call; a thread's
-  // tiles read them from L1.
-  CacheLineVector<float> permuted(a.n * vector_end);
-  for (size_t t = 0; t < a.n; ++t) {
-    const float* from = a.x + t * a.x_stride;
-    float* to = permuted.data() + t * vector_end;
-    for (size_t k = 0; k < vector_end; k += Step) {
-      for (size_t i = 0; i < Step; ++i) to[k + i] = from[k + pair_source(i)];
-    }
-  }
+  const CacheLineVector<float> ordered = pair_ordered_inputs(a);
   for_row_jobs<kDecodeTokenBlock>(a, [&](size_t first, size_t last, size_t t0, auto tokens) {
     constexpr size_t NT = decltype(tokens)::value;
-    const float* inputs[NT];  // the permuted vector part; the rest from a.x
-    for (size_t j = 0; j < NT; ++j) inputs[j] = permuted.data() + (t0 + j) * vector_end;
+    const float* inputs[NT];
+    for (size_t j = 0; j < NT; ++j) inputs[j] = ordered.data() + (t0 + j) * a.in;
     const size_t block_bytes = vector_end * NT * sizeof(float);
     const size_t chunks = std::max<size_t>(1, (block_bytes + kFewTokenInputBytes - 1) / kFewTokenInputBytes);
     const size_t chunk_values = ((vector_end + chunks - 1) / chunks + Step - 1) / Step * Step;
@@ -353,8 +371,7 @@ void few_token_rows(const MatmulArgs& a) {
     for (size_t o = first; o < last; ++o) {
       for (size_t j = 0; j < NT; ++j) {
         float sum = Simd::sum(acc[o - first][j]);
-        const float* x = a.x + (t0 + j) * a.x_stride;
-        for (size_t k = vector_end; k < a.in; ++k) sum += x[k] * bf16_to_f32(a.w[o * a.in + k]);
+        for (size_t k = vector_end; k < a.in; ++k) sum += inputs[j][k] * bf16_to_f32(a.w[o * a.in + k]);
         store_output(a, t0 + j, o, sum);
       }
     }
@@ -466,7 +483,8 @@ void matmul_with(const MatmulArgs& a) {
 #endif
   if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
   if (a.n == 1 || (a.n < kFewTokensMax && a.out * a.in <= kTokenRowsWeights)) {
-    return token_rows(a, a.x, a.x_stride, Simd::kLanes * sizeof(bf16_t),
+    const CacheLineVector<float> ordered = pair_ordered_inputs(a);
+    return token_rows(a, ordered.data(), a.in, 2 * Simd::kLanes * sizeof(bf16_t),
                       [&]<size_t NT>(const bf16_t* w, const float* const* tokens, float* sums, LinesAhead ahead) {
                         dot_row<NT>(w, tokens, a.in, sums, ahead);
                       });
