@@ -46,17 +46,19 @@ constexpr size_t pair_source(size_t i) {
   return 8 * (i % L / 4) + 4 * (i / L) + i % 4;
 }
 
+// Inputs a pair step takes: the two vectors of Simd::load_bf16_pair.
+constexpr size_t kPairStep = 2 * Simd::kLanes;
+
 // The tokens' inputs with every whole run of 2L in pair order and the last
 // in % 2L as they are, rows a.in apart.
 CacheLineVector<float> pair_ordered_inputs(const MatmulArgs& a) {
-  constexpr size_t Step = 2 * Simd::kLanes;
   CacheLineVector<float> ordered(a.n * a.in);
   for (size_t t = 0; t < a.n; ++t) {
     const float* from = a.x + t * a.x_stride;
     float* to = ordered.data() + t * a.in;
     size_t k = 0;
-    for (; k + Step <= a.in; k += Step) {
-      for (size_t i = 0; i < Step; ++i) to[k + i] = from[k + pair_source(i)];
+    for (; k + kPairStep <= a.in; k += kPairStep) {
+      for (size_t i = 0; i < kPairStep; ++i) to[k + i] = from[k + pair_source(i)];
     }
     std::copy(from + k, from + a.in, to + k);
   }
@@ -76,7 +78,7 @@ CacheLineVector<float> pair_ordered_inputs(const MatmulArgs& a) {
 // 1.27-1.37 -> 1.12-1.22 ms, AVX2 level 1.20-1.45 -> 1.08-1.29.
 template <size_t NT>
 void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums, LinesAhead ahead = {}) {
-  constexpr size_t L = Simd::kLanes, Step = 2 * L, U = 2;
+  constexpr size_t L = Simd::kLanes, U = 2;
   Simd::Vec acc[2 * U][NT];
   for (auto& chain : acc) {
     for (auto& v : chain) v = Simd::zero();
@@ -96,10 +98,10 @@ void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums, Lin
         high[t] = Simd::fmadd(high_weights, Simd::load(x[t] + at + L), high[t]);
       }
     };
-    for (; i + U * Step <= in; i += U * Step) {
-      for (size_t u = 0; u < U; ++u) step(i + u * Step, acc[2 * u], acc[2 * u + 1]);
+    for (; i + U * kPairStep <= in; i += U * kPairStep) {
+      for (size_t u = 0; u < U; ++u) step(i + u * kPairStep, acc[2 * u], acc[2 * u + 1]);
     }
-    for (; i + Step <= in; i += Step) step(i, acc[0], acc[1]);
+    for (; i + kPairStep <= in; i += kPairStep) step(i, acc[0], acc[1]);
   };
   if (ahead.from != nullptr) {
     row(std::true_type{});
@@ -291,7 +293,7 @@ void dot_tile_chunk(const bf16_t* w, size_t in, size_t k0, size_t k1, const floa
   for (size_t r = 0; r < R; ++r) {
     for (size_t t = 0; t < NT; ++t) sums[r][t] = acc[r][t];
   }
-  for (size_t i = k0; i < k1; i += 2 * L) {
+  for (size_t i = k0; i < k1; i += kPairStep) {
     if (next != nullptr && (i - k0) % kBf16PerLine == 0) {
       for (size_t r = 0; r < R; ++r) prefetch_to_l2_at(next + r * in + (i - k0));
     }
@@ -330,8 +332,8 @@ constexpr size_t kFewTokenInputBytes = 12 << 10;
 // 1.93-1.98 ms). Inputs: token t's in pair order (pair_ordered_inputs),
 // those past its whole pair steps summed one by one. y[t, o] (+)= sums + bias.
 void few_token_rows(const MatmulArgs& a) {
-  constexpr size_t TileRows = Simd::kFewTokenRows, Step = 2 * Simd::kLanes;
-  const size_t vector_end = a.in - a.in % Step;
+  constexpr size_t TileRows = Simd::kFewTokenRows;
+  const size_t vector_end = a.in - a.in % kPairStep;
   const CacheLineVector<float> ordered = pair_ordered_inputs(a);
   for_row_jobs<kDecodeTokenBlock>(a, [&](size_t first, size_t last, size_t t0, auto tokens) {
     constexpr size_t NT = decltype(tokens)::value;
@@ -339,7 +341,7 @@ void few_token_rows(const MatmulArgs& a) {
     for (size_t j = 0; j < NT; ++j) inputs[j] = ordered.data() + (t0 + j) * a.in;
     const size_t block_bytes = vector_end * NT * sizeof(float);
     const size_t chunks = std::max<size_t>(1, (block_bytes + kFewTokenInputBytes - 1) / kFewTokenInputBytes);
-    const size_t chunk_values = ((vector_end + chunks - 1) / chunks + Step - 1) / Step * Step;
+    const size_t chunk_values = ((vector_end + chunks - 1) / chunks + kPairStep - 1) / kPairStep * kPairStep;
     Simd::Vec acc[kDecodeRowBlock][NT];
     for (auto& row : acc) {
       for (auto& v : row) v = Simd::zero();
@@ -484,7 +486,7 @@ void matmul_with(const MatmulArgs& a) {
   if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
   if (a.n == 1 || (a.n < kFewTokensMax && a.out * a.in <= kTokenRowsWeights)) {
     const CacheLineVector<float> ordered = pair_ordered_inputs(a);
-    return token_rows(a, ordered.data(), a.in, 2 * Simd::kLanes * sizeof(bf16_t),
+    return token_rows(a, ordered.data(), a.in, kPairStep * sizeof(bf16_t),
                       [&]<size_t NT>(const bf16_t* w, const float* const* tokens, float* sums, LinesAhead ahead) {
                         dot_row<NT>(w, tokens, a.in, sums, ahead);
                       });
