@@ -6,14 +6,19 @@
 #      list against cpu-reference over ragged shapes),
 #   3. the golden conformance on cuda in both numerics (tiny-a, its Hugging
 #      Face layout), the CPU beside it,
-#   4. ossrt bench --backend cuda on a synthetic gpt-oss-20b, both numerics.
+#   4. ossrt bench --backend cuda on a synthetic gpt-oss-20b, both numerics
+#      (not with --quick).
 # Logs go to --logs DIR (default /tmp/ossrt-device-check); the last line is
-# the summary.
+# the summary. Each step's result is also appended to steps.txt there as it
+# ends, and no step starts after --budget seconds (default 540: the device
+# tool stops a command at 600, and a killed script prints no summary); a
+# step runs under a timeout of what is left, and those not started read
+# SKIP.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$PWD
 out=/tmp/ossrt-device-check
-prebuilt="" layers=24 prompt=2048 ncu=0
+prebuilt="" layers=24 prompt=2048 ncu=0 quick=0 budget=540
 while [ $# -gt 0 ]; do
   case "$1" in
     --prebuilt) prebuilt=$2; shift 2 ;;
@@ -21,10 +26,18 @@ while [ $# -gt 0 ]; do
     --prompt-tokens) prompt=$2; shift 2 ;;
     --logs) out=$2; shift 2 ;;
     --ncu) ncu=1; shift ;;
-    *) echo "usage: tools/device-check.sh [--prebuilt DIR] [--logs DIR] [--layers N] [--prompt-tokens N] [--ncu]" >&2; exit 2 ;;
+    --quick) quick=1; shift ;;
+    --budget) budget=$2; shift 2 ;;
+    *)
+      echo "usage: tools/device-check.sh [--prebuilt DIR] [--logs DIR] [--layers N] [--prompt-tokens N] [--quick]" \
+        "[--budget SECONDS] [--ncu]" >&2
+      exit 2
+      ;;
   esac
 done
 mkdir -p "$out"
+: >"$out/steps.txt"
+deadline=$((SECONDS + budget))
 
 if [ -n "$prebuilt" ]; then
   bin=$prebuilt/bin
@@ -38,21 +51,32 @@ else
   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DOSSRT_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="${CMAKE_CUDA_ARCHITECTURES:-native}" >"$out/configure.log" 2>&1 &&
     cmake --build build-cuda --parallel "$(nproc)" >"$out/build.log" 2>&1 || {
-    tail -20 "$out/build.log"
-    echo "device-check: build FAILED"
+    if [ -s "$out/build.log" ]; then tail -20 "$out/build.log"; else tail -20 "$out/configure.log"; fi
+    echo "device-check: build FAILED (where the Debian packages are missing: --prebuilt, see tools/device-bundle.sh)"
     exit 1
   }
   bin=build-cuda/bin
 fi
 
 declare -A result
-run() {  # run NAME COMMAND...: logs to $out/NAME.log, records PASS/FAIL
+# run NAME COMMAND...: logs to $out/NAME.log, records PASS or FAIL (SKIP once
+# the budget is spent); a command, not a shell function, runs under a timeout
+# of the budget left.
+run() {
   local name=$1
   shift
-  local start=$SECONDS
-  if "$@" >"$out/$name.log" 2>&1; then result[$name]=PASS; else result[$name]=FAIL; fi
-  echo "== $name: ${result[$name]} ($((SECONDS - start)) s)"
-  tail -3 "$out/$name.log"
+  local start=$SECONDS left=$((deadline - SECONDS))
+  if [ "$left" -le 0 ]; then
+    result[$name]=SKIP
+  elif declare -F "$1" >/dev/null; then
+    if "$@" >"$out/$name.log" 2>&1; then result[$name]=PASS; else result[$name]=FAIL; fi
+  elif timeout "$left" "$@" >"$out/$name.log" 2>&1; then
+    result[$name]=PASS
+  else
+    result[$name]=FAIL
+  fi
+  echo "$name=${result[$name]} ($((SECONDS - start)) s)" | tee -a "$out/steps.txt"
+  [ "${result[$name]}" = SKIP ] || tail -3 "$out/$name.log"
 }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
@@ -77,21 +101,28 @@ run golden-cuda-hf "$bin/ossrt-conformance" golden --model "$hf" --golden tests/
 
 # A Q8_0 GGUF of tiny-a: the greedy tokens on cuda equal cpu-reference's.
 gguf=$(dirname "$hf")/tiny-a-q8_0.gguf
-"$bin/ossrt-write-gguf" tests/data/tiny-a "$gguf" --dense q8_0 --tokens >/dev/null 2>&1
-same_greedy() {  # same_greedy NUMERICS: cuda's tokens against the reference's
+gguf_written=0
+"$bin/ossrt-write-gguf" tests/data/tiny-a "$gguf" --dense q8_0 --tokens >"$out/write-tiny-gguf.log" 2>&1 && gguf_written=1
+# same_greedy NUMERICS: cuda's tokens against the reference's; both must be
+# token lists (a load error printed by both is no match).
+same_greedy() {
   local want got
+  [ "$gguf_written" = 1 ] || {
+    echo "writing the GGUF failed: $out/write-tiny-gguf.log"
+    return 1
+  }
   want=$("$bin/ossrt" generate --model "$gguf" --backend cpu-reference --numerics "$1" --tokens 714,1108,958,985,112 \
-    --max-tokens 24 2>&1 | head -1)
+    --max-tokens 24 2>>"$out/same-greedy.err" | head -1)
   got=$("$bin/ossrt" generate --model "$gguf" --backend cuda --numerics "$1" --tokens 714,1108,958,985,112 \
-    --max-tokens 24 2>&1 | head -1)
+    --max-tokens 24 2>>"$out/same-greedy.err" | head -1)
   echo "cpu-reference: $want"
   echo "cuda:          $got"
-  [ -n "$want" ] && [ "$want" = "$got" ]
+  [[ $want =~ ^[0-9]+(,[0-9]+)*$ ]] && [ "$want" = "$got" ]
 }
 for mode in exact fast; do run "gguf-q8_0-cuda-$mode" same_greedy "$mode"; done
 
 bench_summary=""
-for numerics in exact fast; do
+[ "$quick" = 1 ] || for numerics in exact fast; do
   run "bench-$numerics" "$bin/ossrt" bench --synthetic gpt-oss-20b --layers "$layers" --backend cuda \
     --numerics "$numerics" --prompt-tokens "$prompt" --chunk "$prompt" --decode-tokens 128 --depth 8192 \
     --bandwidth-mib 4096 --cache /tmp/ossrt-synthetic --sessions 8 --json
@@ -109,12 +140,12 @@ PY
 done
 
 # Where decode's time goes, per kernel (each kernel synchronized: slower than a real step).
-run profile-fast "$bin/ossrt" bench --synthetic gpt-oss-20b --layers "$layers" --backend cuda --numerics fast \
+[ "$quick" = 1 ] || run profile-fast "$bin/ossrt" bench --synthetic gpt-oss-20b --layers "$layers" --backend cuda --numerics fast \
   --prompt-tokens 512 --decode-tokens 32 --depth 0 --cache /tmp/ossrt-synthetic --profile
 
 # The same synthetic model as a Q8_0 GGUF (dense weights Q8_0, experts MXFP4).
 synthetic=$(ls -d /tmp/ossrt-synthetic/gpt-oss-20b-"$layers"l-seed1 2>/dev/null | head -1)
-if [ -n "$synthetic" ]; then
+if [ "$quick" = 0 ] && [ -n "$synthetic" ] && [ $((deadline - SECONDS)) -gt 0 ]; then
   "$bin/ossrt-write-gguf" "$synthetic" /tmp/ossrt-synthetic/q8_0.gguf --dense q8_0 >"$out/write-gguf.log" 2>&1
   run bench-q8_0-fast "$bin/ossrt" bench --model /tmp/ossrt-synthetic/q8_0.gguf --backend cuda --numerics fast \
     --prompt-tokens "$prompt" --chunk "$prompt" --decode-tokens 128 --depth 0 --bandwidth-mib 4096 --sessions 8 --json
@@ -142,7 +173,7 @@ fi
 
 summary="device-check:"
 for name in unit memcheck-kernels memcheck-golden golden-cuda-exact golden-cuda-fast golden-cuda-hf golden-cpu-exact golden-cpu-fast \
-  gguf-q8_0-cuda-exact gguf-q8_0-cuda-fast bench-exact bench-fast bench-q8_0-fast; do
+  gguf-q8_0-cuda-exact gguf-q8_0-cuda-fast bench-exact bench-fast profile-fast bench-q8_0-fast; do
   summary+=" $name=${result[$name]:-SKIP}"
 done
 echo "$summary$bench_summary" | tee "$out/summary.txt"

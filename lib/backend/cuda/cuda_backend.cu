@@ -18,6 +18,24 @@ void Context::check(cudaError_t status) {
   if (failure == cudaSuccess) failure = status;
 }
 
+void Context::check_recorded_launch() {
+  const cudaError_t status = cudaGetLastError();
+  switch (status) {
+    case cudaErrorStreamCaptureUnsupported:
+    case cudaErrorStreamCaptureInvalidated:
+    case cudaErrorStreamCaptureMerge:
+    case cudaErrorStreamCaptureUnmatched:
+    case cudaErrorStreamCaptureUnjoined:
+    case cudaErrorStreamCaptureIsolation:
+    case cudaErrorStreamCaptureImplicit:
+    case cudaErrorCapturedEvent:
+    case cudaErrorStreamCaptureWrongThread:
+      return;
+    default:
+      check(status);
+  }
+}
+
 namespace {
 
 void* alloc(void* self, size_t bytes) {
@@ -139,8 +157,10 @@ void forget_recording(Context& c, uint64_t key) {
   }
 }
 
-// Keeps a new recording, dropping the least recently used beyond a few
-// (decode needs one per session workspace).
+// Keeps a new recording (launched already), dropping the least recently
+// used beyond a few (decode needs one per session workspace). Without host
+// memory to keep it, it is destroyed (after its launch completes) and the
+// next step under the key records afresh.
 void keep_recording(Context& c, uint64_t key, uint64_t signature, cudaGraphExec_t exec) {
   constexpr size_t kMaxRecordings = 16;
   if (c.recordings.size() >= kMaxRecordings) {
@@ -149,7 +169,11 @@ void keep_recording(Context& c, uint64_t key, uint64_t signature, cudaGraphExec_
       if (it->last_use < oldest->last_use) oldest = it;
     forget_recording(c, oldest->key);
   }
-  c.recordings.push_back({key, signature, ++c.use_clock, exec});
+  try {
+    c.recordings.push_back({key, signature, ++c.use_clock, exec});
+  } catch (...) {
+    cudaGraphExecDestroy(exec);
+  }
 }
 
 // The bracket's launches one by one (no usable recording).
@@ -196,8 +220,8 @@ void end_step(void* self, bool run) {
     Context::Recording* recording = find_recording(c, c.step_key);
     cudaGraphExec_t exec = nullptr;
     if (graph != nullptr && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess) {
-      keep_recording(c, c.step_key, c.step_signature, exec);
       c.check(cudaGraphLaunch(exec, c.stream));
+      keep_recording(c, c.step_key, c.step_signature, exec);
     } else if (graph == nullptr && recording != nullptr && recording->signature == c.step_signature) {
       recording->last_use = ++c.use_clock;
       c.check(cudaGraphLaunch(recording->exec, c.stream));

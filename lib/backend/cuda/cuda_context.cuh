@@ -63,12 +63,26 @@ struct Context {
     enter();
     if (mode != StepMode::eager) {
       step_signature = step_signature * 0x9e3779b97f4a7c15ull + signature;
-      step_calls.emplace_back(launch);
+      // Kept for end_step; without host memory for it the step cannot be
+      // run as asked: filed, so that synchronize reports it (nothing may
+      // throw out of a table entry).
+      try {
+        step_calls.emplace_back(launch);
+      } catch (...) {
+        check(cudaErrorMemoryAllocation);
+        return;
+      }
       if (mode == StepMode::replaying) return;
     }
     launch();
+    if (mode == StepMode::recording) return check_recorded_launch();
     check_launch();
   }
+
+  // A launch into a recording: an error of the capture itself is not the
+  // step's (end_step then finds the capture broken and runs the kept calls
+  // one by one, checking each); any other is filed.
+  void check_recorded_launch();
 };
 
 // The position a kernel works at: the bracket's, or its argument's.
