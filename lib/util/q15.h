@@ -21,30 +21,36 @@ namespace ossrt {
 inline constexpr size_t kQ15BlockElements = 32;
 inline constexpr int kQ15Max = 16256;  // symmetric
 
-// v[j] = x[j] * 16256 / amax rounded to nearest even, amax the block's
-// largest |x[j]|; returns the scale amax / 16256, so that x[j] ~ v[j] * scale.
-// An all-zero block, or one too small to invert, gives v = 0 and scale 0; a
-// block with a non-finite element gives v = 0 and a NaN scale, so the
-// products it enters are not finite, as in fp32.
-inline float quantize_q15_block(const float* x, int16_t* v) noexcept {
+// v[j] = x[j] * kMax / amax rounded to nearest even for the N elements of
+// x, amax their largest |x[j]|; returns the scale amax / kMax, so that
+// x[j] ~ v[j] * scale. An all-zero run, or one too small to invert, gives
+// v = 0 and scale 0; a run with a non-finite element gives v = 0 and a NaN
+// scale, so the products it enters are not finite, as in fp32. Q15 blocks
+// take N = 32, kMax = 16256; the Q8 lanes (q8.h) N = 8, kMax = 127.
+template <size_t N, int kMax, class Value>
+inline float quantize_symmetric(const float* x, Value* v) noexcept {
   float amax = 0;
   bool finite = true;
-  for (size_t j = 0; j < kQ15BlockElements; ++j) {
+  for (size_t j = 0; j < N; ++j) {
     finite = finite && std::isfinite(x[j]);
     amax = std::max(amax, std::fabs(x[j]));
   }
-  const float inverse = static_cast<float>(kQ15Max) / amax;
+  const float inverse = static_cast<float>(kMax) / amax;
   if (!finite || !std::isfinite(inverse)) {
-    for (size_t j = 0; j < kQ15BlockElements; ++j) v[j] = 0;
+    for (size_t j = 0; j < N; ++j) v[j] = 0;
     return finite ? 0.0f : std::nanf("");
   }
-  for (size_t j = 0; j < kQ15BlockElements; ++j) {
+  for (size_t j = 0; j < N; ++j) {
     // rint: compilers inline it (to nearest even) where lrint and nearbyint
-    // call libm. |x| <= amax, so the product is within 16256 up to rounding.
+    // call libm. |x| <= amax, so the product is within kMax up to rounding.
     const float r = std::rint(x[j] * inverse);
-    v[j] = static_cast<int16_t>(std::clamp(r, -static_cast<float>(kQ15Max), static_cast<float>(kQ15Max)));
+    v[j] = static_cast<Value>(std::clamp(r, -static_cast<float>(kMax), static_cast<float>(kMax)));
   }
-  return amax / static_cast<float>(kQ15Max);
+  return amax / static_cast<float>(kMax);
+}
+
+inline float quantize_q15_block(const float* x, int16_t* v) noexcept {
+  return quantize_symmetric<kQ15BlockElements, kQ15Max>(x, v);
 }
 
 // A row of `width` (a multiple of 32) elements as width/32 Q15 blocks:

@@ -3,7 +3,8 @@
 // reference on any CPU (see backend/cpu/simd_avx512.h); and the MoE and
 // matmul kernels with stand-in bf16 products (*_with_scalar_bf16_products),
 // the integer prefill tiles over any row range (q15_rows_times_vectors), and
-// either of the 512-bit Q15 products (set_q15_vnni).
+// either of the 512-bit Q15 products (set_q15_vnni), and the Q8 products or
+// not (set_q8_products).
 #define OSSRT_CPU_EMULATE_AVX512 1
 #include "backend/cpu/kernels_avx512.cpp"
 
@@ -15,6 +16,7 @@ namespace ossrt::cpu_avx512_emulated {
 
 namespace {
 std::atomic<bool> q15_vnni_products{true};
+std::atomic<bool> q8_products{true};
 }  // namespace
 
 bool q15_vnni() noexcept {
@@ -22,6 +24,12 @@ bool q15_vnni() noexcept {
 }
 void set_q15_vnni(bool vnni) noexcept {
   q15_vnni_products.store(vnni, std::memory_order_relaxed);
+}
+bool mxfp4_q8_products() noexcept {
+  return q8_products.load(std::memory_order_relaxed);
+}
+void set_q8_products(bool on) noexcept {
+  q8_products.store(on, std::memory_order_relaxed);
 }
 // AVX512-BF16's vdpbf16ps emulated (bf16_dot_zmm.h).
 bool bf16_dot() noexcept {
@@ -94,6 +102,20 @@ void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_
                   [&](size_t r, const float* sums) {
                     for (size_t t = 0; t < inputs.size(); ++t) out[t * last + r] = sums[t];
                   });
+}
+
+void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
+                           const std::vector<std::vector<float>>& inputs, float* out) {
+  Q8Vectors vectors(inputs.size(), in);
+  std::vector<Q8Vector> x(inputs.size());
+  for (size_t t = 0; t < inputs.size(); ++t) {
+    vectors.quantize(t, inputs[t].data(), [](size_t j) { return j; });
+    x[t] = vectors.vector(t);
+  }
+  mxfp4_q8_rows(blocks, scales, in / kMxfp4BlockElements, first, last, x.data(), inputs.size(),
+                [&](size_t r, const float* sums) {
+                  for (size_t t = 0; t < inputs.size(); ++t) out[t * last + r] = sums[t];
+                });
 }
 
 // An MXFP4 row (in elements) as bf16 in decode order, decoded directly

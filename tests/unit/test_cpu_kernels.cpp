@@ -15,6 +15,7 @@
 #include "random_inputs.hpp"
 #include "util/numeric.h"
 #include "util/q15.h"
+#include "util/q8.h"
 #include "util/thread_scope.h"
 
 using namespace ossrt;
@@ -30,9 +31,13 @@ void q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t
                             const std::vector<std::vector<float>>& inputs, float* out);
 void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
                              size_t terms, const std::vector<std::vector<float>>& inputs, float* out);
+void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
+                           const std::vector<std::vector<float>>& inputs, float* out);
 void mxfp4_row_to_bf16(const uint8_t* blocks, const uint8_t* scales, size_t in, bf16_t* direct, bf16_t* via_f32);
 // Which of the 512-bit Q15 products the emulated kernels take (VNNI or not).
 void set_q15_vnni(bool vnni) noexcept;
+// Whether the emulated MoE's small groups take the Q8 products.
+void set_q8_products(bool on) noexcept;
 }  // namespace ossrt::cpu_avx512_emulated
 #endif
 
@@ -104,6 +109,15 @@ void check_close(const std::vector<float>& got, const std::vector<float>& want, 
 // a wrong row, code, scale or token is off by far more.
 void check_bf16_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
   check_within(got, want, what, [](float, float largest) { return 1e-2f * largest; });
+}
+
+// Q8 inputs (Numerics::fast's small expert groups where the CPU has
+// AVX512-VNNI and VBMI, mxfp4_q8.h): each input moves by up to half a step
+// of its 8-element lane's largest / 127 (bf16: by 2^-9 of itself), which
+// moved the tests' outputs by up to 2.3% of the largest; a wrong row, code,
+// scale or token is off by far more.
+void check_q8_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  check_within(got, want, what, [](float, float largest) { return 4e-2f * largest; });
 }
 
 // Q15 inputs (Numerics::fast) against the reference's: the same values and
@@ -367,16 +381,37 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();
   using Shape = MoeShape;
-  const std::vector<FastVariant> variants = fast_variants();
+  // Small groups take Q8 inputs on the AVX-512 level where the CPU has VNNI
+  // and VBMI, else bf16 ones; on SIMDe, both.
+  struct MoeVariant {
+    const Backend* backend;
+    std::string name;
+    bool q8;
+    int emulated_q8;  // -1: not the emulated level
+  };
+  std::vector<MoeVariant> variants;
+  const bool native_q8 = cpu_features().avx512_vnni && cpu_features().avx512_vbmi;
+  for (const FastVariant& variant : fast_variants()) {
+    if (variant.name != "avx512-emulated") {
+      variants.push_back({variant.backend, variant.name, variant.name == "avx512" && native_q8, -1});
+      continue;
+    }
+    for (int q8 : {0, 1}) variants.push_back({variant.backend, variant.name + (q8 ? " q8" : " bf16"), q8 == 1, q8});
+  }
   // The reference once per case, every level against it.
   const auto check_moe = [&](Shape shape, size_t n, size_t k) {
     const MoeCase c(shape.hidden, shape.intermediate, n, k, rng);
     const std::vector<float> want = c.run(ref, false);
     // Q15 inputs, and oneDNN's bf16 products where this CPU has them natively.
     const std::vector<float> want_q15 = c.run(ref, false, true);
-    for (const FastVariant& variant : variants) {
+    for (const MoeVariant& variant : variants) {
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+      if (variant.emulated_q8 >= 0) cpu_avx512_emulated::set_q8_products(variant.emulated_q8 == 1);
+#endif
       check_close(c.run(*variant.backend, false), want, c.name(variant.name));
-      check_bf16_close(c.run(*variant.backend, true, true), want_q15, c.name(variant.name + " fast"));
+      const std::vector<float> fast = c.run(*variant.backend, true, true);
+      const std::string what = c.name(variant.name + " fast");
+      variant.q8 ? check_q8_close(fast, want_q15, what) : check_bf16_close(fast, want_q15, what);
     }
   };
   for (Shape shape : {Shape{32, 32}, Shape{64, 32}, Shape{96, 32}, Shape{64, 96}}) {
@@ -389,6 +424,9 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
   // inputs to mlp1: depth blocks (256 or 128) and a tail; 2 x 288 rows of
   // mlp1 in bf16: tiles of 128 rows and a tail of 64.
   check_moe(Shape{288, 32}, 300, 8);
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+  cpu_avx512_emulated::set_q8_products(true);
+#endif
 }
 
 TEST_CASE("Q15 expert inputs (fast numerics): MoE kernels equal the reference's integer products") {
@@ -485,6 +523,48 @@ TEST_CASE("bf16 expert products (AVX512-BF16): ragged rows, 1 to 4 vectors, 1 or
             INFO("in " << in << ", " << n << " vectors, " << terms << " terms: vector " << t << ", row " << r);
             CHECK(std::fabs(got[t * last + r] - want) <= 1e-6 * magnitude);
           }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("Q8 expert products (VNNI, VBMI): ragged rows, 1 to 4 vectors, against exact lane sums") {
+  std::mt19937 rng(23);
+  // Rows of 1, 2, 3, 4, 5, 7, 9, 14 and 90 blocks: 4-block groups (in
+  // pairs and alone) and the rest (none, a pair, a block, a pair and a
+  // block).
+  for (size_t in : {32, 64, 96, 128, 160, 224, 288, 448, 2880}) {
+    const size_t rows = 13, block_count = in / kMxfp4BlockElements;
+    const RandomMxfp4Rows m(rows, in, rng);
+    for (size_t n : {1, 2, 3, 4}) {
+      std::vector<std::vector<float>> inputs(n);
+      for (auto& input : inputs) input = random_floats(in, rng, 3.0f);
+      const size_t first = 2, last = rows;
+      std::vector<float> got(n * last, 0.0f);
+      cpu_avx512_emulated::q8_rows_times_vectors(m.blocks.data(), m.scales.data(), first, last, in, inputs, got.data());
+      for (size_t t = 0; t < n; ++t) {
+        for (size_t r = first; r < last; ++r) {
+          // Exact per lane: integer products, then the lane's scale and the block's power.
+          double want = 0, magnitude = 0;
+          for (size_t lane = 0; lane < in / kQ8LaneElements; ++lane) {
+            int8_t values[kQ8LaneElements];
+            const float scale = quantize_q8_lane(inputs[t].data() + lane * kQ8LaneElements, values);
+            const size_t b = lane * kQ8LaneElements / kMxfp4BlockElements;
+            const double power = std::ldexp(1.0, m.scales[r * block_count + b] - 127);
+            long long sum = 0;
+            for (size_t i = 0; i < kQ8LaneElements; ++i) {
+              const size_t j = lane * kQ8LaneElements + i - b * kMxfp4BlockElements;
+              const uint8_t byte = m.blocks[(r * block_count + b) * kMxfp4BlockBytes + j / 2];
+              const uint8_t code = j % 2 == 0 ? byte & 0x0f : byte >> 4;
+              sum += static_cast<long long>(2 * kFp4Values[code]) * values[i];
+            }
+            const double term = static_cast<double>(sum) * scale / 2 * power;
+            want += term;
+            magnitude += std::fabs(term);
+          }
+          INFO("in " << in << ", " << n << " vectors: vector " << t << ", row " << r);
+          CHECK(std::fabs(got[t * last + r] - want) <= 1e-6 * magnitude + 1e-30);
         }
       }
     }

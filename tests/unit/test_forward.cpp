@@ -205,12 +205,13 @@ TEST_CASE("experts of the first layers on the CPU give the same logits; the info
       }
       const std::string mode = numerics == Numerics::fast ? "fast" : "exact";
       INFO("offloaded " << offloaded << ", " << mode);
-      // Fast: the CPU level's expert products (bf16 inputs where the CPU has
-      // AVX512-BF16, as for busy experts where oneDNN has native bf16: 0.032
-      // here; Q15 elsewhere: 0.0025) against the reference's Q15 ones, well
-      // within fast numerics' own error (the official bf16 run is 0.129 from
-      // the fp32 one on tiny-a's last logits).
-      CHECK(max_abs_diff(logits, baseline) < (numerics == Numerics::fast ? 0.06 : 1e-4));
+      // Fast: the CPU level's expert products (Q8 inputs where the CPU has
+      // AVX512-VNNI and VBMI: 0.072 here; bf16 inputs where it has
+      // AVX512-BF16, as for busy experts where oneDNN has native bf16: 0.032;
+      // Q15 elsewhere: 0.0025) against the reference's Q15 ones, within fast
+      // numerics' own error (the official bf16 run is 0.129 from the fp32
+      // one on tiny-a's last logits).
+      CHECK(max_abs_diff(logits, baseline) < (numerics == Numerics::fast ? 0.1 : 1e-4));
     }
   }
 }

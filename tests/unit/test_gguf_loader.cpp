@@ -184,14 +184,15 @@ TEST_CASE("llama-quantize's Q8_0 stays close to the bf16 model in both numerics"
     CHECK(max_abs_difference(got.logits, expected.logits) < 1.0f);
     CHECK(got.greedy == expected.greedy);
     // Exact numerics: the reference agrees but for the order of sums. Fast:
-    // the reference's Q15 expert inputs against the CPU level's (bf16 where
-    // the CPU has AVX512-BF16: 0.041; Q15: 0.0077) and the other fast
-    // kernels' rounding, which tiny-a amplifies (bf16 model: 0.0025); the
-    // official bf16 run is 0.129 from the fp32 one.
+    // the reference's Q15 expert inputs against the CPU level's (Q8 where the
+    // CPU has AVX512-VNNI and VBMI: 0.081; bf16 where it has AVX512-BF16:
+    // 0.041; Q15: 0.0077) and the other fast kernels' rounding, which tiny-a
+    // amplifies (bf16 model: 0.0025); the official bf16 run is 0.129 from the
+    // fp32 one.
     ModelOptions reference;
     reference.backend = "cpu-reference";
     const Run reference_run = run(q8.file, kPrompt, numerics, reference);
-    CHECK(max_abs_difference(got.logits, reference_run.logits) < (numerics == Numerics::exact ? 1e-4f : 0.07f));
+    CHECK(max_abs_difference(got.logits, reference_run.logits) < (numerics == Numerics::exact ? 1e-4f : 0.1f));
   }
 }
 

@@ -59,6 +59,7 @@ CpuFeatures detect() noexcept {
     f.avx512f = (b >> 16) & 1;
     f.avx512bw = (b >> 30) & 1;
     f.avx512vl = (b >> 31) & 1;
+    f.avx512_vbmi = (c >> 1) & 1;
     f.avx512_vnni = (c >> 11) & 1;
   }
   if (amx_saved) {

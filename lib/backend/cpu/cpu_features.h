@@ -17,7 +17,7 @@ std::optional<CpuIsa> cpu_isa_from_name(std::string_view name) noexcept;
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;              // the avx2 level needs all three
   bool avx512f = false, avx512bw = false, avx512vl = false;  // the avx512 level needs these
-  bool avx512_bf16 = false, avx512_vnni = false, amx_tile = false, amx_bf16 = false;
+  bool avx512_bf16 = false, avx512_vnni = false, avx512_vbmi = false, amx_tile = false, amx_bf16 = false;
 };
 
 // cpuid + xgetbv (the OS must save the wide registers), read once.

@@ -59,6 +59,10 @@ bool bf16_dot() noexcept {
   static const bool bf16 = cpu_features().avx512_bf16;
   return bf16;
 }
+bool mxfp4_q8_products() noexcept {
+  static const bool q8 = cpu_features().avx512_vnni && cpu_features().avx512_vbmi;
+  return q8;
+}
 #endif
 
 void fill_kernels(Backend& table) noexcept {

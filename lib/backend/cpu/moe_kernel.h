@@ -24,6 +24,7 @@
 #include "backend/cpu/mxfp4_bf16.h"
 #include "backend/cpu/mxfp4_q15.h"
 #include "backend/cpu/mxfp4_q15_gemm.h"
+#include "backend/cpu/mxfp4_q8.h"
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/panel_gemm.h"
 #include "util/aligned_vector.h"
@@ -97,19 +98,22 @@ inline bool bf16_terms_multiply(size_t bf16_terms, size_t nt) {
 
 // output(r, sums) with sums[j] = dot(row r, input j) for rows [first, last)
 // (row r at blocks + r * in / 2, scales + r * in / 32) and nt inputs: their
-// packed bf16 vectors of bf16_terms terms where they have them (x_bf16[0]
-// set) and bf16_terms_multiply says so, else their Q15 vectors where they
-// are quantized (x_q15[0].digits set), else their fp32 values x.
+// Q8 vectors where they have them (x_q8[0].values set), else their packed
+// bf16 vectors of bf16_terms terms where they have them (x_bf16[0] set) and
+// bf16_terms_multiply says so, else their Q15 vectors where they are
+// quantized (x_q15[0].digits set), else their fp32 values x.
 template <class Output>
 void mxfp4_rows_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, size_t first, size_t last,
-                     const float* const* x, const Q15Vector* x_q15, const bf16_t* const* x_bf16, size_t bf16_terms,
-                     size_t nt, Output output) {
+                     const float* const* x, const Q8Vector* x_q8, const Q15Vector* x_q15, const bf16_t* const* x_bf16,
+                     size_t bf16_terms, size_t nt, Output output) {
   const size_t count = in / kMxfp4BlockElements;
 #if defined(OSSRT_CPU_Q15_ZMM)
+  if (x_q8[0].values != nullptr) return mxfp4_q8_rows(blocks, scales, count, first, last, x_q8, nt, output);
   if (x_bf16[0] != nullptr && bf16_terms_multiply(bf16_terms, nt)) {
     return mxfp4_bf16_rows(blocks, scales, count, first, last, x_bf16, nt, bf16_terms, output);
   }
 #else
+  (void)x_q8;
   (void)x_bf16;
   (void)bf16_terms;
 #endif
@@ -305,16 +309,17 @@ bool bf16_products_take(const ExpertGroups& g, size_t rows, size_t in) {
 // out(pair, r) = dot(row r of expert e, input(pair)) + bias(e, r) for every
 // pair of every expert, rows [0, rows), in parallel jobs of kMxfp4JobRows
 // rows; with bf16_products, through grouped_linear_bf16 where it can. Groups
-// too small for the panel product multiply bf16_input(pair), the packed
-// vectors of bf16_terms bf16 terms (mxfp4_bf16.h), where it is not null;
-// else, with q15_input (pair -> Q15Vector, null digits when the inputs are
+// too small for the panel product multiply q8_input(pair), the Q8 vectors
+// (mxfp4_q8.h), where its values are not null; else bf16_input(pair), the
+// packed vectors of bf16_terms bf16 terms (mxfp4_bf16.h), where it is not
+// null; else, with q15_input (pair -> Q15Vector, null digits when the inputs are
 // fp32), the Q15 vectors (input(pair) is their dequantized values). Bigger
 // groups, where the Q15 vectors carry their int16 values and no bf16
 // product took them, take the 16-row integer tiles (mxfp4_q15_gemm.h).
-template <class Products, class Input, class Q15Input, class Bf16Input, class Output>
+template <class Products, class Input, class Q8Input, class Q15Input, class Bf16Input, class Output>
 void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
-                    size_t rows, size_t in, bool bf16_products, Input input, Q15Input q15_input, Bf16Input bf16_input,
-                    size_t bf16_terms, Output output) {
+                    size_t rows, size_t in, bool bf16_products, Input input, Q8Input q8_input, Q15Input q15_input,
+                    Bf16Input bf16_input, size_t bf16_terms, Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   const bool big_groups_done =
       bf16_products && grouped_linear_bf16<Products>(g, blocks, scales, bias, rows, in, input, output);
@@ -359,16 +364,18 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
     for (size_t p0 = g.begin[group]; p0 < g.begin[group + 1]; p0 += kMxfp4TokenBlock) {
       const size_t nt = std::min(kMxfp4TokenBlock, g.begin[group + 1] - p0);
       const float* x[kMxfp4TokenBlock];
+      Q8Vector x_q8[kMxfp4TokenBlock];
       Q15Vector x_q15[kMxfp4TokenBlock];
       const bf16_t* x_bf16[kMxfp4TokenBlock];
       for (size_t j = 0; j < nt; ++j) {
         x[j] = input(g.pairs[p0 + j]);
+        x_q8[j] = q8_input(g.pairs[p0 + j]);
         x_q15[j] = q15_input(g.pairs[p0 + j]);
         x_bf16[j] = bf16_input(g.pairs[p0 + j]);
       }
       const size_t expert_row = e * rows;
-      mxfp4_rows_dots(blocks + expert_row * row_bytes, scales + expert_row * row_scales, in, first, last, x, x_q15,
-                      x_bf16, bf16_terms, nt, [&](size_t r, const float* sums) {
+      mxfp4_rows_dots(blocks + expert_row * row_bytes, scales + expert_row * row_scales, in, first, last, x, x_q8,
+                      x_q15, x_bf16, bf16_terms, nt, [&](size_t r, const float* sums) {
                         const float b = bf16_to_f32(bias[expert_row + r]);
                         for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
                       });
@@ -440,9 +447,12 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // (a long prefill chunk) they are not made: 512 tokens' 7.4 million
   // elements took a layer's work beside its products from 44-51 to 65-75 ms
   // (2 threads, Zen 5).
+  // Under fast numerics, where the CPU has VNNI and VBMI, the small groups
+  // multiply Q8 inputs (mxfp4_q8.h) instead: fewer operations than either.
   const bool big_groups = groups.largest() >= kPanelMinTokens;
   const bool small_groups = groups.smallest() < kPanelMinTokens;
-  const bool bf16_small = small_groups && mxfp4_bf16_products() && (a.bf16_products || !a.q15_inputs);
+  const bool q8_small = small_groups && a.bf16_products && a.q15_inputs && mxfp4_q8_products();
+  const bool bf16_small = small_groups && !q8_small && mxfp4_bf16_products() && (a.bf16_products || !a.q15_inputs);
   const size_t bf16_terms = a.bf16_products ? 1 : 3;
   // Inputs in the level's MXFP4 element order (Simd::decode_order), once per
   // token, for the groups that multiply fp32 inputs (every group without Q15
@@ -459,8 +469,9 @@ void moe_mxfp4_with(const MoeArgs& a) {
   const bool big_groups_bf16 = a.bf16_products && big_groups && bf16_products_take<Products>(groups, 2 * I, H) &&
                                bf16_products_take<Products>(groups, H, I);
   const bool q15_values = a.q15_inputs && big_groups && !big_groups_bf16;
-  const bool q15_vectors = q15_values || (a.q15_inputs && small_groups && !bf16_small);
+  const bool q15_vectors = q15_values || (a.q15_inputs && small_groups && !bf16_small && !q8_small);
   Q15Vectors x_q15(q15_vectors ? a.n : 0, H, q15_values), act_q15(q15_vectors ? pairs : 0, I, q15_values);
+  Q8Vectors x_q8(q8_small ? a.n : 0, H), act_q8(q8_small ? pairs : 0, I);
   Mxfp4Bf16Vectors x_bf16(bf16_small ? a.n : 0, H, bf16_terms), act_bf16(bf16_small ? pairs : 0, I, bf16_terms);
   const long long tokens = static_cast<long long>(a.n);
 #pragma omp parallel for schedule(static)
@@ -470,6 +481,7 @@ void moe_mxfp4_with(const MoeArgs& a) {
     if (bf16_small) {
       x_bf16.pack(static_cast<size_t>(t), x, [](size_t j) { return j; });
     }
+    if (q8_small) x_q8.quantize(static_cast<size_t>(t), x, [](size_t j) { return j; });
     if (q15_vectors) {
       x_q15.quantize(
           static_cast<size_t>(t), x, [](size_t j) { return j; }, dst);
@@ -481,6 +493,7 @@ void moe_mxfp4_with(const MoeArgs& a) {
   grouped_linear<Products>(
       groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, a.bf16_products,
       [&](size_t pair) { return fp32_inputs ? permuted.data() + pair / a.k * H : nullptr; },
+      [&](size_t pair) { return q8_small ? x_q8.vector(pair / a.k) : Q8Vector{}; },
       [&](size_t pair) { return q15_vectors ? x_q15.vector(pair / a.k) : Q15Vector{}; },
       [&](size_t pair) { return bf16_small ? x_bf16.vector(pair / a.k) : nullptr; }, bf16_terms,
       [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
@@ -489,22 +502,24 @@ void moe_mxfp4_with(const MoeArgs& a) {
   const auto activation = [&](size_t pair) -> const float* { return a.scratch + pair * 3 * I + 2 * I; };
   // Packed for the bf16 products, and quantized, the values replaced by
   // their dequantized ones.
-  if (bf16_small || q15_vectors) {
+  if (bf16_small || q15_vectors || q8_small) {
 #pragma omp parallel for schedule(static)
     for (long long pair = 0; pair < static_cast<long long>(pairs); ++pair) {
       float* act = a.scratch + static_cast<size_t>(pair) * 3 * I + 2 * I;
       const auto position = [](size_t j) { return Simd::decode_order(j); };
       if (bf16_small) act_bf16.pack(static_cast<size_t>(pair), act, position);
+      if (q8_small) act_q8.quantize(static_cast<size_t>(pair), act, position);
       if (q15_vectors) act_q15.quantize(static_cast<size_t>(pair), act, position, fp32_inputs ? act : nullptr);
     }
   }
+  const auto act_q8_input = [&](size_t pair) { return q8_small ? act_q8.vector(pair) : Q8Vector{}; };
   const auto act_q15_input = [&](size_t pair) { return q15_vectors ? act_q15.vector(pair) : Q15Vector{}; };
   const auto act_bf16_input = [&](size_t pair) { return bf16_small ? act_bf16.vector(pair) : nullptr; };
   // Stage 2: mlp2 per pair into scratch[pair][0, H) (mlp1's rows are spent),
   // then the weighted sum over slots in slot order, as the reference adds it.
   if (H <= 2 * I) {
-    grouped_linear<Products>(groups, a.w2_blocks, a.w2_scales, a.b2, H, I, a.bf16_products, activation, act_q15_input,
-                             act_bf16_input, bf16_terms,
+    grouped_linear<Products>(groups, a.w2_blocks, a.w2_scales, a.b2, H, I, a.bf16_products, activation, act_q8_input,
+                             act_q15_input, act_bf16_input, bf16_terms,
                              [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
     const long long outputs = static_cast<long long>(a.n * H);
 #pragma omp parallel for schedule(static)
@@ -525,11 +540,12 @@ void moe_mxfp4_with(const MoeArgs& a) {
     for (size_t s = 0; s < a.k; ++s) {
       const size_t pair = t * a.k + s, row = static_cast<size_t>(a.expert_ids[pair]) * H + r;
       const float* act = activation(pair);
+      const Q8Vector act_q8_vector = act_q8_input(pair);
       const Q15Vector act_q15_vector = act_q15_input(pair);
       const bf16_t* act_bf16_vector = act_bf16_input(pair);
       float sum = 0;
-      mxfp4_rows_dots(a.w2_blocks, a.w2_scales, I, row, row + 1, &act, &act_q15_vector, &act_bf16_vector, bf16_terms, 1,
-                      [&](size_t, const float* sums) { sum = sums[0]; });
+      mxfp4_rows_dots(a.w2_blocks, a.w2_scales, I, row, row + 1, &act, &act_q8_vector, &act_q15_vector,
+                      &act_bf16_vector, bf16_terms, 1, [&](size_t, const float* sums) { sum = sums[0]; });
       total += a.expert_weights[pair] * (sum + bf16_to_f32(a.b2[row]));
     }
     a.y[t * H + r] += total;

@@ -1,0 +1,301 @@
+// MXFP4 rows times Q8 vectors (util/q8.h): Numerics::fast's products of
+// expert groups too small for the panel products (a decoded token's experts,
+// a batched step's 1-4-token groups) where the CPU has AVX512-VNNI and
+// AVX512-VBMI. On the AVX-512 level one 64-byte load of a group of 4 blocks'
+// codes becomes twice their FP4 values as signed bytes through two vpermb
+// (even elements from the low nibbles, odd ones from the high); each
+// token's values, stored offset by 128 (vpdpbusd's unsigned operand),
+// multiply them with two vpdpbusd that start from the group's offset (-128
+// times each lane's sum of twice-values): int32 lane l sums the 8 products
+// of one Q8 lane exactly (block l / 4, elements 8 (l % 4) .. + 8). One
+// conversion, one multiply and one FMA apply the lanes' scales and the
+// blocks' powers (16 blocks' scales a load). A decoded token's group takes
+// 4.25 loads and 12 operations, against 7 and 16 for the bf16 products
+// (mxfp4_bf16.h): the loads waiting behind each miss bound how many lines a
+// core keeps in flight (docs/performance.md, 2026-12-07). Include once per
+// level's kernel file, after mxfp4_q15.h; on levels without the 512-bit
+// products (no OSSRT_CPU_Q15_ZMM) only the layout exists, and
+// mxfp4_q8_products() says false.
+#pragma once
+
+#include <cstdlib>
+#include <cstring>
+
+#include "backend/cpu/mxfp4_q15.h"
+#include "util/aligned_vector.h"
+#include "util/q8.h"
+
+namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
+
+static_assert(kMxfp4BlockElements % kQ8LaneElements == 0, "a block holds whole Q8 lanes");
+inline constexpr size_t kQ8LanesPerBlock = kMxfp4BlockElements / kQ8LaneElements;
+
+// One Q8 vector in the products' layout. Values: blocks grouped as the Q15
+// digits are (q15_group with groups of 4, then a pair, then a single last
+// block), a group of G blocks from byte 32 * (its first block) holding the
+// values of its even elements (16 a block, block by block), then those of
+// its odd ones: the order in which the low and high nibbles of the group's
+// 16G code bytes come out. Each value is stored offset by 128, unsigned,
+// as vpdpbusd's first operand wants it (the weights are the signed one).
+struct Q8Vector {
+  const uint8_t* values;
+  const float* lane_scale;  // per lane of 8 elements, 4 a block in order: its scale / 2 (twice-values)
+};
+
+// Vectors of `width` elements (a multiple of 32) quantized for mxfp4_q8_rows.
+class Q8Vectors {
+ public:
+  Q8Vectors(size_t count, size_t width) : width_(width), values_(count * width), lane_scale_(count * lanes()) {}
+
+  size_t lanes() const { return width_ / kQ8LaneElements; }
+  Q8Vector vector(size_t v) const { return Q8Vector{values_.data() + v * width_, lane_scale_.data() + v * lanes()}; }
+
+  // Quantizes vector v from src, whose block element j sits at
+  // src[block start + position(j)].
+  template <class Position>
+  void quantize(size_t v, const float* src, Position position) {
+    constexpr size_t kHalf = kMxfp4BlockElements / 2;
+    const size_t blocks = width_ / kMxfp4BlockElements;
+    for (size_t b = 0; b < blocks; ++b) {
+      const Q15Group group = q15_group(b, blocks, 4);
+      // Where this block's even elements' values start, and how far its odd ones are from there.
+      uint8_t* even = values_.data() + v * width_ + group.first * kMxfp4BlockElements + (b - group.first) * kHalf;
+      const size_t odd_offset = group.size * kHalf;
+      for (size_t l = 0; l < kQ8LanesPerBlock; ++l) {
+        float natural[kQ8LaneElements];
+        int8_t values[kQ8LaneElements];
+        for (size_t i = 0; i < kQ8LaneElements; ++i) {
+          natural[i] = src[b * kMxfp4BlockElements + position(l * kQ8LaneElements + i)];
+        }
+        const float scale = quantize_q8_lane(natural, values);
+        for (size_t i = 0; i < kQ8LaneElements; ++i) {
+          const size_t j = l * kQ8LaneElements + i;
+          even[j % 2 * odd_offset + j / 2] = static_cast<uint8_t>(values[i] + 128);
+        }
+        lane_scale_[v * lanes() + b * kQ8LanesPerBlock + l] = scale / 2;
+      }
+    }
+  }
+
+ private:
+  size_t width_;
+  CacheLineVector<uint8_t> values_;
+  CacheLineVector<float> lane_scale_;
+};
+
+#if defined(OSSRT_CPU_Q15_ZMM)
+
+// Whether the CPU has AVX512-VNNI and AVX512-VBMI (the level's kernel file
+// answers; the tests' emulation says yes).
+bool mxfp4_q8_products() noexcept;
+
+#if defined(OSSRT_CPU_EMULATE_AVX512)
+#define OSSRT_Q8_TARGET
+#else
+#define OSSRT_Q8_TARGET \
+  __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi"), flatten))
+#endif
+
+namespace mxfp4_q8_detail {
+
+using Zint = OSSRT_X86(__m512i);
+using Yint = OSSRT_X86(__m256i);
+using Xint = OSSRT_X86(__m128i);
+using Zfloat = OSSRT_X86(__m512);
+
+inline Zint load(const void* p) {
+  return OSSRT_X86(_mm512_loadu_si512)(p);
+}
+inline Xint load_xmm(const void* p) {
+  return OSSRT_X86(_mm_loadu_si128)(static_cast<const Xint*>(p));
+}
+
+// Twice each FP4 value by code, signed, in every 128-bit lane: vpermb reads
+// 6 bits of each index byte (5 at 256 bits, 4 at 128), so the bits of the
+// next nibble above a code pick among equal copies.
+inline Zint twice_values() {
+  return OSSRT_X86(_mm512_broadcast_i32x4)(
+      OSSRT_X86(_mm_setr_epi8)(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12));
+}
+
+// A group's twice-values (even elements from the low nibbles, odd ones from
+// the high) and minus 128 times each lane's sum of them: the values are
+// stored offset by 128, so a lane's products sum to its dot plus that.
+struct Codes {
+  Zint even, odd, offset;
+};
+OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes group_codes(const uint8_t* codes, Zint table) {
+  // One 64-byte load, though a 90-block row puts every other row's groups
+  // across two lines: each load a core keeps waiting holds a load-queue
+  // entry, and the queue, not the arithmetic, bounds how many lines it has
+  // in flight (standalone, 2 threads from memory: two 32-byte halves 30-36
+  // GB/s, one load 36-40).
+  Zint raw = load(codes);
+#if !defined(OSSRT_CPU_EMULATE_AVX512)
+  // In a register: GCC 12 otherwise folds a second load of the codes into the shift.
+  asm("" : "+v"(raw));
+#endif
+  Codes c;
+  c.even = OSSRT_X86(_mm512_permutexvar_epi8)(raw, table);
+  c.odd = OSSRT_X86(_mm512_permutexvar_epi8)(OSSRT_X86(_mm512_srli_epi16)(raw, 4), table);
+  const Zint bias = OSSRT_X86(_mm512_set1_epi8)(static_cast<char>(128));
+  c.offset = OSSRT_X86(_mm512_sub_epi32)(
+      OSSRT_X86(_mm512_setzero_si512)(),
+      OSSRT_X86(_mm512_dpbusd_epi32)(OSSRT_X86(_mm512_dpbusd_epi32)(OSSRT_X86(_mm512_setzero_si512)(), bias, c.even),
+                                     bias, c.odd));
+  return c;
+}
+
+// acc[t] += the 4 blocks from block g of the row times x[t], their powers of
+// two in `powers` (block q's in 128-bit lane q).
+template <size_t NT>
+OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_group(const uint8_t* blocks, size_t g, Zfloat powers,
+                                                                     const Q8Vector* x, Zint table, Zfloat (&acc)[NT]) {
+  prefetch_at(blocks + g * kMxfp4BlockBytes + q15_zmm_detail::kGroupPrefetchBytes);
+  const Codes c = group_codes(blocks + g * kMxfp4BlockBytes, table);
+  for (size_t t = 0; t < NT; ++t) {
+    const uint8_t* values = x[t].values + g * kMxfp4BlockElements;
+    const Zint lanes = OSSRT_X86(_mm512_dpbusd_epi32)(OSSRT_X86(_mm512_dpbusd_epi32)(c.offset, load(values), c.even),
+                                                      load(values + 64), c.odd);
+    acc[t] = OSSRT_X86(_mm512_fmadd_ps)(
+        Simd::int_to_float(lanes),
+        OSSRT_X86(_mm512_mul_ps)(powers, OSSRT_X86(_mm512_loadu_ps)(x[t].lane_scale + g * kQ8LanesPerBlock)), acc[t]);
+  }
+}
+
+// The blocks' powers of two for 4 groups from one 16-byte load of scales
+// (a load for each group's 4 bytes had cost as many loads as the group's
+// inputs): lane l of group j's vector holds block 4j + l / 4's.
+struct SixteenPowers {
+  Zfloat all;
+  OSSRT_Q8_TARGET Zfloat group(int j) const {
+    const Zint lane_block = OSSRT_X86(_mm512_setr_epi32)(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    return OSSRT_X86(_mm512_permutexvar_ps)(
+        OSSRT_X86(_mm512_add_epi32)(lane_block, OSSRT_X86(_mm512_set1_epi32)(4 * j)), all);
+  }
+};
+OSSRT_Q8_TARGET inline SixteenPowers sixteen_powers(const uint8_t* scales) {
+  // Byte l of the 16 into the low byte of dword l (each 128-bit lane holds all 16 bytes).
+  const Zint spread = OSSRT_X86(_mm512_setr_epi32)(
+      static_cast<int>(0x80808000u), static_cast<int>(0x80808001u), static_cast<int>(0x80808002u),
+      static_cast<int>(0x80808003u), static_cast<int>(0x80808004u), static_cast<int>(0x80808005u),
+      static_cast<int>(0x80808006u), static_cast<int>(0x80808007u), static_cast<int>(0x80808008u),
+      static_cast<int>(0x80808009u), static_cast<int>(0x8080800au), static_cast<int>(0x8080800bu),
+      static_cast<int>(0x8080800cu), static_cast<int>(0x8080800du), static_cast<int>(0x8080800eu),
+      static_cast<int>(0x8080800fu));
+  const Zint bytes = OSSRT_X86(_mm512_shuffle_epi8)(OSSRT_X86(_mm512_broadcast_i32x4)(load_xmm(scales)), spread);
+  return SixteenPowers{OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_slli_epi32)(bytes, 23))};
+}
+
+// sums[t] += the row's last pair of blocks (from b) times x[t], in 256-bit
+// registers: block q's lanes in 128-bit lane q.
+template <size_t NT>
+OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_pair(const uint8_t* blocks, const uint8_t* scales,
+                                                                    size_t b, const Q8Vector* x, Zint table,
+                                                                    float* sums) {
+  const Yint table32 = OSSRT_X86(_mm512_castsi512_si256)(table), zero = OSSRT_X86(_mm256_setzero_si256)();
+  const Yint raw = q15_detail::load_int(blocks + b * kMxfp4BlockBytes);
+  const Yint even = OSSRT_X86(_mm256_permutexvar_epi8)(raw, table32);
+  const Yint odd = OSSRT_X86(_mm256_permutexvar_epi8)(OSSRT_X86(_mm256_srli_epi16)(raw, 4), table32);
+  const Yint bias = OSSRT_X86(_mm256_set1_epi8)(static_cast<char>(128));
+  const Yint offset = OSSRT_X86(_mm256_sub_epi32)(
+      zero, OSSRT_X86(_mm256_dpbusd_epi32)(OSSRT_X86(_mm256_dpbusd_epi32)(zero, bias, even), bias, odd));
+  const OSSRT_X86(__m256) powers =
+      OSSRT_X86(_mm256_setr_m128)(OSSRT_X86(_mm_set1_ps)(q15_detail::scale_power(scales[b])),
+                                  OSSRT_X86(_mm_set1_ps)(q15_detail::scale_power(scales[b + 1])));
+  for (size_t t = 0; t < NT; ++t) {
+    const uint8_t* values = x[t].values + b * kMxfp4BlockElements;
+    const Yint lanes =
+        OSSRT_X86(_mm256_dpbusd_epi32)(OSSRT_X86(_mm256_dpbusd_epi32)(offset, q15_detail::load_int(values), even),
+                                       q15_detail::load_int(values + 32), odd);
+    sums[t] += Simd::sum256(OSSRT_X86(_mm256_mul_ps)(
+        OSSRT_X86(_mm256_cvtepi32_ps)(lanes),
+        OSSRT_X86(_mm256_mul_ps)(powers, OSSRT_X86(_mm256_loadu_ps)(x[t].lane_scale + b * kQ8LanesPerBlock))));
+  }
+}
+
+// sums[t] += the row's single last block b times x[t], in 128-bit registers.
+template <size_t NT>
+OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_block(const uint8_t* blocks, const uint8_t* scales,
+                                                                     size_t b, const Q8Vector* x, Zint table,
+                                                                     float* sums) {
+  const Xint table16 = OSSRT_X86(_mm512_castsi512_si128)(table), zero = OSSRT_X86(_mm_setzero_si128)();
+  const Xint raw = load_xmm(blocks + b * kMxfp4BlockBytes);
+  const Xint even = OSSRT_X86(_mm_permutexvar_epi8)(raw, table16);
+  const Xint odd = OSSRT_X86(_mm_permutexvar_epi8)(OSSRT_X86(_mm_srli_epi16)(raw, 4), table16);
+  const Xint bias = OSSRT_X86(_mm_set1_epi8)(static_cast<char>(128));
+  const Xint offset = OSSRT_X86(_mm_sub_epi32)(
+      zero, OSSRT_X86(_mm_dpbusd_epi32)(OSSRT_X86(_mm_dpbusd_epi32)(zero, bias, even), bias, odd));
+  const float power = q15_detail::scale_power(scales[b]);
+  for (size_t t = 0; t < NT; ++t) {
+    const uint8_t* values = x[t].values + b * kMxfp4BlockElements;
+    const Xint lanes = OSSRT_X86(_mm_dpbusd_epi32)(OSSRT_X86(_mm_dpbusd_epi32)(offset, load_xmm(values), even),
+                                                   load_xmm(values + 16), odd);
+    const OSSRT_X86(__m128) products = OSSRT_X86(_mm_mul_ps)(
+        OSSRT_X86(_mm_cvtepi32_ps)(lanes), OSSRT_X86(_mm_loadu_ps)(x[t].lane_scale + b * kQ8LanesPerBlock));
+    sums[t] += power * Simd::sum256(OSSRT_X86(_mm256_zextps128_ps256)(products));
+  }
+}
+
+// The rows' dots: each row's 4-block groups alternating between two
+// accumulators (as the Q15 and bf16 products do), 16 blocks' scales at a
+// time while a row has them, then its pair and block.
+template <size_t NT, class Output>
+OSSRT_Q8_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
+                          const Q8Vector* x, Output& output) {
+  const Zint table = twice_values();
+  for (size_t r = first; r < last; ++r) {
+    const uint8_t* row_blocks = blocks + r * count * kMxfp4BlockBytes;
+    const uint8_t* row_scales = scales + r * count;
+    Zfloat even[NT], odd[NT];
+    for (size_t t = 0; t < NT; ++t) even[t] = odd[t] = OSSRT_X86(_mm512_setzero_ps)();
+    size_t g = 0;
+    for (; g + 16 <= count; g += 16) {
+      const SixteenPowers powers = sixteen_powers(row_scales + g);
+      add_group<NT>(row_blocks, g, powers.group(0), x, table, even);
+      add_group<NT>(row_blocks, g + 4, powers.group(1), x, table, odd);
+      add_group<NT>(row_blocks, g + 8, powers.group(2), x, table, even);
+      add_group<NT>(row_blocks, g + 12, powers.group(3), x, table, odd);
+    }
+    // Each accumulator named where it is used: picked at run time, both lived on the stack.
+    for (; g + 8 <= count; g += 8) {
+      add_group<NT>(row_blocks, g, q15_zmm_detail::group_powers(row_scales + g), x, table, even);
+      add_group<NT>(row_blocks, g + 4, q15_zmm_detail::group_powers(row_scales + g + 4), x, table, odd);
+    }
+    if (g + 4 <= count) {
+      add_group<NT>(row_blocks, g, q15_zmm_detail::group_powers(row_scales + g), x, table, even);
+      g += 4;
+    }
+    float sums[NT];
+    for (size_t t = 0; t < NT; ++t) sums[t] = Simd::sum(OSSRT_X86(_mm512_add_ps)(even[t], odd[t]));
+    if (g + 2 <= count) {
+      add_pair<NT>(row_blocks, row_scales, g, x, table, sums);
+      g += 2;
+    }
+    if (g < count) add_block<NT>(row_blocks, row_scales, g, x, table, sums);
+    output(r, static_cast<const float*>(sums));
+  }
+}
+
+}  // namespace mxfp4_q8_detail
+
+// output(r, sums) with sums[t] = the dot of row r (blocks + r * count * 16,
+// scales + r * count: `count` blocks) with Q8 vector x[t], for rows
+// [first, last) and nt (1 to 4) vectors. Only where mxfp4_q8_products().
+template <class Output>
+void mxfp4_q8_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
+                   const Q8Vector* x, size_t nt, Output output) {
+  with_count<4>(nt, [&](auto vectors) {
+    mxfp4_q8_detail::rows<decltype(vectors)::value>(blocks, scales, count, first, last, x, output);
+  });
+}
+
+#else
+
+inline bool mxfp4_q8_products() noexcept {
+  return false;
+}
+
+#endif
+
+}  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
