@@ -105,8 +105,8 @@ void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_
 }
 
 void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
-                           const std::vector<std::vector<float>>& inputs, float* out) {
-  Q8Vectors vectors(inputs.size(), in);
+                           size_t digits, const std::vector<std::vector<float>>& inputs, float* out) {
+  Q8Vectors vectors(inputs.size(), in, digits);
   std::vector<Q8Vector> x(inputs.size());
   for (size_t t = 0; t < inputs.size(); ++t) {
     vectors.quantize(t, inputs[t].data(), [](size_t j) { return j; });

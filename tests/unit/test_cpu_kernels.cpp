@@ -32,7 +32,7 @@ void q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t
 void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
                              size_t terms, const std::vector<std::vector<float>>& inputs, float* out);
 void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
-                           const std::vector<std::vector<float>>& inputs, float* out);
+                           size_t digits, const std::vector<std::vector<float>>& inputs, float* out);
 void mxfp4_row_to_bf16(const uint8_t* blocks, const uint8_t* scales, size_t in, bf16_t* direct, bf16_t* via_f32);
 // Which of the 512-bit Q15 products the emulated kernels take (VNNI or not).
 void set_q15_vnni(bool vnni) noexcept;
@@ -529,42 +529,62 @@ TEST_CASE("bf16 expert products (AVX512-BF16): ragged rows, 1 to 4 vectors, 1 or
   }
 }
 
-TEST_CASE("Q8 expert products (VNNI, VBMI): ragged rows, 1 to 4 vectors, against exact lane sums") {
+TEST_CASE("Q8 and Q24 expert products (VNNI, VBMI): ragged rows, 1 to 4 vectors, against exact lane sums") {
   std::mt19937 rng(23);
   // Rows of 1, 2, 3, 4, 5, 7, 9, 14 and 90 blocks: 4-block groups (in
   // pairs and alone) and the rest (none, a pair, a block, a pair and a
-  // block).
-  for (size_t in : {32, 64, 96, 128, 160, 224, 288, 448, 2880}) {
-    const size_t rows = 13, block_count = in / kMxfp4BlockElements;
-    const RandomMxfp4Rows m(rows, in, rng);
-    for (size_t n : {1, 2, 3, 4}) {
-      std::vector<std::vector<float>> inputs(n);
-      for (auto& input : inputs) input = random_floats(in, rng, 3.0f);
-      const size_t first = 2, last = rows;
-      std::vector<float> got(n * last, 0.0f);
-      cpu_avx512_emulated::q8_rows_times_vectors(m.blocks.data(), m.scales.data(), first, last, in, inputs, got.data());
-      for (size_t t = 0; t < n; ++t) {
-        for (size_t r = first; r < last; ++r) {
-          // Exact per lane: integer products, then the lane's scale and the block's power.
-          double want = 0, magnitude = 0;
-          for (size_t lane = 0; lane < in / kQ8LaneElements; ++lane) {
-            int8_t values[kQ8LaneElements];
-            const float scale = quantize_q8_lane(inputs[t].data() + lane * kQ8LaneElements, values);
-            const size_t b = lane * kQ8LaneElements / kMxfp4BlockElements;
-            const double power = std::ldexp(1.0, m.scales[r * block_count + b] - 127);
-            long long sum = 0;
-            for (size_t i = 0; i < kQ8LaneElements; ++i) {
-              const size_t j = lane * kQ8LaneElements + i - b * kMxfp4BlockElements;
-              const uint8_t byte = m.blocks[(r * block_count + b) * kMxfp4BlockBytes + j / 2];
-              const uint8_t code = j % 2 == 0 ? byte & 0x0f : byte >> 4;
-              sum += static_cast<long long>(2 * kFp4Values[code]) * values[i];
+  // block). Inputs over 6 binary orders, so that Q24's small digits matter.
+  for (size_t digits : {1, 3}) {
+    for (size_t in : {32, 64, 96, 128, 160, 224, 288, 448, 2880}) {
+      const size_t rows = 13, block_count = in / kMxfp4BlockElements;
+      const RandomMxfp4Rows m(rows, in, rng);
+      for (size_t n : {1, 2, 3, 4}) {
+        std::vector<std::vector<float>> inputs(n);
+        for (auto& input : inputs) {
+          input = random_floats(in, rng, 3.0f);
+          for (size_t i = 0; i < in; ++i) input[i] *= std::ldexp(1.0f, -static_cast<int>(rng() % 6));
+        }
+        const size_t first = 2, last = rows;
+        std::vector<float> got(n * last, 0.0f);
+        cpu_avx512_emulated::q8_rows_times_vectors(m.blocks.data(), m.scales.data(), first, last, in, digits, inputs,
+                                                   got.data());
+        for (size_t t = 0; t < n; ++t) {
+          for (size_t r = first; r < last; ++r) {
+            // Exact per lane: integer products, then the lane's scale and the block's power.
+            double want = 0, magnitude = 0, fp32_sum = 0, q24_bound = 0;
+            for (size_t lane = 0; lane < in / kQ8LaneElements; ++lane) {
+              const float* x = inputs[t].data() + lane * kQ8LaneElements;
+              int32_t values[kQ8LaneElements];
+              float scale;
+              if (digits == 1) {
+                int8_t bytes[kQ8LaneElements];
+                scale = quantize_q8_lane(x, bytes);
+                for (size_t i = 0; i < kQ8LaneElements; ++i) values[i] = bytes[i];
+              } else {
+                scale = quantize_q24_lane(x, values);
+              }
+              const size_t b = lane * kQ8LaneElements / kMxfp4BlockElements;
+              const double power = std::ldexp(1.0, m.scales[r * block_count + b] - 127);
+              double largest = 0;
+              for (size_t i = 0; i < kQ8LaneElements; ++i) largest = std::max(largest, std::fabs(double(x[i])));
+              long long sum = 0;
+              for (size_t i = 0; i < kQ8LaneElements; ++i) {
+                const size_t j = lane * kQ8LaneElements + i - b * kMxfp4BlockElements;
+                const uint8_t byte = m.blocks[(r * block_count + b) * kMxfp4BlockBytes + j / 2];
+                const uint8_t code = j % 2 == 0 ? byte & 0x0f : byte >> 4;
+                sum += static_cast<long long>(2 * kFp4Values[code]) * values[i];
+                fp32_sum += static_cast<double>(kFp4Values[code]) * power * x[i];
+                q24_bound += std::fabs(kFp4Values[code]) * power * largest * 0x1p-22;
+              }
+              const double term = static_cast<double>(sum) * scale / 2 * power;
+              want += term;
+              magnitude += std::fabs(term);
             }
-            const double term = static_cast<double>(sum) * scale / 2 * power;
-            want += term;
-            magnitude += std::fabs(term);
+            INFO(digits << " digits, in " << in << ", " << n << " vectors: vector " << t << ", row " << r);
+            CHECK(std::fabs(got[t * last + r] - want) <= 1e-6 * magnitude + 1e-30);
+            // Q24: each input within a step (2^-23) of its lane's largest from its fp32 value.
+            if (digits == 3) CHECK(std::fabs(got[t * last + r] - fp32_sum) <= q24_bound + 1e-6 * magnitude);
           }
-          INFO("in " << in << ", " << n << " vectors: vector " << t << ", row " << r);
-          CHECK(std::fabs(got[t * last + r] - want) <= 1e-6 * magnitude + 1e-30);
         }
       }
     }

@@ -447,18 +447,22 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // (a long prefill chunk) they are not made: 512 tokens' 7.4 million
   // elements took a layer's work beside its products from 44-51 to 65-75 ms
   // (2 threads, Zen 5).
-  // Under fast numerics, where the CPU has VNNI and VBMI, the small groups
-  // multiply Q8 inputs (mxfp4_q8.h) instead: fewer operations than either.
+  // Where the CPU has VNNI and VBMI, the small groups multiply byte digits
+  // (mxfp4_q8.h) instead, fewer loads and operations than either: Q8 inputs
+  // under fast numerics with bf16 products, Q24 ones (3 digits, within the
+  // fp32 sums' rounding) in fp32 numerics.
   const bool big_groups = groups.largest() >= kPanelMinTokens;
   const bool small_groups = groups.smallest() < kPanelMinTokens;
-  const bool q8_small = small_groups && a.bf16_products && a.q15_inputs && mxfp4_q8_products();
+  const bool fp32_numerics = !a.bf16_products && !a.q15_inputs;
+  const bool q8_small = small_groups && ((a.bf16_products && a.q15_inputs) || fp32_numerics) && mxfp4_q8_products();
+  const size_t q8_digits = fp32_numerics ? 3 : 1;
   const bool bf16_small = small_groups && !q8_small && mxfp4_bf16_products() && (a.bf16_products || !a.q15_inputs);
   const size_t bf16_terms = a.bf16_products ? 1 : 3;
   // Inputs in the level's MXFP4 element order (Simd::decode_order), once per
   // token, for the groups that multiply fp32 inputs (every group without Q15
   // or bf16 inputs; the big ones, and exact terms' groups of several tokens,
   // otherwise); where Q15 vectors are made, quantized and dequantized.
-  const bool fp32_inputs = big_groups || (!a.q15_inputs && !bf16_small) ||
+  const bool fp32_inputs = big_groups || (!a.q15_inputs && !bf16_small && !q8_small) ||
                            (bf16_small && !bf16_terms_multiply(bf16_terms, groups.largest()));
   CacheLineVector<float> permuted(fp32_inputs ? a.n * H : 0);
   // The big groups multiply bf16 inputs rounded from fp32 under
@@ -471,7 +475,7 @@ void moe_mxfp4_with(const MoeArgs& a) {
   const bool q15_values = a.q15_inputs && big_groups && !big_groups_bf16;
   const bool q15_vectors = q15_values || (a.q15_inputs && small_groups && !bf16_small && !q8_small);
   Q15Vectors x_q15(q15_vectors ? a.n : 0, H, q15_values), act_q15(q15_vectors ? pairs : 0, I, q15_values);
-  Q8Vectors x_q8(q8_small ? a.n : 0, H), act_q8(q8_small ? pairs : 0, I);
+  Q8Vectors x_q8(q8_small ? a.n : 0, H, q8_digits), act_q8(q8_small ? pairs : 0, I, q8_digits);
   Mxfp4Bf16Vectors x_bf16(bf16_small ? a.n : 0, H, bf16_terms), act_bf16(bf16_small ? pairs : 0, I, bf16_terms);
   const long long tokens = static_cast<long long>(a.n);
 #pragma omp parallel for schedule(static)

@@ -1,6 +1,7 @@
-// MXFP4 rows times bf16 vectors, where the CPU has AVX512-BF16: the
-// products of expert groups too small for the panel products (a decoded
-// token's experts, a batched step's 1-4-token groups). On the AVX-512 level
+// MXFP4 rows times bf16 vectors, where the CPU has AVX512-BF16 (and not
+// both VNNI and VBMI: mxfp4_q8.h there): the products of expert groups too
+// small for the panel products (a decoded token's experts, a batched step's
+// 1-4-token groups). On the AVX-512 level
 // a group of 4 blocks' 64 code bytes becomes 4 registers of bf16 weights
 // through 4 vpermw (the FP4 values in a table, each 16-bit word's 4 nibbles
 // in turn as its index), each multiplied by a token's bf16 inputs with one

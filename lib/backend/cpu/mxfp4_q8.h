@@ -1,18 +1,21 @@
-// MXFP4 rows times Q8 vectors (util/q8.h): Numerics::fast's products of
-// expert groups too small for the panel products (a decoded token's experts,
-// a batched step's 1-4-token groups) where the CPU has AVX512-VNNI and
-// AVX512-VBMI. On the AVX-512 level one 64-byte load of a group of 4 blocks'
-// codes becomes twice their FP4 values as signed bytes through two vpermb
-// (even elements from the low nibbles, odd ones from the high); each
-// token's values, stored offset by 128 (vpdpbusd's unsigned operand),
-// multiply them with two vpdpbusd that start from the group's offset (-128
-// times each lane's sum of twice-values): int32 lane l sums the 8 products
-// of one Q8 lane exactly (block l / 4, elements 8 (l % 4) .. + 8). One
-// conversion, one multiply and one FMA apply the lanes' scales and the
-// blocks' powers (16 blocks' scales a load). A decoded token's group takes
-// 4.25 loads and 12 operations, against 7 and 16 for the bf16 products
-// (mxfp4_bf16.h): the loads waiting behind each miss bound how many lines a
-// core keeps in flight (docs/performance.md, 2026-12-07). Include once per
+// MXFP4 rows times Q8 vectors (util/q8.h): the products of expert groups
+// too small for the panel products (a decoded token's experts, a batched
+// step's 1-4-token groups) where the CPU has AVX512-VNNI and AVX512-VBMI,
+// of one byte a value under Numerics::fast (Q8) and of three under
+// Numerics::exact (Q24). On the AVX-512 level one 64-byte load of a group
+// of 4 blocks' codes becomes twice their FP4 values as signed bytes through
+// two vpermb (even elements from the low nibbles, odd ones from the high);
+// each token's digits multiply them with two vpdpbusd each, the first
+// starting from the group's offset (-128 times each lane's sum of
+// twice-values, for the top digit's offset) and each next after a shift of
+// the lanes by 8 bits: int32 lane l sums the 8 products of one lane exactly
+// (block l / 4, elements 8 (l % 4) .. + 8). One conversion, one multiply
+// and one FMA apply the lanes' scales and the blocks' powers (16 blocks'
+// scales a load). A decoded token's group takes 4.25 loads and 12
+// operations in Q8, against 7 and 16 for fast's bf16 products
+// (mxfp4_bf16.h), and 8.25 and 18 in Q24, against exact's three bf16 terms'
+// 15 and 24: the loads waiting behind each miss bound how many lines a core
+// keeps in flight (docs/performance.md, 2026-12-07). Include once per
 // level's kernel file, after mxfp4_q15.h; on levels without the 512-bit
 // products (no OSSRT_CPU_Q15_ZMM) only the layout exists, and
 // mxfp4_q8_products() says false.
@@ -30,25 +33,35 @@ namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 static_assert(kMxfp4BlockElements % kQ8LaneElements == 0, "a block holds whole Q8 lanes");
 inline constexpr size_t kQ8LanesPerBlock = kMxfp4BlockElements / kQ8LaneElements;
 
-// One Q8 vector in the products' layout. Values: blocks grouped as the Q15
-// digits are (q15_group with groups of 4, then a pair, then a single last
-// block), a group of G blocks from byte 32 * (its first block) holding the
-// values of its even elements (16 a block, block by block), then those of
-// its odd ones: the order in which the low and high nibbles of the group's
-// 16G code bytes come out. Each value is stored offset by 128, unsigned,
-// as vpdpbusd's first operand wants it (the weights are the signed one).
+// One Q8 vector in the products' layout, of 1 byte digit a value (Q8,
+// Numerics::fast) or 3 (Q24, Numerics::exact), each digit's bytes a plane
+// of `width` bytes, the top digit's first. A plane: blocks grouped as the
+// Q15 digits are (q15_group with groups of 4, then a pair, then a single
+// last block), a group of G blocks from byte 32 * (its first block) holding
+// the digits of its even elements (16 a block, block by block), then those
+// of its odd ones: the order in which the low and high nibbles of the
+// group's 16G code bytes come out. Digits are unsigned, as vpdpbusd's first
+// operand wants them (the weights are the signed one): the top one stored
+// offset by 128, the others as they are (value = top * 2^16 + middle * 2^8
+// + low for Q24).
 struct Q8Vector {
   const uint8_t* values;
   const float* lane_scale;  // per lane of 8 elements, 4 a block in order: its scale / 2 (twice-values)
+  size_t plane = 0;         // bytes from one digit's plane to the next
+  size_t digits = 1;
 };
 
-// Vectors of `width` elements (a multiple of 32) quantized for mxfp4_q8_rows.
+// Vectors of `width` elements (a multiple of 32) quantized for
+// mxfp4_q8_rows, `digits` (1 or 3) bytes a value.
 class Q8Vectors {
  public:
-  Q8Vectors(size_t count, size_t width) : width_(width), values_(count * width), lane_scale_(count * lanes()) {}
+  Q8Vectors(size_t count, size_t width, size_t digits = 1)
+      : width_(width), digits_(digits), values_(count * width * digits), lane_scale_(count * lanes()) {}
 
   size_t lanes() const { return width_ / kQ8LaneElements; }
-  Q8Vector vector(size_t v) const { return Q8Vector{values_.data() + v * width_, lane_scale_.data() + v * lanes()}; }
+  Q8Vector vector(size_t v) const {
+    return Q8Vector{values_.data() + v * width_ * digits_, lane_scale_.data() + v * lanes(), width_, digits_};
+  }
 
   // Quantizes vector v from src, whose block element j sits at
   // src[block start + position(j)].
@@ -58,19 +71,32 @@ class Q8Vectors {
     const size_t blocks = width_ / kMxfp4BlockElements;
     for (size_t b = 0; b < blocks; ++b) {
       const Q15Group group = q15_group(b, blocks, 4);
-      // Where this block's even elements' values start, and how far its odd ones are from there.
-      uint8_t* even = values_.data() + v * width_ + group.first * kMxfp4BlockElements + (b - group.first) * kHalf;
+      // Where this block's even elements' top digits start, and how far its odd ones are from there.
+      uint8_t* even =
+          values_.data() + v * width_ * digits_ + group.first * kMxfp4BlockElements + (b - group.first) * kHalf;
       const size_t odd_offset = group.size * kHalf;
       for (size_t l = 0; l < kQ8LanesPerBlock; ++l) {
         float natural[kQ8LaneElements];
-        int8_t values[kQ8LaneElements];
         for (size_t i = 0; i < kQ8LaneElements; ++i) {
           natural[i] = src[b * kMxfp4BlockElements + position(l * kQ8LaneElements + i)];
         }
-        const float scale = quantize_q8_lane(natural, values);
+        int32_t values[kQ8LaneElements];
+        float scale;
+        if (digits_ == 1) {
+          int8_t bytes[kQ8LaneElements];
+          scale = quantize_q8_lane(natural, bytes);
+          for (size_t i = 0; i < kQ8LaneElements; ++i) values[i] = bytes[i];
+        } else {
+          scale = quantize_q24_lane(natural, values);
+        }
         for (size_t i = 0; i < kQ8LaneElements; ++i) {
           const size_t j = l * kQ8LaneElements + i;
-          even[j % 2 * odd_offset + j / 2] = static_cast<uint8_t>(values[i] + 128);
+          uint8_t* at = even + j % 2 * odd_offset + j / 2;
+          // Digit d (0 the top) is bits [8 (D - 1 - d), + 8) of the value, the top one signed.
+          for (size_t d = 0; d < digits_; ++d) {
+            const int32_t digit = values[i] >> (8 * (digits_ - 1 - d));
+            at[d * width_] = static_cast<uint8_t>(d == 0 ? digit + 128 : digit & 0xff);
+          }
         }
         lane_scale_[v * lanes() + b * kQ8LanesPerBlock + l] = scale / 2;
       }
@@ -78,7 +104,7 @@ class Q8Vectors {
   }
 
  private:
-  size_t width_;
+  size_t width_, digits_;
   CacheLineVector<uint8_t> values_;
   CacheLineVector<float> lane_scale_;
 };
@@ -146,17 +172,25 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes group_codes(const ui
   return c;
 }
 
-// acc[t] += the 4 blocks from block g of the row times x[t], their powers of
-// two in `powers` (block q's in 128-bit lane q).
-template <size_t NT>
+// acc[t] += the 4 blocks from block g of the row times x[t] (Digits bytes a
+// value, the planes `plane` bytes apart), their powers of two in `powers`
+// (block q's in 128-bit lane q). A lane's digits' sums shift in as the next
+// digit comes: at most 8 x (2^23 - 1) x 12 in int32.
+template <size_t NT, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_group(const uint8_t* blocks, size_t g, Zfloat powers,
-                                                                     const Q8Vector* x, Zint table, Zfloat (&acc)[NT]) {
+                                                                     const Q8Vector* x, size_t plane, Zint table,
+                                                                     Zfloat (&acc)[NT]) {
   prefetch_at(blocks + g * kMxfp4BlockBytes + q15_zmm_detail::kGroupPrefetchBytes);
   const Codes c = group_codes(blocks + g * kMxfp4BlockBytes, table);
   for (size_t t = 0; t < NT; ++t) {
     const uint8_t* values = x[t].values + g * kMxfp4BlockElements;
-    const Zint lanes = OSSRT_X86(_mm512_dpbusd_epi32)(OSSRT_X86(_mm512_dpbusd_epi32)(c.offset, load(values), c.even),
-                                                      load(values + 64), c.odd);
+    Zint lanes = c.offset;
+    for (size_t d = 0; d < Digits; ++d) {
+      if (d > 0) lanes = OSSRT_X86(_mm512_slli_epi32)(lanes, 8);
+      const uint8_t* digit = values + d * plane;
+      lanes = OSSRT_X86(_mm512_dpbusd_epi32)(OSSRT_X86(_mm512_dpbusd_epi32)(lanes, load(digit), c.even),
+                                             load(digit + 64), c.odd);
+    }
     acc[t] = OSSRT_X86(_mm512_fmadd_ps)(
         Simd::int_to_float(lanes),
         OSSRT_X86(_mm512_mul_ps)(powers, OSSRT_X86(_mm512_loadu_ps)(x[t].lane_scale + g * kQ8LanesPerBlock)), acc[t]);
@@ -189,10 +223,10 @@ OSSRT_Q8_TARGET inline SixteenPowers sixteen_powers(const uint8_t* scales) {
 
 // sums[t] += the row's last pair of blocks (from b) times x[t], in 256-bit
 // registers: block q's lanes in 128-bit lane q.
-template <size_t NT>
+template <size_t NT, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_pair(const uint8_t* blocks, const uint8_t* scales,
-                                                                    size_t b, const Q8Vector* x, Zint table,
-                                                                    float* sums) {
+                                                                    size_t b, const Q8Vector* x, size_t plane,
+                                                                    Zint table, float* sums) {
   const Yint table32 = OSSRT_X86(_mm512_castsi512_si256)(table), zero = OSSRT_X86(_mm256_setzero_si256)();
   const Yint raw = q15_detail::load_int(blocks + b * kMxfp4BlockBytes);
   const Yint even = OSSRT_X86(_mm256_permutexvar_epi8)(raw, table32);
@@ -205,9 +239,13 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_pair(const uint8_
                                   OSSRT_X86(_mm_set1_ps)(q15_detail::scale_power(scales[b + 1])));
   for (size_t t = 0; t < NT; ++t) {
     const uint8_t* values = x[t].values + b * kMxfp4BlockElements;
-    const Yint lanes =
-        OSSRT_X86(_mm256_dpbusd_epi32)(OSSRT_X86(_mm256_dpbusd_epi32)(offset, q15_detail::load_int(values), even),
-                                       q15_detail::load_int(values + 32), odd);
+    Yint lanes = offset;
+    for (size_t d = 0; d < Digits; ++d) {
+      if (d > 0) lanes = OSSRT_X86(_mm256_slli_epi32)(lanes, 8);
+      const uint8_t* digit = values + d * plane;
+      lanes = OSSRT_X86(_mm256_dpbusd_epi32)(OSSRT_X86(_mm256_dpbusd_epi32)(lanes, q15_detail::load_int(digit), even),
+                                             q15_detail::load_int(digit + 32), odd);
+    }
     sums[t] += Simd::sum256(OSSRT_X86(_mm256_mul_ps)(
         OSSRT_X86(_mm256_cvtepi32_ps)(lanes),
         OSSRT_X86(_mm256_mul_ps)(powers, OSSRT_X86(_mm256_loadu_ps)(x[t].lane_scale + b * kQ8LanesPerBlock))));
@@ -215,10 +253,10 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_pair(const uint8_
 }
 
 // sums[t] += the row's single last block b times x[t], in 128-bit registers.
-template <size_t NT>
+template <size_t NT, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_block(const uint8_t* blocks, const uint8_t* scales,
-                                                                     size_t b, const Q8Vector* x, Zint table,
-                                                                     float* sums) {
+                                                                     size_t b, const Q8Vector* x, size_t plane,
+                                                                     Zint table, float* sums) {
   const Xint table16 = OSSRT_X86(_mm512_castsi512_si128)(table), zero = OSSRT_X86(_mm_setzero_si128)();
   const Xint raw = load_xmm(blocks + b * kMxfp4BlockBytes);
   const Xint even = OSSRT_X86(_mm_permutexvar_epi8)(raw, table16);
@@ -229,8 +267,13 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_block(const uint8
   const float power = q15_detail::scale_power(scales[b]);
   for (size_t t = 0; t < NT; ++t) {
     const uint8_t* values = x[t].values + b * kMxfp4BlockElements;
-    const Xint lanes = OSSRT_X86(_mm_dpbusd_epi32)(OSSRT_X86(_mm_dpbusd_epi32)(offset, load_xmm(values), even),
-                                                   load_xmm(values + 16), odd);
+    Xint lanes = offset;
+    for (size_t d = 0; d < Digits; ++d) {
+      if (d > 0) lanes = OSSRT_X86(_mm_slli_epi32)(lanes, 8);
+      const uint8_t* digit = values + d * plane;
+      lanes = OSSRT_X86(_mm_dpbusd_epi32)(OSSRT_X86(_mm_dpbusd_epi32)(lanes, load_xmm(digit), even),
+                                          load_xmm(digit + 16), odd);
+    }
     const OSSRT_X86(__m128) products = OSSRT_X86(_mm_mul_ps)(
         OSSRT_X86(_mm_cvtepi32_ps)(lanes), OSSRT_X86(_mm_loadu_ps)(x[t].lane_scale + b * kQ8LanesPerBlock));
     sums[t] += power * Simd::sum256(OSSRT_X86(_mm256_zextps128_ps256)(products));
@@ -240,10 +283,11 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_block(const uint8
 // The rows' dots: each row's 4-block groups alternating between two
 // accumulators (as the Q15 and bf16 products do), 16 blocks' scales at a
 // time while a row has them, then its pair and block.
-template <size_t NT, class Output>
+template <size_t NT, size_t Digits, class Output>
 OSSRT_Q8_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
                           const Q8Vector* x, Output& output) {
   const Zint table = twice_values();
+  const size_t plane = x[0].plane;  // in a register: read per group it is one more load
   for (size_t r = first; r < last; ++r) {
     const uint8_t* row_blocks = blocks + r * count * kMxfp4BlockBytes;
     const uint8_t* row_scales = scales + r * count;
@@ -252,27 +296,27 @@ OSSRT_Q8_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t c
     size_t g = 0;
     for (; g + 16 <= count; g += 16) {
       const SixteenPowers powers = sixteen_powers(row_scales + g);
-      add_group<NT>(row_blocks, g, powers.group(0), x, table, even);
-      add_group<NT>(row_blocks, g + 4, powers.group(1), x, table, odd);
-      add_group<NT>(row_blocks, g + 8, powers.group(2), x, table, even);
-      add_group<NT>(row_blocks, g + 12, powers.group(3), x, table, odd);
+      add_group<NT, Digits>(row_blocks, g, powers.group(0), x, plane, table, even);
+      add_group<NT, Digits>(row_blocks, g + 4, powers.group(1), x, plane, table, odd);
+      add_group<NT, Digits>(row_blocks, g + 8, powers.group(2), x, plane, table, even);
+      add_group<NT, Digits>(row_blocks, g + 12, powers.group(3), x, plane, table, odd);
     }
     // Each accumulator named where it is used: picked at run time, both lived on the stack.
     for (; g + 8 <= count; g += 8) {
-      add_group<NT>(row_blocks, g, q15_zmm_detail::group_powers(row_scales + g), x, table, even);
-      add_group<NT>(row_blocks, g + 4, q15_zmm_detail::group_powers(row_scales + g + 4), x, table, odd);
+      add_group<NT, Digits>(row_blocks, g, q15_zmm_detail::group_powers(row_scales + g), x, plane, table, even);
+      add_group<NT, Digits>(row_blocks, g + 4, q15_zmm_detail::group_powers(row_scales + g + 4), x, plane, table, odd);
     }
     if (g + 4 <= count) {
-      add_group<NT>(row_blocks, g, q15_zmm_detail::group_powers(row_scales + g), x, table, even);
+      add_group<NT, Digits>(row_blocks, g, q15_zmm_detail::group_powers(row_scales + g), x, plane, table, even);
       g += 4;
     }
     float sums[NT];
     for (size_t t = 0; t < NT; ++t) sums[t] = Simd::sum(OSSRT_X86(_mm512_add_ps)(even[t], odd[t]));
     if (g + 2 <= count) {
-      add_pair<NT>(row_blocks, row_scales, g, x, table, sums);
+      add_pair<NT, Digits>(row_blocks, row_scales, g, x, plane, table, sums);
       g += 2;
     }
-    if (g < count) add_block<NT>(row_blocks, row_scales, g, x, table, sums);
+    if (g < count) add_block<NT, Digits>(row_blocks, row_scales, g, x, plane, table, sums);
     output(r, static_cast<const float*>(sums));
   }
 }
@@ -280,13 +324,16 @@ OSSRT_Q8_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t c
 }  // namespace mxfp4_q8_detail
 
 // output(r, sums) with sums[t] = the dot of row r (blocks + r * count * 16,
-// scales + r * count: `count` blocks) with Q8 vector x[t], for rows
-// [first, last) and nt (1 to 4) vectors. Only where mxfp4_q8_products().
+// scales + r * count: `count` blocks) with Q8 vector x[t] (all of the same
+// digits), for rows [first, last) and nt (1 to 4) vectors. Only where
+// mxfp4_q8_products().
 template <class Output>
 void mxfp4_q8_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
                    const Q8Vector* x, size_t nt, Output output) {
   with_count<4>(nt, [&](auto vectors) {
-    mxfp4_q8_detail::rows<decltype(vectors)::value>(blocks, scales, count, first, last, x, output);
+    constexpr size_t kVectors = decltype(vectors)::value;
+    if (x[0].digits == 3) return mxfp4_q8_detail::rows<kVectors, 3>(blocks, scales, count, first, last, x, output);
+    mxfp4_q8_detail::rows<kVectors, 1>(blocks, scales, count, first, last, x, output);
   });
 }
 
