@@ -144,13 +144,80 @@ inline Zint twice_values() {
       OSSRT_X86(_mm_setr_epi8)(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12));
 }
 
-// A group's twice-values (even elements from the low nibbles, odd ones from
-// the high) and minus 128 times each lane's sum of them: the values are
-// stored offset by 128, so a lane's products sum to its dot plus that.
-struct Codes {
-  Zint even, odd, offset;
+// The operations of the products at each width: a 4-block group's in 512
+// bits, a row's last pair's in 256 and its last block's in 128 (kHalf: the
+// bytes of a digit plane's even elements, which its odd ones follow).
+struct Zmm {
+  using Int = Zint;
+  static constexpr size_t kHalf = 64;
+  OSSRT_Q8_TARGET static Int load(const void* p) { return OSSRT_X86(_mm512_loadu_si512)(p); }
+  OSSRT_Q8_TARGET static Int narrow(Zint v) { return v; }
+  OSSRT_Q8_TARGET static Int permute(Int index, Int table) { return OSSRT_X86(_mm512_permutexvar_epi8)(index, table); }
+  OSSRT_Q8_TARGET static Int high_nibbles(Int v) { return OSSRT_X86(_mm512_srli_epi16)(v, 4); }
+  OSSRT_Q8_TARGET static Int bytes_128() { return OSSRT_X86(_mm512_set1_epi8)(static_cast<char>(128)); }
+  OSSRT_Q8_TARGET static Int zero() { return OSSRT_X86(_mm512_setzero_si512)(); }
+  OSSRT_Q8_TARGET static Int minus(Int v) { return OSSRT_X86(_mm512_sub_epi32)(zero(), v); }
+  OSSRT_Q8_TARGET static Int dot(Int acc, Int u, Int s) { return OSSRT_X86(_mm512_dpbusd_epi32)(acc, u, s); }
+  OSSRT_Q8_TARGET static Int next_digit(Int v) { return OSSRT_X86(_mm512_slli_epi32)(v, 8); }
 };
-OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes group_codes(const uint8_t* codes, Zint table) {
+struct Ymm {
+  using Int = Yint;
+  static constexpr size_t kHalf = 32;
+  OSSRT_Q8_TARGET static Int load(const void* p) { return q15_detail::load_int(p); }
+  OSSRT_Q8_TARGET static Int narrow(Zint v) { return OSSRT_X86(_mm512_castsi512_si256)(v); }
+  OSSRT_Q8_TARGET static Int permute(Int index, Int table) { return OSSRT_X86(_mm256_permutexvar_epi8)(index, table); }
+  OSSRT_Q8_TARGET static Int high_nibbles(Int v) { return OSSRT_X86(_mm256_srli_epi16)(v, 4); }
+  OSSRT_Q8_TARGET static Int bytes_128() { return OSSRT_X86(_mm256_set1_epi8)(static_cast<char>(128)); }
+  OSSRT_Q8_TARGET static Int zero() { return OSSRT_X86(_mm256_setzero_si256)(); }
+  OSSRT_Q8_TARGET static Int minus(Int v) { return OSSRT_X86(_mm256_sub_epi32)(zero(), v); }
+  OSSRT_Q8_TARGET static Int dot(Int acc, Int u, Int s) { return OSSRT_X86(_mm256_dpbusd_epi32)(acc, u, s); }
+  OSSRT_Q8_TARGET static Int next_digit(Int v) { return OSSRT_X86(_mm256_slli_epi32)(v, 8); }
+};
+struct Xmm {
+  using Int = Xint;
+  static constexpr size_t kHalf = 16;
+  OSSRT_Q8_TARGET static Int load(const void* p) { return load_xmm(p); }
+  OSSRT_Q8_TARGET static Int narrow(Zint v) { return OSSRT_X86(_mm512_castsi512_si128)(v); }
+  OSSRT_Q8_TARGET static Int permute(Int index, Int table) { return OSSRT_X86(_mm_permutexvar_epi8)(index, table); }
+  OSSRT_Q8_TARGET static Int high_nibbles(Int v) { return OSSRT_X86(_mm_srli_epi16)(v, 4); }
+  OSSRT_Q8_TARGET static Int bytes_128() { return OSSRT_X86(_mm_set1_epi8)(static_cast<char>(128)); }
+  OSSRT_Q8_TARGET static Int zero() { return OSSRT_X86(_mm_setzero_si128)(); }
+  OSSRT_Q8_TARGET static Int minus(Int v) { return OSSRT_X86(_mm_sub_epi32)(zero(), v); }
+  OSSRT_Q8_TARGET static Int dot(Int acc, Int u, Int s) { return OSSRT_X86(_mm_dpbusd_epi32)(acc, u, s); }
+  OSSRT_Q8_TARGET static Int next_digit(Int v) { return OSSRT_X86(_mm_slli_epi32)(v, 8); }
+};
+
+// Codes' twice-values (even elements from the low nibbles, odd ones from
+// the high) and minus 128 times each lane's sum of them: the top digits are
+// stored offset by 128, so a lane's products sum to its dot plus that.
+template <class W>
+struct Codes {
+  typename W::Int even, odd, offset;
+};
+template <class W>
+OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes<W> decode_codes(typename W::Int raw, Zint table) {
+  Codes<W> c;
+  c.even = W::permute(raw, W::narrow(table));
+  c.odd = W::permute(W::high_nibbles(raw), W::narrow(table));
+  c.offset = W::minus(W::dot(W::dot(W::zero(), W::bytes_128(), c.even), W::bytes_128(), c.odd));
+  return c;
+}
+
+// One token's lanes: each sums its 8 products exactly, the digits' sums
+// shifted in as the next digit comes (at most 8 x (2^23 - 1) x 12 in int32).
+template <class W, size_t Digits>
+OSSRT_Q8_TARGET inline __attribute__((always_inline)) typename W::Int digit_lanes(const Codes<W>& c,
+                                                                                  const uint8_t* values, size_t plane) {
+  typename W::Int lanes = c.offset;
+  for (size_t d = 0; d < Digits; ++d) {
+    if (d > 0) lanes = W::next_digit(lanes);
+    const uint8_t* digit = values + d * plane;
+    lanes = W::dot(W::dot(lanes, W::load(digit), c.even), W::load(digit + W::kHalf), c.odd);
+  }
+  return lanes;
+}
+
+OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes<Zmm> group_codes(const uint8_t* codes, Zint table) {
   // One 64-byte load, though a 90-block row puts every other row's groups
   // across two lines: each load a core keeps waiting holds a load-queue
   // entry, and the queue, not the arithmetic, bounds how many lines it has
@@ -161,36 +228,20 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes group_codes(const ui
   // In a register: GCC 12 otherwise folds a second load of the codes into the shift.
   asm("" : "+v"(raw));
 #endif
-  Codes c;
-  c.even = OSSRT_X86(_mm512_permutexvar_epi8)(raw, table);
-  c.odd = OSSRT_X86(_mm512_permutexvar_epi8)(OSSRT_X86(_mm512_srli_epi16)(raw, 4), table);
-  const Zint bias = OSSRT_X86(_mm512_set1_epi8)(static_cast<char>(128));
-  c.offset = OSSRT_X86(_mm512_sub_epi32)(
-      OSSRT_X86(_mm512_setzero_si512)(),
-      OSSRT_X86(_mm512_dpbusd_epi32)(OSSRT_X86(_mm512_dpbusd_epi32)(OSSRT_X86(_mm512_setzero_si512)(), bias, c.even),
-                                     bias, c.odd));
-  return c;
+  return decode_codes<Zmm>(raw, table);
 }
 
 // acc[t] += the 4 blocks from block g of the row times x[t] (Digits bytes a
 // value, the planes `plane` bytes apart), their powers of two in `powers`
-// (block q's in 128-bit lane q). A lane's digits' sums shift in as the next
-// digit comes: at most 8 x (2^23 - 1) x 12 in int32.
+// (block q's in 128-bit lane q).
 template <size_t NT, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_group(const uint8_t* blocks, size_t g, Zfloat powers,
                                                                      const Q8Vector* x, size_t plane, Zint table,
                                                                      Zfloat (&acc)[NT]) {
   prefetch_at(blocks + g * kMxfp4BlockBytes + q15_zmm_detail::kGroupPrefetchBytes);
-  const Codes c = group_codes(blocks + g * kMxfp4BlockBytes, table);
+  const Codes<Zmm> c = group_codes(blocks + g * kMxfp4BlockBytes, table);
   for (size_t t = 0; t < NT; ++t) {
-    const uint8_t* values = x[t].values + g * kMxfp4BlockElements;
-    Zint lanes = c.offset;
-    for (size_t d = 0; d < Digits; ++d) {
-      if (d > 0) lanes = OSSRT_X86(_mm512_slli_epi32)(lanes, 8);
-      const uint8_t* digit = values + d * plane;
-      lanes = OSSRT_X86(_mm512_dpbusd_epi32)(OSSRT_X86(_mm512_dpbusd_epi32)(lanes, load(digit), c.even),
-                                             load(digit + 64), c.odd);
-    }
+    const Zint lanes = digit_lanes<Zmm, Digits>(c, x[t].values + g * kMxfp4BlockElements, plane);
     acc[t] = OSSRT_X86(_mm512_fmadd_ps)(
         Simd::int_to_float(lanes),
         OSSRT_X86(_mm512_mul_ps)(powers, OSSRT_X86(_mm512_loadu_ps)(x[t].lane_scale + g * kQ8LanesPerBlock)), acc[t]);
@@ -227,25 +278,12 @@ template <size_t NT, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_pair(const uint8_t* blocks, const uint8_t* scales,
                                                                     size_t b, const Q8Vector* x, size_t plane,
                                                                     Zint table, float* sums) {
-  const Yint table32 = OSSRT_X86(_mm512_castsi512_si256)(table), zero = OSSRT_X86(_mm256_setzero_si256)();
-  const Yint raw = q15_detail::load_int(blocks + b * kMxfp4BlockBytes);
-  const Yint even = OSSRT_X86(_mm256_permutexvar_epi8)(raw, table32);
-  const Yint odd = OSSRT_X86(_mm256_permutexvar_epi8)(OSSRT_X86(_mm256_srli_epi16)(raw, 4), table32);
-  const Yint bias = OSSRT_X86(_mm256_set1_epi8)(static_cast<char>(128));
-  const Yint offset = OSSRT_X86(_mm256_sub_epi32)(
-      zero, OSSRT_X86(_mm256_dpbusd_epi32)(OSSRT_X86(_mm256_dpbusd_epi32)(zero, bias, even), bias, odd));
+  const Codes<Ymm> c = decode_codes<Ymm>(Ymm::load(blocks + b * kMxfp4BlockBytes), table);
   const OSSRT_X86(__m256) powers =
       OSSRT_X86(_mm256_setr_m128)(OSSRT_X86(_mm_set1_ps)(q15_detail::scale_power(scales[b])),
                                   OSSRT_X86(_mm_set1_ps)(q15_detail::scale_power(scales[b + 1])));
   for (size_t t = 0; t < NT; ++t) {
-    const uint8_t* values = x[t].values + b * kMxfp4BlockElements;
-    Yint lanes = offset;
-    for (size_t d = 0; d < Digits; ++d) {
-      if (d > 0) lanes = OSSRT_X86(_mm256_slli_epi32)(lanes, 8);
-      const uint8_t* digit = values + d * plane;
-      lanes = OSSRT_X86(_mm256_dpbusd_epi32)(OSSRT_X86(_mm256_dpbusd_epi32)(lanes, q15_detail::load_int(digit), even),
-                                             q15_detail::load_int(digit + 32), odd);
-    }
+    const Yint lanes = digit_lanes<Ymm, Digits>(c, x[t].values + b * kMxfp4BlockElements, plane);
     sums[t] += Simd::sum256(OSSRT_X86(_mm256_mul_ps)(
         OSSRT_X86(_mm256_cvtepi32_ps)(lanes),
         OSSRT_X86(_mm256_mul_ps)(powers, OSSRT_X86(_mm256_loadu_ps)(x[t].lane_scale + b * kQ8LanesPerBlock))));
@@ -257,23 +295,10 @@ template <size_t NT, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_block(const uint8_t* blocks, const uint8_t* scales,
                                                                      size_t b, const Q8Vector* x, size_t plane,
                                                                      Zint table, float* sums) {
-  const Xint table16 = OSSRT_X86(_mm512_castsi512_si128)(table), zero = OSSRT_X86(_mm_setzero_si128)();
-  const Xint raw = load_xmm(blocks + b * kMxfp4BlockBytes);
-  const Xint even = OSSRT_X86(_mm_permutexvar_epi8)(raw, table16);
-  const Xint odd = OSSRT_X86(_mm_permutexvar_epi8)(OSSRT_X86(_mm_srli_epi16)(raw, 4), table16);
-  const Xint bias = OSSRT_X86(_mm_set1_epi8)(static_cast<char>(128));
-  const Xint offset = OSSRT_X86(_mm_sub_epi32)(
-      zero, OSSRT_X86(_mm_dpbusd_epi32)(OSSRT_X86(_mm_dpbusd_epi32)(zero, bias, even), bias, odd));
+  const Codes<Xmm> c = decode_codes<Xmm>(Xmm::load(blocks + b * kMxfp4BlockBytes), table);
   const float power = q15_detail::scale_power(scales[b]);
   for (size_t t = 0; t < NT; ++t) {
-    const uint8_t* values = x[t].values + b * kMxfp4BlockElements;
-    Xint lanes = offset;
-    for (size_t d = 0; d < Digits; ++d) {
-      if (d > 0) lanes = OSSRT_X86(_mm_slli_epi32)(lanes, 8);
-      const uint8_t* digit = values + d * plane;
-      lanes = OSSRT_X86(_mm_dpbusd_epi32)(OSSRT_X86(_mm_dpbusd_epi32)(lanes, load_xmm(digit), even),
-                                          load_xmm(digit + 16), odd);
-    }
+    const Xint lanes = digit_lanes<Xmm, Digits>(c, x[t].values + b * kMxfp4BlockElements, plane);
     const OSSRT_X86(__m128) products = OSSRT_X86(_mm_mul_ps)(
         OSSRT_X86(_mm_cvtepi32_ps)(lanes), OSSRT_X86(_mm_loadu_ps)(x[t].lane_scale + b * kQ8LanesPerBlock));
     sums[t] += power * Simd::sum256(OSSRT_X86(_mm256_zextps128_ps256)(products));
