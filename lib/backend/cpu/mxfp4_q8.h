@@ -21,9 +21,6 @@
 // mxfp4_q8_products() says false.
 #pragma once
 
-#include <cstdlib>
-#include <cstring>
-
 #include "backend/cpu/mxfp4_q15.h"
 #include "util/aligned_vector.h"
 #include "util/q8.h"
@@ -35,19 +32,18 @@ inline constexpr size_t kQ8LanesPerBlock = kMxfp4BlockElements / kQ8LaneElements
 
 // One Q8 vector in the products' layout, of 1 byte digit a value (Q8,
 // Numerics::fast) or 3 (Q24, Numerics::exact), each digit's bytes a plane
-// of `width` bytes, the top digit's first. A plane: blocks grouped as the
-// Q15 digits are (q15_group with groups of 4, then a pair, then a single
-// last block), a group of G blocks from byte 32 * (its first block) holding
-// the digits of its even elements (16 a block, block by block), then those
-// of its odd ones: the order in which the low and high nibbles of the
-// group's 16G code bytes come out. Digits are unsigned, as vpdpbusd's first
-// operand wants them (the weights are the signed one): the top one stored
-// offset by 128, the others as they are (value = top * 2^16 + middle * 2^8
-// + low for Q24).
+// of as many bytes as the vector has elements, the top digit's first. A
+// plane: blocks grouped as the Q15 digits are (q15_group with groups of 4,
+// then a pair, then a single last block), a group of G blocks from byte
+// 32 * (its first block) holding the digits of its even elements (16 a
+// block, block by block), then those of its odd ones: the order in which
+// the low and high nibbles of the group's 16G code bytes come out. Digits
+// are unsigned, as vpdpbusd's first operand wants them (the weights are the
+// signed one): the top one stored offset by 128, the others as they are
+// (value = top * 2^16 + middle * 2^8 + low for Q24).
 struct Q8Vector {
   const uint8_t* values;
   const float* lane_scale;  // per lane of 8 elements, 4 a block in order: its scale / 2 (twice-values)
-  size_t plane = 0;         // bytes from one digit's plane to the next
   size_t digits = 1;
 };
 
@@ -60,7 +56,7 @@ class Q8Vectors {
 
   size_t lanes() const { return width_ / kQ8LaneElements; }
   Q8Vector vector(size_t v) const {
-    return Q8Vector{values_.data() + v * width_ * digits_, lane_scale_.data() + v * lanes(), width_, digits_};
+    return Q8Vector{values_.data() + v * width_ * digits_, lane_scale_.data() + v * lanes(), digits_};
   }
 
   // Quantizes vector v from src, whose block element j sits at
@@ -129,9 +125,6 @@ using Yint = OSSRT_X86(__m256i);
 using Xint = OSSRT_X86(__m128i);
 using Zfloat = OSSRT_X86(__m512);
 
-inline Zint load(const void* p) {
-  return OSSRT_X86(_mm512_loadu_si512)(p);
-}
 inline Xint load_xmm(const void* p) {
   return OSSRT_X86(_mm_loadu_si128)(static_cast<const Xint*>(p));
 }
@@ -150,7 +143,7 @@ inline Zint twice_values() {
 struct Zmm {
   using Int = Zint;
   static constexpr size_t kHalf = 64;
-  OSSRT_Q8_TARGET static Int load(const void* p) { return OSSRT_X86(_mm512_loadu_si512)(p); }
+  OSSRT_Q8_TARGET static Int load(const void* p) { return q15_zmm_detail::load(p); }
   OSSRT_Q8_TARGET static Int narrow(Zint v) { return v; }
   OSSRT_Q8_TARGET static Int permute(Int index, Int table) { return OSSRT_X86(_mm512_permutexvar_epi8)(index, table); }
   OSSRT_Q8_TARGET static Int high_nibbles(Int v) { return OSSRT_X86(_mm512_srli_epi16)(v, 4); }
@@ -223,7 +216,7 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes<Zmm> group_codes(con
   // entry, and the queue, not the arithmetic, bounds how many lines it has
   // in flight (standalone, 2 threads from memory: two 32-byte halves 30-36
   // GB/s, one load 36-40).
-  Zint raw = load(codes);
+  Zint raw = Zmm::load(codes);
 #if !defined(OSSRT_CPU_EMULATE_AVX512)
   // In a register: GCC 12 otherwise folds a second load of the codes into the shift.
   asm("" : "+v"(raw));
@@ -312,7 +305,7 @@ template <size_t NT, size_t Digits, class Output>
 OSSRT_Q8_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
                           const Q8Vector* x, Output& output) {
   const Zint table = twice_values();
-  const size_t plane = x[0].plane;  // in a register: read per group it is one more load
+  const size_t plane = count * kMxfp4BlockElements;  // a row's inputs: the bytes of a digit plane
   for (size_t r = first; r < last; ++r) {
     const uint8_t* row_blocks = blocks + r * count * kMxfp4BlockBytes;
     const uint8_t* row_scales = scales + r * count;
