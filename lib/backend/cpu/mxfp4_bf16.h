@@ -132,7 +132,7 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void add_group(const
                                                                            size_t g, const bf16_t* const* x,
                                                                            size_t stride, Zint table,
                                                                            OSSRT_X86(__m512) (&acc)[NT]) {
-  prefetch_at(blocks + g * kMxfp4BlockBytes + q15_zmm_detail::kGroupPrefetchBytes);
+  q15_zmm_detail::prefetch_past_group(blocks + g * kMxfp4BlockBytes);
   const Zint raw = q15_zmm_detail::load_group(blocks + g * kMxfp4BlockBytes);
   Zint parts[4];
   for (int k = 0; k < 4; ++k) {

@@ -3,19 +3,23 @@
 // step's 1-4-token groups) where the CPU has AVX512-VNNI and AVX512-VBMI,
 // of one byte a value under Numerics::fast (Q8) and of three under
 // Numerics::exact (Q24). On the AVX-512 level one 64-byte load of a group
-// of 4 blocks' codes becomes twice their FP4 values as signed bytes through
-// two vpermb (even elements from the low nibbles, odd ones from the high);
-// each token's digits multiply them with two vpdpbusd each, the first
-// starting from the group's offset (-128 times each lane's sum of
-// twice-values, for the top digit's offset) and each next after a shift of
-// the lanes by 8 bits: int32 lane l sums the 8 products of one lane exactly
-// (block l / 4, elements 8 (l % 4) .. + 8). One conversion, one multiply
-// and one FMA apply the lanes' scales and the blocks' powers (16 blocks'
-// scales a load). A decoded token's group takes 4.25 loads and 12
-// operations in Q8, against 7 and 16 for fast's bf16 products
-// (mxfp4_bf16.h), and 8.25 and 18 in Q24, against exact's three bf16 terms'
-// 15 and 24: the loads waiting behind each miss bound how many lines a core
-// keeps in flight (docs/performance.md, 2026-12-07). Include once per
+// of 4 blocks' codes becomes twice their FP4 values as bytes through two
+// vpermb (even elements from the low nibbles, odd ones from the high): int32
+// lane l then sums the 8 products of one lane exactly (block l / 4,
+// elements 8 (l % 4) .. + 8) with two vpdpbusd per digit, whose first
+// operand is unsigned. In Q8 that operand is the weights, biased by 12, and
+// the lanes start from minus 12 times their inputs' sums, made with the
+// inputs; in Q24 it is the digits, the top one stored offset by 128, and
+// the lanes start from -128 times the group's twice-values, each next digit
+// after a shift of the lanes by 8 bits. One conversion, one multiply and
+// one FMA apply the lanes' scales and the blocks' powers (16 blocks' scales
+// a load). A decoded token's group takes 5.25 loads and 9 operations in Q8,
+// against 7 and 16 for fast's bf16 products (mxfp4_bf16.h), and 8.25 and
+// 18 in Q24, against exact's three bf16 terms' 15 and 24. From memory a
+// core's software prefetches bound its rate (q15_zmm_detail::
+// prefetch_past_group), then the loads; from L3, the operations (one
+// thread, a decoded token's 4 experts at 1440 wide: Q8 with the weights
+// signed and 12 operations 20.5 GB/s, biased 23.2). Include once per
 // level's kernel file, after mxfp4_q15.h; on levels without the 512-bit
 // products (no OSSRT_CPU_Q15_ZMM) only the layout exists, and
 // mxfp4_q8_products() says false.
@@ -29,6 +33,8 @@ namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
 static_assert(kMxfp4BlockElements % kQ8LaneElements == 0, "a block holds whole Q8 lanes");
 inline constexpr size_t kQ8LanesPerBlock = kMxfp4BlockElements / kQ8LaneElements;
+// Q8's weights are vpdpbusd's unsigned operand: their twice-values plus this.
+inline constexpr int kQ8WeightBias = 12;
 
 // One Q8 vector in the products' layout, of 1 byte digit a value (Q8,
 // Numerics::fast) or 3 (Q24, Numerics::exact), each digit's bytes a plane
@@ -37,13 +43,14 @@ inline constexpr size_t kQ8LanesPerBlock = kMxfp4BlockElements / kQ8LaneElements
 // then a pair, then a single last block), a group of G blocks from byte
 // 32 * (its first block) holding the digits of its even elements (16 a
 // block, block by block), then those of its odd ones: the order in which
-// the low and high nibbles of the group's 16G code bytes come out. Digits
-// are unsigned, as vpdpbusd's first operand wants them (the weights are the
-// signed one): the top one stored offset by 128, the others as they are
-// (value = top * 2^16 + middle * 2^8 + low for Q24).
+// the low and high nibbles of the group's 16G code bytes come out. Q8's
+// digit is the value as a signed byte (vpdpbusd's second operand); Q24's
+// are its first, unsigned: the top one stored offset by 128, the others as
+// they are (value = top * 2^16 + middle * 2^8 + low).
 struct Q8Vector {
   const uint8_t* values;
-  const float* lane_scale;  // per lane of 8 elements, 4 a block in order: its scale / 2 (twice-values)
+  const float* lane_scale;     // per lane of 8 elements, 4 a block in order: its scale / 2 (twice-values)
+  const int32_t* lane_offset;  // Q8 only, per lane: minus kQ8WeightBias times the sum of its values
   size_t digits = 1;
 };
 
@@ -52,11 +59,16 @@ struct Q8Vector {
 class Q8Vectors {
  public:
   Q8Vectors(size_t count, size_t width, size_t digits = 1)
-      : width_(width), digits_(digits), values_(count * width * digits), lane_scale_(count * lanes()) {}
+      : width_(width),
+        digits_(digits),
+        values_(count * width * digits),
+        lane_scale_(count * lanes()),
+        lane_offset_(digits == 1 ? count * lanes() : 0) {}
 
   size_t lanes() const { return width_ / kQ8LaneElements; }
   Q8Vector vector(size_t v) const {
-    return Q8Vector{values_.data() + v * width_ * digits_, lane_scale_.data() + v * lanes(), digits_};
+    return Q8Vector{values_.data() + v * width_ * digits_, lane_scale_.data() + v * lanes(),
+                    digits_ == 1 ? lane_offset_.data() + v * lanes() : nullptr, digits_};
   }
 
   // Quantizes vector v from src, whose block element j sits at
@@ -85,16 +97,21 @@ class Q8Vectors {
         } else {
           scale = quantize_q24_lane(natural, values);
         }
+        int32_t sum = 0;
         for (size_t i = 0; i < kQ8LaneElements; ++i) {
           const size_t j = l * kQ8LaneElements + i;
           uint8_t* at = even + j % 2 * odd_offset + j / 2;
-          // Digit d (0 the top) is bits [8 (D - 1 - d), + 8) of the value, the top one signed.
+          sum += values[i];
+          // Digit d (0 the top) is bits [8 (D - 1 - d), + 8) of the value, the top one signed:
+          // in Q8 as it is, in Q24 offset by 128.
           for (size_t d = 0; d < digits_; ++d) {
             const int32_t digit = values[i] >> (8 * (digits_ - 1 - d));
-            at[d * width_] = static_cast<uint8_t>(d == 0 ? digit + 128 : digit & 0xff);
+            at[d * width_] = static_cast<uint8_t>(d == 0 && digits_ > 1 ? digit + 128 : digit & 0xff);
           }
         }
-        lane_scale_[v * lanes() + b * kQ8LanesPerBlock + l] = scale / 2;
+        const size_t lane = v * lanes() + b * kQ8LanesPerBlock + l;
+        lane_scale_[lane] = scale / 2;
+        if (digits_ == 1) lane_offset_[lane] = -kQ8WeightBias * sum;
       }
     }
   }
@@ -103,6 +120,7 @@ class Q8Vectors {
   size_t width_, digits_;
   CacheLineVector<uint8_t> values_;
   CacheLineVector<float> lane_scale_;
+  CacheLineVector<int32_t> lane_offset_;
 };
 
 #if defined(OSSRT_CPU_Q15_ZMM)
@@ -132,9 +150,10 @@ inline Xint load_xmm(const void* p) {
 // Twice each FP4 value by code, signed, in every 128-bit lane: vpermb reads
 // 6 bits of each index byte (5 at 256 bits, 4 at 128), so the bits of the
 // next nibble above a code pick among equal copies.
-inline Zint twice_values() {
+inline Zint twice_values(int bias) {
   return OSSRT_X86(_mm512_broadcast_i32x4)(
-      OSSRT_X86(_mm_setr_epi8)(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12));
+      OSSRT_X86(_mm_add_epi8)(OSSRT_X86(_mm_setr_epi8)(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12),
+                              OSSRT_X86(_mm_set1_epi8)(static_cast<char>(bias))));
 }
 
 // The operations of the products at each width: a 4-block group's in 512
@@ -181,26 +200,35 @@ struct Xmm {
 };
 
 // Codes' twice-values (even elements from the low nibbles, odd ones from
-// the high) and minus 128 times each lane's sum of them: the top digits are
-// stored offset by 128, so a lane's products sum to its dot plus that.
+// the high; in Q8 biased by kQ8WeightBias, the table's) and in Q24 minus
+// 128 times each lane's sum of them: the top digits are stored offset by
+// 128, so a lane's products sum to its dot plus that.
 template <class W>
 struct Codes {
   typename W::Int even, odd, offset;
 };
-template <class W>
+template <class W, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes<W> decode_codes(typename W::Int raw, Zint table) {
   Codes<W> c;
   c.even = W::permute(raw, W::narrow(table));
   c.odd = W::permute(W::high_nibbles(raw), W::narrow(table));
-  c.offset = W::minus(W::dot(W::dot(W::zero(), W::bytes_128(), c.even), W::bytes_128(), c.odd));
+  if constexpr (Digits > 1) {
+    c.offset = W::minus(W::dot(W::dot(W::zero(), W::bytes_128(), c.even), W::bytes_128(), c.odd));
+  }
   return c;
 }
 
-// One token's lanes: each sums its 8 products exactly, the digits' sums
-// shifted in as the next digit comes (at most 8 x (2^23 - 1) x 12 in int32).
+// One token's lanes from its block b on: each sums its 8 products exactly;
+// Q24's digits' sums shifted in as the next digit comes (at most 8 x
+// (2^23 - 1) x 12 in int32).
 template <class W, size_t Digits>
-OSSRT_Q8_TARGET inline __attribute__((always_inline)) typename W::Int digit_lanes(const Codes<W>& c,
-                                                                                  const uint8_t* values, size_t plane) {
+OSSRT_Q8_TARGET inline __attribute__((always_inline)) typename W::Int digit_lanes(const Codes<W>& c, const Q8Vector& x,
+                                                                                  size_t b, size_t plane) {
+  const uint8_t* values = x.values + b * kMxfp4BlockElements;
+  if constexpr (Digits == 1) {
+    const typename W::Int offset = W::load(x.lane_offset + b * kQ8LanesPerBlock);
+    return W::dot(W::dot(offset, c.even, W::load(values)), c.odd, W::load(values + W::kHalf));
+  }
   typename W::Int lanes = c.offset;
   for (size_t d = 0; d < Digits; ++d) {
     if (d > 0) lanes = W::next_digit(lanes);
@@ -210,6 +238,7 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) typename W::Int digit_lane
   return lanes;
 }
 
+template <size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes<Zmm> group_codes(const uint8_t* codes, Zint table) {
   // One 64-byte load, though a 90-block row puts every other row's groups
   // across two lines: each load a core keeps waiting holds a load-queue
@@ -221,7 +250,7 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes<Zmm> group_codes(con
   // In a register: GCC 12 otherwise folds a second load of the codes into the shift.
   asm("" : "+v"(raw));
 #endif
-  return decode_codes<Zmm>(raw, table);
+  return decode_codes<Zmm, Digits>(raw, table);
 }
 
 // acc[t] += the 4 blocks from block g of the row times x[t] (Digits bytes a
@@ -231,10 +260,10 @@ template <size_t NT, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_group(const uint8_t* blocks, size_t g, Zfloat powers,
                                                                      const Q8Vector* x, size_t plane, Zint table,
                                                                      Zfloat (&acc)[NT]) {
-  prefetch_at(blocks + g * kMxfp4BlockBytes + q15_zmm_detail::kGroupPrefetchBytes);
-  const Codes<Zmm> c = group_codes(blocks + g * kMxfp4BlockBytes, table);
+  q15_zmm_detail::prefetch_past_group(blocks + g * kMxfp4BlockBytes);
+  const Codes<Zmm> c = group_codes<Digits>(blocks + g * kMxfp4BlockBytes, table);
   for (size_t t = 0; t < NT; ++t) {
-    const Zint lanes = digit_lanes<Zmm, Digits>(c, x[t].values + g * kMxfp4BlockElements, plane);
+    const Zint lanes = digit_lanes<Zmm, Digits>(c, x[t], g, plane);
     acc[t] = OSSRT_X86(_mm512_fmadd_ps)(
         Simd::int_to_float(lanes),
         OSSRT_X86(_mm512_mul_ps)(powers, OSSRT_X86(_mm512_loadu_ps)(x[t].lane_scale + g * kQ8LanesPerBlock)), acc[t]);
@@ -271,12 +300,12 @@ template <size_t NT, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_pair(const uint8_t* blocks, const uint8_t* scales,
                                                                     size_t b, const Q8Vector* x, size_t plane,
                                                                     Zint table, float* sums) {
-  const Codes<Ymm> c = decode_codes<Ymm>(Ymm::load(blocks + b * kMxfp4BlockBytes), table);
+  const Codes<Ymm> c = decode_codes<Ymm, Digits>(Ymm::load(blocks + b * kMxfp4BlockBytes), table);
   const OSSRT_X86(__m256) powers =
       OSSRT_X86(_mm256_setr_m128)(OSSRT_X86(_mm_set1_ps)(q15_detail::scale_power(scales[b])),
                                   OSSRT_X86(_mm_set1_ps)(q15_detail::scale_power(scales[b + 1])));
   for (size_t t = 0; t < NT; ++t) {
-    const Yint lanes = digit_lanes<Ymm, Digits>(c, x[t].values + b * kMxfp4BlockElements, plane);
+    const Yint lanes = digit_lanes<Ymm, Digits>(c, x[t], b, plane);
     sums[t] += Simd::sum256(OSSRT_X86(_mm256_mul_ps)(
         OSSRT_X86(_mm256_cvtepi32_ps)(lanes),
         OSSRT_X86(_mm256_mul_ps)(powers, OSSRT_X86(_mm256_loadu_ps)(x[t].lane_scale + b * kQ8LanesPerBlock))));
@@ -288,10 +317,10 @@ template <size_t NT, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_block(const uint8_t* blocks, const uint8_t* scales,
                                                                      size_t b, const Q8Vector* x, size_t plane,
                                                                      Zint table, float* sums) {
-  const Codes<Xmm> c = decode_codes<Xmm>(Xmm::load(blocks + b * kMxfp4BlockBytes), table);
+  const Codes<Xmm> c = decode_codes<Xmm, Digits>(Xmm::load(blocks + b * kMxfp4BlockBytes), table);
   const float power = q15_detail::scale_power(scales[b]);
   for (size_t t = 0; t < NT; ++t) {
-    const Xint lanes = digit_lanes<Xmm, Digits>(c, x[t].values + b * kMxfp4BlockElements, plane);
+    const Xint lanes = digit_lanes<Xmm, Digits>(c, x[t], b, plane);
     const OSSRT_X86(__m128) products = OSSRT_X86(_mm_mul_ps)(
         OSSRT_X86(_mm_cvtepi32_ps)(lanes), OSSRT_X86(_mm_loadu_ps)(x[t].lane_scale + b * kQ8LanesPerBlock));
     sums[t] += power * Simd::sum256(OSSRT_X86(_mm256_zextps128_ps256)(products));
@@ -304,7 +333,7 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_block(const uint8
 template <size_t NT, size_t Digits, class Output>
 OSSRT_Q8_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
                           const Q8Vector* x, Output& output) {
-  const Zint table = twice_values();
+  const Zint table = twice_values(Digits == 1 ? kQ8WeightBias : 0);
   const size_t plane = count * kMxfp4BlockElements;  // a row's inputs: the bytes of a digit plane
   for (size_t r = first; r < last; ++r) {
     const uint8_t* row_blocks = blocks + r * count * kMxfp4BlockBytes;
