@@ -614,10 +614,12 @@ int run_bench(const ParsedFlags& flags) {
   const char* numerics_name = session_options.numerics == ossrt::Numerics::fast ? "fast" : "exact";
   const char* fill_name = settings.fill_by_prefill ? "prefill" : "synthetic";
   const std::string name = synthetic ? *synthetic + " (synthetic)" : directory.string();
+  const std::string cpu = cpu_identity();
 
   if (settings.json) {
     std::printf(
-        "{\"model\":\"%s\",\"layers\":%lld,\"isa\":\"%s\",\"numerics\":\"%s\",\"threads\":%d,\"prompt_tokens\":%zu,"
+        "{\"model\":\"%s\",\"cpu\":\"%s\",\"layers\":%lld,\"isa\":\"%s\",\"numerics\":\"%s\",\"threads\":%d,\"prompt_"
+        "tokens\":%zu,"
         "\"decode_tokens\":%zu,"
         "\"depth\":%zu,\"depth_fill\":\"%s\",\"prefill_tok_s\":%.3f,\"prefill_gflops\":%.2f,\"decode_tok_s\":%.3f,"
         "\"decode_depth_tok_s\":%.3f,\"depth_ratio_pct\":%.1f,\"depth_ratio_min_pct\":%.1f,"
@@ -628,12 +630,12 @@ int run_bench(const ParsedFlags& flags) {
         "\"cpu_expert_layers\":%zu,\"host_expert_bytes\":%llu,\"dense_format\":\"%s\",\"decode_in_turns_tok_s\":%.3f,"
         "\"roofline_in_turns_pct\":%.1f,\"roofline_in_turns_min_pct\":%.1f,\"roofline_in_turns_max_pct\":%.1f,"
         "\"bandwidth_in_turns_gbs\":%.2f%s%s%s%s}\n",
-        name.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(), numerics_name, threads,
-        settings.prompt_tokens, settings.decode_tokens, settings.depth, fill_name, prefill_tok_s, prefill_gflops,
-        shallow.tokens_per_s(), deep.tokens_per_s(), depth_ratio_pct, 100 * depth.lowest_ratio,
-        100 * depth.highest_ratio, depth.rounds, bandwidth, before.gb_per_s, after.gb_per_s, bytes_per_token,
-        depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds, generate_seconds,
-        model_options.weights_in_memory ? "true" : "false", info.cpu_expert_layers,
+        name.c_str(), cpu.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(),
+        numerics_name, threads, settings.prompt_tokens, settings.decode_tokens, settings.depth, fill_name,
+        prefill_tok_s, prefill_gflops, shallow.tokens_per_s(), deep.tokens_per_s(), depth_ratio_pct,
+        100 * depth.lowest_ratio, 100 * depth.highest_ratio, depth.rounds, bandwidth, before.gb_per_s, after.gb_per_s,
+        bytes_per_token, depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds,
+        generate_seconds, model_options.weights_in_memory ? "true" : "false", info.cpu_expert_layers,
         static_cast<unsigned long long>(info.host_expert_bytes), info.dense_format.c_str(),
         probed.decode.tokens_per_s(), probed.mean_pct, probed.lowest_pct, probed.highest_pct, probed.best_gb_per_s,
         scaling_json, sessions_json, numerics_json, settings.profile ? profile_json(profiler.phases()).c_str() : "");
@@ -647,6 +649,7 @@ int run_bench(const ParsedFlags& flags) {
   if (info.cpu_expert_layers > 0)
     std::printf("  (experts of %zu layers on the CPU: %.3f GB in host memory)\n", info.cpu_expert_layers,
                 static_cast<double>(info.host_expert_bytes) / 1e9);
+  if (!cpu.empty()) std::printf("  cpu: %s\n", cpu.c_str());
   std::printf("  %-34s %12s  %s\n", "measurement", "value", "detail");
   std::printf("  %-34s %9.2f GB/s  before %.2f, after %.2f (%s of %zu MiB%s, best of 5)\n", "memory bandwidth",
               bandwidth, before.gb_per_s, after.gb_per_s, device_backend ? "device copy" : "read",

@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -184,6 +186,37 @@ double measure_fma_peak_gflops(int threads) {
 #else
   static_cast<void>(threads);
   return 0;
+#endif
+}
+
+std::string cpu_identity() {
+#if defined(__x86_64__)
+  unsigned regs[12] = {};
+  std::string brand;
+  if (__get_cpuid(0x80000000u, &regs[0], &regs[1], &regs[2], &regs[3]) && regs[0] >= 0x80000004u) {
+    for (unsigned leaf = 0; leaf < 3; ++leaf) {
+      __get_cpuid(0x80000002u + leaf, &regs[4 * leaf], &regs[4 * leaf + 1], &regs[4 * leaf + 2], &regs[4 * leaf + 3]);
+    }
+    char text[sizeof regs + 1] = {};
+    std::memcpy(text, regs, sizeof regs);
+    // Printable ASCII only (it goes into JSON), runs of spaces folded.
+    for (const char* c = text; *c != '\0'; ++c) {
+      const bool space = *c == ' ' || *c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\';
+      if (space && (brand.empty() || brand.back() == ' ')) continue;
+      brand += space ? ' ' : *c;
+    }
+    while (!brand.empty() && brand.back() == ' ') brand.pop_back();
+  }
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return brand;
+  // The extended fields count only past family 15 (and, for the model, at family 6).
+  const unsigned base_family = (eax >> 8) & 0xf, base_model = (eax >> 4) & 0xf;
+  const unsigned family = base_family == 0xf ? base_family + ((eax >> 20) & 0xff) : base_family;
+  const unsigned model = base_family == 0xf || base_family == 6 ? base_model + (((eax >> 16) & 0xf) << 4) : base_model;
+  return (brand.empty() ? std::string("x86-64") : brand) + ", family " + std::to_string(family) + " model " +
+         std::to_string(model);
+#else
+  return {};
 #endif
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 namespace ossrt_cli {
 
@@ -21,5 +22,11 @@ Bandwidth measure_read_bandwidth(size_t bytes, int threads, int passes);
 // from a register-only loop with enough independent chains to fill every FMA
 // pipe, on `threads` threads (0 = OpenMP's default). GFLOP/s, one FMA = 2.
 double measure_fma_peak_gflops(int threads);
+
+// The CPU as CPUID names it: its brand string and family / model numbers
+// (AMD's family 25 is Zen 3 and Zen 4, 26 Zen 5), so a figure says which
+// machine it came from: the same brand string covers several generations.
+// Empty where the build is not for x86-64.
+std::string cpu_identity();
 
 }  // namespace ossrt_cli

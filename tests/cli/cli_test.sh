@@ -271,6 +271,10 @@ case $case_name in
     # Decode in turns with the bandwidth probe, each round against the read beside it.
     expect_in out.txt '"roofline_in_turns_pct":'
     expect_in out.txt '"roofline_in_turns_max_pct":'
+    # The CPU the figures came from, as CPUID names it (x86-64 builds).
+    if [ "$(uname -m)" = x86_64 ]; then
+      grep -q '"cpu":"[^"]*family [0-9]* model [0-9]*"' out.txt || fail "bench --json names no CPU"
+    fi
     run bench --model "$tiny_a" --prompt-tokens 4 --decode-tokens 2 --depth 4 --bandwidth-mib 16 --compare-numerics \
       --scaling --threads 2
     expect_rc 0
