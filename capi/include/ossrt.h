@@ -189,7 +189,7 @@ typedef struct ossrt_model_options {
    * unusable), but a truncation during a running call raises SIGBUS, as with
    * any memory-mapped file. Use 1 when files may change under the process,
    * or for steady speed where RAM allows: that memory asks for 2 MiB pages
-   * (gpt-oss-20b, 2-core Zen 5: 10.1-10.8 tok/s; mapped, 7.8-8.0 while the
+   * (gpt-oss-20b, 2-core Zen 4: 10.1-10.8 tok/s; mapped, 7.8-8.0 while the
    * page cache holds the files from being written, 10.0-10.2 once read). */
   int32_t weights_in_memory;
   /* Non-zero: scan every weight during load (a full read); a NaN or infinity,

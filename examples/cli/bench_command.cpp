@@ -289,7 +289,7 @@ ossrt::Result<std::unique_ptr<ossrt::Session>> fresh_session(const std::shared_p
 // Two decode measurements that alternate over kAlternatingRounds rounds
 // (first, second, first, ...), so the VM's drifting bandwidth weighs on both
 // rates alike: measured minutes apart, one session's rate moved between 11.0
-// and 12.5 tok/s from run to run (Zen 5 VM), and every ratio of two rates
+// and 12.5 tok/s from run to run (Zen 4 VM), and every ratio of two rates
 // with it (depth 8192 against depth 0, exact against fast, N sessions
 // against one).
 constexpr size_t kAlternatingRounds = 4;

@@ -105,7 +105,7 @@ uint64_t fold(const uint8_t* p, size_t bytes) {
 // Anonymous memory on 2 MiB pages where the kernel gives them (the mapping
 // aligned to 2 MiB, MADV_HUGEPAGE), as the weights read into memory ask for:
 // on 4 KiB pages the same read reached 38-40 GB/s where 2 MiB pages reached
-// 59-61 (2 threads, Zen 5 VM, in turns), and a roofline from the slower read
+// 59-61 (2 threads, Zen 4 VM, in turns), and a roofline from the slower read
 // flattered every decode measured against it (issue 28).
 class HugePageBuffer {
  public:

@@ -24,7 +24,7 @@ Bandwidth measure_read_bandwidth(size_t bytes, int threads, int passes);
 double measure_fma_peak_gflops(int threads);
 
 // The CPU as CPUID names it: its brand string and family / model numbers
-// (AMD's family 25 is Zen 3 and Zen 4, 26 Zen 5), so a figure says which
+// (AMD's family 25 is Zen 3 and Zen 4, 26 Zen 4), so a figure says which
 // machine it came from: the same brand string covers several generations.
 // Empty where the build is not for x86-64.
 std::string cpu_identity();

@@ -81,7 +81,7 @@ struct ModelOptions {
   // memory during load (weight bytes of RAM, a full read at load): whatever
   // then happens to the files, the model is unaffected. That memory asks for
   // 2 MiB pages, so decode speed no longer depends on how the page cache
-  // holds the files (gpt-oss-20b on a 2-core Zen 5: 10.1-10.8 tok/s; mapped,
+  // holds the files (gpt-oss-20b on a 2-core Zen 4: 10.1-10.8 tok/s; mapped,
   // 10.0-10.2 when the files were read into the page cache, 7.8-8.0 when it
   // held them from being written; README, Performance). The files' pages are
   // dropped from the page cache as they are copied.

@@ -43,7 +43,7 @@ void linear(const Backend& be, const DenseMatrix& weight, MatmulArgs args) {
 // (original layout); otherwise (Hugging Face) one per block into its columns
 // of qkv rather than a 0.7 GB copy into one tensor (gpt-oss-20b): each element
 // is computed as the fused call does, t (n x H) is read three times and two
-// more parallel regions start. One thread, gpt-oss shapes, Zen 5: decode 1.03
+// more parallel regions start. One thread, gpt-oss shapes, Zen 4: decode 1.03
 // ms either way, 128 tokens 28.1 vs 28.3 ms.
 void project_qkv(const Backend& be, const Dims& d, const LayerWeights& w, const float* t, size_t n, bool fast,
                  float* qkv) {

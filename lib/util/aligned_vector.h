@@ -2,7 +2,7 @@
 // their small operands (a token's activations in bf16, Q15 digits) once per
 // weight row from L1, and a 64-byte load that straddles two lines costs two
 // loads there: with the inputs 16 bytes into a line, the MXFP4 expert loop
-// read 27-30 GB/s instead of 39-43 (standalone loop, 2 threads, Zen 5).
+// read 27-30 GB/s instead of 39-43 (standalone loop, 2 threads, Zen 4).
 // malloc only promises 16 bytes.
 #pragma once
 

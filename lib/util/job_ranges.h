@@ -5,7 +5,7 @@
 // than interleaved ones), and the threads still end together where one runs
 // slower than the other: on a VM's vCPUs, with schedule(dynamic) chunks of
 // half an expert, two threads' busy times in a decoded token's expert rows
-// differed by 5-13 % (Zen 5, 2 vCPUs).
+// differed by 5-13 % (Zen 4, 2 vCPUs).
 #pragma once
 
 #include <omp.h>

@@ -34,7 +34,7 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
     if (in_memory) {
       // 2 MiB pages (THP "madvise" mode grants them only when asked): the
       // kernels read experts and rows scattered over gigabytes, and with 4
-      // KiB pages every few rows cost a TLB miss. gpt-oss-20b, Zen 5, 2
+      // KiB pages every few rows cost a TLB miss. gpt-oss-20b, Zen 4, 2
       // threads, fast numerics: MoE 36-37 ms per token, 10.1-10.8 tok/s;
       // mapped, 37-38 ms when the loader read the file into the page cache
       // (2 MiB folios here) but 54 ms (7.8-8.0 tok/s) when the page cache

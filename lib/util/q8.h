@@ -6,7 +6,7 @@
 // lanes hold after the even and odd elements' products: a scale per lane
 // costs the kernel nothing over one per 32-element block, and is 4x finer.
 //
-// Precision, tiny-a against the official fp32 run (Zen 5, the small groups
+// Precision, tiny-a against the official fp32 run (Zen 4, the small groups
 // of every MoE call in fast numerics): last logits within 8.9e-2 (bf16
 // inputs: 5.7e-2), top-1 agreement 727 of 735 (729); prompt 2's decoded
 // greedy continuation leaves the fp32 one at step 12 (bf16 inputs and the

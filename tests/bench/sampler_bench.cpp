@@ -6,7 +6,7 @@
 //   ossrt-bench-sampler [--step-ms MS] [--vocab N] [--seconds S] [--json]
 //
 // --step-ms is the decode step the share is taken of (default 100 ms: about
-// 10 tok/s, gpt-oss-20b on 2 Zen 5 cores); --seconds bounds the time spent
+// 10 tok/s, gpt-oss-20b on 2 Zen 4 cores); --seconds bounds the time spent
 // per case (default 0.5, at least 11 and at most 2000 samples each). Times
 // are the calling thread's CPU time (median, 99th percentile) and, for
 // comparison, the wall-clock median.

@@ -90,7 +90,7 @@ inline void scores8x8(const float* query_steps, const T* const* k, size_t d, flo
 // (query_pairs, 8 * kBf16ScoreStep a step: head l's elements i .. i + 3 at
 // 4 l), so one vdpbf16ps does 32 products where the fp32 step's two FMAs do
 // 32 after a widening; lanes 2 l and 2 l + 1 hold head l's two halves.
-// Decode at depth 8192 (64 heads over 8 kv heads, 2 threads, Zen 5, the two
+// Decode at depth 8192 (64 heads over 8 kv heads, 2 threads, Zen 4, the two
 // alternating in one process): 0.89 against 1.00 ms with the fp32 steps.
 constexpr size_t kBf16ScoreStep = 4;
 
@@ -291,7 +291,7 @@ class SplitDecode {
   // Floats between heads' score rows past the chunk: rows a power of two
   // apart (1024 keys: 4 KiB) fall into one L1 set, and the score pass writes
   // a line of every head's row per block of keys (depth 8192, 2 threads,
-  // Zen 5: fp32 cache 23-26 -> 27-30 GB/s, bf16 0.95-0.99 -> 0.81-0.85 ms).
+  // Zen 4: fp32 cache 23-26 -> 27-30 GB/s, bf16 0.95-0.99 -> 0.81-0.85 ms).
   static constexpr size_t kScorePad = 16;
 
   // Query t of `a` over a's cache; with `threads` threads the keys split so
@@ -388,7 +388,7 @@ class SplitDecode {
   // that the kv head `kv` of a pass over kRows-row blocks takes (every
   // kv_heads-th row), asked for a block ahead: the cache rows are read
   // interleaved by kv head, which the hardware prefetcher alone left at about
-  // 10 GB/s on one Zen 5 core. Into L2: a block of value rows is 32 KiB,
+  // 10 GB/s on one Zen 4 core. Into L2: a block of value rows is 32 KiB,
   // the L1 could not hold it beside the block being read.
   template <typename T>
   void prefetch_block_rows(const void* cache, size_t from, size_t rows, size_t kv) const {

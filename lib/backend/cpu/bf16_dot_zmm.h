@@ -6,7 +6,7 @@
 // (matmul_kernel.h's bf16_token_rows). Against fp32 products of widened
 // rows it halves the instructions per weight; against oneDNN's bf16
 // products it spares the padding of the tokens to 16 and a primitive call
-// per 128-row tile (qkv, 8 tokens, 2 threads, Zen 5: 1.19 against 1.44 ms
+// per 128-row tile (qkv, 8 tokens, 2 threads, Zen 4: 1.19 against 1.44 ms
 // in register tiles of 4 rows by 4 tokens, 1.09-1.11 against 1.21-1.33 a
 // row at a time). matmul_kernel.h includes it where the level defines
 // OSSRT_CPU_Q15_ZMM.
@@ -96,7 +96,7 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) OSSRT_X86(__m512i)
 // a batch). A safetensors file's tensors start wherever its header ends
 // (the synthetic gpt-oss-20b: 48 bytes into a line), and 64-byte loads
 // across two lines cost a row at a time a third of its rate (standalone
-// loop, 2 threads, Zen 5: 46 against 66 GB/s).
+// loop, 2 threads, Zen 4: 46 against 66 GB/s).
 template <size_t NT>
 OSSRT_BF16_DOT_TARGET inline void bf16_dot_row(const bf16_t* w, size_t in, const bf16_t* const* x, float* sums,
                                                LinesAhead ahead = {}) {

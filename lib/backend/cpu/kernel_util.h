@@ -38,7 +38,7 @@ inline void prefetch_at(const void* p) {
 
 // The same into L2 only (prefetcht1), for lines wanted a whole block of work
 // later: brought into L1 that early, they evicted the lines the block was
-// reading (decode attention at depth 8192, Zen 5: 1.2-1.5 -> 0.9-1.0 ms a
+// reading (decode attention at depth 8192, Zen 4: 1.2-1.5 -> 0.9-1.0 ms a
 // call with a bf16 cache, 2.2-2.4 -> 1.4-1.7 ms with fp32).
 inline void prefetch_to_l2_at(const void* p) {
   asm volatile("prefetcht1 (%0)" : : "r"(p));
@@ -76,8 +76,8 @@ inline void prefetch_lines_to_l2(const void* p, size_t bytes) {
 // the same share of the next block is asked for, so the misses of a whole
 // block are in flight where a fixed distance ahead in each row leaves every
 // block's first lines to demand misses (one-thread Q8_0 qkv 12 -> 21-24 GB/s,
-// Zen 5). Into L2: a block ahead in L1 evicted the block being read (Q8_0
-// GEMVs, 2 threads, Zen 5: qkv 0.56-1.03 -> 0.34-0.60 ms, unembedding
+// Zen 4). Into L2: a block ahead in L1 evicted the block being read (Q8_0
+// GEMVs, 2 threads, Zen 4: qkv 0.56-1.03 -> 0.34-0.60 ms, unembedding
 // 23-43 -> 15-22 ms). Past the thread's rows it asks for lines nobody reads,
 // which a prefetch may do: it never faults.
 inline void prefetch_next_block(const void* block, size_t block_bytes, size_t done_bytes, size_t step_bytes) {

@@ -69,11 +69,11 @@ CacheLineVector<float> pair_ordered_inputs(const MatmulArgs& a) {
 // pair order (pair_ordered_inputs), a row at a time (token_rows): each
 // thread's rows are then one sequential stream. Rows read side by side (8
 // rows of 2880 bf16, each its own stream) reached 41-45 GB/s where a row at
-// a time reached 70-80 (standalone loop over 1.16 GB, 2 threads, Zen 5), and
+// a time reached 70-80 (standalone loop over 1.16 GB, 2 threads, Zen 4), and
 // a plain 2-thread read 60-66. Four accumulators a token hide the FMA
 // latency; a token's sums do not depend on NT. Pair steps against the
 // zero-extension and shift, standalone loop over rows in L2, one core of the
-// Zen 5 VM: 512-bit 39.7 -> 41.4-47.3 GB/s, 256-bit 30.0-37.6 -> 33.9-51.0;
+// Zen 4 VM: 512-bit 39.7 -> 41.4-47.3 GB/s, 256-bit 30.0-37.6 -> 33.9-51.0;
 // here, exact qkv, one thread (CPU time, 3 pairs in turns): AVX-512 level
 // 1.27-1.37 -> 1.12-1.22 ms, AVX2 level 1.20-1.45 -> 1.08-1.29.
 template <size_t NT>
@@ -87,7 +87,7 @@ void dot_row(const bf16_t* w, const float* const* x, size_t in, float* sums, Lin
   size_t i = 0;
   // asks: whether lines are asked for ahead, a constant, so a row without
   // (one token's) has no test in its loop: with one, one token's exact qkv
-  // took 0.84 against 0.77 ms (2 threads, Zen 5).
+  // took 0.84 against 0.77 ms (2 threads, Zen 4).
   const auto row = [&](auto asks) {
     const auto step = [&](size_t at, Simd::Vec(&low)[NT], Simd::Vec(&high)[NT]) {
       if constexpr (decltype(asks)::value) ahead.step(until_ahead);
@@ -277,13 +277,13 @@ void decode_rows(const MatmulArgs& a, Dot dot) {
 // of 2L, the tokens' inputs in pair order), accumulating into acc[r][t],
 // each row's 2L weights widened once for the NT tokens and each token vector
 // loaded once for the R rows. Pair steps against the zero-extension and
-// shift, 8-token exact qkv, Zen 5, old and new in turns: the AVX2 level one
+// shift, 8-token exact qkv, Zen 4, old and new in turns: the AVX2 level one
 // thread (CPU time) 4.64-5.01 -> 4.03-4.53 ms, 2 threads 2.40-2.73 ->
 // 2.18-2.33; the AVX-512 level the same before and after (2.92-3.09,
 // 1.52-1.83). Where `next` is set, the lines of R rows from there, at the
 // same offsets, are asked for as these are read (few_token_rows says which),
 // into L2: a tile ahead in L1 they pushed out the inputs' chunk and the rows
-// being read (8-token qkv, Zen 5: exact 1.59-1.64 -> 1.43-1.47 ms, fast
+// being read (8-token qkv, Zen 4: exact 1.59-1.64 -> 1.43-1.47 ms, fast
 // 1.44 -> 1.20-1.23).
 template <size_t R, size_t NT>
 void dot_tile_chunk(const bf16_t* w, size_t in, size_t k0, size_t k1, const float* const* x, Simd::Vec (*acc)[NT],
@@ -316,7 +316,7 @@ void dot_tile_chunk(const bf16_t* w, size_t in, size_t k0, size_t k1, const floa
 // streaming rows: the inputs are split into that many chunks. Four tokens'
 // fp32 inputs of 2880 (46 KB) outgrew a 48 KB L1 and were read from L2 for
 // every row tile; in four chunks of 720 the 8-token qkv product in exact
-// numerics took 0.91-0.93 against 1.25 ms (standalone loop, 2 threads, Zen 5).
+// numerics took 0.91-0.93 against 1.25 ms (standalone loop, 2 threads, Zen 4).
 constexpr size_t kFewTokenInputBytes = 12 << 10;
 
 // A few fp32 tokens (2 .. kFewTokensMax - 1) against the rows: parallel
@@ -402,14 +402,14 @@ constexpr size_t kPassAheadEvery = 2;
 // as fit kTokenInputBytes, each over the job's rows in order. The first pass
 // reads each thread's rows as one run of lines and, with several tokens,
 // asks for each next row as it reads one (into L2). A core streams one run
-// far faster than several: one thread on the Zen 5 VM read 33.5 GB/s from
+// far faster than several: one thread on the Zen 4 VM read 33.5 GB/s from
 // one run, 23-24 from 4 rows' half rows side by side, 18 from 2 whole rows,
 // and one run with 4 tokens' inputs read beside it 15 without the rows asked
 // for ahead, 28 with. The later passes find the job's rows in L2 and ask for
 // a share of the next job's (kPassAheadEvery), so memory is not idle while
 // they work. A single token asks for nothing ahead: the hardware prefetcher
 // keeps its one run going, and software prefetches there slowed it (one
-// thread: 23-26 against 28-32 GB/s). Fast qkv, 8 tokens, 2 threads, Zen 5:
+// thread: 23-26 against 28-32 GB/s). Fast qkv, 8 tokens, 2 threads, Zen 4:
 // 1.09-1.11 against 1.21-1.33 ms in register tiles of 4 rows by 4 tokens
 // over half rows. y[t, o] (+)= sums + bias.
 template <class Input, class RowDot>
@@ -454,7 +454,7 @@ void token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, size_t ste
 // choice never depends on the sessions beside a token; its few-token cost is
 // the call's, not the rows'. Bigger matrices take the tiles: a row at a time
 // for fp32 inputs ran 8-token qkv at 2.37 against 1.40 ms, the unembedding
-// at 94 against 57 (2 threads, Zen 5): its passes fit 2 tokens in L1, not 4.
+// at 94 against 57 (2 threads, Zen 4): its passes fit 2 tokens in L1, not 4.
 constexpr size_t kTokenRowsWeights = size_t{1} << 20;
 
 // The matmul entry: under bf16_products, where the CPU has AVX512-BF16,
@@ -472,7 +472,7 @@ void matmul_with(const MatmulArgs& a) {
   // rounding to logit differences over 1 within 14 steps). One token too:
   // a 64-byte line feeds one vdpbf16ps where widening it for fp32 FMAs takes
   // six operations, and with fewer operations waiting on each line a core
-  // keeps more lines in flight (one thread, Zen 5: a standalone loop over
+  // keeps more lines in flight (one thread, Zen 4: a standalone loop over
   // bf16 rows in memory 28-32 against 21-22 GB/s, qkv here 27.0 -> 29.0).
   if (a.n < kFewTokensMax && a.bf16_products && bf16_dot()) {
     CacheLineVector<bf16_t> x(a.n * a.in);  // the tokens rounded once

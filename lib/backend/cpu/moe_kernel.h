@@ -85,7 +85,7 @@ void mxfp4_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, const f
 
 // Whether nt inputs of `bf16_terms` bf16 terms each multiply as such, or
 // (exact terms, several inputs) as fp32. vdpbf16ps issues on the FMA's pipe
-// at its rate (Zen 5 VM: one a cycle a core, the two together add up), so
+// at its rate (Zen 4 VM: one a cycle a core, the two together add up), so
 // each input's three terms take 12 of them where its fp32 products take 8
 // FMAs; only the codes' shared decode is cheaper as terms (11 operations
 // against 24), which pays for one input alone. One token's experts, in the
@@ -170,7 +170,7 @@ void widen_mxfp4_row(const uint8_t* blocks, const uint8_t* scales, size_t in, fl
 // The row as widen_mxfp4_row and round_to_bf16 give it, directly where the
 // level has a bf16 decode (Simd::widen_mxfp4_block_bf16), else through
 // row_f32 (in floats). On the AVX-512 level the two passes took 68 of a
-// 512-token layer's 432 ms of expert products (fast numerics, 2 threads, Zen 5).
+// 512-token layer's 432 ms of expert products (fast numerics, 2 threads, Zen 4).
 template <class Level = Simd>
 void widen_mxfp4_row_bf16(const uint8_t* blocks, const uint8_t* scales, size_t in, float* row_f32, bf16_t* dst) {
   if constexpr (requires { Level::widen_mxfp4_block_bf16(blocks, scales[0], dst); }) {
@@ -283,7 +283,7 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
     plans[group].multiply(tile, count, gathered.data() + offset[group], in, sums, scratch.mine());
     // A token's outputs in row order: one run of the tile's rows per token,
     // where row by row every output went to another token's line (the
-    // outputs took 32 of a 512-token layer's 390 ms; Zen 5, 2 threads).
+    // outputs took 32 of a 512-token layer's 390 ms; Zen 4, 2 threads).
     for (size_t t = 0; t < n; ++t) {
       const size_t pair = g.pairs[g.begin[group] + t];
       for (size_t r = 0; r < count; ++r) {
@@ -392,7 +392,7 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
 
 // numeric.h's swiglu for the lanes' (glu, linear) pairs, e^x within 2 ulp
 // (exp_lanes), the reference's std::exp takes a scalar call per element:
-// 17-20 of a 512-token layer's 330-350 ms (fast, 2 threads, Zen 5). The
+// 17-20 of a 512-token layer's 330-350 ms (fast, 2 threads, Zen 4). The
 // operands of min and max are ordered so a NaN stays NaN, as std::min and
 // std::clamp keep it (x86 min and max return their second operand then).
 inline Simd::Vec swiglu_lanes(Simd::Vec glu, Simd::Vec linear, float limit) {
@@ -446,7 +446,7 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // Only groups below kPanelMinTokens take the bf16 vectors: where none is
   // (a long prefill chunk) they are not made: 512 tokens' 7.4 million
   // elements took a layer's work beside its products from 44-51 to 65-75 ms
-  // (2 threads, Zen 5).
+  // (2 threads, Zen 4).
   // Where the CPU has VNNI and VBMI, the small groups multiply byte digits
   // (mxfp4_q8.h) instead, fewer loads and operations than either: Q8 inputs
   // under fast numerics with bf16 products, Q24 ones (3 digits, within the
@@ -469,7 +469,7 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // bf16_products where oneDNN has the products for both stages
   // (bf16_products_take), else Q15 ones: then with their int16 values. A
   // 512-token layer's Q15 vectors, unread beside the bf16 products, took
-  // 15-19 of its 330-350 ms (fast, 2 threads, Zen 5).
+  // 15-19 of its 330-350 ms (fast, 2 threads, Zen 4).
   const bool big_groups_bf16 = a.bf16_products && big_groups && bf16_products_take<Products>(groups, 2 * I, H) &&
                                bf16_products_take<Products>(groups, H, I);
   const bool q15_values = a.q15_inputs && big_groups && !big_groups_bf16;

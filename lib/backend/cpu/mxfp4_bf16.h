@@ -9,7 +9,7 @@
 // the blocks' scales. Numerics::fast rounds the inputs to bf16, as the big
 // groups' bf16 products do (MoeArgs::bf16_products): per 4 blocks 11
 // operations shared by the tokens and 5 per token, against 12 and 10 for
-// the Q15 digits (mxfp4_q15_zmm.h). Standalone loop on the Zen 5 VM, gpt-oss
+// the Q15 digits (mxfp4_q15_zmm.h). Standalone loop on the Zen 4 VM, gpt-oss
 // rows: one core on cached rows 1 / 2 / 4 tokens 42 / 29 / 18 GB/s of
 // weights against 28 / 16 / 8 for the Q15 products; 2 threads from memory
 // 41 / 38 / 29 against 39 / 24 / 11. Exact numerics splits each fp32 input
@@ -118,7 +118,7 @@ inline Zint value_table() {
 // terms chain 12 vdpbf16ps, each waiting for the last; alone in its row
 // (decode) that chain, not the loads or the arithmetic, was the bound, and
 // two chains of 6 took one token's experts from 2.94-3.02 to 2.62-2.64 ms
-// a layer (2 threads, Zen 5 VM, the builds alternating). Several tokens are
+// a layer (2 threads, Zen 4 VM, the builds alternating). Several tokens are
 // independent chains already, and one rounded term's 4 products are not
 // worth the extra addition.
 template <size_t NT, size_t Terms>

@@ -89,7 +89,7 @@ struct Vnni {
 // sums[t] += the row's dot with x[t] over its blocks [0, 4 * (count / 4)),
 // 4 blocks at a time; b = the first block left. Groups alternate between two
 // accumulators so consecutive groups' FMAs do not wait on each other (9 %
-// faster on cached data, Zen 5).
+// faster on cached data, Zen 4).
 // How far ahead of its group a row's stream asks for lines into L1: at a
 // row in about 60 ns, kPrefetchBytes (1.4 rows) is under a DRAM miss; 6 KiB
 // read 5-10 % faster (one expert group of 1-8 tokens, 1 and 2 threads).
