@@ -32,11 +32,12 @@ inline float quantize_q8_lane(const float* x, int8_t* v) noexcept {
 }
 
 // Q24 lanes, for Numerics::exact's small expert groups: the same lanes with
-// 24-bit values, multiplied as three byte digits (the top one signed). Each
-// element moves by at most 2^-24 of its lane's largest, which is what fp32
-// sums already lose on adding the lane's largest product, so the dot
-// products stay within the rounding of the fp32 sums they replace.
-inline constexpr int kQ24Max = (1 << 23) - 1;
+// 24-bit values, multiplied as three signed byte digits, so within the
+// largest value those hold, 127 (2^16 + 2^8 + 1). Each element moves by at
+// most 1.004 x 2^-24 of its lane's largest, about what fp32 sums already
+// lose on adding the lane's largest product, so the dot products stay
+// within the rounding of the fp32 sums they replace.
+inline constexpr int kQ24Max = 127 * ((1 << 16) + (1 << 8) + 1);
 
 // See quantize_symmetric.
 inline float quantize_q24_lane(const float* x, int32_t* v) noexcept {

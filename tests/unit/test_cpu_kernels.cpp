@@ -582,8 +582,8 @@ TEST_CASE("Q8 and Q24 expert products (VNNI, VBMI): ragged rows, 1 to 4 vectors,
             }
             INFO(digits << " digits, in " << in << ", " << n << " vectors: vector " << t << ", row " << r);
             CHECK(std::fabs(got[t * last + r] - want) <= 1e-6 * magnitude + 1e-30);
-            // Q24: each input within a step (2^-23 of its lane's largest) of its fp32 value, doubled for the
-            // float product that makes it.
+            // Q24: each input within a step (1 / kQ24Max, about 2^-23, of its lane's largest) of its fp32
+            // value, doubled for the float product that makes it.
             if (digits == 3) CHECK(std::fabs(got[t * last + r] - fp32_sum) <= q24_bound + 1e-6 * magnitude);
           }
         }

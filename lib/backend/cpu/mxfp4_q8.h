@@ -6,20 +6,20 @@
 // of 4 blocks' codes becomes twice their FP4 values as bytes through two
 // vpermb (even elements from the low nibbles, odd ones from the high): int32
 // lane l then sums the 8 products of one lane exactly (block l / 4,
-// elements 8 (l % 4) .. + 8) with two vpdpbusd per digit, whose first
-// operand is unsigned. In Q8 that operand is the weights, biased by 12, and
-// the lanes start from minus 12 times their inputs' sums, made with the
-// inputs; in Q24 it is the digits, the top one stored offset by 128, and
-// the lanes start from -128 times the group's twice-values, each next digit
-// after a shift of the lanes by 8 bits. One conversion, one multiply and
-// one FMA apply the lanes' scales and the blocks' powers (16 blocks' scales
-// a load). A decoded token's group takes 5.25 loads and 9 operations in Q8,
-// against 7 and 16 for fast's bf16 products (mxfp4_bf16.h), and 8.25 and
-// 18 in Q24, against exact's three bf16 terms' 15 and 24. From memory a
+// elements 8 (l % 4) .. + 8) with two vpdpbusd per digit (Q24's each next
+// after a shift of the lanes by 8 bits). Their first operand, unsigned, is
+// the weights, biased by 12; the inputs' signed digits the second, and 12
+// times the inputs' lane sums, made with the inputs, come off the lanes
+// (the Q8 lanes start from there). One conversion, one multiply and one FMA
+// apply the lanes' scales and the blocks' powers (16 blocks' scales a
+// load). A decoded token's group takes 5.25 loads and 9 operations in Q8,
+// against 7 and 16 for fast's bf16 products (mxfp4_bf16.h), and 9.25 and
+// 16 in Q24, against exact's three bf16 terms' 15 and 24. From memory a
 // core's software prefetches bound its rate (q15_zmm_detail::
 // prefetch_past_group), then the loads; from L3, the operations (one
-// thread, a decoded token's 4 experts at 1440 wide: Q8 with the weights
-// signed and 12 operations 20.5 GB/s, biased 23.2). Include once per
+// thread, a decoded token's 4 experts at 1440 wide: Q8 with the inputs
+// as the unsigned operand, offset by 128, and 12 operations 20.5 GB/s, as
+// now 23.2). Include once per
 // level's kernel file, after mxfp4_q15.h; on levels without the 512-bit
 // products (no OSSRT_CPU_Q15_ZMM) only the layout exists, and
 // mxfp4_q8_products() says false.
@@ -33,7 +33,7 @@ namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
 static_assert(kMxfp4BlockElements % kQ8LaneElements == 0, "a block holds whole Q8 lanes");
 inline constexpr size_t kQ8LanesPerBlock = kMxfp4BlockElements / kQ8LaneElements;
-// Q8's weights are vpdpbusd's unsigned operand: their twice-values plus this.
+// The weights are vpdpbusd's unsigned operand: their twice-values plus this.
 inline constexpr int kQ8WeightBias = 12;
 
 // One Q8 vector in the products' layout, of 1 byte digit a value (Q8,
@@ -43,14 +43,13 @@ inline constexpr int kQ8WeightBias = 12;
 // then a pair, then a single last block), a group of G blocks from byte
 // 32 * (its first block) holding the digits of its even elements (16 a
 // block, block by block), then those of its odd ones: the order in which
-// the low and high nibbles of the group's 16G code bytes come out. Q8's
-// digit is the value as a signed byte (vpdpbusd's second operand); Q24's
-// are its first, unsigned: the top one stored offset by 128, the others as
-// they are (value = top * 2^16 + middle * 2^8 + low).
+// the low and high nibbles of the group's 16G code bytes come out. Digits
+// are signed bytes, vpdpbusd's second operand: Q8's the value, Q24's with
+// value = top * 2^16 + middle * 2^8 + low.
 struct Q8Vector {
   const uint8_t* values;
   const float* lane_scale;     // per lane of 8 elements, 4 a block in order: its scale / 2 (twice-values)
-  const int32_t* lane_offset;  // Q8 only, per lane: minus kQ8WeightBias times the sum of its values
+  const int32_t* lane_offset;  // per lane: minus kQ8WeightBias times the sum of its values
   size_t digits = 1;
 };
 
@@ -63,12 +62,12 @@ class Q8Vectors {
         digits_(digits),
         values_(count * width * digits),
         lane_scale_(count * lanes()),
-        lane_offset_(digits == 1 ? count * lanes() : 0) {}
+        lane_offset_(count * lanes()) {}
 
   size_t lanes() const { return width_ / kQ8LaneElements; }
   Q8Vector vector(size_t v) const {
     return Q8Vector{values_.data() + v * width_ * digits_, lane_scale_.data() + v * lanes(),
-                    digits_ == 1 ? lane_offset_.data() + v * lanes() : nullptr, digits_};
+                    lane_offset_.data() + v * lanes(), digits_};
   }
 
   // Quantizes vector v from src, whose block element j sits at
@@ -102,16 +101,18 @@ class Q8Vectors {
           const size_t j = l * kQ8LaneElements + i;
           uint8_t* at = even + j % 2 * odd_offset + j / 2;
           sum += values[i];
-          // Digit d (0 the top) is bits [8 (D - 1 - d), + 8) of the value, the top one signed:
-          // in Q8 as it is, in Q24 offset by 128.
+          // Signed digits, the lowest first: the value's low byte as a signed one, the rest of
+          // it then a whole multiple of 256. Digit d is stored in plane D - 1 - d (the top first).
+          int32_t rest = values[i];
           for (size_t d = 0; d < digits_; ++d) {
-            const int32_t digit = values[i] >> (8 * (digits_ - 1 - d));
-            at[d * width_] = static_cast<uint8_t>(d == 0 && digits_ > 1 ? digit + 128 : digit & 0xff);
+            const auto digit = static_cast<int8_t>(static_cast<uint8_t>(rest & 0xff));
+            at[(digits_ - 1 - d) * width_] = static_cast<uint8_t>(digit);
+            rest = (rest - digit) / 256;
           }
         }
         const size_t lane = v * lanes() + b * kQ8LanesPerBlock + l;
         lane_scale_[lane] = scale / 2;
-        if (digits_ == 1) lane_offset_[lane] = -kQ8WeightBias * sum;
+        lane_offset_[lane] = -kQ8WeightBias * sum;
       }
     }
   }
@@ -147,13 +148,13 @@ inline Xint load_xmm(const void* p) {
   return OSSRT_X86(_mm_loadu_si128)(static_cast<const Xint*>(p));
 }
 
-// Twice each FP4 value by code, signed, in every 128-bit lane: vpermb reads
-// 6 bits of each index byte (5 at 256 bits, 4 at 128), so the bits of the
-// next nibble above a code pick among equal copies.
-inline Zint twice_values(int bias) {
+// Twice each FP4 value by code plus kQ8WeightBias (0 to 24), in every
+// 128-bit lane: vpermb reads 6 bits of each index byte (5 at 256 bits, 4 at
+// 128), so the bits of the next nibble above a code pick among equal copies.
+inline Zint biased_twice_values() {
   return OSSRT_X86(_mm512_broadcast_i32x4)(
       OSSRT_X86(_mm_add_epi8)(OSSRT_X86(_mm_setr_epi8)(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12),
-                              OSSRT_X86(_mm_set1_epi8)(static_cast<char>(bias))));
+                              OSSRT_X86(_mm_set1_epi8)(kQ8WeightBias)));
 }
 
 // The operations of the products at each width: a 4-block group's in 512
@@ -166,9 +167,8 @@ struct Zmm {
   OSSRT_Q8_TARGET static Int narrow(Zint v) { return v; }
   OSSRT_Q8_TARGET static Int permute(Int index, Int table) { return OSSRT_X86(_mm512_permutexvar_epi8)(index, table); }
   OSSRT_Q8_TARGET static Int high_nibbles(Int v) { return OSSRT_X86(_mm512_srli_epi16)(v, 4); }
-  OSSRT_Q8_TARGET static Int bytes_128() { return OSSRT_X86(_mm512_set1_epi8)(static_cast<char>(128)); }
   OSSRT_Q8_TARGET static Int zero() { return OSSRT_X86(_mm512_setzero_si512)(); }
-  OSSRT_Q8_TARGET static Int minus(Int v) { return OSSRT_X86(_mm512_sub_epi32)(zero(), v); }
+  OSSRT_Q8_TARGET static Int add(Int a, Int b) { return OSSRT_X86(_mm512_add_epi32)(a, b); }
   OSSRT_Q8_TARGET static Int dot(Int acc, Int u, Int s) { return OSSRT_X86(_mm512_dpbusd_epi32)(acc, u, s); }
   OSSRT_Q8_TARGET static Int next_digit(Int v) { return OSSRT_X86(_mm512_slli_epi32)(v, 8); }
 };
@@ -179,9 +179,8 @@ struct Ymm {
   OSSRT_Q8_TARGET static Int narrow(Zint v) { return OSSRT_X86(_mm512_castsi512_si256)(v); }
   OSSRT_Q8_TARGET static Int permute(Int index, Int table) { return OSSRT_X86(_mm256_permutexvar_epi8)(index, table); }
   OSSRT_Q8_TARGET static Int high_nibbles(Int v) { return OSSRT_X86(_mm256_srli_epi16)(v, 4); }
-  OSSRT_Q8_TARGET static Int bytes_128() { return OSSRT_X86(_mm256_set1_epi8)(static_cast<char>(128)); }
   OSSRT_Q8_TARGET static Int zero() { return OSSRT_X86(_mm256_setzero_si256)(); }
-  OSSRT_Q8_TARGET static Int minus(Int v) { return OSSRT_X86(_mm256_sub_epi32)(zero(), v); }
+  OSSRT_Q8_TARGET static Int add(Int a, Int b) { return OSSRT_X86(_mm256_add_epi32)(a, b); }
   OSSRT_Q8_TARGET static Int dot(Int acc, Int u, Int s) { return OSSRT_X86(_mm256_dpbusd_epi32)(acc, u, s); }
   OSSRT_Q8_TARGET static Int next_digit(Int v) { return OSSRT_X86(_mm256_slli_epi32)(v, 8); }
 };
@@ -192,53 +191,40 @@ struct Xmm {
   OSSRT_Q8_TARGET static Int narrow(Zint v) { return OSSRT_X86(_mm512_castsi512_si128)(v); }
   OSSRT_Q8_TARGET static Int permute(Int index, Int table) { return OSSRT_X86(_mm_permutexvar_epi8)(index, table); }
   OSSRT_Q8_TARGET static Int high_nibbles(Int v) { return OSSRT_X86(_mm_srli_epi16)(v, 4); }
-  OSSRT_Q8_TARGET static Int bytes_128() { return OSSRT_X86(_mm_set1_epi8)(static_cast<char>(128)); }
   OSSRT_Q8_TARGET static Int zero() { return OSSRT_X86(_mm_setzero_si128)(); }
-  OSSRT_Q8_TARGET static Int minus(Int v) { return OSSRT_X86(_mm_sub_epi32)(zero(), v); }
+  OSSRT_Q8_TARGET static Int add(Int a, Int b) { return OSSRT_X86(_mm_add_epi32)(a, b); }
   OSSRT_Q8_TARGET static Int dot(Int acc, Int u, Int s) { return OSSRT_X86(_mm_dpbusd_epi32)(acc, u, s); }
   OSSRT_Q8_TARGET static Int next_digit(Int v) { return OSSRT_X86(_mm_slli_epi32)(v, 8); }
 };
 
-// Codes' twice-values (even elements from the low nibbles, odd ones from
-// the high; in Q8 biased by kQ8WeightBias, the table's) and in Q24 minus
-// 128 times each lane's sum of them: the top digits are stored offset by
-// 128, so a lane's products sum to its dot plus that.
+// Codes' biased twice-values (biased_twice_values): even elements
+// from the low nibbles, odd ones from the high.
 template <class W>
 struct Codes {
-  typename W::Int even, odd, offset;
+  typename W::Int even, odd;
 };
-template <class W, size_t Digits>
+template <class W>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes<W> decode_codes(typename W::Int raw, Zint table) {
-  Codes<W> c;
-  c.even = W::permute(raw, W::narrow(table));
-  c.odd = W::permute(W::high_nibbles(raw), W::narrow(table));
-  if constexpr (Digits > 1) {
-    c.offset = W::minus(W::dot(W::dot(W::zero(), W::bytes_128(), c.even), W::bytes_128(), c.odd));
-  }
-  return c;
+  return Codes<W>{W::permute(raw, W::narrow(table)), W::permute(W::high_nibbles(raw), W::narrow(table))};
 }
 
-// One token's lanes from its block b on: each sums its 8 products exactly;
-// Q24's digits' sums shifted in as the next digit comes (at most 8 x
-// (2^23 - 1) x 12 in int32).
+// One token's lanes from its block b on: each sums its 8 products exactly,
+// Q24's digits' sums shifted in as the next digit comes (before the
+// offset, at most 8 x 24 x 128 (2^16 + 2^8 + 1) < 2^31).
 template <class W, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) typename W::Int digit_lanes(const Codes<W>& c, const Q8Vector& x,
                                                                                   size_t b, size_t plane) {
   const uint8_t* values = x.values + b * kMxfp4BlockElements;
-  if constexpr (Digits == 1) {
-    const typename W::Int offset = W::load(x.lane_offset + b * kQ8LanesPerBlock);
-    return W::dot(W::dot(offset, c.even, W::load(values)), c.odd, W::load(values + W::kHalf));
-  }
-  typename W::Int lanes = c.offset;
+  const typename W::Int offset = W::load(x.lane_offset + b * kQ8LanesPerBlock);
+  typename W::Int lanes = Digits == 1 ? offset : W::zero();
   for (size_t d = 0; d < Digits; ++d) {
     if (d > 0) lanes = W::next_digit(lanes);
     const uint8_t* digit = values + d * plane;
-    lanes = W::dot(W::dot(lanes, W::load(digit), c.even), W::load(digit + W::kHalf), c.odd);
+    lanes = W::dot(W::dot(lanes, c.even, W::load(digit)), c.odd, W::load(digit + W::kHalf));
   }
-  return lanes;
+  return Digits == 1 ? lanes : W::add(lanes, offset);
 }
 
-template <size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes<Zmm> group_codes(const uint8_t* codes, Zint table) {
   // One 64-byte load, though a 90-block row puts every other row's groups
   // across two lines: each load a core keeps waiting holds a load-queue
@@ -250,7 +236,7 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes<Zmm> group_codes(con
   // In a register: GCC 12 otherwise folds a second load of the codes into the shift.
   asm("" : "+v"(raw));
 #endif
-  return decode_codes<Zmm, Digits>(raw, table);
+  return decode_codes<Zmm>(raw, table);
 }
 
 // acc[t] += the 4 blocks from block g of the row times x[t] (Digits bytes a
@@ -261,7 +247,7 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_group(const uint8
                                                                      const Q8Vector* x, size_t plane, Zint table,
                                                                      Zfloat (&acc)[NT]) {
   q15_zmm_detail::prefetch_past_group(blocks + g * kMxfp4BlockBytes);
-  const Codes<Zmm> c = group_codes<Digits>(blocks + g * kMxfp4BlockBytes, table);
+  const Codes<Zmm> c = group_codes(blocks + g * kMxfp4BlockBytes, table);
   for (size_t t = 0; t < NT; ++t) {
     const Zint lanes = digit_lanes<Zmm, Digits>(c, x[t], g, plane);
     acc[t] = OSSRT_X86(_mm512_fmadd_ps)(
@@ -300,7 +286,7 @@ template <size_t NT, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_pair(const uint8_t* blocks, const uint8_t* scales,
                                                                     size_t b, const Q8Vector* x, size_t plane,
                                                                     Zint table, float* sums) {
-  const Codes<Ymm> c = decode_codes<Ymm, Digits>(Ymm::load(blocks + b * kMxfp4BlockBytes), table);
+  const Codes<Ymm> c = decode_codes<Ymm>(Ymm::load(blocks + b * kMxfp4BlockBytes), table);
   const OSSRT_X86(__m256) powers =
       OSSRT_X86(_mm256_setr_m128)(OSSRT_X86(_mm_set1_ps)(q15_detail::scale_power(scales[b])),
                                   OSSRT_X86(_mm_set1_ps)(q15_detail::scale_power(scales[b + 1])));
@@ -317,7 +303,7 @@ template <size_t NT, size_t Digits>
 OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_block(const uint8_t* blocks, const uint8_t* scales,
                                                                      size_t b, const Q8Vector* x, size_t plane,
                                                                      Zint table, float* sums) {
-  const Codes<Xmm> c = decode_codes<Xmm, Digits>(Xmm::load(blocks + b * kMxfp4BlockBytes), table);
+  const Codes<Xmm> c = decode_codes<Xmm>(Xmm::load(blocks + b * kMxfp4BlockBytes), table);
   const float power = q15_detail::scale_power(scales[b]);
   for (size_t t = 0; t < NT; ++t) {
     const Xint lanes = digit_lanes<Xmm, Digits>(c, x[t], b, plane);
@@ -333,7 +319,7 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_block(const uint8
 template <size_t NT, size_t Digits, class Output>
 OSSRT_Q8_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
                           const Q8Vector* x, Output& output) {
-  const Zint table = twice_values(Digits == 1 ? kQ8WeightBias : 0);
+  const Zint table = biased_twice_values();
   const size_t plane = count * kMxfp4BlockElements;  // a row's inputs: the bytes of a digit plane
   for (size_t r = first; r < last; ++r) {
     const uint8_t* row_blocks = blocks + r * count * kMxfp4BlockBytes;
