@@ -618,9 +618,8 @@ int run_bench(const ParsedFlags& flags) {
 
   if (settings.json) {
     std::printf(
-        "{\"model\":\"%s\",\"cpu\":\"%s\",\"layers\":%lld,\"isa\":\"%s\",\"numerics\":\"%s\",\"threads\":%d,\"prompt_"
-        "tokens\":%zu,"
-        "\"decode_tokens\":%zu,"
+        "{\"model\":\"%s\",\"cpu\":\"%s\",\"layers\":%lld,\"isa\":\"%s\",\"numerics\":\"%s\",\"threads\":%d,"
+        "\"prompt_tokens\":%zu,\"decode_tokens\":%zu,"
         "\"depth\":%zu,\"depth_fill\":\"%s\",\"prefill_tok_s\":%.3f,\"prefill_gflops\":%.2f,\"decode_tok_s\":%.3f,"
         "\"decode_depth_tok_s\":%.3f,\"depth_ratio_pct\":%.1f,\"depth_ratio_min_pct\":%.1f,"
         "\"depth_ratio_max_pct\":%.1f,\"depth_rounds\":%zu,\"bandwidth_gbs\":%.2f,\"bandwidth_before_gbs\":%.2f,"

@@ -98,7 +98,8 @@ constexpr size_t kGroupPrefetchBytes = 6144;
 // read a decoded token's experts at 7.5 GB/s (the hardware prefetchers do
 // little for these row streams), with the L1 ones alone at 20, with both at
 // 25-26 (Q8 products, one thread; two: 30-32 -> 32-34 where a plain read
-// took 33-35 GB/s). 4, 16 and 24 KiB ahead were within 5 %, 12 KiB less.
+// took 33-35 GB/s). With the L1 ones 6 KiB ahead, 12, 16 and 24 KiB into L2
+// were within 4 % of each other; with them 2-4 KiB ahead, all slower.
 constexpr size_t kGroupL2PrefetchBytes = 16384;
 
 // Asks for the lines a row's stream reads after the group at `group`.

@@ -16,13 +16,12 @@
 // against 7 and 16 for fast's bf16 products (mxfp4_bf16.h), and 9.25 and
 // 16 in Q24, against exact's three bf16 terms' 15 and 24. From memory a
 // core's software prefetches bound its rate (q15_zmm_detail::
-// prefetch_past_group), then the loads; from L3, the operations (one
-// thread, a decoded token's 4 experts at 1440 wide: Q8 with the inputs
-// as the unsigned operand, offset by 128, and 12 operations 20.5 GB/s, as
-// now 23.2). Include once per
-// level's kernel file, after mxfp4_q15.h; on levels without the 512-bit
-// products (no OSSRT_CPU_Q15_ZMM) only the layout exists, and
-// mxfp4_q8_products() says false.
+// prefetch_past_group), then its loads; from L3, its operations (one
+// thread, a decoded token's 4 experts at 1440 wide: Q8 with the inputs as
+// the unsigned operand, offset by 128, and 12 operations 20.5 GB/s, as now
+// 23.2). Include once per level's kernel file, after mxfp4_q15.h; on
+// levels without the 512-bit products (no OSSRT_CPU_Q15_ZMM) only the
+// layout exists, and mxfp4_q8_products() says false.
 #pragma once
 
 #include "backend/cpu/mxfp4_q15.h"
@@ -197,8 +196,8 @@ struct Xmm {
   OSSRT_Q8_TARGET static Int next_digit(Int v) { return OSSRT_X86(_mm_slli_epi32)(v, 8); }
 };
 
-// Codes' biased twice-values (biased_twice_values): even elements
-// from the low nibbles, odd ones from the high.
+// Codes' biased twice-values (biased_twice_values): even elements from the
+// low nibbles, odd ones from the high.
 template <class W>
 struct Codes {
   typename W::Int even, odd;
