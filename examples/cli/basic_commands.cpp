@@ -61,6 +61,10 @@ int run_info(const ParsedFlags& flags) {
     std::printf("converted at load    %llu bytes in private memory (experts repacked, vectors to bf16)\n",
                 static_cast<unsigned long long>(info.converted_bytes));
   }
+  if (info.tiled_expert_matrices > 0) {
+    std::printf("experts in tiles     %zu of %zu matrices reordered at load for %s\n", info.tiled_expert_matrices,
+                2 * static_cast<size_t>(c.num_hidden_layers), info.backend.c_str());
+  }
   std::printf("resident after load  %zu bytes (%+lld over the process before loading)\n", after.current_bytes,
               static_cast<long long>(after.current_bytes) - static_cast<long long>(before.current_bytes));
   return 0;

@@ -626,7 +626,8 @@ int run_bench(const ParsedFlags& flags) {
         "\"bandwidth_after_gbs\":%.2f,\"bytes_per_token\":%.0f,\"depth_bytes_per_token\":%.0f,"
         "\"roofline_tok_s\":%.3f,\"roofline_pct\":%.1f,\"decode_gbs\":%.2f,\"peak_rss_bytes\":%zu,"
         "\"fma_peak_gflops\":%.1f,\"load_s\":%.2f,\"generate_s\":%.2f,\"weights_in_memory\":%s,"
-        "\"cpu_expert_layers\":%zu,\"host_expert_bytes\":%llu,\"dense_format\":\"%s\",\"decode_in_turns_tok_s\":%.3f,"
+        "\"cpu_expert_layers\":%zu,\"host_expert_bytes\":%llu,\"tiled_expert_matrices\":%zu,"
+        "\"dense_format\":\"%s\",\"decode_in_turns_tok_s\":%.3f,"
         "\"roofline_in_turns_pct\":%.1f,\"roofline_in_turns_min_pct\":%.1f,\"roofline_in_turns_max_pct\":%.1f,"
         "\"bandwidth_in_turns_gbs\":%.2f%s%s%s%s}\n",
         name.c_str(), cpu.c_str(), static_cast<long long>(config.num_hidden_layers), info.backend.c_str(),
@@ -635,7 +636,7 @@ int run_bench(const ParsedFlags& flags) {
         100 * depth.lowest_ratio, 100 * depth.highest_ratio, depth.rounds, bandwidth, before.gb_per_s, after.gb_per_s,
         bytes_per_token, depth_bytes, roofline_tok_s, roofline_pct, decode_gbs, peak_rss, fma_peak, load_seconds,
         generate_seconds, model_options.weights_in_memory ? "true" : "false", info.cpu_expert_layers,
-        static_cast<unsigned long long>(info.host_expert_bytes), info.dense_format.c_str(),
+        static_cast<unsigned long long>(info.host_expert_bytes), info.tiled_expert_matrices, info.dense_format.c_str(),
         probed.decode.tokens_per_s(), probed.mean_pct, probed.lowest_pct, probed.highest_pct, probed.best_gb_per_s,
         scaling_json, sessions_json, numerics_json, settings.profile ? profile_json(profiler.phases()).c_str() : "");
     return 0;
@@ -698,10 +699,11 @@ int run_bench(const ParsedFlags& flags) {
                 numerics.second.tokens_per_s(), 100 * numerics.ratio(), 100 * numerics.lowest_ratio,
                 100 * numerics.highest_ratio);
   }
-  std::printf("  %-34s %10.3f GB  weights %s; KV and scratch for %zu positions%s\n", "peak RSS",
+  std::printf("  %-34s %10.3f GB  weights %s%s; KV and scratch for %zu positions%s\n", "peak RSS",
               static_cast<double>(peak_rss) / 1e9,
               model_options.weights_in_memory ? "in private memory (2 MiB pages)" : "mmapped",
-              session_options.context_length, settings.sessions > 1 ? ", and the sessions decoded together" : "");
+              info.tiled_expert_matrices > 0 ? ", experts in tiles" : "", session_options.context_length,
+              settings.sessions > 1 ? ", and the sessions decoded together" : "");
   std::printf("  %-34s %10.1f s\n", "model load (preload)", load_seconds);
   for (const PhaseProfile& p : profiler.phases()) print_profile(p);
   return 0;

@@ -191,7 +191,11 @@ class ModelTest(unittest.TestCase):
             with ossrt.Model(TINY_A, **options) as model, model.session() as session:
                 session.append(prompt)
                 logits.append(session.logits())
-        self.assertTrue(all(values == logits[0] for values in logits))
+        # In memory, CPUs with AVX512-VNNI and VBMI keep the experts in tiles,
+        # whose products add up in another order (a few 1e-6 here).
+        for values in logits:
+            self.assertEqual(len(values), len(logits[0]))
+            self.assertLess(max(abs(a - b) for a, b in zip(values, logits[0])), 1e-4)
 
     def test_progress_reports_and_cancels(self):
         progress = []

@@ -22,8 +22,9 @@ namespace ossrt {
 // (self) that release_backend destroys, and a step bracket lets a device
 // record a forward step once and replay it (CUDA graphs). 5: dense weights
 // in ggml's Q8_0 (GGUF files): embedding_q8_0_f32, matmul_f32_q8_0w.
-// 6: AttentionArgs::bf16_products.
-inline constexpr uint32_t kBackendApiVersion = 6;
+// 6: AttentionArgs::bf16_products. 7: experts in a backend's own layout:
+// tile_experts, MoeArgs::w1_tiled and w2_tiled.
+inline constexpr uint32_t kBackendApiVersion = 7;
 
 using bf16_t = uint16_t;  // raw bfloat16 bits
 
@@ -153,6 +154,8 @@ struct MoeArgs {
   // as integers, wherever bf16_products does not round them to bf16 instead;
   // decode's expert products then run on integer units.
   bool q15_inputs;
+  // v7: w1 / w2 (blocks and scales) as tile_experts left them.
+  bool w1_tiled, w2_tiled;
 };
 
 struct Backend {
@@ -224,6 +227,16 @@ struct Backend {
   // so y[t, o] = sum over blocks of float(integer sum) * (x scale * d), then
   // + bias; only the order of those float sums differs between backends.
   void (*matmul_f32_q8_0w)(void* self, const MatmulArgs& args, const uint8_t* w);
+
+  // --- v7: experts in the backend's own layout (optional, host memory) ---
+  // Reorders `experts` MXFP4 matrices of `rows` rows of `count` blocks
+  // (blocks [experts, rows, count, 16], scales [experts, rows, count], in
+  // memory the caller may write) in place into the layout this backend's
+  // moe_mxfp4_f32 reads fastest, and returns true: every call on them then
+  // says so (MoeArgs::w1_tiled or w2_tiled). Returns false, nothing changed, where the
+  // backend (or this CPU) has no such layout or no memory for its scratch.
+  // Thread-safe; the bytes must not be read while it runs.
+  bool (*tile_experts)(void* self, uint8_t* blocks, uint8_t* scales, size_t experts, size_t rows, size_t count);
 };
 
 // The scalar reference implementation of every entry (host memory).

@@ -158,6 +158,7 @@ KernelProfiler::KernelProfiler(const Backend& inner) noexcept : inner_(inner), t
   if (inner.embedding_q8_0_f32 != nullptr) table_.embedding_q8_0_f32 = &EntryOf<&Backend::embedding_q8_0_f32>::timed;
   if (inner.matmul_f32_q8_0w != nullptr) table_.matmul_f32_q8_0w = &EntryOf<&Backend::matmul_f32_q8_0w>::timed;
   if (inner.synchronize != nullptr) table_.synchronize = &EntryOf<&Backend::synchronize>::forward;
+  if (inner.tile_experts != nullptr) table_.tile_experts = &EntryOf<&Backend::tile_experts>::forward;
   // Timing each kernel needs each to run when called, not in a replayed step.
   table_.begin_step = nullptr;
   table_.end_step = nullptr;

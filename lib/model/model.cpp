@@ -8,6 +8,7 @@
 #include "model/model_impl.h"
 #include "util/errors.h"
 #include "util/mapped_file.h"
+#include "util/numeric.h"
 
 namespace ossrt {
 
@@ -87,6 +88,70 @@ Status place_all(Placement& place, const ModelConfig& config, ModelWeights& weig
                     place.step(pointer, elements, what, gathered);
                   });
   return place.status();
+}
+
+// Whether [data, data + bytes) lies in memory the checkpoint owns: pages it
+// converted at load (writable), or a file it read into memory (*file set:
+// read-only until made writable).
+bool owned_bytes(const Checkpoint& checkpoint, const void* data, size_t bytes, MappedFile** file) {
+  const auto inside = [&](const void* base, size_t size) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    const auto* b = static_cast<const uint8_t*>(base);
+    return p >= b && bytes <= size && p - b <= static_cast<std::ptrdiff_t>(size - bytes);
+  };
+  *file = nullptr;
+  for (const OwnedPages& pages : checkpoint.converted) {
+    if (inside(pages.data(), pages.size())) return true;
+  }
+  for (const auto& mapped : checkpoint.files) {
+    if (mapped->in_memory() && inside(mapped->data(), mapped->size())) {
+      *file = mapped.get();
+      return true;
+    }
+  }
+  return false;
+}
+
+// Reorders each layer's experts into the backend's own layout where it has
+// one (Backend::tile_experts: the AVX-512 level's 16-row tiles, mxfp4_tiles.h)
+// and the checkpoint owns their bytes (weights_in_memory, or converted at
+// load); experts in a mapped file stay as they are, and so do experts on the
+// host beside a device (cpu_expert_layers). No memory is added. Returns the
+// matrices reordered.
+size_t tile_experts(Model::Impl& impl) {
+  const Backend& be = impl.backend;
+  if (be.tile_experts == nullptr || !be.host_memory || impl.cpu_expert_layers > 0) return 0;
+  const ModelConfig& c = impl.checkpoint->config;
+  const auto H = static_cast<size_t>(c.hidden_size), I = static_cast<size_t>(c.intermediate_size);
+  const auto E = static_cast<size_t>(c.num_experts);
+  std::vector<MappedFile*> opened;  // in-memory files made writable
+  // Makes [data, data + bytes) writable if the checkpoint owns it.
+  const auto writable = [&](const void* data, size_t bytes) {
+    MappedFile* file = nullptr;
+    if (data == nullptr || !owned_bytes(*impl.checkpoint, data, bytes, &file)) return false;
+    if (file == nullptr || std::find(opened.begin(), opened.end(), file) != opened.end()) return true;
+    if (!file->set_writable(true)) return false;
+    opened.push_back(file);
+    return true;
+  };
+  size_t tiled = 0;
+  for (LayerWeights& layer : impl.weights.layers) {
+    const struct {
+      const Mxfp4Tensor& tensor;
+      size_t rows, count;
+      bool& tiled;
+    } matrices[] = {{layer.mlp1, 2 * I, H / kMxfp4BlockElements, layer.mlp1_tiled},
+                    {layer.mlp2, H, I / kMxfp4BlockElements, layer.mlp2_tiled}};
+    for (const auto& m : matrices) {
+      const size_t codes = E * m.rows * m.count;  // and as many scale bytes: one a 16-byte block
+      if (!writable(m.tensor.blocks, codes * kMxfp4BlockBytes) || !writable(m.tensor.scales, codes)) continue;
+      m.tiled = be.tile_experts(be.self, const_cast<uint8_t*>(m.tensor.blocks), const_cast<uint8_t*>(m.tensor.scales),
+                                E, m.rows, m.count);
+      tiled += m.tiled ? 1 : 0;
+    }
+  }
+  for (MappedFile* file : opened) static_cast<void>(file->set_writable(false));
+  return tiled;
 }
 
 }  // namespace
@@ -179,6 +244,7 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     }
     Placement placement(impl->backend, options, impl->weights.bytes, std::move(host_resident));
     if (Status s = place_all(placement, impl->checkpoint->config, impl->weights); !s.ok()) return s;
+    const size_t tiled_matrices = tile_experts(*impl);
 
     ModelInfo& info = impl->info;
     info.config = impl->checkpoint->config;
@@ -195,6 +261,7 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
     info.backend = impl->backend.name;
     info.cpu_expert_layers = impl->cpu_expert_layers;
     info.host_expert_bytes = host_expert_bytes;
+    info.tiled_expert_matrices = tiled_matrices;
     info.fingerprint = fingerprint;
     impl->rope = std::make_unique<RopeYarn>(info.config);
     impl->runtime = options.runtime;
@@ -204,6 +271,10 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& di
               static_cast<long long>(info.config.num_hidden_layers),
               static_cast<unsigned long long>(info.parameter_count), static_cast<unsigned long long>(info.weight_bytes),
               info.checkpoint_files, info.backend.c_str());
+    if (tiled_matrices > 0) {
+      impl->log(LogLevel::info, "%zu of %zu expert matrices reordered in place into %s's tiles", tiled_matrices,
+                2 * impl->weights.layers.size(), info.backend.c_str());
+    }
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
   });
 }

@@ -150,7 +150,9 @@ void moe_block(const Model::Impl& m, const Dims& d, size_t layer_index, Workspac
                ws.moe_scratch.as(),
                x,
                fast,
-               fast};
+               fast,
+               w.mlp1_tiled,
+               w.mlp2_tiled};
   if (layer_index >= m.cpu_expert_layers) {
     be.moe_mxfp4_f32(be.self, args);
     return;

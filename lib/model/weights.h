@@ -56,6 +56,8 @@ struct LayerWeights {
   const bf16_t* mlp1_bias = nullptr;  // [E, 2I]
   Mxfp4Tensor mlp2;                   // [E, H, I/32, 16]
   const bf16_t* mlp2_bias = nullptr;  // [E, H]
+  // Whether mlp1 / mlp2 are as Backend::tile_experts left them.
+  bool mlp1_tiled = false, mlp2_tiled = false;
 };
 
 struct ModelWeights {

@@ -62,6 +62,7 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
     data = static_cast<const uint8_t*>(p);
   }
   auto mapped = std::unique_ptr<MappedFile>(new MappedFile(path, data, size));
+  mapped->in_memory_ = in_memory && data != nullptr;
   if (in_memory || data == nullptr) {
     ::close(file.fd);
   } else {
@@ -74,6 +75,11 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
   if (fd_ >= 0) ::close(fd_);
+}
+
+bool MappedFile::set_writable(bool writable) noexcept {
+  if (!in_memory_) return false;
+  return ::mprotect(const_cast<uint8_t*>(data_), size_, writable ? PROT_READ | PROT_WRITE : PROT_READ) == 0;
 }
 
 bool MappedFile::changed() const noexcept {

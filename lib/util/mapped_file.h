@@ -32,6 +32,13 @@ class MappedFile {
   // Always false for an in-memory copy. One fstat: about a microsecond.
   bool changed() const noexcept;
 
+  // Whether the bytes are a private in-memory copy (open's `in_memory`).
+  bool in_memory() const noexcept { return in_memory_; }
+  // An in-memory copy's bytes writable (true) or read-only again (false),
+  // for a reorder at load (Backend::tile_experts); they are read-only
+  // otherwise. Returns false for a mapped file or when mprotect fails.
+  bool set_writable(bool writable) noexcept;
+
  private:
   MappedFile(std::filesystem::path path, const uint8_t* data, size_t size)
       : path_(std::move(path)), data_(data), size_(size) {}
@@ -39,6 +46,7 @@ class MappedFile {
   const uint8_t* data_;
   size_t size_;
   int fd_ = -1;  // kept open (mapped files only) for changed()
+  bool in_memory_ = false;
   long long mtime_ns_ = 0;
 };
 

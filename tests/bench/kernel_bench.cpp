@@ -231,10 +231,13 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   fill.bf16s(b1, 0.5f);
   fill.bf16s(b2, 0.1f);
   std::vector<float> scratch(512 * K * 3 * I), moe_y(512 * H);
+  // The experts in the backend's own layout where it has one, as a model loaded into memory has them.
+  const bool tiled = be.tile_experts != nullptr && be.tile_experts(be.self, w1.data(), s1.data(), S, 2 * I, H / 32) &&
+                     be.tile_experts(be.self, w2.data(), s2.data(), S, H, I / 32);
   auto moe_args = [&](size_t n, const int32_t* ids, const float* weights, bool fast = false) {
     return MoeArgs{x.data(),  n,         H,         I,         K,         ids,  weights,        w1.data(),
                    s1.data(), b1.data(), w2.data(), s2.data(), b2.data(), 7.0f, scratch.data(), moe_y.data(),
-                   fast,      fast};
+                   fast,      fast,      tiled,     tiled};
   };
   for (bool fast : {false, true}) {
     measure(fast ? moe_decode_fast : moe_decode, K * (2.0 * I * (H / 32 * 17 + 2) + H * (I / 32 * 17 + 2)), true,

@@ -143,7 +143,9 @@ static void test_struct_sizes(const char* directory) {
 }
 
 /* Item 3 and 8 through the ABI: the in-memory and validating loads of an
- * intact model give the mapped load's logits. */
+ * intact model give the mapped load's logits, up to the order of the expert
+ * products' sums where the CPU backend tiles experts in memory (AVX512-VNNI
+ * and VBMI; a few 1e-6 on tiny-a). */
 static void test_load_modes(const ossrt_model* mapped, const char* directory) {
   static float expected[4096], got[4096];
   ossrt_model_options options;
@@ -157,7 +159,7 @@ static void test_load_modes(const ossrt_model* mapped, const char* directory) {
   if (model == NULL) return;
   EXPECT(run_prompt(model, NULL, got, 4096) == vocab);
   for (j = 0; j < vocab; ++j)
-    if (got[j] != expected[j]) break;
+    if (fabsf(got[j] - expected[j]) > 1e-4f) break;
   EXPECT(j == vocab);
   ossrt_model_destroy(model);
 }

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -33,6 +35,13 @@ inline std::vector<std::span<const uint8_t>> bound_bytes(const ossrt::Checkpoint
                            ranges.emplace_back(reinterpret_cast<const uint8_t*>(pointer), elements * sizeof(*pointer));
                          });
   return ranges;
+}
+
+inline float max_abs_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  float worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+  return worst;
 }
 
 struct Run {

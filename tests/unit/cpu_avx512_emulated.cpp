@@ -105,17 +105,20 @@ void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_
 }
 
 void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
-                           size_t digits, const std::vector<std::vector<float>>& inputs, float* out) {
+                           size_t digits, const std::vector<std::vector<float>>& inputs, float* out,
+                           size_t tiled_rows) {
   Q8Vectors vectors(inputs.size(), in, digits);
   std::vector<Q8Vector> x(inputs.size());
   for (size_t t = 0; t < inputs.size(); ++t) {
     vectors.quantize(t, inputs[t].data(), [](size_t j) { return j; });
     x[t] = vectors.vector(t);
   }
-  mxfp4_q8_rows(blocks, scales, in / kMxfp4BlockElements, first, last, x.data(), inputs.size(),
-                [&](size_t r, const float* sums) {
-                  for (size_t t = 0; t < inputs.size(); ++t) out[t * last + r] = sums[t];
-                });
+  const auto output = [&](size_t r, const float* sums) {
+    for (size_t t = 0; t < inputs.size(); ++t) out[t * last + r] = sums[t];
+  };
+  const size_t count = in / kMxfp4BlockElements;
+  if (tiled_rows == 0) return mxfp4_q8_rows(blocks, scales, count, first, last, x.data(), inputs.size(), output);
+  mxfp4_q8_tiles(blocks, scales, count, tiled_rows, first, last, x.data(), inputs.size(), output);
 }
 
 // An MXFP4 row (in elements) as bf16 in decode order, decoded directly

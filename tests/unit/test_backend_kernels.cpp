@@ -653,7 +653,9 @@ void check_moe(const Backend& be, const std::string& label, std::mt19937& rng) {
                        scratch.data(),
                        want.data(),
                        false,
-                       fast};
+                       fast,
+                       false,
+                       false};
           ref.moe_mxfp4_f32(ref.self, args);
           {
             Staging s(be);

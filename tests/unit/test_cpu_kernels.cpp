@@ -2,6 +2,7 @@
 // level this machine runs, over shapes with ragged tails; and the dispatch.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -11,6 +12,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/mxfp4_tiles.h"
 #include "backend/kernel_profiler.h"
 #include "random_inputs.hpp"
 #include "util/numeric.h"
@@ -31,8 +33,10 @@ void q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t
                             const std::vector<std::vector<float>>& inputs, float* out);
 void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
                              size_t terms, const std::vector<std::vector<float>>& inputs, float* out);
+// tiled_rows: 0 where the matrix is in plain rows, else its rows, in tiles (mxfp4_tiles.h).
 void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
-                           size_t digits, const std::vector<std::vector<float>>& inputs, float* out);
+                           size_t digits, const std::vector<std::vector<float>>& inputs, float* out,
+                           size_t tiled_rows = 0);
 void mxfp4_row_to_bf16(const uint8_t* blocks, const uint8_t* scales, size_t in, bf16_t* direct, bf16_t* via_f32);
 // Which of the 512-bit Q15 products the emulated kernels take (VNNI or not).
 void set_q15_vnni(bool vnni) noexcept;
@@ -335,6 +339,7 @@ struct MoeCase {
   std::vector<bf16_t> b1, b2;
   std::vector<float> x, weights, y_start;
   std::vector<int32_t> ids;
+  bool tiled = false;  // w1 and w2 as a backend's tile_experts left them
 
   MoeCase(size_t hidden, size_t intermediate, size_t tokens, size_t k_, std::mt19937& rng)
       : H(hidden), I(intermediate), n(tokens), k(k_) {
@@ -355,13 +360,38 @@ struct MoeCase {
     }
   }
 
+  // This case with its experts in `be`'s own layout; false where it has none.
+  bool tile_for(const Backend& be) {
+    tiled = be.tile_experts != nullptr &&
+            be.tile_experts(be.self, w1_blocks.data(), w1_scales.data(), E, 2 * I, H / kMxfp4BlockElements) &&
+            be.tile_experts(be.self, w2_blocks.data(), w2_scales.data(), E, H, I / kMxfp4BlockElements);
+    return tiled;
+  }
+
   // y after `moe` runs the call (with bf16 products allowed or not, Q15 inputs or not).
   template <class Moe>
   std::vector<float> run(Moe moe, bool bf16_products, bool q15_inputs = false) const {
     std::vector<float> scratch(n * k * 3 * I), y = y_start;
-    moe(MoeArgs{x.data(), n, H, I, k, ids.data(), weights.data(), w1_blocks.data(), w1_scales.data(), b1.data(),
-                w2_blocks.data(), w2_scales.data(), b2.data(), 7.0f, scratch.data(), y.data(), bf16_products,
-                q15_inputs});
+    moe(MoeArgs{x.data(),
+                n,
+                H,
+                I,
+                k,
+                ids.data(),
+                weights.data(),
+                w1_blocks.data(),
+                w1_scales.data(),
+                b1.data(),
+                w2_blocks.data(),
+                w2_scales.data(),
+                b2.data(),
+                7.0f,
+                scratch.data(),
+                y.data(),
+                bf16_products,
+                q15_inputs,
+                tiled,
+                tiled});
     return y;
   }
   std::vector<float> run(const Backend& be, bool bf16_products, bool q15_inputs = false) const {
@@ -427,6 +457,54 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
 #if defined(OSSRT_TEST_AVX512_EMULATION)
   cpu_avx512_emulated::set_q8_products(true);
 #endif
+}
+
+TEST_CASE("MoE on experts in 16-row tiles (AVX-512 byte products) equals it on plain rows, every path") {
+  std::mt19937 rng(31);
+  using Shape = MoeShape;
+  std::vector<FastVariant> variants;
+  for (const FastVariant& variant : fast_variants()) {
+    if (variant.name.rfind("avx512", 0) == 0) variants.push_back(variant);
+  }
+#if defined(OSSRT_TEST_AVX512_EMULATION)
+  cpu_avx512_emulated::set_q8_products(true);
+#endif
+  // Exact, fast, and Q15 inputs without bf16 products: the byte products on
+  // the tiles for small groups; the panel, bf16 and integer tiles (n = 24)
+  // on untiled rows. 288 x 32 takes mlp2 one output at a time.
+  const struct { bool bf16_products, q15_inputs; } numerics[] = {{false, false}, {true, true}, {false, true}};
+  size_t checked = 0;
+  for (Shape shape : {Shape{32, 32}, Shape{64, 96}, Shape{96, 288}, Shape{288, 32}}) {
+    for (size_t n : {1, 2, 5, 24}) {
+      for (size_t k : {1, 4, 8}) {
+        for (const FastVariant& variant : variants) {
+          const MoeCase plain(shape.hidden, shape.intermediate, n, k, rng);
+          MoeCase tiled = plain;
+          if (!tiled.tile_for(*variant.backend)) continue;  // no VNNI and VBMI here
+          CHECK(tiled.w1_blocks != plain.w1_blocks);
+          for (const auto& [bf16_products, q15_inputs] : numerics) {
+            // The tiles add each row's lane products in another order: mlp1's
+            // outputs differ by float roundings (up to 1e-6 of the largest
+            // output here), and where one sits at a quantization step's edge
+            // its activation takes the neighbouring step (fast: up to 2e-4 of
+            // the largest). A wrong row, code or scale is off by far more.
+            const float tolerance = q15_inputs ? 1e-3f : 1e-6f;
+            check_within(tiled.run(*variant.backend, bf16_products, q15_inputs),
+                         plain.run(*variant.backend, bf16_products, q15_inputs),
+                         plain.name(variant.name +
+                                    (bf16_products ? " fast"
+                                     : q15_inputs  ? " q15"
+                                                   : " exact") +
+                                    " tiled"),
+                         [&](float v, float largest) { return 1e-4f + 2e-5f * std::fabs(v) + tolerance * largest; });
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  // The emulated level always tiles.
+  if (best_cpu_isa() >= CpuIsa::avx2) CHECK(checked > 0);
 }
 
 TEST_CASE("Q15 expert inputs (fast numerics): MoE kernels equal the reference's integer products") {
@@ -529,62 +607,112 @@ TEST_CASE("bf16 expert products (AVX512-BF16): ragged rows, 1 to 4 vectors, 1 or
   }
 }
 
+// Checks got[t * last + r] (rows [first, last)) against the Q8 or Q24
+// products of row r of m and inputs[t]: exact per lane (integer products,
+// then the lane's scale and the block's power), and Q24 within its steps of
+// the fp32 sums.
+void check_q8_products(const RandomMxfp4Rows& m, size_t in, size_t digits,
+                       const std::vector<std::vector<float>>& inputs, size_t first, size_t last,
+                       const std::vector<float>& got) {
+  const size_t block_count = in / kMxfp4BlockElements;
+  for (size_t t = 0; t < inputs.size(); ++t) {
+    for (size_t r = first; r < last; ++r) {
+      double want = 0, magnitude = 0, fp32_sum = 0, q24_bound = 0;
+      for (size_t lane = 0; lane < in / kQ8LaneElements; ++lane) {
+        const float* x = inputs[t].data() + lane * kQ8LaneElements;
+        int32_t values[kQ8LaneElements];
+        float scale;
+        if (digits == 1) {
+          int8_t bytes[kQ8LaneElements];
+          scale = quantize_q8_lane(x, bytes);
+          for (size_t i = 0; i < kQ8LaneElements; ++i) values[i] = bytes[i];
+        } else {
+          scale = quantize_q24_lane(x, values);
+        }
+        const size_t b = lane * kQ8LaneElements / kMxfp4BlockElements;
+        const double power = std::ldexp(1.0, m.scales[r * block_count + b] - 127);
+        double largest = 0;
+        for (size_t i = 0; i < kQ8LaneElements; ++i) largest = std::max(largest, std::fabs(double(x[i])));
+        long long sum = 0;
+        for (size_t i = 0; i < kQ8LaneElements; ++i) {
+          const size_t j = lane * kQ8LaneElements + i - b * kMxfp4BlockElements;
+          const uint8_t byte = m.blocks[(r * block_count + b) * kMxfp4BlockBytes + j / 2];
+          const uint8_t code = j % 2 == 0 ? byte & 0x0f : byte >> 4;
+          sum += static_cast<long long>(2 * kFp4Values[code]) * values[i];
+          fp32_sum += static_cast<double>(kFp4Values[code]) * power * x[i];
+          q24_bound += std::fabs(kFp4Values[code]) * power * largest * 0x1p-22;
+        }
+        const double term = static_cast<double>(sum) * scale / 2 * power;
+        want += term;
+        magnitude += std::fabs(term);
+      }
+      INFO(digits << " digits, in " << in << ", " << inputs.size() << " vectors: vector " << t << ", row " << r);
+      CHECK(std::fabs(got[t * last + r] - want) <= 1e-6 * magnitude + 1e-30);
+      // Q24: each input within a step (1 / kQ24Max, about 2^-23, of its lane's largest) of its fp32
+      // value, doubled for the float product that makes it.
+      if (digits == 3) CHECK(std::fabs(got[t * last + r] - fp32_sum) <= q24_bound + 1e-6 * magnitude);
+    }
+  }
+}
+
+// n inputs of `in` elements over 6 binary orders, so that Q24's small digits matter.
+std::vector<std::vector<float>> inputs_over_orders(size_t n, size_t in, std::mt19937& rng) {
+  std::vector<std::vector<float>> inputs(n);
+  for (auto& input : inputs) {
+    input = random_floats(in, rng, 3.0f);
+    for (size_t i = 0; i < in; ++i) input[i] *= std::ldexp(1.0f, -static_cast<int>(rng() % 6));
+  }
+  return inputs;
+}
+
 TEST_CASE("Q8 and Q24 expert products (VNNI, VBMI): ragged rows, 1 to 4 vectors, against exact lane sums") {
   std::mt19937 rng(23);
   // Rows of 1, 2, 3, 4, 5, 7, 9, 14 and 90 blocks: 4-block groups (in
   // pairs and alone) and the rest (none, a pair, a block, a pair and a
-  // block). Inputs over 6 binary orders, so that Q24's small digits matter.
+  // block).
   for (size_t digits : {1, 3}) {
     for (size_t in : {32, 64, 96, 128, 160, 224, 288, 448, 2880}) {
-      const size_t rows = 13, block_count = in / kMxfp4BlockElements;
+      const size_t rows = 13;
       const RandomMxfp4Rows m(rows, in, rng);
       for (size_t n : {1, 2, 3, 4}) {
-        std::vector<std::vector<float>> inputs(n);
-        for (auto& input : inputs) {
-          input = random_floats(in, rng, 3.0f);
-          for (size_t i = 0; i < in; ++i) input[i] *= std::ldexp(1.0f, -static_cast<int>(rng() % 6));
-        }
+        const std::vector<std::vector<float>> inputs = inputs_over_orders(n, in, rng);
         const size_t first = 2, last = rows;
         std::vector<float> got(n * last, 0.0f);
         cpu_avx512_emulated::q8_rows_times_vectors(m.blocks.data(), m.scales.data(), first, last, in, digits, inputs,
                                                    got.data());
-        for (size_t t = 0; t < n; ++t) {
-          for (size_t r = first; r < last; ++r) {
-            // Exact per lane: integer products, then the lane's scale and the block's power.
-            double want = 0, magnitude = 0, fp32_sum = 0, q24_bound = 0;
-            for (size_t lane = 0; lane < in / kQ8LaneElements; ++lane) {
-              const float* x = inputs[t].data() + lane * kQ8LaneElements;
-              int32_t values[kQ8LaneElements];
-              float scale;
-              if (digits == 1) {
-                int8_t bytes[kQ8LaneElements];
-                scale = quantize_q8_lane(x, bytes);
-                for (size_t i = 0; i < kQ8LaneElements; ++i) values[i] = bytes[i];
-              } else {
-                scale = quantize_q24_lane(x, values);
-              }
-              const size_t b = lane * kQ8LaneElements / kMxfp4BlockElements;
-              const double power = std::ldexp(1.0, m.scales[r * block_count + b] - 127);
-              double largest = 0;
-              for (size_t i = 0; i < kQ8LaneElements; ++i) largest = std::max(largest, std::fabs(double(x[i])));
-              long long sum = 0;
-              for (size_t i = 0; i < kQ8LaneElements; ++i) {
-                const size_t j = lane * kQ8LaneElements + i - b * kMxfp4BlockElements;
-                const uint8_t byte = m.blocks[(r * block_count + b) * kMxfp4BlockBytes + j / 2];
-                const uint8_t code = j % 2 == 0 ? byte & 0x0f : byte >> 4;
-                sum += static_cast<long long>(2 * kFp4Values[code]) * values[i];
-                fp32_sum += static_cast<double>(kFp4Values[code]) * power * x[i];
-                q24_bound += std::fabs(kFp4Values[code]) * power * largest * 0x1p-22;
-              }
-              const double term = static_cast<double>(sum) * scale / 2 * power;
-              want += term;
-              magnitude += std::fabs(term);
-            }
-            INFO(digits << " digits, in " << in << ", " << n << " vectors: vector " << t << ", row " << r);
-            CHECK(std::fabs(got[t * last + r] - want) <= 1e-6 * magnitude + 1e-30);
-            // Q24: each input within a step (1 / kQ24Max, about 2^-23, of its lane's largest) of its fp32
-            // value, doubled for the float product that makes it.
-            if (digits == 3) CHECK(std::fabs(got[t * last + r] - fp32_sum) <= q24_bound + 1e-6 * magnitude);
+        check_q8_products(m, in, digits, inputs, first, last, got);
+      }
+    }
+  }
+}
+
+TEST_CASE("MXFP4 tiles: untiling gives the plain rows back; the tiles' Q8 and Q24 products equal the rows'") {
+  std::mt19937 rng(24);
+  // 16, 37 (two tiles and 5 rows after them) and 7 rows (no tile); rows of 1 to 90 blocks.
+  for (size_t rows : {16, 37, 7}) {
+    for (size_t in : {32, 96, 160, 448, 2880}) {
+      const RandomMxfp4Rows m(rows, in, rng);
+      const size_t count = in / kMxfp4BlockElements;
+      RandomMxfp4Rows tiled = m;
+      std::vector<uint8_t> scratch(mxfp4_tile_scratch_bytes(count));
+      tile_mxfp4_matrix(tiled.blocks.data(), tiled.scales.data(), rows, count, scratch.data());
+      if (rows >= kMxfp4TileRows) CHECK(tiled.blocks != m.blocks);
+      // Any row range back, tiles' rows and those after.
+      const size_t first = rows / 3, last = rows;
+      std::vector<uint8_t> blocks((last - first) * count * kMxfp4BlockBytes), scales((last - first) * count);
+      untile_mxfp4_rows(tiled.blocks.data(), tiled.scales.data(), rows, count, first, last, blocks.data(),
+                        scales.data());
+      CHECK(std::equal(blocks.begin(), blocks.end(), m.blocks.begin() + first * count * kMxfp4BlockBytes));
+      CHECK(std::equal(scales.begin(), scales.end(), m.scales.begin() + first * count));
+      for (size_t digits : {1, 3}) {
+        for (size_t n : {1, 2, 4}) {
+          const std::vector<std::vector<float>> inputs = inputs_over_orders(n, in, rng);
+          // All rows, and from the second tile on (where there is one).
+          for (size_t from : {size_t{0}, std::min(rows, kMxfp4TileRows)}) {
+            std::vector<float> got(n * rows, 0.0f);
+            cpu_avx512_emulated::q8_rows_times_vectors(tiled.blocks.data(), tiled.scales.data(), from, rows, in, digits,
+                                                       inputs, got.data(), rows);
+            check_q8_products(m, in, digits, inputs, from, rows, got);
           }
         }
       }

@@ -25,6 +25,7 @@
 using namespace ossrt;
 using testsupport::bound_bytes;
 using testsupport::check_fails;
+using testsupport::max_abs_difference;
 using testsupport::open_or_fail;
 using testsupport::Run;
 using testsupport::run;
@@ -87,13 +88,6 @@ void patch_tensor_type(const fs::path& path, const std::string& name, uint32_t t
   write_bytes(path, bytes);
 }
 
-float max_abs_difference(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  float worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
-  return worst;
-}
-
 }  // namespace
 
 TEST_CASE("tiny-a as a GGUF binds the original's weights: experts repacked, F32 vectors back to bf16") {
@@ -132,14 +126,17 @@ TEST_CASE("a GGUF loads by its path or by its directory, and computes the origin
   for (Numerics numerics : {Numerics::exact, Numerics::fast}) {
     const Run expected = run(kTinyA, kPrompt, numerics);
     for (const fs::path& path : {copy.file, copy.dir.path()}) {
+      // Converted experts are the model's own memory: where the CPU backend
+      // keeps experts in its tiles (AVX512-VNNI and VBMI) they are tiled at
+      // load, and their products add up in another order (3.3e-6 here).
       const Run got = run(path, kPrompt, numerics);
-      CHECK(got.logits == expected.logits);
+      CHECK(max_abs_difference(got.logits, expected.logits) < 1e-4f);
       CHECK(got.greedy == expected.greedy);
     }
     // Read into private memory, whose expert bytes are released once repacked.
     ModelOptions in_memory;
     in_memory.weights_in_memory = true;
-    CHECK(run(copy.file, kPrompt, numerics, in_memory).logits == expected.logits);
+    CHECK(max_abs_difference(run(copy.file, kPrompt, numerics, in_memory).logits, expected.logits) < 1e-4f);
   }
   // A second GGUF in the directory makes it ambiguous.
   fs::copy_file(copy.file, copy.dir.path() / "other.gguf");

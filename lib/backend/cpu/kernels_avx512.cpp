@@ -8,12 +8,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/mxfp4_tiles.h"
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/onednn_gemm.h"
 #include "util/job_ranges.h"
@@ -65,7 +67,27 @@ bool mxfp4_q8_products() noexcept {
 }
 #endif
 
+// Backend::tile_experts: the tiles of mxfp4_tiles.h, where the CPU has the
+// byte products that read them (mxfp4_q8_products).
+bool tile_experts(void*, uint8_t* blocks, uint8_t* scales, size_t experts, size_t rows, size_t count) {
+  if (!mxfp4_q8_products()) return false;
+  try {
+    PerThreadArray<uint8_t> scratch(mxfp4_tile_scratch_bytes(count));
+    const long long matrices = static_cast<long long>(experts);
+#pragma omp parallel for schedule(static)
+    for (long long e = 0; e < matrices; ++e) {
+      const size_t expert = static_cast<size_t>(e);
+      tile_mxfp4_matrix(blocks + expert * rows * count * kMxfp4BlockBytes, scales + expert * rows * count, rows, count,
+                        scratch.mine());
+    }
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  return true;
+}
+
 void fill_kernels(Backend& table) noexcept {
+  table.tile_experts = tile_experts;
   table.matmul_f32_bf16w = matmul_f32_bf16w;
   table.moe_mxfp4_f32 = moe_mxfp4_f32;
   table.embedding_q8_0_f32 = embedding_q8_0_f32;

@@ -12,7 +12,9 @@
 // (mxfp4_q15.h), big groups as int16 in integer tiles (mxfp4_q15_gemm.h), or
 // the bf16 products their dequantized values. Where the CPU has AVX512-BF16
 // the token-at-a-time products take bf16 inputs instead (mxfp4_bf16.h):
-// rounded under fast; under exact, a lone token's as exact terms.
+// rounded under fast; under exact, a lone token's as exact terms. Experts
+// a backend tiled at load (MoeArgs::w1_tiled, w2_tiled; mxfp4_tiles.h) are
+// read as tiles by the Q8 products and untiled for every other path.
 // Include once per level's kernel file, after panel_gemm.h.
 #pragma once
 
@@ -25,6 +27,7 @@
 #include "backend/cpu/mxfp4_q15.h"
 #include "backend/cpu/mxfp4_q15_gemm.h"
 #include "backend/cpu/mxfp4_q8.h"
+#include "backend/cpu/mxfp4_tiles.h"
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "backend/cpu/panel_gemm.h"
 #include "util/aligned_vector.h"
@@ -159,6 +162,27 @@ ExpertGroups group_by_expert(const int32_t* ids, size_t n_pairs) {
   return g;
 }
 
+// Rows [first, last) of one expert matrix in the plain layout: row r's
+// blocks at blocks + (r - first) * row bytes, its scales at scales + (r -
+// first) * its blocks. Tiled matrices (MoeArgs::w1_tiled, w2_tiled) are untiled
+// into `buffer` (plain_rows_bytes) for the paths that read plain rows.
+struct PlainRows {
+  const uint8_t* blocks;
+  const uint8_t* scales;
+};
+
+inline size_t plain_rows_bytes(size_t rows, size_t count) {
+  return rows * count * (kMxfp4BlockBytes + 1);
+}
+
+inline PlainRows plain_rows(const uint8_t* blocks, const uint8_t* scales, size_t rows, size_t count, bool tiled,
+                            size_t first, size_t last, uint8_t* buffer) {
+  if (!tiled) return {blocks + first * count * kMxfp4BlockBytes, scales + first * count};
+  uint8_t* buffer_scales = buffer + (last - first) * count * kMxfp4BlockBytes;
+  untile_mxfp4_rows(blocks, scales, rows, count, first, last, buffer, buffer_scales);
+  return {buffer, buffer_scales};
+}
+
 // A row widened to fp32 in the level's MXFP4 element order (Simd::decode_order), scales applied.
 void widen_mxfp4_row(const uint8_t* blocks, const uint8_t* scales, size_t in, float* dst) {
   const Simd::Mxfp4Tables& tables = Simd::mxfp4_tables();
@@ -231,7 +255,7 @@ PackedGroups pack_groups(const ExpertGroups& g, size_t in, bool big_groups, Inpu
 // native bf16 on this CPU, out of memory).
 template <class Products, class Input, class Output>
 bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
-                         size_t rows, size_t in, Input input, Output output) {
+                         size_t rows, size_t in, bool tiled, Input input, Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   const size_t tiles = Bf16TilePlan<Products>::tiles(rows);
   // Products and buffers first: nothing may allocate inside a parallel region.
@@ -254,6 +278,7 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
   PerThreadArray<bf16_t> tiles_bf16(kBf16TileRows * in);
   PerThreadBuffer products(kBf16TileRows * widest);
   PerThreadArray<unsigned char> scratch(scratch_bytes);
+  PerThreadArray<uint8_t> untiled(tiled ? plain_rows_bytes(kBf16TileRows, row_scales) : 0);
 
   const long long groups = static_cast<long long>(g.experts.size());
 #pragma omp parallel for schedule(dynamic)
@@ -274,9 +299,10 @@ bool grouped_linear_bf16(const ExpertGroups& g, const uint8_t* blocks, const uin
     const size_t count = std::min(kBf16TileRows, rows - first);
     bf16_t* tile = tiles_bf16.mine();
     float* row_f32 = rows_f32.mine();
+    const PlainRows plain = plain_rows(blocks + e * rows * row_bytes, scales + e * rows * row_scales, rows, row_scales,
+                                       tiled, first, first + count, untiled.mine());
     for (size_t r = 0; r < count; ++r) {
-      const size_t row = e * rows + first + r;
-      widen_mxfp4_row_bf16(blocks + row * row_bytes, scales + row * row_scales, in, row_f32, tile + r * in);
+      widen_mxfp4_row_bf16(plain.blocks + r * row_bytes, plain.scales + r * row_scales, in, row_f32, tile + r * in);
     }
     float* sums = products.mine();
     const size_t columns = plans[group].columns;
@@ -316,13 +342,16 @@ bool bf16_products_take(const ExpertGroups& g, size_t rows, size_t in) {
 // fp32), the Q15 vectors (input(pair) is their dequantized values). Bigger
 // groups, where the Q15 vectors carry their int16 values and no bf16
 // product took them, take the 16-row integer tiles (mxfp4_q15_gemm.h).
+// `tiled`: the matrices are in mxfp4_tiles.h's tiles, which the Q8 products
+// read as such (mxfp4_q8_tiles) and every other path untiled, a job's rows
+// at a time (plain_rows).
 template <class Products, class Input, class Q8Input, class Q15Input, class Bf16Input, class Output>
 void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
-                    size_t rows, size_t in, bool bf16_products, Input input, Q8Input q8_input, Q15Input q15_input,
-                    Bf16Input bf16_input, size_t bf16_terms, Output output) {
+                    size_t rows, size_t in, bool bf16_products, bool tiled, Input input, Q8Input q8_input,
+                    Q15Input q15_input, Bf16Input bf16_input, size_t bf16_terms, Output output) {
   const size_t row_bytes = in / kMxfp4BlockElements * kMxfp4BlockBytes, row_scales = in / kMxfp4BlockElements;
   const bool big_groups_done =
-      bf16_products && grouped_linear_bf16<Products>(g, blocks, scales, bias, rows, in, input, output);
+      bf16_products && grouped_linear_bf16<Products>(g, blocks, scales, bias, rows, in, tiled, input, output);
   // The vectors carry int16 values only when some group is that big.
   const bool q15_tiles = !big_groups_done && !g.pairs.empty() && q15_input(g.pairs[0]).values != nullptr;
   // Buffers first: nothing may throw inside a parallel region.
@@ -330,6 +359,7 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
   PerThreadBuffer panels(packed.data.empty() ? 0 : multiply_rows_buffer_floats(kMxfp4JobRows, in));
   PerThreadArray<int32_t> tile_pairs(q15_tiles ? q15_tile_pairs(in) : 0);
   PerThreadBuffer tile_powers(q15_tiles ? q15_tile_powers(in) : 0);
+  PerThreadArray<uint8_t> untiled(tiled ? plain_rows_bytes(kMxfp4JobRows, row_scales) : 0);
   // Every expert has the same rows, so job -> (expert group, row block) is a division.
   const size_t jobs_per_expert = (rows + kMxfp4JobRows - 1) / kMxfp4JobRows;
   const size_t jobs = g.experts.size() * jobs_per_expert;
@@ -339,25 +369,33 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
     const size_t first = job % jobs_per_expert * kMxfp4JobRows;
     const size_t last = std::min(first + kMxfp4JobRows, rows);
     if (big_groups_done && g.pairs_in(group) >= kPanelMinTokens) return;
+    const size_t expert_row = e * rows;
+    const uint8_t* expert_blocks = blocks + expert_row * row_bytes;
+    const uint8_t* expert_scales = scales + expert_row * row_scales;
+    // Every path but the tiles' own products reads the job's rows plain.
+    const auto job_rows = [&] {
+      return plain_rows(expert_blocks, expert_scales, rows, row_scales, tiled, first, last, untiled.mine());
+    };
     if (q15_tiles && g.pairs_in(group) >= kPanelMinTokens) {
-      const size_t expert_row = e * rows, begin = g.begin[group];
+      const size_t begin = g.begin[group];
+      const PlainRows plain = job_rows();
       mxfp4_q15_rows_times_vectors(
-          blocks + expert_row * row_bytes, scales + expert_row * row_scales, first, last, in, g.pairs_in(group),
+          plain.blocks, plain.scales, 0, last - first, in, g.pairs_in(group),
           [&](size_t t) { return q15_input(g.pairs[begin + t]); }, tile_pairs.mine(), tile_powers.mine(),
           [&](size_t t, size_t r, float sum) {
-            output(g.pairs[begin + t], r, sum + bf16_to_f32(bias[expert_row + r]));
+            output(g.pairs[begin + t], first + r, sum + bf16_to_f32(bias[expert_row + first + r]));
           });
       return;
     }
     if (packed.packed(group, g)) {
+      const PlainRows plain = job_rows();
       multiply_rows(
           first, last, packed.tokens(group, g, in), panels.mine(),
           [&](size_t r, float* dst) {
-            const size_t row = e * rows + r;
-            widen_mxfp4_row(blocks + row * row_bytes, scales + row * row_scales, in, dst);
+            widen_mxfp4_row(plain.blocks + (r - first) * row_bytes, plain.scales + (r - first) * row_scales, in, dst);
           },
           [&](size_t t, size_t r, float sum) {
-            output(g.pairs[g.begin[group] + t], r, sum + bf16_to_f32(bias[e * rows + r]));
+            output(g.pairs[g.begin[group] + t], r, sum + bf16_to_f32(bias[expert_row + r]));
           });
       return;
     }
@@ -373,12 +411,19 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
         x_q15[j] = q15_input(g.pairs[p0 + j]);
         x_bf16[j] = bf16_input(g.pairs[p0 + j]);
       }
-      const size_t expert_row = e * rows;
-      mxfp4_rows_dots(blocks + expert_row * row_bytes, scales + expert_row * row_scales, in, first, last, x, x_q8,
-                      x_q15, x_bf16, bf16_terms, nt, [&](size_t r, const float* sums) {
-                        const float b = bf16_to_f32(bias[expert_row + r]);
-                        for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
-                      });
+      const auto group_output = [&](size_t r, const float* sums) {
+        const float b = bf16_to_f32(bias[expert_row + r]);
+        for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
+      };
+#if defined(OSSRT_CPU_Q15_ZMM)
+      if (tiled && x_q8[0].values != nullptr) {
+        mxfp4_q8_tiles(expert_blocks, expert_scales, row_scales, rows, first, last, x_q8, nt, group_output);
+        continue;
+      }
+#endif
+      const PlainRows plain = job_rows();
+      mxfp4_rows_dots(plain.blocks, plain.scales, in, 0, last - first, x, x_q8, x_q15, x_bf16, bf16_terms, nt,
+                      [&](size_t r, const float* sums) { group_output(first + r, sums); });
     }
   };
   // Where every group has the same token count (a decoded token's experts)
@@ -495,7 +540,7 @@ void moe_mxfp4_with(const MoeArgs& a) {
   }
   // Stage 1: mlp1 rows (glu / linear interleaved) into scratch[pair][0, 2I).
   grouped_linear<Products>(
-      groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, a.bf16_products,
+      groups, a.w1_blocks, a.w1_scales, a.b1, 2 * I, H, a.bf16_products, a.w1_tiled,
       [&](size_t pair) { return fp32_inputs ? permuted.data() + pair / a.k * H : nullptr; },
       [&](size_t pair) { return q8_small ? x_q8.vector(pair / a.k) : Q8Vector{}; },
       [&](size_t pair) { return q15_vectors ? x_q15.vector(pair / a.k) : Q15Vector{}; },
@@ -522,8 +567,8 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // Stage 2: mlp2 per pair into scratch[pair][0, H) (mlp1's rows are spent),
   // then the weighted sum over slots in slot order, as the reference adds it.
   if (H <= 2 * I) {
-    grouped_linear<Products>(groups, a.w2_blocks, a.w2_scales, a.b2, H, I, a.bf16_products, activation, act_q8_input,
-                             act_q15_input, act_bf16_input, bf16_terms,
+    grouped_linear<Products>(groups, a.w2_blocks, a.w2_scales, a.b2, H, I, a.bf16_products, a.w2_tiled, activation,
+                             act_q8_input, act_q15_input, act_bf16_input, bf16_terms,
                              [&](size_t pair, size_t r, float value) { a.scratch[pair * 3 * I + r] = value; });
     const long long outputs = static_cast<long long>(a.n * H);
 #pragma omp parallel for schedule(static)
@@ -536,20 +581,25 @@ void moe_mxfp4_with(const MoeArgs& a) {
     return;
   }
   // Wider outputs than the scratch holds: one (token, row) at a time.
+  const size_t w2_row_scales = I / kMxfp4BlockElements;
+  PerThreadArray<uint8_t> untiled(a.w2_tiled ? plain_rows_bytes(1, w2_row_scales) : 0);
   const long long outputs = static_cast<long long>(a.n * H);
 #pragma omp parallel for schedule(static)
   for (long long job = 0; job < outputs; ++job) {
     const size_t t = static_cast<size_t>(job) / H, r = static_cast<size_t>(job) % H;
     float total = 0;
     for (size_t s = 0; s < a.k; ++s) {
-      const size_t pair = t * a.k + s, row = static_cast<size_t>(a.expert_ids[pair]) * H + r;
+      const size_t pair = t * a.k + s, expert = static_cast<size_t>(a.expert_ids[pair]), row = expert * H + r;
+      const PlainRows plain =
+          plain_rows(a.w2_blocks + expert * H * w2_row_scales * kMxfp4BlockBytes,
+                     a.w2_scales + expert * H * w2_row_scales, H, w2_row_scales, a.w2_tiled, r, r + 1, untiled.mine());
       const float* act = activation(pair);
       const Q8Vector act_q8_vector = act_q8_input(pair);
       const Q15Vector act_q15_vector = act_q15_input(pair);
       const bf16_t* act_bf16_vector = act_bf16_input(pair);
       float sum = 0;
-      mxfp4_rows_dots(a.w2_blocks, a.w2_scales, I, row, row + 1, &act, &act_q8_vector, &act_q15_vector,
-                      &act_bf16_vector, bf16_terms, 1, [&](size_t, const float* sums) { sum = sums[0]; });
+      mxfp4_rows_dots(plain.blocks, plain.scales, I, 0, 1, &act, &act_q8_vector, &act_q15_vector, &act_bf16_vector,
+                      bf16_terms, 1, [&](size_t, const float* sums) { sum = sums[0]; });
       total += a.expert_weights[pair] * (sum + bf16_to_f32(a.b2[row]));
     }
     a.y[t * H + r] += total;

@@ -24,7 +24,10 @@
 // layout exists, and mxfp4_q8_products() says false.
 #pragma once
 
+#include <algorithm>
+
 #include "backend/cpu/mxfp4_q15.h"
+#include "backend/cpu/mxfp4_tiles.h"
 #include "util/aligned_vector.h"
 #include "util/q8.h"
 
@@ -353,6 +356,76 @@ OSSRT_Q8_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t c
   }
 }
 
+// One tile's block b (mxfp4_tiles.h) times x[t]: acc[t][c % 2] += lane j's
+// sum of row j's 8 products with each 8-element lane c of the block, as
+// digit_lanes sums them, times the lane's scale and the row's power. Every
+// input lane's 4 even and 4 odd bytes are one broadcast each (the Q8Vector
+// layout keeps them together).
+template <size_t NT, size_t Digits>
+OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_tile_block(const uint8_t* codes, const uint8_t* scales,
+                                                                          size_t b, size_t count, const Q8Vector* x,
+                                                                          size_t plane, Zint table,
+                                                                          Zfloat (&acc)[NT][2]) {
+  const uint8_t* block = codes + b * kMxfp4TileBlockBytes;
+  for (size_t line = 0; line < kMxfp4TileBlockBytes; line += 64) {
+    q15_zmm_detail::prefetch_past_group(block + line);
+  }
+  const Zfloat powers = sixteen_powers(scales + b * kMxfp4TileRows).all;  // row j's in lane j
+  const Q15Group group = q15_group(b, count, 4);
+  const size_t even = group.first * kMxfp4BlockElements + (b - group.first) * kMxfp4BlockElements / 2;
+  const size_t odd = even + group.size * kMxfp4BlockElements / 2;
+  for (size_t c = 0; c < kMxfp4TileChunks; ++c) {
+    Zint raw = Zmm::load(block + c * 64);
+#if !defined(OSSRT_CPU_EMULATE_AVX512)
+    asm("" : "+v"(raw));  // as in group_codes
+#endif
+    const Codes<Zmm> codes_c = decode_codes<Zmm>(raw, table);
+    const size_t lane = b * kQ8LanesPerBlock + c;
+    for (size_t t = 0; t < NT; ++t) {
+      const Zint offset = OSSRT_X86(_mm512_set1_epi32)(x[t].lane_offset[lane]);
+      Zint lanes = Digits == 1 ? offset : Zmm::zero();
+      for (size_t d = 0; d < Digits; ++d) {
+        if (d > 0) lanes = Zmm::next_digit(lanes);
+        const uint8_t* digit = x[t].values + d * plane;
+        int32_t even_bytes, odd_bytes;
+        std::memcpy(&even_bytes, digit + even + 4 * c, 4);
+        std::memcpy(&odd_bytes, digit + odd + 4 * c, 4);
+        lanes = Zmm::dot(Zmm::dot(lanes, codes_c.even, OSSRT_X86(_mm512_set1_epi32)(even_bytes)), codes_c.odd,
+                         OSSRT_X86(_mm512_set1_epi32)(odd_bytes));
+      }
+      if (Digits != 1) lanes = Zmm::add(lanes, offset);
+      acc[t][c % 2] = OSSRT_X86(_mm512_fmadd_ps)(
+          Simd::int_to_float(lanes), OSSRT_X86(_mm512_mul_ps)(powers, OSSRT_X86(_mm512_set1_ps)(x[t].lane_scale[lane])),
+          acc[t][c % 2]);
+    }
+  }
+}
+
+// The tiles from row `first` (a tile's first) to `last` (a tile's end):
+// output(r, sums) as rows() gives it.
+template <size_t NT, size_t Digits, class Output>
+OSSRT_Q8_TARGET void tile_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
+                               const Q8Vector* x, Output& output) {
+  const Zint table = biased_twice_values();
+  const size_t plane = count * kMxfp4BlockElements;
+  for (size_t tile = first; tile < last; tile += kMxfp4TileRows) {
+    Zfloat acc[NT][2];
+    for (auto& chains : acc) chains[0] = chains[1] = OSSRT_X86(_mm512_setzero_ps)();
+    const uint8_t* codes = blocks + tile * count * kMxfp4BlockBytes;
+    const uint8_t* tile_scales = scales + tile * count;
+    for (size_t b = 0; b < count; ++b) add_tile_block<NT, Digits>(codes, tile_scales, b, count, x, plane, table, acc);
+    alignas(64) float rows_sums[NT][kMxfp4TileRows];
+    for (size_t t = 0; t < NT; ++t) {
+      OSSRT_X86(_mm512_store_ps)(rows_sums[t], OSSRT_X86(_mm512_add_ps)(acc[t][0], acc[t][1]));
+    }
+    for (size_t j = 0; j < kMxfp4TileRows; ++j) {
+      float sums[NT];
+      for (size_t t = 0; t < NT; ++t) sums[t] = rows_sums[t][j];
+      output(tile + j, static_cast<const float*>(sums));
+    }
+  }
+}
+
 }  // namespace mxfp4_q8_detail
 
 // output(r, sums) with sums[t] = the dot of row r (blocks + r * count * 16,
@@ -366,6 +439,30 @@ void mxfp4_q8_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, s
     constexpr size_t kVectors = decltype(vectors)::value;
     if (x[0].digits == 3) return mxfp4_q8_detail::rows<kVectors, 3>(blocks, scales, count, first, last, x, output);
     mxfp4_q8_detail::rows<kVectors, 1>(blocks, scales, count, first, last, x, output);
+  });
+}
+
+// mxfp4_q8_rows on a matrix of `rows` rows in tiles (mxfp4_tiles.h), for
+// rows [first, last), both on tile boundaries (or `last` = rows): the whole tiles
+// through tile_rows, the rows after them as mxfp4_q8_rows. A token's sums
+// do not depend on the others in the call.
+template <class Output>
+void mxfp4_q8_tiles(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t rows, size_t first, size_t last,
+                    const Q8Vector* x, size_t nt, Output output) {
+  const size_t tiled_end = std::min(last, mxfp4_tiled_rows(rows));
+  with_count<4>(nt, [&](auto vectors) {
+    constexpr size_t kVectors = decltype(vectors)::value;
+    if (first < tiled_end) {
+      if (x[0].digits == 3) {
+        mxfp4_q8_detail::tile_rows<kVectors, 3>(blocks, scales, count, first, tiled_end, x, output);
+      } else {
+        mxfp4_q8_detail::tile_rows<kVectors, 1>(blocks, scales, count, first, tiled_end, x, output);
+      }
+    }
+    const size_t tail = std::max(first, tiled_end);
+    if (tail >= last) return;
+    if (x[0].digits == 3) return mxfp4_q8_detail::rows<kVectors, 3>(blocks, scales, count, tail, last, x, output);
+    mxfp4_q8_detail::rows<kVectors, 1>(blocks, scales, count, tail, last, x, output);
   });
 }
 

@@ -36,6 +36,7 @@ const Backend& cpu_reference_backend() noexcept {
       .end_step = nullptr,
       .embedding_q8_0_f32 = cpu_ref::embedding_q8_0_f32,
       .matmul_f32_q8_0w = cpu_ref::matmul_f32_q8_0w,
+      .tile_experts = nullptr,  // plain rows only
   };
   return table;
 }
