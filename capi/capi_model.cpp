@@ -126,6 +126,7 @@ ossrt_status ossrt_model_get_info(const ossrt_model* model, ossrt_model_info* in
   out.layout = capi::static_name(m.layout, {"original", "Hugging Face", "GGUF"});
   out.dense_format = capi::static_name(m.dense_format, {"bf16", "Q8_0", "Q8_0 + bf16"});
   out.converted_bytes = m.converted_bytes;
+  out.tiled_expert_matrices = m.tiled_expert_matrices;
   capi::copy_versioned(out, info);
   return capi::report(Status::success());
 }

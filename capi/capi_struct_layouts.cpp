@@ -180,6 +180,7 @@ std::span<const FieldSpan> fields_of(const ossrt_model_info*) noexcept {
       OSSRT_FIELD(ossrt_model_info, layout),
       OSSRT_FIELD(ossrt_model_info, dense_format),
       OSSRT_FIELD(ossrt_model_info, converted_bytes),
+      OSSRT_FIELD(ossrt_model_info, tiled_expert_matrices),
   };
   static_assert(lists_every_field<ossrt_model_info>(fields), "a field was appended to ossrt_model_info: list it here");
   return fields;

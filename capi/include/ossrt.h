@@ -265,6 +265,12 @@ typedef struct ossrt_model_info {
   const char* layout;
   const char* dense_format;
   uint64_t converted_bytes; /* weights converted at load into private memory (GGUF: experts repacked) */
+  /* Expert matrices (two a layer) the backend reordered in place at load
+   * into its own faster layout: the AVX-512 CPU backend's tiles, where the
+   * CPU has AVX512-VNNI and VBMI and the weights are the model's own memory
+   * (weights_in_memory, or a GGUF's converted experts). Their products add
+   * up in another order: logits within float rounding of another load's. */
+  uint64_t tiled_expert_matrices;
 } ossrt_model_info;
 
 /* Zeroes *info and sets struct_size. Does nothing if info is NULL. */

@@ -151,7 +151,8 @@ class _ModelInfo(ctypes.Structure):
                 ("intermediate_size", _i32), ("head_dim", _i32), ("num_attention_heads", _i32),
                 ("num_key_value_heads", _i32), ("sliding_window", _i32), ("max_context_length", _u64),
                 ("parameter_count", _u64), ("weight_bytes", _u64), ("cpu_expert_layers", _u64),
-                ("host_expert_bytes", _u64), ("layout", _str), ("dense_format", _str), ("converted_bytes", _u64)]
+                ("host_expert_bytes", _u64), ("layout", _str), ("dense_format", _str), ("converted_bytes", _u64),
+                ("tiled_expert_matrices", _u64)]
 
 
 class _EncodeOptions(ctypes.Structure):
@@ -944,6 +945,7 @@ class ModelInfo:
     layout: str  # "original", "Hugging Face" or "GGUF"
     dense_format: str  # "bf16", "Q8_0" or "Q8_0 + bf16"
     converted_bytes: int  # weights converted at load into private memory (GGUF: experts repacked)
+    tiled_expert_matrices: int  # expert matrices reordered at load into the backend's tiles (AVX-512 CPUs)
 
 
 class Model(_Handle):

@@ -191,6 +191,8 @@ class ModelTest(unittest.TestCase):
             with ossrt.Model(TINY_A, **options) as model, model.session() as session:
                 session.append(prompt)
                 logits.append(session.logits())
+        with ossrt.Model(TINY_A) as model:
+            self.assertEqual(model.info.tiled_expert_matrices, 0)  # mapped: used in place
         # In memory, CPUs with AVX512-VNNI and VBMI keep the experts in tiles,
         # whose products add up in another order (a few 1e-6 here).
         for values in logits:

@@ -293,6 +293,7 @@ int main(void) {
     EXPECT(info.cpu_expert_layers == 2 && info.host_expert_bytes > 0);
     EXPECT(strcmp(info.layout, "original") == 0 && strcmp(info.dense_format, "bf16") == 0);
     EXPECT(info.converted_bytes == 0);
+    EXPECT(info.tiled_expert_matrices == 0); /* experts offloaded beside a device stay plain */
     ossrt_model_destroy(offloaded);
   }
 

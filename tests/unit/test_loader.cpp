@@ -2,11 +2,13 @@
 // specific status and a message naming the file, tensor or key.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "backend/cpu/cpu_features.h"
 #include "checkpoint_writer.hpp"
 #include "ossrt/ossrt.hpp"
 
@@ -221,6 +223,40 @@ TEST_CASE("unaligned tensor data is realigned and computes the same logits") {
     CHECK((model.value()->info().realigned_bytes > 0) == (i == 1));
   }
   CHECK(logits[0] == logits[1]);
+}
+
+TEST_CASE("experts are tiled at load only in the model's own memory, only on the backend that reads tiles") {
+  Fixture f;
+  f.write();
+  const std::vector<TokenId> prompt = {3, 14, 15, 92, 65};
+  // The AVX-512 level tiles where the CPU has AVX512-VNNI and VBMI.
+  const bool tiles = best_cpu_isa() >= CpuIsa::avx512 && cpu_features().avx512_vnni && cpu_features().avx512_vbmi;
+  std::vector<float> mapped;
+  const struct {
+    const char* backend;
+    bool in_memory;
+    bool tiled;
+  } loads[] = {{"cpu", false, false}, {"cpu", true, tiles}, {"cpu-reference", true, false}, {"cpu-avx2", true, false}};
+  for (const auto& load : loads) {
+    if (std::string(load.backend) == "cpu-avx2" && best_cpu_isa() < CpuIsa::avx2) continue;
+    ModelOptions options;
+    options.backend = load.backend;
+    options.weights_in_memory = load.in_memory;
+    auto model = Model::load(f.dir.path(), options);
+    REQUIRE_MESSAGE(model.ok(), model.status().to_string());
+    const ModelInfo& info = model.value()->info();
+    CAPTURE(load.backend);
+    CAPTURE(load.in_memory);
+    CHECK(info.tiled_expert_matrices == (load.tiled ? 2 * static_cast<size_t>(info.config.num_hidden_layers) : 0));
+    auto session = Session::create(model.value());
+    REQUIRE(session.ok());
+    REQUIRE(session.value()->append(prompt).ok());
+    const std::vector<float> logits(session.value()->logits().begin(), session.value()->logits().end());
+    if (mapped.empty()) mapped = logits;
+    // Tiles add the expert products up in another order; the reference level its own way.
+    REQUIRE(logits.size() == mapped.size());
+    for (size_t i = 0; i < logits.size(); ++i) CHECK(std::fabs(logits[i] - mapped[i]) < 1e-4f);
+  }
 }
 
 TEST_CASE("a Hugging Face repository root is followed into original/") {
