@@ -121,6 +121,11 @@ void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t 
   mxfp4_q8_tiles(blocks, scales, count, tiled_rows, first, last, x.data(), inputs.size(), output);
 }
 
+void untile_rows(const uint8_t* blocks, const uint8_t* scales, size_t rows, size_t count, size_t first, size_t last,
+                 uint8_t* out_blocks, uint8_t* out_scales) {
+  mxfp4_untile_rows(blocks, scales, rows, count, first, last, out_blocks, out_scales);
+}
+
 // An MXFP4 row (in elements) as bf16 in decode order, decoded directly
 // (widen_mxfp4_row_bf16) and through fp32 (widen_mxfp4_row, round_to_bf16).
 void mxfp4_row_to_bf16(const uint8_t* blocks, const uint8_t* scales, size_t in, bf16_t* direct, bf16_t* via_f32) {

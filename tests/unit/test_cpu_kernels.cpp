@@ -37,6 +37,9 @@ void bf16_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_
 void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
                            size_t digits, const std::vector<std::vector<float>>& inputs, float* out,
                            size_t tiled_rows = 0);
+// mxfp4_tiles.h's untile_mxfp4_rows on the level's 512-bit loads (whole tiles).
+void untile_rows(const uint8_t* blocks, const uint8_t* scales, size_t rows, size_t count, size_t first, size_t last,
+                 uint8_t* out_blocks, uint8_t* out_scales);
 void mxfp4_row_to_bf16(const uint8_t* blocks, const uint8_t* scales, size_t in, bf16_t* direct, bf16_t* via_f32);
 // Which of the 512-bit Q15 products the emulated kernels take (VNNI or not).
 void set_q15_vnni(bool vnni) noexcept;
@@ -697,13 +700,18 @@ TEST_CASE("MXFP4 tiles: untiling gives the plain rows back; the tiles' Q8 and Q2
       std::vector<uint8_t> scratch(mxfp4_tile_scratch_bytes(count));
       tile_mxfp4_matrix(tiled.blocks.data(), tiled.scales.data(), rows, count, scratch.data());
       if (rows >= kMxfp4TileRows) CHECK(tiled.blocks != m.blocks);
-      // Any row range back, tiles' rows and those after.
-      const size_t first = rows / 3, last = rows;
-      std::vector<uint8_t> blocks((last - first) * count * kMxfp4BlockBytes), scales((last - first) * count);
-      untile_mxfp4_rows(tiled.blocks.data(), tiled.scales.data(), rows, count, first, last, blocks.data(),
-                        scales.data());
-      CHECK(std::equal(blocks.begin(), blocks.end(), m.blocks.begin() + first * count * kMxfp4BlockBytes));
-      CHECK(std::equal(scales.begin(), scales.end(), m.scales.begin() + first * count));
+      // Any row range back, tiles' rows and those after, from a tile's first row or not; plainly and
+      // on the AVX-512 level.
+      for (size_t first : {rows / 3, size_t{0}}) {
+        for (bool level : {false, true}) {
+          const size_t last = rows;
+          std::vector<uint8_t> blocks((last - first) * count * kMxfp4BlockBytes), scales((last - first) * count);
+          const auto untile = level ? cpu_avx512_emulated::untile_rows : untile_mxfp4_rows;
+          untile(tiled.blocks.data(), tiled.scales.data(), rows, count, first, last, blocks.data(), scales.data());
+          CHECK(std::equal(blocks.begin(), blocks.end(), m.blocks.begin() + first * count * kMxfp4BlockBytes));
+          CHECK(std::equal(scales.begin(), scales.end(), m.scales.begin() + first * count));
+        }
+      }
       for (size_t digits : {1, 3}) {
         for (size_t n : {1, 2, 4}) {
           const std::vector<std::vector<float>> inputs = inputs_over_orders(n, in, rng);

@@ -179,7 +179,11 @@ inline PlainRows plain_rows(const uint8_t* blocks, const uint8_t* scales, size_t
                             size_t first, size_t last, uint8_t* buffer) {
   if (!tiled) return {blocks + first * count * kMxfp4BlockBytes, scales + first * count};
   uint8_t* buffer_scales = buffer + (last - first) * count * kMxfp4BlockBytes;
+#if defined(OSSRT_CPU_Q15_ZMM)
+  mxfp4_untile_rows(blocks, scales, rows, count, first, last, buffer, buffer_scales);
+#else
   untile_mxfp4_rows(blocks, scales, rows, count, first, last, buffer, buffer_scales);
+#endif
   return {buffer, buffer_scales};
 }
 

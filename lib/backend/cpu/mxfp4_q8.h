@@ -436,6 +436,37 @@ OSSRT_Q8_TARGET void tile_rows(const uint8_t* blocks, const uint8_t* scales, siz
   }
 }
 
+// Whole tile `tile` (its first row) of `count` blocks into plain rows at
+// out_blocks / out_scales (row j of the tile at j * count * 16 / j * count):
+// a block's 4 chunks are a 4 x 4 transpose of 4-byte pieces in each 128-bit
+// lane (rows 4q .. 4q + 3 in lane q).
+OSSRT_Q8_TARGET inline void untile_tile(const uint8_t* codes, const uint8_t* tile_scales, size_t count,
+                                        uint8_t* out_blocks, uint8_t* out_scales) {
+  for (size_t b = 0; b < count; ++b) {
+    const uint8_t* block = codes + b * kMxfp4TileBlockBytes;
+    const Zint c0 = Zmm::load(block), c1 = Zmm::load(block + 64), c2 = Zmm::load(block + 128),
+               c3 = Zmm::load(block + 192);
+    const Zint t0 = OSSRT_X86(_mm512_unpacklo_epi32)(c0, c1), t1 = OSSRT_X86(_mm512_unpackhi_epi32)(c0, c1);
+    const Zint t2 = OSSRT_X86(_mm512_unpacklo_epi32)(c2, c3), t3 = OSSRT_X86(_mm512_unpackhi_epi32)(c2, c3);
+    const Zint quads[4] = {OSSRT_X86(_mm512_unpacklo_epi64)(t0, t2), OSSRT_X86(_mm512_unpackhi_epi64)(t0, t2),
+                           OSSRT_X86(_mm512_unpacklo_epi64)(t1, t3), OSSRT_X86(_mm512_unpackhi_epi64)(t1, t3)};
+    uint8_t* row_block = out_blocks + b * kMxfp4BlockBytes;
+    const size_t row_bytes = count * kMxfp4BlockBytes;
+    for (size_t m = 0; m < 4; ++m) {
+      OSSRT_X86(_mm_storeu_si128)
+      (reinterpret_cast<Xint*>(row_block + m * row_bytes), OSSRT_X86(_mm512_extracti32x4_epi32)(quads[m], 0));
+      OSSRT_X86(_mm_storeu_si128)
+      (reinterpret_cast<Xint*>(row_block + (4 + m) * row_bytes), OSSRT_X86(_mm512_extracti32x4_epi32)(quads[m], 1));
+      OSSRT_X86(_mm_storeu_si128)
+      (reinterpret_cast<Xint*>(row_block + (8 + m) * row_bytes), OSSRT_X86(_mm512_extracti32x4_epi32)(quads[m], 2));
+      OSSRT_X86(_mm_storeu_si128)
+      (reinterpret_cast<Xint*>(row_block + (12 + m) * row_bytes), OSSRT_X86(_mm512_extracti32x4_epi32)(quads[m], 3));
+    }
+    const uint8_t* block_scales = tile_scales + b * kMxfp4TileRows;
+    for (size_t j = 0; j < kMxfp4TileRows; ++j) out_scales[j * count + b] = block_scales[j];
+  }
+}
+
 }  // namespace mxfp4_q8_detail
 
 // output(r, sums) with sums[t] = the dot of row r (blocks + r * count * 16,
@@ -474,6 +505,24 @@ void mxfp4_q8_tiles(const uint8_t* blocks, const uint8_t* scales, size_t count, 
     if (x[0].digits == 3) return mxfp4_q8_detail::rows<kVectors, 3>(blocks, scales, count, tail, last, x, output);
     mxfp4_q8_detail::rows<kVectors, 1>(blocks, scales, count, tail, last, x, output);
   });
+}
+
+// untile_mxfp4_rows, whole tiles 64 bytes a load.
+inline void mxfp4_untile_rows(const uint8_t* blocks, const uint8_t* scales, size_t rows, size_t count, size_t first,
+                              size_t last, uint8_t* out_blocks, uint8_t* out_scales) {
+  const size_t tiled = mxfp4_tiled_rows(rows);
+  for (size_t r = first; r < last;) {
+    if (r % kMxfp4TileRows == 0 && r + kMxfp4TileRows <= std::min(last, tiled)) {
+      mxfp4_q8_detail::untile_tile(blocks + r * count * kMxfp4BlockBytes, scales + r * count, count,
+                                   out_blocks + (r - first) * count * kMxfp4BlockBytes,
+                                   out_scales + (r - first) * count);
+      r += kMxfp4TileRows;
+      continue;
+    }
+    untile_mxfp4_rows(blocks, scales, rows, count, r, r + 1, out_blocks + (r - first) * count * kMxfp4BlockBytes,
+                      out_scales + (r - first) * count);
+    ++r;
+  }
 }
 
 #else
