@@ -190,7 +190,11 @@ typedef struct ossrt_model_options {
    * any memory-mapped file. Use 1 when files may change under the process,
    * or for steady speed where RAM allows: that memory asks for 2 MiB pages
    * (gpt-oss-20b, 2-core Zen 4: 10.1-10.8 tok/s; mapped, 7.8-8.0 while the
-   * page cache holds the files from being written, 10.0-10.2 once read). */
+   * page cache holds the files from being written, 10.0-10.2 once read).
+   * On CPUs with AVX512-VNNI and VBMI the experts are then also reordered
+   * into the CPU backend's tiles (ossrt_model_info.tiled_expert_matrices),
+   * whose products add up in another order than mapped weights': logits
+   * within float rounding of a mapped load's. */
   int32_t weights_in_memory;
   /* Non-zero: scan every weight during load (a full read); a NaN or infinity,
    * or an MXFP4 scale of 255, fails the load with INVALID_CHECKPOINT naming

@@ -91,7 +91,11 @@ struct ModelOptions {
   // holds the files (gpt-oss-20b on a 2-core Zen 4: 10.1-10.8 tok/s; mapped,
   // 10.0-10.2 when the files were read into the page cache, 7.8-8.0 when it
   // held them from being written; README, Performance). The files' pages are
-  // dropped from the page cache as they are copied.
+  // dropped from the page cache as they are copied. On CPUs with AVX512-VNNI
+  // and VBMI the experts are then also reordered into the CPU backend's tiles
+  // (ModelInfo::tiled_expert_matrices): decode's expert products run faster,
+  // and add up in another order than a mapped load's (logits within float
+  // rounding of it).
   bool weights_in_memory = false;
   // Scans every weight during load (a full read) and fails with
   // invalid_checkpoint naming the first damaged tensor: a NaN or infinity in

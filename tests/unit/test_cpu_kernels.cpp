@@ -375,26 +375,11 @@ struct MoeCase {
   template <class Moe>
   std::vector<float> run(Moe moe, bool bf16_products, bool q15_inputs = false) const {
     std::vector<float> scratch(n * k * 3 * I), y = y_start;
-    moe(MoeArgs{x.data(),
-                n,
-                H,
-                I,
-                k,
-                ids.data(),
-                weights.data(),
-                w1_blocks.data(),
-                w1_scales.data(),
-                b1.data(),
-                w2_blocks.data(),
-                w2_scales.data(),
-                b2.data(),
-                7.0f,
-                scratch.data(),
-                y.data(),
-                bf16_products,
-                q15_inputs,
-                tiled,
-                tiled});
+    // Parentheses: every field in order, packed (a braced list this long is laid out one a line).
+    const MoeArgs args(x.data(), n, H, I, k, ids.data(), weights.data(), w1_blocks.data(), w1_scales.data(), b1.data(),
+                       w2_blocks.data(), w2_scales.data(), b2.data(), 7.0f, scratch.data(), y.data(), bf16_products,
+                       q15_inputs, tiled, tiled);
+    moe(args);
     return y;
   }
   std::vector<float> run(const Backend& be, bool bf16_products, bool q15_inputs = false) const {
