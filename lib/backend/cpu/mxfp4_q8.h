@@ -384,6 +384,9 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_tile_block(const 
   const Q15Group group = q15_group(b, count, 4);
   const size_t even = group.first * kMxfp4BlockElements + (b - group.first) * kMxfp4BlockElements / 2;
   const size_t odd = even + group.size * kMxfp4BlockElements / 2;
+  // The block's lanes times their input scales, the rows' powers applied
+  // once to the sum (a power of two scales exactly).
+  Zfloat scaled[NT][2];
   for (size_t c = 0; c < kMxfp4TileChunks; ++c) {
     Zint raw = Zmm::load(block + c * 64);
 #if !defined(OSSRT_CPU_EMULATE_AVX512)
@@ -404,10 +407,14 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_tile_block(const 
                          OSSRT_X86(_mm512_set1_epi32)(odd_bytes));
       }
       if (Digits != 1) lanes = Zmm::add(lanes, offset);
-      acc[t][c % 2] = OSSRT_X86(_mm512_fmadd_ps)(
-          Simd::int_to_float(lanes), OSSRT_X86(_mm512_mul_ps)(powers, OSSRT_X86(_mm512_set1_ps)(x[t].lane_scale[lane])),
-          acc[t][c % 2]);
+      const Zfloat lane_scale = OSSRT_X86(_mm512_set1_ps)(x[t].lane_scale[lane]);
+      scaled[t][c % 2] = c < 2 ? OSSRT_X86(_mm512_mul_ps)(Simd::int_to_float(lanes), lane_scale)
+                               : OSSRT_X86(_mm512_fmadd_ps)(Simd::int_to_float(lanes), lane_scale, scaled[t][c % 2]);
     }
+  }
+  for (size_t t = 0; t < NT; ++t) {
+    acc[t][0] = OSSRT_X86(_mm512_fmadd_ps)(scaled[t][0], powers, acc[t][0]);
+    acc[t][1] = OSSRT_X86(_mm512_fmadd_ps)(scaled[t][1], powers, acc[t][1]);
   }
 }
 
