@@ -403,6 +403,10 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
           });
       return;
     }
+    // The Q8 products read tiles as such; every other product the job's rows
+    // plain, untiled once for all its token blocks.
+    const bool reads_tiles = tiled && q8_input(g.pairs[g.begin[group]]).values != nullptr;
+    const PlainRows plain = reads_tiles ? PlainRows{} : job_rows();
     for (size_t p0 = g.begin[group]; p0 < g.begin[group + 1]; p0 += kMxfp4TokenBlock) {
       const size_t nt = std::min(kMxfp4TokenBlock, g.begin[group + 1] - p0);
       const float* x[kMxfp4TokenBlock];
@@ -420,12 +424,11 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
         for (size_t j = 0; j < nt; ++j) output(g.pairs[p0 + j], r, sums[j] + b);
       };
 #if defined(OSSRT_CPU_Q15_ZMM)
-      if (tiled && x_q8[0].values != nullptr) {
+      if (reads_tiles) {
         mxfp4_q8_tiles(expert_blocks, expert_scales, row_scales, rows, first, last, x_q8, nt, group_output);
         continue;
       }
 #endif
-      const PlainRows plain = job_rows();
       mxfp4_rows_dots(plain.blocks, plain.scales, in, 0, last - first, x, x_q8, x_q15, x_bf16, bf16_terms, nt,
                       [&](size_t r, const float* sums) { group_output(first + r, sums); });
     }

@@ -365,9 +365,10 @@ OSSRT_Q8_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t c
 // rows, a plain 2-thread read then giving 31-34.
 inline constexpr size_t kTileL1PrefetchBytes = 3072;
 
-// One tile's block b (mxfp4_tiles.h) times x[t]: acc[t][c % 2] += lane j's
-// sum of row j's 8 products with each 8-element lane c of the block, as
-// digit_lanes sums them, times the lane's scale and the row's power. Every
+// One tile's block b (mxfp4_tiles.h) times x[t]: lane j of acc[t][c % 2]
+// adds row j's 8 products with each 8-element lane c of the block, as
+// digit_lanes sums them, times the lane's scale, the pair of lanes' sum then
+// times the row's power. Every
 // input lane's 4 even and 4 odd bytes are one broadcast each (the Q8Vector
 // layout keeps them together).
 template <size_t NT, size_t Digits>

@@ -9,8 +9,8 @@
 // rows, int32 lane j of a vpdpbusd sums row j's products, and a tile's
 // outputs come out of its lanes without horizontal sums or per-group scale
 // shuffles. TSC cycles (2.6 GHz) per 4-block row group, one core of the Zen
-// 4 VM, rows in L2: Q8 1, 2, 4 tokens 5.4, 8.9, 16.7 in rows against 4.1,
-// 6.5, 12.2 in tiles; Q24 8.9, 15.6, 48 against 7.7, 14.0, 28.7. Rows past
+// 4 VM, rows in L2: Q8 1, 2, 4 tokens 5.4, 8.9, 16.7 in rows against 3.9,
+// 6.3, 11.1 in tiles; Q24 8.9, 15.6, 48 against 7.6, 13.5, 29.5. Rows past
 // the last whole tile stay as they were. Plain C++: the layout is the same
 // wherever it is read.
 #pragma once
