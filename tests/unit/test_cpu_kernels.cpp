@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -929,6 +930,17 @@ TEST_CASE("the CPU backend is chosen by level, and a level the CPU lacks is refu
   }
   CHECK_FALSE(resolve_backend("cpu-sse9", backend, &message));
   CHECK(std::string(message).find("unknown backend") != std::string::npos);
+}
+
+TEST_CASE("the CPU's vendor is read from cpuid, and only Intel cores ask for a lone stream's lines ahead") {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, vendor;
+  while (vendor.empty() && std::getline(cpuinfo, line)) {
+    if (line.rfind("vendor_id", 0) == 0) vendor = line.substr(line.find(':') + 2);
+  }
+  if (vendor.empty()) return;  // not Linux on x86: nothing to compare against
+  CHECK(cpu_features().intel == (vendor == "GenuineIntel"));
+  CHECK(lone_stream_ahead_bytes() == (vendor == "GenuineIntel" ? 4096u : 0u));
 }
 
 TEST_CASE("the kernel profiler files calls by shape and keeps shapes beyond its table in one row") {

@@ -38,6 +38,8 @@ CpuFeatures detect() noexcept {
   CpuFeatures f;
 #ifdef OSSRT_X86
   unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return f;
+  f.intel = b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e;  // "Genu" "ineI" "ntel"
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   const bool osxsave = (c >> 27) & 1;
   f.fma = (c >> 12) & 1;
@@ -76,6 +78,11 @@ CpuFeatures detect() noexcept {
 const CpuFeatures& cpu_features() noexcept {
   static const CpuFeatures features = detect();
   return features;
+}
+
+size_t lone_stream_ahead_bytes() noexcept {
+  static const size_t bytes = cpu_features().intel ? 4096 : 0;
+  return bytes;
 }
 
 CpuIsa best_cpu_isa() noexcept {

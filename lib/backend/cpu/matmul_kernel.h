@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backend/cpu/bf16_products.h"
+#include "backend/cpu/cpu_features.h"
 #if defined(OSSRT_CPU_Q15_ZMM)
 #include "backend/cpu/bf16_dot_zmm.h"
 #endif
@@ -407,9 +408,12 @@ constexpr size_t kPassAheadEvery = 2;
 // and one run with 4 tokens' inputs read beside it 15 without the rows asked
 // for ahead, 28 with. The later passes find the job's rows in L2 and ask for
 // a share of the next job's (kPassAheadEvery), so memory is not idle while
-// they work. A single token asks for nothing ahead: the hardware prefetcher
-// keeps its one run going, and software prefetches there slowed it (one
-// thread: 23-26 against 28-32 GB/s). Fast qkv, 8 tokens, 2 threads, Zen 4:
+// they work. A single token's one run asks for its own lines
+// lone_stream_ahead_bytes() ahead, on the CPUs whose prefetchers need it
+// (Emerald Rapids VM, whole model, 2 threads: unembedding 20.1 -> 29.5,
+// qkv 20.3 -> 27-28 GB/s, decode in turns 68-70 -> 81 % of the read); elsewhere
+// software prefetches slowed the run (Zen 4, one thread: 23-26 against
+// 28-32 GB/s). Fast qkv, 8 tokens, 2 threads, Zen 4:
 // 1.09-1.11 against 1.21-1.33 ms in register tiles of 4 rows by 4 tokens
 // over half rows. y[t, o] (+)= sums + bias.
 template <class Input, class RowDot>
@@ -418,6 +422,7 @@ void token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, size_t ste
   const size_t passes = (a.n + pass_tokens - 1) / pass_tokens;
   const size_t row_bytes = a.in * sizeof(bf16_t), line_steps = std::max<size_t>(1, 64 / step_bytes);
   const size_t row_ahead_bytes = (row_bytes / 64 + kPassAheadEvery - 1) / kPassAheadEvery * 64;
+  const size_t lone_ahead = a.n == 1 ? lone_stream_ahead_bytes() : 0;
   for_each_job((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock, [&](size_t job) {
     const size_t first = job * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
     const char* next_job = reinterpret_cast<const char*>(a.w + last * a.in);
@@ -430,7 +435,9 @@ void token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, size_t ste
         for (size_t j = 0; j < NT; ++j) inputs[j] = x + (t0 + j) * x_stride;
         for (size_t o = first; o < last; ++o) {
           LinesAhead ahead;
-          if (pass == 0) {
+          if (lone_ahead != 0) {
+            ahead = LinesAhead{reinterpret_cast<const char*>(a.w + o * a.in) + lone_ahead, line_steps};
+          } else if (pass == 0) {
             if (a.n > 1 && o + 1 < a.out) {
               ahead = LinesAhead{reinterpret_cast<const char*>(a.w + (o + 1) * a.in), line_steps};
             }
