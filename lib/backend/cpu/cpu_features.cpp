@@ -80,6 +80,11 @@ const CpuFeatures& cpu_features() noexcept {
   return features;
 }
 
+bool bf16_dot_products_pay() noexcept {
+  static const bool pay = cpu_features().avx512_bf16 && !cpu_features().intel;
+  return pay;
+}
+
 size_t lone_stream_ahead_bytes() noexcept {
   static const size_t bytes = cpu_features().intel ? 4096 : 0;
   return bytes;

@@ -35,6 +35,14 @@ const CpuFeatures& cpu_features() noexcept;
 // (Zen 4, one thread: 23-26 GB/s with lines asked for, 28-32 without).
 size_t lone_stream_ahead_bytes() noexcept;
 
+// Whether AVX512-BF16's vdpbf16ps outruns fp32 FMAs on this CPU, so that
+// fast numerics' bf16 products pay: it has AVX512-BF16 and is not an Intel
+// core. Intel's issue one vdpbf16ps every 2 cycles against two 512-bit
+// FMAs a cycle: half the fp32 rate (Emerald Rapids VM; vpdpbusd and
+// vpdpwssd issue 2 a cycle there). Zen 4 issues one a cycle at the FMA's
+// rate: twice the fp32 work.
+bool bf16_dot_products_pay() noexcept;
+
 // The best level this CPU and this build support.
 CpuIsa best_cpu_isa() noexcept;
 // The level an OSSRT_CPU_ISA value asks for on a CPU whose best level is

@@ -58,7 +58,7 @@ bool q15_vnni() noexcept {
   return vnni;
 }
 bool bf16_dot() noexcept {
-  static const bool bf16 = cpu_features().avx512_bf16;
+  static const bool bf16 = bf16_dot_products_pay();
   return bf16;
 }
 bool mxfp4_q8_products() noexcept {

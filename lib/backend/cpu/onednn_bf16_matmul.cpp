@@ -55,9 +55,9 @@ bool native_bf16() noexcept {
     onednn_allow_amx();
     const auto isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa());
     const auto bf16 = static_cast<unsigned>(dnnl_cpu_isa_avx512_core_bf16);
-    // Faster than fp32 (see the header): with AMX, or not on an Intel core.
+    // Faster than fp32 (see the header): with AMX, or where vdpbf16ps is.
     const auto amx = static_cast<unsigned>(dnnl_cpu_isa_avx512_core_amx);
-    const bool faster = (isa & amx) == amx || !cpu_features().intel;
+    const bool faster = (isa & amx) == amx || bf16_dot_products_pay();
     return (isa & bf16) == bf16 && faster && cpu_engine() != nullptr;
   }();
   return native;
