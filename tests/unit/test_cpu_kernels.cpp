@@ -747,8 +747,14 @@ TEST_CASE("integer prefill tiles (fast numerics): any row range, 1 to 9 vectors,
       for (auto& input : inputs) input = random_floats(in, rng, 3.0f);
       // Ranges of whole tiles, a tile and a rest, less than a tile, an inner range.
       for (auto [first, last] : {std::pair<size_t, size_t>{0, 32}, {0, 45}, {40, 45}, {7, 30}}) {
-        std::vector<float> got(n * last, 0.0f);
+        // AVX512-VNNI's vpdpwssd products, bit for bit the 256-bit vpmaddwd ones.
+        std::vector<float> got(n * last, 0.0f), got_256(n * last, 0.0f);
         cpu_avx512_emulated::q15_rows_times_vectors(blocks.data(), scales.data(), first, last, in, inputs, got.data());
+        cpu_avx512_emulated::set_q15_vnni(false);
+        cpu_avx512_emulated::q15_rows_times_vectors(blocks.data(), scales.data(), first, last, in, inputs,
+                                                    got_256.data());
+        cpu_avx512_emulated::set_q15_vnni(true);
+        CHECK(std::memcmp(got.data(), got_256.data(), got.size() * sizeof(float)) == 0);
         for (size_t t = 0; t < n; ++t) {
           for (size_t r = first; r < last; ++r) {
             // Exact per block: integer products, then the two scales.
