@@ -19,7 +19,7 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;              // the avx2 level needs all three
   bool avx512f = false, avx512bw = false, avx512vl = false;  // the avx512 level needs these
   bool avx512_bf16 = false, avx512_vnni = false, avx512_vbmi = false, amx_tile = false, amx_bf16 = false;
-  bool intel = false;  // vendor "GenuineIntel": tunes prefetching (lone_stream_ahead_bytes)
+  bool intel = false;  // vendor "GenuineIntel" (lone_stream_ahead_bytes, bf16_dot_products_pay)
 };
 
 // cpuid + xgetbv (the OS must save the wide registers), read once.

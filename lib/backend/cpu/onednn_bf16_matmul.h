@@ -2,11 +2,12 @@
 // that multiply bf16 natively (AMX tiles, AVX512-BF16 dot products) faster
 // than fp32: inputs rounded to bf16, products and sums in fp32. Nowhere
 // else: oneDNN emulates bf16 more slowly than fp32 runs, and an Intel core
-// without AMX issues one vdpbf16ps a cycle against two 512-bit FMAs, so
-// its bf16 products run no faster than fp32 (Emerald Rapids VM, 2 threads,
-// fast prefill 512: 21.4 tok/s with them, 31.2 with the fp32 GEMMs and the
-// experts' integer tiles; a 512-token layer's experts 130 against 186
-// GFLOP/s). Zen 4 issues vdpbf16ps at its FMA rate, twice the fp32 work.
+// without AMX issues one vdpbf16ps every two cycles against two 512-bit
+// FMAs a cycle, so its bf16 products run slower than fp32 (Emerald Rapids
+// VM, 2 threads, fast prefill 512: 21.4 tok/s with them, 31.2 with the
+// fp32 GEMMs and the experts' integer tiles; a 512-token layer's experts
+// 130 against 186 GFLOP/s). Zen 4 issues vdpbf16ps at its FMA rate, twice
+// the fp32 work.
 #pragma once
 
 #include <cstddef>
