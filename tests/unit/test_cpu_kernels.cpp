@@ -938,7 +938,9 @@ TEST_CASE("the CPU backend is chosen by level, and a level the CPU lacks is refu
   CHECK(std::string(message).find("unknown backend") != std::string::npos);
 }
 
-TEST_CASE("the CPU's vendor is read from cpuid, and only Intel cores ask for a lone stream's lines ahead") {
+TEST_CASE(
+    "the CPU's vendor is read from cpuid: only Intel cores ask for a lone stream's lines ahead, and only others take "
+    "vdpbf16ps products") {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line, vendor;
   while (vendor.empty() && std::getline(cpuinfo, line)) {
@@ -947,6 +949,7 @@ TEST_CASE("the CPU's vendor is read from cpuid, and only Intel cores ask for a l
   if (vendor.empty()) return;  // not Linux on x86: nothing to compare against
   CHECK(cpu_features().intel == (vendor == "GenuineIntel"));
   CHECK(lone_stream_ahead_bytes() == (vendor == "GenuineIntel" ? 4096u : 0u));
+  CHECK(bf16_dot_products_pay() == (cpu_features().avx512_bf16 && vendor != "GenuineIntel"));
 }
 
 TEST_CASE("the kernel profiler files calls by shape and keeps shapes beyond its table in one row") {

@@ -58,8 +58,7 @@ bool q15_vnni() noexcept {
   return vnni;
 }
 bool bf16_dot() noexcept {
-  static const bool bf16 = bf16_dot_products_pay();
-  return bf16;
+  return bf16_dot_products_pay();
 }
 bool mxfp4_q8_products() noexcept {
   static const bool q8 = cpu_features().avx512_vnni && cpu_features().avx512_vbmi;

@@ -218,6 +218,9 @@ OSSRT_Q15_VNNI_TARGET void q15_tile_product_vnni(const int32_t* pairs, const flo
 template <class Pack, class Vector, class Output>
 void q15_tiles_times_vectors(size_t first, size_t last, size_t in, size_t n, Pack pack, Vector vector, int32_t* pairs,
                              float* powers, Output output) {
+#if defined(OSSRT_CPU_Q15_ZMM)
+  const bool vnni = q15_vnni();
+#endif
   for (size_t r0 = first; r0 < last; r0 += kQ15TileRows) {
     const size_t count = std::min(kQ15TileRows, last - r0);
     pack(r0, count, pairs, powers);
@@ -228,7 +231,7 @@ void q15_tiles_times_vectors(size_t first, size_t last, size_t in, size_t n, Pac
       float sums[kQ15TileVectors][kQ15TileRows];
       with_count<kQ15TileVectors>(nt, [&](auto vectors) {
 #if defined(OSSRT_CPU_Q15_ZMM)
-        if (q15_vnni()) return q15_tile_product_vnni<vectors>(pairs, powers, in, x, sums);
+        if (vnni) return q15_tile_product_vnni<vectors>(pairs, powers, in, x, sums);
 #endif
         q15_tile_product<vectors>(pairs, powers, in, x, sums);
       });
