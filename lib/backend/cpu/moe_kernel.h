@@ -41,6 +41,7 @@ namespace {
 
 constexpr size_t kMxfp4TokenBlock = 4;            // tokens sharing one decode of a row
 constexpr size_t kMxfp4JobRows = 8 * kPanelRows;  // rows per parallel job
+static_assert(kMxfp4JobRows % kMxfp4TileRows == 0, "jobs start on tile boundaries");
 
 // dst = src with every 32-element block in the level's MXFP4 element order (Simd::decode_order).
 void permute_blocks(const float* src, size_t count, float* dst) {
@@ -382,13 +383,21 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
     };
     if (q15_tiles && g.pairs_in(group) >= kPanelMinTokens) {
       const size_t begin = g.begin[group];
+      const auto vector = [&](size_t t) { return q15_input(g.pairs[begin + t]); };
+      const auto row_output = [&](size_t t, size_t r, float sum) {
+        output(g.pairs[begin + t], r, sum + bf16_to_f32(bias[expert_row + r]));
+      };
+#if defined(OSSRT_CPU_Q15_ZMM)
+      if (tiled) {
+        return mxfp4_tiled_q15_rows_times_vectors(expert_blocks, expert_scales, rows, first, last, in,
+                                                  g.pairs_in(group), vector, tile_pairs.mine(), tile_powers.mine(),
+                                                  row_output);
+      }
+#endif
       const PlainRows plain = job_rows();
-      mxfp4_q15_rows_times_vectors(
-          plain.blocks, plain.scales, 0, last - first, in, g.pairs_in(group),
-          [&](size_t t) { return q15_input(g.pairs[begin + t]); }, tile_pairs.mine(), tile_powers.mine(),
-          [&](size_t t, size_t r, float sum) {
-            output(g.pairs[begin + t], first + r, sum + bf16_to_f32(bias[expert_row + first + r]));
-          });
+      mxfp4_q15_rows_times_vectors(plain.blocks, plain.scales, 0, last - first, in, g.pairs_in(group), vector,
+                                   tile_pairs.mine(), tile_powers.mine(),
+                                   [&](size_t t, size_t r, float sum) { row_output(t, first + r, sum); });
       return;
     }
     if (packed.packed(group, g)) {

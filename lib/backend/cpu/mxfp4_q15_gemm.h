@@ -135,6 +135,11 @@ struct Q15Values {
   const float* scales;
 };
 
+// A Q15Vector's values and half scales (the tiles hold twice the FP4 values).
+inline Q15Values q15_values(const Q15Vector& v) {
+  return Q15Values{v.values, v.half_scale};
+}
+
 // sums[t][r] = row r of the packed tile times Q15 vector x[t], for NT vectors.
 template <size_t NT>
 void q15_tile_product(const int32_t* pairs, const float* powers, size_t in, const Q15Values* x,
@@ -186,25 +191,37 @@ OSSRT_Q15_VNNI_TARGET void q15_tile_product_vnni(const int32_t* pairs, const flo
                                                  const Q15Values* x, float (&sums)[kQ15TileVectors][kQ15TileRows]) {
   using Zint = OSSRT_X86(__m512i);
   using Zfloat = OSSRT_X86(__m512);
+  // A vpdpwssd's result is ready 5 cycles on and two issue a cycle: one
+  // chain a vector (4 in flight) ran at 0.8 a cycle, 4 chains a vector
+  // (16 registers) lifted a 512-token layer's experts from 272 to 305
+  // GFLOP/s (2, 8 with 8 vectors: 300; Emerald Rapids VM, 2 threads).
+  constexpr size_t kChains = 4;
   Zfloat total[NT];
   for (size_t t = 0; t < NT; ++t) total[t] = OSSRT_X86(_mm512_setzero_ps)();
   for (size_t b = 0; b < in / kMxfp4BlockElements; ++b) {
-    Zint block_sums[NT];
-    for (size_t t = 0; t < NT; ++t) block_sums[t] = OSSRT_X86(_mm512_setzero_si512)();
+    // A vector's block sum in kChains partial sums (pairs p, p + kChains, ...), added at the end.
+    Zint block_sums[NT][kChains];
+    for (size_t t = 0; t < NT; ++t) {
+      for (size_t c = 0; c < kChains; ++c) block_sums[t][c] = OSSRT_X86(_mm512_setzero_si512)();
+    }
     const int32_t* tile = pairs + b * kBlockPairs * kQ15TileRows;
-    for (size_t p = 0; p < kBlockPairs; ++p) {
-      const Zint w = OSSRT_X86(_mm512_loadu_si512)(tile + p * kQ15TileRows);
-      for (size_t t = 0; t < NT; ++t) {
-        int32_t pair;
-        std::memcpy(&pair, x[t].values + b * kMxfp4BlockElements + 2 * p, sizeof pair);
-        block_sums[t] = OSSRT_X86(_mm512_dpwssd_epi32)(block_sums[t], w, OSSRT_X86(_mm512_set1_epi32)(pair));
+    for (size_t p0 = 0; p0 < kBlockPairs; p0 += kChains) {
+      for (size_t c = 0; c < kChains; ++c) {
+        const Zint w = OSSRT_X86(_mm512_loadu_si512)(tile + (p0 + c) * kQ15TileRows);
+        for (size_t t = 0; t < NT; ++t) {
+          int32_t pair;
+          std::memcpy(&pair, x[t].values + b * kMxfp4BlockElements + 2 * (p0 + c), sizeof pair);
+          block_sums[t][c] = OSSRT_X86(_mm512_dpwssd_epi32)(block_sums[t][c], w, OSSRT_X86(_mm512_set1_epi32)(pair));
+        }
       }
     }
     const Zfloat power = OSSRT_X86(_mm512_loadu_ps)(powers + b * kQ15TileRows);
     for (size_t t = 0; t < NT; ++t) {
+      Zint block_sum = block_sums[t][0];
+      for (size_t c = 1; c < kChains; ++c) block_sum = OSSRT_X86(_mm512_add_epi32)(block_sum, block_sums[t][c]);
       const Zfloat scale = OSSRT_X86(_mm512_set1_ps)(x[t].scales[b]);
-      total[t] = OSSRT_X86(_mm512_fmadd_ps)(Simd::int_to_float(block_sums[t]), OSSRT_X86(_mm512_mul_ps)(power, scale),
-                                            total[t]);
+      total[t] =
+          OSSRT_X86(_mm512_fmadd_ps)(Simd::int_to_float(block_sum), OSSRT_X86(_mm512_mul_ps)(power, scale), total[t]);
     }
   }
   for (size_t t = 0; t < NT; ++t) OSSRT_X86(_mm512_storeu_ps)(sums[t], total[t]);
@@ -254,11 +271,7 @@ void mxfp4_q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, 
       [&](size_t r0, size_t count, int32_t* tile_pairs, float* tile_powers) {
         pack_q15_tile(blocks + r0 * row_bytes, scales + r0 * row_scales, count, in, tile_pairs, tile_powers);
       },
-      [&](size_t t) {
-        const Q15Vector v = vector(t);
-        return Q15Values{v.values, v.half_scale};
-      },
-      pairs, powers, output);
+      [&](size_t t) { return q15_values(vector(t)); }, pairs, powers, output);
 }
 
 }  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE
