@@ -84,6 +84,14 @@ inline void prefetch_next_block(const void* block, size_t block_bytes, size_t do
   prefetch_lines_to_l2(static_cast<const char*>(block) + block_bytes + done_bytes, step_bytes);
 }
 
+// Share `part` of `parts` of the lines of [p, p + bytes), into L2: for
+// kernels that spend a long stretch on one block of rows in parts and ask
+// for the next block over those parts (mxfp4_q15_gemm.h's tiles).
+inline void prefetch_share_to_l2(const void* p, size_t bytes, size_t part, size_t parts) {
+  const size_t lines = (bytes + 63) / 64, from = lines * part / parts, to = lines * (part + 1) / parts;
+  prefetch_lines_to_l2(static_cast<const char*>(p) + 64 * from, 64 * (to - from));
+}
+
 // Calls f(std::integral_constant<size_t, N>{}) with N = min(n, Max) for
 // n >= 1 (n = 0: no call). The register-blocked kernels take their block
 // sizes (tokens, rows, vectors) as template arguments so that every loop over

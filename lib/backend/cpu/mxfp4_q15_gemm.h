@@ -231,13 +231,19 @@ OSSRT_Q15_VNNI_TARGET void q15_tile_product_vnni(const int32_t* pairs, const flo
 // output(t, r, dot(row r, vector(t))) for rows [first, last) and vectors
 // [0, n) (vector(t) -> Q15Values): tiles of 16 rows packed once by
 // pack(r0, count, pairs, powers) into `pairs` / `powers` (q15_tile_pairs,
-// q15_tile_powers), then multiplied with the vectors 4 at a time.
-template <class Pack, class Vector, class Output>
-void q15_tiles_times_vectors(size_t first, size_t last, size_t in, size_t n, Pack pack, Vector vector, int32_t* pairs,
-                             float* powers, Output output) {
+// q15_tile_powers), then multiplied with the vectors 4 at a time. While a
+// tile's products run, ask_next(r0, part, parts) asks for share `part` of
+// `parts` of the next tile's rows (from row r0) after each 4 vectors: their
+// first read is the pack's, and a tile's rows come from memory once per
+// call. Without, the pack waited on the experts' rows for half of its
+// time, 11 % of a 512-token layer's experts; with, 8 % (Emerald Rapids VM).
+template <class Pack, class AskNext, class Vector, class Output>
+void q15_tiles_times_vectors(size_t first, size_t last, size_t in, size_t n, Pack pack, AskNext ask_next, Vector vector,
+                             int32_t* pairs, float* powers, Output output) {
 #if defined(OSSRT_CPU_Q15_ZMM)
   const bool vnni = q15_vnni();
 #endif
+  const size_t parts = (n + kQ15TileVectors - 1) / kQ15TileVectors;
   for (size_t r0 = first; r0 < last; r0 += kQ15TileRows) {
     const size_t count = std::min(kQ15TileRows, last - r0);
     pack(r0, count, pairs, powers);
@@ -252,11 +258,22 @@ void q15_tiles_times_vectors(size_t first, size_t last, size_t in, size_t n, Pac
 #endif
         q15_tile_product<vectors>(pairs, powers, in, x, sums);
       });
+      if (r0 + kQ15TileRows < last) ask_next(r0 + kQ15TileRows, t0 / kQ15TileVectors, parts);
       for (size_t t = 0; t < nt; ++t) {
         for (size_t r = 0; r < count; ++r) output(t0 + t, r0 + r, sums[t][r]);
       }
     }
   }
+}
+
+// ask_next for rows `row_bytes` apart and their scales `row_scales` apart
+// (MXFP4, plain or in mxfp4_tiles.h's tiles: either way a tile's 16 rows
+// are one run of bytes).
+inline auto ask_next_mxfp4_rows(const uint8_t* blocks, const uint8_t* scales, size_t row_bytes, size_t row_scales) {
+  return [=](size_t r0, size_t part, size_t parts) {
+    prefetch_share_to_l2(blocks + r0 * row_bytes, kQ15TileRows * row_bytes, part, parts);
+    prefetch_share_to_l2(scales + r0 * row_scales, kQ15TileRows * row_scales, part, parts);
+  };
 }
 
 // The MXFP4 rows of one expert (`blocks` / `scales`) times its Q15 vectors
@@ -271,7 +288,8 @@ void mxfp4_q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, 
       [&](size_t r0, size_t count, int32_t* tile_pairs, float* tile_powers) {
         pack_q15_tile(blocks + r0 * row_bytes, scales + r0 * row_scales, count, in, tile_pairs, tile_powers);
       },
-      [&](size_t t) { return q15_values(vector(t)); }, pairs, powers, output);
+      ask_next_mxfp4_rows(blocks, scales, row_bytes, row_scales), [&](size_t t) { return q15_values(vector(t)); },
+      pairs, powers, output);
 }
 
 }  // namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE

@@ -175,9 +175,12 @@ void q8_prefill_q15(const MatmulArgs& a, const uint8_t* w, const Q15Rows& x) {
           [&](size_t r, size_t b) { return Simd::load_f16(tile + r * row_bytes + b * kQ8_0BlockBytes); }, pairs,
           powers);
     };
+    const auto ask_next = [&](size_t r0, size_t part, size_t parts) {
+      prefetch_share_to_l2(w + r0 * row_bytes, kQ15TileRows * row_bytes, part, parts);
+    };
     q15_tiles_times_vectors(
-        first, last, a.in, a.n, pack, [&](size_t t) { return x.row(t); }, tile_pairs.mine(), tile_powers.mine(),
-        [&](size_t t, size_t r, float sum) { store_output(a, t, r, sum); });
+        first, last, a.in, a.n, pack, ask_next, [&](size_t t) { return x.row(t); }, tile_pairs.mine(),
+        tile_powers.mine(), [&](size_t t, size_t r, float sum) { store_output(a, t, r, sum); });
   }
 }
 
