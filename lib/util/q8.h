@@ -1,7 +1,7 @@
 // Q8 lanes: fp32 vectors quantized per 8 elements to int8 within +-127
 // with one fp32 scale each, the inputs of Numerics::fast's small expert
 // groups (a decoded token's experts) where the CPU multiplies bytes with
-// AVX512-VNNI and VBMI (backend/cpu/mxfp4_q8.h). A 512-bit vpdpbusd sums 4
+// AVX512-VNNI and VBMI, or AVX-VNNI (backend/cpu/mxfp4_q8.h). A vpdpbusd sums 4
 // byte products per int32 lane, so a lane of 8 elements is what a vector's
 // lanes hold after the even and odd elements' products: a scale per lane
 // costs the kernel nothing over one per 32-element block, and is 4x finer.

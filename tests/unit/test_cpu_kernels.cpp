@@ -15,6 +15,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/mxfp4_tiles.h"
 #include "backend/kernel_profiler.h"
+#include "cpu_avx2_q8.h"
 #include "random_inputs.hpp"
 #include "util/numeric.h"
 #include "util/q15.h"
@@ -120,8 +121,8 @@ void check_bf16_close(const std::vector<float>& got, const std::vector<float>& w
 }
 
 // Q8 inputs (Numerics::fast's small expert groups where the CPU has
-// AVX512-VNNI and VBMI, mxfp4_q8.h): each input moves by up to half a step
-// of its 8-element lane's largest / 127 (bf16: by 2^-9 of itself), which
+// AVX512-VNNI and VBMI, or AVX-VNNI on the AVX2 level: mxfp4_q8.h): each
+// input moves by up to half a step of its 8-element lane's largest / 127 (bf16: by 2^-9 of itself), which
 // moved the tests' outputs by up to 2.3% of the largest; a wrong row, code,
 // scale or token is off by far more.
 void check_q8_close(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
@@ -400,8 +401,9 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();
   using Shape = MoeShape;
-  // Small groups take Q8 inputs on the AVX-512 level where the CPU has VNNI
-  // and VBMI, else bf16 ones; on SIMDe, both.
+  // Small groups take Q8 inputs on the AVX2 level where the CPU has AVX-VNNI,
+  // and on the AVX-512 level where it has VNNI and VBMI, else bf16 or Q15
+  // ones; on SIMDe, both.
   struct MoeVariant {
     const Backend* backend;
     std::string name;
@@ -412,7 +414,8 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
   const bool native_q8 = cpu_features().avx512_vnni && cpu_features().avx512_vbmi;
   for (const FastVariant& variant : fast_variants()) {
     if (variant.name != "avx512-emulated") {
-      variants.push_back({variant.backend, variant.name, variant.name == "avx512" && native_q8, -1});
+      variants.push_back(
+          {variant.backend, variant.name, variant.name == "avx2" ? cpu_features().avx_vnni : native_q8, -1});
       continue;
     }
     for (int q8 : {0, 1}) variants.push_back({variant.backend, variant.name + (q8 ? " q8" : " bf16"), q8 == 1, q8});
@@ -673,6 +676,39 @@ TEST_CASE("Q8 and Q24 expert products (VNNI, VBMI): ragged rows, 1 to 4 vectors,
       }
     }
   }
+}
+
+TEST_CASE("the AVX2 level's Q8 expert products (vpmaddubsw, AVX-VNNI): ragged rows, 1 to 4 vectors, exact lane sums") {
+  if (best_cpu_isa() < CpuIsa::avx2) return;  // the level does not run here
+  std::mt19937 rng(25);
+  std::vector<bool> products = {false};
+  if (cpu_features().avx_vnni) products.push_back(true);
+  for (bool vnni : products) {
+    // Rows of 1 to 14 and 90 blocks: pairs in 4-block groups, a last pair, a last block.
+    for (size_t in : {32, 64, 96, 128, 160, 224, 288, 448, 2880}) {
+      const size_t rows = 13;
+      const RandomMxfp4Rows m(rows, in, rng);
+      for (size_t n : {1, 2, 3, 4}) {
+        const std::vector<std::vector<float>> inputs = inputs_over_orders(n, in, rng);
+        const size_t first = 2, last = rows;
+        std::vector<float> got(n * last, 0.0f);
+        cpu_avx2_test::q8_rows_times_vectors(m.blocks.data(), m.scales.data(), first, last, in, inputs, got.data(),
+                                             vnni);
+        INFO((vnni ? "AVX-VNNI" : "vpmaddubsw"));
+        check_q8_products(m, in, 1, inputs, first, last, got);
+      }
+    }
+  }
+}
+
+TEST_CASE("cpuid's AVX-VNNI bit is the kernel's flag in /proc/cpuinfo") {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, flags;
+  while (flags.empty() && std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) == 0) flags = line + " ";
+  }
+  if (flags.empty()) return;  // not Linux on x86: nothing to compare against
+  CHECK(cpu_features().avx_vnni == (flags.find(" avx_vnni ") != std::string::npos));
 }
 
 TEST_CASE("MXFP4 tiles: untiling gives the plain rows back; the tiles' Q8 and Q24 products equal the rows'") {

@@ -68,7 +68,10 @@ CpuFeatures detect() noexcept {
     f.amx_bf16 = (d >> 22) & 1;
     f.amx_tile = (d >> 24) & 1;
   }
-  if (zmm_saved && __get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avx512_bf16 = (a >> 5) & 1;
+  if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+    f.avx_vnni = (a >> 4) & 1;
+    if (zmm_saved) f.avx512_bf16 = (a >> 5) & 1;
+  }
 #endif
   return f;
 }

@@ -16,7 +16,8 @@ const char* cpu_isa_name(CpuIsa isa) noexcept;  // "scalar", "avx2", "avx512"
 std::optional<CpuIsa> cpu_isa_from_name(std::string_view name) noexcept;
 
 struct CpuFeatures {
-  bool avx2 = false, fma = false, f16c = false;              // the avx2 level needs all three
+  bool avx2 = false, fma = false, f16c = false;  // the avx2 level needs all three
+  bool avx_vnni = false;                         // VEX vpdpbusd on 256 bits (Intel cores since Alder Lake, Zen 5)
   bool avx512f = false, avx512bw = false, avx512vl = false;  // the avx512 level needs these
   bool avx512_bf16 = false, avx512_vnni = false, avx512_vbmi = false, amx_tile = false, amx_bf16 = false;
   bool intel = false;  // vendor "GenuineIntel" (lone_stream_ahead_bytes, bf16_dot_products_pay)

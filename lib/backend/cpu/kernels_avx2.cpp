@@ -31,6 +31,11 @@
 
 namespace ossrt::cpu_avx2 {
 
+bool avx_vnni() noexcept {
+  static const bool vnni = cpu_features().avx_vnni;
+  return vnni;
+}
+
 void fill_kernels(Backend& table) noexcept {
   table.matmul_f32_bf16w = matmul_f32_bf16w;
   table.moe_mxfp4_f32 = moe_mxfp4_f32;

@@ -111,13 +111,12 @@ void mxfp4_rows_dots(const uint8_t* blocks, const uint8_t* scales, size_t in, si
                      const float* const* x, const Q8Vector* x_q8, const Q15Vector* x_q15, const bf16_t* const* x_bf16,
                      size_t bf16_terms, size_t nt, Output output) {
   const size_t count = in / kMxfp4BlockElements;
-#if defined(OSSRT_CPU_Q15_ZMM)
   if (x_q8[0].values != nullptr) return mxfp4_q8_rows(blocks, scales, count, first, last, x_q8, nt, output);
+#if defined(OSSRT_CPU_Q15_ZMM)
   if (x_bf16[0] != nullptr && bf16_terms_multiply(bf16_terms, nt)) {
     return mxfp4_bf16_rows(blocks, scales, count, first, last, x_bf16, nt, bf16_terms, output);
   }
 #else
-  (void)x_q8;
   (void)x_bf16;
   (void)bf16_terms;
 #endif
@@ -508,14 +507,16 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // (a long prefill chunk) they are not made: 512 tokens' 7.4 million
   // elements took a layer's work beside its products from 44-51 to 65-75 ms
   // (2 threads, Zen 4).
-  // Where the CPU has VNNI and VBMI, the small groups multiply byte digits
-  // (mxfp4_q8.h) instead, fewer loads and operations than either: Q8 inputs
-  // under fast numerics with bf16 products, Q24 ones (3 digits, within the
+  // Where the CPU has VNNI and VBMI (or AVX-VNNI, on the AVX2 level), the
+  // small groups multiply byte digits (mxfp4_q8.h) instead, fewer loads and
+  // operations than either: Q8 inputs under fast numerics with bf16
+  // products, and with the 512-bit products Q24 ones (3 digits, within the
   // fp32 sums' rounding) in fp32 numerics.
   const bool big_groups = groups.largest() >= kPanelMinTokens;
   const bool small_groups = groups.smallest() < kPanelMinTokens;
   const bool fp32_numerics = !a.bf16_products && !a.q15_inputs;
-  const bool q8_small = small_groups && ((a.bf16_products && a.q15_inputs) || fp32_numerics) && mxfp4_q8_products();
+  const bool q8_small = small_groups && mxfp4_q8_products() &&
+                        ((a.bf16_products && a.q15_inputs) || (fp32_numerics && mxfp4_q24_products()));
   const size_t q8_digits = fp32_numerics ? 3 : 1;
   const bool bf16_small = small_groups && !q8_small && mxfp4_bf16_products() && (a.bf16_products || !a.q15_inputs);
   const size_t bf16_terms = a.bf16_products ? 1 : 3;

@@ -20,8 +20,10 @@
 // thread, a decoded token's 4 experts at 1440 wide: Q8 with the inputs as
 // the unsigned operand, offset by 128, and 12 operations 20.5 GB/s, as now
 // 23.2). Include once per level's kernel file, after mxfp4_q15.h; on
-// levels without the 512-bit products (no OSSRT_CPU_Q15_ZMM) only the
-// layout exists, and mxfp4_q8_products() says false. Experts a backend
+// the AVX2 level (no OSSRT_CPU_Q15_ZMM) the same Q8 lanes come out of
+// AVX-VNNI's 256-bit vpdpbusd (mxfp4_q8_ymm_detail), with no Q24 and no
+// tiles.
+// Experts a backend
 // tiled at load (mxfp4_tiles.h) take mxfp4_q8_tiles: the same lanes, 16 rows
 // a register, summed in another order.
 #pragma once
@@ -134,6 +136,10 @@ class Q8Vectors {
 // Whether the CPU has AVX512-VNNI and AVX512-VBMI (the level's kernel file
 // answers; the tests' emulation says yes).
 bool mxfp4_q8_products() noexcept;
+// The Q24 products (3 digits, exact numerics) too.
+inline bool mxfp4_q24_products() noexcept {
+  return mxfp4_q8_products();
+}
 
 #if defined(OSSRT_CPU_EMULATE_AVX512)
 #define OSSRT_Q8_TARGET
@@ -605,8 +611,156 @@ void mxfp4_tiled_q15_rows_times_vectors(const uint8_t* blocks, const uint8_t* sc
 
 #else
 
+// Whether the CPU has AVX-VNNI's 256-bit vpdpbusd (the level's kernel file answers).
+bool avx_vnni() noexcept;
+
+// The AVX2 level's Q8 products, where the CPU has AVX-VNNI: 2 operations a
+// pair of blocks and vector where its Q15 ones take 9, a decoded token's
+// experts 21.9 -> 24-25 GB/s (Emerald Rapids VM). Without it, vpmaddubsw's
+// 5 gave 22.4-23.9, too little to trade Q15's precision for (tiny-a's fast
+// top-1 agreement, AVX2 level: Q15 732 of 735, Q8 717), so the Q15
+// products stay there. The Q24 ones of exact numerics are the 512-bit
+// level's only.
 inline bool mxfp4_q8_products() noexcept {
+  return avx_vnni();
+}
+inline bool mxfp4_q24_products() noexcept {
   return false;
+}
+
+#if defined(__clang__)
+#define OSSRT_AVX_VNNI_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
+#else
+#define OSSRT_AVX_VNNI_TARGET __attribute__((target("avx2,fma,f16c,avxvnni"), flatten))
+#endif
+
+namespace mxfp4_q8_ymm_detail {
+
+using Int = OSSRT_X86(__m256i);
+using Float = OSSRT_X86(__m256);
+
+// How far ahead a row's stream asks for lines into L2, beside prefetch_ahead
+// into L1. A decoded token's 4 experts from memory, 2 threads (Emerald
+// Rapids VM, AVX-VNNI): none 21.9-23.1 GB/s, 8 KiB 24.4-25.5, 16 KiB
+// 23.9-24.8, 32 KiB 23.3-23.8.
+constexpr size_t kRowL2PrefetchBytes = 8192;
+
+// A lane's 4 even and 4 odd products added to `lanes`: with AVX-VNNI's
+// vpdpbusd, or vpmaddubsw's 16-bit pair sums (within 2 * 2 * 24 * 127 =
+// 12192 after the even and odd ones add) then vpmaddwd into the lane. The
+// models take the first only (mxfp4_q8_products); the tests run the second
+// on every AVX2 CPU, so the loop's layout is checked where AVX-VNNI is not.
+struct BytePairs {
+  OSSRT_AVX_VNNI_TARGET static Int dot(Int lanes, Int even, Int x_even, Int odd, Int x_odd) {
+    const Int pairs = OSSRT_X86(_mm256_add_epi16)(OSSRT_X86(_mm256_maddubs_epi16)(even, x_even),
+                                                  OSSRT_X86(_mm256_maddubs_epi16)(odd, x_odd));
+    return OSSRT_X86(_mm256_add_epi32)(lanes, OSSRT_X86(_mm256_madd_epi16)(pairs, OSSRT_X86(_mm256_set1_epi16)(1)));
+  }
+};
+struct AvxVnni {
+  OSSRT_AVX_VNNI_TARGET static Int dot(Int lanes, Int even, Int x_even, Int odd, Int x_odd) {
+    return OSSRT_X86(_mm256_dpbusd_avx_epi32)(OSSRT_X86(_mm256_dpbusd_avx_epi32)(lanes, even, x_even), odd, x_odd);
+  }
+};
+
+// The rows' dots with Q8 vectors (1 digit), a pair of blocks a step: 32
+// code bytes give the pair's biased even and odd twice-values (vpshufb on
+// each nibble), and int32 lane l sums the 8 products of input lane l (lanes
+// 0-3 the first block's, 4-7 the second's), starting from its offset, then
+// one conversion and FMA apply the lane's scale and its block's power. Steps
+// alternate between two accumulators; a row's unpaired last block takes the
+// low half of the registers. Against the Q15 products' 9 operations per pair
+// and vector: 5 with vpmaddubsw, 2 with vpdpbusd (then 3 to scale both).
+template <size_t NT, class Dot, class Output>
+OSSRT_AVX_VNNI_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
+                                const Q8Vector* x, Output& output) {
+  const Int table = q15_detail::code_table(), nibble = OSSRT_X86(_mm256_set1_epi8)(0x0f);
+  // Scale byte 0 of a pair to dwords 0-3, byte 1 to dwords 4-7 (as exponent bits after the shift).
+  const Int spread_pair = OSSRT_X86(_mm256_setr_epi32)(static_cast<int>(0x80808000u), static_cast<int>(0x80808000u),
+                                                       static_cast<int>(0x80808000u), static_cast<int>(0x80808000u),
+                                                       static_cast<int>(0x80808001u), static_cast<int>(0x80808001u),
+                                                       static_cast<int>(0x80808001u), static_cast<int>(0x80808001u));
+  for (size_t r = first; r < last; ++r) {
+    const uint8_t* row_blocks = blocks + r * count * kMxfp4BlockBytes;
+    const uint8_t* row_scales = scales + r * count;
+    Float acc[NT][2];
+    for (size_t t = 0; t < NT; ++t) acc[t][0] = acc[t][1] = OSSRT_X86(_mm256_setzero_ps)();
+    // Blocks b and b + 1 (codes `raw`, powers per lane; their inputs' even
+    // bytes at even_at, odd ones at odd_at), or block b alone in the low
+    // lanes (`lone`: its inputs loaded 16 bytes at a time, the high lanes
+    // zero, their codes' 12s times zero inputs and power).
+    const auto add = [&](size_t b, Int raw, Float powers, size_t even_at, size_t odd_at, size_t slot, bool lone) {
+      const Int even = OSSRT_X86(_mm256_shuffle_epi8)(table, OSSRT_X86(_mm256_and_si256)(raw, nibble));
+      const Int odd = OSSRT_X86(_mm256_shuffle_epi8)(
+          table, OSSRT_X86(_mm256_and_si256)(OSSRT_X86(_mm256_srli_epi16)(raw, 4), nibble));
+      const auto load = [lone](const void* p) {
+        return lone ? OSSRT_X86(_mm256_zextsi128_si256)(
+                          OSSRT_X86(_mm_loadu_si128)(static_cast<const OSSRT_X86(__m128i)*>(p)))
+                    : q15_detail::load_int(p);
+      };
+      const size_t lane = b * kQ8LanesPerBlock;
+      for (size_t t = 0; t < NT; ++t) {
+        const Int lanes =
+            Dot::dot(load(x[t].lane_offset + lane), even, load(x[t].values + even_at), odd, load(x[t].values + odd_at));
+        const Float lane_scales = OSSRT_X86(_mm256_castsi256_ps)(load(x[t].lane_scale + lane));
+        acc[t][slot] = OSSRT_X86(_mm256_fmadd_ps)(OSSRT_X86(_mm256_cvtepi32_ps)(lanes),
+                                                  OSSRT_X86(_mm256_mul_ps)(powers, lane_scales), acc[t][slot]);
+      }
+    };
+    // Powers per lane for a pair whose scale bytes are at `pair` in `bytes` (a broadcast of 4).
+    const auto pair_powers = [&](Int bytes, int pair) {
+      const Int spread = OSSRT_X86(_mm256_add_epi32)(spread_pair, OSSRT_X86(_mm256_set1_epi32)(2 * pair));
+      return OSSRT_X86(_mm256_castsi256_ps)(
+          OSSRT_X86(_mm256_slli_epi32)(OSSRT_X86(_mm256_shuffle_epi8)(bytes, spread), 23));
+    };
+    // Whole 4-block groups: the inputs' even bytes of blocks g .. g + 3 at
+    // 32 g, their odd ones 64 bytes on (Q8Vector's layout).
+    const size_t full = count - count % 4;
+    size_t b = 0;
+    for (; b < full; b += 4) {
+      prefetch_ahead(row_blocks + b * kMxfp4BlockBytes);
+      prefetch_to_l2_at(row_blocks + b * kMxfp4BlockBytes + kRowL2PrefetchBytes);
+      int32_t four;
+      std::memcpy(&four, row_scales + b, sizeof four);
+      const Int scale_bytes = OSSRT_X86(_mm256_set1_epi32)(four);
+      const size_t at = b * kMxfp4BlockElements;
+      add(b, q15_detail::load_int(row_blocks + b * kMxfp4BlockBytes), pair_powers(scale_bytes, 0), at, at + 64, 0,
+          false);
+      add(b + 2, q15_detail::load_int(row_blocks + (b + 2) * kMxfp4BlockBytes), pair_powers(scale_bytes, 1), at + 32,
+          at + 96, 1, false);
+    }
+    if (b + 2 <= count) {  // a pair group: its even bytes, then its odd ones
+      uint16_t two;
+      std::memcpy(&two, row_scales + b, sizeof two);
+      const size_t at = b * kMxfp4BlockElements;
+      add(b, q15_detail::load_int(row_blocks + b * kMxfp4BlockBytes), pair_powers(OSSRT_X86(_mm256_set1_epi32)(two), 0),
+          at, at + 32, 0, false);
+      b += 2;
+    }
+    if (b < count) {
+      const auto raw = OSSRT_X86(_mm_loadu_si128)(reinterpret_cast<const OSSRT_X86(__m128i)*>(row_blocks + b * 16));
+      const Float powers = OSSRT_X86(_mm256_setr_m128)(OSSRT_X86(_mm_set1_ps)(q15_detail::scale_power(row_scales[b])),
+                                                       OSSRT_X86(_mm_setzero_ps)());
+      const size_t at = b * kMxfp4BlockElements;
+      add(b, OSSRT_X86(_mm256_zextsi128_si256)(raw), powers, at, at + 16, 1, true);
+    }
+    float sums[NT];
+    for (size_t t = 0; t < NT; ++t) sums[t] = Simd::sum256(OSSRT_X86(_mm256_add_ps)(acc[t][0], acc[t][1]));
+    output(r, static_cast<const float*>(sums));
+  }
+}
+
+}  // namespace mxfp4_q8_ymm_detail
+
+// output(r, sums) as on the 512-bit level, Q8 vectors only; only where
+// mxfp4_q8_products().
+template <class Output>
+void mxfp4_q8_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
+                   const Q8Vector* x, size_t nt, Output output) {
+  with_count<4>(nt, [&](auto vectors) {
+    constexpr size_t kVectors = decltype(vectors)::value;
+    mxfp4_q8_ymm_detail::rows<kVectors, mxfp4_q8_ymm_detail::AvxVnni>(blocks, scales, count, first, last, x, output);
+  });
 }
 
 #endif
