@@ -657,24 +657,33 @@ std::vector<std::vector<float>> inputs_over_orders(size_t n, size_t in, std::mt1
   return inputs;
 }
 
+// Rows of 1, 2, 3, 4, 5, 7, 9, 14 and 90 blocks: 4-block groups (in pairs
+// and alone) and the rest (none, a pair, a block, a pair and a block), 1 to
+// 4 vectors, multiplied by multiply(blocks, scales, first, last, in,
+// inputs, out) and checked against exact lane sums.
+template <class Multiply>
+void check_q8_rows(std::mt19937& rng, size_t digits, Multiply multiply) {
+  for (size_t in : {32, 64, 96, 128, 160, 224, 288, 448, 2880}) {
+    const size_t rows = 13;
+    const RandomMxfp4Rows m(rows, in, rng);
+    for (size_t n : {1, 2, 3, 4}) {
+      const std::vector<std::vector<float>> inputs = inputs_over_orders(n, in, rng);
+      const size_t first = 2, last = rows;
+      std::vector<float> got(n * last, 0.0f);
+      multiply(m.blocks.data(), m.scales.data(), first, last, in, inputs, got.data());
+      check_q8_products(m, in, digits, inputs, first, last, got);
+    }
+  }
+}
+
 TEST_CASE("Q8 and Q24 expert products (VNNI, VBMI): ragged rows, 1 to 4 vectors, against exact lane sums") {
   std::mt19937 rng(23);
-  // Rows of 1, 2, 3, 4, 5, 7, 9, 14 and 90 blocks: 4-block groups (in
-  // pairs and alone) and the rest (none, a pair, a block, a pair and a
-  // block).
   for (size_t digits : {1, 3}) {
-    for (size_t in : {32, 64, 96, 128, 160, 224, 288, 448, 2880}) {
-      const size_t rows = 13;
-      const RandomMxfp4Rows m(rows, in, rng);
-      for (size_t n : {1, 2, 3, 4}) {
-        const std::vector<std::vector<float>> inputs = inputs_over_orders(n, in, rng);
-        const size_t first = 2, last = rows;
-        std::vector<float> got(n * last, 0.0f);
-        cpu_avx512_emulated::q8_rows_times_vectors(m.blocks.data(), m.scales.data(), first, last, in, digits, inputs,
-                                                   got.data());
-        check_q8_products(m, in, digits, inputs, first, last, got);
-      }
-    }
+    check_q8_rows(rng, digits,
+                  [&](const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
+                      const std::vector<std::vector<float>>& inputs, float* out) {
+                    cpu_avx512_emulated::q8_rows_times_vectors(blocks, scales, first, last, in, digits, inputs, out);
+                  });
   }
 }
 
@@ -684,31 +693,13 @@ TEST_CASE("the AVX2 level's Q8 expert products (vpmaddubsw, AVX-VNNI): ragged ro
   std::vector<bool> products = {false};
   if (cpu_features().avx_vnni) products.push_back(true);
   for (bool vnni : products) {
-    // Rows of 1 to 14 and 90 blocks: pairs in 4-block groups, a last pair, a last block.
-    for (size_t in : {32, 64, 96, 128, 160, 224, 288, 448, 2880}) {
-      const size_t rows = 13;
-      const RandomMxfp4Rows m(rows, in, rng);
-      for (size_t n : {1, 2, 3, 4}) {
-        const std::vector<std::vector<float>> inputs = inputs_over_orders(n, in, rng);
-        const size_t first = 2, last = rows;
-        std::vector<float> got(n * last, 0.0f);
-        cpu_avx2_test::q8_rows_times_vectors(m.blocks.data(), m.scales.data(), first, last, in, inputs, got.data(),
-                                             vnni);
-        INFO((vnni ? "AVX-VNNI" : "vpmaddubsw"));
-        check_q8_products(m, in, 1, inputs, first, last, got);
-      }
-    }
+    INFO((vnni ? "AVX-VNNI" : "vpmaddubsw"));
+    check_q8_rows(rng, 1,
+                  [&](const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
+                      const std::vector<std::vector<float>>& inputs, float* out) {
+                    cpu_avx2_test::q8_rows_times_vectors(blocks, scales, first, last, in, inputs, out, vnni);
+                  });
   }
-}
-
-TEST_CASE("cpuid's AVX-VNNI bit is the kernel's flag in /proc/cpuinfo") {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line, flags;
-  while (flags.empty() && std::getline(cpuinfo, line)) {
-    if (line.rfind("flags", 0) == 0) flags = line + " ";
-  }
-  if (flags.empty()) return;  // not Linux on x86: nothing to compare against
-  CHECK(cpu_features().avx_vnni == (flags.find(" avx_vnni ") != std::string::npos));
 }
 
 TEST_CASE("MXFP4 tiles: untiling gives the plain rows back; the tiles' Q8 and Q24 products equal the rows'") {
@@ -986,6 +977,16 @@ TEST_CASE(
   CHECK(cpu_features().intel == (vendor == "GenuineIntel"));
   CHECK(lone_stream_ahead_bytes() == (vendor == "GenuineIntel" ? 4096u : 0u));
   CHECK(bf16_dot_products_pay() == (cpu_features().avx512_bf16 && vendor != "GenuineIntel"));
+}
+
+TEST_CASE("cpuid's AVX-VNNI bit is the kernel's flag in /proc/cpuinfo") {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, flags;
+  while (flags.empty() && std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) == 0) flags = line + " ";
+  }
+  if (flags.empty()) return;  // not Linux on x86: nothing to compare against
+  CHECK(cpu_features().avx_vnni == (flags.find(" avx_vnni ") != std::string::npos));
 }
 
 TEST_CASE("the kernel profiler files calls by shape and keeps shapes beyond its table in one row") {

@@ -628,11 +628,7 @@ inline bool mxfp4_q24_products() noexcept {
   return false;
 }
 
-#if defined(__clang__)
-#define OSSRT_AVX_VNNI_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
-#else
 #define OSSRT_AVX_VNNI_TARGET __attribute__((target("avx2,fma,f16c,avxvnni"), flatten))
-#endif
 
 namespace mxfp4_q8_ymm_detail {
 
