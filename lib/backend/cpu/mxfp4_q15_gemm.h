@@ -192,9 +192,10 @@ OSSRT_Q15_VNNI_TARGET void q15_tile_product_vnni(const int32_t* pairs, const flo
   using Zint = OSSRT_X86(__m512i);
   using Zfloat = OSSRT_X86(__m512);
   // A vpdpwssd's result is ready 5 cycles on and two issue a cycle: one
-  // chain a vector (4 in flight) ran at 0.8 a cycle, 4 chains a vector
-  // (16 registers) lifted a 512-token layer's experts from 272 to 305
-  // GFLOP/s (2, 8 with 8 vectors: 300; Emerald Rapids VM, 2 threads).
+  // chain a vector (4 in flight) ran at 0.8 a cycle; 4 chains a vector (16
+  // registers) lifted a 512-token layer's experts from 272 to 305 GFLOP/s
+  // (2 chains: 299; 8 vectors of 2 chains: 289-303; Emerald Rapids VM, 2
+  // threads).
   constexpr size_t kChains = 4;
   Zfloat total[NT];
   for (size_t t = 0; t < NT; ++t) total[t] = OSSRT_X86(_mm512_setzero_ps)();
