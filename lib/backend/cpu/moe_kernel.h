@@ -14,7 +14,8 @@
 // the token-at-a-time products take bf16 inputs instead (mxfp4_bf16.h):
 // rounded under fast; under exact, a lone token's as exact terms. Experts
 // a backend tiled at load (MoeArgs::w1_tiled, w2_tiled; mxfp4_tiles.h) are
-// read as tiles by the Q8 products and untiled for every other path.
+// read as tiles by the Q8 products and packed from them into the integer
+// tiles, and untiled for every other path.
 // Include once per level's kernel file, after panel_gemm.h.
 #pragma once
 
@@ -347,8 +348,9 @@ bool bf16_products_take(const ExpertGroups& g, size_t rows, size_t in) {
 // groups, where the Q15 vectors carry their int16 values and no bf16
 // product took them, take the 16-row integer tiles (mxfp4_q15_gemm.h).
 // `tiled`: the matrices are in mxfp4_tiles.h's tiles, which the Q8 products
-// read as such (mxfp4_q8_tiles) and every other path untiled, a job's rows
-// at a time (plain_rows).
+// read as such (mxfp4_q8_tiles), the integer tiles pack from
+// (mxfp4_tiled_q15_rows_times_vectors), and every other path untiles, a
+// job's rows at a time (plain_rows).
 template <class Products, class Input, class Q8Input, class Q15Input, class Bf16Input, class Output>
 void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t* scales, const bf16_t* bias,
                     size_t rows, size_t in, bool bf16_products, bool tiled, Input input, Q8Input q8_input,
@@ -376,7 +378,8 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
     const size_t expert_row = e * rows;
     const uint8_t* expert_blocks = blocks + expert_row * row_bytes;
     const uint8_t* expert_scales = scales + expert_row * row_scales;
-    // Every path but the tiles' own products reads the job's rows plain.
+    // Every path but those that read tiles (the Q8 products', the integer
+    // tiles') reads the job's rows plain.
     const auto job_rows = [&] {
       return plain_rows(expert_blocks, expert_scales, rows, row_scales, tiled, first, last, untiled.mine());
     };
@@ -411,9 +414,14 @@ void grouped_linear(const ExpertGroups& g, const uint8_t* blocks, const uint8_t*
           });
       return;
     }
-    // The Q8 products read tiles as such; every other product the job's rows
-    // plain, untiled once for all its token blocks.
+    // The Q8 products read tiles as such (only the 512-bit level tiles
+    // experts); every other product the job's rows plain, untiled once for
+    // all its token blocks.
+#if defined(OSSRT_CPU_Q15_ZMM)
     const bool reads_tiles = tiled && q8_input(g.pairs[g.begin[group]]).values != nullptr;
+#else
+    constexpr bool reads_tiles = false;
+#endif
     const PlainRows plain = reads_tiles ? PlainRows{} : job_rows();
     for (size_t p0 = g.begin[group]; p0 < g.begin[group + 1]; p0 += kMxfp4TokenBlock) {
       const size_t nt = std::min(kMxfp4TokenBlock, g.begin[group + 1] - p0);

@@ -492,6 +492,7 @@ OSSRT_Q8_TARGET inline void untile_tile(const uint8_t* codes, const uint8_t* til
 // int16 pairs. Untiling the rows and then packing them took 21 % of a
 // 512-token layer's experts, this 11 % (Emerald Rapids VM, 2 threads; the
 // whole layer 305 -> 337 GFLOP/s).
+static_assert(kQ15TileRows == kMxfp4TileRows, "an integer tile is one tile's rows");
 OSSRT_Q8_TARGET inline void pack_q15_tile_from_tile(const uint8_t* codes, const uint8_t* tile_scales, size_t count,
                                                     int32_t* pairs, float* powers) {
   const Zint twice_values = OSSRT_X86(_mm512_broadcast_i32x4)(
@@ -641,18 +642,10 @@ using Float = OSSRT_X86(__m256);
 // 23.9-24.8, 32 KiB 23.3-23.8.
 constexpr size_t kRowL2PrefetchBytes = 8192;
 
-// A lane's 4 even and 4 odd products added to `lanes`: with AVX-VNNI's
-// vpdpbusd, or vpmaddubsw's 16-bit pair sums (within 2 * 2 * 24 * 127 =
-// 12192 after the even and odd ones add) then vpmaddwd into the lane. The
-// models take the first only (mxfp4_q8_products); the tests run the second
-// on every AVX2 CPU, so the loop's layout is checked where AVX-VNNI is not.
-struct BytePairs {
-  OSSRT_AVX_VNNI_TARGET static Int dot(Int lanes, Int even, Int x_even, Int odd, Int x_odd) {
-    const Int pairs = OSSRT_X86(_mm256_add_epi16)(OSSRT_X86(_mm256_maddubs_epi16)(even, x_even),
-                                                  OSSRT_X86(_mm256_maddubs_epi16)(odd, x_odd));
-    return OSSRT_X86(_mm256_add_epi32)(lanes, OSSRT_X86(_mm256_madd_epi16)(pairs, OSSRT_X86(_mm256_set1_epi16)(1)));
-  }
-};
+// A lane's 4 even and 4 odd products added to `lanes` by AVX-VNNI's
+// vpdpbusd. (The tests run `rows` with vpmaddubsw and vpmaddwd in its
+// place, compiled for plain AVX2, so the loop's layout is checked on every
+// AVX2 CPU: tests/unit/cpu_avx2_q8.cpp.)
 struct AvxVnni {
   OSSRT_AVX_VNNI_TARGET static Int dot(Int lanes, Int even, Int x_even, Int odd, Int x_odd) {
     return OSSRT_X86(_mm256_dpbusd_avx_epi32)(OSSRT_X86(_mm256_dpbusd_avx_epi32)(lanes, even, x_even), odd, x_odd);
@@ -668,8 +661,8 @@ struct AvxVnni {
 // low half of the registers. Against the Q15 products' 9 operations per pair
 // and vector: 5 with vpmaddubsw, 2 with vpdpbusd (then 3 to scale both).
 template <size_t NT, class Dot, class Output>
-OSSRT_AVX_VNNI_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
-                                const Q8Vector* x, Output& output) {
+inline void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
+                 const Q8Vector* x, Output& output) {
   const Int table = q15_detail::code_table(), nibble = OSSRT_X86(_mm256_set1_epi8)(0x0f);
   // Scale byte 0 of a pair to dwords 0-3, byte 1 to dwords 4-7 (as exponent bits after the shift).
   const Int spread_pair = OSSRT_X86(_mm256_setr_epi32)(static_cast<int>(0x80808000u), static_cast<int>(0x80808000u),
@@ -746,6 +739,14 @@ OSSRT_AVX_VNNI_TARGET void rows(const uint8_t* blocks, const uint8_t* scales, si
   }
 }
 
+// `rows` through AVX-VNNI, compiled for it (flatten: the loop and its
+// dot products in one function of this target).
+template <size_t NT, class Output>
+OSSRT_AVX_VNNI_TARGET void rows_avx_vnni(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first,
+                                         size_t last, const Q8Vector* x, Output& output) {
+  rows<NT, AvxVnni>(blocks, scales, count, first, last, x, output);
+}
+
 }  // namespace mxfp4_q8_ymm_detail
 
 // output(r, sums) as on the 512-bit level, Q8 vectors only; only where
@@ -755,7 +756,7 @@ void mxfp4_q8_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, s
                    const Q8Vector* x, size_t nt, Output output) {
   with_count<4>(nt, [&](auto vectors) {
     constexpr size_t kVectors = decltype(vectors)::value;
-    mxfp4_q8_ymm_detail::rows<kVectors, mxfp4_q8_ymm_detail::AvxVnni>(blocks, scales, count, first, last, x, output);
+    mxfp4_q8_ymm_detail::rows_avx_vnni<kVectors>(blocks, scales, count, first, last, x, output);
   });
 }
 
