@@ -164,8 +164,7 @@ inline Xint load_xmm(const void* p) {
 // 128), so the bits of the next nibble above a code pick among equal copies.
 inline Zint biased_twice_values() {
   return OSSRT_X86(_mm512_broadcast_i32x4)(
-      OSSRT_X86(_mm_add_epi8)(OSSRT_X86(_mm_setr_epi8)(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12),
-                              OSSRT_X86(_mm_set1_epi8)(kQ8WeightBias)));
+      OSSRT_X86(_mm_add_epi8)(q15_gemm_detail::twice_value_table(), OSSRT_X86(_mm_set1_epi8)(kQ8WeightBias)));
 }
 
 // The operations of the products at each width: a 4-block group's in 512
@@ -495,8 +494,7 @@ OSSRT_Q8_TARGET inline void untile_tile(const uint8_t* codes, const uint8_t* til
 static_assert(kQ15TileRows == kMxfp4TileRows, "an integer tile is one tile's rows");
 OSSRT_Q8_TARGET inline void pack_q15_tile_from_tile(const uint8_t* codes, const uint8_t* tile_scales, size_t count,
                                                     int32_t* pairs, float* powers) {
-  const Zint twice_values = OSSRT_X86(_mm512_broadcast_i32x4)(
-      OSSRT_X86(_mm_setr_epi8)(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12));
+  const Zint twice_values = OSSRT_X86(_mm512_broadcast_i32x4)(q15_gemm_detail::twice_value_table());
   const Zint nibble = OSSRT_X86(_mm512_set1_epi8)(0x0f);
   // Pair i of a chunk: byte 2j of the result from the low nibbles' byte 4j + i, byte 2j + 1 from the high ones'.
   Zint gather[4];
