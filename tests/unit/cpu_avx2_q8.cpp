@@ -30,7 +30,8 @@ namespace ossrt::cpu_avx2 {
 namespace {
 
 // mxfp4_q8_ymm_detail::AvxVnni's lanes through vpmaddubsw's 16-bit pair sums
-// (within 2 * 2 * 24 * 127 = 12192 after the even and odd ones add) and
+// (within 2 * 2 * 24 * 128 = 12288 after the even and odd ones add; Q24's
+// lower digits are signed bytes too) and
 // vpmaddwd.
 struct BytePairs {
   static __m256i dot(__m256i lanes, __m256i even, __m256i x_even, __m256i odd, __m256i x_odd) {
@@ -39,10 +40,10 @@ struct BytePairs {
   }
 };
 
-template <size_t NT, class Output>
+template <size_t NT, size_t Digits, class Output>
 __attribute__((flatten)) void rows_byte_pairs(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first,
                                               size_t last, const Q8Vector* x, Output& output) {
-  mxfp4_q8_ymm_detail::rows<NT, BytePairs>(blocks, scales, count, first, last, x, output);
+  mxfp4_q8_ymm_detail::rows<NT, Digits, BytePairs>(blocks, scales, count, first, last, x, output);
 }
 
 }  // namespace
@@ -53,9 +54,9 @@ __attribute__((flatten)) void rows_byte_pairs(const uint8_t* blocks, const uint8
 namespace ossrt::cpu_avx2_test {
 
 void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
-                           const std::vector<std::vector<float>>& inputs, float* out, bool vnni) {
+                           size_t digits, const std::vector<std::vector<float>>& inputs, float* out, bool vnni) {
   using namespace cpu_avx2;
-  Q8Vectors vectors(inputs.size(), in);
+  Q8Vectors vectors(inputs.size(), in, digits);
   std::vector<Q8Vector> x(inputs.size());
   for (size_t t = 0; t < inputs.size(); ++t) {
     vectors.quantize(t, inputs[t].data(), [](size_t j) { return j; });
@@ -67,8 +68,14 @@ void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t 
   const size_t count = in / kMxfp4BlockElements;
   with_count<4>(inputs.size(), [&](auto vectors_now) {
     constexpr size_t kVectors = decltype(vectors_now)::value;
-    if (vnni) return mxfp4_q8_ymm_detail::rows_avx_vnni<kVectors>(blocks, scales, count, first, last, x.data(), output);
-    rows_byte_pairs<kVectors>(blocks, scales, count, first, last, x.data(), output);
+    if (vnni) {
+      if (digits == 3) {
+        return mxfp4_q8_ymm_detail::rows_avx_vnni<kVectors, 3>(blocks, scales, count, first, last, x.data(), output);
+      }
+      return mxfp4_q8_ymm_detail::rows_avx_vnni<kVectors, 1>(blocks, scales, count, first, last, x.data(), output);
+    }
+    if (digits == 3) return rows_byte_pairs<kVectors, 3>(blocks, scales, count, first, last, x.data(), output);
+    rows_byte_pairs<kVectors, 1>(blocks, scales, count, first, last, x.data(), output);
   });
 }
 

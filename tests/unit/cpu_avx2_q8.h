@@ -8,10 +8,11 @@
 namespace ossrt::cpu_avx2_test {
 
 // out[t * last + r] = row r (of `in` elements, MXFP4 blocks / scales) times
-// inputs[t] quantized to Q8 (1 to 4 inputs), rows [first, last); through
+// inputs[t] quantized to Q8 (digits 1) or Q24 (3) (1 to 4 inputs), rows
+// [first, last); through
 // AVX-VNNI's vpdpbusd where `vnni` (the caller checks the CPU has it and
 // AVX2), else vpmaddubsw.
 void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
-                           const std::vector<std::vector<float>>& inputs, float* out, bool vnni);
+                           size_t digits, const std::vector<std::vector<float>>& inputs, float* out, bool vnni);
 
 }  // namespace ossrt::cpu_avx2_test

@@ -401,9 +401,9 @@ TEST_CASE("MXFP4 MoE kernels equal the reference: tokens, k = 1..8 experts, widt
   std::mt19937 rng(12);
   const Backend& ref = cpu_reference_backend();
   using Shape = MoeShape;
-  // Small groups take Q8 inputs on the AVX2 level where the CPU has AVX-VNNI,
-  // and on the AVX-512 level where it has VNNI and VBMI, else bf16 or Q15
-  // ones; on SIMDe, both.
+  // Small groups take Q8 inputs (fast numerics; Q24 ones in exact) on the
+  // AVX2 level where the CPU has AVX-VNNI, and on the AVX-512 level where it
+  // has VNNI and VBMI, else bf16 or Q15 ones; on SIMDe, both.
   struct MoeVariant {
     const Backend* backend;
     std::string name;
@@ -687,18 +687,20 @@ TEST_CASE("Q8 and Q24 expert products (VNNI, VBMI): ragged rows, 1 to 4 vectors,
   }
 }
 
-TEST_CASE("the AVX2 level's Q8 expert products (vpmaddubsw, AVX-VNNI): ragged rows, 1 to 4 vectors, exact lane sums") {
+TEST_CASE("the AVX2 level's Q8 and Q24 expert products (vpmaddubsw, AVX-VNNI): ragged rows, 1-4 vectors, exact sums") {
   if (best_cpu_isa() < CpuIsa::avx2) return;  // the level does not run here
   std::mt19937 rng(25);
   std::vector<bool> products = {false};
   if (cpu_features().avx_vnni) products.push_back(true);
   for (bool vnni : products) {
-    INFO((vnni ? "AVX-VNNI" : "vpmaddubsw"));
-    check_q8_rows(rng, 1,
-                  [&](const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
-                      const std::vector<std::vector<float>>& inputs, float* out) {
-                    cpu_avx2_test::q8_rows_times_vectors(blocks, scales, first, last, in, inputs, out, vnni);
-                  });
+    for (size_t digits : {1, 3}) {
+      INFO((vnni ? "AVX-VNNI" : "vpmaddubsw"));
+      check_q8_rows(rng, digits,
+                    [&](const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
+                        const std::vector<std::vector<float>>& inputs, float* out) {
+                      cpu_avx2_test::q8_rows_times_vectors(blocks, scales, first, last, in, digits, inputs, out, vnni);
+                    });
+    }
   }
 }
 

@@ -518,8 +518,8 @@ void moe_mxfp4_with(const MoeArgs& a) {
   // Where the CPU has VNNI and VBMI (or AVX-VNNI, on the AVX2 level), the
   // small groups multiply byte digits (mxfp4_q8.h) instead, fewer loads and
   // operations than either: Q8 inputs under fast numerics with bf16
-  // products, and with the 512-bit products Q24 ones (3 digits, within the
-  // fp32 sums' rounding) in fp32 numerics.
+  // products, and Q24 ones (3 digits, within the fp32 sums' rounding) in
+  // fp32 numerics.
   const bool big_groups = groups.largest() >= kPanelMinTokens;
   const bool small_groups = groups.smallest() < kPanelMinTokens;
   const bool fp32_numerics = !a.bf16_products && !a.q15_inputs;

@@ -21,7 +21,7 @@
 // the unsigned operand, offset by 128, and 12 operations 20.5 GB/s, as now
 // 23.2). Include once per level's kernel file, after mxfp4_q15.h; on
 // the AVX2 level (no OSSRT_CPU_Q15_ZMM) the same Q8 lanes come out of
-// AVX-VNNI's 256-bit vpdpbusd (mxfp4_q8_ymm_detail), with no Q24 and no
+// AVX-VNNI's 256-bit vpdpbusd (mxfp4_q8_ymm_detail), Q24's too, with no
 // tiles.
 // Experts a backend
 // tiled at load (mxfp4_tiles.h) take mxfp4_q8_tiles: the same lanes, 16 rows
@@ -618,13 +618,14 @@ bool avx_vnni() noexcept;
 // experts 21.9 -> 24-25 GB/s (Emerald Rapids VM). Without it, vpmaddubsw's
 // 5 gave 22.4-23.9, too little to trade Q15's precision for (tiny-a's fast
 // top-1 agreement, AVX2 level: Q15 732 of 735, Q8 717), so the Q15
-// products stay there. The Q24 ones of exact numerics are the 512-bit
-// level's only.
+// products stay there. The Q24 ones of exact numerics as well: a decoded
+// token's experts in exact numerics were bound by their fp32 products (18.4
+// GB/s, 69 GFLOP/s, Zen 5 VM).
 inline bool mxfp4_q8_products() noexcept {
   return avx_vnni();
 }
 inline bool mxfp4_q24_products() noexcept {
-  return false;
+  return avx_vnni();
 }
 
 #define OSSRT_AVX_VNNI_TARGET __attribute__((target("avx2,fma,f16c,avxvnni"), flatten))
@@ -650,17 +651,20 @@ struct AvxVnni {
   }
 };
 
-// The rows' dots with Q8 vectors (1 digit), a pair of blocks a step: 32
-// code bytes give the pair's biased even and odd twice-values (vpshufb on
-// each nibble), and int32 lane l sums the 8 products of input lane l (lanes
-// 0-3 the first block's, 4-7 the second's), starting from its offset, then
-// one conversion and FMA apply the lane's scale and its block's power. Steps
-// alternate between two accumulators; a row's unpaired last block takes the
-// low half of the registers. Against the Q15 products' 9 operations per pair
-// and vector: 5 with vpmaddubsw, 2 with vpdpbusd (then 3 to scale both).
-template <size_t NT, class Dot, class Output>
+// The rows' dots with Q8 vectors (Digits 1) or Q24 ones (3), a pair of
+// blocks a step: 32 code bytes give the pair's biased even and odd
+// twice-values (vpshufb on each nibble), and int32 lane l sums the 8
+// products of input lane l (lanes 0-3 the first block's, 4-7 the second's),
+// each next digit's after a shift of the lanes by 8 bits, with its offset
+// (as digit_lanes on the 512-bit level), then one conversion and FMA apply
+// the lane's scale and its block's power. Steps alternate between two
+// accumulators; a row's unpaired last block takes the low half of the
+// registers. Against the Q15 products' 9 operations per pair and vector: 5
+// with vpmaddubsw, 2 with vpdpbusd a digit (then 3 to scale both).
+template <size_t NT, size_t Digits, class Dot, class Output>
 inline void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
                  const Q8Vector* x, Output& output) {
+  const size_t plane = count * kMxfp4BlockElements;  // a row's inputs: the bytes of a digit plane
   const Int table = q15_detail::code_table(), nibble = OSSRT_X86(_mm256_set1_epi8)(0x0f);
   // Scale byte 0 of a pair to dwords 0-3, byte 1 to dwords 4-7 (as exponent bits after the shift).
   const Int spread_pair = OSSRT_X86(_mm256_setr_epi32)(static_cast<int>(0x80808000u), static_cast<int>(0x80808000u),
@@ -687,8 +691,14 @@ inline void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, siz
       };
       const size_t lane = b * kQ8LanesPerBlock;
       for (size_t t = 0; t < NT; ++t) {
-        const Int lanes =
-            Dot::dot(load(x[t].lane_offset + lane), even, load(x[t].values + even_at), odd, load(x[t].values + odd_at));
+        const Int offset = load(x[t].lane_offset + lane);
+        Int lanes = Digits == 1 ? offset : OSSRT_X86(_mm256_setzero_si256)();
+        for (size_t d = 0; d < Digits; ++d) {
+          if (d > 0) lanes = OSSRT_X86(_mm256_slli_epi32)(lanes, 8);
+          const uint8_t* digit = x[t].values + d * plane;
+          lanes = Dot::dot(lanes, even, load(digit + even_at), odd, load(digit + odd_at));
+        }
+        if (Digits > 1) lanes = OSSRT_X86(_mm256_add_epi32)(lanes, offset);
         const Float lane_scales = OSSRT_X86(_mm256_castsi256_ps)(load(x[t].lane_scale + lane));
         acc[t][slot] = OSSRT_X86(_mm256_fmadd_ps)(OSSRT_X86(_mm256_cvtepi32_ps)(lanes),
                                                   OSSRT_X86(_mm256_mul_ps)(powers, lane_scales), acc[t][slot]);
@@ -739,22 +749,24 @@ inline void rows(const uint8_t* blocks, const uint8_t* scales, size_t count, siz
 
 // `rows` through AVX-VNNI, compiled for it (flatten: the loop and its
 // dot products in one function of this target).
-template <size_t NT, class Output>
+template <size_t NT, size_t Digits, class Output>
 OSSRT_AVX_VNNI_TARGET void rows_avx_vnni(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first,
                                          size_t last, const Q8Vector* x, Output& output) {
-  rows<NT, AvxVnni>(blocks, scales, count, first, last, x, output);
+  rows<NT, Digits, AvxVnni>(blocks, scales, count, first, last, x, output);
 }
 
 }  // namespace mxfp4_q8_ymm_detail
 
-// output(r, sums) as on the 512-bit level, Q8 vectors only; only where
-// mxfp4_q8_products().
+// output(r, sums) as on the 512-bit level; only where mxfp4_q8_products().
 template <class Output>
 void mxfp4_q8_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
                    const Q8Vector* x, size_t nt, Output output) {
   with_count<4>(nt, [&](auto vectors) {
     constexpr size_t kVectors = decltype(vectors)::value;
-    mxfp4_q8_ymm_detail::rows_avx_vnni<kVectors>(blocks, scales, count, first, last, x, output);
+    if (x[0].digits == 3) {
+      return mxfp4_q8_ymm_detail::rows_avx_vnni<kVectors, 3>(blocks, scales, count, first, last, x, output);
+    }
+    mxfp4_q8_ymm_detail::rows_avx_vnni<kVectors, 1>(blocks, scales, count, first, last, x, output);
   });
 }
 
