@@ -36,6 +36,16 @@
 
 namespace ossrt::OSSRT_CPU_KERNEL_NAMESPACE {
 
+// v, which the compiler must now hold in a register: a load it would fold
+// into each of several instructions as their memory operand is done once.
+template <class V>
+inline V held_in_register(V v) {
+#if !defined(OSSRT_CPU_EMULATE_AVX512)
+  asm("" : "+v"(v));
+#endif
+  return v;
+}
+
 struct Simd {
   using Vec = OSSRT_X86(__m512);
   using Int = OSSRT_X86(__m512i);
@@ -82,7 +92,11 @@ struct Simd {
   // 8q + j and `high` 8q + 4 + j of 128-bit lane q (j < 4), the order of
   // pair_source (matmul_kernel.h).
   static void load_bf16_pair(const bf16_t* p, Vec& low, Vec& high) {
-    const Int raw = OSSRT_X86(_mm512_loadu_si512)(p), zero = OSSRT_X86(_mm512_setzero_si512)();
+    // One load: folded into both unpacks, the line was read twice, and rows
+    // off 64-byte boundaries (a safetensors file's tensors are 8-byte
+    // aligned) split both loads over two lines (exact qkv, one thread, Zen 5
+    // VM: 15.7 -> 20.7-21.4 GB/s; 21.6-24.3 aligned).
+    const Int raw = held_in_register(OSSRT_X86(_mm512_loadu_si512)(p)), zero = OSSRT_X86(_mm512_setzero_si512)();
     low = OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_unpacklo_epi16)(zero, raw));
     high = OSSRT_X86(_mm512_castsi512_ps)(OSSRT_X86(_mm512_unpackhi_epi16)(zero, raw));
   }
