@@ -14,17 +14,22 @@
 
 namespace ossrt {
 
-Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path& path, bool in_memory) {
+Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path& path, bool in_memory,
+                                                     size_t aligned_at) {
   Result<RegularFile> opened = open_regular_file(path, "checkpoint file");
   if (!opened.ok()) return opened.status();
   const RegularFile& file = opened.value();
   const size_t size = file.size;
   const uint8_t* data = nullptr;
+  // A copy's bytes start `shift` bytes into its pages, so aligned_at lands on the boundary.
+  const size_t shift = in_memory ? (kCopyAlignment - aligned_at % kCopyAlignment) % kCopyAlignment : 0;
+  const size_t mapping_size = size + shift;
+  void* p = nullptr;
   if (size > 0) {
     // In memory: anonymous pages (not new[]: a failure is a status, not an
     // exception, at any size), filled by read().
-    void* p = in_memory ? ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                        : ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.fd, 0);
+    p = in_memory ? ::mmap(nullptr, mapping_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                  : ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.fd, 0);
     if (p == MAP_FAILED) {
       int err = errno;
       ::close(file.fd);
@@ -39,17 +44,17 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
       // mapped, 37-38 ms when the loader read the file into the page cache
       // (2 MiB folios here) but 54 ms (7.8-8.0 tok/s) when the page cache
       // held it from being written (a fresh copy or download).
-      static_cast<void>(::madvise(p, size, MADV_HUGEPAGE));
+      static_cast<void>(::madvise(p, mapping_size, MADV_HUGEPAGE));
       // Read in chunks, each dropped from the page cache once copied, so the
       // file's bytes are not held twice (the copy is the one that counts).
       constexpr size_t kChunk = size_t{256} << 20;
       size_t done = 0;
       while (done < size) {
-        const ssize_t n = ::read(file.fd, static_cast<uint8_t*>(p) + done, std::min(kChunk, size - done));
+        const ssize_t n = ::read(file.fd, static_cast<uint8_t*>(p) + shift + done, std::min(kChunk, size - done));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
           const int err = n < 0 ? errno : 0;
-          ::munmap(p, size);
+          ::munmap(p, mapping_size);
           ::close(file.fd);
           return error(StatusCode::io_error, "%s: read stopped at %zu of %zu bytes: %s", path.c_str(), done, size,
                        err != 0 ? std::strerror(err) : "the file shrank");
@@ -57,11 +62,12 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
         static_cast<void>(::posix_fadvise(file.fd, static_cast<off_t>(done), n, POSIX_FADV_DONTNEED));
         done += static_cast<size_t>(n);
       }
-      ::mprotect(p, size, PROT_READ);
+      ::mprotect(p, mapping_size, PROT_READ);
     }
-    data = static_cast<const uint8_t*>(p);
+    data = static_cast<const uint8_t*>(p) + shift;
   }
-  auto mapped = std::unique_ptr<MappedFile>(new MappedFile(path, data, size));
+  auto mapped = std::unique_ptr<MappedFile>(new MappedFile(path, data, size, static_cast<uint8_t*>(p),
+                                                           data != nullptr ? (in_memory ? mapping_size : size) : 0));
   mapped->in_memory_ = in_memory && data != nullptr;
   if (in_memory || data == nullptr) {
     ::close(file.fd);
@@ -73,13 +79,13 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
 }
 
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (mapping_ != nullptr) ::munmap(mapping_, mapping_size_);
   if (fd_ >= 0) ::close(fd_);
 }
 
 bool MappedFile::set_writable(bool writable) noexcept {
   if (!in_memory_) return false;
-  return ::mprotect(const_cast<uint8_t*>(data_), size_, writable ? PROT_READ | PROT_WRITE : PROT_READ) == 0;
+  return ::mprotect(mapping_, mapping_size_, writable ? PROT_READ | PROT_WRITE : PROT_READ) == 0;
 }
 
 bool MappedFile::changed() const noexcept {

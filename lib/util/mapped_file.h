@@ -14,10 +14,14 @@ class MappedFile {
  public:
   // Maps `path` read-only (private mapping, nothing is read until touched),
   // or with `in_memory` reads it whole into private anonymous memory: then a
-  // later truncation or rewrite of the file cannot reach the bytes (no SIGBUS).
-  // Failure: not_found, permission_denied, invalid_argument (not a regular
-  // file), io_error, out_of_memory (messages name the path and errno text).
-  static Result<std::unique_ptr<MappedFile>> open(const std::filesystem::path& path, bool in_memory = false);
+  // later truncation or rewrite of the file cannot reach the bytes (no SIGBUS),
+  // and the copy starts so that the file's byte `aligned_at` lies on a 64-byte
+  // boundary (where a safetensors file's tensor data starts: see
+  // kCopyAlignment). Failure: not_found, permission_denied, invalid_argument
+  // (not a regular file), io_error, out_of_memory (messages name the path and
+  // errno text).
+  static Result<std::unique_ptr<MappedFile>> open(const std::filesystem::path& path, bool in_memory = false,
+                                                  size_t aligned_at = 0);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -34,18 +38,23 @@ class MappedFile {
 
   // Whether the bytes are a private in-memory copy (open's `in_memory`).
   bool in_memory() const noexcept { return in_memory_; }
+  // The boundary open's `aligned_at` lands on in a copy: the kernels' 512-bit
+  // loads of a row split over two cache lines where the row is off it.
+  static constexpr size_t kCopyAlignment = 64;
   // An in-memory copy's bytes writable (true) or read-only again (false),
   // for a reorder at load (Backend::tile_experts); they are read-only
   // otherwise. Returns false for a mapped file or when mprotect fails.
   bool set_writable(bool writable) noexcept;
 
  private:
-  MappedFile(std::filesystem::path path, const uint8_t* data, size_t size)
-      : path_(std::move(path)), data_(data), size_(size) {}
+  MappedFile(std::filesystem::path path, const uint8_t* data, size_t size, uint8_t* mapping, size_t mapping_size)
+      : path_(std::move(path)), data_(data), size_(size), mapping_(mapping), mapping_size_(mapping_size) {}
   std::filesystem::path path_;
   const uint8_t* data_;
   size_t size_;
-  int fd_ = -1;  // kept open (mapped files only) for changed()
+  uint8_t* mapping_;     // the mapping data_ lies in (a copy's starts up to kCopyAlignment - 1 bytes before it)
+  size_t mapping_size_;  // its bytes
+  int fd_ = -1;          // kept open (mapped files only) for changed()
   bool in_memory_ = false;
   long long mtime_ns_ = 0;
 };

@@ -16,6 +16,7 @@
 
 #include "backend/backend.h"
 #include "checkpoint_writer.hpp"
+#include "io/checkpoint.h"
 #include "ossrt/ossrt.hpp"
 #include "util/aligned_vector.h"
 #include "util/mapped_file.h"
@@ -154,6 +155,37 @@ TEST_CASE("the embedding of a loaded checkpoint is advised against huge pages an
   }
   CHECK(advised == 1);
   CHECK(plain >= 1);  // the other weights keep the system's default
+}
+
+TEST_CASE("a copy in memory puts the asked-for byte on a 64-byte boundary; a checkpoint's tensor data starts there") {
+  TempDir dir;
+  const fs::path file = dir.path() / "bytes.bin";
+  std::string bytes(5000, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7 % 251);
+  write_text(file, bytes);
+  for (size_t aligned_at : {0, 13, 64, 100, 4999}) {
+    INFO("aligned_at " << aligned_at);
+    auto copy = MappedFile::open(file, true, aligned_at);
+    REQUIRE_MESSAGE(copy.ok(), copy.status().to_string());
+    MappedFile& m = *copy.value();
+    CHECK((reinterpret_cast<uintptr_t>(m.data()) + aligned_at) % MappedFile::kCopyAlignment == 0);
+    REQUIRE(m.size() == bytes.size());
+    CHECK(std::memcmp(m.data(), bytes.data(), bytes.size()) == 0);
+    CHECK(m.set_writable(true));
+    CHECK(m.set_writable(false));
+  }
+  // A safetensors checkpoint read into memory: its data section (after the
+  // 8-byte length and the header) on the boundary, whatever the header's length.
+  const ModelConfig config = small_config();
+  write_text(dir.path() / "config.json", config_json(config));
+  write_safetensors(dir.path() / "model.safetensors", build_safetensors(random_tensors(config, 5)));
+  auto checkpoint = open_checkpoint(dir.path(), true);
+  REQUIRE_MESSAGE(checkpoint.ok(), checkpoint.status().to_string());
+  const MappedFile& model = *checkpoint.value()->files.at(0);
+  REQUIRE(model.in_memory());
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | model.data()[i];
+  CHECK((reinterpret_cast<uintptr_t>(model.data()) + 8 + header_len) % MappedFile::kCopyAlignment == 0);
 }
 
 TEST_CASE("rows of a mapped table are asked for ahead; ids outside the table are skipped") {
