@@ -30,9 +30,8 @@ namespace ossrt::cpu_avx2 {
 namespace {
 
 // mxfp4_q8_ymm_detail::AvxVnni's lanes through vpmaddubsw's 16-bit pair sums
-// (within 2 * 2 * 24 * 128 = 12288 after the even and odd ones add; Q24's
-// lower digits are signed bytes too) and
-// vpmaddwd.
+// and vpmaddwd (the pair sums within 2 * 2 * 24 * 128 = 12288 after the even
+// and odd ones add: Q24's lower digits are signed bytes too).
 struct BytePairs {
   static __m256i dot(__m256i lanes, __m256i even, __m256i x_even, __m256i odd, __m256i x_odd) {
     const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(even, x_even), _mm256_maddubs_epi16(odd, x_odd));
