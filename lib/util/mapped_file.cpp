@@ -14,15 +14,33 @@
 
 namespace ossrt {
 
+namespace {
+
+// The file byte a copy puts on the boundary: aligned_at of the file's head
+// (0 without aligned_at, or where the head cannot be read: the caller's
+// parse of the copy then says why).
+size_t aligned_byte(int fd, MappedFile::AlignedAt aligned_at) noexcept {
+  if (aligned_at == nullptr) return 0;
+  uint8_t head[MappedFile::kHeadBytes] = {};
+  ssize_t got = -1;
+  do {
+    got = ::pread(fd, head, sizeof head, 0);
+  } while (got < 0 && errno == EINTR);
+  return got < 0 ? 0 : aligned_at(head, static_cast<size_t>(got));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path& path, bool in_memory,
-                                                     size_t aligned_at) {
+                                                     AlignedAt aligned_at) {
   Result<RegularFile> opened = open_regular_file(path, "checkpoint file");
   if (!opened.ok()) return opened.status();
   const RegularFile& file = opened.value();
   const size_t size = file.size;
   const uint8_t* data = nullptr;
-  // A copy's bytes start `shift` bytes into its pages, so aligned_at lands on the boundary.
-  const size_t shift = in_memory ? (kCopyAlignment - aligned_at % kCopyAlignment) % kCopyAlignment : 0;
+  // A copy's bytes start `shift` bytes into its pages, so that byte lands on the boundary.
+  const size_t shift =
+      in_memory ? (kCopyAlignment - aligned_byte(file.fd, aligned_at) % kCopyAlignment) % kCopyAlignment : 0;
   const size_t mapping_size = size + shift;
   void* p = nullptr;
   if (size > 0) {

@@ -15,13 +15,16 @@ class MappedFile {
   // Maps `path` read-only (private mapping, nothing is read until touched),
   // or with `in_memory` reads it whole into private anonymous memory: then a
   // later truncation or rewrite of the file cannot reach the bytes (no SIGBUS),
-  // and the copy starts so that the file's byte `aligned_at` lies on a 64-byte
-  // boundary (where a safetensors file's tensor data starts: see
-  // kCopyAlignment). Failure: not_found, permission_denied, invalid_argument
-  // (not a regular file), io_error, out_of_memory (messages name the path and
-  // errno text).
+  // and, given `aligned_at`, the copy starts so that the file's byte
+  // aligned_at(head, bytes) lies on a kCopyAlignment boundary, `head` being
+  // the file's first kHeadBytes (fewer if it is shorter): where a
+  // safetensors file's tensor data starts. Failure: not_found,
+  // permission_denied, invalid_argument (not a regular file), io_error,
+  // out_of_memory (messages name the path and errno text).
+  using AlignedAt = size_t (*)(const uint8_t* head, size_t bytes) noexcept;
+  static constexpr size_t kHeadBytes = 8;
   static Result<std::unique_ptr<MappedFile>> open(const std::filesystem::path& path, bool in_memory = false,
-                                                  size_t aligned_at = 0);
+                                                  AlignedAt aligned_at = nullptr);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

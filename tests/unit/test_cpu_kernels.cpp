@@ -694,7 +694,7 @@ TEST_CASE("the AVX2 level's Q8 and Q24 expert products (vpmaddubsw, AVX-VNNI): r
   if (cpu_features().avx_vnni) products.push_back(true);
   for (bool vnni : products) {
     for (size_t digits : {1, 3}) {
-      INFO((vnni ? "AVX-VNNI" : "vpmaddubsw"));
+      INFO((vnni ? "AVX-VNNI" : "vpmaddubsw") << ", " << digits << " digits");
       check_q8_rows(rng, digits,
                     [&](const uint8_t* blocks, const uint8_t* scales, size_t first, size_t last, size_t in,
                         const std::vector<std::vector<float>>& inputs, float* out) {

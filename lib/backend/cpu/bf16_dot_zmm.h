@@ -93,8 +93,9 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) OSSRT_X86(__m512i)
 // so the loads never straddle lines and every value meets the lane it would
 // at any address: the sums do not depend on where the weights sit, nor on
 // how many tokens share the row (a session's token sums alike alone and in
-// a batch). A safetensors file's tensors start wherever its header ends
-// (the synthetic gpt-oss-20b: 48 bytes into a line), and 64-byte loads
+// a batch). A mapped safetensors file's tensors start wherever its header
+// ends (the synthetic gpt-oss-20b: 48 bytes into a line; a copy in memory
+// puts them on a line, MappedFile::open), and 64-byte loads
 // across two lines cost a row at a time a third of its rate (standalone
 // loop, 2 threads, Zen 4: 46 against 66 GB/s).
 template <size_t NT>
