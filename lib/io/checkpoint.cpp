@@ -7,6 +7,7 @@
 #include "io/layout_gguf.h"
 #include "io/layout_hf.h"
 #include "io/layout_original.h"
+#include "io/safetensors.h"
 #include "util/errors.h"
 
 namespace ossrt {
@@ -72,9 +73,7 @@ namespace {
 // (parse_safetensors then says why).
 size_t safetensors_data_offset(const uint8_t* head, size_t bytes) noexcept {
   if (bytes < 8) return 0;
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | head[i];  // little-endian
-  return static_cast<size_t>(8 + header_len % MappedFile::kCopyAlignment);
+  return static_cast<size_t>(8 + safetensors_header_length(head) % MappedFile::kCopyAlignment);
 }
 
 }  // namespace

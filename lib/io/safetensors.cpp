@@ -68,14 +68,19 @@ size_t dtype_size(DType dtype) noexcept {
   return 0;
 }
 
+uint64_t safetensors_header_length(const uint8_t* head) noexcept {
+  uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = (length << 8) | head[i];
+  return length;
+}
+
 Result<std::vector<TensorEntry>> parse_safetensors(const uint8_t* data, size_t size, const std::string& source) {
   const char* src = source.c_str();
   if (size < 8) {
     return error(StatusCode::invalid_checkpoint,
                  "%s: file is %zu bytes, too short for the 8-byte header length (truncated?)", src, size);
   }
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | data[i];  // little-endian on any host
+  const uint64_t header_len = safetensors_header_length(data);
   if (header_len > size - 8) {
     return error(StatusCode::invalid_checkpoint,
                  "%s: header length %llu exceeds the file (%zu bytes): truncated or not a safetensors file", src,

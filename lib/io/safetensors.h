@@ -27,6 +27,10 @@ struct TensorEntry {
   size_t bytes = 0;
 };
 
+// The header length a safetensors file's first 8 bytes hold (little-endian
+// on any host).
+uint64_t safetensors_header_length(const uint8_t* head) noexcept;
+
 // Parses the safetensors file held in [data, data + size). Every entry is
 // checked: known dtype, non-negative shape, byte range matching dtype x shape,
 // inside the file, not overlapping another tensor. `source` names the file in

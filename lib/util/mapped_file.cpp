@@ -84,8 +84,8 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::filesystem::path
     }
     data = static_cast<const uint8_t*>(p) + shift;
   }
-  auto mapped = std::unique_ptr<MappedFile>(new MappedFile(path, data, size, static_cast<uint8_t*>(p),
-                                                           data != nullptr ? (in_memory ? mapping_size : size) : 0));
+  auto mapped = std::unique_ptr<MappedFile>(
+      new MappedFile(path, data, size, static_cast<uint8_t*>(p), data != nullptr ? mapping_size : 0));
   mapped->in_memory_ = in_memory && data != nullptr;
   if (in_memory || data == nullptr) {
     ::close(file.fd);

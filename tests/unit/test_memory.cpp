@@ -17,6 +17,7 @@
 #include "backend/backend.h"
 #include "checkpoint_writer.hpp"
 #include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "ossrt/ossrt.hpp"
 #include "util/aligned_vector.h"
 #include "util/mapped_file.h"
@@ -188,9 +189,9 @@ TEST_CASE("a copy in memory puts the asked-for byte on a 64-byte boundary; a che
   REQUIRE_MESSAGE(checkpoint.ok(), checkpoint.status().to_string());
   const MappedFile& model = *checkpoint.value()->files.at(0);
   REQUIRE(model.in_memory());
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | model.data()[i];
-  CHECK((reinterpret_cast<uintptr_t>(model.data()) + 8 + header_len) % MappedFile::kCopyAlignment == 0);
+  CHECK((reinterpret_cast<uintptr_t>(model.data()) + 8 + safetensors_header_length(model.data())) %
+            MappedFile::kCopyAlignment ==
+        0);
 }
 
 TEST_CASE("rows of a mapped table are asked for ahead; ids outside the table are skipped") {

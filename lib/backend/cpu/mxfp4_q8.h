@@ -241,12 +241,8 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) Codes<Zmm> group_codes(con
   // entry, and the queue, not the arithmetic, bounds how many lines it has
   // in flight (standalone, 2 threads from memory: two 32-byte halves 30-36
   // GB/s, one load 36-40).
-  Zint raw = Zmm::load(codes);
-#if !defined(OSSRT_CPU_EMULATE_AVX512)
   // In a register: GCC 12 otherwise folds a second load of the codes into the shift.
-  asm("" : "+v"(raw));
-#endif
-  return decode_codes<Zmm>(raw, table);
+  return decode_codes<Zmm>(held_in_register(Zmm::load(codes)), table);
 }
 
 // acc[t] += the 4 blocks from block g of the row times x[t] (Digits bytes a
@@ -395,11 +391,8 @@ OSSRT_Q8_TARGET inline __attribute__((always_inline)) void add_tile_block(const 
   // once to the sum (a power of two scales exactly).
   Zfloat scaled[NT][2];
   for (size_t c = 0; c < kMxfp4TileChunks; ++c) {
-    Zint raw = Zmm::load(block + c * 64);
-#if !defined(OSSRT_CPU_EMULATE_AVX512)
-    asm("" : "+v"(raw));  // as in group_codes
-#endif
-    const Codes<Zmm> codes_c = decode_codes<Zmm>(raw, table);
+    const Codes<Zmm> codes_c =
+        decode_codes<Zmm>(held_in_register(Zmm::load(block + c * 64)), table);  // as in group_codes
     const size_t lane = b * kQ8LanesPerBlock + c;
     for (size_t t = 0; t < NT; ++t) {
       const Zint offset = OSSRT_X86(_mm512_set1_epi32)(x[t].lane_offset[lane]);
