@@ -5,9 +5,9 @@
 #       an interactive harmony chat with MODEL_DIR, or a scripted two-turn chat
 #       on a tiny random model (plus exact greedy generation on the bundled one)
 #   bash cmake/bootstrap.sh test
-#       the whole suite: release build + ctest, an ASan/UBSan build + ctest,
-#       the multi-threaded C ABI test under ThreadSanitizer, and every
-#       libFuzzer target for 15 s from its seed corpus (clang + libFuzzer)
+#       the whole suite: release build + ctest, an ASan/UBSan build (clang)
+#       + ctest with every libFuzzer target for 15 s from its seed corpus,
+#       and the multi-threaded C ABI test under ThreadSanitizer
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -87,36 +87,36 @@ case "$command" in
     stage_done "release build"
     (cd build && ctest --output-on-failure -j"$(nproc)")
     stage_done "release tests"
-    # Bad-input handling must also hold under AddressSanitizer + UndefinedBehaviorSanitizer.
+    # Bad-input handling must also hold under AddressSanitizer + UndefinedBehaviorSanitizer,
+    # and every parser and the C ABI's option structs are fuzzed (libFuzzer, a
+    # short fixed budget each from the seed corpus): one clang build serves both
+    # (clang compiles it in half GCC's time, and a second build for the fuzzers
+    # took 5 minutes). GCC builds it where clang cannot link libFuzzer (a
+    # machine without the fuzz packages), the fuzzers then skipped.
     # Host sanitizers do not instrument device code: those builds leave CUDA out.
     # -O1, as ASan advises: the suite runs about twice as fast as at -O0
-    # (except SIMDe's AVX-512 emulation: tests/CMakeLists.txt). No test runs
-    # the benchmark programs, so this build leaves them out.
-    build build-sanitize -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g -O1" "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" \
-      -DOSSRT_SANITIZE=address,undefined -DOSSRT_CUDA=OFF -DOSSRT_BENCHMARKS=OFF
+    # (except SIMDe's AVX-512 emulation: tests/CMakeLists.txt); -g1's line
+    # tables are all a sanitizer's report needs. No test runs the benchmark
+    # programs, so this build leaves them out.
+    sanitize_options=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g1 -O1" "-DCMAKE_CXX_FLAGS_DEBUG=-g1 -O1"
+      "-DOSSRT_SANITIZE=address,undefined" -DOSSRT_CUDA=OFF -DOSSRT_BENCHMARKS=OFF)
+    if echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' |
+      clang++ -x c++ -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
+      CC=clang CXX=clang++ build build-sanitize "${sanitize_options[@]}" -DOSSRT_FUZZ=ON -DOSSRT_FUZZ_SECONDS=15
+    else
+      echo "bootstrap: clang with libFuzzer not found: fuzzers skipped"
+      build build-sanitize "${sanitize_options[@]}"
+    fi
     stage_done "sanitizer build"
     (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-      ctest --output-on-failure -j"$(nproc)" -LE release_only)
-    stage_done "sanitizer tests"
+      LSAN_OPTIONS="suppressions=$root/tests/lsan-suppressions.txt" ctest --output-on-failure -j"$(nproc)" -LE release_only)
+    stage_done "sanitizer tests and fuzzers"
     # Sessions on one model from 8 threads, cancels racing turns: under ThreadSanitizer.
     cmake -S . -B build-tsan -G Ninja -DOSSRT_WARNINGS_AS_ERRORS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DOSSRT_SANITIZE=thread -DOSSRT_CUDA=OFF >/dev/null
+      "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" -DOSSRT_SANITIZE=thread -DOSSRT_CUDA=OFF >/dev/null
     cmake --build build-tsan --parallel "$(nproc)" --target ossrt-c-threads-test ossrt-cli
     (cd build-tsan && ctest --output-on-failure -R '^(fixture\.tiny-chat|capi\.threads)$')
     stage_done "thread sanitizer build and tests"
-    # Every parser and the C ABI's option structs under libFuzzer (ASan + UBSan),
-    # a short fixed budget each from the seed corpus; skipped where clang
-    # cannot link libFuzzer (a machine without the fuzz packages).
-    if echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' |
-      clang++ -x c++ -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
-      CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DOSSRT_FUZZ=ON -DOSSRT_SANITIZE=address,undefined -DOSSRT_FUZZ_SECONDS=15 -DOSSRT_CUDA=OFF >/dev/null
-      cmake --build build-fuzz --parallel "$(nproc)" --target ossrt-fuzzers
-      (cd build-fuzz && ctest --output-on-failure -j"$(nproc)" -L fuzz)
-      stage_done "fuzzers"
-    else
-      echo "bootstrap: clang with libFuzzer not found: fuzzers skipped"
-    fi
     ;;
   *)
     echo "usage: bash cmake/bootstrap.sh run [MODEL_DIR] | test" >&2

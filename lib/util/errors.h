@@ -14,11 +14,16 @@ namespace ossrt {
 // printf-style message; used only for short diagnostics.
 template <class... Args>
 std::string format(const char* fmt, Args... args) {
-  int n = std::snprintf(nullptr, 0, fmt, args...);
-  if (n <= 0) return fmt;
-  std::string out(static_cast<size_t>(n), '\0');
-  std::snprintf(out.data(), out.size() + 1, fmt, args...);
-  return out;
+  // No arguments: the text is the message (never a format, so a '%' in it is kept).
+  if constexpr (sizeof...(Args) == 0) {
+    return fmt;
+  } else {
+    int n = std::snprintf(nullptr, 0, fmt, args...);
+    if (n <= 0) return fmt;
+    std::string out(static_cast<size_t>(n), '\0');
+    std::snprintf(out.data(), out.size() + 1, fmt, args...);
+    return out;
+  }
 }
 
 template <class... Args>

@@ -19,7 +19,12 @@
 /* Under AddressSanitizer (about 5x slower) a third of the work: the runs are
  * still many layers long, and what ASan is there for (destroy racing a
  * running call) is the same. */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__has_feature) /* clang says so here, GCC below */
+#if __has_feature(address_sanitizer)
+#define UNDER_ADDRESS_SANITIZER 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(UNDER_ADDRESS_SANITIZER)
 enum { kPrompt = 600, kDecode = 200 };
 #else
 enum { kPrompt = 1800, kDecode = 600 };

@@ -86,8 +86,8 @@ TEST_CASE("constrain: pattern and format strings with length limits: masks equal
       R"({"type":"string","format":"email","maxLength":12})",
       R"({"type":"string","pattern":"^[a-z]+[0-9]*$","minLength":5,"maxLength":9})",
       R"({"type":"string","pattern":"^(ab|[0-9]{2,6})$","minLength":4})",
-      R"({"type":"object","properties":{"id":{"type":"string","format":"uuid","maxLength":36},)"
-      R"("mail":{"type":"string","format":"email","minLength":8,"maxLength":20}},"required":["id","mail"]})",
+      (R"({"type":"object","properties":{"id":{"type":"string","format":"uuid","maxLength":36},)"
+       R"("mail":{"type":"string","format":"email","minLength":8,"maxLength":20}},"required":["id","mail"]})"),
   };
   for (const char* schema : schemas) {
     CAPTURE(schema);

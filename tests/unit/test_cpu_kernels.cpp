@@ -377,10 +377,26 @@ struct MoeCase {
   template <class Moe>
   std::vector<float> run(Moe moe, bool bf16_products, bool q15_inputs = false) const {
     std::vector<float> scratch(n * k * 3 * I), y = y_start;
-    // Parentheses: every field in order, packed (a braced list this long is laid out one a line).
-    const MoeArgs args(x.data(), n, H, I, k, ids.data(), weights.data(), w1_blocks.data(), w1_scales.data(), b1.data(),
-                       w2_blocks.data(), w2_scales.data(), b2.data(), 7.0f, scratch.data(), y.data(), bf16_products,
-                       q15_inputs, tiled, tiled);
+    const MoeArgs args{x.data(),
+                       n,
+                       H,
+                       I,
+                       k,
+                       ids.data(),
+                       weights.data(),
+                       w1_blocks.data(),
+                       w1_scales.data(),
+                       b1.data(),
+                       w2_blocks.data(),
+                       w2_scales.data(),
+                       b2.data(),
+                       7.0f,
+                       scratch.data(),
+                       y.data(),
+                       bf16_products,
+                       q15_inputs,
+                       tiled,
+                       tiled};
     moe(args);
     return y;
   }
@@ -775,7 +791,9 @@ TEST_CASE("integer prefill tiles (fast numerics): any row range, 1 to 9 vectors,
       std::vector<std::vector<float>> inputs(n);
       for (auto& input : inputs) input = random_floats(in, rng, 3.0f);
       // Ranges of whole tiles, a tile and a rest, less than a tile, an inner range.
-      for (auto [first, last] : {std::pair<size_t, size_t>{0, 32}, {0, 45}, {40, 45}, {7, 30}}) {
+      for (const auto& range : {std::pair<size_t, size_t>{0, 32}, {0, 45}, {40, 45}, {7, 30}}) {
+        // Named copies, not a structured binding: INFO's lambda captures them (clang 14 cannot).
+        const size_t first = range.first, last = range.second;
         // AVX512-VNNI's vpdpwssd products, bit for bit the 256-bit vpmaddwd ones.
         std::vector<float> got(n * last, 0.0f), got_256(n * last, 0.0f);
         cpu_avx512_emulated::q15_rows_times_vectors(blocks.data(), scales.data(), first, last, in, inputs, got.data());

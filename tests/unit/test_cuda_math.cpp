@@ -140,7 +140,8 @@ TEST_CASE("cuda device math: SwiGLU equals the reference's on finite and infinit
   for (int i = 0; i < 100000; ++i) inputs.emplace_back(wide(rng), wide(rng));
   for (float limit : {7.0f, 1.5f}) {
     Mismatches m;
-    for (auto [glu, linear] : inputs) {
+    for (const auto& input : inputs) {
+      const float glu = input.first, linear = input.second;  // not a binding: the lambda captures them
       const float got = cm::swiglu(glu, linear, limit), want = swiglu(glu, linear, limit);
       m.note(same_float(got, want), [&](std::ostream& o) {
         o << "swiglu(" << glu << ", " << linear << ", " << limit << "): " << got << " vs reference " << want;
@@ -155,7 +156,8 @@ TEST_CASE("cuda device math: SwiGLU equals the reference's on finite and infinit
 // would replace it by the limit.
 TEST_CASE("cuda device math: SwiGLU propagates NaN as the reference does") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  for (auto [glu, linear] : {std::pair{nan, 1.0f}, std::pair{1.0f, nan}, std::pair{nan, nan}}) {
+  for (const auto& input : {std::pair{nan, 1.0f}, std::pair{1.0f, nan}, std::pair{nan, nan}}) {
+    const float glu = input.first, linear = input.second;  // not a binding: INFO captures them
     INFO("swiglu(" << glu << ", " << linear << ")");
     CHECK(std::isnan(swiglu(glu, linear, 7.0f)));
     CHECK(std::isnan(cm::swiglu(glu, linear, 7.0f)));

@@ -468,7 +468,9 @@ TEST_CASE("gguf: the fuzz seed corpus is the writer's output and parses") {
   const std::filesystem::path dir = std::filesystem::path(OSSRT_TEST_DATA_DIR) / "../fuzz/corpus/gguf";
   const std::pair<const char*, std::vector<uint8_t>> seeds[] = {{"full.gguf", full_writer().encode()},
                                                                 {"small.gguf", small_writer().encode()}};
-  for (const auto& [name, expected] : seeds) {
+  for (const auto& seed : seeds) {
+    const char* name = seed.first;  // not a binding: CAPTURE's lambda captures it
+    const std::vector<uint8_t>& expected = seed.second;
     CAPTURE(name);
     std::ifstream in(dir / name, std::ios::binary);
     REQUIRE(in.good());

@@ -134,10 +134,11 @@ OSSRT_BF16_DOT_TARGET inline __attribute__((always_inline)) void add_group(const
                                                                            OSSRT_X86(__m512) (&acc)[NT]) {
   q15_zmm_detail::prefetch_past_group(blocks + g * kMxfp4BlockBytes);
   const Zint raw = q15_zmm_detail::load_group(blocks + g * kMxfp4BlockBytes);
-  Zint parts[4];
-  for (int k = 0; k < 4; ++k) {
-    parts[k] = OSSRT_X86(_mm512_permutexvar_epi16)(OSSRT_X86(_mm512_srli_epi16)(raw, 4 * k), table);
-  }
+  // Shift counts spelled out: SIMDe's shifts under clang take only constants.
+  const Zint parts[4] = {OSSRT_X86(_mm512_permutexvar_epi16)(raw, table),
+                         OSSRT_X86(_mm512_permutexvar_epi16)(OSSRT_X86(_mm512_srli_epi16)(raw, 4), table),
+                         OSSRT_X86(_mm512_permutexvar_epi16)(OSSRT_X86(_mm512_srli_epi16)(raw, 8), table),
+                         OSSRT_X86(_mm512_permutexvar_epi16)(OSSRT_X86(_mm512_srli_epi16)(raw, 12), table)};
   const OSSRT_X86(__m512) powers = q15_zmm_detail::group_powers(scales + g);
   for (size_t t = 0; t < NT; ++t) {
     const bf16_t* xt = x[t] + g * kMxfp4BlockElements;
