@@ -986,8 +986,8 @@ TEST_CASE("the CPU backend is chosen by level, and a level the CPU lacks is refu
 }
 
 TEST_CASE(
-    "the CPU's vendor is read from cpuid: only Intel cores ask for a lone stream's lines ahead, and only others take "
-    "vdpbf16ps products") {
+    "the CPU's vendor is read from cpuid: Intel cores ask for every lone stream's lines ahead, others only for "
+    "512-bit fp32 rows, and only others take vdpbf16ps products") {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line, vendor;
   while (vendor.empty() && std::getline(cpuinfo, line)) {
@@ -995,7 +995,10 @@ TEST_CASE(
   }
   if (vendor.empty()) return;  // not Linux on x86: nothing to compare against
   CHECK(cpu_features().intel == (vendor == "GenuineIntel"));
-  CHECK(lone_stream_ahead_bytes() == (vendor == "GenuineIntel" ? 4096u : 0u));
+  const bool intel = vendor == "GenuineIntel";
+  CHECK(lone_stream_ahead_bytes(RowWork::bf16_products) == (intel ? 4096u : 0u));
+  CHECK(lone_stream_ahead_bytes(RowWork::fp32_ymm) == (intel ? 4096u : 0u));
+  CHECK(lone_stream_ahead_bytes(RowWork::fp32_zmm) == (intel ? 4096u : 2048u));
   CHECK(bf16_dot_products_pay() == (cpu_features().avx512_bf16 && vendor != "GenuineIntel"));
 }
 

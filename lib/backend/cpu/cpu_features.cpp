@@ -88,9 +88,9 @@ bool bf16_dot_products_pay() noexcept {
   return pay;
 }
 
-size_t lone_stream_ahead_bytes() noexcept {
-  static const size_t bytes = cpu_features().intel ? 4096 : 0;
-  return bytes;
+size_t lone_stream_ahead_bytes(RowWork work) noexcept {
+  if (cpu_features().intel) return 4096;
+  return work == RowWork::fp32_zmm ? 2048 : 0;
 }
 
 CpuIsa best_cpu_isa() noexcept {

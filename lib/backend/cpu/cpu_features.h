@@ -26,15 +26,27 @@ struct CpuFeatures {
 // cpuid + xgetbv (the OS must save the wide registers), read once.
 const CpuFeatures& cpu_features() noexcept;
 
+// What a single token's GEMV does with each 64-byte line of bf16 weights:
+// one vdpbf16ps (fast numerics' bf16 products), or widens it to fp32 for
+// FMAs in 512-bit registers (the AVX-512 level) or in 256-bit ones.
+enum class RowWork { bf16_products, fp32_zmm, fp32_ymm };
+
 // How far ahead (bytes) a thread that streams one run of weight lines, a
 // single token's GEMV rows, asks for them into L2; 0: not at all, the
-// hardware prefetcher keeps the run going. Intel cores: 4096. Their
-// prefetchers leave one run per core short of the read, so the run
-// depends on how many lines the out-of-order window holds (Emerald Rapids
-// VM, 2 threads, one vdpbf16ps per 64-byte line: 22.6 GB/s plain, 30.7
-// with lines asked for 4-16 KiB ahead, a plain read 31.8). Other vendors: 0
-// (Zen 4, one thread: 23-26 GB/s with lines asked for, 28-32 without).
-size_t lone_stream_ahead_bytes() noexcept;
+// hardware prefetcher keeps the run going. Intel cores: 4096 for every
+// kind of row. Their prefetchers leave one run per core short of the read,
+// so the run depends on how many lines the out-of-order window holds
+// (Emerald Rapids VM, 2 threads, one vdpbf16ps per 64-byte line: 22.6 GB/s
+// plain, 30.7 with lines asked for 4-16 KiB ahead, a plain read 31.8).
+// Other vendors: 2048 for 512-bit fp32 rows, else 0. Zen 4 VM, unembedding
+// rows on 2 MiB pages, one thread: fp32 512-bit 14.7-16.0 GB/s plain, 25.8
+// 1 KiB ahead, 26.2-30.4 at 2 KiB, 22.6-26.6 at 3-8 KiB (4 KiB pages: 14.8
+// -> 25.8); bf16 products 27.4-30.7 plain, 27.7-31.7 at 2 KiB, 21-26 at
+// 4-16 KiB; 256-bit fp32 rows 27.9-28.3 plain, 16.2-17.5 at 2 KiB. In the
+// whole model (20b, 2 threads, in turns): decode 8-17 % faster in either
+// numerics on the AVX-512 level (the logits are fp32 rows in both), 6 %
+// slower on the AVX2 level.
+size_t lone_stream_ahead_bytes(RowWork work) noexcept;
 
 // Whether AVX512-BF16's vdpbf16ps outruns fp32 FMAs on this CPU, so that
 // fast numerics' bf16 products pay: it has AVX512-BF16 and is not an Intel

@@ -398,7 +398,8 @@ constexpr size_t kPassAheadEvery = 2;
 
 // The tokens (x[t] at x + t * x_stride, of type Input) against the rows, a
 // row at a time for every token: row_dot<NT>(w, inputs, sums, ahead) as
-// dot_row, for one row w and NT inputs, in steps of step_bytes of weights.
+// dot_row, for one row w and NT inputs, in steps of step_bytes of weights
+// (`work` a line).
 // Parallel jobs of kDecodeRowBlock rows; in a job, passes of as many tokens
 // as fit kTokenInputBytes, each over the job's rows in order. The first pass
 // reads each thread's rows as one run of lines and, with several tokens,
@@ -409,20 +410,19 @@ constexpr size_t kPassAheadEvery = 2;
 // for ahead, 28 with. The later passes find the job's rows in L2 and ask for
 // a share of the next job's (kPassAheadEvery), so memory is not idle while
 // they work. A single token's one run asks for its own lines
-// lone_stream_ahead_bytes() ahead, on the CPUs whose prefetchers need it
-// (Emerald Rapids VM, whole model, 2 threads: unembedding 20.1 -> 29.5,
-// qkv 20.3 -> 27-28 GB/s, decode in turns 68-70 -> 81 % of the read); elsewhere
-// software prefetches slowed the run (Zen 4, one thread: 23-26 against
-// 28-32 GB/s). Fast qkv, 8 tokens, 2 threads, Zen 4:
+// lone_stream_ahead_bytes(work) ahead, where the CPU's prefetchers need it
+// for such rows (Emerald Rapids VM, whole model, 2 threads: unembedding
+// 20.1 -> 29.5, qkv 20.3 -> 27-28 GB/s, decode in turns 68-70 -> 81 % of
+// the read); elsewhere software prefetches slowed the run. Fast qkv, 8 tokens, 2 threads, Zen 4:
 // 1.09-1.11 against 1.21-1.33 ms in register tiles of 4 rows by 4 tokens
 // over half rows. y[t, o] (+)= sums + bias.
 template <class Input, class RowDot>
-void token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, size_t step_bytes, RowDot row_dot) {
+void token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, size_t step_bytes, RowWork work, RowDot row_dot) {
   const size_t pass_tokens = std::clamp<size_t>(kTokenInputBytes / (a.in * sizeof(Input)), 1, kPassTokens);
   const size_t passes = (a.n + pass_tokens - 1) / pass_tokens;
   const size_t row_bytes = a.in * sizeof(bf16_t), line_steps = std::max<size_t>(1, 64 / step_bytes);
   const size_t row_ahead_bytes = (row_bytes / 64 + kPassAheadEvery - 1) / kPassAheadEvery * 64;
-  const size_t lone_ahead = a.n == 1 ? lone_stream_ahead_bytes() : 0;
+  const size_t lone_ahead = a.n == 1 ? lone_stream_ahead_bytes(work) : 0;
   for_each_job((a.out + kDecodeRowBlock - 1) / kDecodeRowBlock, [&](size_t job) {
     const size_t first = job * kDecodeRowBlock, last = std::min(first + kDecodeRowBlock, a.out);
     const char* next_job = reinterpret_cast<const char*>(a.w + last * a.in);
@@ -484,7 +484,7 @@ void matmul_with(const MatmulArgs& a) {
   if (a.n < kFewTokensMax && a.bf16_products && bf16_dot()) {
     CacheLineVector<bf16_t> x(a.n * a.in);  // the tokens rounded once
     for (size_t t = 0; t < a.n; ++t) round_to_bf16(a.x + t * a.x_stride, a.in, x.data() + t * a.in);
-    return token_rows(a, x.data(), a.in, kBf16PerLine * sizeof(bf16_t),
+    return token_rows(a, x.data(), a.in, kBf16PerLine * sizeof(bf16_t), RowWork::bf16_products,
                       [&]<size_t NT>(const bf16_t* w, const bf16_t* const* tokens, float* sums, LinesAhead ahead) {
                         bf16_dot_row<NT>(w, a.in, tokens, sums, ahead);
                       });
@@ -493,7 +493,8 @@ void matmul_with(const MatmulArgs& a) {
   if (a.bf16_products && a.n >= kPanelMinTokens && matmul_bf16_products<Products>(a)) return;
   if (a.n == 1 || (a.n < kFewTokensMax && a.out * a.in <= kTokenRowsWeights)) {
     const CacheLineVector<float> ordered = pair_ordered_inputs(a);
-    return token_rows(a, ordered.data(), a.in, kPairStep * sizeof(bf16_t),
+    constexpr RowWork kWork = Simd::kLanes == 16 ? RowWork::fp32_zmm : RowWork::fp32_ymm;
+    return token_rows(a, ordered.data(), a.in, kPairStep * sizeof(bf16_t), kWork,
                       [&]<size_t NT>(const bf16_t* w, const float* const* tokens, float* sums, LinesAhead ahead) {
                         dot_row<NT>(w, tokens, a.in, sums, ahead);
                       });
