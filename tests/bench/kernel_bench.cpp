@@ -26,8 +26,8 @@
 #include "backend/cpu/onednn_bf16_matmul.h"
 #include "machine_limits.h"
 #include "model/device_buffer.h"
-#include "util/owned_pages.h"
 #include "util/numeric.h"
+#include "util/owned_pages.h"
 
 using namespace ossrt;
 
