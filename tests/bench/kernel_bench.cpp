@@ -224,9 +224,9 @@ std::vector<Measurement> run_level(const Backend& be, const std::string& level, 
   const size_t expert_bytes = 3 * I * H / 32 * 17, stored = std::max(E, rotation_bytes() / expert_bytes + 1);
   const size_t S = moe_wanted ? stored : 0;
   // On 2 MiB pages, as a model holds experts in its own memory (read in, or
-  // converted at load), the only place they are tiled: on 4 KiB pages the
-  // same kernel ran 24.1 against 31.5 GB/s (one thread, Zen 4 VM) and
-  // software prefetches that paid there cost here.
+  // converted at load), the only place they are tiled: the page size moves
+  // what the prefetches are worth (one thread, Zen 4 VM, tiled Q8 rows
+  // without them: 22.2 GB/s on 4 KiB pages, 31.0 on 2 MiB).
   const auto pages = [&](size_t bytes, int low, int high) {
     Result<OwnedPages> p = OwnedPages::allocate(bytes, "experts");
     if (!p.ok()) throw std::bad_alloc();
