@@ -1,7 +1,7 @@
 // The AVX2 level's Q8 expert products (backend/cpu/mxfp4_q8.h) called
-// directly: through AVX-VNNI's vpdpbusd as the level runs them, and with
-// vpmaddubsw and vpmaddwd in its place, compiled for plain AVX2, so that
-// the loop's layout is checked on every AVX2 CPU. test_cpu_kernels.cpp
+// directly: through AVX-VNNI's vpdpbusd, and through vpmaddubsw and
+// vpmaddwd (BytePairs: the level's Q24 products without AVX-VNNI, and here
+// Q8 too), so that the loop's layout is checked on every AVX2 CPU. test_cpu_kernels.cpp
 // checks both against exact lane sums. The headers' code lands in
 // ossrt::cpu_avx2, as the level's kernel file has it; the shared headers
 // come first, outside the AVX2 region (see avx2_target_begin.h).
@@ -25,28 +25,6 @@
 #include "backend/cpu/kernel_util.h"
 #include "backend/cpu/mxfp4_q15.h"
 #include "backend/cpu/mxfp4_q8.h"
-
-namespace ossrt::cpu_avx2 {
-namespace {
-
-// mxfp4_q8_ymm_detail::AvxVnni's lanes through vpmaddubsw's 16-bit pair sums
-// and vpmaddwd (the pair sums within 2 * 2 * 24 * 128 = 12288 after the even
-// and odd ones add: Q24's lower digits are signed bytes too).
-struct BytePairs {
-  static __m256i dot(__m256i lanes, __m256i even, __m256i x_even, __m256i odd, __m256i x_odd) {
-    const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(even, x_even), _mm256_maddubs_epi16(odd, x_odd));
-    return _mm256_add_epi32(lanes, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-  }
-};
-
-template <size_t NT, size_t Digits, class Output>
-__attribute__((flatten)) void rows_byte_pairs(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first,
-                                              size_t last, const Q8Vector* x, Output& output) {
-  mxfp4_q8_ymm_detail::rows<NT, Digits, BytePairs>(blocks, scales, count, first, last, x, output);
-}
-
-}  // namespace
-}  // namespace ossrt::cpu_avx2
 
 #include "backend/cpu/avx2_target_end.h"
 
@@ -73,8 +51,10 @@ void q8_rows_times_vectors(const uint8_t* blocks, const uint8_t* scales, size_t 
       }
       return mxfp4_q8_ymm_detail::rows_avx_vnni<kVectors, 1>(blocks, scales, count, first, last, x.data(), output);
     }
-    if (digits == 3) return rows_byte_pairs<kVectors, 3>(blocks, scales, count, first, last, x.data(), output);
-    rows_byte_pairs<kVectors, 1>(blocks, scales, count, first, last, x.data(), output);
+    if (digits == 3) {
+      return mxfp4_q8_ymm_detail::rows_byte_pairs<kVectors, 3>(blocks, scales, count, first, last, x.data(), output);
+    }
+    mxfp4_q8_ymm_detail::rows_byte_pairs<kVectors, 1>(blocks, scales, count, first, last, x.data(), output);
   });
 }
 

@@ -523,8 +523,8 @@ void moe_mxfp4_with(const MoeArgs& a) {
   const bool big_groups = groups.largest() >= kPanelMinTokens;
   const bool small_groups = groups.smallest() < kPanelMinTokens;
   const bool fp32_numerics = !a.bf16_products && !a.q15_inputs;
-  const bool q8_small = small_groups && mxfp4_q8_products() &&
-                        ((a.bf16_products && a.q15_inputs) || (fp32_numerics && mxfp4_q24_products()));
+  const bool q8_small = small_groups && ((a.bf16_products && a.q15_inputs && mxfp4_q8_products()) ||
+                                         (fp32_numerics && mxfp4_q24_products()));
   const size_t q8_digits = fp32_numerics ? 3 : 1;
   const bool bf16_small = small_groups && !q8_small && mxfp4_bf16_products() && (a.bf16_products || !a.q15_inputs);
   const size_t bf16_terms = a.bf16_products ? 1 : 3;

@@ -611,14 +611,19 @@ bool avx_vnni() noexcept;
 // experts 21.9 -> 24-25 GB/s (Emerald Rapids VM). Without it, vpmaddubsw's
 // 5 gave 22.4-23.9, too little to trade Q15's precision for (tiny-a's fast
 // top-1 agreement, AVX2 level: Q15 732 of 735, Q8 717), so the Q15
-// products stay there. The Q24 ones of exact numerics as well: a decoded
-// token's experts in exact numerics were bound by their fp32 products (whole
-// model, 2 threads, Zen 5 VM: 18.4 GB/s, 69 GFLOP/s; with Q24 28.9 GB/s).
+// products stay there. Exact numerics take the Q24 ones on every CPU of the
+// level: a decoded token's experts were bound by their fp32 products (whole
+// model, 2 threads, Zen 5 VM: 18.4 GB/s, 69 GFLOP/s; with Q24 through
+// AVX-VNNI 28.9 GB/s), and without AVX-VNNI Q24's digits through
+// vpmaddubsw and vpmaddwd (BytePairs), the same lanes, still beat them
+// (Zen 4 VM, AVX2 level, a decoded token's experts: one thread 10.6 ->
+// 12.4 GB/s, two 19.8-21.1 -> 24.0-24.5; whole model, exact decode 78.2 ->
+// 82.6 % of fast).
 inline bool mxfp4_q8_products() noexcept {
   return avx_vnni();
 }
 inline bool mxfp4_q24_products() noexcept {
-  return avx_vnni();
+  return true;
 }
 
 #define OSSRT_AVX_VNNI_TARGET __attribute__((target("avx2,fma,f16c,avxvnni"), flatten))
@@ -635,12 +640,21 @@ using Float = OSSRT_X86(__m256);
 constexpr size_t kRowL2PrefetchBytes = 8192;
 
 // A lane's 4 even and 4 odd products added to `lanes` by AVX-VNNI's
-// vpdpbusd. (The tests run `rows` with vpmaddubsw and vpmaddwd in its
-// place, compiled for plain AVX2, so the loop's layout is checked on every
-// AVX2 CPU: tests/unit/cpu_avx2_q8.cpp.)
+// vpdpbusd.
 struct AvxVnni {
   OSSRT_AVX_VNNI_TARGET static Int dot(Int lanes, Int even, Int x_even, Int odd, Int x_odd) {
     return OSSRT_X86(_mm256_dpbusd_avx_epi32)(OSSRT_X86(_mm256_dpbusd_avx_epi32)(lanes, even, x_even), odd, x_odd);
+  }
+};
+
+// The same lanes on plain AVX2: vpmaddubsw's 16-bit pair sums, even and odd
+// added (within 2 * 2 * 24 * 128 = 12288: every digit is a signed byte),
+// then vpmaddwd by ones into the int32 lanes.
+struct BytePairs {
+  static Int dot(Int lanes, Int even, Int x_even, Int odd, Int x_odd) {
+    const Int pairs = OSSRT_X86(_mm256_add_epi16)(OSSRT_X86(_mm256_maddubs_epi16)(even, x_even),
+                                                  OSSRT_X86(_mm256_maddubs_epi16)(odd, x_odd));
+    return OSSRT_X86(_mm256_add_epi32)(lanes, OSSRT_X86(_mm256_madd_epi16)(pairs, OSSRT_X86(_mm256_set1_epi16)(1)));
   }
 };
 
@@ -748,18 +762,30 @@ OSSRT_AVX_VNNI_TARGET void rows_avx_vnni(const uint8_t* blocks, const uint8_t* s
   rows<NT, Digits, AvxVnni>(blocks, scales, count, first, last, x, output);
 }
 
+// `rows` through BytePairs, for CPUs without AVX-VNNI.
+template <size_t NT, size_t Digits, class Output>
+__attribute__((flatten)) void rows_byte_pairs(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first,
+                                              size_t last, const Q8Vector* x, Output& output) {
+  rows<NT, Digits, BytePairs>(blocks, scales, count, first, last, x, output);
+}
+
 }  // namespace mxfp4_q8_ymm_detail
 
-// output(r, sums) as on the 512-bit level; only where mxfp4_q8_products().
+// output(r, sums) as on the 512-bit level: Q8 vectors only where
+// mxfp4_q8_products(), Q24 ones everywhere (through AVX-VNNI where the CPU
+// has it).
 template <class Output>
 void mxfp4_q8_rows(const uint8_t* blocks, const uint8_t* scales, size_t count, size_t first, size_t last,
                    const Q8Vector* x, size_t nt, Output output) {
   with_count<4>(nt, [&](auto vectors) {
     constexpr size_t kVectors = decltype(vectors)::value;
-    if (x[0].digits == 3) {
+    if (x[0].digits == 1) {
+      return mxfp4_q8_ymm_detail::rows_avx_vnni<kVectors, 1>(blocks, scales, count, first, last, x, output);
+    }
+    if (avx_vnni()) {
       return mxfp4_q8_ymm_detail::rows_avx_vnni<kVectors, 3>(blocks, scales, count, first, last, x, output);
     }
-    mxfp4_q8_ymm_detail::rows_avx_vnni<kVectors, 1>(blocks, scales, count, first, last, x, output);
+    mxfp4_q8_ymm_detail::rows_byte_pairs<kVectors, 3>(blocks, scales, count, first, last, x, output);
   });
 }
 
