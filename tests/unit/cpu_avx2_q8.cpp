@@ -1,8 +1,8 @@
 // The AVX2 level's Q8 expert products (backend/cpu/mxfp4_q8.h) called
 // directly: through AVX-VNNI's vpdpbusd, and through vpmaddubsw and
 // vpmaddwd (BytePairs: the level's Q24 products without AVX-VNNI, and here
-// Q8 too), so that the loop's layout is checked on every AVX2 CPU. test_cpu_kernels.cpp
-// checks both against exact lane sums. The headers' code lands in
+// Q8 too), so that the loop's layout is checked on every AVX2 CPU.
+// test_cpu_kernels.cpp checks both against exact lane sums. The headers' code lands in
 // ossrt::cpu_avx2, as the level's kernel file has it; the shared headers
 // come first, outside the AVX2 region (see avx2_target_begin.h).
 #include "cpu_avx2_q8.h"

@@ -413,9 +413,9 @@ constexpr size_t kPassAheadEvery = 2;
 // lone_stream_ahead_bytes(work) ahead, where the CPU's prefetchers need it
 // for such rows (Emerald Rapids VM, whole model, 2 threads: unembedding
 // 20.1 -> 29.5, qkv 20.3 -> 27-28 GB/s, decode in turns 68-70 -> 81 % of
-// the read); elsewhere software prefetches slowed the run. Fast qkv, 8 tokens, 2 threads, Zen 4:
-// 1.09-1.11 against 1.21-1.33 ms in register tiles of 4 rows by 4 tokens
-// over half rows. y[t, o] (+)= sums + bias.
+// the read); elsewhere software prefetches slowed the run. Fast qkv, 8
+// tokens, 2 threads, Zen 4: 1.09-1.11 against 1.21-1.33 ms in register
+// tiles of 4 rows by 4 tokens over half rows. y[t, o] (+)= sums + bias.
 template <class Input, class RowDot>
 void token_rows(const MatmulArgs& a, const Input* x, size_t x_stride, size_t step_bytes, RowWork work, RowDot row_dot) {
   const size_t pass_tokens = std::clamp<size_t>(kTokenInputBytes / (a.in * sizeof(Input)), 1, kPassTokens);

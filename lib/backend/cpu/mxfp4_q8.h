@@ -21,8 +21,8 @@
 // the unsigned operand, offset by 128, and 12 operations 20.5 GB/s, as now
 // 23.2). Include once per level's kernel file, after mxfp4_q15.h; on
 // the AVX2 level (no OSSRT_CPU_Q15_ZMM) the same Q8 lanes come out of
-// AVX-VNNI's 256-bit vpdpbusd (mxfp4_q8_ymm_detail), Q24's too, with no
-// tiles.
+// AVX-VNNI's 256-bit vpdpbusd (mxfp4_q8_ymm_detail), Q24's too, or without
+// it Q24's out of vpmaddubsw and vpmaddwd, with no tiles.
 // Experts a backend
 // tiled at load (mxfp4_tiles.h) take mxfp4_q8_tiles: the same lanes, 16 rows
 // a register, summed in another order.
